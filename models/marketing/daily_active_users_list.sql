@@ -1,0 +1,7 @@
+-- Every user seen on the execution date.
+select distinct
+    event_date,
+    user_id
+from {{ ref('userid_mapped_logs') }}
+where event_date = {{ ds_literal() }}
+  and user_id is not null

@@ -1,0 +1,20 @@
+-- Which user each anonymous id belongs to: the first user it logged in as,
+-- from every logged-in event up to the execution date.
+with logged_in as (
+    select
+        anonymous_id,
+        user_id,
+        event_at,
+        row_number() over (partition by anonymous_id order by event_at, user_id) as login_rank
+    from {{ source('logs', 'events') }}
+    where user_id is not null
+      and anonymous_id is not null
+      and event_date <= {{ ds_literal() }}
+)
+
+select
+    anonymous_id,
+    user_id,
+    event_at as first_logged_in_at
+from logged_in
+where login_rank = 1

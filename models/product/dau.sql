@@ -1,0 +1,6 @@
+-- Daily active users: how many distinct users were seen on the execution date.
+select
+    {{ ds_literal() }} as event_date,
+    count(distinct user_id) as daily_active_users
+from {{ ref('daily_active_users_list') }}
+where event_date = {{ ds_literal() }}

@@ -1,0 +1,131 @@
+//! `target/manifest.json`, in the shape of dbt's manifest (v12), so tools that
+//! read dbt artifacts read strata's.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde_json::{Value as Json, json};
+
+use crate::compile::CompiledNode;
+use crate::diagnostic::Diagnostic;
+use crate::graph::{Graph, Node, NodeDetails, ResourceType};
+use crate::project::Project;
+
+pub fn manifest(project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> Json {
+    let compiled_paths: HashMap<usize, &CompiledNode> = compiled.iter().map(|c| (c.index, c)).collect();
+    let mut nodes = BTreeMap::new();
+    let mut sources = BTreeMap::new();
+    let mut exposures = BTreeMap::new();
+    let mut parent_map = BTreeMap::new();
+    let mut child_map = BTreeMap::new();
+    for (index, node) in graph.nodes.iter().enumerate() {
+        let parents = graph.parent_ids(index);
+        parent_map.insert(node.unique_id.clone(), json!(parents));
+        child_map.insert(node.unique_id.clone(), json!(graph.child_ids(index)));
+        let entry = node_json(project, node, parents, compiled_paths.get(&index).copied());
+        match node.resource_type {
+            ResourceType::Source => sources.insert(node.unique_id.clone(), entry),
+            ResourceType::Exposure => exposures.insert(node.unique_id.clone(), entry),
+            _ => nodes.insert(node.unique_id.clone(), entry),
+        };
+    }
+    json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+            "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
+            "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "project_name": project.name,
+            "adapter_type": project.target.kind.name(),
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "exposures": exposures,
+        "macros": {},
+        "docs": project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect::<BTreeMap<_, _>>(),
+        "parent_map": parent_map,
+        "child_map": child_map,
+    })
+}
+
+fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled: Option<&CompiledNode>) -> Json {
+    let mut entry = json!({
+        "unique_id": node.unique_id,
+        "resource_type": node.resource_type.name(),
+        "name": node.name,
+        "package_name": node.package,
+        "original_file_path": node.path.to_string_lossy(),
+        "fqn": node.fqn,
+        "description": node.description,
+        "config": node.config,
+        "tags": node.tags(),
+        "depends_on": {"nodes": parents, "macros": []},
+    });
+    let object = entry.as_object_mut();
+    let Some(object) = object else { return entry };
+    if let Some(relation) = &node.relation {
+        object.insert("database".into(), json!(relation.database));
+        object.insert("schema".into(), json!(relation.schema));
+        object.insert("alias".into(), json!(relation.identifier));
+        object.insert("relation_name".into(), json!(relation.to_string()));
+    }
+    if let Some(compiled) = compiled {
+        object.insert("compiled".into(), json!(true));
+        object.insert("compiled_path".into(), json!(compiled.compiled_path.to_string_lossy()));
+    }
+    match &node.details {
+        NodeDetails::Model { refs, sources, columns, .. } => {
+            object.insert("refs".into(), json!(refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect::<Vec<_>>()));
+            object.insert("sources".into(), json!(sources.iter().map(|(s, t)| json!([s, t])).collect::<Vec<_>>()));
+            object.insert("columns".into(), columns_json(columns));
+            object.insert("path".into(), json!(model_relative_path(project, &node.path)));
+        }
+        NodeDetails::Seed { columns } => {
+            object.insert("columns".into(), columns_json(columns));
+        }
+        NodeDetails::Test(test) => {
+            if let Some(name) = &test.test_name {
+                object.insert("test_metadata".into(), json!({"name": name, "kwargs": test.kwargs}));
+            }
+            object.insert("column_name".into(), json!(test.column_name));
+            object.insert("attached_node".into(), json!(test.attached_to));
+        }
+        NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, columns } => {
+            object.insert("source_name".into(), json!(source_name));
+            object.insert("identifier".into(), json!(node.relation.as_ref().map(|r| r.identifier.clone()).unwrap_or_else(|| table_name.clone())));
+            object.insert("loaded_at_field".into(), json!(loaded_at_field));
+            object.insert("freshness".into(), json!(freshness));
+            object.insert("wait_for".into(), json!(wait_for));
+            object.insert("columns".into(), columns_json(columns));
+        }
+        NodeDetails::Exposure { exposure_type, owner, depends_on, extra } => {
+            object.insert("type".into(), json!(exposure_type));
+            object.insert("owner".into(), json!(owner));
+            object.insert("depends_on_refs".into(), json!(depends_on));
+            for (key, value) in extra {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    entry
+}
+
+fn columns_json(columns: &[crate::graph::Column]) -> Json {
+    Json::Object(columns.iter().map(|c| (c.name.clone(), json!(c))).collect())
+}
+
+/// A model's path under its model path (`marketing/x.sql`), as dbt's `path`.
+fn model_relative_path(project: &Project, path: &Path) -> String {
+    let _ = project;
+    let mut parts = path.iter();
+    parts.next();
+    parts.as_path().to_string_lossy().into_owned()
+}
+
+/// Writes `value` as `file` under the target path.
+pub fn write(project: &Project, file: &str, value: &Json) -> Result<(), Diagnostic> {
+    std::fs::create_dir_all(&project.target_path)
+        .map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", project.target_path.display())))?;
+    let path = project.target_path.join(file);
+    let text = serde_json::to_string(value).map_err(|err| Diagnostic::new(format!("could not serialize `{file}`: {err}")))?;
+    std::fs::write(&path, text).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
+}

@@ -1,0 +1,120 @@
+//! The command line: clap derive types for every command and the flag groups they
+//! share. Parsing only; what each command does lives in `commands.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Build Jinja SQL models in dependency order, one execution date at a time",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render every selected model for the execution date, check its SQL and write `target/compiled/`
+    Compile(CompileArgs),
+    /// List the selected resources
+    #[command(visible_alias = "list")]
+    Ls(LsArgs),
+    /// Show the resolved project, profile and target (secrets masked)
+    Debug(DebugArgs),
+}
+
+/// Where the project and its profile are, and which target to use.
+#[derive(Debug, Args, Clone)]
+pub struct ProjectArgs {
+    /// The directory holding `dbt_project.yml`
+    #[arg(long, global = true, default_value = ".", env = "DBT_PROJECT_DIR")]
+    pub project_dir: PathBuf,
+    /// The directory holding `profiles.yml` (then `$DBT_PROFILES_DIR`, the project, `~/.dbt/`)
+    #[arg(long, global = true)]
+    pub profiles_dir: Option<PathBuf>,
+    /// The profile target to use instead of the profile's `target:`
+    #[arg(long, short = 't', global = true)]
+    pub target: Option<String>,
+    /// Variables as YAML or JSON, overriding `vars:` in `dbt_project.yml`
+    #[arg(long, global = true)]
+    pub vars: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Nodes to include, in dbt's selection syntax (`+name`, `tag:x`, `path:models/a`, ...)
+    #[arg(long, short = 's', num_args = 1.., alias = "models", short_alias = 'm')]
+    pub select: Vec<String>,
+    /// Nodes to leave out, in the same syntax
+    #[arg(long, num_args = 1..)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DateArgs {
+    /// The execution date (Airflow's `ds`), `YYYY-MM-DD`; default: yesterday (UTC)
+    #[arg(long)]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub date: DateArgs,
+    /// Render in parallel on this many threads (default: all cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print errors only
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Only these resource types
+    #[arg(long, value_enum, num_args = 1..)]
+    pub resource_type: Vec<ResourceTypeArg>,
+    /// How to print each node
+    #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Selector)]
+    pub output: LsOutput,
+    #[command(flatten)]
+    pub date: DateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResourceTypeArg {
+    Model,
+    Seed,
+    Test,
+    Source,
+    Exposure,
+    All,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LsOutput {
+    /// `project.folder.name`, as dbt prints by default
+    Selector,
+    Name,
+    Path,
+    Json,
+}

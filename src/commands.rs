@@ -1,0 +1,206 @@
+//! One function per command: load, parse, select, then the command's own work.
+//! Each returns the exit status; errors go through `Failure` to `main`.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use crate::artifacts;
+use crate::cli::{CompileArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
+use crate::compile::{self, Compiler};
+use crate::dates::ExecutionDate;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::select::select_nodes;
+use crate::graph::{Graph, ResourceType};
+use crate::parse::{self, Parsed};
+use crate::project::{LoadOptions, Project, profile};
+use crate::template::Templates;
+
+/// Why a command stopped: everything here exits with status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("could not write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(diagnostics: Diagnostics) -> Failure {
+        Failure::Invalid(diagnostics)
+    }
+}
+
+impl From<Diagnostic> for Failure {
+    fn from(diagnostic: Diagnostic) -> Failure {
+        Failure::Invalid(diagnostic.into())
+    }
+}
+
+/// A loaded, parsed project ready for a command.
+pub struct Session {
+    pub project: Project,
+    pub templates: Templates,
+    pub parsed: Parsed,
+    pub date: ExecutionDate,
+}
+
+impl Session {
+    pub fn open(args: &ProjectArgs, date: Option<&str>) -> Result<Session, Failure> {
+        let date = ExecutionDate::from_arg(date)?;
+        let project = Project::load(&load_options(args))?;
+        let templates = Templates::new(&project, date, chrono::Utc::now())?;
+        let parsed = parse::parse(&project, &templates)?;
+        Ok(Session { project, templates, parsed, date })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.parsed.graph
+    }
+
+    pub fn select(&self, args: &SelectArgs) -> Result<BTreeSet<usize>, Failure> {
+        Ok(select_nodes(self.graph(), &args.select, &args.exclude)?)
+    }
+}
+
+fn load_options(args: &ProjectArgs) -> LoadOptions {
+    LoadOptions {
+        project_dir: args.project_dir.clone(),
+        profiles_dir: args.profiles_dir.clone(),
+        target: args.target.clone(),
+        vars: args.vars.clone(),
+    }
+}
+
+pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
+    if let Some(threads) = args.threads {
+        // Only the first call takes effect; a second one in the same process is harmless.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
+    }
+    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    let selected = session.select(&args.select)?;
+    let compiler = Compiler::new(&session.project, &session.templates, session.graph());
+    let (compiled, compile_errors) = compiler.compile(&selected);
+    compile::write_compiled(&session.project.root, &compiled)?;
+    artifacts::write(&session.project, "manifest.json", &artifacts::manifest(&session.project, session.graph(), &compiled))?;
+
+    let mut errors = Diagnostics(session.parsed.errors.0.clone());
+    errors.0.extend(compile_errors.0);
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    if !args.quiet {
+        let models = compiled.iter().filter(|c| session.graph().nodes[c.index].resource_type == ResourceType::Model).count();
+        let tests = compiled.len() - models;
+        let target = session.project.target_path.strip_prefix(&session.project.root).unwrap_or(&session.project.target_path);
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Compiled {models} {} and {tests} {} for {} into `{}`",
+            plural(models, "model", "models"),
+            plural(tests, "test", "tests"),
+            session.date.ds(),
+            target.join("compiled").display()
+        )?;
+    }
+    Ok(0)
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
+    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    if !session.parsed.errors.is_empty() {
+        return Err(Failure::Invalid(Diagnostics(session.parsed.errors.0.clone())));
+    }
+    let selected = session.select(&args.select)?;
+    let wanted: Vec<ResourceType> = args
+        .resource_type
+        .iter()
+        .filter_map(|r| match r {
+            ResourceTypeArg::Model => Some(ResourceType::Model),
+            ResourceTypeArg::Seed => Some(ResourceType::Seed),
+            ResourceTypeArg::Test => Some(ResourceType::Test),
+            ResourceTypeArg::Source => Some(ResourceType::Source),
+            ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
+            ResourceTypeArg::All => None,
+        })
+        .collect();
+    let all = args.resource_type.is_empty() || args.resource_type.contains(&ResourceTypeArg::All);
+    let graph = session.graph();
+    let mut nodes: Vec<usize> = selected.into_iter().filter(|&i| all || wanted.contains(&graph.nodes[i].resource_type)).collect();
+    nodes.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
+    if nodes.is_empty() {
+        eprintln!("warning: no nodes selected");
+        return Ok(0);
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for index in nodes {
+        let node = &graph.nodes[index];
+        match args.output {
+            LsOutput::Selector => writeln!(out, "{}", node.selector())?,
+            LsOutput::Name => writeln!(out, "{}", node.display_name())?,
+            LsOutput::Path => writeln!(out, "{}", node.path.display())?,
+            LsOutput::Json => {
+                let entry = serde_json::json!({
+                    "name": node.name,
+                    "resource_type": node.resource_type.name(),
+                    "package_name": node.package,
+                    "original_file_path": node.path.to_string_lossy(),
+                    "unique_id": node.unique_id,
+                    "alias": node.relation.as_ref().map(|r| r.identifier.clone()),
+                    "config": node.config,
+                    "tags": node.tags(),
+                    "depends_on": {"nodes": graph.parent_ids(index)},
+                });
+                writeln!(out, "{entry}")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+pub fn debug(args: &DebugArgs) -> Result<i32, Failure> {
+    let options = load_options(&args.project);
+    let project = Project::load(&options)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "strata {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "project: `{}` at `{}`", project.name, project.root.join("dbt_project.yml").display())?;
+    writeln!(
+        out,
+        "  {} models, {} seeds, {} macro files, {} sources, {} exposures, {} singular tests",
+        project.models.len(),
+        project.seeds.len(),
+        project.macros.len(),
+        project.sources.iter().map(|s| s.tables.len()).sum::<usize>(),
+        project.exposures.len(),
+        project.singular_tests.len()
+    )?;
+    if !project.vars.is_empty() {
+        writeln!(out, "  vars: {}", serde_json::Value::Object(project.vars.clone()))?;
+    }
+    let target = &project.target;
+    writeln!(out, "profile: `{}` from `{}`", target.profile_name, target.file.display())?;
+    writeln!(out, "target: `{}` (type {})", target.name, target.kind.name())?;
+    writeln!(out, "  schema: {}", target.schema)?;
+    if let Some(database) = &target.database {
+        writeln!(out, "  database: {database}")?;
+    }
+    let masked = profile::mask_secrets(&serde_json::Value::Object(target.fields.clone()));
+    if let Some(fields) = masked.as_object() {
+        for (key, value) in fields {
+            if key == "type" || key == "schema" {
+                continue;
+            }
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            writeln!(out, "  {key}: {text}")?;
+        }
+    }
+    writeln!(out, "All checks passed!")?;
+    Ok(0)
+}

@@ -1,0 +1,304 @@
+//! Compiling: render the selected models and tests for the execution date with
+//! real relation names, inline ephemeral models as CTEs, check every statement
+//! with sqlparser in the target's dialect, and write `target/compiled/`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use minijinja::Value;
+use minijinja::value::Kwargs;
+use rayon::prelude::*;
+use regex::Regex;
+use sqlparser::dialect::{BigQueryDialect, Dialect, DuckDbDialect};
+use sqlparser::parser::Parser;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::graph::{Graph, Node, NodeDetails, ResourceType};
+use crate::project::config::ConfigExt;
+use crate::project::{Project, TargetKind};
+use crate::template::{Mode, Relation, Resolve, Scope, Templates};
+
+/// A node's SQL, ready to run.
+#[derive(Debug, Clone)]
+pub struct CompiledNode {
+    pub index: usize,
+    pub sql: String,
+    /// `target/compiled/<project>/<path>`, relative to the project root.
+    pub compiled_path: PathBuf,
+}
+
+/// Resolves `ref()` and `source()` against the parsed graph. A name that is
+/// not in the graph was already reported while parsing, so it resolves to a
+/// placeholder and the rest of the model is still checked.
+pub struct GraphResolver {
+    relations: HashMap<String, Relation>,
+    sources: HashMap<(String, String), Relation>,
+    placeholder: Relation,
+}
+
+impl GraphResolver {
+    pub fn new(graph: &Graph) -> GraphResolver {
+        let mut relations = HashMap::new();
+        let mut sources = HashMap::new();
+        for node in &graph.nodes {
+            let Some(relation) = &node.relation else { continue };
+            match &node.details {
+                NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
+                    relations.insert(node.name.clone(), relation.clone());
+                }
+                NodeDetails::Source { source_name, table_name, .. } => {
+                    sources.insert((source_name.clone(), table_name.clone()), relation.clone());
+                }
+                _ => {}
+            }
+        }
+        let placeholder = Relation { database: None, schema: None, identifier: String::new(), quote: crate::template::QuoteStyle::Bare };
+        GraphResolver { relations, sources, placeholder }
+    }
+}
+
+impl Resolve for GraphResolver {
+    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
+        Ok(self.relations.get(name).cloned().unwrap_or_else(|| Relation { identifier: name.to_string(), ..self.placeholder.clone() }))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        let key = (source.to_string(), table.to_string());
+        Ok(self.sources.get(&key).cloned().unwrap_or_else(|| Relation {
+            schema: Some(source.to_string()),
+            identifier: table.to_string(),
+            ..self.placeholder.clone()
+        }))
+    }
+}
+
+pub struct Compiler<'a> {
+    pub project: &'a Project,
+    pub templates: &'a Templates,
+    pub graph: &'a Graph,
+    pub resolver: Arc<GraphResolver>,
+}
+
+impl<'a> Compiler<'a> {
+    pub fn new(project: &'a Project, templates: &'a Templates, graph: &'a Graph) -> Compiler<'a> {
+        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(graph)) }
+    }
+
+    /// Compiles the selected models and tests (and the ephemeral models they
+    /// inline), in parallel. Returns what compiled and every error.
+    pub fn compile(&self, selected: &BTreeSet<usize>) -> (Vec<CompiledNode>, Diagnostics) {
+        let ephemerals: Vec<usize> = self
+            .graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.resource_type == ResourceType::Model && n.materialized() == "ephemeral")
+            .map(|(i, _)| i)
+            .collect();
+        let rendered_ephemerals: HashMap<usize, Result<String, Diagnostic>> =
+            ephemerals.par_iter().map(|&i| (i, self.render_node(i, false))).collect();
+
+        let targets: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|&i| matches!(self.graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
+            .collect();
+        let results: Vec<Result<CompiledNode, Diagnostic>> = targets
+            .par_iter()
+            .map(|&index| {
+                let sql = match rendered_ephemerals.get(&index) {
+                    Some(rendered) => rendered.clone()?,
+                    None => self.render_node(index, false)?,
+                };
+                let sql = self.inline_ephemerals(index, sql, &rendered_ephemerals)?;
+                let compiled_path = self.compiled_path(&self.graph.nodes[index]);
+                check_sql(self.project.target.kind, &self.graph.nodes[index], &sql, &compiled_path)?;
+                Ok(CompiledNode { index, sql, compiled_path })
+            })
+            .collect();
+        let mut compiled = Vec::with_capacity(results.len());
+        let mut errors = Diagnostics::default();
+        for result in results {
+            match result {
+                Ok(node) => compiled.push(node),
+                Err(diagnostic) => errors.push(diagnostic),
+            }
+        }
+        (compiled, errors)
+    }
+
+    /// Renders one model or test for the execution date.
+    pub fn render_node(&self, index: usize, is_incremental: bool) -> Result<String, Diagnostic> {
+        let node = &self.graph.nodes[index];
+        let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
+        scope.resolver = Some(self.resolver.clone());
+        scope.this = node.relation.clone();
+        scope.is_incremental = is_incremental;
+        match &node.details {
+            NodeDetails::Model { file, .. } => self.render_file(&self.project.models[*file].file.path, &self.project.models[*file].file.text, &mut scope),
+            NodeDetails::Test(test) => match test.singular_file {
+                Some(file) => self.render_file(&self.project.singular_tests[file].file.path, &self.project.singular_tests[file].file.text, &mut scope),
+                None => self.render_generic_test(node, &mut scope),
+            },
+            _ => Ok(String::new()),
+        }
+    }
+
+    fn render_file(&self, path: &Path, text: &str, scope: &mut Scope) -> Result<String, Diagnostic> {
+        let name = path.to_string_lossy();
+        let template = self.templates.template(&name, text).map_err(|err| self.templates.diagnostic(&err, Some((&name, text))))?;
+        self.templates.render(&template, scope).map_err(|err| self.templates.diagnostic(&err, Some((&name, text))))
+    }
+
+    /// Calls the test's macro (`test_not_null`, ...) with the tested relation and
+    /// its arguments; `where` narrows the relation first, as dbt does.
+    fn render_generic_test(&self, node: &Node, scope: &mut Scope) -> Result<String, Diagnostic> {
+        let NodeDetails::Test(test) = &node.details else { return Ok(String::new()) };
+        let test_name = test.test_name.clone().unwrap_or_default();
+        let tested = test.attached_to.as_ref().and_then(|id| self.graph.by_id.get(id)).map(|&i| &self.graph.nodes[i]);
+        let Some(relation) = tested.and_then(|n| n.relation.clone()) else {
+            return Err(Diagnostic::new(format!("test `{}` is attached to nothing that can be queried", node.name)).at(Location::file(&node.path)));
+        };
+        let model = match node.config.str_value("where") {
+            Some(condition) => Value::from_safe_string(format!("(select * from {relation} where {condition}) dbt_subquery")),
+            None => Value::from_object(relation),
+        };
+        let mut kwargs: Vec<(String, Value)> = vec![("model".into(), model)];
+        if let Some(column) = &test.column_name {
+            kwargs.push(("column_name".into(), Value::from(column.clone())));
+        }
+        for (key, value) in &test.kwargs {
+            let value = match value.as_str().and_then(crate::parse::parse_ref_string) {
+                Some(Ok(call)) => Value::from_object(self.resolver.resolve_ref(None, &call.name).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
+                Some(Err((source, table))) => Value::from_object(self.resolver.resolve_source(&source, &table).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
+                None => Value::from_serialize(value),
+            };
+            kwargs.push((key.clone(), value));
+        }
+        let macro_name = format!("test_{test_name}");
+        if !self.templates.globals.macros.contains_key(&macro_name) {
+            return Err(Diagnostic::new(format!("data test `{test_name}` on `{}` has no definition", tested.map(|n| n.name.as_str()).unwrap_or_default()))
+                .at(Location::of_text(&node.path, &std::fs::read_to_string(self.project.absolute(&node.path)).unwrap_or_default(), &test_name))
+                .help(format!("define it with `{{% test {test_name}(model, column_name) %}}` in a file under `macros/`, or use not_null, unique, accepted_values or relationships")));
+        }
+        let args = [Value::from(Kwargs::from_iter(kwargs))];
+        self.templates
+            .call_macro(&macro_name, &args, scope)
+            .map(|value| value.to_string().trim().to_string())
+            .map_err(|err| self.templates.diagnostic(&err, None).note(format!("while compiling test `{}`", node.name)))
+    }
+
+    /// Prepends the ephemeral models `index` reads (directly or through other
+    /// ephemerals) as CTEs named `__dbt__cte__<model>`.
+    fn inline_ephemerals(&self, index: usize, sql: String, rendered: &HashMap<usize, Result<String, Diagnostic>>) -> Result<String, Diagnostic> {
+        let mut order = Vec::new();
+        let mut seen = BTreeSet::new();
+        self.collect_ephemeral_parents(index, &mut order, &mut seen);
+        if order.is_empty() {
+            return Ok(sql);
+        }
+        let mut ctes = Vec::new();
+        for parent in order {
+            let Some(Ok(parent_sql)) = rendered.get(&parent) else {
+                let node = &self.graph.nodes[parent];
+                return Err(Diagnostic::new(format!("ephemeral model `{}` did not compile, so `{}` cannot be compiled", node.name, self.graph.nodes[index].name)).at(Location::file(&node.path)));
+            };
+            ctes.push(format!("{} as (\n{}\n)", Relation::ephemeral(&self.graph.nodes[parent].name).identifier, parent_sql.trim()));
+        }
+        Ok(inject_ctes(&sql, &ctes.join(",\n")))
+    }
+
+    fn collect_ephemeral_parents(&self, index: usize, order: &mut Vec<usize>, seen: &mut BTreeSet<usize>) {
+        let mut parents: Vec<usize> = self.graph.parents(index).collect();
+        parents.sort();
+        for parent in parents {
+            let node = &self.graph.nodes[parent];
+            if node.resource_type == ResourceType::Model && node.materialized() == "ephemeral" && seen.insert(parent) {
+                self.collect_ephemeral_parents(parent, order, seen);
+                order.push(parent);
+            }
+        }
+    }
+
+    pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        let target = self.project.target_path.strip_prefix(&self.project.root).unwrap_or(&self.project.target_path);
+        let base = target.join("compiled").join(&self.project.name);
+        match &node.details {
+            NodeDetails::Test(test) if test.singular_file.is_none() => {
+                // dbt's layout: `<properties file>/<test name>.sql`.
+                base.join(&node.path).join(format!("{}.sql", node.name))
+            }
+            _ => base.join(&node.path),
+        }
+    }
+}
+
+/// Puts `ctes` in front of `sql`, merging with the query's own `with` if it has one.
+pub fn inject_ctes(sql: &str, ctes: &str) -> String {
+    static LEADING_WITH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?is)^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\s").unwrap_or_else(|_| unreachable!())
+    });
+    match LEADING_WITH.find(sql) {
+        Some(found) => format!("{}{},\n{}", &sql[..found.end()], ctes, &sql[found.end()..]),
+        None => format!("with {ctes}\n{sql}"),
+    }
+}
+
+/// Parses `sql` in the target's dialect; a syntax error names the node, the
+/// compiled file and the line in it.
+pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path) -> Result<(), Diagnostic> {
+    static POSITION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").unwrap_or_else(|_| unreachable!()));
+    let dialect: &dyn Dialect = match kind {
+        TargetKind::DuckDb => &DuckDbDialect {},
+        TargetKind::BigQuery => &BigQueryDialect {},
+    };
+    if sql.trim().is_empty() {
+        return Err(Diagnostic::new(format!("{} `{}` compiled to no SQL", node.resource_type.name(), node.name))
+            .at(Location::file(&node.path))
+            .help("a model is one `select` statement"));
+    }
+    let Err(err) = Parser::parse_sql(dialect, sql) else { return Ok(()) };
+    let message = err.to_string();
+    let message = message.strip_prefix("sql parser error: ").unwrap_or(&message);
+    let (message, location) = match POSITION.captures(message) {
+        Some(captures) => {
+            let line = captures[1].parse().unwrap_or(1);
+            let column = captures[2].parse().ok();
+            let text = POSITION.replace(message, "").into_owned();
+            (text, Location::in_source(compiled_path, sql, line, column))
+        }
+        None => (message.to_string(), Location::file(compiled_path)),
+    };
+    Err(Diagnostic::new(format!("SQL syntax error in {} `{}` ({}): {message}", node.resource_type.name(), node.name, kind.name()))
+        .at(location)
+        .note(format!("the line is from the compiled SQL of `{}`", node.path.display())))
+}
+
+/// Writes each compiled node to its file, creating folders once.
+pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+    let folders: BTreeSet<PathBuf> = compiled.iter().filter_map(|c| c.compiled_path.parent().map(Path::to_path_buf)).collect();
+    for folder in folders {
+        let folder = root.join(folder);
+        std::fs::create_dir_all(&folder)
+            .map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
+    }
+    compiled.par_iter().try_for_each(|node| {
+        let path = root.join(&node.compiled_path);
+        std::fs::write(&path, &node.sql).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ctes_merge_with_an_existing_with() {
+        let sql = inject_ctes("-- lead\nWITH a as (select 1) select * from a", "__dbt__cte__e as (\nselect 2\n)");
+        assert_eq!(sql, "-- lead\nWITH __dbt__cte__e as (\nselect 2\n),\na as (select 1) select * from a");
+        let sql = inject_ctes("select * from __dbt__cte__e", "__dbt__cte__e as (\nselect 2\n)");
+        assert_eq!(sql, "with __dbt__cte__e as (\nselect 2\n)\nselect * from __dbt__cte__e");
+    }
+}

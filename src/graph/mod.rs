@@ -1,0 +1,250 @@
+//! The DAG of a project (petgraph): seeds, models, tests, sources and exposures,
+//! with an edge from each node to every node that reads it. Cycles are errors
+//! that name every node on them, in order.
+
+pub mod select;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde_json::Value as Json;
+
+use crate::diagnostic::{Diagnostic, Location};
+use crate::project::config::{ConfigExt, ConfigMap};
+use crate::template::Relation;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResourceType {
+    Model,
+    Seed,
+    Test,
+    Source,
+    Exposure,
+}
+
+impl ResourceType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::Model => "model",
+            ResourceType::Seed => "seed",
+            ResourceType::Test => "test",
+            ResourceType::Source => "source",
+            ResourceType::Exposure => "exposure",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ResourceType> {
+        Some(match text {
+            "model" => ResourceType::Model,
+            "seed" => ResourceType::Seed,
+            "test" | "data_test" => ResourceType::Test,
+            "source" => ResourceType::Source,
+            "exposure" => ResourceType::Exposure,
+            _ => return None,
+        })
+    }
+}
+
+/// A node of the DAG.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub unique_id: String,
+    pub resource_type: ResourceType,
+    pub name: String,
+    pub package: String,
+    /// The file it is defined in, relative to the project root.
+    pub path: PathBuf,
+    /// `[project, folders.., name]`; sources: `[project, source, table]`.
+    pub fqn: Vec<String>,
+    pub config: ConfigMap,
+    pub description: String,
+    /// The relation it builds or reads (tests and exposures have none).
+    pub relation: Option<Relation>,
+    pub details: NodeDetails,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeDetails {
+    Model {
+        /// Index into `Project::models`.
+        file: usize,
+        refs: Vec<crate::template::RefCall>,
+        sources: Vec<(String, String)>,
+        columns: Vec<Column>,
+    },
+    Seed { columns: Vec<Column> },
+    Test(TestDetails),
+    Source { source_name: String, table_name: String, loaded_at_field: Option<String>, freshness: Option<Json>, wait_for: Option<Json>, columns: Vec<Column> },
+    Exposure { exposure_type: Option<String>, owner: Option<Json>, depends_on: Vec<String>, extra: std::collections::BTreeMap<String, Json> },
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Column {
+    pub name: String,
+    pub description: String,
+    pub data_type: Option<String>,
+}
+
+/// A data test: a generic test applied to a node's column, or a singular SQL file.
+#[derive(Debug, Clone)]
+pub struct TestDetails {
+    /// The generic test's name (`not_null`), or `None` for a singular test.
+    pub test_name: Option<String>,
+    /// The node the test is attached to (its unique id).
+    pub attached_to: Option<String>,
+    pub column_name: Option<String>,
+    /// Arguments as written (`values`, `to`, `field`, ...).
+    pub kwargs: serde_json::Map<String, Json>,
+    pub refs: Vec<crate::template::RefCall>,
+    pub sources: Vec<(String, String)>,
+    /// Index into `Project::singular_tests`, for a singular test.
+    pub singular_file: Option<usize>,
+}
+
+impl Node {
+    pub fn materialized(&self) -> &str {
+        self.config.materialized()
+    }
+
+    pub fn tags(&self) -> Vec<String> {
+        self.config.tags()
+    }
+
+    /// What `ls` prints by default: `project.folder.name`, `source:project.source.table`.
+    pub fn selector(&self) -> String {
+        let fqn = self.fqn.join(".");
+        match self.resource_type {
+            ResourceType::Source => format!("source:{fqn}"),
+            ResourceType::Exposure => format!("exposure:{fqn}"),
+            _ => fqn,
+        }
+    }
+
+    /// `source_name.table_name` for sources, the name otherwise.
+    pub fn display_name(&self) -> String {
+        match &self.details {
+            NodeDetails::Source { source_name, table_name, .. } => format!("{source_name}.{table_name}"),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// The project's DAG. Node `i` of `nodes` is `NodeIndex::new(i)` of `graph`.
+#[derive(Debug, Default)]
+pub struct Graph {
+    pub nodes: Vec<Node>,
+    pub graph: DiGraph<(), ()>,
+    pub by_id: HashMap<String, usize>,
+}
+
+/// An edge to add: `parent` is read by `child`, as written at `location`.
+pub struct Edge {
+    pub parent: usize,
+    pub child: usize,
+    pub location: Location,
+}
+
+impl Graph {
+    pub fn new(nodes: Vec<Node>) -> Graph {
+        let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
+        let mut by_id = HashMap::with_capacity(nodes.len());
+        for (index, node) in nodes.iter().enumerate() {
+            graph.add_node(());
+            by_id.insert(node.unique_id.clone(), index);
+        }
+        Graph { nodes, graph, by_id }
+    }
+
+    /// Adds the edges, then fails with one diagnostic per cycle.
+    pub fn connect(&mut self, edges: Vec<Edge>) -> Result<(), Vec<Diagnostic>> {
+        let mut first_location: HashMap<(usize, usize), Location> = HashMap::new();
+        for edge in edges {
+            if first_location.contains_key(&(edge.parent, edge.child)) {
+                continue;
+            }
+            self.graph.add_edge(NodeIndex::new(edge.parent), NodeIndex::new(edge.child), ());
+            first_location.insert((edge.parent, edge.child), edge.location);
+        }
+        let mut errors = Vec::new();
+        for component in petgraph::algo::tarjan_scc(&self.graph) {
+            let is_cycle = component.len() > 1
+                || self.graph.contains_edge(component[0], component[0]);
+            if !is_cycle {
+                continue;
+            }
+            let cycle = self.cycle_path(&component);
+            let names: Vec<String> = cycle.iter().chain(cycle.first()).map(|&i| format!("`{}`", self.nodes[i].name)).collect();
+            let location = first_location.get(&(cycle[0], cycle[1 % cycle.len()])).cloned();
+            errors.push(
+                Diagnostic::new(format!("found a dependency cycle: {}", names.join(" → ")))
+                    .with_location(location.map(|l| Location { ..l }))
+                    .help("a model cannot read, directly or through others, a model that reads it; remove one of these `ref()` calls"),
+            );
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// One cycle through the nodes of a strongly connected component, in edge
+    /// order, starting at the node whose unique id sorts first.
+    fn cycle_path(&self, component: &[NodeIndex]) -> Vec<usize> {
+        let members: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
+        let start = component.iter().copied().min_by(|a, b| self.nodes[a.index()].unique_id.cmp(&self.nodes[b.index()].unique_id)).unwrap_or(component[0]);
+        // Breadth-first from start's children back to start gives the shortest cycle.
+        let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(node) = queue.pop_front() {
+            let mut children: Vec<NodeIndex> = self.graph.neighbors_directed(node, Direction::Outgoing).filter(|c| members.contains(c)).collect();
+            children.sort_by(|a, b| self.nodes[a.index()].unique_id.cmp(&self.nodes[b.index()].unique_id));
+            for child in children {
+                if child == start {
+                    let mut path = vec![node];
+                    let mut at = node;
+                    while at != start {
+                        at = previous[&at];
+                        path.push(at);
+                    }
+                    path.reverse();
+                    return path.into_iter().map(NodeIndex::index).collect();
+                }
+                if let std::collections::hash_map::Entry::Vacant(entry) = previous.entry(child) {
+                    entry.insert(node);
+                    queue.push_back(child);
+                }
+            }
+        }
+        component.iter().map(|n| n.index()).collect()
+    }
+
+    pub fn parents(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph.neighbors_directed(NodeIndex::new(index), Direction::Incoming).map(NodeIndex::index)
+    }
+
+    pub fn children(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
+        self.graph.neighbors_directed(NodeIndex::new(index), Direction::Outgoing).map(NodeIndex::index)
+    }
+
+    /// Every node in an order where parents come before children.
+    pub fn topological_order(&self) -> Vec<usize> {
+        match petgraph::algo::toposort(&self.graph, None) {
+            Ok(order) => order.into_iter().map(NodeIndex::index).collect(),
+            Err(_) => (0..self.nodes.len()).collect(),
+        }
+    }
+
+    /// The unique ids of a node's parents, sorted.
+    pub fn parent_ids(&self, index: usize) -> Vec<String> {
+        let mut ids: Vec<String> = self.parents(index).map(|p| self.nodes[p].unique_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    pub fn child_ids(&self, index: usize) -> Vec<String> {
+        let mut ids: Vec<String> = self.children(index).map(|c| self.nodes[c].unique_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+}

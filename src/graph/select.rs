@@ -1,0 +1,414 @@
+//! dbt's node selection grammar: `name`, `+name`, `name+`, `2+name+1`, `@name`,
+//! `tag:x`, `path:models/a`, `config.materialized:table`, `source:dw+`,
+//! `exposure:x`, `resource_type:model`, wildcards; space is union, comma is
+//! intersection, and `--exclude` takes the same grammar.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use globset::{Glob, GlobMatcher};
+use serde_json::Value as Json;
+
+use crate::diagnostic::Diagnostic;
+use crate::graph::{Graph, NodeDetails, ResourceType};
+
+/// How far to walk up or down from the matched nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    None,
+    All,
+    Limited(usize),
+}
+
+/// One selector atom: `2+method:value+1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Criterion {
+    pub at: bool,
+    pub parents: Depth,
+    pub children: Depth,
+    pub method: Method,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// No method: the name or the dotted fqn.
+    Fqn,
+    Tag,
+    Path,
+    Config(String),
+    Source,
+    Exposure,
+    ResourceType,
+    Package,
+    TestName,
+}
+
+/// A whole `--select` value: a union of intersections of criteria.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub union: Vec<Vec<Criterion>>,
+}
+
+impl Selector {
+    /// Parses the values of `--select` (or `--exclude`); each may hold several
+    /// space-separated selectors.
+    pub fn parse(values: &[String]) -> Result<Selector, Diagnostic> {
+        let mut union = Vec::new();
+        for value in values {
+            for token in value.split_whitespace() {
+                let intersection = token.split(',').filter(|part| !part.is_empty()).map(Criterion::parse).collect::<Result<Vec<_>, _>>()?;
+                if !intersection.is_empty() {
+                    union.push(intersection);
+                }
+            }
+        }
+        Ok(Selector { union })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.union.is_empty()
+    }
+
+    /// The indices of the nodes this selects, graph operators applied.
+    pub fn select(&self, graph: &Graph) -> BTreeSet<usize> {
+        let mut selected = BTreeSet::new();
+        for intersection in &self.union {
+            let mut sets = intersection.iter().map(|criterion| criterion.select(graph));
+            let Some(mut result) = sets.next() else { continue };
+            for set in sets {
+                result = result.intersection(&set).copied().collect();
+            }
+            selected.extend(result);
+        }
+        selected
+    }
+}
+
+fn parse_depth(digits: &str) -> Result<Depth, std::num::ParseIntError> {
+    if digits.is_empty() { Ok(Depth::All) } else { digits.parse().map(Depth::Limited) }
+}
+
+impl Criterion {
+    pub fn parse(text: &str) -> Result<Criterion, Diagnostic> {
+        let invalid = |why: &str| {
+            Diagnostic::new(format!("invalid selector `{text}`: {why}"))
+                .help("selectors look like `name`, `+name`, `name+`, `2+name+1`, `@name`, `tag:nightly`, `path:models/marketing`, `config.materialized:table`, `source:dw+`")
+        };
+        let mut rest = text;
+        let at = rest.starts_with('@');
+        if at {
+            rest = &rest[1..];
+        }
+        let mut parents = Depth::None;
+        if let Some(plus) = rest.find('+') {
+            let prefix = &rest[..plus];
+            if prefix.chars().all(|c| c.is_ascii_digit()) {
+                parents = parse_depth(prefix).map_err(|_| invalid("the depth is not a number"))?;
+                rest = &rest[plus + 1..];
+            }
+        }
+        let mut children = Depth::None;
+        if let Some(plus) = rest.rfind('+') {
+            let suffix = &rest[plus + 1..];
+            if suffix.chars().all(|c| c.is_ascii_digit()) {
+                children = parse_depth(suffix).map_err(|_| invalid("the depth is not a number"))?;
+                rest = &rest[..plus];
+            }
+        }
+        if at && (parents != Depth::None || children != Depth::None) {
+            return Err(invalid("`@` cannot be combined with `+`"));
+        }
+        let (method, value) = match rest.split_once(':') {
+            None => (Method::Fqn, rest),
+            Some((method, value)) => {
+                let method = match method {
+                    "fqn" => Method::Fqn,
+                    "tag" => Method::Tag,
+                    "path" | "file" => Method::Path,
+                    "source" => Method::Source,
+                    "exposure" => Method::Exposure,
+                    "resource_type" => Method::ResourceType,
+                    "package" => Method::Package,
+                    "test_name" => Method::TestName,
+                    other => match other.strip_prefix("config.") {
+                        Some(key) if !key.is_empty() => Method::Config(key.to_string()),
+                        _ => return Err(invalid(&format!("unknown method `{other}`"))),
+                    },
+                };
+                (method, value)
+            }
+        };
+        if value.is_empty() {
+            return Err(invalid("nothing to match"));
+        }
+        if method == Method::ResourceType && ResourceType::parse(value).is_none() {
+            return Err(invalid(&format!("unknown resource type `{value}`; use model, seed, test, source or exposure")));
+        }
+        Ok(Criterion { at, parents, children, method, value: value.to_string() })
+    }
+
+    /// The nodes this criterion matches, before graph operators.
+    pub fn matches(&self, graph: &Graph) -> BTreeSet<usize> {
+        let glob = |pattern: &str| -> Option<GlobMatcher> {
+            if pattern.contains(['*', '?', '[']) { Glob::new(pattern).ok().map(|g| g.compile_matcher()) } else { None }
+        };
+        let same = |pattern: &str, matcher: &Option<GlobMatcher>, text: &str| match matcher {
+            Some(m) => m.is_match(text),
+            None => pattern == text,
+        };
+        let value = self.value.as_str();
+        let mut matched = BTreeSet::new();
+        match &self.method {
+            Method::Fqn => {
+                let leaf = glob(value);
+                let parts: Vec<&str> = value.split('.').collect();
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if matches!(node.resource_type, ResourceType::Source | ResourceType::Exposure) {
+                        continue;
+                    }
+                    if same(value, &leaf, &node.name) || fqn_matches(&node.fqn, &parts) {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Tag => {
+                let matcher = glob(value);
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if node.tags().iter().any(|tag| same(value, &matcher, tag)) {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Path => {
+                let wanted = value.trim_end_matches('/');
+                let matcher = glob(wanted);
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    let path = node.path.to_string_lossy().replace('\\', "/");
+                    let hit = match &matcher {
+                        Some(m) => m.is_match(&path),
+                        None => path == wanted || path.starts_with(&format!("{wanted}/")),
+                    };
+                    if hit && node.resource_type != ResourceType::Exposure {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Config(key) => {
+                let matcher = glob(value);
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    let hit = match node.config.get(key) {
+                        Some(Json::Array(items)) => items.iter().any(|item| same(value, &matcher, &json_text(item))),
+                        Some(item) => same(value, &matcher, &json_text(item)),
+                        None => key == "materialized" && node.resource_type == ResourceType::Model && same(value, &matcher, node.materialized()),
+                    };
+                    if hit {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Source => {
+                let parts: Vec<&str> = value.split('.').collect();
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    let NodeDetails::Source { source_name, table_name, .. } = &node.details else { continue };
+                    let hit = match parts.as_slice() {
+                        [source] => glob_or_eq(source, source_name),
+                        [source, table] => glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
+                        [package, source, table] => *package == node.package && glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
+                        _ => false,
+                    };
+                    if hit {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Exposure => {
+                let matcher = glob(value);
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if node.resource_type == ResourceType::Exposure && same(value, &matcher, &node.name) {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::ResourceType => {
+                let wanted = ResourceType::parse(value);
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if Some(node.resource_type) == wanted {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::Package => {
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if glob_or_eq(value, &node.package) {
+                        matched.insert(index);
+                    }
+                }
+            }
+            Method::TestName => {
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    if let NodeDetails::Test(test) = &node.details {
+                        if test.test_name.as_deref().is_some_and(|name| glob_or_eq(value, name)) {
+                            matched.insert(index);
+                        }
+                    }
+                }
+            }
+        }
+        matched
+    }
+
+    /// The matched nodes with `+` and `@` applied.
+    pub fn select(&self, graph: &Graph) -> BTreeSet<usize> {
+        let matched = self.matches(graph);
+        let mut selected = matched.clone();
+        if self.at {
+            let descendants = walk(graph, &matched, Depth::All, true);
+            let ancestors = walk(graph, &descendants, Depth::All, false);
+            selected.extend(descendants);
+            selected.extend(ancestors);
+            return selected;
+        }
+        selected.extend(walk(graph, &matched, self.parents, false));
+        selected.extend(walk(graph, &matched, self.children, true));
+        selected
+    }
+}
+
+fn glob_or_eq(pattern: &str, text: &str) -> bool {
+    if pattern.contains(['*', '?', '[']) {
+        Glob::new(pattern).map(|g| g.compile_matcher().is_match(text)).unwrap_or(false)
+    } else {
+        pattern == text
+    }
+}
+
+fn json_text(value: &Json) -> String {
+    match value {
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// dbt's fqn match: the selector's dotted parts are a prefix of the node's fqn,
+/// and a `*` part matches the rest.
+fn fqn_matches(fqn: &[String], parts: &[&str]) -> bool {
+    if parts.len() > fqn.len() {
+        return false;
+    }
+    for (part, segment) in parts.iter().zip(fqn) {
+        if *part == "*" {
+            return true;
+        }
+        if !glob_or_eq(part, segment) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Nodes reachable from `start` within `depth` steps, downstream or upstream,
+/// not counting `start` itself unless reached again.
+fn walk(graph: &Graph, start: &BTreeSet<usize>, depth: Depth, downstream: bool) -> BTreeSet<usize> {
+    let limit = match depth {
+        Depth::None => return BTreeSet::new(),
+        Depth::All => usize::MAX,
+        Depth::Limited(n) => n,
+    };
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<(usize, usize)> = start.iter().map(|&n| (n, 0)).collect();
+    let mut visited: std::collections::HashSet<usize> = start.iter().copied().collect();
+    while let Some((node, distance)) = queue.pop_front() {
+        if distance >= limit {
+            continue;
+        }
+        let next: Vec<usize> = if downstream { graph.children(node).collect() } else { graph.parents(node).collect() };
+        for neighbour in next {
+            seen.insert(neighbour);
+            if visited.insert(neighbour) {
+                queue.push_back((neighbour, distance + 1));
+            }
+        }
+    }
+    seen
+}
+
+/// What `--select`/`--exclude` select, with dbt's eager indirect selection: a
+/// test is selected when any node it tests is.
+pub fn select_nodes(graph: &Graph, select: &[String], exclude: &[String]) -> Result<BTreeSet<usize>, Diagnostic> {
+    let select = Selector::parse(select)?;
+    let exclude = Selector::parse(exclude)?;
+    let mut selected = if select.is_empty() { (0..graph.nodes.len()).collect() } else { select.select(graph) };
+    let tests: Vec<usize> = selected
+        .iter()
+        .flat_map(|&node| graph.children(node))
+        .filter(|&child| graph.nodes[child].resource_type == ResourceType::Test)
+        .collect();
+    selected.extend(tests);
+    if !exclude.is_empty() {
+        let excluded = exclude.select(graph);
+        selected.retain(|node| !excluded.contains(node));
+    }
+    Ok(selected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Criterion {
+        Criterion::parse(text).unwrap()
+    }
+
+    #[test]
+    fn parses_graph_operators() {
+        let c = parse("2+stg_orders+1");
+        assert_eq!((c.parents, c.children, c.at), (Depth::Limited(2), Depth::Limited(1), false));
+        assert_eq!((c.method.clone(), c.value.as_str()), (Method::Fqn, "stg_orders"));
+        let c = parse("+orders");
+        assert_eq!((c.parents, c.children), (Depth::All, Depth::None));
+        let c = parse("orders+");
+        assert_eq!((c.parents, c.children), (Depth::None, Depth::All));
+        let c = parse("@orders");
+        assert!(c.at);
+        assert_eq!((c.parents, c.children), (Depth::None, Depth::None));
+    }
+
+    #[test]
+    fn parses_methods() {
+        assert_eq!(parse("tag:nightly").method, Method::Tag);
+        assert_eq!(parse("path:models/marketing").value, "models/marketing");
+        assert_eq!(parse("config.materialized:table").method, Method::Config("materialized".into()));
+        let c = parse("source:dw+");
+        assert_eq!((c.method, c.value.as_str(), c.children), (Method::Source, "dw", Depth::All));
+        assert_eq!(parse("exposure:dash").method, Method::Exposure);
+        assert_eq!(parse("resource_type:seed").method, Method::ResourceType);
+        assert_eq!(parse("stg_*").value, "stg_*");
+    }
+
+    #[test]
+    fn union_and_intersection() {
+        let selector = Selector::parse(&["a+ tag:x,config.materialized:table".into(), "b".into()]).unwrap();
+        assert_eq!(selector.union.len(), 3);
+        assert_eq!(selector.union[1].len(), 2);
+    }
+
+    #[test]
+    fn rejects_bad_selectors() {
+        let err = Criterion::parse("colour:red").unwrap_err();
+        assert_eq!(err.message, "invalid selector `colour:red`: unknown method `colour`");
+        let err = Criterion::parse("@a+").unwrap_err();
+        assert_eq!(err.message, "invalid selector `@a+`: `@` cannot be combined with `+`");
+        let err = Criterion::parse("resource_type:table").unwrap_err();
+        assert!(err.message.contains("unknown resource type `table`"));
+        assert!(Criterion::parse("tag:").is_err());
+    }
+
+    #[test]
+    fn fqn_prefixes_and_globs() {
+        let fqn: Vec<String> = ["shop", "marketing", "daily"].iter().map(|s| s.to_string()).collect();
+        assert!(fqn_matches(&fqn, &["shop", "marketing"]));
+        assert!(fqn_matches(&fqn, &["shop", "*"]));
+        assert!(!fqn_matches(&fqn, &["marketing"]));
+        assert!(fqn_matches(&fqn, &["shop", "marketing", "dai*"]));
+    }
+}

@@ -1,0 +1,36 @@
+//! strata: a dbt-compatible SQL-model transformation tool. Load a project,
+//! render its Jinja SQL models, build the DAG, select, and compile, in the
+//! order of DESIGN.md's pipeline.
+
+pub mod artifacts;
+pub mod cli;
+pub mod commands;
+pub mod compile;
+pub mod dates;
+pub mod diagnostic;
+pub mod graph;
+pub mod parse;
+pub mod project;
+pub mod template;
+
+use cli::{Cli, Command};
+
+/// Runs a parsed command line and returns the process exit status.
+pub fn run(cli: Cli) -> i32 {
+    let result = match &cli.command {
+        Command::Compile(args) => commands::compile(args),
+        Command::Ls(args) => commands::ls(args),
+        Command::Debug(args) => commands::debug(args),
+    };
+    match result {
+        Ok(status) => status,
+        Err(commands::Failure::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(failure) => {
+            eprint!("{failure}");
+            if let commands::Failure::Output(_) = failure {
+                eprintln!();
+            }
+            2
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Node configuration: the `models:`/`seeds:` trees of `dbt_project.yml`, `config:`
+//! blocks in properties files and `config()` calls in models, merged as dbt does
+//! (the most specific wins; `tags` and hooks accumulate).
+
+use serde_json::Value as Json;
+
+pub type ConfigMap = serde_json::Map<String, Json>;
+
+/// Config names recognised without a `+` prefix in `dbt_project.yml`. Any other
+/// key without `+` is a folder or model name.
+const KNOWN_CONFIGS: &[&str] = &[
+    "alias", "cluster_by", "column_types", "contract", "database", "delimiter", "docs",
+    "enabled", "full_refresh", "grants", "incremental_strategy", "labels", "limit",
+    "lookback", "materialized", "meta", "on_schema_change", "partition_by", "persist_docs",
+    "post-hook", "post_hook", "pre-hook", "pre_hook", "quote_columns", "quoting", "schema",
+    "severity", "sql_header", "store_failures", "tags", "test_scope", "unique_key", "warn_if",
+    "error_if", "where",
+];
+
+/// Configs whose value is itself a mapping, so a mapping value does not mean a folder.
+const MAPPING_CONFIGS: &[&str] =
+    &["column_types", "contract", "docs", "grants", "labels", "meta", "partition_by", "persist_docs", "quoting"];
+
+/// dbt spells hooks with a dash in YAML and an underscore in `config()`.
+pub fn normalize_key(key: &str) -> String {
+    key.replace('-', "_")
+}
+
+/// Merges `value` for `key` into `config`: lists of tags and hooks accumulate,
+/// `meta` merges, everything else is replaced.
+pub fn merge_key(config: &mut ConfigMap, key: &str, value: &Json) {
+    let key = normalize_key(key);
+    match key.as_str() {
+        "tags" | "pre_hook" | "post_hook" => {
+            let mut items = match config.remove(&key) {
+                Some(existing) => as_list(&existing),
+                None => Vec::new(),
+            };
+            for item in as_list(value) {
+                if !(key == "tags" && items.contains(&item)) {
+                    items.push(item);
+                }
+            }
+            config.insert(key, Json::Array(items));
+        }
+        "meta" => match (config.get_mut("meta"), value) {
+            (Some(Json::Object(existing)), Json::Object(new)) => {
+                for (k, v) in new {
+                    existing.insert(k.clone(), v.clone());
+                }
+            }
+            _ => {
+                config.insert(key, value.clone());
+            }
+        },
+        _ => {
+            config.insert(key, value.clone());
+        }
+    }
+}
+
+pub fn merge(config: &mut ConfigMap, other: &ConfigMap) {
+    for (key, value) in other {
+        merge_key(config, key, value);
+    }
+}
+
+fn as_list(value: &Json) -> Vec<Json> {
+    match value {
+        Json::Array(items) => items.clone(),
+        Json::Null => Vec::new(),
+        other => vec![other.clone()],
+    }
+}
+
+/// The config that the `models:` (or `seeds:`) tree gives a node whose fqn is
+/// `[project, folder.., name]`.
+pub fn from_tree(tree: &Json, fqn: &[String]) -> ConfigMap {
+    let mut config = ConfigMap::new();
+    let mut node = tree;
+    merge_level(&mut config, node);
+    for part in fqn {
+        match node.get(part) {
+            Some(child @ Json::Object(_)) => {
+                node = child;
+                merge_level(&mut config, node);
+            }
+            _ => break,
+        }
+    }
+    config
+}
+
+fn merge_level(config: &mut ConfigMap, node: &Json) {
+    let Some(entries) = node.as_object() else { return };
+    for (key, value) in entries {
+        if let Some(key) = key.strip_prefix('+') {
+            merge_key(config, key, value);
+        } else if KNOWN_CONFIGS.contains(&key.as_str())
+            && (!value.is_object() || MAPPING_CONFIGS.contains(&key.as_str()))
+        {
+            merge_key(config, key, value);
+        }
+    }
+}
+
+/// Typed reads of the configs strata acts on.
+pub trait ConfigExt {
+    fn str_value(&self, key: &str) -> Option<&str>;
+    fn enabled(&self) -> bool;
+    fn materialized(&self) -> &str;
+    fn tags(&self) -> Vec<String>;
+}
+
+impl ConfigExt for ConfigMap {
+    fn str_value(&self, key: &str) -> Option<&str> {
+        self.get(key).and_then(Json::as_str)
+    }
+
+    fn enabled(&self) -> bool {
+        !matches!(self.get("enabled"), Some(Json::Bool(false)))
+    }
+
+    fn materialized(&self) -> &str {
+        self.str_value("materialized").unwrap_or("view")
+    }
+
+    fn tags(&self) -> Vec<String> {
+        as_list(self.get("tags").unwrap_or(&Json::Null))
+            .into_iter()
+            .filter_map(|tag| tag.as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn tree_applies_plus_and_plain_keys_by_folder() {
+        let tree = json!({
+            "shop": {
+                "+materialized": "view",
+                "tags": "nightly",
+                "marketing": {
+                    "materialized": "table",
+                    "+schema": "marketing",
+                    "+tags": ["mkt"],
+                    "partition_by": {"field": "event_date"},
+                    "daily": {"+materialized": "incremental"}
+                }
+            }
+        });
+        let fqn = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+        let config = from_tree(&tree, &fqn(&["shop", "marketing", "daily", "x"]));
+        assert_eq!(config.materialized(), "incremental");
+        assert_eq!(config.str_value("schema"), Some("marketing"));
+        assert_eq!(config.tags(), ["nightly", "mkt"]);
+        assert_eq!(config["partition_by"], json!({"field": "event_date"}));
+        let config = from_tree(&tree, &fqn(&["shop", "other", "y"]));
+        assert_eq!(config.materialized(), "view");
+        assert_eq!(config.get("schema"), None);
+    }
+}

@@ -1,0 +1,239 @@
+//! `profiles.yml`: where it is looked up, `env_var()` inside it, and the target
+//! that a run uses, validated per warehouse type.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value as Json;
+
+use crate::diagnostic::{Diagnostic, Location, did_you_mean};
+use crate::project::yaml;
+
+/// The connection a run uses: one `outputs:` entry of the profile.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub profile_name: String,
+    /// The output's name (`dev`, `prod`).
+    pub name: String,
+    pub kind: TargetKind,
+    /// The schema (BigQuery: dataset) models go to by default.
+    pub schema: String,
+    /// DuckDB: the catalog name; BigQuery: the project.
+    pub database: Option<String>,
+    pub threads: Option<usize>,
+    /// Every field as written, with `env_var()` resolved.
+    pub fields: serde_json::Map<String, Json>,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    DuckDb,
+    BigQuery,
+}
+
+impl TargetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetKind::DuckDb => "duckdb",
+            TargetKind::BigQuery => "bigquery",
+        }
+    }
+}
+
+/// Field names whose values are credentials: never printed, never in templates.
+pub fn is_secret_field(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "password", "token", "keyfile_json", "private_key", "credentials"]
+        .iter()
+        .any(|word| key.contains(word))
+}
+
+/// `value` with every secret field replaced by `****`, for printing.
+pub fn mask_secrets(value: &Json) -> Json {
+    match value {
+        Json::Object(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(key, value)| {
+                    let value = if is_secret_field(key) && !value.is_null() {
+                        Json::String("****".into())
+                    } else {
+                        mask_secrets(value)
+                    };
+                    (key.clone(), value)
+                })
+                .collect(),
+        ),
+        Json::Array(items) => Json::Array(items.iter().map(mask_secrets).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The directories searched for `profiles.yml`, in order.
+pub fn search_dirs(profiles_dir: Option<&Path>, project_dir: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = profiles_dir {
+        dirs.push(dir.to_path_buf());
+        return dirs;
+    }
+    if let Some(dir) = std::env::var_os("DBT_PROFILES_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    dirs.push(project_dir.to_path_buf());
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".dbt"));
+    }
+    dirs
+}
+
+/// Finds and reads the profile `profile_name`, and picks the target.
+pub fn load(
+    profile_name: &str,
+    profiles_dir: Option<&Path>,
+    project_dir: &Path,
+    target_name: Option<&str>,
+) -> Result<Target, Diagnostic> {
+    let dirs = search_dirs(profiles_dir, project_dir);
+    let Some(file) = dirs.iter().map(|dir| dir.join("profiles.yml")).find(|path| path.is_file()) else {
+        let searched = dirs.iter().map(|d| format!("`{}`", d.display())).collect::<Vec<_>>().join(", ");
+        return Err(Diagnostic::new(format!("could not find `profiles.yml` (searched {searched})"))
+            .help("pass `--profiles-dir`, set `DBT_PROFILES_DIR`, or add `profiles.yml` to the project"));
+    };
+    let source = std::fs::read_to_string(&file)
+        .map_err(|err| Diagnostic::new(format!("could not read `{}`: {err}", file.display())))?;
+    let rendered = crate::template::render_env_vars(&file, &source)?;
+    let profiles: Json = yaml::parse(&file, &rendered)?;
+    let Some(profile) = profiles.get(profile_name) else {
+        let names = profile_names(&profiles);
+        let mut diagnostic = Diagnostic::new(format!(
+            "profile `{profile_name}` named in `dbt_project.yml` is not in `{}`",
+            file.display()
+        ));
+        if let Some(close) = did_you_mean(profile_name, names.iter().map(String::as_str)) {
+            diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
+        } else {
+            diagnostic = diagnostic.help(format!("profiles found: {}", quoted_list(&names)));
+        }
+        return Err(diagnostic);
+    };
+    let outputs = profile.get("outputs").and_then(Json::as_object);
+    let name = match target_name {
+        Some(name) => name.to_string(),
+        None => profile.get("target").and_then(Json::as_str).unwrap_or("dev").to_string(),
+    };
+    let Some(fields) = outputs.and_then(|outputs| outputs.get(&name)).and_then(Json::as_object) else {
+        let names: Vec<String> = outputs.map(|o| o.keys().cloned().collect()).unwrap_or_default();
+        let mut diagnostic = Diagnostic::new(format!(
+            "target `{name}` is not defined in profile `{profile_name}`"
+        ))
+        .at(Location::of_text(&file, &source, profile_name));
+        diagnostic = match did_you_mean(&name, names.iter().map(String::as_str)) {
+            Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
+            None => diagnostic.help(format!("targets in this profile: {}", quoted_list(&names))),
+        };
+        return Err(diagnostic);
+    };
+    validate(profile_name, &name, fields, &file, &source)
+}
+
+fn profile_names(profiles: &Json) -> Vec<String> {
+    profiles
+        .as_object()
+        .map(|p| p.keys().filter(|k| k.as_str() != "config").cloned().collect())
+        .unwrap_or_default()
+}
+
+fn quoted_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "none".into();
+    }
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn validate(
+    profile_name: &str,
+    name: &str,
+    fields: &serde_json::Map<String, Json>,
+    file: &Path,
+    source: &str,
+) -> Result<Target, Diagnostic> {
+    let error = |message: String, field: &str| {
+        Diagnostic::new(format!("target `{name}` of profile `{profile_name}`: {message}"))
+            .at(Location::of_text(file, source, field))
+    };
+    let string = |key: &str| fields.get(key).and_then(|v| match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    });
+    let threads = match fields.get("threads") {
+        None | Some(Json::Null) => None,
+        Some(value) => match value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
+            Some(threads) if threads > 0 => Some(threads as usize),
+            _ => return Err(error(format!("`threads` must be a positive number, not `{value}`"), "threads")),
+        },
+    };
+    let kind = match fields.get("type").and_then(Json::as_str) {
+        Some("duckdb") => TargetKind::DuckDb,
+        Some("bigquery") => TargetKind::BigQuery,
+        Some(other) => {
+            return Err(error(format!("unsupported type `{other}`"), "type")
+                .help("strata supports `type: duckdb` and `type: bigquery`"));
+        }
+        None => {
+            return Err(error("has no `type:`".into(), name)
+                .help("add `type: duckdb` or `type: bigquery`"));
+        }
+    };
+    let (schema, database) = match kind {
+        TargetKind::DuckDb => {
+            let schema = string("schema").unwrap_or_else(|| "main".into());
+            let database = string("database").or_else(|| {
+                let path = string("path").unwrap_or_default();
+                if path.is_empty() || path == ":memory:" {
+                    Some("memory".into()).filter(|_| path == ":memory:")
+                } else {
+                    Path::new(&path).file_stem().map(|stem| stem.to_string_lossy().into_owned())
+                }
+            });
+            (schema, database)
+        }
+        TargetKind::BigQuery => {
+            let Some(project) = string("project").or_else(|| string("database")) else {
+                return Err(error("BigQuery targets need `project:`".into(), "type")
+                    .help("set `project:` to the Google Cloud project id"));
+            };
+            let Some(dataset) = string("dataset").or_else(|| string("schema")) else {
+                return Err(error("BigQuery targets need `dataset:`".into(), "type")
+                    .help("set `dataset:` to the dataset models are built in"));
+            };
+            let method = string("method").unwrap_or_else(|| "oauth".into());
+            match method.as_str() {
+                "service-account" if string("keyfile").is_none() => {
+                    return Err(error("`method: service-account` needs `keyfile:`".into(), "method")
+                        .help("point `keyfile:` at the service-account key, e.g. `{{ env_var('GOOGLE_APPLICATION_CREDENTIALS') }}`"));
+                }
+                "service-account-json" if fields.get("keyfile_json").is_none() => {
+                    return Err(error("`method: service-account-json` needs `keyfile_json:`".into(), "method"));
+                }
+                "service-account" | "service-account-json" | "oauth" | "emulator" => {}
+                other => {
+                    return Err(error(format!("unknown BigQuery `method: {other}`"), "method")
+                        .help("use `service-account`, `service-account-json`, `oauth` or `emulator`"));
+                }
+            }
+            (dataset, Some(project))
+        }
+    };
+    Ok(Target {
+        profile_name: profile_name.to_string(),
+        name: name.to_string(),
+        kind,
+        schema,
+        database,
+        threads,
+        fields: fields.clone(),
+        file: file.to_path_buf(),
+    })
+}

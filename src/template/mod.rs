@@ -1,0 +1,231 @@
+//! The minijinja environment, built once per run: project macros and strata's
+//! built-in macros, callable from every template without an import; the
+//! context globals of [`context`]; and turning template errors into located
+//! diagnostics.
+
+pub mod context;
+mod relation;
+pub mod scope;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use chrono::{DateTime, Utc};
+use minijinja::{Environment, Error, Template, UndefinedBehavior};
+use regex::Regex;
+
+use crate::dates::ExecutionDate;
+use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::project::Project;
+pub use context::Globals;
+pub use relation::{QuoteStyle, Relation};
+pub use scope::{Mode, RefCall, Resolve, Scope};
+
+/// strata's own macros: cross-database helpers, schema naming and generic tests.
+const BUILTINS: &str = include_str!("builtins.sql");
+pub const BUILTINS_NAME: &str = "strata/builtins.sql";
+
+pub struct Templates {
+    pub env: Environment<'static>,
+    pub globals: Arc<Globals>,
+    /// Whether the project defines its own `generate_schema_name` / `generate_alias_name`.
+    pub custom_schema_name: bool,
+    pub custom_alias_name: bool,
+}
+
+impl Templates {
+    /// Builds the environment for rendering `project` for `date`.
+    pub fn new(project: &Project, date: ExecutionDate, run_started_at: DateTime<Utc>) -> Result<Templates, Diagnostics> {
+        let mut env = new_environment();
+        let mut diagnostics = Diagnostics::default();
+
+        let mut builtin_macros = BTreeMap::new();
+        let mut macros = BTreeMap::new();
+        let mut defined_in: BTreeMap<String, &Path> = BTreeMap::new();
+        let builtin_path = Path::new(BUILTINS_NAME);
+        let files = std::iter::once((builtin_path, BUILTINS.to_string()))
+            .chain(project.macros.iter().map(|f| (f.path.as_path(), f.text.clone())));
+        for (path, text) in files {
+            let name = path.to_string_lossy().into_owned();
+            let is_builtin = path == builtin_path;
+            if let Err(err) = env.add_template_owned(name.clone(), rewrite_test_blocks(&text)) {
+                diagnostics.push(jinja_diagnostic(&err, &env, None));
+                continue;
+            }
+            let exports = match env.get_template(&name).and_then(|t| t.render_captured(()).map(|c| exported(c.state()))) {
+                Ok(exports) => exports,
+                Err(err) => {
+                    diagnostics.push(jinja_diagnostic(&err, &env, None));
+                    continue;
+                }
+            };
+            for macro_name in exports {
+                if is_builtin {
+                    builtin_macros.insert(macro_name.clone(), name.clone());
+                } else if let Some(first) = defined_in.insert(macro_name.clone(), path) {
+                    diagnostics.push(
+                        Diagnostic::new(format!(
+                            "macro `{macro_name}` is defined twice: in `{}` and in `{}`",
+                            first.display(),
+                            path.display()
+                        ))
+                        .at(Location::of_text(path, &text, &macro_name))
+                        .help("rename or remove one of them"),
+                    );
+                }
+                macros.insert(macro_name, name.clone());
+            }
+        }
+        diagnostics.into_result()?;
+
+        let custom_schema_name = defined_in.contains_key("generate_schema_name");
+        let custom_alias_name = defined_in.contains_key("generate_alias_name");
+        let globals = Arc::new(Globals {
+            target_kind: project.target.kind,
+            target_schema: project.target.schema.clone(),
+            target_database: project.target.database.clone().filter(|_| project.target.kind == crate::project::TargetKind::BigQuery),
+            vars: project.vars.clone(),
+            docs: project.docs.clone(),
+            macros,
+            builtin_macros,
+        });
+        context::register(&mut env, &globals, date, run_started_at);
+        env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
+        Ok(Templates { env, globals, custom_schema_name, custom_alias_name })
+    }
+
+    /// Compiles a model's (or test's) template; `name` is its project-relative path.
+    pub fn template<'a>(&'a self, name: &'a str, source: &'a str) -> Result<Template<'a, 'a>, Error> {
+        self.env.template_from_named_str(name, source)
+    }
+
+    /// Renders `template` with `scope` as the node in progress.
+    pub fn render(&self, template: &Template<'_, '_>, scope: &mut Scope) -> Result<String, Error> {
+        scope::with_scope(scope, || template.render(()))
+    }
+
+    /// Calls the macro `name` (project macros first, then built-ins) from Rust.
+    pub fn call_macro(&self, name: &str, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
+        let template_name = self.globals.macros.get(name).cloned().unwrap_or_else(|| BUILTINS_NAME.to_string());
+        let macro_ref = minijinja::Value::from_object(context::MacroRef { name: name.to_string(), template: template_name });
+        scope::with_scope(scope, || {
+            let caller = self.env.template_from_str("")?;
+            let captured = caller.render_captured(())?;
+            macro_ref.call(captured.state(), args)
+        })
+    }
+
+    /// Renders a string that may hold `{{ ... }}` (a description, a hook) outside any model.
+    pub fn render_str(&self, name: &str, source: &str, scope: &mut Scope) -> Result<String, Error> {
+        if !source.contains("{{") && !source.contains("{%") {
+            return Ok(source.to_string());
+        }
+        let template = self.template(name, source)?;
+        self.render(&template, scope)
+    }
+
+    /// A located diagnostic for a template error; `source` is the text of the
+    /// template being rendered when it is not one of the environment's own.
+    pub fn diagnostic(&self, err: &Error, source: Option<(&str, &str)>) -> Diagnostic {
+        jinja_diagnostic(err, &self.env, source)
+    }
+}
+
+fn new_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    env
+}
+
+/// The names a macro file defines.
+fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
+    state.exports().into_iter().map(str::to_string).collect()
+}
+
+/// `{% test name(args) %}...{% endtest %}` defines the generic test `name`; dbt
+/// stores it as the macro `test_name`, and so does strata. Offsets of lines stay
+/// the same, so errors still point at the right line.
+fn rewrite_test_blocks(text: &str) -> String {
+    static TEST_START: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
+    static TEST_END: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").unwrap_or_else(|_| unreachable!()));
+    if !text.contains("test") {
+        return text.to_string();
+    }
+    let text = TEST_START.replace_all(text, "{%$1 macro test_$2(");
+    TEST_END.replace_all(&text, "{%$1 endmacro $2%}").into_owned()
+}
+
+/// `target` in templates: every field of the output but its secrets.
+fn target_context(project: &Project) -> serde_json::Value {
+    let target = &project.target;
+    let mut fields = serde_json::Map::new();
+    for (key, value) in &target.fields {
+        if !crate::project::profile::is_secret_field(key) {
+            fields.insert(key.clone(), value.clone());
+        }
+    }
+    fields.insert("name".into(), target.name.clone().into());
+    fields.insert("target_name".into(), target.name.clone().into());
+    fields.insert("type".into(), target.kind.name().into());
+    fields.insert("schema".into(), target.schema.clone().into());
+    fields.insert("profile_name".into(), target.profile_name.clone().into());
+    fields.insert("threads".into(), target.threads.unwrap_or(4).into());
+    if let Some(database) = &target.database {
+        fields.insert("database".into(), database.clone().into());
+        if target.kind == crate::project::TargetKind::BigQuery {
+            fields.insert("project".into(), database.clone().into());
+            fields.insert("dataset".into(), target.schema.clone().into());
+        }
+    }
+    serde_json::Value::Object(fields)
+}
+
+/// Renders the `env_var()` calls of a YAML file such as `profiles.yml`.
+pub fn render_env_vars(file: &Path, source: &str) -> Result<String, Diagnostic> {
+    if !source.contains("{{") && !source.contains("{%") {
+        return Ok(source.to_string());
+    }
+    let mut env = new_environment();
+    env.add_function("env_var", context::env_var);
+    let name = file.to_string_lossy();
+    env.template_from_named_str(&name, source)
+        .and_then(|template| template.render(()))
+        .map_err(|err| jinja_diagnostic(&err, &env, Some((&name, source))))
+}
+
+fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &str)>) -> Diagnostic {
+    let message = match err.detail() {
+        Some(detail) => format!("{}: {detail}", err.kind()),
+        None => err.kind().to_string(),
+    };
+    let Some(name) = err.name() else {
+        return Diagnostic::new(message);
+    };
+    let text = match source {
+        Some((source_name, text)) if source_name == name => Some(text.to_string()),
+        _ => env.get_template(name).ok().map(|t| t.source().to_string()),
+    };
+    let path = Path::new(name);
+    let location = match (text, err.line()) {
+        (Some(text), Some(line)) => match err.range() {
+            Some(range) if range.start < text.len() => {
+                let location = Location::at_offset(path, &text, range.start, range.end.saturating_sub(range.start));
+                // A range that starts on another line than the error's is a block's span; point at the line.
+                if location.line == line { location } else { Location::in_source(path, &text, line, None) }
+            }
+            _ => Location::in_source(path, &text, line, None),
+        },
+        (_, Some(line)) => Location { line, ..Location::file(path) },
+        _ => Location::file(path),
+    };
+    let mut diagnostic = Diagnostic::new(message).at(location);
+    if name == BUILTINS_NAME {
+        diagnostic = diagnostic.note("raised inside one of strata's built-in macros");
+    }
+    diagnostic
+}

@@ -1,0 +1,100 @@
+//! What the model being rendered contributes to its template: its name, its
+//! config so far, the `ref()`/`source()` calls it makes, and how those resolve.
+//!
+//! A render runs on one thread from start to end, macros included, so the model
+//! in progress is kept in a thread-local [`Scope`]: `ref()` called from a
+//! project macro three calls deep still records on the model that called it.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use minijinja::Value;
+
+use crate::project::config::ConfigMap;
+use crate::template::Relation;
+
+/// Why a template is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    /// To learn a model's `ref()`, `source()` and `config()` calls; relations are placeholders.
+    Parse,
+    /// To produce the SQL that runs, with real relation names.
+    Compile,
+}
+
+/// A `ref()` call as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefCall {
+    pub package: Option<String>,
+    pub name: String,
+}
+
+/// Resolves `ref()` and `source()` to relations once the whole graph is known.
+pub trait Resolve: Send + Sync {
+    fn resolve_ref(&self, package: Option<&str>, name: &str) -> Result<Relation, String>;
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+}
+
+#[derive(Default)]
+pub struct Scope {
+    /// The node being rendered, as `model `name`` for messages.
+    pub node: String,
+    pub mode: Mode,
+    /// Config from `dbt_project.yml` and properties files.
+    pub base_config: ConfigMap,
+    /// Config set by the template's own `config()` calls.
+    pub config: ConfigMap,
+    pub refs: Vec<RefCall>,
+    pub sources: Vec<(String, String)>,
+    /// `this`: the relation the node builds.
+    pub this: Option<Relation>,
+    pub is_incremental: bool,
+    pub resolver: Option<Arc<dyn Resolve>>,
+    /// One slot per macro call in progress, for `return()`.
+    pub(crate) returns: Vec<Option<Value>>,
+}
+
+impl Scope {
+    pub fn new(node: String, mode: Mode, base_config: ConfigMap) -> Scope {
+        Scope {
+            node,
+            mode,
+            base_config,
+            config: ConfigMap::new(),
+            refs: Vec::new(),
+            sources: Vec::new(),
+            this: None,
+            is_incremental: false,
+            resolver: None,
+            returns: Vec::new(),
+        }
+    }
+
+    /// The config as the template sees it now: base config, then its own calls.
+    pub fn merged_config(&self) -> ConfigMap {
+        let mut config = self.base_config.clone();
+        crate::project::config::merge(&mut config, &self.config);
+        config
+    }
+}
+
+thread_local! {
+    static SCOPE: RefCell<Option<Scope>> = const { RefCell::new(None) };
+}
+
+/// Runs `render` with `scope` as the current scope; what the render recorded
+/// is in `scope` afterwards.
+pub fn with_scope<T>(scope: &mut Scope, render: impl FnOnce() -> T) -> T {
+    let previous = SCOPE.with(|slot| slot.borrow_mut().replace(std::mem::take(scope)));
+    let result = render();
+    if let Some(recorded) = SCOPE.with(|slot| std::mem::replace(&mut *slot.borrow_mut(), previous)) {
+        *scope = recorded;
+    }
+    result
+}
+
+/// Calls `f` with the current scope, if a node is being rendered.
+pub fn current<T>(f: impl FnOnce(Option<&mut Scope>) -> T) -> T {
+    SCOPE.with(|slot| f(slot.borrow_mut().as_mut()))
+}
