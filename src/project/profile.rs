@@ -100,7 +100,9 @@ pub fn load(
         return Err(Diagnostic::new(format!("could not find `profiles.yml` (searched {searched})"))
             .help("pass `--profiles-dir`, set `DBT_PROFILES_DIR`, or add `profiles.yml` to the project"));
     };
-    let source = std::fs::read_to_string(&file)
+    // Shown relative to the project when it is there, as users wrote it.
+    let file = file.strip_prefix(project_dir).map(Path::to_path_buf).unwrap_or(file);
+    let source = std::fs::read_to_string(project_dir.join(&file))
         .map_err(|err| Diagnostic::new(format!("could not read `{}`: {err}", file.display())))?;
     let rendered = crate::template::render_env_vars(&file, &source)?;
     let profiles: Json = yaml::parse(&file, &rendered)?;

@@ -199,9 +199,11 @@ pub fn render_env_vars(file: &Path, source: &str) -> Result<String, Diagnostic> 
 }
 
 fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &str)>) -> Diagnostic {
-    let message = match err.detail() {
-        Some(detail) => format!("{}: {detail}", err.kind()),
-        None => err.kind().to_string(),
+    let message = match (err.kind(), err.detail()) {
+        // strata's own template functions word their errors fully.
+        (minijinja::ErrorKind::InvalidOperation, Some(detail)) => detail.to_string(),
+        (kind, Some(detail)) => format!("{kind}: {detail}"),
+        (kind, None) => kind.to_string(),
     };
     let Some(name) = err.name() else {
         return Diagnostic::new(message);
@@ -224,6 +226,11 @@ fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &s
         _ => Location::file(path),
     };
     let mut diagnostic = Diagnostic::new(message).at(location);
+    if let Some((source_name, _)) = source {
+        if source_name != name {
+            diagnostic = diagnostic.note(format!("while rendering `{source_name}`"));
+        }
+    }
     if name == BUILTINS_NAME {
         diagnostic = diagnostic.note("raised inside one of strata's built-in macros");
     }

@@ -1,0 +1,160 @@
+//! Broken projects: each error names the file, line and column, says what to
+//! do, and exits with status 2, never a panic.
+
+use crate::{Fixture, Run};
+
+fn assert_fails(run: &Run) {
+    assert_eq!(run.status, 2, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+#[test]
+fn cycle_names_every_node_in_order() {
+    let run = Fixture::new()
+        .file("models/a.sql", "select * from {{ ref('c') }}")
+        .file("models/b.sql", "select * from {{ ref('a') }}")
+        .file("models/c.sql", "select * from {{ ref('b') }}")
+        .file("models/d.sql", "select 1 as x")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn missing_ref_suggests_the_closest_name() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "select 1 as id")
+        .file("models/report.sql", "select *\nfrom {{ ref('order') }}\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn jinja_syntax_error_points_at_the_model_line() {
+    let run = Fixture::new()
+        .file("models/ok.sql", "select 1 as id")
+        .file("models/broken.sql", "select id\nfrom {{ ref('ok') }\nwhere true\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    let run = Fixture::new()
+        .file("models/one.sql", "select {{ oops(")
+        .file("models/two.sql", "select * from {{ ref('nowhere') }}")
+        .file("models/three.sql", "select from where")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    assert!(run.stderr.contains("models/one.sql:1"), "{}", run.stderr);
+    assert!(run.stderr.contains("models/two.sql:1:18"), "{}", run.stderr);
+    assert!(run.stderr.contains("SQL syntax error in model `three`"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().filter(|line| line.starts_with("error: ")).count(), 3, "{}", run.stderr);
+}
+
+#[test]
+fn sql_syntax_error_names_model_and_compiled_line() {
+    let run = Fixture::new()
+        .file("models/bad_sql.sql", "select\n  id,\n  count(* as n\nfrom {{ source('raw', 'orders') }}\n")
+        .file("models/sources.yml", "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn yaml_syntax_error_points_at_the_line() {
+    let run = Fixture::new()
+        .file("models/a.sql", "select 1 as id")
+        .file("models/schema.yml", "version: 2\nmodels:\n  - name: a\n    columns:\n      - name: id\n       tests: [unique]\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn duplicate_model_names_list_both_paths() {
+    let run = Fixture::new()
+        .file("models/a/orders.sql", "select 1 as id")
+        .file("models/b/orders.sql", "select 2 as id")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn missing_env_var_in_profile() {
+    let profiles = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{{ env_var('STRATA_TEST_UNSET_PATH') }}\"\n";
+    let run = Fixture::new().file("profiles.yml", profiles).file("models/a.sql", "select 1 as id").strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn unknown_target_lists_the_targets() {
+    let run = Fixture::new().file("models/a.sql", "select 1 as id").strata(&["compile", "--target", "staging"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn undefined_var_names_the_var_and_the_model() {
+    let run = Fixture::new()
+        .file("models/events.sql", "select *\nfrom raw_events\nwhere day >= '{{ var(\"start_date\") }}'\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn bad_vars_flag() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id");
+    let run = fixture.strata(&["compile", "--vars", "[1, 2]"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+    let run = fixture.strata(&["compile", "--vars", "{a: [1,"]);
+    assert_fails(&run);
+    assert!(run.stderr.starts_with("error: `--vars` is not valid YAML or JSON: "), "{}", run.stderr);
+}
+
+#[test]
+fn bad_date_flag() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id");
+    let run = fixture.strata(&["compile", "--date", "2026-02-30"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+    let run = fixture.strata(&["compile", "--date", "yesterday"]);
+    assert_fails(&run);
+    assert!(run.stderr.starts_with("error: `--date yesterday` is not a date in the form `YYYY-MM-DD`"), "{}", run.stderr);
+}
+
+#[test]
+fn undeclared_source() {
+    let run = Fixture::new()
+        .file("models/sources.yml", "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: orders\n")
+        .file("models/a.sql", "select * from {{ source('raw', 'order') }}")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn no_project_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let run = crate::run_in(dir.path(), &["ls"]);
+    assert_fails(&run);
+    assert!(run.stderr.contains("could not read `./dbt_project.yml`"), "{}", run.stderr);
+    assert!(run.stderr.contains("help: run strata in a dbt project directory, or pass `--project-dir`"), "{}", run.stderr);
+}
+
+#[test]
+fn compiler_error_raised_by_a_macro() {
+    let run = Fixture::new()
+        .file("macros/guard.sql", "{% macro guard(x) %}{% if x < 0 %}{{ exceptions.raise_compiler_error('x must not be negative') }}{% endif %}{{ x }}{% endmacro %}")
+        .file("models/a.sql", "select {{ guard(-1 * 3) }} as x")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}

@@ -1,0 +1,96 @@
+//! The example project at the repository root: the marketing pipeline.
+
+use std::path::Path;
+
+use crate::{Fixture, repo_root};
+
+/// A copy of the example project, so its `target/` stays out of the checkout.
+pub fn example() -> Fixture {
+    let mut fixture = Fixture::new();
+    for entry in ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "data_tests"] {
+        fixture = copy(fixture, &repo_root(), Path::new(entry));
+    }
+    fixture
+}
+
+fn copy(fixture: Fixture, root: &Path, relative: &Path) -> Fixture {
+    let source = root.join(relative);
+    if source.is_dir() {
+        let mut fixture = fixture;
+        let mut entries: Vec<_> = std::fs::read_dir(&source).expect("read dir").map(|e| e.expect("entry").file_name()).collect();
+        entries.sort();
+        for name in entries {
+            fixture = copy(fixture, root, &relative.join(name));
+        }
+        fixture
+    } else if source.is_file() {
+        let text = std::fs::read_to_string(&source).expect("read example file");
+        fixture.file(&relative.to_string_lossy(), &text)
+    } else {
+        fixture
+    }
+}
+
+#[test]
+fn downstream_of_the_full_join() {
+    let run = example().strata(&["ls", "--select", "utm_spend_full_joined+"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn upstream_of_the_full_join() {
+    let run = example().strata(&["ls", "--select", "+utm_spend_full_joined", "--resource-type", "model", "source", "exposure"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn every_model_compiles_for_both_targets() {
+    let fixture = example();
+    for target in ["dev", "prod"] {
+        let run = fixture.strata(&["compile", "--date", "2026-11-20", "--target", target]);
+        assert_eq!(run.status, 0, "target {target}: {}", run.stderr);
+        assert_eq!(run.stdout, "Compiled 16 models and 40 tests for 2026-11-20 into `target/compiled`\n");
+        let sql = fixture.read("target/compiled/analytics/models/marketing/utm_spend_full_joined.sql");
+        insta::assert_snapshot!(format!("utm_spend_full_joined_{target}"), sql);
+        let sql = fixture.read("target/compiled/analytics/models/crm/daily_dormant_user_order.sql");
+        insta::assert_snapshot!(format!("daily_dormant_user_order_{target}"), sql);
+    }
+}
+
+#[test]
+fn the_dependencies_are_the_pipeline_s() {
+    let fixture = example();
+    let run = fixture.strata(&["compile", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest");
+    let parents = |model: &str| -> Vec<String> {
+        manifest["parent_map"][format!("model.analytics.{model}")]
+            .as_array()
+            .expect("parents")
+            .iter()
+            .map(|p| p.as_str().expect("id").to_string())
+            .filter(|p| !p.starts_with("test."))
+            .collect()
+    };
+    assert_eq!(parents("userid_mapped_logs"), ["model.analytics.userid_mapped", "source.analytics.logs.events"]);
+    assert_eq!(parents("userid_mapped_utm"), ["model.analytics.userid_mapped_logs"]);
+    assert_eq!(parents("userid_mapped_session_logs"), ["model.analytics.userid_mapped_logs", "model.analytics.userid_mapped_utm"]);
+    assert_eq!(
+        parents("daily_utm_funnel"),
+        ["model.analytics.userid_mapped_logs", "model.analytics.userid_mapped_session_logs", "source.analytics.dw.users"]
+    );
+    assert_eq!(
+        parents("utm_spend_full_joined"),
+        ["model.analytics.daily_utm_funnel", "model.analytics.mkt_spend", "model.analytics.user_signed_up_utm", "model.analytics.utm_orders_status_final"]
+    );
+    assert_eq!(parents("user_segment_category"), ["model.analytics.users_history"]);
+    assert_eq!(parents("dau"), ["model.analytics.daily_active_users_list"]);
+    assert_eq!(
+        manifest["parent_map"]["exposure.analytics.tableau_utm_orders_status_final_refresh"],
+        serde_json::json!(["model.analytics.utm_orders_status_final", "model.analytics.utm_orders_status_final_1d"])
+    );
+    let exposure = &manifest["exposures"]["exposure.analytics.tableau_utm_spend_full_joined_refresh"];
+    assert_eq!(exposure["tableau"]["datasources"], serde_json::json!(["utm_spend_full_joined"]));
+}

@@ -1,0 +1,88 @@
+//! Integration tests: drive the real `strata` binary on small projects written
+//! into temporary directories, and on the example project at the repository root.
+
+mod compile;
+mod errors;
+mod example;
+mod select;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A throwaway dbt project in a temporary directory.
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+pub const PROJECT: &str = "name: shop\nprofile: shop\nconfig-version: 2\n";
+
+pub const PROFILES: &str = "\
+shop:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: target/dev.duckdb
+      schema: main
+    prod:
+      type: bigquery
+      method: service-account
+      project: shop-prod
+      dataset: analytics
+      keyfile: /secrets/key.json
+";
+
+impl Fixture {
+    /// A project named `shop` with a DuckDB `dev` and a BigQuery `prod` target.
+    pub fn new() -> Fixture {
+        let fixture = Fixture { dir: tempfile::tempdir().expect("temp dir") };
+        fixture.file("dbt_project.yml", PROJECT).file("profiles.yml", PROFILES)
+    }
+
+    /// Writes `text` to `path` inside the project.
+    pub fn file(self, path: &str, text: &str) -> Fixture {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().expect("parent")).expect("create dirs");
+        std::fs::write(full, text).expect("write fixture file");
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn read(&self, path: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(path)).unwrap_or_else(|err| panic!("read {path}: {err}"))
+    }
+
+    pub fn strata(&self, args: &[&str]) -> Run {
+        run_in(self.dir.path(), args)
+    }
+}
+
+/// What a user sees from one command.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn strata_command(dir: &Path) -> Command {
+    let mut command = Command::new(assert_cmd::cargo::cargo_bin!("strata"));
+    command.current_dir(dir).env_remove("DBT_PROFILES_DIR").env_remove("DBT_PROJECT_DIR").env("NO_COLOR", "1");
+    command
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let output = strata_command(dir).args(args).output().expect("run strata");
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
