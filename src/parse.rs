@@ -266,6 +266,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         });
     }
 
+    render_descriptions(project, templates, &mut nodes, &mut errors);
     let mut graph = Graph::new(nodes);
     let edges = resolve_edges(project, &graph, &failed, &mut errors);
     if let Err(cycles) = graph.connect(edges) {
@@ -283,6 +284,32 @@ fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
     fqn.extend(model.folders.iter().cloned());
     fqn.push(model.name.clone());
     fqn
+}
+
+/// Descriptions may hold `{{ doc('name') }}`; dbt renders them, and so does strata.
+fn render_descriptions(project: &Project, templates: &Templates, nodes: &mut [Node], errors: &mut Diagnostics) {
+    for node in nodes.iter_mut() {
+        let path = node.path.clone();
+        let mut render = |text: &mut String| {
+            if !text.contains("{{") {
+                return;
+            }
+            let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, ConfigMap::new());
+            match templates.render_str(&path.to_string_lossy(), text, &mut scope) {
+                Ok(rendered) => *text = rendered,
+                Err(err) => {
+                    let source = std::fs::read_to_string(project.absolute(&path)).unwrap_or_default();
+                    errors.push(templates.diagnostic(&err, None).at(Location::of_text(&path, &source, text)));
+                }
+            }
+        };
+        render(&mut node.description);
+        if let NodeDetails::Model { columns, .. } | NodeDetails::Seed { columns } | NodeDetails::Source { columns, .. } = &mut node.details {
+            for column in columns {
+                render(&mut column.description);
+            }
+        }
+    }
 }
 
 fn columns(columns: &[ColumnProperties]) -> Vec<Column> {

@@ -84,7 +84,7 @@ fn manifest_records_config_refs_and_maps() {
     assert_eq!(node["config"]["alias"], "revenue_by_day");
     assert_eq!(node["tags"], serde_json::json!(["nightly", "yml_tag", "finance"]));
     assert_eq!(node["relation_name"], "\"main_marts\".\"revenue_by_day\"");
-    assert_eq!(node["description"], "{{ doc('revenue') }}");
+    assert_eq!(node["description"], "Revenue per day.");
     assert_eq!(node["compiled_path"], "target/compiled/shop/models/marts/daily_revenue.sql");
     assert_eq!(manifest["parent_map"]["model.shop.daily_revenue"], serde_json::json!(["model.shop.stg_orders"]));
     assert_eq!(manifest["parent_map"]["model.shop.stg_orders"], serde_json::json!(["source.shop.raw.orders"]));
