@@ -49,7 +49,8 @@ impl Templates {
         for (path, text) in files {
             let name = path.to_string_lossy().into_owned();
             let is_builtin = path == builtin_path;
-            if let Err(err) = env.add_template_owned(name.clone(), rewrite_test_blocks(&text)) {
+            let text = rewrite_test_blocks(&text);
+            if let Err(err) = env.add_template_owned(name.clone(), text.clone()) {
                 diagnostics.push(jinja_diagnostic(&err, &env, None));
                 continue;
             }
@@ -60,9 +61,23 @@ impl Templates {
                     continue;
                 }
             };
+            // One template per macro, so a call evaluates that macro's definition
+            // only, not every definition in its file.
+            let spans = macro_spans(&text);
+            let split = exports.iter().all(|export| spans.contains_key(export));
             for macro_name in exports {
+                let template_name = match spans.get(&macro_name) {
+                    Some(&(start, end)) if split => {
+                        let template_name = format!("{name}#{macro_name}");
+                        if let Err(err) = env.add_template_owned(template_name.clone(), blank_outside(&text, start, end)) {
+                            diagnostics.push(jinja_diagnostic(&err, &env, None));
+                        }
+                        template_name
+                    }
+                    _ => name.clone(),
+                };
                 if is_builtin {
-                    builtin_macros.insert(macro_name.clone(), name.clone());
+                    builtin_macros.insert(macro_name.clone(), template_name.clone());
                 } else if let Some(first) = defined_in.insert(macro_name.clone(), path) {
                     diagnostics.push(
                         Diagnostic::new(format!(
@@ -74,7 +89,7 @@ impl Templates {
                         .help("rename or remove one of them"),
                     );
                 }
-                macros.insert(macro_name, name.clone());
+                macros.insert(macro_name, template_name);
             }
         }
         diagnostics.into_result()?;
@@ -145,6 +160,29 @@ fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
     state.exports().into_iter().map(str::to_string).collect()
 }
 
+/// The byte span of each `{% macro name(...) %}...{% endmacro %}` of a file.
+fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
+    static MACRO_START: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
+    static MACRO_END: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{%-?\s*endmacro\b[^%]*-?%\}").unwrap_or_else(|_| unreachable!()));
+    let mut spans = BTreeMap::new();
+    for start in MACRO_START.captures_iter(text) {
+        let (Some(whole), Some(name)) = (start.get(0), start.get(1)) else { continue };
+        if let Some(end) = MACRO_END.find_at(text, whole.end()) {
+            spans.insert(name.as_str().to_string(), (whole.start(), end.end()));
+        }
+    }
+    spans
+}
+
+/// `text` with everything outside `start..end` blanked to spaces (newlines
+/// kept), so lines and columns in errors stay those of the file.
+fn blank_outside(text: &str, start: usize, end: usize) -> String {
+    let blank = |part: &str| part.chars().map(|c| if c == '\n' { '\n' } else { ' ' }).collect::<String>();
+    format!("{}{}", blank(&text[..start]), &text[start..end])
+}
+
 /// `{% test name(args) %}...{% endtest %}` defines the generic test `name`; dbt
 /// stores it as the macro `test_name`, and so does strata. Offsets of lines stay
 /// the same, so errors still point at the right line.
@@ -205,12 +243,14 @@ fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &s
         (kind, Some(detail)) => format!("{kind}: {detail}"),
         (kind, None) => kind.to_string(),
     };
-    let Some(name) = err.name() else {
+    let Some(template_name) = err.name() else {
         return Diagnostic::new(message);
     };
+    // A macro's own template is named `<file>#<macro>`.
+    let name = template_name.split('#').next().unwrap_or(template_name);
     let text = match source {
         Some((source_name, text)) if source_name == name => Some(text.to_string()),
-        _ => env.get_template(name).ok().map(|t| t.source().to_string()),
+        _ => env.get_template(name).or_else(|_| env.get_template(template_name)).ok().map(|t| t.source().to_string()),
     };
     let path = Path::new(name);
     let location = match (text, err.line()) {
