@@ -12,6 +12,7 @@ pub mod graph;
 pub mod parse;
 pub mod project;
 pub mod template;
+pub mod warehouse;
 
 use cli::{Cli, Command};
 

@@ -1,0 +1,153 @@
+//! The embedded DuckDB warehouse (the `duckdb` crate, bundled): a database file
+//! under `target/` by default, so a new user needs no server and no account.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate};
+use duckdb::types::{TimeUnit, Value};
+
+use crate::template::Relation;
+use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
+use crate::warehouse::{Cell, Connection, RelationKind, Table, Warehouse, WarehouseError};
+
+pub struct DuckDb {
+    /// The first connection; workers get clones of it.
+    root: Mutex<duckdb::Connection>,
+    interrupts: Mutex<Vec<Arc<duckdb::InterruptHandle>>>,
+    sql: DuckDbSql,
+}
+
+impl DuckDb {
+    /// Opens (creating if needed) the database at `path`, or in memory for `:memory:`.
+    pub fn open(path: &str, project_root: &Path) -> Result<DuckDb, WarehouseError> {
+        let connection = if path == ":memory:" {
+            duckdb::Connection::open_in_memory()
+        } else {
+            let path = project_root.join(path);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|err| WarehouseError::Connect(format!("`{}`: {err}", parent.display())))?;
+            }
+            duckdb::Connection::open(&path)
+        }
+        .map_err(|err| WarehouseError::Connect(format!("`{path}`: {err}")))?;
+        Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), sql: DuckDbSql })
+    }
+
+    /// The default database file of a profile: `target/<profile>.duckdb`.
+    pub fn default_path(profile_name: &str) -> PathBuf {
+        PathBuf::from("target").join(format!("{profile_name}.duckdb"))
+    }
+}
+
+impl Warehouse for DuckDb {
+    fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {
+        let root = self.root.lock().map_err(|_| WarehouseError::Connect("connection lock poisoned".into()))?;
+        let connection = root.try_clone().map_err(|err| WarehouseError::Connect(err.to_string()))?;
+        if let Ok(mut interrupts) = self.interrupts.lock() {
+            interrupts.push(connection.interrupt_handle());
+        }
+        Ok(Box::new(DuckDbConnection { connection }))
+    }
+
+    fn interrupt(&self) {
+        if let Ok(interrupts) = self.interrupts.lock() {
+            for handle in interrupts.iter() {
+                handle.interrupt();
+            }
+        }
+    }
+
+    fn sql(&self) -> &dyn SqlGenerator {
+        &self.sql
+    }
+}
+
+struct DuckDbConnection {
+    connection: duckdb::Connection,
+}
+
+fn query_error(err: duckdb::Error) -> WarehouseError {
+    let message = err.to_string();
+    if message.contains("INTERRUPT") || message.contains("Interrupted") {
+        WarehouseError::Interrupted
+    } else {
+        WarehouseError::Query { message }
+    }
+}
+
+impl Connection for DuckDbConnection {
+    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
+        self.connection.execute(sql, []).map(|rows| rows as u64).map_err(query_error)
+    }
+
+    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        self.connection.execute_batch(sql).map_err(query_error)
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        let mut statement = self.connection.prepare(sql).map_err(query_error)?;
+        let mut rows = statement.query([]).map_err(query_error)?;
+        let mut table = Table::default();
+        while let Some(row) = rows.next().map_err(query_error)? {
+            let count = row.as_ref().column_count();
+            let mut cells = Vec::with_capacity(count);
+            for index in 0..count {
+                let value: Value = row.get(index).map_err(query_error)?;
+                cells.push(to_cell(value));
+            }
+            table.rows.push(cells);
+        }
+        table.columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        Ok(table)
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError> {
+        let schema = relation.schema.as_deref().unwrap_or("main").replace('\'', "''");
+        let name = relation.identifier.replace('\'', "''");
+        let sql = format!(
+            "select table_type from information_schema.tables where table_schema = '{schema}' and table_name = '{name}'"
+        );
+        let table = self.query(&sql)?;
+        Ok(table.rows.first().and_then(|row| row.first()).map(|kind| match kind {
+            Cell::Text(text) if text.eq_ignore_ascii_case("VIEW") => RelationKind::View,
+            _ => RelationKind::Table,
+        }))
+    }
+}
+
+fn to_cell(value: Value) -> Cell {
+    match value {
+        Value::Null => Cell::Null,
+        Value::Boolean(b) => Cell::Bool(b),
+        Value::TinyInt(i) => Cell::Int(i.into()),
+        Value::SmallInt(i) => Cell::Int(i.into()),
+        Value::Int(i) => Cell::Int(i.into()),
+        Value::BigInt(i) => Cell::Int(i),
+        Value::UTinyInt(i) => Cell::Int(i.into()),
+        Value::USmallInt(i) => Cell::Int(i.into()),
+        Value::UInt(i) => Cell::Int(i.into()),
+        Value::UBigInt(i) => i64::try_from(i).map_or(Cell::Text(i.to_string()), Cell::Int),
+        Value::HugeInt(i) => i64::try_from(i).map_or(Cell::Text(i.to_string()), Cell::Int),
+        Value::Float(x) => Cell::Float(x.into()),
+        Value::Double(x) => Cell::Float(x),
+        Value::Decimal(d) => d.to_string().parse().map_or(Cell::Text(d.to_string()), Cell::Float),
+        Value::Text(s) | Value::Enum(s) => Cell::Text(s),
+        Value::Date32(days) => Cell::Text(
+            NaiveDate::from_num_days_from_ce_opt(days + 719_163).map_or(days.to_string(), |d| d.format("%Y-%m-%d").to_string()),
+        ),
+        Value::Timestamp(unit, amount) => {
+            let micros = match unit {
+                TimeUnit::Second => amount.saturating_mul(1_000_000),
+                TimeUnit::Millisecond => amount.saturating_mul(1_000),
+                TimeUnit::Microsecond => amount,
+                TimeUnit::Nanosecond => amount / 1_000,
+            };
+            Cell::Text(
+                DateTime::from_timestamp_micros(micros)
+                    .map_or(amount.to_string(), |t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+            )
+        }
+        other => Cell::Text(format!("{other:?}")),
+    }
+}

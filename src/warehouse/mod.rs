@@ -1,0 +1,98 @@
+//! Warehouses: one trait, an implementation per profile `type`. A warehouse
+//! hands out connections, one per worker thread; a connection runs SQL that
+//! `sql.rs` generates. Generating SQL and executing it stay apart, so the SQL
+//! each materialization sends is unit-tested without a warehouse.
+
+pub mod duckdb;
+pub mod sql;
+
+use std::fmt;
+
+use crate::template::Relation;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    /// The warehouse rejected a statement.
+    #[error("{message}")]
+    Query { message: String },
+    #[error("could not open the warehouse: {0}")]
+    Connect(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+/// What a relation is in the warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}
+
+/// Rows read back from a query, as text for display and JSON for scripts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Null => f.write_str("NULL"),
+            Cell::Bool(b) => write!(f, "{b}"),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Float(x) => write!(f, "{x}"),
+            Cell::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+impl Cell {
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Bool(b) => (*b).into(),
+            Cell::Int(i) => (*i).into(),
+            Cell::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            Cell::Text(s) => s.clone().into(),
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Cell::Int(i) => Some(*i),
+            Cell::Float(x) => Some(*x as i64),
+            Cell::Text(s) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+/// A connection owned by one worker thread.
+pub trait Connection: Send {
+    /// Runs one statement; returns the rows it changed, when the warehouse says.
+    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError>;
+    /// Runs several statements separated by `;`.
+    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError>;
+    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError>;
+    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError>;
+}
+
+/// A warehouse a run builds into.
+pub trait Warehouse: Send + Sync {
+    fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError>;
+    /// Stops every running query (Ctrl-C).
+    fn interrupt(&self);
+    /// The SQL dialect for generated statements.
+    fn sql(&self) -> &dyn sql::SqlGenerator;
+}
