@@ -3,7 +3,8 @@
 
 Models sit in layers; each reads 1-3 models of earlier layers (layer 0 reads
 sources), sets config(), loops in Jinja and calls project and cross-database
-macros, like the models analysts write. Deterministic: the same N gives the
+macros, like the models analysts write. The raw tables are seeds, so the
+project builds end to end, with strata and with dbt-duckdb alike. Deterministic: the same N gives the
 same project.
 
     python3 bench/generate_project.py 10000 bench/generated/p10000
@@ -42,7 +43,11 @@ bench:
       threads: 4
 """)
     tables = "".join(f"      - name: events_{t}\n" for t in range(10))
-    write(out, "models/sources.yml", f"version: 2\nsources:\n  - name: raw\n    tables:\n{tables}")
+    # The raw tables are seeds, so `strata build` (and `dbt build`) run end to end.
+    write(out, "models/sources.yml", f"version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n{tables}")
+    for t in range(10):
+        rows = "".join(f"{i},2026-11-{1 + i % 20:02d},{i % 7},{i % 11},{(i % 13) * 1.5}\n" for i in range(200))
+        write(out, f"seeds/events_{t}.csv", "id,event_date,clicks,views,cost\n" + rows)
     write(out, "macros/metrics.sql", """\
 {% macro metric_sum(column, alias) -%}
 sum(coalesce({{ column }}, 0)) as {{ alias }}
@@ -71,12 +76,12 @@ select
     p0.id,
     p0.event_date,
     {{%- for metric in metrics %}}
-    {{{{ metric_sum('p0.' ~ metric, metric ~ '_total') }}}},
+    {{{{ metric_sum('p0.' ~ metric, metric) }}}},
     {{%- endfor %}}
-    {{{{ dateadd('day', -1, "p0.event_date") }}}} as previous_date
+    {{{{ dbt.dateadd('day', -1, "p0.event_date") }}}} as previous_date
 from {sources[0]} as p0
 {joins}
-where p0.event_date = date '{{{{ ds }}}}'
+where p0.event_date <= date '{{{{ var("run_date", "2026-11-20") }}}}'
 group by p0.id, p0.event_date
 """)
         names.append(name)

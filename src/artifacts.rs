@@ -129,3 +129,49 @@ pub fn write(project: &Project, file: &str, value: &Json) -> Result<(), Diagnost
     let text = serde_json::to_string(value).map_err(|err| Diagnostic::new(format!("could not serialize `{file}`: {err}")))?;
     std::fs::write(&path, text).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
 }
+
+/// One node's entry in `run_results.json`.
+pub struct RunResult<'a> {
+    pub node: &'a Node,
+    pub outcome: &'a crate::materialize::Outcome,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `target/run_results.json` in dbt's shape (v6), with the invocation's
+/// arguments, which `strata retry` reads back.
+/// `warehouse_seconds` is the time spent inside the warehouse, summed over workers.
+pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehouse_seconds: f64) -> Json {
+    let entries: Vec<Json> = results
+        .iter()
+        .map(|r| {
+            let completed = r.started_at + chrono::Duration::milliseconds((r.outcome.seconds * 1000.0) as i64);
+            let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            json!({
+                "unique_id": r.node.unique_id,
+                "status": r.outcome.status.as_str(),
+                "timing": [{"name": "execute", "started_at": time(r.started_at), "completed_at": time(completed)}],
+                "thread_id": "Thread-1",
+                "execution_time": r.outcome.seconds,
+                "message": if r.outcome.message.is_empty() { Json::Null } else { json!(r.outcome.message) },
+                "failures": r.outcome.failures,
+                "adapter_response": match r.outcome.rows_affected {
+                    Some(rows) => json!({"rows_affected": rows}),
+                    None => json!({}),
+                },
+                "compiled_path": r.outcome.compiled_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
+                "relation_name": r.node.relation.as_ref().map(|rel| rel.to_string()),
+            })
+        })
+        .collect();
+    json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+            "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
+            "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        },
+        "results": entries,
+        "elapsed_time": elapsed,
+        "args": args,
+        "strata": {"warehouse_seconds": warehouse_seconds},
+    })
+}

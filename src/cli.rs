@@ -24,8 +24,75 @@ pub enum Command {
     /// List the selected resources
     #[command(visible_alias = "list")]
     Ls(LsArgs),
+    /// Load the CSV files under the seed paths into tables
+    Seed(RunArgs),
+    /// Build the selected models in dependency order
+    Run(RunArgs),
+    /// Run the selected data tests
+    Test(RunArgs),
+    /// Seed, run and test in DAG order; a failing test skips what is built on its model
+    Build(RunArgs),
+    /// Print the first rows of a model or of an inline query
+    Show(ShowArgs),
     /// Show the resolved project, profile and target (secrets masked)
     Debug(DebugArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub date: DateArgs,
+    /// Workers building in parallel (default: the target's `threads`, else 4)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Rebuild incremental models and seeds from scratch
+    #[arg(long)]
+    pub full_refresh: bool,
+    /// Stop scheduling after the first failure
+    #[arg(long, short = 'x')]
+    pub fail_fast: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// Plain lines, no progress bar (the default when stdout is not a terminal)
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Print failures and the summary only
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The model to preview
+    #[arg(long, short = 's', conflicts_with = "inline")]
+    pub select: Option<String>,
+    /// A templated query to run instead, e.g. "select * from {{ ref('dau') }}"
+    #[arg(long)]
+    pub inline: Option<String>,
+    /// How many rows to print
+    #[arg(long, default_value_t = 5)]
+    pub limit: u64,
+    /// `table` for people, `json` for scripts
+    #[arg(long, short = 'o', value_enum, default_value_t = ShowOutput::Table)]
+    pub output: ShowOutput,
+    #[command(flatten)]
+    pub date: DateArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowOutput {
+    Table,
+    Json,
 }
 
 /// Where the project and its profile are, and which target to use.

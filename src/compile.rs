@@ -17,6 +17,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::project::{Project, TargetKind};
+use crate::template::scope::fill_placeholders;
 use crate::template::{Mode, Relation, Resolve, Scope, Templates};
 
 /// A node's SQL, ready to run.
@@ -97,7 +98,7 @@ impl<'a> Compiler<'a> {
             .map(|(i, _)| i)
             .collect();
         let rendered_ephemerals: HashMap<usize, Result<String, Diagnostic>> =
-            ephemerals.par_iter().map(|&i| (i, self.render_node(i, false))).collect();
+            ephemerals.par_iter().map(|&i| (i, self.parsed_or_render(i))).collect();
 
         let targets: Vec<usize> = selected
             .iter()
@@ -109,9 +110,12 @@ impl<'a> Compiler<'a> {
             .map(|&index| {
                 let sql = match rendered_ephemerals.get(&index) {
                     Some(rendered) => rendered.clone()?,
-                    None => self.render_node(index, false)?,
+                    None => self.parsed_or_render(index)?,
                 };
-                let sql = self.inline_ephemerals(index, sql, &rendered_ephemerals)?;
+                let sql = self.inline_ephemerals(index, sql, &|parent| match rendered_ephemerals.get(&parent) {
+                    Some(Ok(sql)) => Ok(sql.clone()),
+                    _ => Err(self.ephemeral_failed(parent, index)),
+                })?;
                 let compiled_path = self.compiled_path(&self.graph.nodes[index]);
                 check_sql(self.project.target.kind, &self.graph.nodes[index], &sql, &compiled_path)?;
                 Ok(CompiledNode { index, sql, compiled_path })
@@ -126,6 +130,23 @@ impl<'a> Compiler<'a> {
             }
         }
         (compiled, errors)
+    }
+
+    /// The SQL of a model from its parse-mode render with the relation names
+    /// filled in, when that render was complete; else a fresh render.
+    fn parsed_or_render(&self, index: usize) -> Result<String, Diagnostic> {
+        let node = &self.graph.nodes[index];
+        if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this)) = (&node.details, &node.relation) {
+            let filled = fill_placeholders(
+                sql,
+                |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()).map(|r| r.to_string()),
+                &this.to_string(),
+            );
+            if let Some(sql) = filled {
+                return Ok(sql);
+            }
+        }
+        self.render_node(index, false)
     }
 
     /// Renders one model or test for the execution date.
@@ -143,6 +164,22 @@ impl<'a> Compiler<'a> {
             },
             _ => Ok(String::new()),
         }
+    }
+
+    /// Renders SQL that is not a node's file (a hook, `on-run-start`, an inline
+    /// query) with real relation names; `node` gives `this` and `config`.
+    pub fn render_text(&self, name: &str, text: &str, node: Option<usize>) -> Result<String, Diagnostic> {
+        let mut scope = match node {
+            Some(index) => {
+                let node = &self.graph.nodes[index];
+                let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
+                scope.this = node.relation.clone();
+                scope
+            }
+            None => Scope::new(format!("`{name}`"), Mode::Compile, Default::default()),
+        };
+        scope.resolver = Some(self.resolver.clone());
+        self.render_file(Path::new(name), text, &mut scope)
     }
 
     fn render_file(&self, path: &Path, text: &str, scope: &mut Scope) -> Result<String, Diagnostic> {
@@ -189,9 +226,23 @@ impl<'a> Compiler<'a> {
             .map_err(|err| self.templates.diagnostic(&err, None).note(format!("while compiling test `{}`", node.name)))
     }
 
+    /// Compiles one node for running it: `is_incremental` is what the
+    /// warehouse says about its table.
+    pub fn compile_one(&self, index: usize, is_incremental: bool) -> Result<CompiledNode, Diagnostic> {
+        let sql = self.render_node(index, is_incremental)?;
+        let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false))?;
+        Ok(CompiledNode { index, sql, compiled_path: self.compiled_path(&self.graph.nodes[index]) })
+    }
+
+    fn ephemeral_failed(&self, parent: usize, index: usize) -> Diagnostic {
+        let node = &self.graph.nodes[parent];
+        Diagnostic::new(format!("ephemeral model `{}` did not compile, so `{}` cannot be compiled", node.name, self.graph.nodes[index].name))
+            .at(Location::file(&node.path))
+    }
+
     /// Prepends the ephemeral models `index` reads (directly or through other
     /// ephemerals) as CTEs named `__dbt__cte__<model>`.
-    fn inline_ephemerals(&self, index: usize, sql: String, rendered: &HashMap<usize, Result<String, Diagnostic>>) -> Result<String, Diagnostic> {
+    fn inline_ephemerals(&self, index: usize, sql: String, render: &dyn Fn(usize) -> Result<String, Diagnostic>) -> Result<String, Diagnostic> {
         let mut order = Vec::new();
         let mut seen = BTreeSet::new();
         self.collect_ephemeral_parents(index, &mut order, &mut seen);
@@ -200,10 +251,7 @@ impl<'a> Compiler<'a> {
         }
         let mut ctes = Vec::new();
         for parent in order {
-            let Some(Ok(parent_sql)) = rendered.get(&parent) else {
-                let node = &self.graph.nodes[parent];
-                return Err(Diagnostic::new(format!("ephemeral model `{}` did not compile, so `{}` cannot be compiled", node.name, self.graph.nodes[index].name)).at(Location::file(&node.path)));
-            };
+            let parent_sql = render(parent).map_err(|_| self.ephemeral_failed(parent, index))?;
             ctes.push(format!("{} as (\n{}\n)", Relation::ephemeral(&self.graph.nodes[parent].name).identifier, parent_sql.trim()));
         }
         Ok(inject_ctes(&sql, &ctes.join(",\n")))

@@ -8,9 +8,14 @@ pub mod commands;
 pub mod compile;
 pub mod dates;
 pub mod diagnostic;
+pub mod execute;
 pub mod graph;
+pub mod materialize;
 pub mod parse;
 pub mod project;
+pub mod report;
+pub mod run;
+pub mod seed;
 pub mod template;
 pub mod warehouse;
 
@@ -21,6 +26,11 @@ pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
         Command::Compile(args) => commands::compile(args),
         Command::Ls(args) => commands::ls(args),
+        Command::Seed(args) => run::execute(run::Which::Seed, args),
+        Command::Run(args) => run::execute(run::Which::Run, args),
+        Command::Test(args) => run::execute(run::Which::Test, args),
+        Command::Build(args) => run::execute(run::Which::Build, args),
+        Command::Show(args) => run::show(args),
         Command::Debug(args) => commands::debug(args),
     };
     match result {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -26,6 +26,8 @@ pub struct Parsed {
 }
 
 struct RenderedModel {
+    /// The SQL with relation placeholders, when it needs no second render.
+    sql: Option<String>,
     config: ConfigMap,
     refs: Vec<RefCall>,
     sources: Vec<(String, String)>,
@@ -42,6 +44,19 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     let seed_properties: HashMap<&str, &ModelProperties> =
         project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
 
+    let source_nodes = build_source_nodes(project, templates, &mut errors);
+    let sources: Arc<dyn crate::template::Resolve> = Arc::new(SourceResolver(
+        source_nodes
+            .iter()
+            .filter_map(|node| match (&node.details, &node.relation) {
+                (NodeDetails::Source { source_name, table_name, .. }, Some(relation)) => {
+                    Some(((source_name.clone(), table_name.clone()), relation.clone()))
+                }
+                _ => None,
+            })
+            .collect(),
+    ));
+
     // Models: render each once, in parallel.
     let rendered: Vec<Result<Option<RenderedModel>, Diagnostic>> = project
         .models
@@ -54,7 +69,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             if !base.enabled() {
                 return Ok(None);
             }
-            render_for_parse(templates, &model.file.path, &model.file.text, format!("model `{}`", model.name), base).map(Some)
+            render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base).map(Some)
         })
         .collect();
 
@@ -82,6 +97,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             relation: None,
             details: NodeDetails::Model {
                 file,
+                parsed_sql: rendered.sql,
                 refs: rendered.refs,
                 sources: rendered.sources,
                 columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
@@ -124,54 +140,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         nodes.push(node);
     }
 
-    let quote = QuoteStyle::for_target(project.target.kind);
-    for source in &project.sources {
-        let mut source_config = source.config.clone();
-        if !source_config.enabled() {
-            continue;
-        }
-        for table in &source.tables {
-            config::merge(&mut source_config, &table.config);
-            // Like dbt, `database`, `schema` and `identifier` may use Jinja (`{{ target.schema }}`).
-            let mut render = |text: &Option<String>| -> Option<String> {
-                let text = text.as_deref()?;
-                let mut scope = Scope::new(format!("source `{}`", source.name), Mode::Compile, ConfigMap::new());
-                let name = source.file.to_string_lossy();
-                match templates.render_str(&name, text, &mut scope) {
-                    Ok(rendered) => Some(rendered.trim().to_string()),
-                    Err(err) => {
-                        let source_text = std::fs::read_to_string(project.absolute(&source.file)).unwrap_or_default();
-                        errors.push(templates.diagnostic(&err, None).at(Location::of_text(&source.file, &source_text, text)));
-                        None
-                    }
-                }
-            };
-            let database = render(&source.database).or_else(|| {
-                (project.target.kind == TargetKind::BigQuery).then(|| project.target.database.clone()).flatten()
-            });
-            let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
-            let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
-            nodes.push(Node {
-                unique_id: format!("source.{}.{}.{}", project.name, source.name, table.name),
-                resource_type: ResourceType::Source,
-                name: table.name.clone(),
-                package: project.name.clone(),
-                path: source.file.clone(),
-                fqn: vec![project.name.clone(), source.name.clone(), table.name.clone()],
-                config: source_config.clone(),
-                description: table.description.clone().or_else(|| source.description.clone()).unwrap_or_default(),
-                relation: Some(Relation::new(database, schema, identifier, quote)),
-                details: NodeDetails::Source {
-                    source_name: source.name.clone(),
-                    table_name: table.name.clone(),
-                    loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
-                    freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
-                    wait_for: table.wait_for.clone(),
-                    columns: columns(&table.columns),
-                },
-            });
-        }
-    }
+    nodes.extend(source_nodes);
 
     // Generic data tests declared in properties files.
     let mut tests = Vec::new();
@@ -213,7 +182,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             fqn.extend(test.folders.iter().cloned());
             fqn.push(test.name.clone());
             let base = config::from_tree(&project.tests_config, &fqn);
-            render_for_parse(templates, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
+            render_for_parse(templates, &sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
         })
         .collect();
     for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
@@ -278,6 +247,78 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     Ok(Parsed { graph, errors })
 }
 
+/// A node per table of every source; `database`, `schema` and `identifier`
+/// are rendered first, since they may use Jinja.
+fn build_source_nodes(project: &Project, templates: &Templates, errors: &mut Diagnostics) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    let quote = QuoteStyle::for_target(project.target.kind);
+    for source in &project.sources {
+        if !source.config.enabled() {
+            continue;
+        }
+        for table in &source.tables {
+            let mut source_config = source.config.clone();
+            config::merge(&mut source_config, &table.config);
+            // Like dbt, `database`, `schema` and `identifier` may use Jinja (`{{ target.schema }}`).
+            let mut render = |text: &Option<String>| -> Option<String> {
+                let text = text.as_deref()?;
+                let mut scope = Scope::new(format!("source `{}`", source.name), Mode::Compile, ConfigMap::new());
+                let name = source.file.to_string_lossy();
+                match templates.render_str(&name, text, &mut scope) {
+                    Ok(rendered) => Some(rendered.trim().to_string()),
+                    Err(err) => {
+                        let source_text = std::fs::read_to_string(project.absolute(&source.file)).unwrap_or_default();
+                        errors.push(templates.diagnostic(&err, None).at(Location::of_text(&source.file, &source_text, text)));
+                        None
+                    }
+                }
+            };
+            let database = render(&source.database).or_else(|| {
+                (project.target.kind == TargetKind::BigQuery).then(|| project.target.database.clone()).flatten()
+            });
+            let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
+            let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
+            nodes.push(Node {
+                unique_id: format!("source.{}.{}.{}", project.name, source.name, table.name),
+                resource_type: ResourceType::Source,
+                name: table.name.clone(),
+                package: project.name.clone(),
+                path: source.file.clone(),
+                fqn: vec![project.name.clone(), source.name.clone(), table.name.clone()],
+                config: source_config.clone(),
+                description: table.description.clone().or_else(|| source.description.clone()).unwrap_or_default(),
+                relation: Some(Relation::new(database, schema, identifier, quote)),
+                details: NodeDetails::Source {
+                    source_name: source.name.clone(),
+                    table_name: table.name.clone(),
+                    loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                    freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
+                    wait_for: table.wait_for.clone(),
+                    columns: columns(&table.columns),
+                },
+            });
+        }
+    }
+
+    nodes
+}
+
+/// Resolves `source()` while models are parsed: sources are known by then.
+struct SourceResolver(HashMap<(String, String), Relation>);
+
+impl crate::template::Resolve for SourceResolver {
+    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
+        Err(format!("`ref('{name}')` cannot be resolved while parsing"))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        // An undeclared source is reported with its location once the graph is built.
+        Ok(self.0.get(&(source.to_string(), table.to_string())).cloned().unwrap_or_else(|| {
+            Relation { database: None, schema: Some(source.to_string()), identifier: table.to_string(), quote: QuoteStyle::Bare }
+        }))
+    }
+}
+
 fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
     let mut fqn = Vec::with_capacity(model.folders.len() + 2);
     fqn.push(project.name.clone());
@@ -319,7 +360,14 @@ fn columns(columns: &[ColumnProperties]) -> Vec<Column> {
         .collect()
 }
 
-fn render_for_parse(templates: &Templates, path: &Path, text: &str, node: String, base: ConfigMap) -> Result<RenderedModel, Diagnostic> {
+fn render_for_parse(
+    templates: &Templates,
+    sources: &Arc<dyn crate::template::Resolve>,
+    path: &Path,
+    text: &str,
+    node: String,
+    base: ConfigMap,
+) -> Result<RenderedModel, Diagnostic> {
     let name = path.to_string_lossy();
     let template = templates.template(&name, text).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
     let model_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -330,8 +378,10 @@ fn render_for_parse(templates: &Templates, path: &Path, text: &str, node: String
         model_name,
         templates.globals.quote(),
     ));
-    templates.render(&template, &mut scope).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
-    Ok(RenderedModel { config: scope.merged_config(), refs: scope.refs, sources: scope.sources })
+    scope.resolver = Some(sources.clone());
+    let sql = templates.render(&template, &mut scope).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
+    let sql = scope.exact.then_some(sql);
+    Ok(RenderedModel { config: scope.merged_config(), refs: scope.refs, sources: scope.sources, sql })
 }
 
 /// Two models (or a model and a seed) with one name cannot both be `ref()`ed.
@@ -578,6 +628,21 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
     };
 
     let mut edges = Vec::new();
+    // A source table that a seed loads (same relation) is read after the seed.
+    let seeds: HashMap<&Relation, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.resource_type == ResourceType::Seed)
+        .filter_map(|(i, n)| n.relation.as_ref().map(|r| (r, i)))
+        .collect();
+    for (index, node) in graph.nodes.iter().enumerate() {
+        if let (ResourceType::Source, Some(relation)) = (node.resource_type, &node.relation) {
+            if let Some(&seed) = seeds.get(relation) {
+                edges.push(Edge { parent: seed, child: index, location: Location::file(&node.path) });
+            }
+        }
+    }
     for (index, node) in graph.nodes.iter().enumerate() {
         let (refs, node_sources, attached): (Vec<RefCall>, Vec<(String, String)>, Option<&str>) = match &node.details {
             NodeDetails::Model { refs, sources, .. } => (refs.clone(), sources.clone(), None),

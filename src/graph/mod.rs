@@ -70,6 +70,9 @@ pub enum NodeDetails {
     Model {
         /// Index into `Project::models`.
         file: usize,
+        /// The parse-mode render, complete but for relation placeholders
+        /// (`template::scope::fill_placeholders`); `None` when it must be rendered again.
+        parsed_sql: Option<String>,
         refs: Vec<crate::template::RefCall>,
         sources: Vec<(String, String)>,
         columns: Vec<Column>,
@@ -225,12 +228,28 @@ impl Graph {
         self.graph.neighbors_directed(NodeIndex::new(index), Direction::Outgoing).map(NodeIndex::index)
     }
 
-    /// Every node in an order where parents come before children.
+    /// Every node in an order where parents come before children; among the
+    /// nodes ready at a time, data tests first (so a model's tests follow it),
+    /// then by unique id, so the order is the same on every run.
     pub fn topological_order(&self) -> Vec<usize> {
-        match petgraph::algo::toposort(&self.graph, None) {
-            Ok(order) => order.into_iter().map(NodeIndex::index).collect(),
-            Err(_) => (0..self.nodes.len()).collect(),
+        use std::cmp::Reverse;
+        let key = |index: usize| {
+            let node = &self.nodes[index];
+            Reverse((node.resource_type != ResourceType::Test, node.unique_id.as_str(), index))
+        };
+        let mut waiting: Vec<usize> = (0..self.nodes.len()).map(|i| self.parents(i).count()).collect();
+        let mut ready: std::collections::BinaryHeap<_> = (0..self.nodes.len()).filter(|&i| waiting[i] == 0).map(key).collect();
+        let mut order = Vec::with_capacity(self.nodes.len());
+        while let Some(Reverse((_, _, index))) = ready.pop() {
+            order.push(index);
+            for child in self.children(index) {
+                waiting[child] -= 1;
+                if waiting[child] == 0 {
+                    ready.push(key(child));
+                }
+            }
         }
+        order
     }
 
     /// The unique ids of a node's parents, sorted.

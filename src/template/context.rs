@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use crate::dates::ExecutionDate;
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
-use crate::template::relation::{QuoteStyle, Relation};
+use crate::template::relation::{PendingRelation, QuoteStyle, Relation};
 use crate::template::scope::{self, Mode, RefCall};
 
 /// What the globals need to know about the project and the run.
@@ -55,11 +55,13 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: Ex
         scope::current(|scope| {
             let Some(scope) = scope else { return Err(invalid("`ref()` can only be used while rendering a model")) };
             scope.refs.push(RefCall { package: package.clone(), name: name.clone() });
-            let relation = match (&scope.resolver, scope.mode) {
-                (Some(resolver), Mode::Compile) => resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?,
-                _ => Relation::new(g.target_database.clone(), g.target_schema.clone(), name, g.quote()),
-            };
-            Ok(Value::from_object(relation))
+            match (&scope.resolver, scope.mode) {
+                (Some(resolver), Mode::Compile) => Ok(Value::from_object(resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?)),
+                _ => Ok(Value::from_object(PendingRelation {
+                    placeholder: scope::placeholder(Some(scope.refs.len() - 1)),
+                    guess: Relation::new(g.target_database.clone(), g.target_schema.clone(), name, g.quote()),
+                })),
+            }
         })
     });
 
@@ -68,9 +70,13 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: Ex
         scope::current(|scope| {
             let Some(scope) = scope else { return Err(invalid("`source()` can only be used while rendering a model")) };
             scope.sources.push((source_name.clone(), table_name.clone()));
-            let relation = match (&scope.resolver, scope.mode) {
-                (Some(resolver), Mode::Compile) => resolver.resolve_source(&source_name, &table_name).map_err(invalid)?,
-                _ => Relation::new(None, source_name, table_name, g.quote()),
+            // Sources are known before models are parsed, so both modes resolve them.
+            let relation = match &scope.resolver {
+                Some(resolver) => resolver.resolve_source(&source_name, &table_name).map_err(invalid)?,
+                None => {
+                    scope.exact = false;
+                    Relation::new(None, source_name, table_name, g.quote())
+                }
             };
             Ok(Value::from_object(relation))
         })
@@ -254,7 +260,12 @@ impl Object for ConfigObject {
     fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         let (key, default): (String, Option<Value>) = from_args(args)?;
         let value = scope::current(|scope| {
-            scope.and_then(|s| s.merged_config().get(&crate::project::config::normalize_key(&key)).cloned())
+            let scope = scope?;
+            // While parsing, config set later in the template is not known yet.
+            if scope.mode == Mode::Parse {
+                scope.exact = false;
+            }
+            scope.merged_config().get(&crate::project::config::normalize_key(&key)).cloned()
         });
         match (method, value) {
             ("get", Some(value)) | ("require", Some(value)) => Ok(json_to_value(&value)),
@@ -276,18 +287,31 @@ impl ThisObject {
         scope::current(|scope| scope.and_then(|s| s.this.clone()))
             .unwrap_or_else(|| Relation::new(None, self.globals.target_schema.clone(), "", self.globals.quote()))
     }
+
+    fn parsing() -> bool {
+        scope::current(|scope| scope.is_some_and(|s| s.mode == Mode::Parse))
+    }
 }
 
 impl Object for ThisObject {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if ThisObject::parsing() {
+            scope::mark_inexact();
+        }
         Arc::new(self.relation()).get_value(key)
     }
 
     fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        if ThisObject::parsing() {
+            scope::mark_inexact();
+        }
         Arc::new(self.relation()).call_method(state, method, args)
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if ThisObject::parsing() {
+            return f.write_str(&scope::placeholder(None));
+        }
         fmt::Display::fmt(&self.relation(), f)
     }
 }

@@ -113,3 +113,29 @@ impl Object for Relation {
         fmt::Display::fmt(&**self, f)
     }
 }
+
+/// What `ref()` returns while parsing, before relation names are known: it
+/// renders as a placeholder that compiling replaces, and a look inside it
+/// means the model must be rendered again once names are known.
+#[derive(Debug)]
+pub struct PendingRelation {
+    pub placeholder: String,
+    /// The name if the model used dbt's default naming.
+    pub guess: Relation,
+}
+
+impl Object for PendingRelation {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        crate::template::scope::mark_inexact();
+        Arc::new(self.guess.clone()).get_value(key)
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        crate::template::scope::mark_inexact();
+        Arc::new(self.guess.clone()).call_method(state, method, args)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.placeholder)
+    }
+}

@@ -53,6 +53,10 @@ pub struct Scope {
     pub resolver: Option<Arc<dyn Resolve>>,
     /// One slot per macro call in progress, for `return()`.
     pub(crate) returns: Vec<Option<Value>>,
+    /// Whether a parse-mode render is the final SQL once its relation
+    /// placeholders are replaced: false when the template looked inside a
+    /// relation that was not known yet (`ref('x').identifier`).
+    pub exact: bool,
 }
 
 impl Scope {
@@ -68,6 +72,7 @@ impl Scope {
             is_incremental: false,
             resolver: None,
             returns: Vec::new(),
+            exact: true,
         }
     }
 
@@ -97,4 +102,46 @@ pub fn with_scope<T>(scope: &mut Scope, render: impl FnOnce() -> T) -> T {
 /// Calls `f` with the current scope, if a node is being rendered.
 pub fn current<T>(f: impl FnOnce(Option<&mut Scope>) -> T) -> T {
     SCOPE.with(|slot| f(slot.borrow_mut().as_mut()))
+}
+
+/// Notes that the render looked inside a placeholder relation.
+pub fn mark_inexact() {
+    current(|scope| {
+        if let Some(scope) = scope {
+            scope.exact = false;
+        }
+    });
+}
+
+/// The placeholder a parse-mode render writes for `ref()` number `index`
+/// (`None`: `this`); private-use characters, so no SQL contains them.
+pub fn placeholder(index: Option<usize>) -> String {
+    match index {
+        Some(index) => format!("\u{E000}{index}\u{E001}"),
+        None => "\u{E000}this\u{E001}".to_string(),
+    }
+}
+
+/// Replaces the placeholders of a parse-mode render: `refs(i)` for `ref()`
+/// number `i`, `this` for `this`.
+pub fn fill_placeholders(sql: &str, refs: impl Fn(usize) -> Option<String>, this: &str) -> Option<String> {
+    if !sql.contains('\u{E000}') {
+        return Some(sql.to_string());
+    }
+    let mut out = String::with_capacity(sql.len() + 64);
+    let mut rest = sql;
+    while let Some(start) = rest.find('\u{E000}') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + '\u{E000}'.len_utf8()..];
+        let end = after.find('\u{E001}')?;
+        let key = &after[..end];
+        if key == "this" {
+            out.push_str(this);
+        } else {
+            out.push_str(&refs(key.parse().ok()?)?);
+        }
+        rest = &after[end + '\u{E001}'.len_utf8()..];
+    }
+    out.push_str(rest);
+    Some(out)
 }

@@ -96,3 +96,42 @@ pub trait Warehouse: Send + Sync {
     /// The SQL dialect for generated statements.
     fn sql(&self) -> &dyn sql::SqlGenerator;
 }
+
+/// A connection that adds the time spent inside the warehouse to a shared
+/// counter, so a run can report its own overhead apart from the warehouse's.
+pub struct Timed {
+    inner: Box<dyn Connection>,
+    spent_nanos: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Timed {
+    pub fn new(inner: Box<dyn Connection>, spent_nanos: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Timed {
+        Timed { inner, spent_nanos }
+    }
+
+    fn timed<T>(&mut self, call: impl FnOnce(&mut dyn Connection) -> T) -> T {
+        let started = std::time::Instant::now();
+        let result = call(self.inner.as_mut());
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.spent_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        result
+    }
+}
+
+impl Connection for Timed {
+    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
+        self.timed(|c| c.execute(sql))
+    }
+
+    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        self.timed(|c| c.execute_script(sql))
+    }
+
+    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        self.timed(|c| c.query(sql))
+    }
+
+    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError> {
+        self.timed(|c| c.relation_kind(relation))
+    }
+}

@@ -94,3 +94,24 @@ fn the_dependencies_are_the_pipeline_s() {
     let exposure = &manifest["exposures"]["exposure.analytics.tableau_utm_spend_full_joined_refresh"];
     assert_eq!(exposure["tableau"]["datasources"], serde_json::json!(["utm_spend_full_joined"]));
 }
+
+/// The README's first command: the whole pipeline on DuckDB for one date, then
+/// the numbers checked against the seed data.
+#[test]
+fn the_pipeline_builds_and_its_tests_pass() {
+    let fixture = example();
+    let run = fixture.strata(&["build", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains(" ERROR=0 SKIP=0 "), "{}", run.stdout);
+    use crate::run::scalar;
+    assert_eq!(scalar(&fixture, "select count(*) from main.raw_events"), "2937");
+    assert_eq!(scalar(&fixture, "select count(*) from main_marketing.userid_mapped_logs"), "164");
+    assert_eq!(scalar(&fixture, "select daily_active_users from main_product.dau"), "20");
+    assert_eq!(scalar(&fixture, "select count(*) from main_marketing.mkt_spend"), "5");
+    assert_eq!(scalar(&fixture, "select round(sum(cost), 2) from main_marketing.utm_spend_full_joined"), "698.32");
+    assert_eq!(scalar(&fixture, "select count(*) from main_marketing.user_signed_up_utm"), "9");
+    assert_eq!(scalar(&fixture, "select count(*) from main_marketing.utm_orders_status_final"), "243");
+    assert_eq!(scalar(&fixture, "select sum(orders) from main_marketing.utm_orders_status_final_1d"), "7");
+    // UTM tags arrive as `Google`/`CPC` and leave normalised.
+    assert_eq!(scalar(&fixture, "select count(*) from main_marketing.mkt_spend where utm_source <> lower(utm_source)"), "0");
+}

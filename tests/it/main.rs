@@ -4,6 +4,7 @@
 mod compile;
 mod errors;
 mod example;
+mod run;
 mod select;
 
 use std::path::{Path, PathBuf};

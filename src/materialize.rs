@@ -1,0 +1,320 @@
+//! Building one node in the warehouse: `view`, `table` (built under a staging
+//! name and swapped in inside one transaction, so a failed build leaves the old
+//! table as it was), `incremental` (append or delete+insert by `unique_key`),
+//! seeds, and data tests. Uses the SQL of `warehouse::sql`; decides nothing
+//! about order, which is `execute.rs`'s job.
+
+use std::time::Instant;
+
+use serde_json::Value as Json;
+
+use crate::compile::Compiler;
+use crate::graph::{Node, ResourceType};
+use crate::project::config::ConfigExt;
+use crate::seed;
+use crate::template::Relation;
+use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::{Connection, RelationKind, Table, WarehouseError};
+
+/// How a node ended, in run_results.json's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Success,
+    Pass,
+    Warn,
+    Fail,
+    Error,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Whether descendants must be skipped.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Fail | Status::Error)
+    }
+}
+
+/// What happened to one node.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: Status,
+    /// `created table main_marketing.x`, `not_null_x_id`, ...
+    pub description: String,
+    pub message: String,
+    pub rows_affected: Option<u64>,
+    pub failures: Option<u64>,
+    /// A few failing rows of a test.
+    pub failing_rows: Option<Table>,
+    pub compiled_path: Option<std::path::PathBuf>,
+    pub seconds: f64,
+}
+
+impl Outcome {
+    pub fn new(status: Status, description: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            description: description.into(),
+            message: String::new(),
+            rows_affected: None,
+            failures: None,
+            failing_rows: None,
+            compiled_path: None,
+            seconds: 0.0,
+        }
+    }
+
+    pub fn skipped(node: &Node, reason: impl Into<String>) -> Outcome {
+        let mut outcome = Outcome::new(Status::Skipped, format!("{} {}", node.resource_type.name(), node.name));
+        outcome.message = reason.into();
+        outcome
+    }
+
+    fn error(node: &Node, message: impl Into<String>) -> Outcome {
+        let mut outcome = Outcome::new(Status::Error, format!("{} {}", node.resource_type.name(), node.name));
+        outcome.message = message.into();
+        outcome
+    }
+}
+
+pub struct Materializer<'a> {
+    pub compiler: &'a Compiler<'a>,
+    pub sql: &'a dyn SqlGenerator,
+    pub full_refresh: bool,
+}
+
+/// A statement failed: the message a user reads, with the statement's step.
+struct StepError(String);
+
+impl From<WarehouseError> for StepError {
+    fn from(err: WarehouseError) -> StepError {
+        StepError(err.to_string())
+    }
+}
+
+impl Materializer<'_> {
+    /// Builds, loads or tests node `index` on `connection`.
+    pub fn run(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let started = Instant::now();
+        let node = &self.compiler.graph.nodes[index];
+        let mut outcome = match node.resource_type {
+            ResourceType::Model => self.model(connection, index),
+            ResourceType::Seed => self.seed(connection, node),
+            ResourceType::Test => self.test(connection, index),
+            _ => Outcome::new(Status::Success, format!("{} {}", node.resource_type.name(), node.name)),
+        };
+        outcome.seconds = started.elapsed().as_secs_f64();
+        outcome
+    }
+
+    fn model(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let node = &self.compiler.graph.nodes[index];
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let existing = match connection.relation_kind(&relation) {
+            Ok(kind) => kind,
+            Err(err) => return Outcome::error(node, err.to_string()),
+        };
+        let materialized = node.materialized().to_string();
+        let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh;
+        let compiled = match self.compile(index, is_incremental) {
+            Ok(compiled) => compiled,
+            Err(outcome) => return *outcome,
+        };
+        let result = self
+            .hooks(connection, index, "pre_hook")
+            .and_then(|()| match materialized.as_str() {
+                "view" => self.view(connection, &relation, existing, &compiled.sql),
+                "table" => self.table(connection, &relation, existing, &compiled.sql).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
+                "incremental" if is_incremental => self
+                    .incremental(connection, &relation, node, &compiled.sql)
+                    .map(|rows| (format!("inserted into {}", relation.display_name()), Some(rows))),
+                "incremental" => self
+                    .table(connection, &relation, existing, &compiled.sql)
+                    .map(|rows| (format!("created incremental {}", relation.display_name()), Some(rows))),
+                other => Err(StepError(format!(
+                    "unknown materialization `{other}`; use `view`, `table`, `incremental` or `ephemeral`"
+                ))),
+            })
+            .and_then(|done| self.hooks(connection, index, "post_hook").map(|()| done));
+        match result {
+            Ok((description, rows)) => {
+                let mut outcome = Outcome::new(Status::Success, description);
+                outcome.rows_affected = rows;
+                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome
+            }
+            Err(StepError(message)) => {
+                let mut outcome = Outcome::error(node, message);
+                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome
+            }
+        }
+    }
+
+    /// Compiles node `index` and writes its SQL under `target/compiled/`, where
+    /// the summary points a user at it.
+    fn compile(&self, index: usize, is_incremental: bool) -> Result<crate::compile::CompiledNode, Box<Outcome>> {
+        let node = &self.compiler.graph.nodes[index];
+        let compiled = self
+            .compiler
+            .compile_one(index, is_incremental)
+            .map_err(|diagnostic| Box::new(Outcome::error(node, diagnostic.to_string().trim_end())))?;
+        // The SQL is still run when the file cannot be written; only the pointer to it is lost.
+        let _ = crate::compile::write_compiled(&self.compiler.project.root, std::slice::from_ref(&compiled));
+        Ok(compiled)
+    }
+
+    fn hooks(&self, connection: &mut dyn Connection, index: usize, key: &str) -> Result<(), StepError> {
+        let node = &self.compiler.graph.nodes[index];
+        let hooks: Vec<String> = match node.config.get(key) {
+            Some(Json::Array(items)) => items.iter().filter_map(|h| h.as_str().map(str::to_string)).collect(),
+            Some(Json::String(hook)) => vec![hook.clone()],
+            _ => return Ok(()),
+        };
+        for hook in hooks {
+            let sql = self
+                .compiler
+                .render_text(&node.path.to_string_lossy(), &hook, Some(index))
+                .map_err(|d| StepError(format!("{key}: {}", d.message)))?;
+            if !sql.trim().is_empty() {
+                connection.execute_script(&sql).map_err(|err| StepError(format!("{key} failed: {err}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn view(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<(String, Option<u64>), StepError> {
+        if existing == Some(RelationKind::Table) {
+            connection.execute(&self.sql.drop_table(relation))?;
+        }
+        connection.execute(&self.sql.create_view(relation, sql))?;
+        Ok((format!("created view {}", relation.display_name()), None))
+    }
+
+    /// Builds `sql` as a staging table, then swaps it in within one
+    /// transaction: until the swap, the old table and its rows stay as they were.
+    fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<u64, StepError> {
+        let staged = staging_relation(relation, "new");
+        connection.execute(&self.sql.drop_table(&staged))?;
+        connection.execute(&self.sql.create_table_as(&staged, sql))?;
+        let rows = self.count(connection, &staged)?;
+        self.swap_in(connection, &staged, relation, existing)?;
+        Ok(rows)
+    }
+
+    /// Replaces `relation` (of kind `existing`) with the built `staged` table
+    /// in one transaction; on failure the old relation stays and `staged` goes.
+    fn swap_in(&self, connection: &mut dyn Connection, staged: &Relation, relation: &Relation, existing: Option<RelationKind>) -> Result<(), StepError> {
+        let drop_existing = match existing {
+            Some(RelationKind::Table) => self.sql.drop_table(relation),
+            Some(RelationKind::View) => self.sql.drop_view(relation),
+            None => String::new(),
+        };
+        let swap = format!("begin transaction;\n{drop_existing};\n{};\ncommit;", self.sql.rename_table(staged, relation));
+        if let Err(err) = connection.execute_script(&swap) {
+            let _ = connection.execute_script("rollback");
+            let _ = connection.execute(&self.sql.drop_table(staged));
+            return Err(err.into());
+        }
+        Ok(())
+    }
+
+    /// Appends the new rows, first deleting the rows they replace when the
+    /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
+    fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
+        let staged = staging_relation(relation, "new");
+        connection.execute(&self.sql.drop_table(&staged))?;
+        connection.execute(&self.sql.create_table_as(&staged, sql))?;
+        let rows = self.count(connection, &staged)?;
+        let unique_key: Vec<String> = match node.config.get("unique_key") {
+            Some(Json::String(key)) => vec![key.clone()],
+            Some(Json::Array(keys)) => keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect(),
+            _ => Vec::new(),
+        };
+        let delete = if unique_key.is_empty() { String::new() } else { format!("{};\n", self.sql.delete_matching(relation, &staged, &unique_key)) };
+        let script = format!("begin transaction;\n{delete}{};\ncommit;", self.sql.insert_from(relation, &staged));
+        let result = connection.execute_script(&script);
+        if result.is_err() {
+            let _ = connection.execute_script("rollback");
+        }
+        let _ = connection.execute(&self.sql.drop_table(&staged));
+        result?;
+        Ok(rows)
+    }
+
+    fn count(&self, connection: &mut dyn Connection, relation: &Relation) -> Result<u64, StepError> {
+        let table = connection.query(&format!("select count(*) from {relation}"))?;
+        Ok(table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0) as u64)
+    }
+
+    fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let project = self.compiler.project;
+        let file = match seed::inspect(&project.root, &node.path, &node.config) {
+            Ok(file) => file,
+            Err(diagnostic) => return Outcome::error(node, diagnostic.to_string().trim_end()),
+        };
+        let result = (|| -> Result<u64, StepError> {
+            let existing = connection.relation_kind(&relation)?;
+            let staged = staging_relation(&relation, "new");
+            connection.execute(&self.sql.drop_table(&staged))?;
+            let path = project.root.join(&node.path);
+            let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+            connection.execute(&self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter))?;
+            let rows = self.count(connection, &staged)?;
+            self.swap_in(connection, &staged, &relation, existing)?;
+            Ok(rows)
+        })();
+        match result {
+            Ok(rows) => {
+                let mut outcome = Outcome::new(Status::Success, format!("loaded seed {}", relation.display_name()));
+                outcome.rows_affected = Some(rows);
+                outcome
+            }
+            Err(StepError(message)) => Outcome::error(node, message),
+        }
+    }
+
+    fn test(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let node = &self.compiler.graph.nodes[index];
+        let compiled = match self.compile(index, false) {
+            Ok(compiled) => compiled,
+            Err(outcome) => return *outcome,
+        };
+        let limit = node.config.get("limit").and_then(Json::as_u64);
+        let counted = connection.query(&self.sql.count_failures(&compiled.sql, limit));
+        let failures = match counted {
+            Ok(table) => table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0) as u64,
+            Err(err) => {
+                let mut outcome = Outcome::error(node, err.to_string());
+                outcome.compiled_path = Some(compiled.compiled_path);
+                return outcome;
+            }
+        };
+        let status = if failures == 0 {
+            Status::Pass
+        } else if node.config.str_value("severity").is_some_and(|s| s.eq_ignore_ascii_case("warn")) {
+            Status::Warn
+        } else {
+            Status::Fail
+        };
+        let mut outcome = Outcome::new(status, node.name.clone());
+        outcome.failures = Some(failures);
+        outcome.compiled_path = Some(compiled.compiled_path);
+        if failures > 0 {
+            outcome.message = format!("got {failures} {}, expected 0", if failures == 1 { "result" } else { "results" });
+            outcome.failing_rows = connection.query(&self.sql.limit_rows(&compiled.sql, 5)).ok();
+        }
+        outcome
+    }
+}

@@ -1,0 +1,176 @@
+//! What a run prints: an indicatif progress bar over the nodes while it runs
+//! (on a terminal, unless `--no-progress`), one line per finished node, and at
+//! the end a summary with the error of every failed node and its compiled SQL.
+//! Colour only on a terminal and never with `NO_COLOR`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::graph::Node;
+use crate::materialize::{Outcome, Status};
+use crate::warehouse::Table;
+
+pub struct Reporter {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+    color: bool,
+    /// Keeps lines from interleaving.
+    out: Mutex<()>,
+}
+
+impl Reporter {
+    pub fn new(total: usize, no_progress: bool, quiet: bool) -> Reporter {
+        let terminal = std::io::stdout().is_terminal();
+        let bar = (terminal && !no_progress && !quiet && total > 0).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
+            if let Ok(style) = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}") {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Reporter { bar, quiet, color: terminal && std::env::var_os("NO_COLOR").is_none(), out: Mutex::new(()) }
+    }
+
+    /// Prints a line above the progress bar (or plainly).
+    pub fn line(&self, text: &str) {
+        let _guard = self.out.lock();
+        match &self.bar {
+            Some(bar) => bar.println(text),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{text}");
+            }
+        }
+    }
+
+    pub fn set_message(&self, message: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.to_string());
+        }
+    }
+
+    /// One line for a finished node:
+    /// `OK    created table main_marketing.utm_spend_full_joined  1,204 rows  0.03s`.
+    pub fn finished(&self, outcome: &Outcome) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+        }
+        if self.quiet && !outcome.status.is_failure() {
+            return;
+        }
+        self.line(&self.node_line(outcome));
+    }
+
+    pub fn node_line(&self, outcome: &Outcome) -> String {
+        let (word, colour) = match outcome.status {
+            Status::Success => ("OK", 32),
+            Status::Pass => ("PASS", 32),
+            Status::Warn => ("WARN", 33),
+            Status::Fail => ("FAIL", 31),
+            Status::Error => ("ERROR", 31),
+            Status::Skipped => ("SKIP", 33),
+        };
+        let word = if self.color { format!("\x1b[{colour}m{word:<5}\x1b[0m") } else { format!("{word:<5}") };
+        let mut line = format!("{word} {}", outcome.description);
+        if let Some(rows) = outcome.rows_affected {
+            line.push_str(&format!("  {} {}", thousands(rows), if rows == 1 { "row" } else { "rows" }));
+        }
+        if let Some(failures) = outcome.failures.filter(|f| *f > 0) {
+            line.push_str(&format!("  {} {}", thousands(failures), if failures == 1 { "failure" } else { "failures" }));
+        }
+        if outcome.status == Status::Skipped {
+            line.push_str(&format!("  ({})", outcome.message));
+        } else {
+            line.push_str(&format!("  {:.2}s", outcome.seconds));
+        }
+        line
+    }
+
+    /// `PASS=.. WARN=.. ERROR=.. SKIP=.. TOTAL=..`, then each failure in full.
+    pub fn summary(&self, nodes: &[&Node], outcomes: &[Outcome], seconds: f64) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let count = |statuses: &[Status]| outcomes.iter().filter(|o| statuses.contains(&o.status)).count();
+        let mut text = String::new();
+        if !self.quiet {
+            text.push_str(&format!("\nFinished {} {} in {seconds:.2}s.\n", outcomes.len(), if outcomes.len() == 1 { "node" } else { "nodes" }));
+        }
+        text.push_str(&format!(
+            "PASS={} WARN={} ERROR={} SKIP={} TOTAL={}\n",
+            count(&[Status::Success, Status::Pass]),
+            count(&[Status::Warn]),
+            count(&[Status::Error, Status::Fail]),
+            count(&[Status::Skipped]),
+            outcomes.len()
+        ));
+        for (node, outcome) in nodes.iter().zip(outcomes) {
+            if !matches!(outcome.status, Status::Error | Status::Fail | Status::Warn) {
+                continue;
+            }
+            let kind = match outcome.status {
+                Status::Warn => "warning in",
+                Status::Fail => "failure in",
+                _ => "error in",
+            };
+            text.push_str(&format!("\n{kind} {} `{}` ({})\n", node.resource_type.name(), node.name, node.path.display()));
+            for line in outcome.message.lines() {
+                if line.trim().is_empty() {
+                    text.push('\n');
+                } else {
+                    text.push_str(&format!("  {line}\n"));
+                }
+            }
+            if let Some(rows) = &outcome.failing_rows {
+                for line in render_table(rows).lines() {
+                    text.push_str(&format!("  {line}\n"));
+                }
+            }
+            if let Some(path) = &outcome.compiled_path {
+                text.push_str(&format!("  compiled SQL: {}\n", path.display()));
+            }
+        }
+        let _guard = self.out.lock();
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, "{text}");
+    }
+}
+
+/// `1204` → `1,204`.
+pub fn thousands(number: u64) -> String {
+    let digits = number.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Rows as a text table, as `strata show` prints them.
+pub fn render_table(table: &Table) -> String {
+    let mut rendered = comfy_table::Table::new();
+    rendered.load_preset(comfy_table::presets::ASCII_MARKDOWN);
+    rendered.set_header(table.columns.iter());
+    for row in &table.rows {
+        rendered.add_row(row.iter().map(|cell| cell.to_string()));
+    }
+    rendered.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(12_345_678), "12,345,678");
+    }
+}

@@ -1,0 +1,217 @@
+//! `seed`, `run`, `test`, `build` and `show` on embedded DuckDB, checked by
+//! reading the tables back from the database file.
+
+use crate::{Fixture, Run};
+
+/// Rows of `sql` on the fixture's DuckDB file, as text.
+pub fn query(fixture: &Fixture, sql: &str) -> Vec<Vec<String>> {
+    let connection = duckdb::Connection::open(fixture.path().join("target/dev.duckdb")).expect("open the database strata wrote");
+    let mut statement = connection.prepare(sql).expect("prepare");
+    let mut rows = statement.query([]).expect("query");
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().expect("row") {
+        let count = row.as_ref().column_count();
+        out.push((0..count).map(|i| {
+            let value: duckdb::types::Value = row.get(i).expect("value");
+            match value {
+                duckdb::types::Value::Null => "NULL".to_string(),
+                duckdb::types::Value::Text(s) => s,
+                duckdb::types::Value::BigInt(i) => i.to_string(),
+                duckdb::types::Value::Int(i) => i.to_string(),
+                duckdb::types::Value::HugeInt(i) => i.to_string(),
+                duckdb::types::Value::Double(x) => x.to_string(),
+                duckdb::types::Value::Boolean(b) => b.to_string(),
+                other => format!("{other:?}"),
+            }
+        }).collect());
+    }
+    out
+}
+
+pub fn scalar(fixture: &Fixture, sql: &str) -> String {
+    query(fixture, sql).into_iter().next().and_then(|row| row.into_iter().next()).expect("one value")
+}
+
+fn assert_status(run: &Run, status: i32) {
+    assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+}
+
+/// Redacts durations, which differ from run to run.
+fn redact(text: &str) -> String {
+    let seconds = regex::Regex::new(r"\d+\.\d\ds").expect("regex");
+    seconds.replace_all(text, "[t]s").into_owned()
+}
+
+/// a → b → c, a → d; `b` fails when `fail_b`.
+fn dag(fail_b: bool) -> Fixture {
+    Fixture::new()
+        .file("models/a.sql", "{{ config(materialized='table') }} select 1 as id union all select 2 union all select 3")
+        .file(
+            "models/b.sql",
+            if fail_b { "{{ config(materialized='table') }} select cast('not a number' as integer) as id from {{ ref('a') }}" } else { "{{ config(materialized='table') }} select id from {{ ref('a') }}" },
+        )
+        .file("models/c.sql", "select * from {{ ref('b') }}")
+        .file("models/d.sql", "{{ config(materialized='table') }} select id * 10 as id from {{ ref('a') }}")
+}
+
+#[test]
+fn a_failing_model_skips_its_descendants_only() {
+    let fixture = dag(true);
+    let run = fixture.strata(&["run", "--threads", "1"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(redact(&run.stdout));
+    // The independent branch was built.
+    assert_eq!(scalar(&fixture, "select sum(id) from main.d"), "60");
+    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
+    let statuses: Vec<(String, String)> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_string(), r["status"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [("model.shop.a", "success"), ("model.shop.b", "error"), ("model.shop.c", "skipped"), ("model.shop.d", "success")]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    );
+    assert_eq!(results["results"][0]["adapter_response"]["rows_affected"], 3);
+    assert!(results["results"][1]["message"].as_str().unwrap_or_default().contains("Conversion Error"), "{results}");
+    assert_eq!(results["results"][2]["message"], "skipped because model `b` failed");
+    assert_eq!(results["args"]["which"], "run");
+}
+
+#[test]
+fn a_failing_rebuild_leaves_the_previous_table() {
+    let fixture = dag(false);
+    assert_status(&fixture.strata(&["run"]), 0);
+    assert_eq!(scalar(&fixture, "select count(*) from main.b"), "3");
+    let fixture = fixture.file("models/b.sql", "{{ config(materialized='table') }} select cast('x' || id as integer) as id from {{ ref('a') }}");
+    assert_status(&fixture.strata(&["run", "--select", "b"]), 1);
+    // The old rows are still there, and no staging table is left behind.
+    assert_eq!(scalar(&fixture, "select count(*) from main.b"), "3");
+    assert_eq!(scalar(&fixture, "select count(*) from information_schema.tables where table_name like '%strata%'"), "0");
+}
+
+#[test]
+fn views_tables_ephemerals_and_incrementals() {
+    let fixture = Fixture::new()
+        .file("models/base.sql", "{{ config(materialized='ephemeral') }} select range as id, range % 3 as bucket from range({{ var('n', 5) }})")
+        .file("models/as_view.sql", "select * from {{ ref('base') }}")
+        .file("models/as_table.sql", "{{ config(materialized='table') }} select bucket, count(*) as n from {{ ref('base') }} group by bucket")
+        .file(
+            "models/events.sql",
+            "{{ config(materialized='incremental', unique_key='id') }}\nselect id, '{{ var(\"tag\", \"first\") }}' as tag from {{ ref('base') }}\n{% if is_incremental() %}where id >= (select max(id) from {{ this }}) - 1{% endif %}",
+        )
+        .file("models/log.sql", "{{ config(materialized='incremental') }} select count(*) as n from {{ ref('base') }}");
+    assert_status(&fixture.strata(&["run"]), 0);
+    assert_eq!(query(&fixture, "select table_name, table_type from information_schema.tables order by 1"), [
+        ["as_table", "BASE TABLE"], ["as_view", "VIEW"], ["events", "BASE TABLE"], ["log", "BASE TABLE"],
+    ].map(|r| r.map(str::to_string).to_vec()));
+    assert_eq!(scalar(&fixture, "select count(*) from main.as_view"), "5");
+    assert_eq!(scalar(&fixture, "select string_agg(n::varchar, ',' order by bucket) from main.as_table"), "2,2,1");
+
+    // Second run: ids 3 and 4 are replaced (unique_key), 5..7 added; `log` appends.
+    assert_status(&fixture.strata(&["run", "--vars", "{n: 8, tag: second}"]), 0);
+    assert_eq!(
+        scalar(&fixture, "select string_agg(id || ':' || tag, ',' order by id) from main.events"),
+        "0:first,1:first,2:first,3:second,4:second,5:second,6:second,7:second"
+    );
+    assert_eq!(scalar(&fixture, "select string_agg(n::varchar, ',' order by n) from main.log"), "5,8");
+
+    // --full-refresh rebuilds incrementals from scratch.
+    assert_status(&fixture.strata(&["run", "--full-refresh", "--vars", "{n: 2}"]), 0);
+    assert_eq!(scalar(&fixture, "select count(*) from main.events"), "2");
+    assert_eq!(scalar(&fixture, "select string_agg(n::varchar, ',') from main.log"), "2");
+}
+
+#[test]
+fn hooks_run_around_models_and_the_run() {
+    let project = "name: shop\nprofile: shop\non-run-start: [\"create table if not exists main.audit (event varchar)\"]\non-run-end: \"insert into main.audit values ('end')\"\n";
+    let fixture = Fixture::new()
+        .file("dbt_project.yml", project)
+        .file(
+            "models/m.sql",
+            "{{ config(materialized='table', pre_hook=\"insert into main.audit values ('before {{ this.identifier }}')\", post_hook=[\"insert into main.audit select 'after ' || count(*) from {{ this }}\"]) }} select 1 as x",
+        );
+    assert_status(&fixture.strata(&["run"]), 0);
+    assert_eq!(scalar(&fixture, "select string_agg(event, ', ' order by rowid) from main.audit"), "before m, after 1, end");
+}
+
+#[test]
+fn seeds_infer_types_and_reject_malformed_files() {
+    let fixture = Fixture::new()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\nseeds:\n  shop:\n    lookup:\n      countries:\n        +column_types: {code: varchar}\n")
+        .file("seeds/people.csv", "id,score,active,born,seen_at,name\n1,1.5,True,2001-02-03,2026-11-20T10:00:00,Ann\n2,,False,,2026-11-21T11:30:00,\"Lee, Bo\"\n")
+        .file("seeds/lookup/countries.csv", "code,name\n01,Korea\n");
+    let run = fixture.strata(&["seed"]);
+    assert_status(&run, 0);
+    assert_eq!(
+        query(&fixture, "select column_name, data_type from information_schema.columns where table_name = 'people' order by ordinal_position"),
+        [["id", "BIGINT"], ["score", "DOUBLE"], ["active", "BOOLEAN"], ["born", "DATE"], ["seen_at", "TIMESTAMP"], ["name", "VARCHAR"]]
+            .map(|r| r.map(str::to_string).to_vec())
+    );
+    assert_eq!(scalar(&fixture, "select name from main.people where id = 2"), "Lee, Bo");
+    assert_eq!(scalar(&fixture, "select count(*) from main.people where score is null and born is null"), "1");
+    assert_eq!(scalar(&fixture, "select code from main.countries"), "01");
+
+    let fixture = fixture.file("seeds/people.csv", "id,name\n1,Ann\n2,Bo,extra\n");
+    let run = fixture.strata(&["seed", "--select", "people"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("malformed seed `seeds/people.csv`: row has 3 fields, but the header has 2"), "{}", run.stdout);
+    assert!(run.stdout.contains("--> seeds/people.csv:3"), "{}", run.stdout);
+    // The table loaded before is untouched.
+    assert_eq!(scalar(&fixture, "select count(*) from main.people"), "2");
+}
+
+fn tested() -> Fixture {
+    Fixture::new()
+        .file("seeds/users.csv", "id,status\n1,active\n2,active\n3,gone\n")
+        .file("models/orders.sql", "{{ config(materialized='table') }} select * from (values (10, 1), (11, 2), (12, 4), (12, 4)) as t(order_id, user_id)")
+        .file("models/report.sql", "select count(*) as orders from {{ ref('orders') }}")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: order_id\n        tests: [not_null, unique]\n      - name: user_id\n        tests:\n          - relationships:\n              to: ref('users')\n              field: id\n              config: {severity: warn}\nseeds:\n  - name: users\n    columns:\n      - name: status\n        tests:\n          - accepted_values: {values: [active, gone]}\n",
+        )
+        .file("tests/no_negative_orders.sql", "select * from {{ ref('orders') }} where order_id < 0")
+}
+
+#[test]
+fn tests_report_failures_and_warnings() {
+    let fixture = tested();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run"]), 0);
+    let run = fixture.strata(&["test", "--threads", "1"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(redact(&run.stdout));
+}
+
+#[test]
+fn build_skips_what_a_failing_test_guards() {
+    let fixture = tested();
+    let run = fixture.strata(&["build", "--threads", "1"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(redact(&run.stdout));
+    // `report` was not built: its parent's unique test failed.
+    assert_eq!(scalar(&fixture, "select count(*) from information_schema.tables where table_name = 'report'"), "0");
+}
+
+#[test]
+fn show_previews_models_and_inline_queries() {
+    let fixture = dag(false);
+    assert_status(&fixture.strata(&["run"]), 0);
+    let run = fixture.strata(&["show", "--select", "d", "--limit", "2"]);
+    assert_status(&run, 0);
+    insta::assert_snapshot!(run.stdout, @r"
+    Previewing node `d`:
+    | id |
+    |----|
+    | 10 |
+    | 20 |
+    ");
+    let run = fixture.strata(&["show", "--inline", "select count(*) as n, max(id) as top from {{ ref('a') }}", "--output", "json"]);
+    assert_status(&run, 0);
+    assert_eq!(run.stdout.trim(), r#"{"show":[{"n":3,"top":3}]}"#);
+    let run = fixture.strata(&["show", "--inline", "select * from nowhere"]);
+    assert_status(&run, 2);
+    assert!(run.stderr.starts_with("error: the query of inline query failed: Catalog Error: Table with name nowhere does not exist"), "{}", run.stderr);
+}
