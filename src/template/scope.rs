@@ -145,3 +145,19 @@ pub fn fill_placeholders(sql: &str, refs: impl Fn(usize) -> Option<String>, this
     out.push_str(rest);
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_ref_and_this_placeholders() {
+        let sql = format!("select * from {} join {} on {}.id = 1", placeholder(Some(0)), placeholder(Some(1)), placeholder(None));
+        let refs = ["\"a\"", "\"b\""];
+        let filled = fill_placeholders(&sql, |i| refs.get(i).map(|r| r.to_string()), "\"me\"");
+        assert_eq!(filled.as_deref(), Some("select * from \"a\" join \"b\" on \"me\".id = 1"));
+        assert_eq!(fill_placeholders("select 1", |_| None, "x").as_deref(), Some("select 1"));
+        // An unknown ref index means the render must be redone, not guessed.
+        assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None, "x"), None);
+    }
+}

@@ -173,3 +173,21 @@ fn profiles_dir_flag_and_env() {
     let output = crate::strata_command(fixture.path()).args(["ls"]).env("DBT_PROFILES_DIR", dir).output().expect("run");
     assert_eq!(output.status.code(), Some(0));
 }
+
+// Parsing renders a model once with placeholders for relation names; a model
+// that looks inside a relation must still get the real names.
+#[test]
+fn relation_attributes_see_the_final_names() {
+    let fixture = Fixture::new()
+        .file("models/orders.sql", "{{ config(alias='orders_v2', schema='sales') }} select 1 as id")
+        .file(
+            "models/report.sql",
+            "-- {{ ref('orders').identifier }} in {{ ref('orders').schema }}; {{ this.identifier }}\nselect * from {{ ref('orders') }} as o join {{ this }} as t on true",
+        );
+    let run = fixture.strata(&["compile"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(
+        fixture.read("target/compiled/shop/models/report.sql"),
+        "-- orders_v2 in main_sales; report\nselect * from \"main_sales\".\"orders_v2\" as o join \"main\".\"report\" as t on true"
+    );
+}
