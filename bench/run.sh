@@ -35,7 +35,7 @@ PY
 
 if [ "${STRATA_BENCH_DBT:-0}" = 1 ]; then
   echo "== the same project with dbt-core + dbt-duckdb"
-  [ -x bench/.venv/bin/dbt ] || { python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet dbt-core dbt-duckdb; }
+  [ -x bench/.venv/bin/dbt ] || { python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet "dbt-core~=1.10.0" "dbt-duckdb~=1.10.0"; }
   (cd "$generated/p1000" && rm -rf target && ../../.venv/bin/dbt seed --profiles-dir . --quiet >/dev/null)
   python3 bench/measure.py --runs 1 --cwd "$generated/p1000" --label "dbt run (4 threads)" -- ../../.venv/bin/dbt run --profiles-dir . --threads 4 --quiet
 fi

@@ -215,3 +215,28 @@ fn show_previews_models_and_inline_queries() {
     assert_status(&run, 2);
     assert!(run.stderr.starts_with("error: the query of inline query failed: Catalog Error: Table with name nowhere does not exist"), "{}", run.stderr);
 }
+
+// Ctrl-C stops scheduling, cancels the running query, writes run_results.json
+// and exits with 130.
+#[test]
+fn interrupt_cancels_the_running_query() {
+    let fixture = Fixture::new()
+        .file("models/slow.sql", "{{ config(materialized='table') }} select count(*) as n from range(100000000000) as a")
+        .file("models/after.sql", "select * from {{ ref('slow') }}");
+    let mut child = crate::strata_command(fixture.path())
+        .args(["run", "--threads", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let output = child.wait_with_output().expect("wait");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query was not cancelled");
+    assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
+    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
+    assert_eq!(results["results"][0]["status"], "error");
+    assert_eq!(results["results"][1]["status"], "skipped");
+}
