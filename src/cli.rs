@@ -124,9 +124,18 @@ pub struct SelectArgs {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct DateArgs {
-    /// The execution date (Airflow's `ds`), `YYYY-MM-DD`; default: yesterday (UTC)
+    /// The execution date (Airflow's `ds`), `YYYY-MM-DD`; default: yesterday in the project's time zone
     #[arg(long)]
     pub date: Option<String>,
+    /// The first date of a backfill (inclusive)
+    #[arg(long)]
+    pub start: Option<String>,
+    /// The last date of a backfill (inclusive)
+    #[arg(long)]
+    pub end: Option<String>,
+    /// The time zone that decides "yesterday" (IANA name; default: the `timezone` var, else UTC)
+    #[arg(long)]
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::artifacts;
-use crate::cli::{CompileArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
+use crate::cli::{CompileArgs, DateArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
 use crate::compile::{self, Compiler};
 use crate::dates::ExecutionDate;
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -39,18 +39,39 @@ impl From<Diagnostic> for Failure {
 /// A loaded, parsed project ready for a command.
 pub struct Session {
     pub project: Project,
+    /// Every execution date of the command, in order (one unless backfilling).
+    pub dates: Vec<ExecutionDate>,
+    /// The date `templates` and `parsed` are for: the last of `dates`.
+    pub date: ExecutionDate,
+    pub run_started_at: chrono::DateTime<chrono::Utc>,
     pub templates: Templates,
     pub parsed: Parsed,
-    pub date: ExecutionDate,
 }
 
 impl Session {
-    pub fn open(args: &ProjectArgs, date: Option<&str>) -> Result<Session, Failure> {
-        let date = ExecutionDate::from_arg(date)?;
+    pub fn open(args: &ProjectArgs, date_args: &DateArgs) -> Result<Session, Failure> {
         let project = Project::load(&load_options(args))?;
-        let templates = Templates::new(&project, date, chrono::Utc::now())?;
-        let parsed = parse::parse(&project, &templates)?;
-        Ok(Session { project, templates, parsed, date })
+        let timezone = date_args
+            .timezone
+            .clone()
+            .or_else(|| project.vars.get("timezone").and_then(|tz| tz.as_str()).map(str::to_string));
+        let dates = crate::dates::resolve(
+            date_args.date.as_deref(),
+            date_args.start.as_deref(),
+            date_args.end.as_deref(),
+            timezone.as_deref(),
+        )?;
+        let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
+        let run_started_at = chrono::Utc::now();
+        let (templates, parsed) = Session::prepare(&project, date, run_started_at)?;
+        Ok(Session { project, dates, date, run_started_at, templates, parsed })
+    }
+
+    /// The template environment and DAG of `project` for one execution date.
+    pub fn prepare(project: &Project, date: ExecutionDate, run_started_at: chrono::DateTime<chrono::Utc>) -> Result<(Templates, Parsed), Failure> {
+        let templates = Templates::new(project, date, run_started_at)?;
+        let parsed = parse::parse(project, &templates)?;
+        Ok((templates, parsed))
     }
 
     pub fn graph(&self) -> &Graph {
@@ -76,7 +97,7 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
         // Only the first call takes effect; a second one in the same process is harmless.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
     }
-    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    let session = Session::open(&args.project, &args.date)?;
     let selected = session.select(&args.select)?;
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
     let (compiled, compile_errors) = compiler.compile(&selected);
@@ -110,7 +131,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    let session = Session::open(&args.project, &args.date)?;
     if !session.parsed.errors.is_empty() {
         return Err(Failure::Invalid(Diagnostics(session.parsed.errors.0.clone())));
     }

@@ -18,6 +18,7 @@ use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::project::{Project, TargetKind};
 use crate::template::scope::fill_placeholders;
+use crate::warehouse::sql::Partition;
 use crate::template::{Mode, Relation, Resolve, Scope, Templates};
 
 /// A node's SQL, ready to run.
@@ -197,9 +198,19 @@ impl<'a> Compiler<'a> {
         let Some(relation) = tested.and_then(|n| n.relation.clone()) else {
             return Err(Diagnostic::new(format!("test `{}` is attached to nothing that can be queried", node.name)).at(Location::file(&node.path)));
         };
-        let model = match node.config.str_value("where") {
-            Some(condition) => Value::from_safe_string(format!("(select * from {relation} where {condition}) dbt_subquery")),
-            None => Value::from_object(relation),
+        // A test of a partitioned model checks the execution date's partition
+        // only (cheap on BigQuery), unless `test_scope: all`.
+        let mut conditions: Vec<String> = node.config.str_value("where").map(str::to_string).into_iter().collect();
+        let partition = tested.and_then(|t| Partition::of(&t.config)).and_then(Result::ok);
+        if let (Some(partition), false) = (partition, node.config.str_value("test_scope") == Some("all") || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"))) {
+            let sql = crate::warehouse::sql::for_target(self.project.target.kind);
+            let (first, last) = partition.range(self.templates.date);
+            conditions.push(format!("{} between {} and {}", sql.partition_expression(&partition), sql.date_literal(first), sql.date_literal(last)));
+        }
+        let model = if conditions.is_empty() {
+            Value::from_object(relation)
+        } else {
+            Value::from_safe_string(format!("(select * from {relation} where {}) dbt_subquery", conditions.join(" and ")))
         };
         let mut kwargs: Vec<(String, Value)> = vec![("model".into(), model)];
         if let Some(column) = &test.column_name {

@@ -2,6 +2,7 @@
 //! runs at midnight for the day before), and Airflow's date variables.
 
 use chrono::{Days, NaiveDate, Utc};
+use chrono_tz::Tz;
 
 use crate::diagnostic::Diagnostic;
 
@@ -9,18 +10,55 @@ use crate::diagnostic::Diagnostic;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ExecutionDate(pub NaiveDate);
 
-impl ExecutionDate {
-    /// `--date` if given, else yesterday in UTC.
-    pub fn from_arg(arg: Option<&str>) -> Result<ExecutionDate, Diagnostic> {
-        match arg {
-            Some(text) => ExecutionDate::parse(text, "--date"),
-            None => Ok(ExecutionDate::yesterday()),
+/// The dates a command runs for, from `--date`, `--start`/`--end` and the
+/// time zone (`--timezone`, else the project's `timezone` var, else UTC).
+pub fn resolve(
+    date: Option<&str>,
+    start: Option<&str>,
+    end: Option<&str>,
+    timezone: Option<&str>,
+) -> Result<Vec<ExecutionDate>, Diagnostic> {
+    let zone: Tz = match timezone {
+        None => Tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            Diagnostic::new(format!("`{name}` is not a time zone"))
+                .help("use an IANA name such as `UTC`, `Asia/Seoul` or `America/New_York`")
+        })?,
+    };
+    match (date, start, end) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            Err(Diagnostic::new("`--date` cannot be combined with `--start`/`--end`").help("give one date, or a range"))
         }
+        (Some(text), None, None) => Ok(vec![ExecutionDate::parse(text, "--date")?]),
+        (None, None, None) => Ok(vec![ExecutionDate::yesterday_in(zone)]),
+        (None, Some(_), None) | (None, None, Some(_)) => {
+            Err(Diagnostic::new("a backfill needs both `--start` and `--end`").help("for example `--start 2026-11-01 --end 2026-11-07`"))
+        }
+        (None, Some(start_text), Some(end_text)) => {
+            let first = ExecutionDate::parse(start_text, "--start")?;
+            let last = ExecutionDate::parse(end_text, "--end")?;
+            if first > last {
+                return Err(Diagnostic::new(format!("`--start {start_text}` is after `--end {end_text}`"))
+                    .help("both are inclusive; give the earlier date as `--start`"));
+            }
+            let mut dates = vec![first];
+            while let Some(&latest) = dates.last().filter(|d| **d < last) {
+                dates.push(latest.add_days(1));
+            }
+            Ok(dates)
+        }
+    }
+}
+
+impl ExecutionDate {
+    /// Yesterday in `zone`, as a daily schedule running at midnight processes the day before.
+    pub fn yesterday_in(zone: Tz) -> ExecutionDate {
+        let today = Utc::now().with_timezone(&zone).date_naive();
+        ExecutionDate(today.checked_sub_days(Days::new(1)).unwrap_or(today))
     }
 
     pub fn yesterday() -> ExecutionDate {
-        let today = Utc::now().date_naive();
-        ExecutionDate(today.checked_sub_days(Days::new(1)).unwrap_or(today))
+        ExecutionDate::yesterday_in(Tz::UTC)
     }
 
     /// Parses `YYYY-MM-DD`, naming `flag` in the error.
@@ -71,6 +109,28 @@ mod tests {
         let err = ExecutionDate::parse("yesterday", "--date").unwrap_err();
         assert_eq!(err.message, "`--date yesterday` is not a date in the form `YYYY-MM-DD`");
         assert!(ExecutionDate::parse("2026-1-2", "--date").is_err());
+    }
+
+    #[test]
+    fn ranges_are_inclusive_and_ordered() {
+        let dates = resolve(None, Some("2026-10-30"), Some("2026-11-02"), None).unwrap();
+        let shown: Vec<String> = dates.iter().map(|d| d.ds()).collect();
+        assert_eq!(shown, ["2026-10-30", "2026-10-31", "2026-11-01", "2026-11-02"]);
+        let err = resolve(None, Some("2026-11-02"), Some("2026-11-01"), None).unwrap_err();
+        assert_eq!(err.message, "`--start 2026-11-02` is after `--end 2026-11-01`");
+        assert!(resolve(None, Some("2026-11-02"), None, None).is_err());
+        assert!(resolve(Some("2026-11-02"), Some("2026-11-02"), Some("2026-11-03"), None).is_err());
+        let err = resolve(None, None, None, Some("Mars/Olympus")).unwrap_err();
+        assert_eq!(err.message, "`Mars/Olympus` is not a time zone");
+    }
+
+    #[test]
+    fn default_is_yesterday_in_the_time_zone() {
+        for zone in ["UTC", "Asia/Seoul", "America/Los_Angeles"] {
+            let tz: Tz = zone.parse().unwrap();
+            let expected = Utc::now().with_timezone(&tz).date_naive().pred_opt().unwrap();
+            assert_eq!(resolve(None, None, None, Some(zone)).unwrap(), [ExecutionDate(expected)]);
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::graph::{Node, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::seed;
 use crate::template::Relation;
-use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::sql::{Partition, SqlGenerator, staging_relation};
 use crate::warehouse::{Connection, RelationKind, Table, WarehouseError};
 
 /// How a node ended, in run_results.json's words.
@@ -135,6 +135,11 @@ impl Materializer<'_> {
             .and_then(|()| match materialized.as_str() {
                 "view" => self.view(connection, &relation, existing, &compiled.sql),
                 "table" => self.table(connection, &relation, existing, &compiled.sql).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
+                "incremental" if Partition::of(&node.config).is_some() => match Partition::of(&node.config) {
+                    Some(Ok(partition)) => self.insert_overwrite(connection, &relation, existing, &partition, is_incremental, &compiled.sql),
+                    Some(Err(message)) => Err(StepError(message)),
+                    None => Err(StepError("no partition".into())),
+                },
                 "incremental" if is_incremental => self
                     .incremental(connection, &relation, node, &compiled.sql)
                     .map(|rows| (format!("inserted into {}", relation.display_name()), Some(rows))),
@@ -229,6 +234,62 @@ impl Materializer<'_> {
         Ok(())
     }
 
+    /// Replaces the execution date's partition (and `lookback` days before it)
+    /// with the model's rows, atomically, and nothing else. Every row must fall
+    /// in those partitions: a wrong filter fails the node and writes nothing.
+    fn insert_overwrite(
+        &self,
+        connection: &mut dyn Connection,
+        relation: &Relation,
+        existing: Option<RelationKind>,
+        partition: &Partition,
+        is_incremental: bool,
+        sql: &str,
+    ) -> Result<(String, Option<u64>), StepError> {
+        let date = self.compiler.templates.date;
+        let (first, last) = partition.range(date);
+        let staged = staging_relation(relation, "new");
+        connection.execute(&self.sql.drop_table(&staged))?;
+        connection.execute(&self.sql.create_table_as(&staged, sql))?;
+        let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last));
+        let outside = match outside {
+            Ok(outside) => outside,
+            Err(err) => {
+                let _ = connection.execute(&self.sql.drop_table(&staged));
+                return Err(err);
+            }
+        };
+        if outside > 0 {
+            let _ = connection.execute(&self.sql.drop_table(&staged));
+            let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
+            return Err(StepError(format!(
+                "{} {} `{}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {} = '{{{{ ds }}}}'`",
+                crate::report::thousands(outside),
+                if outside == 1 { "row has" } else { "rows have" },
+                partition.field,
+                partition.field
+            )));
+        }
+        let rows = self.count(connection, &staged)?;
+        let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
+        if !is_incremental {
+            self.swap_in(connection, &staged, relation, existing)?;
+            return Ok((format!("created table {}${partitions}", relation.display_name()), Some(rows)));
+        }
+        let script = format!(
+            "begin transaction;\n{};\n{};\ncommit;",
+            self.sql.delete_partitions(relation, partition, first, last),
+            self.sql.insert_from(relation, &staged)
+        );
+        let result = connection.execute_script(&script);
+        if result.is_err() {
+            let _ = connection.execute_script("rollback");
+        }
+        let _ = connection.execute(&self.sql.drop_table(&staged));
+        result?;
+        Ok((format!("created partition {}${partitions}", relation.display_name()), Some(rows)))
+    }
+
     /// Appends the new rows, first deleting the rows they replace when the
     /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
     fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
@@ -253,8 +314,13 @@ impl Materializer<'_> {
     }
 
     fn count(&self, connection: &mut dyn Connection, relation: &Relation) -> Result<u64, StepError> {
-        let table = connection.query(&format!("select count(*) from {relation}"))?;
-        Ok(table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0) as u64)
+        self.count_query(connection, &format!("select count(*) from {relation}"))
+    }
+
+    /// The number in the first cell of `sql`'s result.
+    fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
+        let table = connection.query(sql)?;
+        Ok(table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0).max(0) as u64)
     }
 
     fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
@@ -270,7 +336,10 @@ impl Materializer<'_> {
             connection.execute(&self.sql.drop_table(&staged))?;
             let path = project.root.join(&node.path);
             let absolute = std::fs::canonicalize(&path).unwrap_or(path);
-            connection.execute(&self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter))?;
+            let Some(load) = self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) else {
+                return Err(StepError("this warehouse cannot load seeds from SQL".into()));
+            };
+            connection.execute(&load)?;
             let rows = self.count(connection, &staged)?;
             self.swap_in(connection, &staged, &relation, existing)?;
             Ok(rows)

@@ -104,7 +104,7 @@ fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
 
 pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
     let started = Instant::now();
-    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    let session = Session::open(&args.project, &args.date)?;
     if !session.parsed.errors.is_empty() {
         return Err(Failure::Invalid(crate::diagnostic::Diagnostics(session.parsed.errors.0.clone())));
     }
@@ -218,7 +218,7 @@ fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[
 }
 
 pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project, args.date.date.as_deref())?;
+    let session = Session::open(&args.project, &args.date)?;
     if !session.parsed.errors.is_empty() {
         return Err(Failure::Invalid(crate::diagnostic::Diagnostics(session.parsed.errors.0.clone())));
     }

@@ -28,6 +28,8 @@ pub const BUILTINS_NAME: &str = "strata/builtins.sql";
 
 pub struct Templates {
     pub env: Environment<'static>,
+    /// The execution date the environment renders for.
+    pub date: ExecutionDate,
     pub globals: Arc<Globals>,
     /// Whether the project defines its own `generate_schema_name` / `generate_alias_name`.
     pub custom_schema_name: bool,
@@ -107,7 +109,7 @@ impl Templates {
         });
         context::register(&mut env, &globals, date, run_started_at);
         env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
-        Ok(Templates { env, globals, custom_schema_name, custom_alias_name })
+        Ok(Templates { env, date, globals, custom_schema_name, custom_alias_name })
     }
 
     /// Compiles a model's (or test's) template; `name` is its project-relative path.

@@ -1,6 +1,7 @@
 //! The SQL each materialization sends, per warehouse dialect. Pure functions of
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
+use crate::dates::ExecutionDate;
 use crate::template::Relation;
 
 /// A column of a seed, with the type it was given or inferred.
@@ -64,8 +65,64 @@ pub trait SqlGenerator: Send + Sync {
         format!("select * from (\n{sql}\n) as strata_preview limit {limit}")
     }
 
-    /// Loads a CSV file into `relation` with the given column types.
-    fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> String;
+    fn date_literal(&self, date: ExecutionDate) -> String {
+        format!("date '{}'", date.ds())
+    }
+
+    /// The partition (a date) a row of a partitioned model belongs to.
+    fn partition_expression(&self, partition: &Partition) -> String {
+        match partition.data_type {
+            PartitionType::Date => self.quote(&partition.field),
+            PartitionType::Timestamp => format!("cast({} as date)", self.quote(&partition.field)),
+        }
+    }
+
+    /// Counts the rows of `staged` outside the partitions `first..=last`, NULL included.
+    fn count_outside_partitions(&self, staged: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
+        let expression = self.partition_expression(partition);
+        format!(
+            "select count(*) from {staged} where {expression} is null or {expression} < {} or {expression} > {}",
+            self.date_literal(first),
+            self.date_literal(last)
+        )
+    }
+
+    fn delete_partitions(&self, target: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
+        format!(
+            "delete from {target} where {} between {} and {}",
+            self.partition_expression(partition),
+            self.date_literal(first),
+            self.date_literal(last)
+        )
+    }
+
+    /// Loads a CSV file into `relation` with the given column types, when the
+    /// warehouse can read local files from SQL (BigQuery loads seeds through its API).
+    fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String>;
+}
+
+/// The SQL generator of a target type.
+pub fn for_target(kind: crate::project::TargetKind) -> &'static dyn SqlGenerator {
+    match kind {
+        crate::project::TargetKind::DuckDb => &DuckDbSql,
+        crate::project::TargetKind::BigQuery => &BigQuerySql,
+    }
+}
+
+pub struct BigQuerySql;
+
+impl SqlGenerator for BigQuerySql {
+    fn quote(&self, name: &str) -> String {
+        format!("`{}`", name.replace('`', "\\`"))
+    }
+
+    fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
+        format!("insert into {target} select * from {staged}")
+    }
+
+    fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
+        None
+    }
 }
 
 pub struct DuckDbSql;
@@ -75,17 +132,70 @@ impl SqlGenerator for DuckDbSql {
         format!("\"{}\"", name.replace('"', "\"\""))
     }
 
-    fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> String {
+    fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String> {
         let types = columns
             .iter()
             .map(|c| format!("'{}': '{}'", c.name.replace('\'', "''"), c.data_type.replace('\'', "''")))
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
+        Some(format!(
             "create table {relation} as select * from read_csv('{}', header = true, auto_detect = false, delim = '{}', quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
             path.replace('\'', "''"),
             delimiter
-        )
+        ))
+    }
+}
+
+/// How a model is partitioned: `partition_by={'field': 'event_date', 'data_type': 'date'}`
+/// (or just `partition_by='event_date'`), with `lookback` days rewritten too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    pub field: String,
+    pub data_type: PartitionType,
+    pub lookback: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionType {
+    Date,
+    /// Partitioned by the day of a timestamp.
+    Timestamp,
+}
+
+impl Partition {
+    /// The partition a node's config declares, if any, or why it is not valid.
+    pub fn of(config: &serde_json::Map<String, serde_json::Value>) -> Option<Result<Partition, String>> {
+        use serde_json::Value as Json;
+        let lookback = match config.get("lookback") {
+            None | Some(Json::Null) => 0,
+            Some(value) => match value.as_u64() {
+                Some(days) => days as u32,
+                None => return Some(Err(format!("`lookback` must be a number of days, not `{value}`"))),
+            },
+        };
+        let (field, data_type) = match config.get("partition_by")? {
+            Json::Null => return None,
+            Json::String(field) => (field.clone(), "date".to_string()),
+            Json::Object(spec) => {
+                let Some(field) = spec.get("field").and_then(Json::as_str) else {
+                    return Some(Err("`partition_by` needs a `field`".into()));
+                };
+                let data_type = spec.get("data_type").and_then(Json::as_str).unwrap_or("date").to_ascii_lowercase();
+                (field.to_string(), data_type)
+            }
+            other => return Some(Err(format!("`partition_by` must be a column name or `{{field: ..., data_type: ...}}`, not `{other}`"))),
+        };
+        let data_type = match data_type.as_str() {
+            "date" => PartitionType::Date,
+            "timestamp" | "datetime" => PartitionType::Timestamp,
+            other => return Some(Err(format!("`partition_by` data_type `{other}` is not supported; use `date` or `timestamp`"))),
+        };
+        Some(Ok(Partition { field, data_type, lookback }))
+    }
+
+    /// The partitions a run for `date` rewrites.
+    pub fn range(&self, date: ExecutionDate) -> (ExecutionDate, ExecutionDate) {
+        (date.add_days(-i64::from(self.lookback)), date)
     }
 }
 
@@ -108,6 +218,8 @@ mod tests {
         let sql = DuckDbSql;
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
+        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 };
+        let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         insta::assert_snapshot!(
             [
                 sql.create_schema(&target),
@@ -117,7 +229,9 @@ mod tests {
                 sql.delete_matching(&target, &staged, &["id".into(), "day".into()]),
                 sql.insert_from(&target, &staged),
                 sql.count_failures("select * from x where id is null", Some(100)),
-                sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ','),
+                sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',').unwrap_or_default(),
+                sql.count_outside_partitions(&staged, &partition, day.add_days(-2), day),
+                sql.delete_partitions(&target, &partition, day.add_days(-2), day),
             ]
             .join(";\n\n")
         );

@@ -223,7 +223,7 @@ fn interrupt_cancels_the_running_query() {
     let fixture = Fixture::new()
         .file("models/slow.sql", "{{ config(materialized='table') }} select count(*) as n from range(100000000000) as a")
         .file("models/after.sql", "select * from {{ ref('slow') }}");
-    let mut child = crate::strata_command(fixture.path())
+    let child = crate::strata_command(fixture.path())
         .args(["run", "--threads", "1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
