@@ -135,6 +135,8 @@ pub struct RunResult<'a> {
     pub node: &'a Node,
     pub outcome: &'a crate::materialize::Outcome,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The execution date it ran for.
+    pub date: crate::dates::ExecutionDate,
 }
 
 /// `target/run_results.json` in dbt's shape (v6), with the invocation's
@@ -149,6 +151,7 @@ pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehous
             json!({
                 "unique_id": r.node.unique_id,
                 "status": r.outcome.status.as_str(),
+                "execution_date": r.date.ds(),
                 "timing": [{"name": "execute", "started_at": time(r.started_at), "completed_at": time(completed)}],
                 "thread_id": "Thread-1",
                 "execution_time": r.outcome.seconds,

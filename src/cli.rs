@@ -55,6 +55,9 @@ pub struct RunArgs {
     /// Stop scheduling after the first failure
     #[arg(long, short = 'x')]
     pub fail_fast: bool,
+    /// Do not wait for sources' `wait_for` and `freshness` checks
+    #[arg(long)]
+    pub skip_checks: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

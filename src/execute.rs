@@ -258,7 +258,7 @@ pub fn plan(graph: &crate::graph::Graph, nodes: &BTreeSet<usize>, tests_gate_chi
                 }
             }
             let n = &graph.nodes[node];
-            Task { node, parents: parents.into_iter().collect(), label: format!("{} `{}`", n.resource_type.name(), n.name) }
+            Task { node, parents: parents.into_iter().collect(), label: format!("{} `{}`", n.resource_type.name(), n.display_name()) }
         })
         .collect();
     if tests_gate_children {

@@ -3,6 +3,7 @@
 //! order of DESIGN.md's pipeline.
 
 pub mod artifacts;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod compile;

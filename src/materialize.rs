@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::Value as Json;
 
+use crate::checks::{SourceCheck, WaitFor};
 use crate::compile::Compiler;
 use crate::graph::{Node, ResourceType};
 use crate::project::config::ConfigExt;
@@ -91,6 +92,28 @@ pub struct Materializer<'a> {
     pub compiler: &'a Compiler<'a>,
     pub sql: &'a dyn SqlGenerator,
     pub full_refresh: bool,
+    /// Set by Ctrl-C; a source check stops waiting.
+    pub cancelled: &'a std::sync::atomic::AtomicBool,
+}
+
+/// What one look at a source found.
+enum Poke {
+    Ready,
+    /// Ready, but older than `warn_after`.
+    Stale(String),
+    NotReady(String),
+}
+
+/// `90s` → `1m 30s`.
+fn humantime(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0..60 => format!("{}s", seconds.max(u64::from(duration.as_millis() > 0 && seconds == 0))),
+        60..3600 if seconds % 60 == 0 => format!("{}m", seconds / 60),
+        60..3600 => format!("{}m {}s", seconds / 60, seconds % 60),
+        _ if seconds % 3600 == 0 => format!("{}h", seconds / 3600),
+        _ => format!("{}h {}m", seconds / 3600, (seconds % 3600) / 60),
+    }
 }
 
 /// A statement failed: the message a user reads, with the statement's step.
@@ -111,6 +134,7 @@ impl Materializer<'_> {
             ResourceType::Model => self.model(connection, index),
             ResourceType::Seed => self.seed(connection, node),
             ResourceType::Test => self.test(connection, index),
+            ResourceType::Source => self.check_source(connection, node),
             _ => Outcome::new(Status::Success, format!("{} {}", node.resource_type.name(), node.name)),
         };
         outcome.seconds = started.elapsed().as_secs_f64();
@@ -352,6 +376,100 @@ impl Materializer<'_> {
             }
             Err(StepError(message)) => Outcome::error(node, message),
         }
+    }
+
+    /// Waits until the source is ready for the execution date, poking every
+    /// `poke_interval` until `timeout`.
+    fn check_source(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
+        let name = node.display_name();
+        let date = self.compiler.templates.date;
+        let check = match SourceCheck::of(node) {
+            Some(Ok(check)) => check,
+            Some(Err(message)) => return Outcome::error(node, format!("source `{name}`: {message}")),
+            None => return Outcome::new(Status::Success, format!("source {name} has no checks")),
+        };
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let deadline = Instant::now() + check.timeout;
+        let mut pokes = 0;
+        loop {
+            pokes += 1;
+            let poke = self.poke(connection, node, &check, &relation, date);
+            let (ready, warning, reason) = match poke {
+                Ok(Poke::Ready) => (true, None, String::new()),
+                Ok(Poke::Stale(warning)) => (true, Some(warning), String::new()),
+                Ok(Poke::NotReady(reason)) => (false, None, reason),
+                // A missing table is a source not loaded yet: keep waiting.
+                Err(StepError(message)) => (false, None, message),
+            };
+            let after = if pokes == 1 { String::new() } else { format!(" after {pokes} checks") };
+            if ready {
+                let mut outcome = Outcome::new(
+                    if warning.is_some() { Status::Warn } else { Status::Success },
+                    format!("source {name} ready for {}{after}", date.ds()),
+                );
+                outcome.message = warning.unwrap_or_default();
+                return outcome;
+            }
+            let now = Instant::now();
+            let cancelled = self.cancelled.load(std::sync::atomic::Ordering::SeqCst);
+            if now >= deadline || cancelled {
+                let mut outcome = Outcome::error(node, format!(
+                    "source `{name}` is not ready for {}{}: {reason}",
+                    date.ds(),
+                    if check.timeout.is_zero() { String::new() } else { format!(" after waiting {}", humantime(check.timeout)) }
+                ));
+                outcome.description = format!("source {name} not ready for {}{after}", date.ds());
+                return outcome;
+            }
+            // Sleep in short steps so Ctrl-C is noticed.
+            let wake = (now + check.poke_interval).min(deadline);
+            while Instant::now() < wake && !self.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep((wake - Instant::now()).min(std::time::Duration::from_millis(100)));
+            }
+        }
+    }
+
+    fn poke(&self, connection: &mut dyn Connection, node: &Node, check: &SourceCheck, relation: &Relation, date: crate::dates::ExecutionDate) -> Result<Poke, StepError> {
+        match &check.wait_for {
+            Some(WaitFor::Partition(column)) => {
+                let sql = format!("select count(*) from {relation} where cast({} as date) = {}", self.sql.quote(column), self.sql.date_literal(date));
+                if self.count_query(connection, &sql)? == 0 {
+                    return Ok(Poke::NotReady(format!("no row has `{column}` on {}", date.ds())));
+                }
+            }
+            Some(WaitFor::Sql(condition)) => {
+                let condition = self
+                    .compiler
+                    .render_text(&node.path.to_string_lossy(), condition, None)
+                    .map_err(|d| StepError(format!("`wait_for.sql`: {}", d.message)))?;
+                if self.count_query(connection, &format!("select count(*) from {relation} where {condition}"))? == 0 {
+                    return Ok(Poke::NotReady(format!("no row satisfies `{}`", condition.trim())));
+                }
+            }
+            None => {}
+        }
+        if let Some(freshness) = &check.freshness {
+            let table = connection.query(&format!("select max({}) from {relation}", self.sql.quote(&freshness.loaded_at_field)))?;
+            let latest = table.rows.first().and_then(|r| r.first()).map(|c| c.to_string()).unwrap_or_default();
+            let loaded = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"]
+                .iter()
+                .find_map(|format| {
+                    chrono::NaiveDateTime::parse_from_str(&latest, format)
+                        .ok()
+                        .or_else(|| chrono::NaiveDate::parse_from_str(&latest, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+                });
+            let Some(loaded) = loaded else {
+                return Ok(Poke::NotReady(format!("`{}` has no value yet", freshness.loaded_at_field)));
+            };
+            let age = (chrono::Utc::now().naive_utc() - loaded).to_std().unwrap_or_default();
+            if freshness.error_after.is_some_and(|limit| age > limit) {
+                return Ok(Poke::NotReady(format!("last loaded {} ago, more than `error_after`", humantime(age))));
+            }
+            if freshness.warn_after.is_some_and(|limit| age > limit) {
+                return Ok(Poke::Stale(format!("source `{}` was last loaded {} ago, more than `warn_after`", node.display_name(), humantime(age))));
+            }
+        }
+        Ok(Poke::Ready)
     }
 
     fn test(&self, connection: &mut dyn Connection, index: usize) -> Outcome {

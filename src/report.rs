@@ -53,14 +53,20 @@ impl Reporter {
 
     /// One line for a finished node:
     /// `OK    created table main_marketing.utm_spend_full_joined  1,204 rows  0.03s`.
-    pub fn finished(&self, outcome: &Outcome) {
+    /// `prefix` is the date during a backfill.
+    pub fn finished(&self, prefix: &str, outcome: &Outcome) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
         if self.quiet && !outcome.status.is_failure() {
             return;
         }
-        self.line(&self.node_line(outcome));
+        self.line(&format!("{prefix}{}", self.node_line(outcome)));
+    }
+
+    /// The counts of one date of a backfill.
+    pub fn phase_summary(&self, date: &str, outcomes: &[Outcome]) {
+        self.line(&format!("{date}: {}", counts(outcomes)));
     }
 
     pub fn node_line(&self, outcome: &Outcome) -> String {
@@ -89,33 +95,28 @@ impl Reporter {
     }
 
     /// `PASS=.. WARN=.. ERROR=.. SKIP=.. TOTAL=..`, then each failure in full.
-    pub fn summary(&self, nodes: &[&Node], outcomes: &[Outcome], seconds: f64) {
+    /// `dates` names each outcome's date during a backfill.
+    pub fn summary(&self, nodes: &[&Node], outcomes: &[Outcome], dates: &[Option<String>], seconds: f64) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        let count = |statuses: &[Status]| outcomes.iter().filter(|o| statuses.contains(&o.status)).count();
         let mut text = String::new();
         if !self.quiet {
             text.push_str(&format!("\nFinished {} {} in {seconds:.2}s.\n", outcomes.len(), if outcomes.len() == 1 { "node" } else { "nodes" }));
         }
-        text.push_str(&format!(
-            "PASS={} WARN={} ERROR={} SKIP={} TOTAL={}\n",
-            count(&[Status::Success, Status::Pass]),
-            count(&[Status::Warn]),
-            count(&[Status::Error, Status::Fail]),
-            count(&[Status::Skipped]),
-            outcomes.len()
-        ));
-        for (node, outcome) in nodes.iter().zip(outcomes) {
+        text.push_str(&counts(outcomes));
+        text.push('\n');
+        for ((node, outcome), date) in nodes.iter().zip(outcomes).zip(dates.iter().chain(std::iter::repeat(&None))) {
             if !matches!(outcome.status, Status::Error | Status::Fail | Status::Warn) {
                 continue;
             }
+            let on = date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default();
             let kind = match outcome.status {
                 Status::Warn => "warning in",
                 Status::Fail => "failure in",
                 _ => "error in",
             };
-            text.push_str(&format!("\n{kind} {} `{}` ({})\n", node.resource_type.name(), node.name, node.path.display()));
+            text.push_str(&format!("\n{kind} {} `{}`{on} ({})\n", node.resource_type.name(), node.display_name(), node.path.display()));
             for line in outcome.message.lines() {
                 if line.trim().is_empty() {
                     text.push('\n');
@@ -136,6 +137,19 @@ impl Reporter {
         let mut stdout = std::io::stdout().lock();
         let _ = write!(stdout, "{text}");
     }
+}
+
+/// `PASS=.. WARN=.. ERROR=.. SKIP=.. TOTAL=..`
+fn counts(outcomes: &[Outcome]) -> String {
+    let count = |statuses: &[Status]| outcomes.iter().filter(|o| statuses.contains(&o.status)).count();
+    format!(
+        "PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
+        count(&[Status::Success, Status::Pass]),
+        count(&[Status::Warn]),
+        count(&[Status::Error, Status::Fail]),
+        count(&[Status::Skipped]),
+        outcomes.len()
+    )
 }
 
 /// `1204` → `1,204`.

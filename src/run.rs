@@ -3,7 +3,7 @@
 //! `run_results.json`. Exit status: 0 when every node passed (warnings
 //! allowed), 1 when a node or test failed, 130 when interrupted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,7 +17,9 @@ use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::diagnostic::Diagnostic;
 use crate::execute::{self, PoolOptions};
-use crate::graph::ResourceType;
+use crate::dates::ExecutionDate;
+use crate::graph::{Graph, ResourceType};
+use crate::warehouse::sql::Partition;
 use crate::materialize::{Materializer, Outcome};
 use crate::project::{Project, TargetKind};
 use crate::report::{Reporter, render_table};
@@ -102,21 +104,109 @@ fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
     flag.clone()
 }
 
+/// One pool run: the nodes of one execution date.
+struct Phase {
+    date: ExecutionDate,
+    /// Unique ids of the nodes to run.
+    nodes: BTreeSet<String>,
+}
+
+/// Splits the nodes to run into phases. One date: one phase. A backfill: seeds
+/// once, then the partitioned models (and their tests) once per date in date
+/// order, then everything else once, for the last date.
+fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Vec<Phase> {
+    let ids = |filter: &dyn Fn(usize) -> bool| -> BTreeSet<String> {
+        nodes.iter().copied().filter(|&i| filter(i)).map(|i| graph.nodes[i].unique_id.clone()).collect()
+    };
+    let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else { return Vec::new() };
+    if dates.len() == 1 {
+        return vec![Phase { date: first, nodes: ids(&|_| true) }];
+    }
+    let partitioned = |i: usize| matches!(Partition::of(&graph.nodes[i].config), Some(Ok(_)));
+    let per_date = |i: usize| match graph.nodes[i].resource_type {
+        ResourceType::Model => partitioned(i),
+        ResourceType::Test => {
+            let models: Vec<usize> = graph.parents(i).filter(|&p| graph.nodes[p].resource_type == ResourceType::Model).collect();
+            !models.is_empty() && models.into_iter().all(partitioned)
+        }
+        ResourceType::Source => graph.children(i).any(|c| nodes.contains(&c) && partitioned(c)),
+        _ => false,
+    };
+    let mut phases = vec![Phase { date: first, nodes: ids(&|i| graph.nodes[i].resource_type == ResourceType::Seed) }];
+    for &date in dates {
+        phases.push(Phase { date, nodes: ids(&per_date) });
+    }
+    phases.push(Phase {
+        date: last,
+        nodes: ids(&|i| {
+            graph.nodes[i].resource_type != ResourceType::Seed && (!per_date(i) || graph.nodes[i].resource_type == ResourceType::Source && graph.children(i).any(|c| nodes.contains(&c) && !partitioned(c)))
+        }),
+    });
+    phases.retain(|phase| !phase.nodes.is_empty());
+    phases
+}
+
 pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
     let started = Instant::now();
     let session = Session::open(&args.project, &args.date)?;
+    let nodes = select_for(which, &session, &args.select.select, &args.select.exclude, args.skip_checks)?;
+    let plan = phases(session.graph(), &nodes, &session.dates);
+    let invocation = json!({
+        "which": which.name(),
+        "select": args.select.select,
+        "exclude": args.select.exclude,
+        "dates": session.dates.iter().map(|d| d.ds()).collect::<Vec<_>>(),
+        "target": session.project.target.name,
+        "vars": args.project.vars,
+        "full_refresh": args.full_refresh,
+        "skip_checks": args.skip_checks,
+        "threads": args.threads,
+    });
+    run_phases(which, args, &session, plan, invocation, started)
+}
+
+/// The nodes `which` runs among those selected: never ephemeral models; source
+/// checks (sources declaring `wait_for` or `freshness`) unless `--skip-checks`.
+fn select_for(which: Which, session: &Session, select: &[String], exclude: &[String], skip_checks: bool) -> Result<BTreeSet<usize>, Failure> {
     if !session.parsed.errors.is_empty() {
         return Err(Failure::Invalid(crate::diagnostic::Diagnostics(session.parsed.errors.0.clone())));
     }
     let graph = session.graph();
-    let selected = session.select(&args.select)?;
-    let nodes: BTreeSet<usize> = selected
-        .into_iter()
+    let selected = crate::graph::select::select_nodes(graph, select, exclude)?;
+    let mut nodes: BTreeSet<usize> = selected
+        .iter()
+        .copied()
         .filter(|&i| which.runs(graph.nodes[i].resource_type))
         .filter(|&i| !(graph.nodes[i].resource_type == ResourceType::Model && graph.nodes[i].materialized() == "ephemeral"))
         .collect();
-    let tasks = execute::plan(graph, &nodes, which == Which::Build);
-    if tasks.is_empty() {
+    if !skip_checks && matches!(which, Which::Run | Which::Build) {
+        let checks: Vec<usize> = (0..graph.nodes.len())
+            .filter(|&i| crate::checks::SourceCheck::of(&graph.nodes[i]).is_some())
+            .filter(|&i| reads_before_running(graph, i, &nodes))
+            .collect();
+        nodes.extend(checks);
+    }
+    Ok(nodes)
+}
+
+/// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.
+fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -> bool {
+    let mut stack: Vec<usize> = graph.children(source).collect();
+    let mut seen = BTreeSet::new();
+    while let Some(node) = stack.pop() {
+        if !seen.insert(node) {
+            continue;
+        }
+        if nodes.contains(&node) {
+            return true;
+        }
+        stack.extend(graph.children(node));
+    }
+    false
+}
+
+fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>, invocation: serde_json::Value, started: Instant) -> Result<i32, Failure> {
+    if plan.is_empty() {
         eprintln!("warning: nothing to {}: the selection has no {}", which.name(), match which {
             Which::Seed => "seeds",
             Which::Run => "models",
@@ -125,77 +215,120 @@ pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
         });
         return Ok(0);
     }
-
     let warehouse = open_warehouse(&session.project)?;
     let cancelled = cancelled_flag(&warehouse);
-    let threads = args.threads.or(session.project.target.threads).unwrap_or(4).max(1).min(tasks.len());
     let warehouse_nanos = Arc::new(AtomicU64::new(0));
-    let connections = (0..threads)
-        .map(|_| warehouse.connect().map(|c| Timed::new(c, warehouse_nanos.clone())))
-        .collect::<Result<Vec<Timed>, _>>()
-        .map_err(|err| Diagnostic::new(err.to_string()))?;
-
-    let compiler = Compiler::new(&session.project, &session.templates, graph);
-    let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: args.full_refresh };
-    let reporter = Reporter::new(tasks.len(), args.output.no_progress, args.output.quiet);
+    let backfill = session.dates.len() > 1;
+    let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
+    let reporter = Reporter::new(total, args.output.no_progress, args.output.quiet);
     let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-
-    // Schemas first, once each, before workers race to create them.
+    let runs_models = matches!(which, Which::Run | Which::Build);
     let mut schemas = BTreeSet::new();
-    for task in &tasks {
-        if let Some(relation) = &graph.nodes[task.node].relation {
-            if matches!(graph.nodes[task.node].resource_type, ResourceType::Model | ResourceType::Seed) && schemas.insert((relation.database.clone(), relation.schema.clone())) {
-                setup
-                    .execute(&warehouse.sql().create_schema(relation))
-                    .map_err(|err| Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default())))?;
+    // Failed nodes block their descendants on later dates.
+    let mut blocked: BTreeMap<String, String> = BTreeMap::new();
+    let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>, usize)> = Vec::new();
+    let mut ran_start_hooks = false;
+
+    for phase in &plan {
+        if cancelled.load(Ordering::SeqCst) {
+            break;
+        }
+        let prepared;
+        let (templates, parsed) = if phase.date == session.date {
+            (&session.templates, &session.parsed)
+        } else {
+            prepared = Session::prepare(&session.project, phase.date, session.run_started_at)?;
+            (&prepared.0, &prepared.1)
+        };
+        let graph = &parsed.graph;
+        let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
+        let tasks = execute::plan(graph, &nodes, which == Which::Build);
+        let threads = args.threads.or(session.project.target.threads).unwrap_or(4).max(1).min(tasks.len().max(1));
+        let connections = (0..threads)
+            .map(|_| warehouse.connect().map(|c| Timed::new(c, warehouse_nanos.clone())))
+            .collect::<Result<Vec<Timed>, _>>()
+            .map_err(|err| Diagnostic::new(err.to_string()))?;
+        let compiler = Compiler::new(&session.project, templates, graph);
+        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: args.full_refresh, cancelled: &cancelled };
+
+        // Schemas first, once each, before workers race to create them.
+        for task in &tasks {
+            let node = &graph.nodes[task.node];
+            if let (Some(relation), ResourceType::Model | ResourceType::Seed) = (&node.relation, node.resource_type) {
+                if schemas.insert((relation.database.clone(), relation.schema.clone())) {
+                    setup.execute(&warehouse.sql().create_schema(relation)).map_err(|err| {
+                        Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default()))
+                    })?;
+                }
             }
         }
-    }
-    let runs_models = matches!(which, Which::Run | Which::Build);
-    if runs_models {
-        run_hooks(&compiler, setup.as_mut(), &session.project.on_run_start, "on-run-start")?;
-    }
+        if runs_models && !ran_start_hooks {
+            run_hooks(&compiler, setup.as_mut(), &session.project.on_run_start, "on-run-start")?;
+            ran_start_hooks = true;
+        }
 
-    let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
-    let outcomes = execute::run(
-        &tasks,
-        connections,
-        &PoolOptions { fail_fast: args.fail_fast, cancelled: &cancelled },
-        |connection, task| {
-            if let Ok(mut times) = start_times.lock() {
-                times[task] = chrono::Utc::now();
+        let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
+        let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
+        let outcomes = execute::run(
+            &tasks,
+            connections,
+            &PoolOptions { fail_fast: args.fail_fast, cancelled: &cancelled },
+            |connection, task| {
+                let node = &graph.nodes[tasks[task].node];
+                if let Ok(mut times) = start_times.lock() {
+                    times[task] = chrono::Utc::now();
+                }
+                reporter.set_message(&format!("{prefix}{}", node.name));
+                if let Some(reason) = blocked.get(&node.unique_id) {
+                    return Outcome::skipped(node, reason.clone());
+                }
+                materializer.run(connection, tasks[task].node)
+            },
+            |task, reason| Outcome::skipped(&graph.nodes[tasks[task].node], reason),
+            |_, outcome| reporter.finished(&prefix, outcome),
+        );
+        let times = start_times.into_inner().unwrap_or_default();
+        for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
+            let node = &graph.nodes[task.node];
+            if outcome.status.is_failure() {
+                let reason = format!("skipped because {} failed on {}", task.label, phase.date.ds());
+                let mut stack: Vec<usize> = graph.children(task.node).collect();
+                while let Some(descendant) = stack.pop() {
+                    if blocked.insert(graph.nodes[descendant].unique_id.clone(), reason.clone()).is_none() {
+                        stack.extend(graph.children(descendant));
+                    }
+                }
             }
-            reporter.set_message(&graph.nodes[tasks[task].node].name);
-            materializer.run(connection, tasks[task].node)
-        },
-        |task, reason| Outcome::skipped(&graph.nodes[tasks[task].node], reason),
-        |_, outcome| reporter.finished(outcome),
-    );
-    if runs_models && !cancelled.load(Ordering::SeqCst) {
-        run_hooks(&compiler, setup.as_mut(), &session.project.on_run_end, "on-run-end")?;
+            all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at, task.node));
+        }
+        if backfill && !args.output.quiet {
+            reporter.phase_summary(&phase.date.ds(), &outcomes);
+        }
+        if runs_models && phase.date == session.date && std::ptr::eq(phase, plan.last().unwrap_or(phase)) && !cancelled.load(Ordering::SeqCst) {
+            run_hooks(&compiler, setup.as_mut(), &session.project.on_run_end, "on-run-end")?;
+        }
     }
 
     let elapsed = started.elapsed().as_secs_f64();
-    let run_nodes: Vec<_> = tasks.iter().map(|t| &graph.nodes[t.node]).collect();
-    reporter.summary(&run_nodes, &outcomes, elapsed);
-    let times = start_times.into_inner().unwrap_or_default();
-    let results: Vec<RunResult<'_>> = tasks
+    let graph = session.graph();
+    let summary_nodes: Vec<&crate::graph::Node> = all_results
         .iter()
-        .zip(&outcomes)
-        .zip(times)
-        .map(|((task, outcome), started_at)| RunResult { node: &graph.nodes[task.node], outcome, started_at })
+        .map(|(id, ..)| graph.by_id.get(id).map(|&i| &graph.nodes[i]))
+        .collect::<Option<Vec<_>>>()
+        .unwrap_or_default();
+    let outcomes: Vec<Outcome> = all_results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
+    let dates: Vec<Option<String>> = all_results.iter().map(|(_, date, ..)| backfill.then(|| date.ds())).collect();
+    reporter.summary(&summary_nodes, &outcomes, &dates, elapsed);
+    let results: Vec<RunResult<'_>> = summary_nodes
+        .iter()
+        .zip(&all_results)
+        .map(|(node, (_, date, outcome, started_at, _))| RunResult { node, outcome, started_at: *started_at, date: *date })
         .collect();
-    let invocation = json!({
-        "which": which.name(),
-        "select": args.select.select,
-        "exclude": args.select.exclude,
-        "date": session.date.ds(),
-        "target": session.project.target.name,
-        "vars": args.project.vars,
-        "full_refresh": args.full_refresh,
-        "threads": threads,
-    });
-    artifacts::write(&session.project, "run_results.json", &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9))?;
+    artifacts::write(
+        &session.project,
+        "run_results.json",
+        &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9),
+    )?;
     artifacts::write(&session.project, "manifest.json", &artifacts::manifest(&session.project, graph, &[]))?;
 
     if cancelled.load(Ordering::SeqCst) {
