@@ -34,6 +34,8 @@ pub enum Command {
     Build(RunArgs),
     /// Print the first rows of a model or of an inline query
     Show(ShowArgs),
+    /// Re-run the failed and skipped nodes of the last invocation, for its dates and flags
+    Retry(RetryArgs),
     /// Show the resolved project, profile and target (secrets masked)
     Debug(DebugArgs),
 }
@@ -70,6 +72,17 @@ pub struct OutputArgs {
     /// Print failures and the summary only
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Workers building in parallel (default: as the last invocation)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -83,7 +83,7 @@ impl Session {
     }
 }
 
-fn load_options(args: &ProjectArgs) -> LoadOptions {
+pub fn load_options(args: &ProjectArgs) -> LoadOptions {
     LoadOptions {
         project_dir: args.project_dir.clone(),
         profiles_dir: args.profiles_dir.clone(),

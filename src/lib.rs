@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Test(args) => run::execute(run::Which::Test, args),
         Command::Build(args) => run::execute(run::Which::Build, args),
         Command::Show(args) => run::show(args),
+        Command::Retry(args) => run::retry(args),
         Command::Debug(args) => commands::debug(args),
     };
     match result {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::artifacts::{self, RunResult};
-use crate::cli::{RunArgs, ShowArgs, ShowOutput};
+use crate::cli::{DateArgs, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs, ShowOutput};
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::diagnostic::Diagnostic;
@@ -161,6 +161,7 @@ pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
         "full_refresh": args.full_refresh,
         "skip_checks": args.skip_checks,
         "threads": args.threads,
+        "retry": false,
     });
     run_phases(which, args, &session, plan, invocation, started)
 }
@@ -336,6 +337,74 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
         return Ok(130);
     }
     Ok(if outcomes.iter().any(|o| o.status.is_failure()) { 1 } else { 0 })
+}
+
+/// `strata retry`: the failed and skipped nodes of the last invocation, read
+/// from `target/run_results.json`, for the dates and flags it recorded.
+pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
+    let started = Instant::now();
+    let project = Project::load(&crate::commands::load_options(&args.project))?;
+    let path = project.target_path.join("run_results.json");
+    let shown = path.strip_prefix(&project.root).unwrap_or(&path).display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        Diagnostic::new(format!("there is nothing to retry: `{shown}` does not exist"))
+            .help("`strata retry` re-runs what failed in the last `strata run`, `build`, `seed` or `test`")
+    })?;
+    let last: serde_json::Value = serde_json::from_str(&text).map_err(|err| Diagnostic::new(format!("`{shown}` is not valid JSON: {err}")))?;
+    let recorded = &last["args"];
+    let which = match recorded["which"].as_str() {
+        Some("seed") => Which::Seed,
+        Some("run") => Which::Run,
+        Some("test") => Which::Test,
+        Some("build") => Which::Build,
+        _ => return Err(Diagnostic::new(format!("`{shown}` was not written by `strata run`, `build`, `seed` or `test`")).into()),
+    };
+    let mut failed: BTreeMap<ExecutionDate, BTreeSet<String>> = BTreeMap::new();
+    for result in last["results"].as_array().into_iter().flatten() {
+        let status = result["status"].as_str().unwrap_or_default();
+        if !matches!(status, "error" | "fail" | "skipped") {
+            continue;
+        }
+        let (Some(id), Some(date)) = (result["unique_id"].as_str(), result["execution_date"].as_str()) else { continue };
+        let date = ExecutionDate::parse(date, "execution_date")?;
+        failed.entry(date).or_default().insert(id.to_string());
+    }
+    if failed.is_empty() {
+        println!("Nothing to retry: every node of the last `strata {}` passed", which.name());
+        return Ok(0);
+    }
+
+    let strings = |value: &serde_json::Value| -> Vec<String> {
+        value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    };
+    let dates: Vec<ExecutionDate> = strings(&recorded["dates"]).iter().filter_map(|d| ExecutionDate::parse(d, "dates").ok()).collect();
+    let project_args = ProjectArgs {
+        target: args.project.target.clone().or_else(|| recorded["target"].as_str().map(str::to_string)),
+        vars: args.project.vars.clone().or_else(|| recorded["vars"].as_str().map(str::to_string)),
+        ..args.project.clone()
+    };
+    let date_args = match (dates.first(), dates.last()) {
+        (Some(first), Some(last)) if first != last => DateArgs { start: Some(first.ds()), end: Some(last.ds()), ..DateArgs::default() },
+        (_, Some(last)) => DateArgs { date: Some(last.ds()), ..DateArgs::default() },
+        _ => return Err(Diagnostic::new(format!("`{shown}` records no execution dates")).into()),
+    };
+    let run_args = RunArgs {
+        project: project_args,
+        select: SelectArgs { select: strings(&recorded["select"]), exclude: strings(&recorded["exclude"]) },
+        date: date_args,
+        threads: args.threads.or_else(|| recorded["threads"].as_u64().map(|t| t as usize)),
+        full_refresh: recorded["full_refresh"].as_bool().unwrap_or(false),
+        fail_fast: false,
+        skip_checks: recorded["skip_checks"].as_bool().unwrap_or(false),
+        output: args.output.clone(),
+    };
+    let session = Session::open(&run_args.project, &run_args.date)?;
+    let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();
+    let mut invocation = recorded.clone();
+    if let Some(object) = invocation.as_object_mut() {
+        object.insert("retry".into(), json!(true));
+    }
+    run_phases(which, &run_args, &session, plan, invocation, started)
 }
 
 fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {

@@ -2,6 +2,7 @@
 //! into temporary directories, and on the example project at the repository root.
 
 mod compile;
+mod dates;
 mod errors;
 mod example;
 mod run;

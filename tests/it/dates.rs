@@ -1,0 +1,236 @@
+//! Execution dates: partitions rewritten one date at a time, backfills, retry
+//! and source checks, read back from the DuckDB file.
+
+use crate::run::{query, scalar};
+use crate::{Fixture, Run};
+
+fn assert_status(run: &Run, status: i32) {
+    assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+}
+
+/// Events for 1-10 November; `daily` counts each day's events into its partition.
+fn events() -> Fixture {
+    let mut csv = String::from("id,event_at,event_date\n");
+    for day in 1..=10 {
+        for n in 0..day {
+            csv.push_str(&format!("{},2026-11-{day:02}T{:02}:00:00,2026-11-{day:02}\n", day * 100 + n, 8 + n));
+        }
+    }
+    Fixture::new()
+        .file("seeds/events.csv", &csv)
+        .file(
+            "models/daily.sql",
+            "{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date = '{{ ds }}' group by 1\n",
+        )
+        .file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}")
+        .file("models/schema.yml", "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: event_date\n        tests: [unique, not_null]\n")
+}
+
+fn table(fixture: &Fixture) -> Vec<Vec<String>> {
+    query(fixture, "select event_date::varchar, events from main.daily order by 1")
+}
+
+// Running the same date twice gives the same table (idempotent backfills).
+#[test]
+fn a_second_run_of_a_date_changes_nothing() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-03"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-04"]), 0);
+    let first = table(&fixture);
+    let run = fixture.strata(&["run", "--date", "2026-11-04", "--select", "daily"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("OK    created partition main.daily$20261104  1 row"), "{}", run.stdout);
+    assert_eq!(table(&fixture), first);
+    assert_eq!(first, [["2026-11-03", "3"], ["2026-11-04", "4"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+#[test]
+fn a_backfill_writes_one_partition_per_date() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["build", "--start", "2026-11-02", "--end", "2026-11-08", "--threads", "1"]);
+    assert_status(&run, 0);
+    let expected: Vec<Vec<String>> = (2..=8).map(|d| vec![format!("2026-11-{d:02}"), d.to_string()]).collect();
+    assert_eq!(table(&fixture), expected);
+    // `total` is not partitioned: built once, after the last date.
+    assert_eq!(scalar(&fixture, "select events || '/' || days from main.total"), "35/7");
+    assert_eq!(run.stdout.matches("main.total").count(), 1, "{}", run.stdout);
+    for day in 2..=8 {
+        assert!(run.stdout.contains(&format!("2026-11-{day:02} OK    created ")), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("2026-11-{day:02}: PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3")), "{}", run.stdout);
+    }
+    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("json");
+    // The seed once, three nodes per date, `total` once.
+    assert_eq!(results["results"].as_array().map(Vec::len), Some(1 + 7 * 3 + 1));
+    assert_eq!(results["args"]["dates"].as_array().map(Vec::len), Some(7));
+}
+
+// A wrong filter must never spill into other partitions.
+#[test]
+fn a_row_outside_the_date_fails_and_writes_nothing() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]), 0);
+    let fixture = fixture.file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date >= '{{ ds }}' group by 1\n",
+    );
+    let run = fixture.strata(&["run", "--date", "2026-11-05"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(run.stdout.lines().filter(|l| l.starts_with("  ") || l.starts_with("SKIP")).collect::<Vec<_>>().join("\n"), @r"
+    SKIP  model total  (skipped because model `daily` failed)
+      5 rows have `event_date` outside 2026-11-05 (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where event_date = '{{ ds }}'`
+      compiled SQL: target/compiled/shop/models/daily.sql
+    ");
+    assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+// Late-arriving events: `lookback: 2` rewrites D-2..D in the same run.
+#[test]
+fn lookback_rewrites_the_days_before() {
+    let fixture = events().file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', partition_by={'field': 'event_at', 'data_type': 'timestamp'}, lookback=2) }}\nselect event_at, id from {{ ref('events') }} where event_date between '{{ macros.ds_add(ds, -2) }}' and '{{ ds }}'\n",
+    )
+    .file("models/schema.yml", "version: 2\n");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-06", "--select", "daily"]), 0);
+    assert_eq!(scalar(&fixture, "select count(*) from main.daily"), "15");
+    // A late event for 5 November arrives.
+    let csv = fixture.read("seeds/events.csv") + "999,2026-11-05T23:59:00,2026-11-05\n";
+    let fixture = fixture.file("seeds/events.csv", &csv);
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--date", "2026-11-07", "--select", "daily"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("created partition main.daily$20261105..20261107  19 rows"), "{}", run.stdout);
+    assert_eq!(
+        query(&fixture, "select cast(event_at as date)::varchar, count(*) from main.daily group by 1 order by 1"),
+        [["2026-11-04", "4"], ["2026-11-05", "6"], ["2026-11-06", "6"], ["2026-11-07", "7"]].map(|r| r.map(str::to_string).to_vec())
+    );
+}
+
+#[test]
+fn retry_reruns_failed_and_skipped_nodes_for_the_original_date() {
+    let fixture = events()
+        .file("models/other.sql", "{{ config(materialized='table') }} select 1 as x")
+        .file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }} where {{ var('broken', 'cast(1 as boolean)') }} and cast('x' as integer) = 1");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-03"]), 1);
+
+    // Still broken: the retry fails again, for 3 November, re-running only `total`.
+    let run = fixture.strata(&["retry"]);
+    assert_status(&run, 1);
+    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("json");
+    let retried: Vec<(String, String)> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_string(), r["execution_date"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(retried, [("model.shop.total".to_string(), "2026-11-03".to_string())]);
+
+    // Fixed: a retry after a retry builds it, and then there is nothing left.
+    let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
+    let run = fixture.strata(&["retry"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("OK    created table main.total  1 row"), "{}", run.stdout);
+    assert_eq!(scalar(&fixture, "select events || '/' || days from main.total"), "3/1");
+    let run = fixture.strata(&["retry"]);
+    assert_status(&run, 0);
+    assert_eq!(run.stdout, "Nothing to retry: every node of the last `strata run` passed\n");
+}
+
+#[test]
+fn a_failure_on_one_date_stops_later_dates_for_its_descendants() {
+    let fixture = events()
+        .file("models/daily.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date = '{{ ds }}' {% if ds == '2026-11-03' %} and cast('x' as integer) = 1 {% endif %} group by 1\n")
+        .file("models/after.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect * from {{ ref('daily') }} where event_date = '{{ ds }}'\n")
+        .file("models/schema.yml", "version: 2\n");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--start", "2026-11-02", "--end", "2026-11-04", "--threads", "1"]);
+    assert_status(&run, 1);
+    assert_eq!(
+        query(&fixture, "select event_date::varchar from main.daily order by 1"),
+        [["2026-11-02"], ["2026-11-04"]].map(|r| r.map(str::to_string).to_vec())
+    );
+    assert_eq!(query(&fixture, "select event_date::varchar from main.after order by 1"), [["2026-11-02".to_string()]]);
+    assert!(run.stdout.contains("2026-11-04 SKIP  model after  (skipped because model `daily` failed on 2026-11-03)"), "{}", run.stdout);
+}
+
+fn checked(wait_for: &str) -> Fixture {
+    events().file(
+        "models/sources.yml",
+        &format!("version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: events\n        wait_for: {wait_for}\n"),
+    )
+    .file("models/daily.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, count(*) as events from {{ source('raw', 'events') }} where event_date = '{{ ds }}' group by 1\n")
+    .file("models/schema.yml", "version: 2\n")
+}
+
+#[test]
+fn a_source_check_waits_until_the_data_is_there() {
+    let ready_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
+    let fixture = checked("{sql: \"now() >= '{{ var('ready_at') }}'::timestamptz\", timeout: 20s, poke_interval: 0.4s}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let vars = format!("{{ready_at: '{}'}}", ready_at.to_rfc3339());
+    let run = fixture.strata(&["run", "--date", "2026-11-05", "--vars", &vars]);
+    assert_status(&run, 0);
+    let check_line = run.stdout.lines().next().unwrap_or_default().to_string();
+    assert!(check_line.starts_with("OK    source raw.events ready for 2026-11-05 after "), "{}", run.stdout);
+    let pokes: u32 = check_line.split(" after ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(pokes >= 2, "{check_line}");
+    assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+#[test]
+fn a_source_check_that_times_out_skips_its_readers() {
+    let fixture = checked("{partition: event_date, timeout: 1s, poke_interval: 0.3s}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--date", "2026-11-25"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("SKIP  model daily  (skipped because source `raw.events` failed)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  source `raw.events` is not ready for 2026-11-25 after waiting 1s: no row has `event_date` on 2026-11-25"),
+        "{}",
+        run.stdout
+    );
+    // --skip-checks runs without waiting (and builds an empty partition).
+    let run = fixture.strata(&["run", "--date", "2026-11-25", "--skip-checks"]);
+    assert_status(&run, 0);
+    assert!(!run.stdout.contains("source raw.events"), "{}", run.stdout);
+}
+
+#[test]
+fn the_default_date_is_yesterday_in_the_project_time_zone() {
+    use chrono_tz::Tz;
+    for zone in ["Asia/Seoul", "America/Los_Angeles"] {
+        let tz: Tz = zone.parse().expect("zone");
+        let yesterday = (chrono::Utc::now().with_timezone(&tz).date_naive() - chrono::Days::new(1)).format("%Y-%m-%d").to_string();
+        let fixture = Fixture::new()
+            .file("dbt_project.yml", &format!("name: shop\nprofile: shop\nvars:\n  timezone: {zone}\n"))
+            .file("models/a.sql", "select '{{ ds }}' as ds");
+        let run = fixture.strata(&["compile"]);
+        assert_status(&run, 0);
+        assert_eq!(fixture.read("target/compiled/shop/models/a.sql"), format!("select '{yesterday}' as ds"), "{zone}");
+        // --timezone wins over the project's.
+        let utc = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+        assert_status(&fixture.strata(&["compile", "--timezone", "UTC"]), 0);
+        assert_eq!(fixture.read("target/compiled/shop/models/a.sql"), format!("select '{}' as ds", utc.format("%Y-%m-%d")));
+    }
+}
+
+#[test]
+fn bad_date_ranges_are_usage_errors() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as x");
+    let run = fixture.strata(&["run", "--start", "2026-11-05", "--end", "2026-11-01"]);
+    assert_status(&run, 2);
+    insta::assert_snapshot!(run.stderr, @r"
+    error: `--start 2026-11-05` is after `--end 2026-11-01`
+      = help: both are inclusive; give the earlier date as `--start`
+    ");
+    let run = fixture.strata(&["run", "--date", "yesterday"]);
+    assert_status(&run, 2);
+    let run = fixture.strata(&["run", "--timezone", "Mars/Olympus"]);
+    assert_status(&run, 2);
+    assert!(run.stderr.starts_with("error: `Mars/Olympus` is not a time zone"), "{}", run.stderr);
+}
