@@ -1,6 +1,7 @@
 -- Every unit of ad spend of the day must survive the full outer join.
 with spend as (
     select coalesce(sum(cost), 0) as cost from {{ ref('mkt_spend') }}
+    where spend_date = {{ ds_literal() }}
 ),
 joined as (
     select coalesce(sum(cost), 0) as cost from {{ ref('utm_spend_full_joined') }}

@@ -1,5 +1,6 @@
 -- Orders on the execution date from customers who had not ordered for
 -- `dormant_after_days` days: win-backs.
+{{ config(materialized='incremental', partition_by={'field': 'order_date', 'data_type': 'date'}) }}
 with orders as (
     select
         order_id,

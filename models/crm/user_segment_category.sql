@@ -1,5 +1,7 @@
 -- A segment per user for CRM campaigns, from recency and frequency of orders.
+{{ config(materialized='incremental', partition_by={'field': 'snapshot_date', 'data_type': 'date'}) }}
 select
+    snapshot_date,
     user_id,
     orders,
     lifetime_value,
@@ -12,3 +14,4 @@ select
         else 'churned'
     end as segment
 from {{ ref('users_history') }}
+where snapshot_date = {{ ds_literal() }}

@@ -1,5 +1,7 @@
--- Each user's order history as of the execution date.
+-- Each user's order history as of the execution date: one snapshot per date.
+{{ config(materialized='incremental', partition_by={'field': 'snapshot_date', 'data_type': 'date'}) }}
 select
+    {{ ds_literal() }} as snapshot_date,
     users.user_id,
     users.signed_up_at,
     users.country,
@@ -12,4 +14,4 @@ left join {{ source('dw', 'orders') }} as orders
     on users.user_id = orders.user_id
     and {{ to_date('orders.ordered_at') }} <= {{ ds_literal() }}
 where {{ to_date('users.signed_up_at') }} <= {{ ds_literal() }}
-group by users.user_id, users.signed_up_at, users.country
+group by 1, 2, 3, 4

@@ -1,4 +1,5 @@
 -- Every user seen on the execution date.
+{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}
 select distinct
     event_date,
     user_id

@@ -1,4 +1,5 @@
 -- The day's funnel per UTM: sessions → visitors → page views → sign-ups → orders.
+{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}
 with sessions as (
     select
         event_date,
@@ -9,6 +10,7 @@ with sessions as (
         count(distinct anonymous_id) as visitors,
         sum(page_views) as page_views
     from {{ ref('userid_mapped_session_logs') }}
+    where event_date = {{ ds_literal() }}
     group by event_date, utm_source, utm_medium, utm_campaign
 ),
 

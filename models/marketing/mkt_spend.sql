@@ -1,4 +1,5 @@
 -- The day's ad spend per platform and campaign, with the UTM tags the ads carry.
+{{ config(materialized='incremental', partition_by={'field': 'spend_date', 'data_type': 'date'}) }}
 select
     spend_date,
     {{ normalize_utm('utm_source') }} as utm_source,

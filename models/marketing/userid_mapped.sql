@@ -1,5 +1,6 @@
 -- Which user each anonymous id belongs to: the first user it logged in as,
--- from every logged-in event up to the execution date.
+-- from every logged-in event up to the execution date: one snapshot per date.
+{{ config(materialized='incremental', partition_by={'field': 'snapshot_date', 'data_type': 'date'}) }}
 with logged_in as (
     select
         anonymous_id,
@@ -13,6 +14,7 @@ with logged_in as (
 )
 
 select
+    {{ ds_literal() }} as snapshot_date,
     anonymous_id,
     user_id,
     event_at as first_logged_in_at

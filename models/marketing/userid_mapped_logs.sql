@@ -1,5 +1,6 @@
 -- The day's event logs with `user_id` filled in, also for the events an
 -- anonymous visitor made before logging in.
+{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}
 select
     events.event_id,
     events.event_at,
@@ -14,4 +15,5 @@ select
 from {{ source('logs', 'events') }} as events
 left join {{ ref('userid_mapped') }} as mapped
     on events.anonymous_id = mapped.anonymous_id
+    and mapped.snapshot_date = {{ ds_literal() }}
 where events.event_date = {{ ds_literal() }}

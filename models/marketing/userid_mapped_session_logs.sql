@@ -1,5 +1,6 @@
 -- One row per visitor and day (a session), attributed to the UTM tags the
 -- session arrived with, else to the user's first touch.
+{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}
 with sessions as (
     select
         event_date,
@@ -32,3 +33,4 @@ select
 from sessions
 left join {{ ref('userid_mapped_utm') }} as first_touch
     on sessions.user_id = first_touch.user_id
+    and first_touch.snapshot_date = {{ ds_literal() }}

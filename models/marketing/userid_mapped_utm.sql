@@ -1,5 +1,6 @@
 -- First-touch attribution: the first UTM tags each user arrived with, within
--- the attribution window before the execution date.
+-- the attribution window before the execution date: one snapshot per date.
+{{ config(materialized='incremental', partition_by={'field': 'snapshot_date', 'data_type': 'date'}) }}
 with touches as (
     select
         user_id,
@@ -12,9 +13,11 @@ with touches as (
     where user_id is not null
       and utm_source <> '(none)'
       and event_date > {{ ds_literal(-1 * var('analytics:first_touch_window_days')) }}
+      and event_date <= {{ ds_literal() }}
 )
 
 select
+    {{ ds_literal() }} as snapshot_date,
     user_id,
     utm_source,
     utm_medium,

@@ -1,4 +1,5 @@
 -- Users whose first visit ever is the execution date.
+{{ config(materialized='incremental', partition_by={'field': 'first_visit_date', 'data_type': 'date'}) }}
 select
     user_id,
     min(event_date) as first_visit_date,

@@ -1,6 +1,8 @@
 -- Every order placed up to the execution date, in its latest status, with
--- the first-touch UTM tags of the user who placed it.
+-- the first-touch UTM tags of the user who placed it: one snapshot per date.
+{{ config(materialized='incremental', partition_by={'field': 'snapshot_date', 'data_type': 'date'}) }}
 select
+    {{ ds_literal() }} as snapshot_date,
     {{ to_date('orders.ordered_at') }} as order_date,
     orders.order_id,
     orders.user_id,
@@ -13,4 +15,5 @@ select
 from {{ source('dw', 'orders') }} as orders
 left join {{ ref('userid_mapped_utm') }} as utm
     on orders.user_id = utm.user_id
+    and utm.snapshot_date = {{ ds_literal() }}
 where {{ to_date('orders.ordered_at') }} <= {{ ds_literal() }}

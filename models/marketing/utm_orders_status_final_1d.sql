@@ -1,4 +1,5 @@
 -- Orders placed on the execution date only, by status and UTM tags.
+{{ config(materialized='incremental', partition_by={'field': 'order_date', 'data_type': 'date'}) }}
 select
     {{ to_date('orders.ordered_at') }} as order_date,
     orders.status,
@@ -10,5 +11,6 @@ select
 from {{ source('dw', 'orders') }} as orders
 left join {{ ref('userid_mapped_utm') }} as utm
     on orders.user_id = utm.user_id
+    and utm.snapshot_date = {{ ds_literal() }}
 where {{ to_date('orders.ordered_at') }} = {{ ds_literal() }}
 group by 1, 2, 3, 4, 5

@@ -1,20 +1,24 @@
 -- Cost, funnel, sign-ups and orders side by side per date and UTM tags: a full
 -- outer join, so spend without traffic and traffic without spend both show.
+{{ config(materialized='incremental', partition_by={'field': 'report_date', 'data_type': 'date'}) }}
 {%- set keys = ['utm_source', 'utm_medium', 'utm_campaign'] %}
 
 with spend as (
     select spend_date as report_date, utm_source, utm_medium, utm_campaign, impressions, clicks, cost
     from {{ ref('mkt_spend') }}
+    where spend_date = {{ ds_literal() }}
 ),
 
 funnel as (
     select event_date as report_date, utm_source, utm_medium, utm_campaign, sessions, visitors, page_views
     from {{ ref('daily_utm_funnel') }}
+    where event_date = {{ ds_literal() }}
 ),
 
 sign_ups as (
     select signed_up_date as report_date, utm_source, utm_medium, utm_campaign, count(*) as sign_ups
     from {{ ref('user_signed_up_utm') }}
+    where signed_up_date = {{ ds_literal() }}
     group by 1, 2, 3, 4
 ),
 
@@ -23,7 +27,8 @@ orders as (
         count(*) as orders,
         sum(case when status in ('paid', 'shipped', 'delivered') then amount else 0 end) as revenue
     from {{ ref('utm_orders_status_final') }}
-    where order_date = {{ ds_literal() }}
+    where snapshot_date = {{ ds_literal() }}
+      and order_date = {{ ds_literal() }}
     group by 1, 2, 3, 4
 )
 

@@ -115,3 +115,23 @@ fn the_pipeline_builds_and_its_tests_pass() {
     // UTM tags arrive as `Google`/`CPC` and leave normalised.
     assert_eq!(scalar(&fixture, "select count(*) from main_marketing.mkt_spend where utm_source <> lower(utm_source)"), "0");
 }
+
+/// The pipeline backfilled from an empty database, as a first deploy would.
+#[test]
+fn the_pipeline_backfills_a_week() {
+    let fixture = example();
+    let run = fixture.strata(&["build", "--start", "2026-11-14", "--end", "2026-11-20", "--quiet"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    use crate::run::{query, scalar};
+    assert_eq!(scalar(&fixture, "select count(distinct report_date) from main_marketing.utm_spend_full_joined"), "7");
+    assert_eq!(scalar(&fixture, "select count(*) from main_product.dau"), "7");
+    assert_eq!(scalar(&fixture, "select daily_active_users from main_product.dau where event_date = date '2026-11-20'"), "20");
+    // Each snapshot model holds one snapshot per date.
+    assert_eq!(
+        query(&fixture, "select count(distinct snapshot_date), count(*) from main_marketing.userid_mapped")[0][0],
+        "7"
+    );
+    let spend: f64 = scalar(&fixture, "select sum(cost) from main_marketing.utm_spend_full_joined").parse().expect("number");
+    let raw: f64 = scalar(&fixture, "select sum(cost) from main.mkt_ad_spend where spend_date between '2026-11-14' and '2026-11-20'").parse().expect("number");
+    assert!((spend - raw).abs() < 0.01, "{spend} vs {raw}");
+}
