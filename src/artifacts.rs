@@ -2,6 +2,7 @@
 //! read dbt artifacts read strata's.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
@@ -11,40 +12,70 @@ use crate::diagnostic::Diagnostic;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
 
-pub fn manifest(project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> Json {
+/// Writes `target/manifest.json`, one node at a time, so a large project's
+/// manifest is never held in memory whole.
+pub fn write_manifest(project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+    let path = project.target_path.join("manifest.json");
+    let failed = |err: &dyn std::fmt::Display| Diagnostic::new(format!("could not write `{}`: {err}", path.display()));
+    std::fs::create_dir_all(&project.target_path).map_err(|err| failed(&err))?;
+    let file = std::fs::File::create(&path).map_err(|err| failed(&err))?;
+    let mut out = std::io::BufWriter::new(file);
+    write_manifest_to(&mut out, project, graph, compiled).map_err(|err| failed(&err))?;
+    out.flush().map_err(|err| failed(&err))
+}
+
+fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> std::io::Result<()> {
     let compiled_paths: HashMap<usize, &CompiledNode> = compiled.iter().map(|c| (c.index, c)).collect();
-    let mut nodes = BTreeMap::new();
-    let mut sources = BTreeMap::new();
-    let mut exposures = BTreeMap::new();
-    let mut parent_map = BTreeMap::new();
-    let mut child_map = BTreeMap::new();
-    for (index, node) in graph.nodes.iter().enumerate() {
-        let parents = graph.parent_ids(index);
-        parent_map.insert(node.unique_id.clone(), json!(parents));
-        child_map.insert(node.unique_id.clone(), json!(graph.child_ids(index)));
-        let entry = node_json(project, node, parents, compiled_paths.get(&index).copied());
-        match node.resource_type {
-            ResourceType::Source => sources.insert(node.unique_id.clone(), entry),
-            ResourceType::Exposure => exposures.insert(node.unique_id.clone(), entry),
-            _ => nodes.insert(node.unique_id.clone(), entry),
-        };
+    let mut order: Vec<usize> = (0..graph.nodes.len()).collect();
+    order.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
+    let metadata = json!({
+        "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
+        "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
+        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "project_name": project.name,
+        "adapter_type": project.target.kind.name(),
+    });
+    write!(out, "{{\"metadata\":{metadata}")?;
+    let sections = [
+        ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test][..]),
+        ("sources", &[ResourceType::Source][..]),
+        ("exposures", &[ResourceType::Exposure][..]),
+    ];
+    for (section, types) in sections {
+        write!(out, ",\"{section}\":{{")?;
+        let mut first = true;
+        for &index in &order {
+            let node = &graph.nodes[index];
+            if !types.contains(&node.resource_type) {
+                continue;
+            }
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index).copied());
+            write!(out, "{}:{entry}", Json::String(node.unique_id.clone()))?;
+        }
+        out.write_all(b"}")?;
     }
-    json!({
-        "metadata": {
-            "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",
-            "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
-            "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "project_name": project.name,
-            "adapter_type": project.target.kind.name(),
-        },
-        "nodes": nodes,
-        "sources": sources,
-        "exposures": exposures,
-        "macros": {},
-        "docs": project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect::<BTreeMap<_, _>>(),
-        "parent_map": parent_map,
-        "child_map": child_map,
-    })
+    let docs: BTreeMap<String, Json> = project
+        .docs
+        .iter()
+        .map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text})))
+        .collect();
+    write!(out, ",\"macros\":{{}},\"docs\":{}", json!(docs))?;
+    for (section, ids) in [("parent_map", true), ("child_map", false)] {
+        write!(out, ",\"{section}\":{{")?;
+        for (position, &index) in order.iter().enumerate() {
+            if position > 0 {
+                out.write_all(b",")?;
+            }
+            let related = if ids { graph.parent_ids(index) } else { graph.child_ids(index) };
+            write!(out, "{}:{}", Json::String(graph.nodes[index].unique_id.clone()), json!(related))?;
+        }
+        out.write_all(b"}")?;
+    }
+    out.write_all(b"}")
 }
 
 fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled: Option<&CompiledNode>) -> Json {

@@ -102,7 +102,7 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
     let (compiled, compile_errors) = compiler.compile(&selected);
     compile::write_compiled(&session.project.root, &compiled)?;
-    artifacts::write(&session.project, "manifest.json", &artifacts::manifest(&session.project, session.graph(), &compiled))?;
+    artifacts::write_manifest(&session.project, session.graph(), &compiled)?;
 
     let mut errors = Diagnostics(session.parsed.errors.0.clone());
     errors.0.extend(compile_errors.0);

@@ -330,7 +330,7 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
         "run_results.json",
         &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9),
     )?;
-    artifacts::write(&session.project, "manifest.json", &artifacts::manifest(&session.project, graph, &[]))?;
+    artifacts::write_manifest(&session.project, graph, &[])?;
 
     if cancelled.load(Ordering::SeqCst) {
         eprintln!("interrupted: stopped scheduling and cancelled running queries");
