@@ -234,3 +234,44 @@ fn bad_date_ranges_are_usage_errors() {
     assert_status(&run, 2);
     assert!(run.stderr.starts_with("error: `Mars/Olympus` is not a time zone"), "{}", run.stderr);
 }
+
+#[test]
+fn freshness_warns_or_fails_by_the_age_of_the_newest_row() {
+    let fresh = (chrono::Utc::now() - chrono::Duration::minutes(90)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let fixture = Fixture::new()
+        .file("seeds/loads.csv", &format!("id,loaded_at\n1,2026-11-01T00:00:00\n2,{fresh}\n"))
+        .file(
+            "models/sources.yml",
+            "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: loads\n        loaded_at_field: loaded_at\n        freshness:\n          warn_after: {count: 1, period: hour}\n          error_after: {count: 1, period: day}\n",
+        )
+        .file("models/latest.sql", "select max(id) as id from {{ source('raw', 'loads') }}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--date", "2026-11-20"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.starts_with("WARN  source raw.loads ready for 2026-11-20"), "{}", run.stdout);
+    assert!(run.stdout.contains("source `raw.loads` was last loaded 1h 30m ago, more than `warn_after`"), "{}", run.stdout);
+    let fixture = fixture.file("seeds/loads.csv", "id,loaded_at\n1,2026-11-01T00:00:00\n");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--date", "2026-11-20"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("SKIP  model latest  (skipped because source `raw.loads` failed)"), "{}", run.stdout);
+}
+
+#[test]
+fn tests_of_a_partitioned_model_check_its_partition_unless_told_otherwise() {
+    let fixture = events().file("models/total.sql", "select 1 as x");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-03", "--select", "daily"]), 0);
+    // A duplicate date in another partition: invisible to a test of 3 November.
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-04", "--select", "daily"]), 0);
+    duckdb::Connection::open(fixture.path().join("target/dev.duckdb"))
+        .and_then(|c| c.execute_batch("insert into main.daily values (date '2026-11-04', 99)"))
+        .expect("insert a duplicate");
+    assert_status(&fixture.strata(&["test", "--date", "2026-11-03"]), 0);
+    assert_status(&fixture.strata(&["test", "--date", "2026-11-04"]), 1);
+    let fixture = fixture.file(
+        "models/schema.yml",
+        "version: 2\nmodels:\n  - name: daily\n    config: {test_scope: all}\n    columns:\n      - name: event_date\n        tests: [unique]\n",
+    );
+    assert_status(&fixture.strata(&["test", "--date", "2026-11-03"]), 1);
+}
