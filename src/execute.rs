@@ -243,20 +243,8 @@ pub fn plan(graph: &crate::graph::Graph, nodes: &BTreeSet<usize>, tests_gate_chi
     let mut tasks: Vec<Task> = order
         .iter()
         .map(|&node| {
-            let mut parents = BTreeSet::new();
-            let mut stack: Vec<usize> = graph.parents(node).collect();
-            let mut seen = BTreeSet::new();
-            while let Some(parent) = stack.pop() {
-                if !seen.insert(parent) {
-                    continue;
-                }
-                match position.get(&parent) {
-                    Some(&task) => {
-                        parents.insert(task);
-                    }
-                    None => stack.extend(graph.parents(parent)),
-                }
-            }
+            let parents = graph.nearest(node, false, |parent| position.contains_key(&parent));
+            let parents = parents.into_iter().filter_map(|parent| position.get(&parent).copied()).collect::<BTreeSet<_>>();
             let n = &graph.nodes[node];
             Task { node, parents: parents.into_iter().collect(), label: format!("{} `{}`", n.resource_type.name(), n.display_name()) }
         })

@@ -192,18 +192,7 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
 
 /// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.
 fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -> bool {
-    let mut stack: Vec<usize> = graph.children(source).collect();
-    let mut seen = BTreeSet::new();
-    while let Some(node) = stack.pop() {
-        if !seen.insert(node) {
-            continue;
-        }
-        if nodes.contains(&node) {
-            return true;
-        }
-        stack.extend(graph.children(node));
-    }
-    false
+    !graph.nearest(source, true, |node| nodes.contains(&node)).is_empty()
 }
 
 fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>, invocation: serde_json::Value, started: Instant) -> Result<i32, Failure> {

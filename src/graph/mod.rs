@@ -252,6 +252,26 @@ impl Graph {
         order
     }
 
+    /// The nearest nodes up- (or down-) stream of `index` for which `stop`
+    /// holds, walking through the nodes for which it does not.
+    pub fn nearest(&self, index: usize, downstream: bool, stop: impl Fn(usize) -> bool) -> std::collections::BTreeSet<usize> {
+        let next = |node: usize| -> Vec<usize> { if downstream { self.children(node).collect() } else { self.parents(node).collect() } };
+        let mut found = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = next(index);
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            if stop(node) {
+                found.insert(node);
+            } else {
+                stack.extend(next(node));
+            }
+        }
+        found
+    }
+
     /// The unique ids of a node's parents, sorted.
     pub fn parent_ids(&self, index: usize) -> Vec<String> {
         let mut ids: Vec<String> = self.parents(index).map(|p| self.nodes[p].unique_id.clone()).collect();
