@@ -169,9 +169,10 @@ fn checked(wait_for: &str) -> Fixture {
 
 #[test]
 fn a_source_check_waits_until_the_data_is_there() {
-    let ready_at = chrono::Utc::now() + chrono::Duration::milliseconds(1500);
-    let fixture = checked("{sql: \"now() >= '{{ var('ready_at') }}'::timestamptz\", timeout: 20s, poke_interval: 0.4s}");
+    let fixture = checked("{sql: \"now() >= '{{ var('ready_at') }}'::timestamptz\", timeout: 30s, poke_interval: 0.5s}");
     assert_status(&fixture.strata(&["seed"]), 0);
+    // The data "lands" three seconds after the run starts.
+    let ready_at = chrono::Utc::now() + chrono::Duration::seconds(3);
     let vars = format!("{{ready_at: '{}'}}", ready_at.to_rfc3339());
     let run = fixture.strata(&["run", "--date", "2026-11-05", "--vars", &vars]);
     assert_status(&run, 0);
