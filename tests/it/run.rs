@@ -229,7 +229,13 @@ fn interrupt_cancels_the_running_query() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start strata");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Wait until the slow model runs: its compiled SQL is written just before.
+    let compiled = fixture.path().join("target/compiled/shop/models/slow.sql");
+    let waiting = std::time::Instant::now();
+    while !compiled.exists() && waiting.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let started = std::time::Instant::now();
