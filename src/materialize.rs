@@ -235,8 +235,8 @@ impl Materializer<'_> {
     fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
         connection.execute(&self.sql.drop_table(&staged))?;
-        connection.execute(&self.sql.create_table_as(&staged, sql))?;
-        let rows = self.count(connection, &staged)?;
+        // DuckDB reports the rows a `create table as` wrote.
+        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         self.swap_in(connection, &staged, relation, existing)?;
         Ok(rows)
     }
@@ -274,7 +274,7 @@ impl Materializer<'_> {
         let (first, last) = partition.range(date);
         let staged = staging_relation(relation, "new");
         connection.execute(&self.sql.drop_table(&staged))?;
-        connection.execute(&self.sql.create_table_as(&staged, sql))?;
+        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last));
         let outside = match outside {
             Ok(outside) => outside,
@@ -294,7 +294,6 @@ impl Materializer<'_> {
                 partition.field
             )));
         }
-        let rows = self.count(connection, &staged)?;
         let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
         if !is_incremental {
             self.swap_in(connection, &staged, relation, existing)?;
@@ -319,8 +318,8 @@ impl Materializer<'_> {
     fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
         connection.execute(&self.sql.drop_table(&staged))?;
-        connection.execute(&self.sql.create_table_as(&staged, sql))?;
-        let rows = self.count(connection, &staged)?;
+        // DuckDB reports the rows a `create table as` wrote.
+        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         let unique_key: Vec<String> = match node.config.get("unique_key") {
             Some(Json::String(key)) => vec![key.clone()],
             Some(Json::Array(keys)) => keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect(),
@@ -335,10 +334,6 @@ impl Materializer<'_> {
         let _ = connection.execute(&self.sql.drop_table(&staged));
         result?;
         Ok(rows)
-    }
-
-    fn count(&self, connection: &mut dyn Connection, relation: &Relation) -> Result<u64, StepError> {
-        self.count_query(connection, &format!("select count(*) from {relation}"))
     }
 
     /// The number in the first cell of `sql`'s result.
@@ -363,8 +358,7 @@ impl Materializer<'_> {
             let Some(load) = self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) else {
                 return Err(StepError("this warehouse cannot load seeds from SQL".into()));
             };
-            connection.execute(&load)?;
-            let rows = self.count(connection, &staged)?;
+            let rows = connection.execute(&load)?;
             self.swap_in(connection, &staged, &relation, existing)?;
             Ok(rows)
         })();

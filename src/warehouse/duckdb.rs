@@ -88,6 +88,20 @@ impl Connection for DuckDbConnection {
     fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
         let mut statement = self.connection.prepare(sql).map_err(query_error)?;
         let mut rows = statement.query([]).map_err(query_error)?;
+        // The duckdb crate cannot read every column type (a bare NULL, for
+        // one); such columns are read again as text.
+        if let Some(executed) = rows.as_ref() {
+            let names = executed.column_names();
+            let as_text: Vec<String> = (0..executed.column_count())
+                .filter(|&index| !readable(&executed.column_type(index)))
+                .filter_map(|index| names.get(index).map(|name| format!("cast(\"{0}\" as varchar) as \"{0}\"", name.replace('"', "\"\""))))
+                .collect();
+            if !as_text.is_empty() {
+                drop(rows);
+                drop(statement);
+                return self.query(&format!("select * replace ({}) from (\n{sql}\n) as strata_readable", as_text.join(", ")));
+            }
+        }
         let mut table = Table::default();
         while let Some(row) = rows.next().map_err(query_error)? {
             let count = row.as_ref().column_count();
@@ -114,6 +128,30 @@ impl Connection for DuckDbConnection {
             _ => RelationKind::Table,
         }))
     }
+}
+
+/// The column types `to_cell` reads.
+fn readable(data_type: &duckdb::arrow::datatypes::DataType) -> bool {
+    use duckdb::arrow::datatypes::DataType;
+    matches!(
+        data_type,
+        DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+            | DataType::Utf8
+            | DataType::LargeUtf8
+            | DataType::Date32
+            | DataType::Timestamp(..)
+            | DataType::Decimal128(..)
+    )
 }
 
 fn to_cell(value: Value) -> Cell {
@@ -149,5 +187,31 @@ fn to_cell(value: Value) -> Cell {
             )
         }
         other => Cell::Text(format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::QuoteStyle;
+
+    #[test]
+    fn reports_rows_and_relation_kinds() {
+        let warehouse = DuckDb::open(":memory:", Path::new(".")).unwrap();
+        let mut connection = warehouse.connect().unwrap();
+        assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
+        connection.execute("create view v as select * from t").unwrap();
+        let kind = |c: &mut Box<dyn Connection>, name: &str| c.relation_kind(&Relation::new(None, "main", name, QuoteStyle::Double)).unwrap();
+        assert_eq!(kind(&mut connection, "t"), Some(RelationKind::Table));
+        assert_eq!(kind(&mut connection, "v"), Some(RelationKind::View));
+        assert_eq!(kind(&mut connection, "nothing"), None);
+        let table = connection
+            .query("select id, id * 1.5 as x, 'a' as s, date '2026-11-20' as d, null as n, [1, 2] as l, interval 1 day as i from t where id = 2")
+            .unwrap();
+        assert_eq!(table.columns, ["id", "x", "s", "d", "n", "l", "i"]);
+        assert_eq!(
+            table.rows[0],
+            [Cell::Int(2), Cell::Float(3.0), Cell::Text("a".into()), Cell::Text("2026-11-20".into()), Cell::Null, Cell::Text("[1, 2]".into()), Cell::Text("1 day".into())]
+        );
     }
 }
