@@ -15,7 +15,7 @@ use crate::project::config::ConfigExt;
 use crate::seed;
 use crate::template::Relation;
 use crate::warehouse::sql::{Partition, SqlGenerator, staging_relation};
-use crate::warehouse::{Connection, RelationKind, Table, WarehouseError};
+use crate::warehouse::{Connection, RelationKind, Relations, Table, WarehouseError};
 
 /// How a node ended, in run_results.json's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,8 @@ pub struct Materializer<'a> {
     pub full_refresh: bool,
     /// Set by Ctrl-C; a source check stops waiting.
     pub cancelled: &'a std::sync::atomic::AtomicBool,
+    /// What existed in the warehouse when this date's run started.
+    pub relations: &'a Relations,
 }
 
 /// What one look at a source found.
@@ -144,10 +146,7 @@ impl Materializer<'_> {
     fn model(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
         let node = &self.compiler.graph.nodes[index];
         let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
-        let existing = match connection.relation_kind(&relation) {
-            Ok(kind) => kind,
-            Err(err) => return Outcome::error(node, err.to_string()),
-        };
+        let existing = self.existing(&relation);
         let materialized = node.materialized().to_string();
         let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh;
         let compiled = match self.compile(index, is_incremental) {
@@ -188,6 +187,12 @@ impl Materializer<'_> {
                 outcome
             }
         }
+    }
+
+    /// Whether `relation` is a table or a view, as the run found the warehouse.
+    fn existing(&self, relation: &Relation) -> Option<RelationKind> {
+        let schema = relation.schema.clone().unwrap_or_default();
+        self.relations.get(&(schema, relation.identifier.clone())).copied()
     }
 
     /// Compiles node `index` and writes its SQL under `target/compiled/`, where
@@ -350,7 +355,7 @@ impl Materializer<'_> {
             Err(diagnostic) => return Outcome::error(node, diagnostic.to_string().trim_end()),
         };
         let result = (|| -> Result<u64, StepError> {
-            let existing = connection.relation_kind(&relation)?;
+            let existing = self.existing(&relation);
             let staged = staging_relation(&relation, "new");
             connection.execute(&self.sql.drop_table(&staged))?;
             let path = project.root.join(&node.path);

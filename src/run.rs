@@ -239,7 +239,8 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
             .collect::<Result<Vec<Timed>, _>>()
             .map_err(|err| Diagnostic::new(err.to_string()))?;
         let compiler = Compiler::new(&session.project, templates, graph);
-        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: args.full_refresh, cancelled: &cancelled };
+        let relations = setup.list_relations().map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
+        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: args.full_refresh, cancelled: &cancelled, relations: &relations };
 
         // Schemas first, once each, before workers race to create them.
         for task in &tasks {

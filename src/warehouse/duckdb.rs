@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
 
-use crate::template::Relation;
 use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
-use crate::warehouse::{Cell, Connection, RelationKind, Table, Warehouse, WarehouseError};
+use crate::warehouse::{Cell, Connection, RelationKind, Relations, Table, Warehouse, WarehouseError};
 
 pub struct DuckDb {
     /// The first connection; workers get clones of it.
@@ -116,17 +115,23 @@ impl Connection for DuckDbConnection {
         Ok(table)
     }
 
-    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError> {
-        let schema = relation.schema.as_deref().unwrap_or("main").replace('\'', "''");
-        let name = relation.identifier.replace('\'', "''");
-        let sql = format!(
-            "select table_type from information_schema.tables where table_schema = '{schema}' and table_name = '{name}'"
-        );
-        let table = self.query(&sql)?;
-        Ok(table.rows.first().and_then(|row| row.first()).map(|kind| match kind {
-            Cell::Text(text) if text.eq_ignore_ascii_case("VIEW") => RelationKind::View,
-            _ => RelationKind::Table,
-        }))
+    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+        let table = self.query("select table_schema, table_name, table_type from information_schema.tables")?;
+        Ok(table
+            .rows
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [Cell::Text(schema), Cell::Text(name), kind] => Some(((schema.clone(), name.clone()), relation_kind(kind))),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+fn relation_kind(table_type: &Cell) -> RelationKind {
+    match table_type {
+        Cell::Text(text) if text.eq_ignore_ascii_case("VIEW") => RelationKind::View,
+        _ => RelationKind::Table,
     }
 }
 
@@ -193,7 +198,6 @@ fn to_cell(value: Value) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::QuoteStyle;
 
     #[test]
     fn reports_rows_and_relation_kinds() {
@@ -201,10 +205,10 @@ mod tests {
         let mut connection = warehouse.connect().unwrap();
         assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
         connection.execute("create view v as select * from t").unwrap();
-        let kind = |c: &mut Box<dyn Connection>, name: &str| c.relation_kind(&Relation::new(None, "main", name, QuoteStyle::Double)).unwrap();
-        assert_eq!(kind(&mut connection, "t"), Some(RelationKind::Table));
-        assert_eq!(kind(&mut connection, "v"), Some(RelationKind::View));
-        assert_eq!(kind(&mut connection, "nothing"), None);
+        let all = connection.list_relations().unwrap();
+        assert_eq!(all.get(&("main".to_string(), "t".to_string())), Some(&RelationKind::Table));
+        assert_eq!(all.get(&("main".to_string(), "v".to_string())), Some(&RelationKind::View));
+        assert_eq!(all.len(), 2);
         let table = connection
             .query("select id, id * 1.5 as x, 'a' as s, date '2026-11-20' as d, null as n, [1, 2] as l, interval 1 day as i from t where id = 2")
             .unwrap();

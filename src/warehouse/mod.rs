@@ -8,7 +8,6 @@ pub mod sql;
 
 use std::fmt;
 
-use crate::template::Relation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -85,8 +84,12 @@ pub trait Connection: Send {
     /// Runs several statements separated by `;`.
     fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError>;
     fn query(&mut self, sql: &str) -> Result<Table, WarehouseError>;
-    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError>;
+    /// Every relation in the warehouse, so a run asks once, not once per node.
+    fn list_relations(&mut self) -> Result<Relations, WarehouseError>;
 }
+
+/// What exists in the warehouse: `(schema, name)` → kind.
+pub type Relations = std::collections::HashMap<(String, String), RelationKind>;
 
 /// A warehouse a run builds into.
 pub trait Warehouse: Send + Sync {
@@ -131,7 +134,7 @@ impl Connection for Timed {
         self.timed(|c| c.query(sql))
     }
 
-    fn relation_kind(&mut self, relation: &Relation) -> Result<Option<RelationKind>, WarehouseError> {
-        self.timed(|c| c.relation_kind(relation))
+    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+        self.timed(|c| c.list_relations())
     }
 }
