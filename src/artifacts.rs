@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+
+use rayon::prelude::*;
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
@@ -35,6 +37,15 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         "project_name": project.name,
         "adapter_type": project.target.kind.name(),
     });
+    // Each node's JSON is made in parallel; only the writing is in order.
+    let entries: Vec<String> = order
+        .par_iter()
+        .map(|&index| {
+            let node = &graph.nodes[index];
+            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index).copied());
+            format!("{}:{entry}", Json::String(node.unique_id.clone()))
+        })
+        .collect();
     write!(out, "{{\"metadata\":{metadata}")?;
     let sections = [
         ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test][..]),
@@ -44,17 +55,15 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     for (section, types) in sections {
         write!(out, ",\"{section}\":{{")?;
         let mut first = true;
-        for &index in &order {
-            let node = &graph.nodes[index];
-            if !types.contains(&node.resource_type) {
+        for (&index, entry) in order.iter().zip(&entries) {
+            if !types.contains(&graph.nodes[index].resource_type) {
                 continue;
             }
             if !first {
                 out.write_all(b",")?;
             }
             first = false;
-            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index).copied());
-            write!(out, "{}:{entry}", Json::String(node.unique_id.clone()))?;
+            out.write_all(entry.as_bytes())?;
         }
         out.write_all(b"}")?;
     }
