@@ -91,7 +91,8 @@ impl Outcome {
 pub struct Materializer<'a> {
     pub compiler: &'a Compiler<'a>,
     pub sql: &'a dyn SqlGenerator,
-    pub full_refresh: bool,
+    /// The unique ids `--full-refresh` still has to rebuild.
+    pub full_refresh: &'a std::collections::BTreeSet<String>,
     /// Set by Ctrl-C; a source check stops waiting.
     pub cancelled: &'a std::sync::atomic::AtomicBool,
     /// What existed in the warehouse when this date's run started.
@@ -148,7 +149,7 @@ impl Materializer<'_> {
         let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
         let existing = self.existing(&relation);
         let materialized = node.materialized().to_string();
-        let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh;
+        let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
         let compiled = match self.compile(index, is_incremental) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,

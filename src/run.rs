@@ -216,10 +216,14 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
     let mut schemas = BTreeSet::new();
     // Failed nodes block their descendants on later dates.
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
-    let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>, usize)> = Vec::new();
+    let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
+    // `--full-refresh` rebuilds a node the first time it runs, not on every
+    // date of a backfill (which would leave only the last date's partition).
+    let mut to_refresh: BTreeSet<String> =
+        if args.full_refresh { plan.iter().flat_map(|phase| phase.nodes.iter().cloned()).collect() } else { BTreeSet::new() };
 
-    for phase in &plan {
+    for (phase_index, phase) in plan.iter().enumerate() {
         if cancelled.load(Ordering::SeqCst) {
             break;
         }
@@ -240,7 +244,7 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
             .map_err(|err| Diagnostic::new(err.to_string()))?;
         let compiler = Compiler::new(&session.project, templates, graph);
         let relations = setup.list_relations().map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
-        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: args.full_refresh, cancelled: &cancelled, relations: &relations };
+        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: &to_refresh, cancelled: &cancelled, relations: &relations };
 
         // Schemas first, once each, before workers race to create them.
         for task in &tasks {
@@ -290,12 +294,15 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
                     }
                 }
             }
-            all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at, task.node));
+            all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at));
+        }
+        for id in &phase.nodes {
+            to_refresh.remove(id);
         }
         if backfill && !args.output.quiet {
             reporter.phase_summary(&phase.date.ds(), &outcomes);
         }
-        if runs_models && phase.date == session.date && std::ptr::eq(phase, plan.last().unwrap_or(phase)) && !cancelled.load(Ordering::SeqCst) {
+        if runs_models && phase_index + 1 == plan.len() && !cancelled.load(Ordering::SeqCst) {
             run_hooks(&compiler, setup.as_mut(), &session.project.on_run_end, "on-run-end")?;
         }
     }
@@ -313,7 +320,7 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
     let results: Vec<RunResult<'_>> = summary_nodes
         .iter()
         .zip(&all_results)
-        .map(|(node, (_, date, outcome, started_at, _))| RunResult { node, outcome, started_at: *started_at, date: *date })
+        .map(|(node, (_, date, outcome, started_at))| RunResult { node, outcome, started_at: *started_at, date: *date })
         .collect();
     artifacts::write(
         &session.project,

@@ -276,3 +276,15 @@ fn tests_of_a_partitioned_model_check_its_partition_unless_told_otherwise() {
     );
     assert_status(&fixture.strata(&["test", "--date", "2026-11-03"]), 1);
 }
+
+// `--full-refresh` in a backfill rebuilds each model once, on its first date,
+// so every date's partition is kept.
+#[test]
+fn full_refresh_backfill_keeps_every_date() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-09", "--select", "daily"]), 0);
+    assert_status(&fixture.strata(&["run", "--start", "2026-11-02", "--end", "2026-11-04", "--full-refresh", "--select", "daily"]), 0);
+    let expected: Vec<Vec<String>> = (2..=4).map(|d| vec![format!("2026-11-{d:02}"), d.to_string()]).collect();
+    assert_eq!(table(&fixture), expected);
+}
