@@ -1,6 +1,7 @@
 //! Integration tests: drive the real `strata` binary on small projects written
 //! into temporary directories, and on the example project at the repository root.
 
+mod cli;
 mod compile;
 mod dates;
 mod errors;
@@ -72,7 +73,7 @@ pub struct Run {
 
 pub fn strata_command(dir: &Path) -> Command {
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("strata"));
-    command.current_dir(dir).env_remove("DBT_PROFILES_DIR").env_remove("DBT_PROJECT_DIR").env("NO_COLOR", "1");
+    command.current_dir(dir).env_remove("DBT_PROFILES_DIR").env_remove("DBT_PROJECT_DIR").env("NO_COLOR", "1").env("COLUMNS", "100");
     command
 }
 
