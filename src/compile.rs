@@ -345,6 +345,11 @@ pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diag
     }
     compiled.par_iter().try_for_each(|node| {
         let path = root.join(&node.compiled_path);
+        // Rewriting a file costs more than reading it: leave unchanged ones be
+        // (which also keeps their modification times for editors and make).
+        if std::fs::read(&path).is_ok_and(|existing| existing == node.sql.as_bytes()) {
+            return Ok(());
+        }
         std::fs::write(&path, &node.sql).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
     })
 }
