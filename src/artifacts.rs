@@ -3,20 +3,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::path::PathBuf;
 
 use rayon::prelude::*;
 use std::path::Path;
 
 use serde_json::{Value as Json, json};
 
-use crate::compile::CompiledNode;
 use crate::diagnostic::Diagnostic;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
 
 /// Writes `target/manifest.json`, one node at a time, so a large project's
 /// manifest is never held in memory whole.
-pub fn write_manifest(project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+/// `compiled` maps the nodes compiled in this invocation to their compiled SQL files.
+pub fn write_manifest(project: &Project, graph: &Graph, compiled: &HashMap<usize, PathBuf>) -> Result<(), Diagnostic> {
     let path = project.target_path.join("manifest.json");
     let failed = |err: &dyn std::fmt::Display| Diagnostic::new(format!("could not write `{}`: {err}", path.display()));
     std::fs::create_dir_all(&project.target_path).map_err(|err| failed(&err))?;
@@ -26,8 +27,7 @@ pub fn write_manifest(project: &Project, graph: &Graph, compiled: &[CompiledNode
     out.flush().map_err(|err| failed(&err))
 }
 
-fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, compiled: &[CompiledNode]) -> std::io::Result<()> {
-    let compiled_paths: HashMap<usize, &CompiledNode> = compiled.iter().map(|c| (c.index, c)).collect();
+fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, compiled_paths: &HashMap<usize, PathBuf>) -> std::io::Result<()> {
     let mut order: Vec<usize> = (0..graph.nodes.len()).collect();
     order.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
     let metadata = json!({
@@ -42,7 +42,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         .par_iter()
         .map(|&index| {
             let node = &graph.nodes[index];
-            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index).copied());
+            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index));
             format!("{}:{entry}", Json::String(node.unique_id.clone()))
         })
         .collect();
@@ -87,7 +87,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     out.write_all(b"}")
 }
 
-fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled: Option<&CompiledNode>) -> Json {
+fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled_path: Option<&PathBuf>) -> Json {
     let mut entry = json!({
         "unique_id": node.unique_id,
         "resource_type": node.resource_type.name(),
@@ -108,9 +108,9 @@ fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled: Opt
         object.insert("alias".into(), json!(relation.identifier));
         object.insert("relation_name".into(), json!(relation.to_string()));
     }
-    if let Some(compiled) = compiled {
+    if let Some(path) = compiled_path {
         object.insert("compiled".into(), json!(true));
-        object.insert("compiled_path".into(), json!(compiled.compiled_path.to_string_lossy()));
+        object.insert("compiled_path".into(), json!(path.to_string_lossy()));
     }
     match &node.details {
         NodeDetails::Model { refs, sources, columns, .. } => {

@@ -100,9 +100,23 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.date)?;
     let selected = session.select(&args.select)?;
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
-    let (compiled, compile_errors) = compiler.compile(&selected);
-    compile::write_compiled(&session.project.root, &compiled)?;
-    artifacts::write_manifest(&session.project, session.graph(), &compiled)?;
+    let graph = session.graph();
+    let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected
+        .iter()
+        .filter(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
+        .map(|&i| (i, compiler.compiled_path(&graph.nodes[i])))
+        .collect();
+    // The manifest is written while the models compile: it needs the graph, not the SQL.
+    let ((compiled, compile_errors, written), manifest) = rayon::join(
+        || {
+            let (compiled, errors) = compiler.compile(&selected);
+            let written = compile::write_compiled(&session.project.root, &compiled);
+            (compiled, errors, written)
+        },
+        || artifacts::write_manifest(&session.project, graph, &compiled_paths),
+    );
+    written?;
+    manifest?;
 
     let mut errors = Diagnostics(session.parsed.errors.0.clone());
     errors.0.extend(compile_errors.0);

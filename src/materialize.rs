@@ -190,6 +190,14 @@ impl Materializer<'_> {
         }
     }
 
+    /// Drops a staging table an interrupted run left behind; a statement saved per node otherwise.
+    fn drop_leftover(&self, connection: &mut dyn Connection, staged: &Relation) -> Result<(), StepError> {
+        if self.existing(staged).is_some() {
+            connection.execute(&self.sql.drop_table(staged))?;
+        }
+        Ok(())
+    }
+
     /// Whether `relation` is a table or a view, as the run found the warehouse.
     fn existing(&self, relation: &Relation) -> Option<RelationKind> {
         let schema = relation.schema.clone().unwrap_or_default();
@@ -240,7 +248,7 @@ impl Materializer<'_> {
     /// transaction: until the swap, the old table and its rows stay as they were.
     fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
-        connection.execute(&self.sql.drop_table(&staged))?;
+        self.drop_leftover(connection, &staged)?;
         // DuckDB reports the rows a `create table as` wrote.
         let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         self.swap_in(connection, &staged, relation, existing)?;
@@ -279,7 +287,7 @@ impl Materializer<'_> {
         let date = self.compiler.templates.date;
         let (first, last) = partition.range(date);
         let staged = staging_relation(relation, "new");
-        connection.execute(&self.sql.drop_table(&staged))?;
+        self.drop_leftover(connection, &staged)?;
         let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last));
         let outside = match outside {
@@ -323,7 +331,7 @@ impl Materializer<'_> {
     /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
     fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
-        connection.execute(&self.sql.drop_table(&staged))?;
+        self.drop_leftover(connection, &staged)?;
         // DuckDB reports the rows a `create table as` wrote.
         let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         let unique_key: Vec<String> = match node.config.get("unique_key") {
@@ -358,7 +366,7 @@ impl Materializer<'_> {
         let result = (|| -> Result<u64, StepError> {
             let existing = self.existing(&relation);
             let staged = staging_relation(&relation, "new");
-            connection.execute(&self.sql.drop_table(&staged))?;
+            self.drop_leftover(connection, &staged)?;
             let path = project.root.join(&node.path);
             let absolute = std::fs::canonicalize(&path).unwrap_or(path);
             let Some(load) = self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) else {

@@ -327,7 +327,7 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
         "run_results.json",
         &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9),
     )?;
-    artifacts::write_manifest(&session.project, graph, &[])?;
+    artifacts::write_manifest(&session.project, graph, &Default::default())?;
 
     if cancelled.load(Ordering::SeqCst) {
         eprintln!("interrupted: stopped scheduling and cancelled running queries");
