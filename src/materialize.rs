@@ -249,10 +249,25 @@ impl Materializer<'_> {
     fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
         self.drop_leftover(connection, &staged)?;
-        // DuckDB reports the rows a `create table as` wrote.
-        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
-        self.swap_in(connection, &staged, relation, existing)?;
-        Ok(rows)
+        // Build and swap in one transaction: one commit (one WAL sync) per
+        // table, and a failure anywhere leaves the old table as it was.
+        connection.execute("begin transaction")?;
+        let built = (|| -> Result<u64, WarehouseError> {
+            // DuckDB reports the rows a `create table as` wrote.
+            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
+            match existing {
+                Some(RelationKind::Table) => connection.execute(&self.sql.drop_table(relation))?,
+                Some(RelationKind::View) => connection.execute(&self.sql.drop_view(relation))?,
+                None => 0,
+            };
+            connection.execute(&self.sql.rename_table(&staged, relation))?;
+            connection.execute("commit")?;
+            Ok(rows)
+        })();
+        if built.is_err() {
+            let _ = connection.execute("rollback");
+        }
+        Ok(built?)
     }
 
     /// Replaces `relation` (of kind `existing`) with the built `staged` table
