@@ -158,7 +158,7 @@ impl Materializer<'_> {
             .hooks(connection, index, "pre_hook")
             .and_then(|()| match materialized.as_str() {
                 "view" => self.view(connection, &relation, existing, &compiled.sql),
-                "table" => self.table(connection, &relation, existing, &compiled.sql).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
+                "table" => self.table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql)).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
                 "incremental" if Partition::of(&node.config).is_some() => match Partition::of(&node.config) {
                     Some(Ok(partition)) => self.insert_overwrite(connection, &relation, existing, &partition, is_incremental, &compiled.sql),
                     Some(Err(message)) => Err(StepError(message)),
@@ -168,7 +168,7 @@ impl Materializer<'_> {
                     .incremental(connection, &relation, node, &compiled.sql)
                     .map(|rows| (format!("inserted into {}", relation.display_name()), Some(rows))),
                 "incremental" => self
-                    .table(connection, &relation, existing, &compiled.sql)
+                    .table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql))
                     .map(|rows| (format!("created incremental {}", relation.display_name()), Some(rows))),
                 other => Err(StepError(format!(
                     "unknown materialization `{other}`; use `view`, `table`, `incremental` or `ephemeral`"
@@ -244,46 +244,45 @@ impl Materializer<'_> {
         Ok((format!("created view {}", relation.display_name()), None))
     }
 
-    /// Builds `sql` as a staging table, then swaps it in within one
-    /// transaction: until the swap, the old table and its rows stay as they were.
-    fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<u64, StepError> {
+    /// Builds the staging table with `create` (a statement that creates
+    /// `staging_relation(relation, "new")`), then swaps it in, all in one
+    /// transaction: until it commits, the old table and its rows stay as they were.
+    fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, create: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
         self.drop_leftover(connection, &staged)?;
-        // Build and swap in one transaction: one commit (one WAL sync) per
-        // table, and a failure anywhere leaves the old table as it was.
-        connection.execute("begin transaction")?;
-        let built = (|| -> Result<u64, WarehouseError> {
+        self.in_transaction(connection, |connection| {
             // DuckDB reports the rows a `create table as` wrote.
-            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
-            match existing {
-                Some(RelationKind::Table) => connection.execute(&self.sql.drop_table(relation))?,
-                Some(RelationKind::View) => connection.execute(&self.sql.drop_view(relation))?,
-                None => 0,
-            };
-            connection.execute(&self.sql.rename_table(&staged, relation))?;
-            connection.execute("commit")?;
+            let rows = connection.execute(create)?;
+            self.replace_with(connection, &staged, relation, existing)?;
             Ok(rows)
-        })();
-        if built.is_err() {
-            let _ = connection.execute("rollback");
-        }
-        Ok(built?)
+        })
     }
 
-    /// Replaces `relation` (of kind `existing`) with the built `staged` table
-    /// in one transaction; on failure the old relation stays and `staged` goes.
-    fn swap_in(&self, connection: &mut dyn Connection, staged: &Relation, relation: &Relation, existing: Option<RelationKind>) -> Result<(), StepError> {
-        let drop_existing = match existing {
-            Some(RelationKind::Table) => self.sql.drop_table(relation),
-            Some(RelationKind::View) => self.sql.drop_view(relation),
-            None => String::new(),
+    /// Runs `steps` in one transaction: all of it is written, or nothing.
+    fn in_transaction<T>(
+        &self,
+        connection: &mut dyn Connection,
+        steps: impl FnOnce(&mut dyn Connection) -> Result<T, StepError>,
+    ) -> Result<T, StepError> {
+        connection.execute("begin transaction")?;
+        let result = match steps(connection) {
+            Ok(value) => connection.execute("commit").map(|_| value).map_err(StepError::from),
+            Err(err) => Err(err),
         };
-        let swap = format!("begin transaction;\n{drop_existing};\n{};\ncommit;", self.sql.rename_table(staged, relation));
-        if let Err(err) = connection.execute_script(&swap) {
-            let _ = connection.execute_script("rollback");
-            let _ = connection.execute(&self.sql.drop_table(staged));
-            return Err(err.into());
+        if result.is_err() {
+            let _ = connection.execute("rollback");
         }
+        result
+    }
+
+    /// Drops `relation` (of kind `existing`) and renames `staged` to it.
+    fn replace_with(&self, connection: &mut dyn Connection, staged: &Relation, relation: &Relation, existing: Option<RelationKind>) -> Result<(), StepError> {
+        match existing {
+            Some(RelationKind::Table) => connection.execute(&self.sql.drop_table(relation))?,
+            Some(RelationKind::View) => connection.execute(&self.sql.drop_view(relation))?,
+            None => 0,
+        };
+        connection.execute(&self.sql.rename_table(staged, relation))?;
         Ok(())
     }
 
@@ -302,67 +301,53 @@ impl Materializer<'_> {
         let date = self.compiler.templates.date;
         let (first, last) = partition.range(date);
         let staged = staging_relation(relation, "new");
-        self.drop_leftover(connection, &staged)?;
-        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
-        let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last));
-        let outside = match outside {
-            Ok(outside) => outside,
-            Err(err) => {
-                let _ = connection.execute(&self.sql.drop_table(&staged));
-                return Err(err);
-            }
-        };
-        if outside > 0 {
-            let _ = connection.execute(&self.sql.drop_table(&staged));
-            let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
-            return Err(StepError(format!(
-                "{} {} `{}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {} = '{{{{ ds }}}}'`",
-                crate::report::thousands(outside),
-                if outside == 1 { "row has" } else { "rows have" },
-                partition.field,
-                partition.field
-            )));
-        }
         let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
-        if !is_incremental {
-            self.swap_in(connection, &staged, relation, existing)?;
-            return Ok((format!("created table {}${partitions}", relation.display_name()), Some(rows)));
-        }
-        let script = format!(
-            "begin transaction;\n{};\n{};\ncommit;",
-            self.sql.delete_partitions(relation, partition, first, last),
-            self.sql.insert_from(relation, &staged)
-        );
-        let result = connection.execute_script(&script);
-        if result.is_err() {
-            let _ = connection.execute_script("rollback");
-        }
-        let _ = connection.execute(&self.sql.drop_table(&staged));
-        result?;
-        Ok((format!("created partition {}${partitions}", relation.display_name()), Some(rows)))
+        self.drop_leftover(connection, &staged)?;
+        let rows = self.in_transaction(connection, |connection| {
+            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
+            let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last))?;
+            if outside > 0 {
+                let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
+                return Err(StepError(format!(
+                    "{} {} `{}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {} = '{{{{ ds }}}}'`",
+                    crate::report::thousands(outside),
+                    if outside == 1 { "row has" } else { "rows have" },
+                    partition.field,
+                    partition.field
+                )));
+            }
+            if is_incremental {
+                connection.execute(&self.sql.delete_partitions(relation, partition, first, last))?;
+                connection.execute(&self.sql.insert_from(relation, &staged))?;
+                connection.execute(&self.sql.drop_table(&staged))?;
+            } else {
+                self.replace_with(connection, &staged, relation, existing)?;
+            }
+            Ok(rows)
+        })?;
+        let verb = if is_incremental { "created partition" } else { "created table" };
+        Ok((format!("{verb} {}${partitions}", relation.display_name()), Some(rows)))
     }
 
     /// Appends the new rows, first deleting the rows they replace when the
     /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
     fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
-        self.drop_leftover(connection, &staged)?;
-        // DuckDB reports the rows a `create table as` wrote.
-        let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
         let unique_key: Vec<String> = match node.config.get("unique_key") {
             Some(Json::String(key)) => vec![key.clone()],
             Some(Json::Array(keys)) => keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect(),
             _ => Vec::new(),
         };
-        let delete = if unique_key.is_empty() { String::new() } else { format!("{};\n", self.sql.delete_matching(relation, &staged, &unique_key)) };
-        let script = format!("begin transaction;\n{delete}{};\ncommit;", self.sql.insert_from(relation, &staged));
-        let result = connection.execute_script(&script);
-        if result.is_err() {
-            let _ = connection.execute_script("rollback");
-        }
-        let _ = connection.execute(&self.sql.drop_table(&staged));
-        result?;
-        Ok(rows)
+        self.drop_leftover(connection, &staged)?;
+        self.in_transaction(connection, |connection| {
+            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
+            if !unique_key.is_empty() {
+                connection.execute(&self.sql.delete_matching(relation, &staged, &unique_key))?;
+            }
+            connection.execute(&self.sql.insert_from(relation, &staged))?;
+            connection.execute(&self.sql.drop_table(&staged))?;
+            Ok(rows)
+        })
     }
 
     /// The number in the first cell of `sql`'s result.
@@ -378,19 +363,13 @@ impl Materializer<'_> {
             Ok(file) => file,
             Err(diagnostic) => return Outcome::error(node, diagnostic.to_string().trim_end()),
         };
-        let result = (|| -> Result<u64, StepError> {
-            let existing = self.existing(&relation);
-            let staged = staging_relation(&relation, "new");
-            self.drop_leftover(connection, &staged)?;
-            let path = project.root.join(&node.path);
-            let absolute = std::fs::canonicalize(&path).unwrap_or(path);
-            let Some(load) = self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) else {
-                return Err(StepError("this warehouse cannot load seeds from SQL".into()));
-            };
-            let rows = connection.execute(&load)?;
-            self.swap_in(connection, &staged, &relation, existing)?;
-            Ok(rows)
-        })();
+        let path = project.root.join(&node.path);
+        let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+        let staged = staging_relation(&relation, "new");
+        let result = match self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) {
+            Some(load) => self.table(connection, &relation, self.existing(&relation), &load),
+            None => Err(StepError("this warehouse cannot load seeds from SQL".into())),
+        };
         match result {
             Ok(rows) => {
                 let mut outcome = Outcome::new(Status::Success, format!("loaded seed {}", relation.display_name()));
