@@ -191,3 +191,22 @@ fn relation_attributes_see_the_final_names() {
         "-- orders_v2 in main_sales; report\nselect * from \"main_sales\".\"orders_v2\" as o join \"main\".\"report\" as t on true"
     );
 }
+
+// Unchanged compiled files are not rewritten; changed or hand-edited ones are.
+#[test]
+fn compile_rewrites_only_what_changed() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id").file("models/b.sql", "select 2 as id");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    let path = fixture.path().join("target/compiled/shop/models/b.sql");
+    let modified = || std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+    let first = modified();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(modified(), first);
+    std::fs::write(&path, "edited by hand").expect("edit");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 2 as id");
+    let fixture = fixture.file("models/b.sql", "select 3 as id");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 3 as id");
+}
