@@ -238,7 +238,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     render_descriptions(project, templates, &mut nodes, &mut errors);
     let mut graph = Graph::new(nodes);
     let edges = resolve_edges(project, &graph, &failed, &mut errors);
-    if let Err(cycles) = graph.connect(edges) {
+    if let Err(cycles) = graph.connect(edges, |node, needle| locate(project, node, needle)) {
         for cycle in cycles {
             errors.push(cycle);
         }
@@ -610,22 +610,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
     let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).chain(project.seeds.iter().map(|s| s.name.as_str())).collect();
     let disabled: Vec<&str> = model_names.iter().copied().filter(|name| !refable.contains_key(name) && !failed.contains(name)).collect();
 
-    let source_text = |node: &Node| -> Option<&str> {
-        match &node.details {
-            NodeDetails::Model { file, .. } => Some(project.models[*file].file.text.as_str()),
-            NodeDetails::Test(TestDetails { singular_file: Some(file), .. }) => Some(project.singular_tests[*file].file.text.as_str()),
-            _ => None,
-        }
-    };
-    let locate = |node: &Node, needle: &str| -> Location {
-        match source_text(node) {
-            Some(text) => locate_call(&node.path, text, needle),
-            None => match std::fs::read_to_string(project.absolute(&node.path)) {
-                Ok(text) => Location::of_text(&node.path, &text, needle),
-                Err(_) => Location::file(&node.path),
-            },
-        }
-    };
+    let locate = |node: &Node, needle: &str| locate(project, node, needle);
 
     let mut edges = Vec::new();
     // A source table that a seed loads (same relation) is read after the seed.
@@ -639,7 +624,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
     for (index, node) in graph.nodes.iter().enumerate() {
         if let (ResourceType::Source, Some(relation)) = (node.resource_type, &node.relation) {
             if let Some(&seed) = seeds.get(relation) {
-                edges.push(Edge { parent: seed, child: index, location: Location::file(&node.path) });
+                edges.push(Edge { parent: seed, child: index, written: None });
             }
         }
     }
@@ -666,7 +651,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
             _ => continue,
         };
         if let Some(parent) = attached.and_then(|id| graph.by_id.get(id)) {
-            edges.push(Edge { parent: *parent, child: index, location: Location::file(&node.path) });
+            edges.push(Edge { parent: *parent, child: index, written: None });
         }
         for call in refs {
             let needle = format!("'{}'", call.name);
@@ -681,7 +666,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
                 }
             }
             match refable.get(call.name.as_str()) {
-                Some(&parent) => edges.push(Edge { parent, child: index, location: locate(node, &needle) }),
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(needle.clone()) }),
                 // Its own error is reported already.
                 None if failed.contains(call.name.as_str()) => {}
                 None => {
@@ -703,7 +688,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
         }
         for (source_name, table_name) in node_sources {
             match sources.get(&(source_name.as_str(), table_name.as_str())) {
-                Some(&parent) => edges.push(Edge { parent, child: index, location: locate(node, &format!("'{source_name}'")) }),
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(format!("'{source_name}'")) }),
                 None => {
                     let known: Vec<String> = sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();
                     let wanted = format!("{source_name}.{table_name}");
@@ -723,6 +708,22 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
         }
     }
     edges
+}
+
+/// Where `needle` (a quoted name in a `ref()`/`source()` call) is written in `node`'s file.
+fn locate(project: &Project, node: &Node, needle: &str) -> Location {
+    let text = match &node.details {
+        NodeDetails::Model { file, .. } => Some(project.models[*file].file.text.as_str()),
+        NodeDetails::Test(TestDetails { singular_file: Some(file), .. }) => Some(project.singular_tests[*file].file.text.as_str()),
+        _ => None,
+    };
+    match text {
+        Some(text) => locate_call(&node.path, text, needle),
+        None => match std::fs::read_to_string(project.absolute(&node.path)) {
+            Ok(text) => Location::of_text(&node.path, &text, needle),
+            Err(_) => Location::file(&node.path),
+        },
+    }
 }
 
 /// Where a `ref('x')`-style call is written: the quoted name, preferring an

@@ -142,11 +142,12 @@ pub struct Graph {
     pub by_id: HashMap<String, usize>,
 }
 
-/// An edge to add: `parent` is read by `child`, as written at `location`.
+/// An edge to add: `parent` is read by `child`, where `child`'s file says
+/// `written` (`'parent'` in a `ref()`), if anywhere.
 pub struct Edge {
     pub parent: usize,
     pub child: usize,
-    pub location: Location,
+    pub written: Option<String>,
 }
 
 impl Graph {
@@ -160,15 +161,16 @@ impl Graph {
         Graph { nodes, graph, by_id }
     }
 
-    /// Adds the edges, then fails with one diagnostic per cycle.
-    pub fn connect(&mut self, edges: Vec<Edge>) -> Result<(), Vec<Diagnostic>> {
-        let mut first_location: HashMap<(usize, usize), Location> = HashMap::new();
+    /// Adds the edges, then fails with one diagnostic per cycle; `locate`
+    /// finds where an edge is written, only for the edges a cycle names.
+    pub fn connect(&mut self, edges: Vec<Edge>, locate: impl Fn(&Node, &str) -> Location) -> Result<(), Vec<Diagnostic>> {
+        let mut written: HashMap<(usize, usize), Option<String>> = HashMap::with_capacity(edges.len());
         for edge in edges {
-            if first_location.contains_key(&(edge.parent, edge.child)) {
+            if written.contains_key(&(edge.parent, edge.child)) {
                 continue;
             }
             self.graph.add_edge(NodeIndex::new(edge.parent), NodeIndex::new(edge.child), ());
-            first_location.insert((edge.parent, edge.child), edge.location);
+            written.insert((edge.parent, edge.child), edge.written);
         }
         let mut errors = Vec::new();
         for component in petgraph::algo::tarjan_scc(&self.graph) {
@@ -179,10 +181,14 @@ impl Graph {
             }
             let cycle = self.cycle_path(&component);
             let names: Vec<String> = cycle.iter().chain(cycle.first()).map(|&i| format!("`{}`", self.nodes[i].name)).collect();
-            let location = first_location.get(&(cycle[0], cycle[1 % cycle.len()])).cloned();
+            let (parent, child) = (cycle[0], cycle[1 % cycle.len()]);
+            let location = match written.get(&(parent, child)) {
+                Some(Some(text)) => locate(&self.nodes[child], text),
+                _ => Location::file(&self.nodes[child].path),
+            };
             errors.push(
                 Diagnostic::new(format!("found a dependency cycle: {}", names.join(" → ")))
-                    .with_location(location.map(|l| Location { ..l }))
+                    .at(location)
                     .help("a model cannot read, directly or through others, a model that reads it; remove one of these `ref()` calls"),
             );
         }
