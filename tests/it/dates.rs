@@ -121,13 +121,7 @@ fn retry_reruns_failed_and_skipped_nodes_for_the_original_date() {
     // Still broken: the retry fails again, for 3 November, re-running only `total`.
     let run = fixture.strata(&["retry"]);
     assert_status(&run, 1);
-    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("json");
-    let retried: Vec<(String, String)> = results["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_string(), r["execution_date"].as_str().unwrap_or_default().to_string()))
-        .collect();
+    let (_, retried) = fixture.results("execution_date");
     assert_eq!(retried, [("model.shop.total".to_string(), "2026-11-03".to_string())]);
 
     // Fixed: a retry after a retry builds it, and then there is nothing left.

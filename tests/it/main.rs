@@ -58,6 +58,18 @@ impl Fixture {
         std::fs::read_to_string(self.dir.path().join(path)).unwrap_or_else(|err| panic!("read {path}: {err}"))
     }
 
+    /// `target/run_results.json`, and each result's unique id with its `field`.
+    pub fn results(&self, field: &str) -> (serde_json::Value, Vec<(String, String)>) {
+        let results: serde_json::Value = serde_json::from_str(&self.read("target/run_results.json")).expect("run_results.json");
+        let pairs = results["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_string(), r[field].as_str().unwrap_or_default().to_string()))
+            .collect();
+        (results, pairs)
+    }
+
     pub fn strata(&self, args: &[&str]) -> Run {
         run_in(self.dir.path(), args)
     }

@@ -62,13 +62,7 @@ fn a_failing_model_skips_its_descendants_only() {
     insta::assert_snapshot!(redact(&run.stdout));
     // The independent branch was built.
     assert_eq!(scalar(&fixture, "select sum(id) from main.d"), "60");
-    let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
-    let statuses: Vec<(String, String)> = results["results"]
-        .as_array()
-        .expect("results")
-        .iter()
-        .map(|r| (r["unique_id"].as_str().unwrap_or_default().to_string(), r["status"].as_str().unwrap_or_default().to_string()))
-        .collect();
+    let (results, statuses) = fixture.results("status");
     assert_eq!(
         statuses,
         [("model.shop.a", "success"), ("model.shop.b", "error"), ("model.shop.c", "skipped"), ("model.shop.d", "success")]
