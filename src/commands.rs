@@ -109,7 +109,9 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
     // The manifest is written while the models compile: it needs the graph, not the SQL.
     let ((compiled, compile_errors, written), manifest) = rayon::join(
         || {
-            let (compiled, errors) = compiler.compile(&selected);
+            let checked = compile::CheckedSql::load(session.project.target_path.join(".strata-checked-sql"));
+            let (compiled, errors) = compiler.compile(&selected, Some(&checked));
+            checked.save();
             let written = compile::write_compiled(&session.project.root, &compiled);
             (compiled, errors, written)
         },

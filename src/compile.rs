@@ -89,7 +89,8 @@ impl<'a> Compiler<'a> {
 
     /// Compiles the selected models and tests (and the ephemeral models they
     /// inline), in parallel. Returns what compiled and every error.
-    pub fn compile(&self, selected: &BTreeSet<usize>) -> (Vec<CompiledNode>, Diagnostics) {
+    /// `checked` remembers SQL that passed the check in earlier compiles.
+    pub fn compile(&self, selected: &BTreeSet<usize>, checked: Option<&CheckedSql>) -> (Vec<CompiledNode>, Diagnostics) {
         let ephemerals: Vec<usize> = self
             .graph
             .nodes
@@ -118,7 +119,16 @@ impl<'a> Compiler<'a> {
                     _ => Err(self.ephemeral_failed(parent, index)),
                 })?;
                 let compiled_path = self.compiled_path(&self.graph.nodes[index]);
-                check_sql(self.project.target.kind, &self.graph.nodes[index], &sql, &compiled_path)?;
+                let kind = self.project.target.kind;
+                match checked {
+                    Some(checked) if checked.passed_before(kind, &sql) => {}
+                    _ => {
+                        check_sql(kind, &self.graph.nodes[index], &sql, &compiled_path)?;
+                        if let Some(checked) = checked {
+                            checked.record(kind, &sql);
+                        }
+                    }
+                }
                 Ok(CompiledNode { index, sql, compiled_path })
             })
             .collect();
@@ -301,6 +311,60 @@ pub fn inject_ctes(sql: &str, ctes: &str) -> String {
     match LEADING_WITH.find(sql) {
         Some(found) => format!("{}{},\n{}", &sql[..found.end()], ctes, &sql[found.end()..]),
         None => format!("with {ctes}\n{sql}"),
+    }
+}
+
+/// The SQL texts that passed the check, by hash of dialect and text, kept
+/// under `target/` between compiles so an unchanged model is not parsed again.
+pub struct CheckedSql {
+    path: PathBuf,
+    before: std::collections::HashSet<u64>,
+    now: std::sync::Mutex<Vec<u64>>,
+}
+
+impl CheckedSql {
+    pub fn load(path: PathBuf) -> CheckedSql {
+        let before = std::fs::read_to_string(&path)
+            .map(|text| text.lines().filter_map(|line| u64::from_str_radix(line, 16).ok()).collect())
+            .unwrap_or_default();
+        CheckedSql { path, before, now: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    fn key(kind: TargetKind, sql: &str) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (env!("CARGO_PKG_VERSION"), kind.name(), sql).hash(&mut hasher);
+        hasher.finish()
+    }
+
+    fn passed_before(&self, kind: TargetKind, sql: &str) -> bool {
+        let key = CheckedSql::key(kind, sql);
+        let known = self.before.contains(&key);
+        if known {
+            self.remember(key);
+        }
+        known
+    }
+
+    fn record(&self, kind: TargetKind, sql: &str) {
+        self.remember(CheckedSql::key(kind, sql));
+    }
+
+    fn remember(&self, key: u64) {
+        if let Ok(mut now) = self.now.lock() {
+            now.push(key);
+        }
+    }
+
+    /// Keeps what passed in this compile; losing it only costs the next compile time.
+    pub fn save(&self) {
+        let Ok(mut now) = self.now.lock() else { return };
+        now.sort_unstable();
+        let text: String = now.iter().map(|key| format!("{key:016x}\n")).collect();
+        if let Some(parent) = self.path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let _ = std::fs::write(&self.path, text);
     }
 }
 

@@ -210,3 +210,20 @@ fn compile_rewrites_only_what_changed() {
     assert_eq!(fixture.strata(&["compile"]).status, 0);
     assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 3 as id");
 }
+
+// The SQL check remembers what passed, never what failed: a model broken
+// after a clean compile is still caught.
+#[test]
+fn the_sql_check_catches_a_model_broken_after_a_clean_compile() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id").file("models/b.sql", "select 2 as id");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    let fixture = fixture.file("models/b.sql", "select 2 as id from");
+    for _ in 0..2 {
+        let run = fixture.strata(&["compile"]);
+        assert_eq!(run.status, 2);
+        assert!(run.stderr.contains("SQL syntax error in model `b`"), "{}", run.stderr);
+    }
+    let fixture = fixture.file("models/b.sql", "select 2 as id");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+}
