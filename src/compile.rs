@@ -40,10 +40,11 @@ pub struct GraphResolver {
 }
 
 impl GraphResolver {
-    pub fn new(graph: &Graph) -> GraphResolver {
+    /// Resolves against `nodes`: a whole graph, or only the sources while models are parsed.
+    pub fn new(nodes: &[Node]) -> GraphResolver {
         let mut relations = HashMap::new();
         let mut sources = HashMap::new();
-        for node in &graph.nodes {
+        for node in nodes {
             let Some(relation) = &node.relation else { continue };
             match &node.details {
                 NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
@@ -84,7 +85,7 @@ pub struct Compiler<'a> {
 
 impl<'a> Compiler<'a> {
     pub fn new(project: &'a Project, templates: &'a Templates, graph: &'a Graph) -> Compiler<'a> {
-        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(graph)) }
+        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(&graph.nodes)) }
     }
 
     /// Compiles the selected models and tests (and the ephemeral models they

@@ -45,17 +45,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
 
     let source_nodes = build_source_nodes(project, templates, &mut errors);
-    let sources: Arc<dyn crate::template::Resolve> = Arc::new(SourceResolver(
-        source_nodes
-            .iter()
-            .filter_map(|node| match (&node.details, &node.relation) {
-                (NodeDetails::Source { source_name, table_name, .. }, Some(relation)) => {
-                    Some(((source_name.clone(), table_name.clone()), relation.clone()))
-                }
-                _ => None,
-            })
-            .collect(),
-    ));
+    // Sources are known before models are parsed, so `source()` resolves for real.
+    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::compile::GraphResolver::new(&source_nodes));
 
     // Models: render each once, in parallel.
     let rendered: Vec<Result<Option<RenderedModel>, Diagnostic>> = project
@@ -301,22 +292,6 @@ fn build_source_nodes(project: &Project, templates: &Templates, errors: &mut Dia
     }
 
     nodes
-}
-
-/// Resolves `source()` while models are parsed: sources are known by then.
-struct SourceResolver(HashMap<(String, String), Relation>);
-
-impl crate::template::Resolve for SourceResolver {
-    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
-        Err(format!("`ref('{name}')` cannot be resolved while parsing"))
-    }
-
-    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
-        // An undeclared source is reported with its location once the graph is built.
-        Ok(self.0.get(&(source.to_string(), table.to_string())).cloned().unwrap_or_else(|| {
-            Relation { database: None, schema: Some(source.to_string()), identifier: table.to_string(), quote: QuoteStyle::Bare }
-        }))
-    }
 }
 
 fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
