@@ -74,6 +74,11 @@ impl Session {
         Ok((templates, parsed))
     }
 
+    /// Fails with the errors of the files that could not be parsed, if any.
+    pub fn require_parsed(&self) -> Result<(), Failure> {
+        if self.parsed.errors.is_empty() { Ok(()) } else { Err(Failure::Invalid(Diagnostics(self.parsed.errors.0.clone()))) }
+    }
+
     pub fn graph(&self) -> &Graph {
         &self.parsed.graph
     }
@@ -148,9 +153,7 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 
 pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.date)?;
-    if !session.parsed.errors.is_empty() {
-        return Err(Failure::Invalid(Diagnostics(session.parsed.errors.0.clone())));
-    }
+    session.require_parsed()?;
     let selected = session.select(&args.select)?;
     let wanted: Vec<ResourceType> = args
         .resource_type

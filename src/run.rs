@@ -169,9 +169,7 @@ pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
 /// The nodes `which` runs among those selected: never ephemeral models; source
 /// checks (sources declaring `wait_for` or `freshness`) unless `--skip-checks`.
 fn select_for(which: Which, session: &Session, select: &[String], exclude: &[String], skip_checks: bool) -> Result<BTreeSet<usize>, Failure> {
-    if !session.parsed.errors.is_empty() {
-        return Err(Failure::Invalid(crate::diagnostic::Diagnostics(session.parsed.errors.0.clone())));
-    }
+    session.require_parsed()?;
     let graph = session.graph();
     let selected = crate::graph::select::select_nodes(graph, select, exclude)?;
     let mut nodes: BTreeSet<usize> = selected
@@ -418,9 +416,7 @@ fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[
 
 pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.date)?;
-    if !session.parsed.errors.is_empty() {
-        return Err(Failure::Invalid(crate::diagnostic::Diagnostics(session.parsed.errors.0.clone())));
-    }
+    session.require_parsed()?;
     let graph = session.graph();
     let compiler = Compiler::new(&session.project, &session.templates, graph);
     let (title, sql) = match (&args.select, &args.inline) {
