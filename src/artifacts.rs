@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use std::path::Path;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value as Json, json};
 
 use crate::diagnostic::Diagnostic;
@@ -37,15 +38,19 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         "project_name": project.name,
         "adapter_type": project.target.kind.name(),
     });
-    // Each node's JSON is made in parallel; only the writing is in order.
-    let entries: Vec<String> = order
+    // Each node's JSON is serialized in parallel; only the writing is in order.
+    let entries: Vec<Vec<u8>> = order
         .par_iter()
         .map(|&index| {
             let node = &graph.nodes[index];
-            let entry = node_json(project, node, graph.parent_ids(index), compiled_paths.get(&index));
-            format!("{}:{entry}", Json::String(node.unique_id.clone()))
+            let entry = NodeEntry { project, node, parents: graph.parent_ids(index), compiled_path: compiled_paths.get(&index) };
+            let mut buffer = Vec::with_capacity(1024);
+            serde_json::to_writer(&mut buffer, &node.unique_id).map_err(std::io::Error::other)?;
+            buffer.push(b':');
+            serde_json::to_writer(&mut buffer, &entry).map_err(std::io::Error::other)?;
+            Ok(buffer)
         })
-        .collect();
+        .collect::<std::io::Result<_>>()?;
     write!(out, "{{\"metadata\":{metadata}")?;
     let sections = [
         ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test][..]),
@@ -63,7 +68,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
                 out.write_all(b",")?;
             }
             first = false;
-            out.write_all(entry.as_bytes())?;
+            out.write_all(entry)?;
         }
         out.write_all(b"}")?;
     }
@@ -80,77 +85,93 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
                 out.write_all(b",")?;
             }
             let related = if ids { graph.parent_ids(index) } else { graph.child_ids(index) };
-            write!(out, "{}:{}", Json::String(graph.nodes[index].unique_id.clone()), json!(related))?;
+            serde_json::to_writer(&mut *out, &graph.nodes[index].unique_id)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, &related)?;
         }
         out.write_all(b"}")?;
     }
     out.write_all(b"}")
 }
 
-fn node_json(project: &Project, node: &Node, parents: Vec<String>, compiled_path: Option<&PathBuf>) -> Json {
-    let mut entry = json!({
-        "unique_id": node.unique_id,
-        "resource_type": node.resource_type.name(),
-        "name": node.name,
-        "package_name": node.package,
-        "original_file_path": node.path.to_string_lossy(),
-        "fqn": node.fqn,
-        "description": node.description,
-        "config": node.config,
-        "tags": node.tags(),
-        "depends_on": {"nodes": parents, "macros": []},
-    });
-    let object = entry.as_object_mut();
-    let Some(object) = object else { return entry };
-    if let Some(relation) = &node.relation {
-        object.insert("database".into(), json!(relation.database));
-        object.insert("schema".into(), json!(relation.schema));
-        object.insert("alias".into(), json!(relation.identifier));
-        object.insert("relation_name".into(), json!(relation.to_string()));
-    }
-    if let Some(path) = compiled_path {
-        object.insert("compiled".into(), json!(true));
-        object.insert("compiled_path".into(), json!(path.to_string_lossy()));
-    }
-    match &node.details {
-        NodeDetails::Model { refs, sources, columns, .. } => {
-            object.insert("refs".into(), json!(refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect::<Vec<_>>()));
-            object.insert("sources".into(), json!(sources.iter().map(|(s, t)| json!([s, t])).collect::<Vec<_>>()));
-            object.insert("columns".into(), columns_json(columns));
-            object.insert("path".into(), json!(model_relative_path(project, &node.path)));
-        }
-        NodeDetails::Seed { columns } => {
-            object.insert("columns".into(), columns_json(columns));
-        }
-        NodeDetails::Test(test) => {
-            if let Some(name) = &test.test_name {
-                object.insert("test_metadata".into(), json!({"name": name, "kwargs": test.kwargs}));
-            }
-            object.insert("column_name".into(), json!(test.column_name));
-            object.insert("attached_node".into(), json!(test.attached_to));
-        }
-        NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, columns } => {
-            object.insert("source_name".into(), json!(source_name));
-            object.insert("identifier".into(), json!(node.relation.as_ref().map(|r| r.identifier.clone()).unwrap_or_else(|| table_name.clone())));
-            object.insert("loaded_at_field".into(), json!(loaded_at_field));
-            object.insert("freshness".into(), json!(freshness));
-            object.insert("wait_for".into(), json!(wait_for));
-            object.insert("columns".into(), columns_json(columns));
-        }
-        NodeDetails::Exposure { exposure_type, owner, depends_on, extra } => {
-            object.insert("type".into(), json!(exposure_type));
-            object.insert("owner".into(), json!(owner));
-            object.insert("depends_on_refs".into(), json!(depends_on));
-            for (key, value) in extra {
-                object.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    entry
+/// One node of the manifest, serialized straight from the graph.
+struct NodeEntry<'a> {
+    project: &'a Project,
+    node: &'a Node,
+    parents: Vec<String>,
+    compiled_path: Option<&'a PathBuf>,
 }
 
-fn columns_json(columns: &[crate::graph::Column]) -> Json {
-    Json::Object(columns.iter().map(|c| (c.name.clone(), json!(c))).collect())
+impl Serialize for NodeEntry<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let node = self.node;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("unique_id", &node.unique_id)?;
+        map.serialize_entry("resource_type", node.resource_type.name())?;
+        map.serialize_entry("name", &node.name)?;
+        map.serialize_entry("package_name", &node.package)?;
+        map.serialize_entry("original_file_path", &node.path.to_string_lossy())?;
+        map.serialize_entry("fqn", &node.fqn)?;
+        map.serialize_entry("description", &node.description)?;
+        map.serialize_entry("config", &node.config)?;
+        map.serialize_entry("tags", &node.tags())?;
+        map.serialize_entry("depends_on", &json!({"nodes": self.parents, "macros": []}))?;
+        if let Some(relation) = &node.relation {
+            map.serialize_entry("database", &relation.database)?;
+            map.serialize_entry("schema", &relation.schema)?;
+            map.serialize_entry("alias", &relation.identifier)?;
+            map.serialize_entry("relation_name", &relation.to_string())?;
+        }
+        if let Some(path) = self.compiled_path {
+            map.serialize_entry("compiled", &true)?;
+            map.serialize_entry("compiled_path", &path.to_string_lossy())?;
+        }
+        match &node.details {
+            NodeDetails::Model { refs, sources, columns, .. } => {
+                let refs: Vec<Json> = refs.iter().map(|r| json!({"name": r.name, "package": r.package, "version": null})).collect();
+                map.serialize_entry("refs", &refs)?;
+                map.serialize_entry("sources", &sources.iter().map(|(s, t)| [s, t]).collect::<Vec<_>>())?;
+                map.serialize_entry("columns", &Columns(columns))?;
+                map.serialize_entry("path", &model_relative_path(self.project, &node.path))?;
+            }
+            NodeDetails::Seed { columns } => {
+                map.serialize_entry("columns", &Columns(columns))?;
+            }
+            NodeDetails::Test(test) => {
+                if let Some(name) = &test.test_name {
+                    map.serialize_entry("test_metadata", &json!({"name": name, "kwargs": test.kwargs}))?;
+                }
+                map.serialize_entry("column_name", &test.column_name)?;
+                map.serialize_entry("attached_node", &test.attached_to)?;
+            }
+            NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, columns } => {
+                map.serialize_entry("source_name", source_name)?;
+                map.serialize_entry("identifier", node.relation.as_ref().map_or(table_name, |r| &r.identifier))?;
+                map.serialize_entry("loaded_at_field", loaded_at_field)?;
+                map.serialize_entry("freshness", freshness)?;
+                map.serialize_entry("wait_for", wait_for)?;
+                map.serialize_entry("columns", &Columns(columns))?;
+            }
+            NodeDetails::Exposure { exposure_type, owner, depends_on, extra } => {
+                map.serialize_entry("type", exposure_type)?;
+                map.serialize_entry("owner", owner)?;
+                map.serialize_entry("depends_on_refs", depends_on)?;
+                for (key, value) in extra {
+                    map.serialize_entry(key, value)?;
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+/// Columns keyed by name, as dbt writes them.
+struct Columns<'a>(&'a [crate::graph::Column]);
+
+impl Serialize for Columns<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|c| (&c.name, c)))
+    }
 }
 
 /// A model's path under its model path (`marketing/x.sql`), as dbt's `path`.
