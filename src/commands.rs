@@ -117,7 +117,8 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
             let checked = compile::CheckedSql::load(session.project.target_path.join(".strata-checked-sql"));
             let (compiled, errors) = compiler.compile(&selected, Some(&checked));
             checked.save();
-            let written = compile::write_compiled(&session.project.root, &compiled);
+            let files = compile::CompiledFiles::load(session.project.target_path.join(".strata-compiled"));
+            let written = files.write(&session.project.root, &compiled);
             (compiled, errors, written)
         },
         || artifacts::write_manifest(&session.project, graph, &compiled_paths),

@@ -206,6 +206,15 @@ fn compile_rewrites_only_what_changed() {
     std::fs::write(&path, "edited by hand").expect("edit");
     assert_eq!(fixture.strata(&["compile"]).status, 0);
     assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 2 as id");
+    // Compiling another selection keeps what strata knows of `b`.
+    let restored = modified();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(fixture.strata(&["compile", "--select", "a"]).status, 0);
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(modified(), restored);
+    std::fs::remove_file(&path).expect("delete");
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 2 as id");
     let fixture = fixture.file("models/b.sql", "select 3 as id");
     assert_eq!(fixture.strata(&["compile"]).status, 0);
     assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 3 as id");

@@ -13,6 +13,10 @@ use regex::Regex;
 use sqlparser::dialect::{BigQueryDialect, Dialect, DuckDbDialect};
 use sqlparser::parser::Parser;
 
+mod cache;
+
+pub use cache::{CheckedSql, CompiledFiles, write_compiled};
+
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
@@ -315,60 +319,6 @@ pub fn inject_ctes(sql: &str, ctes: &str) -> String {
     }
 }
 
-/// The SQL texts that passed the check, by hash of dialect and text, kept
-/// under `target/` between compiles so an unchanged model is not parsed again.
-pub struct CheckedSql {
-    path: PathBuf,
-    before: std::collections::HashSet<u64>,
-    now: std::sync::Mutex<Vec<u64>>,
-}
-
-impl CheckedSql {
-    pub fn load(path: PathBuf) -> CheckedSql {
-        let before = std::fs::read_to_string(&path)
-            .map(|text| text.lines().filter_map(|line| u64::from_str_radix(line, 16).ok()).collect())
-            .unwrap_or_default();
-        CheckedSql { path, before, now: std::sync::Mutex::new(Vec::new()) }
-    }
-
-    fn key(kind: TargetKind, sql: &str) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (env!("CARGO_PKG_VERSION"), kind.name(), sql).hash(&mut hasher);
-        hasher.finish()
-    }
-
-    fn passed_before(&self, kind: TargetKind, sql: &str) -> bool {
-        let key = CheckedSql::key(kind, sql);
-        let known = self.before.contains(&key);
-        if known {
-            self.remember(key);
-        }
-        known
-    }
-
-    fn record(&self, kind: TargetKind, sql: &str) {
-        self.remember(CheckedSql::key(kind, sql));
-    }
-
-    fn remember(&self, key: u64) {
-        if let Ok(mut now) = self.now.lock() {
-            now.push(key);
-        }
-    }
-
-    /// Keeps what passed in this compile; losing it only costs the next compile time.
-    pub fn save(&self) {
-        let Ok(mut now) = self.now.lock() else { return };
-        now.sort_unstable();
-        let text: String = now.iter().map(|key| format!("{key:016x}\n")).collect();
-        if let Some(parent) = self.path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = std::fs::write(&self.path, text);
-    }
-}
-
 /// Parses `sql` in the target's dialect; a syntax error names the node, the
 /// compiled file and the line in it.
 pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path) -> Result<(), Diagnostic> {
@@ -398,25 +348,6 @@ pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path)
     Err(Diagnostic::new(format!("SQL syntax error in {} `{}` ({}): {message}", node.resource_type.name(), node.name, kind.name()))
         .at(location)
         .note(format!("the line is from the compiled SQL of `{}`", node.path.display())))
-}
-
-/// Writes each compiled node to its file, creating folders once.
-pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
-    let folders: BTreeSet<PathBuf> = compiled.iter().filter_map(|c| c.compiled_path.parent().map(Path::to_path_buf)).collect();
-    for folder in folders {
-        let folder = root.join(folder);
-        std::fs::create_dir_all(&folder)
-            .map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
-    }
-    compiled.par_iter().try_for_each(|node| {
-        let path = root.join(&node.compiled_path);
-        // Rewriting a file costs more than reading it: leave unchanged ones be
-        // (which also keeps their modification times for editors and make).
-        if std::fs::read(&path).is_ok_and(|existing| existing == node.sql.as_bytes()) {
-            return Ok(());
-        }
-        std::fs::write(&path, &node.sql).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,181 @@
+//! What a compile remembers under `target/` for the next one: the SQL texts
+//! that passed the check, and the compiled files it wrote. Losing either only
+//! costs the next compile time, never a wrong result.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::BuildHasher;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::UNIX_EPOCH;
+
+use rayon::prelude::*;
+
+use super::CompiledNode;
+use crate::diagnostic::Diagnostic;
+use crate::project::TargetKind;
+
+/// A fast hash of `parts` with a fixed seed, the same in every process, so it
+/// can be kept in a file.
+fn stable_hash(parts: &[&[u8]]) -> u64 {
+    foldhash::quality::FixedState::with_seed(0x5354_5241_5441).hash_one(parts)
+}
+
+/// The SQL texts that passed the check, by hash of strata's version, the
+/// dialect and the text, so an unchanged model is not parsed again.
+pub struct CheckedSql {
+    path: PathBuf,
+    before: HashSet<u64>,
+    now: Mutex<Vec<u64>>,
+}
+
+impl CheckedSql {
+    pub fn load(path: PathBuf) -> CheckedSql {
+        let before = std::fs::read_to_string(&path)
+            .map(|text| text.lines().filter_map(|line| u64::from_str_radix(line, 16).ok()).collect())
+            .unwrap_or_default();
+        CheckedSql { path, before, now: Mutex::new(Vec::new()) }
+    }
+
+    fn key(kind: TargetKind, sql: &str) -> u64 {
+        stable_hash(&[env!("CARGO_PKG_VERSION").as_bytes(), kind.name().as_bytes(), sql.as_bytes()])
+    }
+
+    pub(super) fn passed_before(&self, kind: TargetKind, sql: &str) -> bool {
+        let key = CheckedSql::key(kind, sql);
+        let known = self.before.contains(&key);
+        if known {
+            self.remember(key);
+        }
+        known
+    }
+
+    pub(super) fn record(&self, kind: TargetKind, sql: &str) {
+        self.remember(CheckedSql::key(kind, sql));
+    }
+
+    fn remember(&self, key: u64) {
+        if let Ok(mut now) = self.now.lock() {
+            now.push(key);
+        }
+    }
+
+    /// Keeps what passed in this compile.
+    pub fn save(&self) {
+        let Ok(mut now) = self.now.lock() else { return };
+        now.sort_unstable();
+        let text: String = now.iter().map(|key| format!("{key:016x}\n")).collect();
+        save(&self.path, &text);
+    }
+}
+
+/// A compiled file as strata last wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Written {
+    hash: u64,
+    len: u64,
+    /// Modification time, in nanoseconds since the Unix epoch.
+    modified: u128,
+}
+
+/// The compiled files strata wrote, with the hash of their SQL, their length
+/// and modification time: a file whose SQL is unchanged is recognised by one
+/// `stat` instead of being read back, and is left untouched (which keeps its
+/// modification time for editors and make). A file changed by anything else
+/// no longer matches its length and time, so it is read and rewritten.
+pub struct CompiledFiles {
+    path: PathBuf,
+    before: HashMap<PathBuf, Written>,
+}
+
+impl CompiledFiles {
+    pub fn load(path: PathBuf) -> CompiledFiles {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let before = text
+            .lines()
+            .filter_map(|line| {
+                let mut fields = line.splitn(4, ' ');
+                let hash = u64::from_str_radix(fields.next()?, 16).ok()?;
+                let len = fields.next()?.parse().ok()?;
+                let modified = fields.next()?.parse().ok()?;
+                Some((PathBuf::from(fields.next()?), Written { hash, len, modified }))
+            })
+            .collect();
+        CompiledFiles { path, before }
+    }
+
+    /// Writes each node's SQL to its file under `root`, unless the file holds it already.
+    pub fn write(&self, root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+        create_folders(root, compiled)?;
+        let changed = AtomicBool::new(false);
+        let written: Vec<Option<(&Path, Written)>> = compiled
+            .par_iter()
+            .map(|node| {
+                let path = root.join(&node.compiled_path);
+                let hash = stable_hash(&[node.sql.as_bytes()]);
+                if let Some(known) = self.before.get(&node.compiled_path)
+                    && known.hash == hash
+                    && stamp(&path) == Some((known.len, known.modified))
+                {
+                    return Ok(Some((node.compiled_path.as_path(), *known)));
+                }
+                write_if_changed(&path, &node.sql)?;
+                changed.store(true, Ordering::Relaxed);
+                Ok(stamp(&path).map(|(len, modified)| (node.compiled_path.as_path(), Written { hash, len, modified })))
+            })
+            .collect::<Result<_, Diagnostic>>()?;
+
+        if !changed.into_inner() {
+            return Ok(());
+        }
+        // Files compiled by earlier invocations (other selections) are kept.
+        let mut files: HashMap<&Path, Written> = self.before.iter().map(|(path, w)| (path.as_path(), *w)).collect();
+        for node in compiled {
+            files.remove(node.compiled_path.as_path());
+        }
+        files.extend(written.into_iter().flatten());
+        let text: String = files
+            .iter()
+            .map(|(path, w)| format!("{:016x} {} {} {}\n", w.hash, w.len, w.modified, path.display()))
+            .collect();
+        save(&self.path, &text);
+        Ok(())
+    }
+}
+
+/// Writes each compiled node to its file, leaving a file that holds its SQL already as it is.
+pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+    create_folders(root, compiled)?;
+    compiled.par_iter().try_for_each(|node| write_if_changed(&root.join(&node.compiled_path), &node.sql))
+}
+
+fn create_folders(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
+    let folders: BTreeSet<&Path> = compiled.iter().filter_map(|c| c.compiled_path.parent()).collect();
+    for folder in folders {
+        let folder = root.join(folder);
+        std::fs::create_dir_all(&folder).map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
+    }
+    Ok(())
+}
+
+fn write_if_changed(path: &Path, sql: &str) -> Result<(), Diagnostic> {
+    // Rewriting a file costs more than reading it.
+    if std::fs::read(path).is_ok_and(|existing| existing == sql.as_bytes()) {
+        return Ok(());
+    }
+    std::fs::write(path, sql).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
+}
+
+/// A file's length and modification time.
+fn stamp(path: &Path) -> Option<(u64, u128)> {
+    let metadata = std::fs::metadata(path).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+    Some((metadata.len(), modified))
+}
+
+fn save(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = std::fs::write(path, text);
+}
