@@ -64,7 +64,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         })
         .collect();
 
-    let mut nodes = Vec::new();
+    // Models, seeds, sources and (about one per model, as a rough guess) tests.
+    let mut nodes = Vec::with_capacity(2 * project.models.len() + project.seeds.len() + source_nodes.len());
     let mut failed = std::collections::HashSet::new();
     for (file, (model, result)) in project.models.iter().zip(rendered).enumerate() {
         let rendered = match result {

@@ -168,7 +168,7 @@ impl Project {
 
         let mut diagnostics = Diagnostics::default();
         let model_files = read_files(&root, &file.model_paths, &["sql", "yml", "yaml", "md"], &mut diagnostics);
-        let mut models = Vec::new();
+        let mut models = Vec::with_capacity(model_files.len());
         let mut properties_files = Vec::new();
         let mut docs_files = Vec::new();
         for (folders, source_file) in model_files {
