@@ -3,9 +3,11 @@
 //! and every macro of the project. They are environment globals, so macros see
 //! them too; what differs per model comes from the thread's [`scope`].
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::value::{Kwargs, Object, Rest, Value, from_args};
@@ -30,6 +32,8 @@ pub struct Globals {
     pub macros: BTreeMap<String, String>,
     /// Built-in macro name → its template (reachable as `dbt.name`).
     pub builtin_macros: BTreeMap<String, String>,
+    /// The environment these globals are registered in, once it is built.
+    pub environment: OnceLock<&'static Environment<'static>>,
 }
 
 impl Globals {
@@ -161,7 +165,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: Ex
     env.add_global("macros", Value::from_object(AirflowMacros));
 
     for (name, template) in globals.macros.iter() {
-        env.add_global(name.clone(), Value::from_object(MacroRef { name: name.clone(), template: template.clone() }));
+        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, name, template)));
     }
 }
 
@@ -200,18 +204,55 @@ pub const RETURN_MARKER: &str = "strata:return";
 pub struct MacroRef {
     pub name: String,
     pub template: String,
+    globals: Arc<Globals>,
+}
+
+/// A macro's template, evaluated: the state its macro is called in.
+struct Module {
+    captured: minijinja::Captured<'static>,
+    function: Value,
+}
+
+thread_local! {
+    /// The modules this thread has evaluated, by environment (the address of its
+    /// globals, which live as long as the environment: for the whole process)
+    /// and template. Evaluating a macro's template on every call cost more than
+    /// the call itself.
+    static MODULES: RefCell<HashMap<usize, HashMap<String, Rc<Module>>>> = RefCell::default();
+}
+
+impl MacroRef {
+    pub fn new(globals: &Arc<Globals>, name: &str, template: &str) -> MacroRef {
+        MacroRef { name: name.to_string(), template: template.to_string(), globals: Arc::clone(globals) }
+    }
+
+    /// The evaluated template of this macro, from this thread's cache.
+    fn module(&self) -> Result<Rc<Module>, Error> {
+        let key = Arc::as_ptr(&self.globals) as usize;
+        let cached = MODULES.with(|modules| modules.borrow().get(&key).and_then(|m| m.get(&self.template)).cloned());
+        if let Some(module) = cached {
+            return Ok(module);
+        }
+        let Some(env) = self.globals.environment.get() else {
+            return Err(invalid("macros are called once the template environment is built"));
+        };
+        let captured = env.get_template(&self.template)?.render_captured(())?;
+        let Some(function) = captured.state().lookup(&self.name) else {
+            return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
+        };
+        let module = Rc::new(Module { captured, function });
+        MODULES.with(|modules| {
+            modules.borrow_mut().entry(key).or_default().insert(self.template.clone(), Rc::clone(&module));
+        });
+        Ok(module)
+    }
 }
 
 impl Object for MacroRef {
-    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
-        let template = state.env().get_template(&self.template)?;
-        let captured = template.render_captured(())?;
-        let module = captured.state();
-        let Some(function) = module.lookup(&self.name) else {
-            return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
-        };
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let module = self.module()?;
         scope::current(|scope| scope.map(|s| s.returns.push(None)));
-        let result = function.call(module, args);
+        let result = module.function.call(module.captured.state(), args);
         let returned = scope::current(|scope| scope.and_then(|s| s.returns.pop()).flatten());
         match (result, returned) {
             (_, Some(value)) => Ok(value),
@@ -347,7 +388,7 @@ impl Object for Adapter {
                 let adapter = self.globals.target_kind.name();
                 for candidate in [format!("{adapter}__{name}"), format!("default__{name}")] {
                     if let Some(template) = self.globals.macros.get(&candidate) {
-                        return Ok(Value::from_object(MacroRef { name: candidate, template: template.clone() }));
+                        return Ok(Value::from_object(MacroRef::new(&self.globals, &candidate, template)));
                     }
                 }
                 Err(invalid(format!(
@@ -374,7 +415,7 @@ impl Object for BuiltinNamespace {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let name = key.as_str()?;
         let template = self.globals.builtin_macros.get(name)?;
-        Some(Value::from_object(MacroRef { name: name.to_string(), template: template.clone() }))
+        Some(Value::from_object(MacroRef::new(&self.globals, name, template)))
     }
 }
 

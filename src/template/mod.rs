@@ -9,7 +9,7 @@ pub mod scope;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use chrono::{DateTime, Utc};
 use minijinja::{Environment, Error, Template, UndefinedBehavior};
@@ -27,7 +27,10 @@ const BUILTINS: &str = include_str!("builtins.sql");
 pub const BUILTINS_NAME: &str = "strata/builtins.sql";
 
 pub struct Templates {
-    pub env: Environment<'static>,
+    /// Built once per execution date and kept for the whole process: macro
+    /// calls keep the evaluated macro templates, which borrow it (see
+    /// `context::MacroRef`).
+    pub env: &'static Environment<'static>,
     /// The execution date the environment renders for.
     pub date: ExecutionDate,
     pub globals: Arc<Globals>,
@@ -106,9 +109,12 @@ impl Templates {
             docs: project.docs.clone(),
             macros,
             builtin_macros,
+            environment: OnceLock::new(),
         });
         context::register(&mut env, &globals, date, run_started_at);
         env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
+        let env: &'static Environment<'static> = Box::leak(Box::new(env));
+        let _ = globals.environment.set(env);
         Ok(Templates { env, date, globals, custom_schema_name, custom_alias_name })
     }
 
@@ -125,7 +131,7 @@ impl Templates {
     /// Calls the macro `name` (project macros first, then built-ins) from Rust.
     pub fn call_macro(&self, name: &str, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
         let template_name = self.globals.macros.get(name).cloned().unwrap_or_else(|| BUILTINS_NAME.to_string());
-        let macro_ref = minijinja::Value::from_object(context::MacroRef { name: name.to_string(), template: template_name });
+        let macro_ref = minijinja::Value::from_object(context::MacroRef::new(&self.globals, name, &template_name));
         scope::with_scope(scope, || {
             let caller = self.env.template_from_str("")?;
             let captured = caller.render_captured(())?;
@@ -145,7 +151,7 @@ impl Templates {
     /// A located diagnostic for a template error; `source` is the text of the
     /// template being rendered when it is not one of the environment's own.
     pub fn diagnostic(&self, err: &Error, source: Option<(&str, &str)>) -> Diagnostic {
-        jinja_diagnostic(err, &self.env, source)
+        jinja_diagnostic(err, self.env, source)
     }
 }
 
@@ -277,4 +283,36 @@ fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &s
         diagnostic = diagnostic.note("raised inside one of strata's built-in macros");
     }
     diagnostic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::LoadOptions;
+
+    // Macro templates are evaluated once per thread and environment; two
+    // environments on one thread (a backfill parses every date on the same
+    // worker threads) must each see their own date.
+    #[test]
+    fn each_date_calls_its_own_macros() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("dbt_project.yml", "name: shop\nprofile: shop\n"),
+            ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n      schema: main\n"),
+            ("macros/day.sql", "{% macro day() %}{{ ds }}{% endmacro %}\n"),
+        ];
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let options = LoadOptions { project_dir: dir.path().to_path_buf(), profiles_dir: None, target: None, vars: None };
+        let project = Project::load(&options).expect("project loads");
+        for day in ["2026-11-01", "2026-11-02", "2026-11-01"] {
+            let date = ExecutionDate::parse(day, "--date").expect("date");
+            let templates = Templates::new(&project, date, Utc::now()).expect("templates");
+            let mut scope = Scope::new("model `m`".into(), Mode::Compile, Default::default());
+            assert_eq!(templates.render_str("m", "{{ day() }}", &mut scope).expect("renders"), day);
+        }
+    }
 }

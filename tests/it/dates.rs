@@ -8,7 +8,8 @@ fn assert_status(run: &Run, status: i32) {
     assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
 }
 
-/// Events for 1-10 November; `daily` counts each day's events into its partition.
+/// Events for 1-10 November; `daily` counts each day's events into its
+/// partition, filtered by a project macro that reads `ds`.
 fn events() -> Fixture {
     let mut csv = String::from("id,event_at,event_date\n");
     for day in 1..=10 {
@@ -18,9 +19,10 @@ fn events() -> Fixture {
     }
     Fixture::new()
         .file("seeds/events.csv", &csv)
+        .file("macros/dates.sql", "{% macro on_the_date(column) %}{{ column }} = '{{ ds }}'{% endmacro %}\n")
         .file(
             "models/daily.sql",
-            "{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date = '{{ ds }}' group by 1\n",
+            "{{ config(materialized='incremental', partition_by={'field': 'event_date', 'data_type': 'date'}) }}\nselect event_date, count(*) as events from {{ ref('events') }} where {{ on_the_date('event_date') }} group by 1\n",
         )
         .file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}")
         .file("models/schema.yml", "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: event_date\n        tests: [unique, not_null]\n")
