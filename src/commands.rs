@@ -112,18 +112,19 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
         .map(|&i| (i, compiler.compiled_path(&graph.nodes[i])))
         .collect();
     // The manifest is written while the models compile: it needs the graph, not the SQL.
-    let ((compiled, compile_errors, written), manifest) = rayon::join(
-        || {
+    let (compiled, manifest) = rayon::join(
+        || -> Result<_, Failure> {
             let checked = compile::CheckedSql::load(session.project.target_path.join(".strata-checked-sql"));
-            let (compiled, errors) = compiler.compile(&selected, Some(&checked));
+            let files = compile::CompiledFiles::load(session.project.target_path.join(".strata-compiled"), &session.project.root);
+            files.create_folders(compiled_paths.values().map(std::path::PathBuf::as_path))?;
+            let (compiled, errors) = compiler.compile(&selected, Some(&checked), &|node| files.write(node));
             checked.save();
-            let files = compile::CompiledFiles::load(session.project.target_path.join(".strata-compiled"));
-            let written = files.write(&session.project.root, &compiled);
-            (compiled, errors, written)
+            files.save();
+            Ok((compiled, errors))
         },
         || artifacts::write_manifest(&session.project, graph, &compiled_paths),
     );
-    written?;
+    let (compiled, compile_errors) = compiled?;
     manifest?;
 
     let mut errors = Diagnostics(session.parsed.errors.0.clone());

@@ -85,11 +85,15 @@ struct Written {
 /// no longer matches its length and time, so it is read and rewritten.
 pub struct CompiledFiles {
     path: PathBuf,
+    root: PathBuf,
     before: HashMap<PathBuf, Written>,
+    now: Mutex<Vec<(PathBuf, Written)>>,
+    changed: AtomicBool,
 }
 
 impl CompiledFiles {
-    pub fn load(path: PathBuf) -> CompiledFiles {
+    /// What `path` remembers of the files under `root`.
+    pub fn load(path: PathBuf, root: &Path) -> CompiledFiles {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let before = text
             .lines()
@@ -101,56 +105,58 @@ impl CompiledFiles {
                 Some((PathBuf::from(fields.next()?), Written { hash, len, modified }))
             })
             .collect();
-        CompiledFiles { path, before }
+        CompiledFiles { path, root: root.to_path_buf(), before, now: Mutex::new(Vec::new()), changed: AtomicBool::new(false) }
     }
 
-    /// Writes each node's SQL to its file under `root`, unless the file holds it already.
-    pub fn write(&self, root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
-        create_folders(root, compiled)?;
-        let changed = AtomicBool::new(false);
-        let written: Vec<Option<(&Path, Written)>> = compiled
-            .par_iter()
-            .map(|node| {
-                let path = root.join(&node.compiled_path);
-                let hash = stable_hash(&[node.sql.as_bytes()]);
-                if let Some(known) = self.before.get(&node.compiled_path)
-                    && known.hash == hash
-                    && stamp(&path) == Some((known.len, known.modified))
-                {
-                    return Ok(Some((node.compiled_path.as_path(), *known)));
-                }
-                write_if_changed(&path, &node.sql)?;
-                changed.store(true, Ordering::Relaxed);
-                Ok(stamp(&path).map(|(len, modified)| (node.compiled_path.as_path(), Written { hash, len, modified })))
-            })
-            .collect::<Result<_, Diagnostic>>()?;
+    /// Creates the folders of `paths` (relative to the root), once each.
+    pub fn create_folders<'a>(&self, paths: impl Iterator<Item = &'a Path>) -> Result<(), Diagnostic> {
+        create_folders(&self.root, paths)
+    }
 
-        if !changed.into_inner() {
-            return Ok(());
+    /// Writes a node's SQL to its file, unless the file holds it already.
+    pub fn write(&self, node: &CompiledNode) -> Result<(), Diagnostic> {
+        let path = self.root.join(&node.compiled_path);
+        let hash = stable_hash(&[node.sql.as_bytes()]);
+        let known = self.before.get(&node.compiled_path).filter(|known| known.hash == hash);
+        let written = match known {
+            Some(known) if stamp(&path) == Some((known.len, known.modified)) => Some(*known),
+            _ => {
+                write_if_changed(&path, &node.sql)?;
+                self.changed.store(true, Ordering::Relaxed);
+                stamp(&path).map(|(len, modified)| Written { hash, len, modified })
+            }
+        };
+        if let (Some(written), Ok(mut now)) = (written, self.now.lock()) {
+            now.push((node.compiled_path.clone(), written));
         }
-        // Files compiled by earlier invocations (other selections) are kept.
+        Ok(())
+    }
+
+    /// Keeps what is known of the files written so far, and of those
+    /// compiled by earlier invocations (other selections).
+    pub fn save(&self) {
+        if !self.changed.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(now) = self.now.lock() else { return };
         let mut files: HashMap<&Path, Written> = self.before.iter().map(|(path, w)| (path.as_path(), *w)).collect();
-        for node in compiled {
-            files.remove(node.compiled_path.as_path());
-        }
-        files.extend(written.into_iter().flatten());
+        files.extend(now.iter().map(|(path, w)| (path.as_path(), *w)));
         let text: String = files
             .iter()
             .map(|(path, w)| format!("{:016x} {} {} {}\n", w.hash, w.len, w.modified, path.display()))
             .collect();
         save(&self.path, &text);
-        Ok(())
     }
 }
 
 /// Writes each compiled node to its file, leaving a file that holds its SQL already as it is.
 pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
-    create_folders(root, compiled)?;
+    create_folders(root, compiled.iter().map(|c| c.compiled_path.as_path()))?;
     compiled.par_iter().try_for_each(|node| write_if_changed(&root.join(&node.compiled_path), &node.sql))
 }
 
-fn create_folders(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diagnostic> {
-    let folders: BTreeSet<&Path> = compiled.iter().filter_map(|c| c.compiled_path.parent()).collect();
+fn create_folders<'a>(root: &Path, paths: impl Iterator<Item = &'a Path>) -> Result<(), Diagnostic> {
+    let folders: BTreeSet<&Path> = paths.filter_map(Path::parent).collect();
     for folder in folders {
         let folder = root.join(folder);
         std::fs::create_dir_all(&folder).map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;

@@ -93,9 +93,15 @@ impl<'a> Compiler<'a> {
     }
 
     /// Compiles the selected models and tests (and the ephemeral models they
-    /// inline), in parallel. Returns what compiled and every error.
+    /// inline), in parallel, handing each to `done` (which writes it) as soon
+    /// as it passed the check. Returns what compiled and every error.
     /// `checked` remembers SQL that passed the check in earlier compiles.
-    pub fn compile(&self, selected: &BTreeSet<usize>, checked: Option<&CheckedSql>) -> (Vec<CompiledNode>, Diagnostics) {
+    pub fn compile(
+        &self,
+        selected: &BTreeSet<usize>,
+        checked: Option<&CheckedSql>,
+        done: &(dyn Fn(&CompiledNode) -> Result<(), Diagnostic> + Sync),
+    ) -> (Vec<CompiledNode>, Diagnostics) {
         let ephemerals: Vec<usize> = self
             .graph
             .nodes
@@ -134,7 +140,9 @@ impl<'a> Compiler<'a> {
                         }
                     }
                 }
-                Ok(CompiledNode { index, sql, compiled_path })
+                let node = CompiledNode { index, sql, compiled_path };
+                done(&node)?;
+                Ok(node)
             })
             .collect();
         let mut compiled = Vec::with_capacity(results.len());
