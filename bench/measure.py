@@ -2,7 +2,7 @@
 """Times commands on generated projects: wall time (best and median of N runs)
 and peak memory (GNU time's maximum resident set size).
 
-    python3 bench/measure.py --runs 5 --cwd DIR -- strata compile
+    python3 bench/measure.py --runs 5 --cwd DIR [--before "rm -f x"] -- strata compile
 """
 
 import argparse
@@ -15,9 +15,11 @@ import tempfile
 import time
 
 
-def measure(command, cwd, runs, env=None):
+def measure(command, cwd, runs, env=None, before=None):
     walls, peaks = [], []
     for _ in range(runs):
+        if before:
+            subprocess.run(before, shell=True, cwd=cwd, check=True)
         with tempfile.NamedTemporaryFile() as rss:
             started = time.perf_counter()
             done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *command], cwd=cwd, env=env,
@@ -34,10 +36,11 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cwd", default=".")
     parser.add_argument("--label", default="")
+    parser.add_argument("--before", help="a shell command run (untimed) before each run")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    result = measure(command, args.cwd, args.runs)
+    result = measure(command, args.cwd, args.runs, before=args.before)
     print(json.dumps({"label": args.label or " ".join(command), **result}))
 
 

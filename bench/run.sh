@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # strata's benchmarks, on generated projects, with a release build:
-#   - compile and `ls --select X+` on 10,000 models (targets: 0.3 s, 0.2 s, 150 MB)
+#   - compile (cold, warm, empty target) and `ls --select X+` on 10,000 models
+#     (targets: 0.3 s, 0.2 s, 150 MB)
 #   - `run` on 1,000 models: wall time and orchestration overhead per node
 #     (wall time minus time inside DuckDB, on one thread; target 1 ms)
 #   - the same 1,000-model project with dbt-core + dbt-duckdb, when
@@ -16,7 +17,15 @@ generated=bench/generated
 [ -d "$generated/p1000" ] || python3 bench/generate_project.py 1000 "$generated/p1000"
 
 echo "== 10,000 models"
-python3 bench/measure.py --cwd "$generated/p10000" --label "compile (2 threads)" -- "$strata" compile --date 2026-11-20
+(cd "$generated/p10000" && "$strata" compile --quiet --date 2026-11-20)
+# cold: every statement SQL-checked (no remembered checks), compiled files in place
+python3 bench/measure.py --runs 10 --cwd "$generated/p10000" --label "compile, cold" \
+  --before "rm -f target/.strata-checked-sql" -- "$strata" compile --date 2026-11-20
+# warm: nothing changed since the last compile
+python3 bench/measure.py --runs 10 --cwd "$generated/p10000" --label "compile, warm" -- "$strata" compile --date 2026-11-20
+# first: into an empty target directory (creates 11,000 files)
+python3 bench/measure.py --runs 3 --cwd "$generated/p10000" --label "compile, empty target" \
+  --before "rm -rf target" -- "$strata" compile --date 2026-11-20
 python3 bench/measure.py --cwd "$generated/p10000" --label "ls --select m_00100+" -- "$strata" ls --select m_00100+
 python3 bench/measure.py --cwd "$generated/p10000" --label "ls (everything)" -- "$strata" ls
 
