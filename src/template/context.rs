@@ -207,18 +207,12 @@ pub struct MacroRef {
     globals: Arc<Globals>,
 }
 
-/// A macro's template, evaluated: the state its macro is called in.
-struct Module {
-    captured: minijinja::Captured<'static>,
-    function: Value,
-}
-
 thread_local! {
-    /// The modules this thread has evaluated, by environment (the address of its
-    /// globals, which live as long as the environment: for the whole process)
-    /// and template. Evaluating a macro's template on every call cost more than
-    /// the call itself.
-    static MODULES: RefCell<HashMap<usize, HashMap<String, Rc<Module>>>> = RefCell::default();
+    /// The macro templates this thread has evaluated (the state a macro is
+    /// called in), by environment (the address of its globals, which live as
+    /// long as the environment: for the whole process) and template.
+    /// Evaluating a macro's template on every call cost more than the call.
+    static MODULES: RefCell<HashMap<usize, HashMap<String, Rc<minijinja::Captured<'static>>>>> = RefCell::default();
 }
 
 impl MacroRef {
@@ -226,8 +220,9 @@ impl MacroRef {
         MacroRef { name: name.to_string(), template: template.to_string(), globals: Arc::clone(globals) }
     }
 
-    /// The evaluated template of this macro, from this thread's cache.
-    fn module(&self) -> Result<Rc<Module>, Error> {
+    /// This macro's template, evaluated, from this thread's cache. A template
+    /// may define several macros (a file with top-level `set`s is one template).
+    fn module(&self) -> Result<Rc<minijinja::Captured<'static>>, Error> {
         let key = Arc::as_ptr(&self.globals) as usize;
         let cached = MODULES.with(|modules| modules.borrow().get(&key).and_then(|m| m.get(&self.template)).cloned());
         if let Some(module) = cached {
@@ -236,11 +231,7 @@ impl MacroRef {
         let Some(env) = self.globals.environment.get() else {
             return Err(invalid("macros are called once the template environment is built"));
         };
-        let captured = env.get_template(&self.template)?.render_captured(())?;
-        let Some(function) = captured.state().lookup(&self.name) else {
-            return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
-        };
-        let module = Rc::new(Module { captured, function });
+        let module = Rc::new(env.get_template(&self.template)?.render_captured(())?);
         MODULES.with(|modules| {
             modules.borrow_mut().entry(key).or_default().insert(self.template.clone(), Rc::clone(&module));
         });
@@ -251,8 +242,11 @@ impl MacroRef {
 impl Object for MacroRef {
     fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         let module = self.module()?;
+        let Some(function) = module.state().lookup(&self.name) else {
+            return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
+        };
         scope::current(|scope| scope.map(|s| s.returns.push(None)));
-        let result = module.function.call(module.captured.state(), args);
+        let result = function.call(module.state(), args);
         let returned = scope::current(|scope| scope.and_then(|s| s.returns.pop()).flatten());
         match (result, returned) {
             (_, Some(value)) => Ok(value),

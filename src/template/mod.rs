@@ -290,29 +290,49 @@ mod tests {
     use super::*;
     use crate::project::LoadOptions;
 
+    fn project_with_macros(dir: &Path, macros: &str) -> Project {
+        let files = [
+            ("dbt_project.yml", "name: shop\nprofile: shop\n"),
+            ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n      schema: main\n"),
+            ("macros/m.sql", macros),
+        ];
+        for (path, text) in files {
+            let path = dir.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        let options = LoadOptions { project_dir: dir.to_path_buf(), profiles_dir: None, target: None, vars: None };
+        Project::load(&options).expect("project loads")
+    }
+
+    fn render(templates: &Templates, text: &str) -> String {
+        let mut scope = Scope::new("model `m`".into(), Mode::Compile, Default::default());
+        templates.render_str("m", text, &mut scope).expect("renders")
+    }
+
+    // A file whose macros share a top-level `set` is one template for all of
+    // them; each call still reaches its own macro.
+    #[test]
+    fn macros_sharing_a_template_are_told_apart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let macros = "{% set sep = '-' %}{% macro a() %}a{{ sep }}{% endmacro %}{% macro b() %}b{{ sep }}{% endmacro %}\n";
+        let project = project_with_macros(dir.path(), macros);
+        let date = ExecutionDate::parse("2026-11-01", "--date").expect("date");
+        let templates = Templates::new(&project, date, Utc::now()).expect("templates");
+        assert_eq!(render(&templates, "{{ a() }}{{ b() }}{{ a() }}"), "a-b-a-");
+    }
+
     // Macro templates are evaluated once per thread and environment; two
     // environments on one thread (a backfill parses every date on the same
     // worker threads) must each see their own date.
     #[test]
     fn each_date_calls_its_own_macros() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let files = [
-            ("dbt_project.yml", "name: shop\nprofile: shop\n"),
-            ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n      schema: main\n"),
-            ("macros/day.sql", "{% macro day() %}{{ ds }}{% endmacro %}\n"),
-        ];
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-            std::fs::write(path, text).expect("write");
-        }
-        let options = LoadOptions { project_dir: dir.path().to_path_buf(), profiles_dir: None, target: None, vars: None };
-        let project = Project::load(&options).expect("project loads");
+        let project = project_with_macros(dir.path(), "{% macro day() %}{{ ds }}{% endmacro %}\n");
         for day in ["2026-11-01", "2026-11-02", "2026-11-01"] {
             let date = ExecutionDate::parse(day, "--date").expect("date");
             let templates = Templates::new(&project, date, Utc::now()).expect("templates");
-            let mut scope = Scope::new("model `m`".into(), Mode::Compile, Default::default());
-            assert_eq!(templates.render_str("m", "{{ day() }}", &mut scope).expect("renders"), day);
+            assert_eq!(render(&templates, "{{ day() }}"), day);
         }
     }
 }
