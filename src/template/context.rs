@@ -237,10 +237,9 @@ impl MacroRef {
         });
         Ok(module)
     }
-}
 
-impl Object for MacroRef {
-    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    /// Calls the macro in its own template's state (so no caller state is needed).
+    pub fn invoke(&self, args: &[Value]) -> Result<Value, Error> {
         let module = self.module()?;
         let Some(function) = module.state().lookup(&self.name) else {
             return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
@@ -253,6 +252,12 @@ impl Object for MacroRef {
             (Ok(output), None) => Ok(output),
             (Err(err), None) => Err(err),
         }
+    }
+}
+
+impl Object for MacroRef {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        self.invoke(args)
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -131,12 +131,8 @@ impl Templates {
     /// Calls the macro `name` (project macros first, then built-ins) from Rust.
     pub fn call_macro(&self, name: &str, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
         let template_name = self.globals.macros.get(name).cloned().unwrap_or_else(|| BUILTINS_NAME.to_string());
-        let macro_ref = minijinja::Value::from_object(context::MacroRef::new(&self.globals, name, &template_name));
-        scope::with_scope(scope, || {
-            let caller = self.env.template_from_str("")?;
-            let captured = caller.render_captured(())?;
-            macro_ref.call(captured.state(), args)
-        })
+        let macro_ref = context::MacroRef::new(&self.globals, name, &template_name);
+        scope::with_scope(scope, || macro_ref.invoke(args))
     }
 
     /// Renders a string that may hold `{{ ... }}` (a description, a hook) outside any model.
