@@ -4,6 +4,8 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
+use rayon::prelude::*;
+
 use crate::artifacts;
 use crate::cli::{CompileArgs, DateArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
 use crate::compile::{self, Compiler};
@@ -107,7 +109,7 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
     let graph = session.graph();
     let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected
-        .iter()
+        .par_iter()
         .filter(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
         .map(|&i| (i, compiler.compiled_path(&graph.nodes[i])))
         .collect();

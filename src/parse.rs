@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde_json::Value as Json;
 
+use crate::FastMap;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
@@ -39,7 +40,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     errors.into_result()?;
     let mut errors = Diagnostics::default();
 
-    let properties: HashMap<&str, &ModelProperties> =
+    let properties: FastMap<&str, &ModelProperties> =
         project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
     let seed_properties: HashMap<&str, &ModelProperties> =
         project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
@@ -49,11 +50,12 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::compile::GraphResolver::new(&source_nodes));
 
     // Models: render each once, in parallel.
+    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
     let rendered: Vec<Result<Option<RenderedModel>, Diagnostic>> = project
         .models
         .par_iter()
         .map(|model| {
-            let mut base = config::from_tree(&project.models_config, &fqn(project, model));
+            let mut base = tree_configs.get(&model.folders, &model.name);
             if let Some(props) = properties.get(model.name.as_str()) {
                 config::merge(&mut base, &props.config);
             }
@@ -570,8 +572,8 @@ fn flatten(value: &Json, out: &mut Vec<String>) {
 /// Turns every `ref()`, `source()` and `depends_on` into an edge, reporting the
 /// ones that name nothing.
 fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::HashSet<&str>, errors: &mut Diagnostics) -> Vec<Edge> {
-    let mut refable: HashMap<&str, usize> = HashMap::new();
-    let mut sources: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut refable: FastMap<&str, usize> = FastMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
+    let mut sources: FastMap<(&str, &str), usize> = FastMap::default();
     for (index, node) in graph.nodes.iter().enumerate() {
         match &node.details {
             NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {

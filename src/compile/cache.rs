@@ -3,6 +3,8 @@
 //! costs the next compile time, never a wrong result.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,6 +14,7 @@ use std::time::UNIX_EPOCH;
 use rayon::prelude::*;
 
 use super::CompiledNode;
+use crate::FastMap;
 use crate::diagnostic::Diagnostic;
 use crate::project::TargetKind;
 
@@ -64,7 +67,10 @@ impl CheckedSql {
     pub fn save(&self) {
         let Ok(mut now) = self.now.lock() else { return };
         now.sort_unstable();
-        let text: String = now.iter().map(|key| format!("{key:016x}\n")).collect();
+        let mut text = String::with_capacity(now.len() * 17);
+        for key in now.iter() {
+            let _ = writeln!(text, "{key:016x}");
+        }
         save(&self.path, &text);
     }
 }
@@ -86,7 +92,8 @@ struct Written {
 pub struct CompiledFiles {
     path: PathBuf,
     root: PathBuf,
-    before: HashMap<PathBuf, Written>,
+    /// By path; keyed by its bytes, which hash faster than a `Path`'s components.
+    before: FastMap<OsString, Written>,
     now: Mutex<Vec<(PathBuf, Written)>>,
     changed: AtomicBool,
 }
@@ -102,7 +109,7 @@ impl CompiledFiles {
                 let hash = u64::from_str_radix(fields.next()?, 16).ok()?;
                 let len = fields.next()?.parse().ok()?;
                 let modified = fields.next()?.parse().ok()?;
-                Some((PathBuf::from(fields.next()?), Written { hash, len, modified }))
+                Some((OsString::from(fields.next()?), Written { hash, len, modified }))
             })
             .collect();
         CompiledFiles { path, root: root.to_path_buf(), before, now: Mutex::new(Vec::new()), changed: AtomicBool::new(false) }
@@ -117,7 +124,7 @@ impl CompiledFiles {
     pub fn write(&self, node: &CompiledNode) -> Result<(), Diagnostic> {
         let path = self.root.join(&node.compiled_path);
         let hash = stable_hash(&[node.sql.as_bytes()]);
-        let known = self.before.get(&node.compiled_path).filter(|known| known.hash == hash);
+        let known = self.before.get(node.compiled_path.as_os_str()).filter(|known| known.hash == hash);
         let written = match known {
             Some(known) if stamp(&path) == Some((known.len, known.modified)) => Some(*known),
             _ => {
@@ -139,7 +146,7 @@ impl CompiledFiles {
             return;
         }
         let Ok(now) = self.now.lock() else { return };
-        let mut files: HashMap<&Path, Written> = self.before.iter().map(|(path, w)| (path.as_path(), *w)).collect();
+        let mut files: HashMap<&Path, Written> = self.before.iter().map(|(path, w)| (Path::new(path), *w)).collect();
         files.extend(now.iter().map(|(path, w)| (path.as_path(), *w)));
         let text: String = files
             .iter()

@@ -17,6 +17,7 @@ mod cache;
 
 pub use cache::{CheckedSql, CompiledFiles, write_compiled};
 
+use crate::FastMap;
 use crate::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
@@ -38,16 +39,16 @@ pub struct CompiledNode {
 /// not in the graph was already reported while parsing, so it resolves to a
 /// placeholder and the rest of the model is still checked.
 pub struct GraphResolver {
-    relations: HashMap<String, Relation>,
-    sources: HashMap<(String, String), Relation>,
+    relations: FastMap<String, Relation>,
+    sources: FastMap<(String, String), Relation>,
     placeholder: Relation,
 }
 
 impl GraphResolver {
     /// Resolves against `nodes`: a whole graph, or only the sources while models are parsed.
     pub fn new(nodes: &[Node]) -> GraphResolver {
-        let mut relations = HashMap::new();
-        let mut sources = HashMap::new();
+        let mut relations = FastMap::with_capacity_and_hasher(nodes.len(), Default::default());
+        let mut sources = FastMap::default();
         for node in nodes {
             let Some(relation) = &node.relation else { continue };
             match &node.details {
@@ -85,11 +86,15 @@ pub struct Compiler<'a> {
     pub templates: &'a Templates,
     pub graph: &'a Graph,
     pub resolver: Arc<GraphResolver>,
+    /// `target/compiled/<project>`, relative to the project root.
+    compiled_base: PathBuf,
 }
 
 impl<'a> Compiler<'a> {
     pub fn new(project: &'a Project, templates: &'a Templates, graph: &'a Graph) -> Compiler<'a> {
-        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(&graph.nodes)) }
+        let target = project.target_path.strip_prefix(&project.root).unwrap_or(&project.target_path);
+        let compiled_base = target.join("compiled").join(&project.name);
+        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(&graph.nodes)), compiled_base }
     }
 
     /// Compiles the selected models and tests (and the ephemeral models they
@@ -163,8 +168,8 @@ impl<'a> Compiler<'a> {
         if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this)) = (&node.details, &node.relation) {
             let filled = fill_placeholders(
                 sql,
-                |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()).map(|r| r.to_string()),
-                &this.to_string(),
+                |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()),
+                this,
             );
             if let Some(sql) = filled {
                 return Ok(sql);
@@ -304,14 +309,12 @@ impl<'a> Compiler<'a> {
     }
 
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
-        let target = self.project.target_path.strip_prefix(&self.project.root).unwrap_or(&self.project.target_path);
-        let base = target.join("compiled").join(&self.project.name);
         match &node.details {
             NodeDetails::Test(test) if test.singular_file.is_none() => {
                 // dbt's layout: `<properties file>/<test name>.sql`.
-                base.join(&node.path).join(format!("{}.sql", node.name))
+                self.compiled_base.join(&node.path).join(format!("{}.sql", node.name))
             }
-            _ => base.join(&node.path),
+            _ => self.compiled_base.join(&node.path),
         }
     }
 }

@@ -2,6 +2,8 @@
 //! blocks in properties files and `config()` calls in models, merged as dbt does
 //! (the most specific wins; `tags` and hooks accumulate).
 
+use std::collections::HashMap;
+
 use serde_json::Value as Json;
 
 pub type ConfigMap = serde_json::Map<String, Json>;
@@ -77,18 +79,58 @@ fn as_list(value: &Json) -> Vec<Json> {
 /// `[project, folder.., name]`.
 pub fn from_tree(tree: &Json, fqn: &[String]) -> ConfigMap {
     let mut config = ConfigMap::new();
+    merge_level(&mut config, tree);
+    descend(&mut config, tree, fqn);
+    config
+}
+
+/// `from_tree` for the many nodes of one project: each folder's levels are
+/// merged once, and a node adds only the level named after it, if any.
+pub struct TreeConfigs<'t> {
+    folders: HashMap<&'t [String], (ConfigMap, Option<&'t Json>)>,
+}
+
+impl<'t> TreeConfigs<'t> {
+    pub fn new(tree: &'t Json, project: &str, folders: impl IntoIterator<Item = &'t [String]>) -> TreeConfigs<'t> {
+        let mut levels = HashMap::new();
+        for path in folders {
+            levels.entry(path).or_insert_with(|| {
+                let mut config = ConfigMap::new();
+                merge_level(&mut config, tree);
+                let project_level = descend(&mut config, tree, &[project]);
+                let level = project_level.and_then(|node| descend(&mut config, node, path));
+                (config, level)
+            });
+        }
+        TreeConfigs { folders: levels }
+    }
+
+    /// What `from_tree` gives `[project, folders.., name]`; `folders` must be
+    /// one of those given to `new`.
+    pub fn get(&self, folders: &[String], name: &str) -> ConfigMap {
+        let Some((config, level)) = self.folders.get(folders) else { return ConfigMap::new() };
+        let mut config = config.clone();
+        if let Some(level) = level {
+            descend(&mut config, level, &[name]);
+        }
+        config
+    }
+}
+
+/// Merges the levels of `tree` along `path` into `config`, as far as the tree
+/// has them; returns the last level, or `None` when the path left the tree.
+fn descend<'t>(config: &mut ConfigMap, tree: &'t Json, path: &[impl AsRef<str>]) -> Option<&'t Json> {
     let mut node = tree;
-    merge_level(&mut config, node);
-    for part in fqn {
-        match node.get(part) {
+    for part in path {
+        match node.get(part.as_ref()) {
             Some(child @ Json::Object(_)) => {
                 node = child;
-                merge_level(&mut config, node);
+                merge_level(config, node);
             }
-            _ => break,
+            _ => return None,
         }
     }
-    config
+    Some(node)
 }
 
 fn merge_level(config: &mut ConfigMap, node: &Json) {
@@ -163,5 +205,29 @@ mod tests {
         let config = from_tree(&tree, &fqn(&["shop", "other", "y"]));
         assert_eq!(config.materialized(), "view");
         assert_eq!(config.get("schema"), None);
+    }
+
+    #[test]
+    fn tree_configs_give_what_from_tree_gives() {
+        let tree = json!({
+            "+tags": ["all"],
+            "shop": {
+                "+materialized": "view",
+                "marketing": {"+schema": "marketing", "daily": {"+materialized": "incremental"}, "weekly": "not a level"},
+                "daily": {"+tags": ["top"]}
+            }
+        });
+        let folder_sets = [vec![], vec!["marketing".to_string()], vec!["other".to_string()], vec!["marketing".to_string(), "deep".to_string()]];
+        let configs = TreeConfigs::new(&tree, "shop", folder_sets.iter().map(Vec::as_slice));
+        for folders in &folder_sets {
+            for name in ["daily", "weekly", "x"] {
+                let mut fqn = vec!["shop".to_string()];
+                fqn.extend(folders.iter().cloned());
+                fqn.push(name.to_string());
+                assert_eq!(configs.get(folders, name), from_tree(&tree, &fqn), "{fqn:?}");
+            }
+        }
+        assert_eq!(configs.get(&["marketing".to_string()], "daily").materialized(), "incremental");
+        assert_eq!(configs.get(&[], "daily").tags(), ["all", "top"]);
     }
 }

@@ -4,7 +4,7 @@
 //! them too; what differs per model comes from the thread's [`scope`].
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
@@ -14,6 +14,7 @@ use minijinja::value::{Kwargs, Object, Rest, Value, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
+use crate::FastMap;
 use crate::dates::ExecutionDate;
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
@@ -212,7 +213,7 @@ thread_local! {
     /// called in), by environment (the address of its globals, which live as
     /// long as the environment: for the whole process) and template.
     /// Evaluating a macro's template on every call cost more than the call.
-    static MODULES: RefCell<HashMap<usize, HashMap<String, Rc<minijinja::Captured<'static>>>>> = RefCell::default();
+    static MODULES: RefCell<FastMap<usize, FastMap<String, Rc<minijinja::Captured<'static>>>>> = RefCell::default();
 }
 
 impl MacroRef {

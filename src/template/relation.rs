@@ -36,11 +36,26 @@ impl QuoteStyle {
     }
 
     pub fn quote(self, name: &str) -> String {
-        match self {
-            QuoteStyle::Double => format!("\"{}\"", name.replace('"', "\"\"")),
-            QuoteStyle::Backtick => format!("`{}`", name.replace('`', "\\`")),
-            QuoteStyle::Bare => name.to_string(),
+        let mut quoted = String::with_capacity(name.len() + 2);
+        let _ = self.write_quoted(&mut quoted, name);
+        quoted
+    }
+
+    /// Writes `name` quoted, with the quote character escaped inside it.
+    pub fn write_quoted(self, out: &mut impl fmt::Write, name: &str) -> fmt::Result {
+        let (quote, escaped) = match self {
+            QuoteStyle::Double => ('"', "\"\""),
+            QuoteStyle::Backtick => ('`', "\\`"),
+            QuoteStyle::Bare => return out.write_str(name),
+        };
+        out.write_char(quote)?;
+        for (i, piece) in name.split(quote).enumerate() {
+            if i > 0 {
+                out.write_str(escaped)?;
+            }
+            out.write_str(piece)?;
         }
+        out.write_char(quote)
     }
 }
 
@@ -72,7 +87,7 @@ impl fmt::Display for Relation {
                 f.write_str(".")?;
             }
             first = false;
-            f.write_str(&self.quote.quote(part))?;
+            self.quote.write_quoted(f, part)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! project macro three calls deep still records on the model that called it.
 
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use minijinja::Value;
@@ -124,7 +125,11 @@ pub fn placeholder(index: Option<usize>) -> String {
 
 /// Replaces the placeholders of a parse-mode render: `refs(i)` for `ref()`
 /// number `i`, `this` for `this`.
-pub fn fill_placeholders(sql: &str, refs: impl Fn(usize) -> Option<String>, this: &str) -> Option<String> {
+pub fn fill_placeholders<R: std::fmt::Display>(
+    sql: &str,
+    refs: impl Fn(usize) -> Option<R>,
+    this: &dyn std::fmt::Display,
+) -> Option<String> {
     if !sql.contains('\u{E000}') {
         return Some(sql.to_string());
     }
@@ -136,9 +141,9 @@ pub fn fill_placeholders(sql: &str, refs: impl Fn(usize) -> Option<String>, this
         let end = after.find('\u{E001}')?;
         let key = &after[..end];
         if key == "this" {
-            out.push_str(this);
+            write!(out, "{this}").ok()?;
         } else {
-            out.push_str(&refs(key.parse().ok()?)?);
+            write!(out, "{}", refs(key.parse().ok()?)?).ok()?;
         }
         rest = &after[end + '\u{E001}'.len_utf8()..];
     }
@@ -154,10 +159,10 @@ mod tests {
     fn fills_ref_and_this_placeholders() {
         let sql = format!("select * from {} join {} on {}.id = 1", placeholder(Some(0)), placeholder(Some(1)), placeholder(None));
         let refs = ["\"a\"", "\"b\""];
-        let filled = fill_placeholders(&sql, |i| refs.get(i).map(|r| r.to_string()), "\"me\"");
+        let filled = fill_placeholders(&sql, |i| refs.get(i), &"\"me\"");
         assert_eq!(filled.as_deref(), Some("select * from \"a\" join \"b\" on \"me\".id = 1"));
-        assert_eq!(fill_placeholders("select 1", |_| None, "x").as_deref(), Some("select 1"));
+        assert_eq!(fill_placeholders("select 1", |_| None::<&str>, &"x").as_deref(), Some("select 1"));
         // An unknown ref index means the render must be redone, not guessed.
-        assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None, "x"), None);
+        assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None::<&str>, &"x"), None);
     }
 }
