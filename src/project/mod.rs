@@ -282,7 +282,8 @@ fn list_files(root: &Path, dirs: &[String], extensions: &[&str]) -> Vec<(Vec<Str
     let mut files = Vec::new();
     for dir in dirs {
         let base = root.join(dir);
-        for entry in walkdir::WalkDir::new(&base).sort_by_file_name().into_iter().filter_map(Result::ok) {
+        let first = files.len();
+        for entry in walkdir::WalkDir::new(&base).into_iter().filter_map(Result::ok) {
             if !entry.file_type().is_file() {
                 continue;
             }
@@ -292,7 +293,7 @@ fn list_files(root: &Path, dirs: &[String], extensions: &[&str]) -> Vec<(Vec<Str
                 continue;
             }
             let Ok(relative) = path.strip_prefix(root) else { continue };
-            let folders = path
+            let folders: Vec<String> = path
                 .strip_prefix(&base)
                 .ok()
                 .and_then(Path::parent)
@@ -300,6 +301,15 @@ fn list_files(root: &Path, dirs: &[String], extensions: &[&str]) -> Vec<(Vec<Str
                 .unwrap_or_default();
             files.push((folders, relative.to_path_buf()));
         }
+        // The order of a walk sorted by name, by folders then file name, as
+        // one sort here (walkdir's sort takes each name apart again per comparison).
+        let file_name = |path: &PathBuf| path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let mut keyed: Vec<_> = files.drain(first..).map(|(folders, path)| (file_name(&path), folders, path)).collect();
+        keyed.sort_unstable_by(|(a_name, a_folders, _), (b_name, b_folders, _)| {
+            let a = a_folders.iter().map(String::as_str).chain([a_name.as_str()]);
+            a.cmp(b_folders.iter().map(String::as_str).chain([b_name.as_str()]))
+        });
+        files.extend(keyed.into_iter().map(|(_, folders, path)| (folders, path)));
     }
     files
 }
@@ -359,4 +369,23 @@ fn find_tag(text: &str, from: usize, word: &str) -> Option<(usize, usize)> {
         at = end;
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_listed_in_the_order_of_a_walk_sorted_by_name() {
+        let root = tempfile::tempdir().unwrap();
+        for file in ["models/b.sql", "models/a.sql", "models/a/x.sql", "models/a/b/y.sql", "models/a-b.sql", "models/c.yml", "more/z.sql"] {
+            let path = root.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "select 1").unwrap();
+        }
+        let listed = list_files(root.path(), &["models".to_string(), "more".to_string()], &["sql"]);
+        let paths: Vec<String> = listed.iter().map(|(_, path)| path.display().to_string()).collect();
+        assert_eq!(paths, ["models/a/b/y.sql", "models/a/x.sql", "models/a-b.sql", "models/a.sql", "models/b.sql", "more/z.sql"]);
+        assert_eq!(listed[0].0, ["a", "b"]);
+    }
 }
