@@ -25,6 +25,7 @@ use cli::{Cli, Command};
 /// A hash map for keys taken from the project (names, paths, indexes): foldhash
 /// instead of std's SipHash, which showed in profiles of `compile`.
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {

@@ -3,6 +3,7 @@
 //! properties files, then the model's own), name relations, and build the DAG
 //! with seeds, sources, data tests and exposures. Every error found is reported.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
@@ -11,7 +12,7 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde_json::Value as Json;
 
-use crate::FastMap;
+use crate::{FastMap, FastSet};
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
@@ -51,59 +52,45 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 
     // Models: render each once, in parallel.
     let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
-    let rendered: Vec<Result<Option<RenderedModel>, Diagnostic>> = project
+    // Each yields its node, and the error of naming its relation, if any.
+    let rendered: Vec<Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>> = project
         .models
         .par_iter()
-        .map(|model| {
+        .enumerate()
+        .map(|(file, model)| {
+            let props = properties.get(model.name.as_str());
             let mut base = tree_configs.get(&model.folders, &model.name);
-            if let Some(props) = properties.get(model.name.as_str()) {
+            if let Some(props) = props {
                 config::merge(&mut base, &props.config);
             }
             if !base.enabled() {
                 return Ok(None);
             }
-            render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base).map(Some)
+            let rendered = render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base)?;
+            if !rendered.config.enabled() {
+                return Ok(None);
+            }
+            Ok(Some(model_node(project, templates, file, model, props.copied(), rendered)))
         })
         .collect();
 
     // Models, seeds, sources and (about one per model, as a rough guess) tests.
     let mut nodes = Vec::with_capacity(2 * project.models.len() + project.seeds.len() + source_nodes.len());
     let mut failed = std::collections::HashSet::new();
-    for (file, (model, result)) in project.models.iter().zip(rendered).enumerate() {
-        let rendered = match result {
-            Ok(Some(rendered)) if rendered.config.enabled() => rendered,
-            Ok(_) => continue,
+    for (model, result) in project.models.iter().zip(rendered) {
+        match result {
+            Ok(Some((node, relation_error))) => {
+                if let Some(diagnostic) = relation_error {
+                    errors.push(diagnostic);
+                }
+                nodes.push(node);
+            }
+            Ok(None) => {}
             Err(diagnostic) => {
                 errors.push(diagnostic);
                 failed.insert(model.name.as_str());
-                continue;
             }
-        };
-        let props = properties.get(model.name.as_str());
-        let mut node = Node {
-            unique_id: format!("model.{}.{}", project.name, model.name),
-            resource_type: ResourceType::Model,
-            name: model.name.clone(),
-            package: project.name.clone(),
-            path: model.file.path.clone(),
-            fqn: fqn(project, model),
-            description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Model {
-                file,
-                parsed_sql: rendered.sql,
-                refs: rendered.refs,
-                sources: rendered.sources,
-                columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
-            },
-            config: rendered.config,
-        };
-        node.relation = Some(if node.materialized() == "ephemeral" {
-            Relation::ephemeral(&node.name)
-        } else {
-            model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name))
-        });
-        nodes.push(node);
+        }
     }
 
     for seed in &project.seeds {
@@ -137,7 +124,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     nodes.extend(source_nodes);
 
     // Generic data tests declared in properties files.
-    let mut tests = Vec::new();
+    let mut tests = GenericTests::default();
     for props in &project.model_properties {
         let target = format!("model.{}.{}", project.name, props.name);
         collect_tests(project, props, &target, &props.name, &mut tests, &mut errors);
@@ -161,11 +148,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         }
     }
     let present: std::collections::HashSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
-    tests.retain(|test: &Node| match &test.details {
+    tests.nodes.retain(|test: &Node| match &test.details {
         NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
         _ => true,
     });
-    nodes.extend(tests);
+    nodes.extend(tests.nodes);
 
     // Singular tests: SQL files under the test paths.
     let rendered: Vec<_> = project
@@ -295,6 +282,45 @@ fn build_source_nodes(project: &Project, templates: &Templates, errors: &mut Dia
     }
 
     nodes
+}
+
+/// A model's node, and the error of naming its relation, if any (the node then
+/// gets an ephemeral relation, so the rest of the project still compiles).
+fn model_node(
+    project: &Project,
+    templates: &Templates,
+    file: usize,
+    model: &ModelFile,
+    props: Option<&ModelProperties>,
+    rendered: RenderedModel,
+) -> (Node, Option<Diagnostic>) {
+    let mut node = Node {
+        unique_id: format!("model.{}.{}", project.name, model.name),
+        resource_type: ResourceType::Model,
+        name: model.name.clone(),
+        package: project.name.clone(),
+        path: model.file.path.clone(),
+        fqn: fqn(project, model),
+        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+        relation: None,
+        details: NodeDetails::Model {
+            file,
+            parsed_sql: rendered.sql,
+            refs: rendered.refs,
+            sources: rendered.sources,
+            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+        },
+        config: rendered.config,
+    };
+    let (relation, error) = match node.materialized() {
+        "ephemeral" => (Relation::ephemeral(&node.name), None),
+        _ => match model_relation(project, templates, &node) {
+            Ok(relation) => (relation, None),
+            Err(diagnostic) => (Relation::ephemeral(&node.name), Some(diagnostic)),
+        },
+    };
+    node.relation = Some(relation);
+    (node, error)
 }
 
 fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
@@ -444,7 +470,15 @@ pub fn parse_ref_string(text: &str) -> Option<Result<RefCall, (String, String)>>
     })
 }
 
-fn collect_tests(project: &Project, props: &ModelProperties, target: &str, target_name: &str, tests: &mut Vec<Node>, errors: &mut Diagnostics) {
+/// The generic tests collected so far, and their unique ids (two tests may
+/// get the same name, and the second one a suffix).
+#[derive(Default)]
+struct GenericTests {
+    nodes: Vec<Node>,
+    ids: FastSet<String>,
+}
+
+fn collect_tests(project: &Project, props: &ModelProperties, target: &str, target_name: &str, tests: &mut GenericTests, errors: &mut Diagnostics) {
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
@@ -504,11 +538,12 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &str, targe
         let name = generic_test_name(&short_name, target_name, column, &args);
         let mut unique_id = format!("test.{}.{}", project.name, name);
         let mut suffix = 2;
-        while tests.iter().any(|t| t.unique_id == unique_id) {
+        while tests.ids.contains(&unique_id) {
             unique_id = format!("test.{}.{}_{}", project.name, name, suffix);
             suffix += 1;
         }
-        tests.push(Node {
+        tests.ids.insert(unique_id.clone());
+        tests.nodes.push(Node {
             name: unique_id.rsplit('.').next().unwrap_or(&name).to_string(),
             unique_id,
             resource_type: ResourceType::Test,
@@ -607,9 +642,9 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
         }
     }
     for (index, node) in graph.nodes.iter().enumerate() {
-        let (refs, node_sources, attached): (Vec<RefCall>, Vec<(String, String)>, Option<&str>) = match &node.details {
-            NodeDetails::Model { refs, sources, .. } => (refs.clone(), sources.clone(), None),
-            NodeDetails::Test(test) => (test.refs.clone(), test.sources.clone(), test.attached_to.as_deref()),
+        let (refs, node_sources, attached): (Cow<[RefCall]>, Cow<[(String, String)]>, Option<&str>) = match &node.details {
+            NodeDetails::Model { refs, sources, .. } => (refs.into(), sources.into(), None),
+            NodeDetails::Test(test) => (test.refs.as_slice().into(), test.sources.as_slice().into(), test.attached_to.as_deref()),
             NodeDetails::Exposure { depends_on, .. } => {
                 let mut refs = Vec::new();
                 let mut sources = Vec::new();
@@ -624,27 +659,27 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
                         ),
                     }
                 }
-                (refs, sources, None)
+                (refs.into(), sources.into(), None)
             }
             _ => continue,
         };
         if let Some(parent) = attached.and_then(|id| graph.by_id.get(id)) {
             edges.push(Edge { parent: *parent, child: index, written: None });
         }
-        for call in refs {
-            let needle = format!("'{}'", call.name);
+        for call in refs.iter() {
+            let needle = || format!("'{}'", call.name);
             if let Some(package) = &call.package {
                 if package != &project.name {
                     errors.push(
                         Diagnostic::new(format!("{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed", node.resource_type.name(), node.name, call.name))
-                            .at(locate(node, &needle))
+                            .at(locate(node, &needle()))
                             .help(format!("this project is `{}`; packages are not supported yet", project.name)),
                     );
                     continue;
                 }
             }
             match refable.get(call.name.as_str()) {
-                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(needle.clone()) }),
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(call.name.clone()) }),
                 // Its own error is reported already.
                 None if failed.contains(call.name.as_str()) => {}
                 None => {
@@ -654,7 +689,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
                         node.name,
                         call.name
                     ))
-                    .at(locate(node, &needle));
+                    .at(locate(node, &needle()));
                     if disabled.contains(&call.name.as_str()) {
                         diagnostic = diagnostic.note(format!("`{}` is disabled (`enabled: false`)", call.name));
                     } else if let Some(close) = did_you_mean(&call.name, refable.keys().copied()) {
@@ -664,9 +699,9 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
                 }
             }
         }
-        for (source_name, table_name) in node_sources {
+        for (source_name, table_name) in node_sources.iter() {
             match sources.get(&(source_name.as_str(), table_name.as_str())) {
-                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(format!("'{source_name}'")) }),
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(source_name.clone()) }),
                 None => {
                     let known: Vec<String> = sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();
                     let wanted = format!("{source_name}.{table_name}");

@@ -11,6 +11,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value as Json;
 
+use crate::FastMap;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::project::config::{ConfigExt, ConfigMap};
 use crate::template::Relation;
@@ -139,11 +140,11 @@ impl Node {
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub graph: DiGraph<(), ()>,
-    pub by_id: HashMap<String, usize>,
+    pub by_id: FastMap<String, usize>,
 }
 
-/// An edge to add: `parent` is read by `child`, where `child`'s file says
-/// `written` (`'parent'` in a `ref()`), if anywhere.
+/// An edge to add: `parent` is read by `child`, whose file names it in quotes
+/// as `written` (`parent` in `ref('parent')`), if anywhere.
 pub struct Edge {
     pub parent: usize,
     pub child: usize,
@@ -153,7 +154,7 @@ pub struct Edge {
 impl Graph {
     pub fn new(nodes: Vec<Node>) -> Graph {
         let mut graph = DiGraph::with_capacity(nodes.len(), nodes.len() * 2);
-        let mut by_id = HashMap::with_capacity(nodes.len());
+        let mut by_id = FastMap::with_capacity_and_hasher(nodes.len(), Default::default());
         for (index, node) in nodes.iter().enumerate() {
             graph.add_node(());
             by_id.insert(node.unique_id.clone(), index);
@@ -164,7 +165,7 @@ impl Graph {
     /// Adds the edges, then fails with one diagnostic per cycle; `locate`
     /// finds where an edge is written, only for the edges a cycle names.
     pub fn connect(&mut self, edges: Vec<Edge>, locate: impl Fn(&Node, &str) -> Location) -> Result<(), Vec<Diagnostic>> {
-        let mut written: HashMap<(usize, usize), Option<String>> = HashMap::with_capacity(edges.len());
+        let mut written: FastMap<(usize, usize), Option<String>> = FastMap::with_capacity_and_hasher(edges.len(), Default::default());
         for edge in edges {
             if written.contains_key(&(edge.parent, edge.child)) {
                 continue;
@@ -183,7 +184,7 @@ impl Graph {
             let names: Vec<String> = cycle.iter().chain(cycle.first()).map(|&i| format!("`{}`", self.nodes[i].name)).collect();
             let (parent, child) = (cycle[0], cycle[1 % cycle.len()]);
             let location = match written.get(&(parent, child)) {
-                Some(Some(text)) => locate(&self.nodes[child], text),
+                Some(Some(name)) => locate(&self.nodes[child], &format!("'{name}'")),
                 _ => Location::file(&self.nodes[child].path),
             };
             errors.push(

@@ -2,9 +2,9 @@
 //! blocks in properties files and `config()` calls in models, merged as dbt does
 //! (the most specific wins; `tags` and hooks accumulate).
 
-use std::collections::HashMap;
-
 use serde_json::Value as Json;
+
+use crate::FastMap;
 
 pub type ConfigMap = serde_json::Map<String, Json>;
 
@@ -87,12 +87,12 @@ pub fn from_tree(tree: &Json, fqn: &[String]) -> ConfigMap {
 /// `from_tree` for the many nodes of one project: each folder's levels are
 /// merged once, and a node adds only the level named after it, if any.
 pub struct TreeConfigs<'t> {
-    folders: HashMap<&'t [String], (ConfigMap, Option<&'t Json>)>,
+    folders: FastMap<&'t [String], (ConfigMap, Option<&'t Json>)>,
 }
 
 impl<'t> TreeConfigs<'t> {
     pub fn new(tree: &'t Json, project: &str, folders: impl IntoIterator<Item = &'t [String]>) -> TreeConfigs<'t> {
-        let mut levels = HashMap::new();
+        let mut levels = FastMap::default();
         for path in folders {
             levels.entry(path).or_insert_with(|| {
                 let mut config = ConfigMap::new();

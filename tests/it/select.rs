@@ -88,3 +88,16 @@ fn bad_selector_is_a_usage_error() {
     assert_eq!(run.status, 2);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn a_generic_test_declared_twice_gets_a_numbered_name() {
+    let fixture = Fixture::new()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\n")
+        .file("models/daily.sql", "select 1 as day")
+        .file("models/schema.yml", "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: day\n        data_tests: [not_null, unique, not_null]\n")
+        .file("models/more.yml", "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: events\n        columns:\n          - name: id\n            data_tests: [not_null, not_null]\n");
+    assert_eq!(
+        ls(&fixture, &["--resource-type", "test"]),
+        ["not_null_daily_day", "not_null_daily_day_2", "not_null_source_raw_events_id", "not_null_source_raw_events_id_2", "unique_daily_day"]
+    );
+}
