@@ -127,11 +127,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     let mut tests = GenericTests::default();
     for props in &project.model_properties {
         let target = format!("model.{}.{}", project.name, props.name);
-        collect_tests(project, props, &target, &props.name, &mut tests, &mut errors);
+        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
     }
     for props in &project.seed_properties {
         let target = format!("seed.{}.{}", project.name, props.name);
-        collect_tests(project, props, &target, &props.name, &mut tests, &mut errors);
+        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
     }
     for source in &project.sources {
         for table in &source.tables {
@@ -143,8 +143,9 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
                 file: source.file.clone(),
                 ..Default::default()
             };
-            let prefix = format!("source_{}_{}", source.name, table.name);
-            collect_tests(project, &as_model, &target, &prefix, &mut tests, &mut errors);
+            // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
+            let target_name = format!("{}_{}", source.name, table.name);
+            collect_tests(project, &as_model, &target, &target_name, "source_", &mut tests, &mut errors);
         }
     }
     let present: std::collections::HashSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
@@ -478,7 +479,15 @@ struct GenericTests {
     ids: FastSet<String>,
 }
 
-fn collect_tests(project: &Project, props: &ModelProperties, target: &str, target_name: &str, tests: &mut GenericTests, errors: &mut Diagnostics) {
+fn collect_tests(
+    project: &Project,
+    props: &ModelProperties,
+    target: &str,
+    target_name: &str,
+    name_prefix: &str,
+    tests: &mut GenericTests,
+    errors: &mut Diagnostics,
+) {
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
@@ -535,7 +544,7 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &str, targe
                 }
             }
         }
-        let name = generic_test_name(&short_name, target_name, column, &args);
+        let name = generic_test_name(&format!("{name_prefix}{short_name}"), target_name, column, &args);
         let mut unique_id = format!("test.{}.{}", project.name, name);
         let mut suffix = 2;
         while tests.ids.contains(&unique_id) {

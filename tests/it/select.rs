@@ -98,6 +98,6 @@ fn a_generic_test_declared_twice_gets_a_numbered_name() {
         .file("models/more.yml", "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: events\n        columns:\n          - name: id\n            data_tests: [not_null, not_null]\n");
     assert_eq!(
         ls(&fixture, &["--resource-type", "test"]),
-        ["not_null_daily_day", "not_null_daily_day_2", "not_null_source_raw_events_id", "not_null_source_raw_events_id_2", "unique_daily_day"]
+        ["not_null_daily_day", "not_null_daily_day_2", "source_not_null_raw_events_id", "source_not_null_raw_events_id_2", "unique_daily_day"]
     );
 }
