@@ -124,7 +124,13 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     nodes.extend(source_nodes);
 
     // Generic data tests declared in properties files.
-    let mut tests = GenericTests::default();
+    let declared: usize = project
+        .model_properties
+        .iter()
+        .chain(&project.seed_properties)
+        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
+        .sum();
+    let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
     for props in &project.model_properties {
         let target = format!("model.{}.{}", project.name, props.name);
         collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
@@ -391,7 +397,7 @@ fn render_for_parse(
 
 /// Two models (or a model and a seed) with one name cannot both be `ref()`ed.
 fn check_duplicate_names(project: &Project, errors: &mut Diagnostics) {
-    let mut seen: HashMap<&str, &Path> = HashMap::new();
+    let mut seen: FastMap<&str, &Path> = FastMap::with_capacity_and_hasher(project.models.len() + project.seeds.len(), Default::default());
     let paths = project
         .models
         .iter()
@@ -634,7 +640,7 @@ fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::Ha
 
     let locate = |node: &Node, needle: &str| locate(project, node, needle);
 
-    let mut edges = Vec::new();
+    let mut edges = Vec::with_capacity(2 * graph.nodes.len());
     // A source table that a seed loads (same relation) is read after the seed.
     let seeds: HashMap<&Relation, usize> = graph
         .nodes
