@@ -76,7 +76,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 
     // Models, seeds, sources and (about one per model, as a rough guess) tests.
     let mut nodes = Vec::with_capacity(2 * project.models.len() + project.seeds.len() + source_nodes.len());
-    let mut failed = std::collections::HashSet::new();
+    let mut failed = FastSet::default();
     for (model, result) in project.models.iter().zip(rendered) {
         match result {
             Ok(Some((node, relation_error))) => {
@@ -154,7 +154,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             collect_tests(project, &as_model, &target, &target_name, "source_", &mut tests, &mut errors);
         }
     }
-    let present: std::collections::HashSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
+    let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
     tests.nodes.retain(|test: &Node| match &test.details {
         NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
         _ => true,
@@ -621,7 +621,7 @@ fn flatten(value: &Json, out: &mut Vec<String>) {
 
 /// Turns every `ref()`, `source()` and `depends_on` into an edge, reporting the
 /// ones that name nothing.
-fn resolve_edges(project: &Project, graph: &Graph, failed: &std::collections::HashSet<&str>, errors: &mut Diagnostics) -> Vec<Edge> {
+fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&str>, errors: &mut Diagnostics) -> Vec<Edge> {
     let mut refable: FastMap<&str, usize> = FastMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
     let mut sources: FastMap<(&str, &str), usize> = FastMap::default();
     for (index, node) in graph.nodes.iter().enumerate() {

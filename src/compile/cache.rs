@@ -2,8 +2,8 @@
 //! that passed the check, and the compiled files it wrote. Losing either only
 //! costs the next compile time, never a wrong result.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::ffi::OsString;
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
@@ -14,7 +14,7 @@ use std::time::UNIX_EPOCH;
 use rayon::prelude::*;
 
 use super::CompiledNode;
-use crate::FastMap;
+use crate::{FastMap, FastSet};
 use crate::diagnostic::Diagnostic;
 use crate::project::TargetKind;
 
@@ -163,7 +163,8 @@ pub fn write_compiled(root: &Path, compiled: &[CompiledNode]) -> Result<(), Diag
 }
 
 fn create_folders<'a>(root: &Path, paths: impl Iterator<Item = &'a Path>) -> Result<(), Diagnostic> {
-    let folders: BTreeSet<&Path> = paths.filter_map(Path::parent).collect();
+    // By their bytes: ordering or hashing 11,000 `Path`s goes component by component.
+    let folders: FastSet<&OsStr> = paths.filter_map(Path::parent).map(Path::as_os_str).collect();
     for folder in folders {
         let folder = root.join(folder);
         std::fs::create_dir_all(&folder).map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
