@@ -332,8 +332,6 @@ pub fn inject_ctes(sql: &str, ctes: &str) -> String {
     }
 }
 
-/// Parses `sql` in the target's dialect; a syntax error names the node, the
-/// compiled file and the line in it.
 /// `Parser::parse_sql`, tokenizing into a buffer this thread keeps from one
 /// statement to the next: growing a fresh token vector for every statement
 /// cost as much as a tenth of tokenizing.
@@ -356,6 +354,8 @@ fn parse_sql(dialect: &dyn Dialect, sql: &str) -> Result<(), ParserError> {
     parsed
 }
 
+/// Parses `sql` in the target's dialect; a syntax error names the node, the
+/// compiled file and the line in it.
 pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path) -> Result<(), Diagnostic> {
     static POSITION: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").unwrap_or_else(|_| unreachable!()));
