@@ -301,15 +301,13 @@ fn list_files(root: &Path, dirs: &[String], extensions: &[&str]) -> Vec<(Vec<Str
                 .unwrap_or_default();
             files.push((folders, relative.to_path_buf()));
         }
-        // The order of a walk sorted by name, by folders then file name, as
+        // The order of a walk sorted by name: by folders, then file name, as
         // one sort here (walkdir's sort takes each name apart again per comparison).
-        let file_name = |path: &PathBuf| path.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let mut keyed: Vec<_> = files.drain(first..).map(|(folders, path)| (file_name(&path), folders, path)).collect();
-        keyed.sort_unstable_by(|(a_name, a_folders, _), (b_name, b_folders, _)| {
-            let a = a_folders.iter().map(String::as_str).chain([a_name.as_str()]);
-            a.cmp(b_folders.iter().map(String::as_str).chain([b_name.as_str()]))
+        files[first..].sort_by_cached_key(|(folders, path)| {
+            let mut parts = folders.clone();
+            parts.push(path.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            parts
         });
-        files.extend(keyed.into_iter().map(|(_, folders, path)| (folders, path)));
     }
     files
 }
