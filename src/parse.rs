@@ -74,8 +74,16 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         })
         .collect();
 
-    // Models, seeds, sources and (about one per model, as a rough guess) tests.
-    let mut nodes = Vec::with_capacity(2 * project.models.len() + project.seeds.len() + source_nodes.len());
+    // Generic tests declared on models and seeds (source tables' are few).
+    let declared: usize = project
+        .model_properties
+        .iter()
+        .chain(&project.seed_properties)
+        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
+        .sum();
+    let mut nodes = Vec::with_capacity(
+        project.models.len() + project.seeds.len() + source_nodes.len() + declared + project.singular_tests.len() + project.exposures.len(),
+    );
     let mut failed = FastSet::default();
     for (model, result) in project.models.iter().zip(rendered) {
         match result {
@@ -124,12 +132,6 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     nodes.extend(source_nodes);
 
     // Generic data tests declared in properties files.
-    let declared: usize = project
-        .model_properties
-        .iter()
-        .chain(&project.seed_properties)
-        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
-        .sum();
     let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
     for props in &project.model_properties {
         let target = format!("model.{}.{}", project.name, props.name);
