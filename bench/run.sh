@@ -4,7 +4,7 @@
 #     (targets: 0.3 s, 0.2 s, 150 MB)
 #   - `run` on 1,000 models: wall time and orchestration overhead per node
 #     (wall time minus time inside DuckDB, on one thread; target 1 ms)
-#   - the same 1,000-model project with dbt-core + dbt-duckdb, when
+#   - `run` on 1,000 models beside dbt-core + dbt-duckdb, when
 #     `STRATA_BENCH_DBT=1` (installs them into bench/.venv)
 # Usage: bench/run.sh
 set -euo pipefail
@@ -44,9 +44,14 @@ print(json.dumps({"label": "orchestration overhead (1 thread)", "nodes": nodes, 
                   "inside_duckdb_s": round(inside, 3), "overhead_ms_per_node": round((wall - inside) / nodes * 1000, 3)}))
 PY
 
+# strata beside dbt-core + dbt-duckdb (installed into bench/.venv) on the same
+# projects: wall, peak memory, and the sum of execution_time per materialization.
+dbt=()
 if [ "${STRATA_BENCH_DBT:-0}" = 1 ]; then
-  echo "== the same project with dbt-core + dbt-duckdb"
-  [ -x bench/.venv/bin/dbt ] || { python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet "dbt-core~=1.10.0" "dbt-duckdb~=1.10.0"; }
-  (cd "$generated/p1000" && rm -rf target && ../../.venv/bin/dbt seed --profiles-dir . --quiet >/dev/null)
-  python3 bench/measure.py --runs 1 --cwd "$generated/p1000" --label "dbt run (4 threads)" -- ../../.venv/bin/dbt run --profiles-dir . --threads 4 --quiet
+  [ -x bench/.venv/bin/dbt ] || { python3 -m venv bench/.venv && bench/.venv/bin/pip install --quiet "dbt-core~=1.11.0" "dbt-duckdb~=1.11.0"; }
+  dbt=(--dbt bench/.venv/bin/dbt)
 fi
+python3 bench/run_compare.py --project "$generated/p1000" --strata "$strata" "${dbt[@]}" --threads 1 4
+[ -d "$generated/p5000" ] || python3 bench/generate_project.py 5000 "$generated/p5000"
+# dbt takes minutes on 5,000 models: strata alone, for how its cost grows.
+python3 bench/run_compare.py --project "$generated/p5000" --strata "$strata" --threads 4
