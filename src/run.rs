@@ -15,7 +15,7 @@ use crate::artifacts::{self, RunResult};
 use crate::cli::{DateArgs, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs, ShowOutput};
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Location};
 use crate::execute::{self, PoolOptions};
 use crate::dates::ExecutionDate;
 use crate::graph::{Graph, ResourceType};
@@ -24,7 +24,7 @@ use crate::materialize::{Materializer, Outcome};
 use crate::project::{Project, TargetKind};
 use crate::report::{Reporter, render_table};
 use crate::warehouse::duckdb::DuckDb;
-use crate::warehouse::{Connection, Timed, Warehouse};
+use crate::warehouse::{Connection, Timed, Warehouse, WarehouseError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -66,8 +66,15 @@ pub fn open_warehouse(project: &Project) -> Result<Arc<dyn Warehouse>, Failure> 
                 .and_then(|p| p.as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
-            let warehouse = DuckDb::open(&path, &project.root).map_err(|err| {
-                Diagnostic::new(err.to_string()).help("another strata may be using this database file; wait for it, or set `path:` in `profiles.yml`")
+            let target = &project.target;
+            let warehouse = DuckDb::open(&path, &project.root, &target.settings).map_err(|err| match &err {
+                WarehouseError::Setting { name, .. } => {
+                    let source = std::fs::read_to_string(&target.file).unwrap_or_default();
+                    Diagnostic::new(format!("target `{}`: {err}", target.name))
+                        .at(Location::of_text(&target.file, &source, &format!("{name}:")))
+                        .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
+                }
+                _ => Diagnostic::new(err.to_string()).help("another strata may be using this database file; wait for it, or set `path:` in `profiles.yml`"),
             })?;
             Ok(Arc::new(warehouse))
         }

@@ -20,6 +20,9 @@ pub struct Target {
     /// DuckDB: the catalog name; BigQuery: the project.
     pub database: Option<String>,
     pub threads: Option<usize>,
+    /// DuckDB: the `settings:` mapping (dbt-duckdb's key), each value as text,
+    /// applied when the database is opened (`memory_limit: 2GB`, ...).
+    pub settings: Vec<(String, String)>,
     /// Every field as written, with `env_var()` resolved.
     pub fields: serde_json::Map<String, Json>,
     /// The file it came from.
@@ -176,6 +179,28 @@ fn validate(
             _ => return Err(error(format!("`threads` must be a positive number, not `{value}`"), "threads")),
         },
     };
+    let settings = match fields.get("settings") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Object(settings)) => {
+            let mut pairs = Vec::with_capacity(settings.len());
+            for (key, value) in settings {
+                let text = match value {
+                    Json::String(text) => text.clone(),
+                    Json::Number(_) | Json::Bool(_) => value.to_string(),
+                    _ => {
+                        return Err(error(format!("the value of `settings.{key}` must be a string, number or boolean, not `{value}`"), key)
+                            .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
+                    }
+                };
+                pairs.push((key.clone(), text));
+            }
+            pairs
+        }
+        Some(other) => {
+            return Err(error(format!("`settings` must be a mapping of DuckDB settings, not `{other}`"), "settings")
+                .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
+        }
+    };
     let kind = match fields.get("type").and_then(Json::as_str) {
         Some("duckdb") => TargetKind::DuckDb,
         Some("bigquery") => TargetKind::BigQuery,
@@ -235,6 +260,7 @@ fn validate(
         schema,
         database,
         threads,
+        settings,
         fields: fields.clone(),
         file: file.to_path_buf(),
     })

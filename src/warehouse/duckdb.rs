@@ -18,18 +18,29 @@ pub struct DuckDb {
 }
 
 impl DuckDb {
-    /// Opens (creating if needed) the database at `path`, or in memory for `:memory:`.
-    pub fn open(path: &str, project_root: &Path) -> Result<DuckDb, WarehouseError> {
+    /// Opens (creating if needed) the database at `path`, or in memory for
+    /// `:memory:`, with DuckDB `settings` (name, value) such as `memory_limit`.
+    pub fn open(path: &str, project_root: &Path, settings: &[(String, String)]) -> Result<DuckDb, WarehouseError> {
+        let mut config = duckdb::Config::default();
+        for (name, value) in settings {
+            config = config
+                .with(name, value)
+                .map_err(|err| WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() })?;
+        }
         let connection = if path == ":memory:" {
-            duckdb::Connection::open_in_memory()
+            duckdb::Connection::open_in_memory_with_flags(config)
         } else {
             let path = project_root.join(path);
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|err| WarehouseError::Connect(format!("`{}`: {err}", parent.display())))?;
             }
-            duckdb::Connection::open(&path)
+            duckdb::Connection::open_with_flags(&path, config)
         }
-        .map_err(|err| WarehouseError::Connect(format!("`{path}`: {err}")))?;
+        .map_err(|err| match settings.iter().find(|(name, _)| err.to_string().contains(name.as_str())) {
+            // DuckDB checks the settings' names and values when it opens the database.
+            Some((name, value)) => WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() },
+            None => WarehouseError::Connect(format!("`{path}`: {err}")),
+        })?;
         Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), sql: DuckDbSql })
     }
 
@@ -201,7 +212,7 @@ mod tests {
 
     #[test]
     fn reports_rows_and_relation_kinds() {
-        let warehouse = DuckDb::open(":memory:", Path::new(".")).unwrap();
+        let warehouse = DuckDb::open(":memory:", Path::new("."), &[]).unwrap();
         let mut connection = warehouse.connect().unwrap();
         assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
         connection.execute("create view v as select * from t").unwrap();

@@ -16,6 +16,9 @@ pub enum WarehouseError {
     Query { message: String },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
+    /// A setting the warehouse refused when it was opened.
+    #[error("DuckDB refused the setting `{name}: {value}`: {message}")]
+    Setting { name: String, value: String, message: String },
     #[error("interrupted")]
     Interrupted,
 }

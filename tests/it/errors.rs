@@ -158,3 +158,19 @@ fn compiler_error_raised_by_a_macro() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+/// `settings:` of a DuckDB target reach DuckDB (dbt-duckdb's profile key); a
+/// name DuckDB does not know is an error at its line in profiles.yml.
+#[test]
+fn duckdb_settings_apply_and_a_misspelt_one_is_located() {
+    let profiles = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      settings:\n        memory_limit: 300MB\n        threads: 1\n";
+    let fixture = Fixture::new().file("profiles.yml", profiles).file("models/one.sql", "select 1 as id");
+    let shown = fixture.strata(&["show", "--inline", "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads", "--output", "json"]);
+    assert_eq!(shown.status, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains(r#""memory_limit":"286.1 MiB","threads":1"#), "{}", shown.stdout);
+
+    let misspelt = profiles.replace("memory_limit", "memory_limt");
+    let run = Fixture::new().file("profiles.yml", &misspelt).file("models/one.sql", "select 1 as id").strata(&["run"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
