@@ -507,3 +507,27 @@ impl Materializer<'_> {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::humantime;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let cases = [
+            (Duration::from_millis(300), "1s"),
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(59), "59s"),
+            (Duration::from_secs(60), "1m"),
+            (Duration::from_secs(90), "1m 30s"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(5400), "1h 30m"),
+            (Duration::from_secs(5459), "1h 30m"),
+            (Duration::from_secs(90000), "25h"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(humantime(duration), text, "{duration:?}");
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! under `target/` by default, so a new user needs no server and no account.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate};
@@ -14,6 +15,9 @@ pub struct DuckDb {
     /// The first connection; workers get clones of it.
     root: Mutex<duckdb::Connection>,
     interrupts: Mutex<Vec<Arc<duckdb::InterruptHandle>>>,
+    /// Set by `interrupt`: DuckDB forgets an interrupt once its query ends, so
+    /// every connection refuses statements after it, not only the running ones.
+    interrupted: Arc<AtomicBool>,
     sql: DuckDbSql,
 }
 
@@ -41,7 +45,7 @@ impl DuckDb {
             Some((name, value)) => WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() },
             None => WarehouseError::Connect(format!("`{path}`: {err}")),
         })?;
-        Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), sql: DuckDbSql })
+        Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), interrupted: Arc::new(AtomicBool::new(false)), sql: DuckDbSql })
     }
 
     /// The default database file of a profile: `target/<profile>.duckdb`.
@@ -57,10 +61,11 @@ impl Warehouse for DuckDb {
         if let Ok(mut interrupts) = self.interrupts.lock() {
             interrupts.push(connection.interrupt_handle());
         }
-        Ok(Box::new(DuckDbConnection { connection }))
+        Ok(Box::new(DuckDbConnection { connection, interrupted: self.interrupted.clone() }))
     }
 
     fn interrupt(&self) {
+        self.interrupted.store(true, Ordering::SeqCst);
         if let Ok(interrupts) = self.interrupts.lock() {
             for handle in interrupts.iter() {
                 handle.interrupt();
@@ -75,6 +80,14 @@ impl Warehouse for DuckDb {
 
 struct DuckDbConnection {
     connection: duckdb::Connection,
+    interrupted: Arc<AtomicBool>,
+}
+
+impl DuckDbConnection {
+    /// Fails once the warehouse was interrupted, before a statement starts.
+    fn check_interrupted(&self) -> Result<(), WarehouseError> {
+        if self.interrupted.load(Ordering::SeqCst) { Err(WarehouseError::Interrupted) } else { Ok(()) }
+    }
 }
 
 fn query_error(err: duckdb::Error) -> WarehouseError {
@@ -88,14 +101,20 @@ fn query_error(err: duckdb::Error) -> WarehouseError {
 
 impl Connection for DuckDbConnection {
     fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
+        // A rollback still runs: it is what undoes the interrupted work.
+        if !sql.eq_ignore_ascii_case("rollback") {
+            self.check_interrupted()?;
+        }
         self.connection.execute(sql, []).map(|rows| rows as u64).map_err(query_error)
     }
 
     fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        self.check_interrupted()?;
         self.connection.execute_batch(sql).map_err(query_error)
     }
 
     fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        self.check_interrupted()?;
         let mut statement = self.connection.prepare(sql).map_err(query_error)?;
         let mut rows = statement.query([]).map_err(query_error)?;
         // The duckdb crate cannot read every column type (a bare NULL, for

@@ -84,9 +84,21 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The real binary, run in `dir` with an environment of its own: an empty
+/// `HOME` (so no developer's `~/.dbt/profiles.yml` is read), no dbt variables,
+/// no colour, UTC.
 pub fn strata_command(dir: &Path) -> Command {
+    let home = Path::new(env!("CARGO_TARGET_TMPDIR")).join("empty-home");
+    std::fs::create_dir_all(&home).expect("create the tests' HOME");
     let mut command = Command::new(assert_cmd::cargo::cargo_bin!("strata"));
-    command.current_dir(dir).env_remove("DBT_PROFILES_DIR").env_remove("DBT_PROJECT_DIR").env("NO_COLOR", "1").env("COLUMNS", "100");
+    command
+        .current_dir(dir)
+        .env("HOME", &home)
+        .env_remove("DBT_PROFILES_DIR")
+        .env_remove("DBT_PROJECT_DIR")
+        .env_remove("TZ")
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100");
     command
 }
 

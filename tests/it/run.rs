@@ -211,32 +211,46 @@ fn show_previews_models_and_inline_queries() {
 }
 
 // Ctrl-C stops scheduling, cancels the running query, writes run_results.json
-// and exits with 130.
+// and exits with 130; the table being rebuilt keeps its previous rows.
 #[test]
 fn interrupt_cancels_the_running_query() {
+    let marker = tempfile::tempdir().expect("marker dir");
+    let started_marker = marker.path().join("started.csv");
     let fixture = Fixture::new()
-        .file("models/slow.sql", "{{ config(materialized='table') }} select count(*) as n from range(100000000000) as a")
+        .file(
+            "models/slow.sql",
+            &format!(
+                "{{{{ config(materialized='table', pre_hook=\"copy (select 1 as started) to '{}'\") }}}}\nselect count(*) as n from range({{{{ var('rows', 10) }}}}) as a",
+                started_marker.display()
+            ),
+        )
         .file("models/after.sql", "select * from {{ ref('slow') }}");
+    assert_status(&fixture.strata(&["run"]), 0);
+    std::fs::remove_file(&started_marker).expect("remove the first run's marker");
     let child = crate::strata_command(fixture.path())
-        .args(["run", "--threads", "1"])
+        .args(["run", "--threads", "1", "--vars", "{rows: 100000000000}"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start strata");
-    // Wait until the slow model runs: its compiled SQL is written just before.
-    let compiled = fixture.path().join("target/compiled/shop/models/slow.sql");
+    // The model's pre-hook has run: its query starts next, or already runs.
+    // Either way the interrupt must stop it.
     let waiting = std::time::Instant::now();
-    while !compiled.exists() && waiting.elapsed() < std::time::Duration::from_secs(60) {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    while !started_marker.exists() && waiting.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(started_marker.exists(), "the slow model never started");
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
     let started = std::time::Instant::now();
     let output = child.wait_with_output().expect("wait");
+    // Not a speed check: a query that was not cancelled runs for hours.
     assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query was not cancelled");
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
     assert_eq!(results["results"][0]["status"], "error");
     assert_eq!(results["results"][1]["status"], "skipped");
+    // No half-built table: the previous one, and nothing staged beside it.
+    assert_eq!(scalar(&fixture, "select n from slow"), "10");
+    assert_eq!(scalar(&fixture, "select string_agg(table_name, ',' order by table_name) from information_schema.tables"), "after,slow");
 }
