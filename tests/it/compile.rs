@@ -192,6 +192,20 @@ fn relation_attributes_see_the_final_names() {
     );
 }
 
+/// Returns once a file written now gets a modification time after `than`, so a
+/// rewrite from here on shows in the time whatever the file system's resolution.
+fn wait_for_a_later_mtime(dir: &std::path::Path, than: std::time::SystemTime) {
+    let probe = dir.join("mtime-probe");
+    loop {
+        std::fs::write(&probe, "").expect("write the probe");
+        if std::fs::metadata(&probe).and_then(|m| m.modified()).expect("probe mtime") > than {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::fs::remove_file(&probe).expect("remove the probe");
+}
+
 // Unchanged compiled files are not rewritten; changed or hand-edited ones are.
 #[test]
 fn compile_rewrites_only_what_changed() {
@@ -200,7 +214,7 @@ fn compile_rewrites_only_what_changed() {
     let path = fixture.path().join("target/compiled/shop/models/b.sql");
     let modified = || std::fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
     let first = modified();
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    wait_for_a_later_mtime(fixture.path(), first);
     assert_eq!(fixture.strata(&["compile"]).status, 0);
     assert_eq!(modified(), first);
     std::fs::write(&path, "edited by hand").expect("edit");
@@ -208,7 +222,7 @@ fn compile_rewrites_only_what_changed() {
     assert_eq!(fixture.read("target/compiled/shop/models/b.sql"), "select 2 as id");
     // Compiling another selection keeps what strata knows of `b`.
     let restored = modified();
-    std::thread::sleep(std::time::Duration::from_millis(20));
+    wait_for_a_later_mtime(fixture.path(), restored);
     assert_eq!(fixture.strata(&["compile", "--select", "a"]).status, 0);
     assert_eq!(fixture.strata(&["compile"]).status, 0);
     assert_eq!(modified(), restored);
