@@ -88,6 +88,52 @@ fn a_row_outside_the_date_fails_and_writes_nothing() {
     assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
 }
 
+// A row without a partition value belongs to no date: it fails the model too.
+#[test]
+fn a_row_with_a_null_partition_value_fails_and_writes_nothing() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]), 0);
+    let fixture = fixture.file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', partition_by='event_date') }}\nselect case when id % 2 = 0 then event_date end as event_date, count(*) as events from {{ ref('events') }} where event_date = '{{ ds }}' group by 1\n",
+    );
+    let run = fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("  1 row has `event_date` outside 2026-11-05 (or NULL), so nothing was written"), "{}", run.stdout);
+    assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+// The old partition is deleted and the new rows inserted in one transaction:
+// an insert that fails after the delete leaves the old partition as it was.
+#[test]
+fn a_partition_replacement_that_fails_midway_keeps_the_old_partition() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]), 0);
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-06", "--select", "daily"]), 0);
+    // The table now rejects a count above 10, which the old rows satisfy; the
+    // rerun of 2026-11-06 counts ten times over, passes the partition check,
+    // deletes the old partition, then fails its insert.
+    duckdb::Connection::open(fixture.path().join("target/dev.duckdb"))
+        .expect("open")
+        .execute_batch(
+            "create table main.daily_checked (event_date date, events bigint check (events <= 10));
+             insert into main.daily_checked select * from main.daily;
+             drop table main.daily;
+             alter table main.daily_checked rename to daily;",
+        )
+        .expect("rebuild the table with a constraint");
+    let fixture = fixture.file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, count(*) * 10 as events from {{ ref('events') }} where event_date = '{{ ds }}' group by 1\n",
+    );
+    let run = fixture.strata(&["run", "--date", "2026-11-06", "--select", "daily"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("Constraint Error"), "{}", run.stdout);
+    assert_eq!(table(&fixture), [["2026-11-05", "5"], ["2026-11-06", "6"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
 // Late-arriving events: `lookback: 2` rewrites D-2..D in the same run.
 #[test]
 fn lookback_rewrites_the_days_before() {
