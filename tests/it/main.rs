@@ -6,6 +6,7 @@ mod cli;
 mod compile;
 mod dates;
 mod errors;
+mod flags;
 mod example;
 mod run;
 mod select;

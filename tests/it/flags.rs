@@ -1,0 +1,70 @@
+//! The flags every running command shares: `--fail-fast`, `--project-dir` and
+//! `DBT_PROJECT_DIR`, `--quiet`.
+
+use crate::run::scalar;
+use crate::{Fixture, Run};
+
+fn assert_status(run: &Run, status: i32) {
+    assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+}
+
+/// `broken` fails; `one` and `two` do not depend on it.
+fn one_broken() -> Fixture {
+    Fixture::new()
+        .file("models/a_broken.sql", "{{ config(materialized='table') }} select * from nowhere")
+        .file("models/one.sql", "{{ config(materialized='table') }} select 1 as id")
+        .file("models/two.sql", "{{ config(materialized='table') }} select 2 as id")
+}
+
+#[test]
+fn fail_fast_stops_scheduling_after_the_first_failure() {
+    let fixture = one_broken();
+    // Without it, the independent models are built.
+    let run = fixture.strata(&["run", "--threads", "1"]);
+    assert_status(&run, 1);
+    assert_eq!(scalar(&fixture, "select count(*) from information_schema.tables"), "2");
+
+    let fixture = one_broken();
+    for flag in ["--fail-fast", "-x"] {
+        let run = fixture.strata(&["run", "--threads", "1", flag]);
+        assert_status(&run, 1);
+        let (_, statuses) = fixture.results("status");
+        assert_eq!(
+            statuses,
+            [("model.shop.a_broken", "error"), ("model.shop.one", "skipped"), ("model.shop.two", "skipped")]
+                .map(|(id, status)| (id.to_string(), status.to_string()))
+        );
+        assert!(run.stdout.contains("SKIP  model one  (not run: the run stopped at the first failure (`--fail-fast`))"), "{}", run.stdout);
+        assert_eq!(scalar(&fixture, "select count(*) from information_schema.tables"), "0", "{flag}");
+    }
+}
+
+#[test]
+fn a_project_in_another_directory_runs_by_flag_or_environment() {
+    let fixture = Fixture::new().file("models/one.sql", "select 1 as id");
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let project = fixture.path().to_str().expect("utf-8 path");
+    let run = crate::run_in(elsewhere.path(), &["run", "--project-dir", project]);
+    assert_status(&run, 0);
+    assert_eq!(scalar(&fixture, "select id from one"), "1");
+    assert!(!elsewhere.path().join("target").exists(), "target/ belongs to the project, not the working directory");
+
+    let fixture = Fixture::new().file("models/two.sql", "select 2 as id");
+    let output = crate::strata_command(elsewhere.path()).env("DBT_PROJECT_DIR", fixture.path()).arg("run").output().expect("run strata");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(scalar(&fixture, "select id from two"), "2");
+}
+
+#[test]
+fn quiet_prints_failures_and_the_summary_only() {
+    let fixture = one_broken();
+    let run = fixture.strata(&["run", "--threads", "1", "--quiet"]);
+    assert_status(&run, 1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("ERROR model a_broken  "), "{}", run.stdout);
+    assert_eq!(lines[1], "PASS=2 WARN=0 ERROR=1 SKIP=0 TOTAL=3", "{}", run.stdout);
+    assert!(!run.stdout.contains("OK "), "{}", run.stdout);
+    assert!(!run.stdout.contains("Finished"), "{}", run.stdout);
+    let loud = fixture.strata(&["run", "--threads", "1"]);
+    assert!(loud.stdout.contains("OK    created table main.one"), "{}", loud.stdout);
+}
