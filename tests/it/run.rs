@@ -254,3 +254,48 @@ fn interrupt_cancels_the_running_query() {
     assert_eq!(scalar(&fixture, "select n from slow"), "10");
     assert_eq!(scalar(&fixture, "select string_agg(table_name, ',' order by table_name) from information_schema.tables"), "after,slow");
 }
+
+// Each kind of data test catches the bad row seeded for it, with the count;
+// thresholds, `where` and `limit` change what is counted and how it ends.
+#[test]
+fn every_kind_of_data_test_catches_its_bad_rows() {
+    let fixture = Fixture::new()
+        .file("seeds/users.csv", "id,status\n1,active\n2,active\n,active\n2,gone\n5,lost\n")
+        .file("seeds/orders.csv", "order_id,user_id,amount,coupon\n10,1,5,A\n11,9,7,\n12,1,-3,\n13,1,-4,\n")
+        .file(
+            "seeds/schema.yml",
+            "version: 2
+seeds:
+  - name: users
+    columns:
+      - name: id
+        tests: [not_null, unique]
+      - name: status
+        tests:
+          - accepted_values: {values: [active, gone]}
+  - name: orders
+    columns:
+      - name: user_id
+        tests:
+          - relationships: {to: ref('users'), field: id}
+          - unique:
+              config: {where: 'order_id < 12'}
+      - name: amount
+        tests:
+          - accepted_values:
+              values: [5]
+              config: {limit: 2}
+      - name: coupon
+        tests:
+          - not_null:
+              config: {warn_if: '>1', error_if: '>5'}
+",
+        )
+        .file("tests/negative_amounts.sql", "select * from {{ ref('orders') }} where amount < 0");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["test", "--threads", "1"]);
+    assert_status(&run, 1);
+    let lines: Vec<&str> = run.stdout.lines().take_while(|line| !line.is_empty()).collect();
+    insta::assert_snapshot!(redact(&lines.join("\n")));
+    assert!(run.stdout.contains("PASS=1 WARN=1 ERROR=6 SKIP=0 TOTAL=8"), "{}", run.stdout);
+}
