@@ -15,7 +15,7 @@ use crate::project::config::ConfigExt;
 use crate::seed;
 use crate::template::Relation;
 use crate::warehouse::sql::{Partition, SqlGenerator, staging_relation};
-use crate::warehouse::{Connection, RelationKind, Relations, Table, WarehouseError};
+use crate::warehouse::{Connection, RelationKind, Relations, Table, WarehouseError, first_count};
 
 /// How a node ended, in run_results.json's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +97,9 @@ pub struct Materializer<'a> {
     pub cancelled: &'a std::sync::atomic::AtomicBool,
     /// What existed in the warehouse when this date's run started.
     pub relations: &'a Relations,
+    /// Told once when a source check starts waiting, with why: a sensor that
+    /// waits in silence looks like a hung run.
+    pub waiting: &'a (dyn Fn(&str) + Sync),
 }
 
 /// What one look at a source found.
@@ -111,7 +114,8 @@ enum Poke {
 fn humantime(duration: std::time::Duration) -> String {
     let seconds = duration.as_secs();
     match seconds {
-        0..60 => format!("{}s", seconds.max(u64::from(duration.as_millis() > 0 && seconds == 0))),
+        0 if !duration.is_zero() => format!("{}s", (duration.as_secs_f64() * 10.0).ceil() / 10.0),
+        0..60 => format!("{seconds}s"),
         60..3600 if seconds % 60 == 0 => format!("{}m", seconds / 60),
         60..3600 => format!("{}m {}s", seconds / 60, seconds % 60),
         _ if seconds % 3600 == 0 => format!("{}h", seconds / 3600),
@@ -350,10 +354,11 @@ impl Materializer<'_> {
         })
     }
 
-    /// The number in the first cell of `sql`'s result.
+    /// The count in the first cell of `sql`'s result; an error when it is not
+    /// a whole number, so a guard that cannot read its count refuses.
     fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
         let table = connection.query(sql)?;
-        Ok(table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0).max(0) as u64)
+        first_count(&table).map_err(|message| StepError(format!("{message}: {}", sql.trim())))
     }
 
     fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
@@ -414,6 +419,14 @@ impl Materializer<'_> {
             }
             let now = Instant::now();
             let cancelled = self.cancelled.load(std::sync::atomic::Ordering::SeqCst);
+            if pokes == 1 && now < deadline && !cancelled {
+                (self.waiting)(&format!(
+                    "WAIT  source {name} not ready for {}: {reason}; checking every {} for up to {}",
+                    date.ds(),
+                    humantime(check.poke_interval),
+                    humantime(check.timeout)
+                ));
+            }
             if now >= deadline || cancelled {
                 let mut outcome = Outcome::error(node, format!(
                     "source `{name}` is not ready for {}{}: {reason}",
@@ -483,7 +496,14 @@ impl Materializer<'_> {
         let limit = node.config.get("limit").and_then(Json::as_u64);
         let counted = connection.query(&self.sql.count_failures(&compiled.sql, limit));
         let failures = match counted {
-            Ok(table) => table.rows.first().and_then(|r| r.first()).and_then(|c| c.as_i64()).unwrap_or(0) as u64,
+            Ok(table) => match first_count(&table) {
+                Ok(failures) => failures,
+                Err(message) => {
+                    let mut outcome = Outcome::error(node, format!("{message}, so the test cannot tell whether it passed"));
+                    outcome.compiled_path = Some(compiled.compiled_path);
+                    return outcome;
+                }
+            },
             Err(err) => {
                 let mut outcome = Outcome::error(node, err.to_string());
                 outcome.compiled_path = Some(compiled.compiled_path);
@@ -582,7 +602,8 @@ mod tests {
     #[test]
     fn durations_read_as_people_write_them() {
         let cases = [
-            (Duration::from_millis(300), "1s"),
+            (Duration::from_millis(300), "0.3s"),
+            (Duration::from_millis(1), "0.1s"),
             (Duration::ZERO, "0s"),
             (Duration::from_secs(59), "59s"),
             (Duration::from_secs(60), "1m"),

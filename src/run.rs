@@ -249,7 +249,20 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
             .map_err(|err| Diagnostic::new(err.to_string()))?;
         let compiler = Compiler::new(&session.project, templates, graph);
         let relations = setup.list_relations().map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
-        let materializer = Materializer { compiler: &compiler, sql: warehouse.sql(), full_refresh: &to_refresh, cancelled: &cancelled, relations: &relations };
+        let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
+        let waiting = |line: &str| {
+            if !args.output.quiet {
+                reporter.line(&format!("{prefix}{line}"));
+            }
+        };
+        let materializer = Materializer {
+            compiler: &compiler,
+            sql: warehouse.sql(),
+            full_refresh: &to_refresh,
+            cancelled: &cancelled,
+            relations: &relations,
+            waiting: &waiting,
+        };
 
         // Schemas first, once each, before workers race to create them.
         for task in &tasks {
@@ -267,7 +280,6 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
             ran_start_hooks = true;
         }
 
-        let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
         let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
         let outcomes = execute::run(
             &tasks,

@@ -70,13 +70,26 @@ impl Cell {
         }
     }
 
-    pub fn as_i64(&self) -> Option<i64> {
+    /// The value as a count: a whole, non-negative number, also when the
+    /// warehouse sends it as text (BigQuery sends every number as text) or as
+    /// a float without a fraction. Anything else is `None`, never 0.
+    pub fn as_count(&self) -> Option<u64> {
         match self {
-            Cell::Int(i) => Some(*i),
-            Cell::Float(x) => Some(*x as i64),
-            Cell::Text(s) => s.parse().ok(),
+            Cell::Int(i) => u64::try_from(*i).ok(),
+            Cell::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < u64::MAX as f64 => Some(*x as u64),
+            Cell::Text(s) => s.trim().parse().ok(),
             _ => None,
         }
+    }
+}
+
+/// The count in the first cell of a query's result, or an error that says
+/// what came back instead: a check that cannot read its count must fail, not pass.
+pub fn first_count(table: &Table) -> Result<u64, String> {
+    let cell = table.rows.first().and_then(|row| row.first());
+    match cell {
+        Some(cell) => cell.as_count().ok_or_else(|| format!("the count query returned `{cell}`, not a whole number")),
+        None => Err("the count query returned no row".to_string()),
     }
 }
 
@@ -139,5 +152,27 @@ impl Connection for Timed {
 
     fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
         self.timed(|c| c.list_relations())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cell, Table, first_count};
+
+    fn one(cell: Cell) -> Table {
+        Table { columns: vec!["count".into()], rows: vec![vec![cell]] }
+    }
+
+    // A check that cannot read its count must fail, never pass as 0.
+    #[test]
+    fn counts_are_read_whole_or_refused() {
+        assert_eq!(first_count(&one(Cell::Int(3))), Ok(3));
+        assert_eq!(first_count(&one(Cell::Text("3".into()))), Ok(3));
+        assert_eq!(first_count(&one(Cell::Float(3.0))), Ok(3));
+        assert_eq!(first_count(&one(Cell::Null)), Err("the count query returned `NULL`, not a whole number".into()));
+        assert_eq!(first_count(&one(Cell::Float(2.5))), Err("the count query returned `2.5`, not a whole number".into()));
+        assert_eq!(first_count(&one(Cell::Int(-1))), Err("the count query returned `-1`, not a whole number".into()));
+        assert_eq!(first_count(&one(Cell::Text("three".into()))), Err("the count query returned `three`, not a whole number".into()));
+        assert_eq!(first_count(&Table::default()), Err("the count query returned no row".into()));
     }
 }

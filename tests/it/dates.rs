@@ -211,15 +211,29 @@ fn checked(wait_for: &str) -> Fixture {
 
 #[test]
 fn a_source_check_waits_until_the_data_is_there() {
-    let fixture = checked("{sql: \"now() >= '{{ var('ready_at') }}'::timestamptz\", timeout: 30s, poke_interval: 0.5s}");
+    // The data "lands" when the test creates a file, after it saw the first check fail.
+    let landing = tempfile::tempdir().expect("landing dir");
+    let landed = landing.path().join("landed");
+    let fixture = checked(&format!("{{sql: \"exists (select 1 from glob('{}'))\", timeout: 60s, poke_interval: 0.2s}}", landed.display()));
     assert_status(&fixture.strata(&["seed"]), 0);
-    // The data "lands" three seconds after the run starts.
-    let ready_at = chrono::Utc::now() + chrono::Duration::seconds(3);
-    let vars = format!("{{ready_at: '{}'}}", ready_at.to_rfc3339());
-    let run = fixture.strata(&["run", "--date", "2026-11-05", "--vars", &vars]);
-    assert_status(&run, 0);
-    let check_line = run.stdout.lines().next().unwrap_or_default().to_string();
-    assert!(check_line.starts_with("OK    source raw.events ready for 2026-11-05 after "), "{}", run.stdout);
+    let mut child = crate::strata_command(fixture.path())
+        .args(["run", "--date", "2026-11-05"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).expect("read the first line");
+    assert!(
+        first.starts_with(&format!("WAIT  source raw.events not ready for 2026-11-05: no row satisfies `exists (select 1 from glob('{}'))`; checking every 0.2s for up to 1m", landed.display())),
+        "{first}"
+    );
+    std::fs::write(&landed, "").expect("land the data");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).expect("read the rest");
+    assert_eq!(child.wait().expect("wait").code(), Some(0), "{rest}");
+    let check_line = rest.lines().next().unwrap_or_default().to_string();
+    assert!(check_line.starts_with("OK    source raw.events ready for 2026-11-05 after "), "{rest}");
     let pokes: u32 = check_line.split(" after ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
     assert!(pokes >= 2, "{check_line}");
     assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
