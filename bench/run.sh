@@ -4,8 +4,9 @@
 #     (targets: 0.3 s, 0.2 s, 150 MB)
 #   - `run` on 1,000 models: wall time and orchestration overhead per node
 #     (wall time minus time inside DuckDB, on one thread; target 1 ms)
-#   - `run` on 1,000 models beside dbt-core + dbt-duckdb, when
-#     `STRATA_BENCH_DBT=1` (installs them into bench/.venv)
+#   - `run` on 1,000 models and the example project beside dbt-core +
+#     dbt-duckdb, when `STRATA_BENCH_DBT=1` (installs them into bench/.venv);
+#     `run` on 5,000 models, with DuckDB's default memory and bounded
 # Usage: bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,19 @@ if [ "${STRATA_BENCH_DBT:-0}" = 1 ]; then
   dbt=(--dbt bench/.venv/bin/dbt)
 fi
 python3 bench/run_compare.py --project "$generated/p1000" --strata "$strata" "${dbt[@]}" --threads 1 4
+# The example project; dbt runs a copy with the execution date as a var.
+rm -rf "$generated/example" && mkdir -p "$generated/example"
+cp -r models macros seeds data_tests dbt_project.yml profiles.yml "$generated/example/"
+example_dbt=()
+if [ ${#dbt[@]} -gt 0 ]; then
+  python3 bench/dbt_example.py "$generated/example-dbt" >/dev/null
+  example_dbt=("${dbt[@]}" --dbt-project "$generated/example-dbt")
+fi
+python3 bench/run_compare.py --project "$generated/example" --strata "$strata" "${example_dbt[@]}" --threads 1 4
 [ -d "$generated/p5000" ] || python3 bench/generate_project.py 5000 "$generated/p5000"
-# dbt takes minutes on 5,000 models: strata alone, for how its cost grows.
-python3 bench/run_compare.py --project "$generated/p5000" --strata "$strata" --threads 4
+# dbt takes minutes on 5,000 models: strata alone, for how its cost grows,
+# then with DuckDB's cache bounded (`settings: {memory_limit: ...}`).
+python3 bench/run_compare.py --project "$generated/p5000" --strata "$strata" --threads 4 1
+rm -rf "$generated/p5000-bounded" && cp -r "$generated/p5000" "$generated/p5000-bounded"
+sed -i 's/^      threads: 4$/      threads: 4\n      settings: {memory_limit: 128MB}/' "$generated/p5000-bounded/profiles.yml"
+python3 bench/run_compare.py --project "$generated/p5000-bounded" --strata "$strata" --threads 4 1
