@@ -1,12 +1,8 @@
 //! Execution dates: partitions rewritten one date at a time, backfills, retry
 //! and source checks, read back from the DuckDB file.
 
-use crate::run::{query, scalar};
-use crate::{Fixture, Run};
-
-fn assert_status(run: &Run, status: i32) {
-    assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-}
+use crate::Fixture;
+use crate::run::{assert_status, query, scalar};
 
 /// Events for 1-10 November; `daily` counts each day's events into its
 /// partition, filtered by a project macro that reads `ds`.

@@ -1,12 +1,8 @@
 //! The flags every running command shares: `--fail-fast`, `--project-dir` and
 //! `DBT_PROJECT_DIR`, `--quiet`.
 
-use crate::run::scalar;
-use crate::{Fixture, Run};
-
-fn assert_status(run: &Run, status: i32) {
-    assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-}
+use crate::Fixture;
+use crate::run::{assert_status, scalar};
 
 /// `broken` fails; `one` and `two` do not depend on it.
 fn one_broken() -> Fixture {

@@ -32,7 +32,7 @@ pub fn scalar(fixture: &Fixture, sql: &str) -> String {
     query(fixture, sql).into_iter().next().and_then(|row| row.into_iter().next()).expect("one value")
 }
 
-fn assert_status(run: &Run, status: i32) {
+pub fn assert_status(run: &Run, status: i32) {
     assert_eq!(run.status, status, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
 }
 
