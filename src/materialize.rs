@@ -572,6 +572,7 @@ fn threshold(condition: &str, count: u64) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::{Status, humantime, test_status, threshold};
+    use std::time::Duration;
 
     #[test]
     fn thresholds_read_as_dbt_reads_them() {
@@ -597,7 +598,6 @@ mod tests {
         assert_eq!(test_status(&config(&[("severity", "warn"), ("error_if", ">0")]), 11), Ok(Status::Warn));
         assert!(test_status(&config(&[("warn_if", "lots")]), 1).unwrap_err().contains("`warn_if: lots` is not a condition"));
     }
-    use std::time::Duration;
 
     #[test]
     fn durations_read_as_people_write_them() {
