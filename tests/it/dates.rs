@@ -343,3 +343,29 @@ fn full_refresh_backfill_keeps_every_date() {
     let expected: Vec<Vec<String>> = (2..=4).map(|d| vec![format!("2026-11-{d:02}"), d.to_string()]).collect();
     assert_eq!(table(&fixture), expected);
 }
+
+// A backfill runs each partitioned model's dates in date order, one after the
+// other, never two dates of one model side by side.
+#[test]
+fn a_backfill_runs_the_dates_in_order() {
+    let fixture = events();
+    assert_status(&fixture.strata(&["seed"]), 0);
+    assert_status(&fixture.strata(&["run", "--start", "2026-11-02", "--end", "2026-11-06", "--threads", "4"]), 0);
+    let (results, _) = fixture.results("execution_date");
+    let daily: Vec<(String, String, String)> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["unique_id"] == "model.shop.daily")
+        .map(|r| {
+            let timing = &r["timing"][0];
+            let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_string();
+            (text(&r["execution_date"]), text(&timing["started_at"]), text(&timing["completed_at"]))
+        })
+        .collect();
+    let dates: Vec<&str> = daily.iter().map(|(date, ..)| date.as_str()).collect();
+    assert_eq!(dates, ["2026-11-02", "2026-11-03", "2026-11-04", "2026-11-05", "2026-11-06"]);
+    for pair in daily.windows(2) {
+        assert!(pair[0].2 <= pair[1].1, "{} finished at {}, after {} started at {}", pair[0].0, pair[0].2, pair[1].0, pair[1].1);
+    }
+}
