@@ -299,3 +299,34 @@ seeds:
     insta::assert_snapshot!(redact(&lines.join("\n")));
     assert!(run.stdout.contains("PASS=1 WARN=1 ERROR=6 SKIP=0 TOTAL=8"), "{}", run.stdout);
 }
+
+// The template context the README lists, each call compiled, SQL-checked and
+// run on DuckDB, its value read back.
+#[test]
+fn the_template_context_renders_sql_that_runs() {
+    let model = r#"{{ config(materialized='table') }}
+{% do log('building the context model') %}
+select
+    '{{ run_started_at.strftime("%Y") }}' as started_year,
+    {{ current_timestamp() }} is not null as has_now,
+    cast('2026-11-20 10:00:00' as {{ type_timestamp() }}) as ts,
+    {{ hash("'abc'") }} = md5('abc') as hashed,
+    {{ concat(["'a'", "'b'"]) }} as ab,
+    {{ dateadd('day', 1, "date '2026-11-20'") }} as next_day,
+    {{ dbt.datediff("date '2026-11-20'", "date '2026-11-25'", 'day') }} as days,
+    {{ safe_cast("'12'", type_int()) }} as twelve,
+    cast('x' as {{ type_string() }}) as x,
+    {{ date_trunc('month', "date '2026-11-20'") }} as month_start
+"#;
+    let fixture = Fixture::new().file("models/context.sql", model);
+    let year = || chrono::Utc::now().format("%Y").to_string();
+    let year_before = year();
+    let run = fixture.strata(&["run", "--date", "2026-11-20"]);
+    assert_status(&run, 0);
+    let started_year = scalar(&fixture, "select started_year from context");
+    assert!([year_before, year()].contains(&started_year), "{started_year}");
+    assert_eq!(
+        query(&fixture, "select has_now::varchar, ts::varchar, hashed::varchar, ab, next_day::date::varchar, days, twelve, x, month_start::date::varchar from context"),
+        [["true", "2026-11-20 10:00:00", "true", "ab", "2026-11-21", "5", "12", "x", "2026-11-01"].map(str::to_string).to_vec()]
+    );
+}
