@@ -236,4 +236,53 @@ mod tests {
             .join(";\n\n")
         );
     }
+
+    // The statements of the snapshot above, run on DuckDB in the order a
+    // partitioned model, a merge, a test, a view and a seed send them.
+    #[test]
+    fn duckdb_statements_run_on_duckdb() {
+        use crate::warehouse::{Cell, Warehouse, duckdb::DuckDb};
+        let sql = DuckDbSql;
+        let warehouse = DuckDb::open(":memory:", std::path::Path::new("."), &[]).unwrap();
+        let mut connection = warehouse.connect().unwrap();
+        let mut run = |statement: String| connection.execute(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
+        let target = rel("orders");
+        let staged = staging_relation(&target, "new");
+        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 };
+        let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
+        let rows = "select * from (values (1, 2, timestamp '2026-11-19 10:00'), (3, 4, timestamp '2026-11-20 09:00')) as t(id, day, event_at)";
+
+        run(sql.create_schema(&target));
+        assert_eq!(run(sql.create_table_as(&staged, rows)), 2);
+        run(sql.rename_table(&staged, &target));
+        assert_eq!(run(sql.create_table_as(&staged, "select 3 as id, 4 as day, timestamp '2026-11-20 11:00' as event_at")), 1);
+        assert_eq!(run(sql.delete_matching(&target, &staged, &["id".into(), "day".into()])), 1);
+        assert_eq!(run(sql.insert_from(&target, &staged)), 1);
+        assert_eq!(run(sql.delete_partitions(&target, &partition, day.add_days(-2), day)), 2);
+        run(sql.drop_table(&staged));
+        run(sql.create_view(&rel("orders_view"), &format!("select * from {target}")));
+        run(sql.drop_view(&rel("orders_view")));
+
+        run(sql.create_table_as(
+            &rel("guard"),
+            "select * from (values (timestamp '2026-11-18 00:00'), (timestamp '2026-11-20 23:59'), (timestamp '2026-11-21 00:00'), (null)) as t(event_at)",
+        ));
+
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("o'rders.csv");
+        std::fs::write(&csv, "id\n1\n\n3\n").unwrap();
+        let seed = rel("seed");
+        let load = sql.load_csv(&seed, &csv.to_string_lossy(), &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',').unwrap();
+        // An empty field is NULL.
+        assert_eq!(run(load), 3);
+
+        let mut count = |statement: String| {
+            let table = connection.query(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
+            table.rows.first().and_then(|row| row.first()).cloned()
+        };
+        assert_eq!(count(sql.count_failures(&format!("select * from {seed} where id is null"), Some(100))), Some(Cell::Int(1)));
+        assert_eq!(count(sql.count_failures(&format!("select * from {seed}"), Some(2))), Some(Cell::Int(2)));
+        // Rows on D-2..D pass the partition guard; one on D+1 and one NULL do not.
+        assert_eq!(count(sql.count_outside_partitions(&rel("guard"), &partition, day.add_days(-2), day)), Some(Cell::Int(2)));
+    }
 }
