@@ -53,7 +53,12 @@ pub fn resolve(
 impl ExecutionDate {
     /// Yesterday in `zone`, as a daily schedule running at midnight processes the day before.
     pub fn yesterday_in(zone: Tz) -> ExecutionDate {
-        let today = Utc::now().with_timezone(&zone).date_naive();
+        ExecutionDate::yesterday_at(Utc::now(), zone)
+    }
+
+    /// The day before the date `now` falls on in `zone`.
+    pub fn yesterday_at(now: chrono::DateTime<Utc>, zone: Tz) -> ExecutionDate {
+        let today = now.with_timezone(&zone).date_naive();
         ExecutionDate(today.checked_sub_days(Days::new(1)).unwrap_or(today))
     }
 
@@ -128,9 +133,27 @@ mod tests {
     fn default_is_yesterday_in_the_time_zone() {
         for zone in ["UTC", "Asia/Seoul", "America/Los_Angeles"] {
             let tz: Tz = zone.parse().unwrap();
-            let expected = Utc::now().with_timezone(&tz).date_naive().pred_opt().unwrap();
-            assert_eq!(resolve(None, None, None, Some(zone)).unwrap(), [ExecutionDate(expected)]);
+            assert_eq!(resolve(None, None, None, Some(zone)).unwrap(), [ExecutionDate::yesterday_in(tz)]);
         }
+        assert_eq!(resolve(None, None, None, None).unwrap(), [ExecutionDate::yesterday_in(Tz::UTC)]);
+    }
+
+    // Fixed instants where the zones' calendars disagree with UTC's.
+    #[test]
+    fn yesterday_follows_the_zone_calendar_not_utc() {
+        let at = |instant: &str| instant.parse::<chrono::DateTime<Utc>>().unwrap();
+        let day = |text: &str| ExecutionDate::parse(text, "--date").unwrap();
+        let (seoul, los_angeles): (Tz, Tz) = ("Asia/Seoul".parse().unwrap(), "America/Los_Angeles".parse().unwrap());
+        // 16:30 UTC on the 25th is 01:30 on the 26th in Seoul, 08:30 on the 25th in Los Angeles.
+        let evening = at("2026-11-25T16:30:00Z");
+        assert_eq!(ExecutionDate::yesterday_at(evening, Tz::UTC), day("2026-11-24"));
+        assert_eq!(ExecutionDate::yesterday_at(evening, seoul), day("2026-11-25"));
+        assert_eq!(ExecutionDate::yesterday_at(evening, los_angeles), day("2026-11-24"));
+        // 03:00 UTC on 1 December is 19:00 on 30 November in Los Angeles, noon in Seoul.
+        let early = at("2026-12-01T03:00:00Z");
+        assert_eq!(ExecutionDate::yesterday_at(early, Tz::UTC), day("2026-11-30"));
+        assert_eq!(ExecutionDate::yesterday_at(early, los_angeles), day("2026-11-29"));
+        assert_eq!(ExecutionDate::yesterday_at(early, seoul), day("2026-11-30"));
     }
 
     #[test]
