@@ -369,3 +369,25 @@ fn a_backfill_runs_the_dates_in_order() {
         assert!(pair[0].2 <= pair[1].1, "{} finished at {}, after {} started at {}", pair[0].0, pair[0].2, pair[1].0, pair[1].1);
     }
 }
+
+// Without `--timezone` or a `timezone` var the date is UTC's, whatever the
+// machine's zone: two zones 25 hours apart always disagree on the date, so a
+// default taken from the machine could not match UTC under both.
+#[test]
+fn the_default_time_zone_is_utc_not_the_machines() {
+    let fixture = Fixture::new().file("models/a.sql", "select '{{ ds }}' as ds");
+    let ds_with = |machine_zone: Option<&str>, args: &[&str]| {
+        let mut command = crate::strata_command(fixture.path());
+        if let Some(zone) = machine_zone {
+            command.env("TZ", zone);
+        }
+        let output = command.arg("compile").args(args).output().expect("run strata");
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        fixture.read("target/compiled/shop/models/a.sql")
+    };
+    let utc = ds_with(None, &["--timezone", "UTC"]);
+    assert_eq!(ds_with(Some("Pacific/Kiritimati"), &[]), utc);
+    assert_eq!(ds_with(Some("Pacific/Pago_Pago"), &[]), utc);
+    // The zones themselves do disagree, when asked for by name.
+    assert_ne!(ds_with(None, &["--timezone", "Pacific/Kiritimati"]), ds_with(None, &["--timezone", "Pacific/Pago_Pago"]));
+}
