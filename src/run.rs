@@ -170,7 +170,10 @@ pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
         "threads": args.threads,
         "retry": false,
     });
-    run_phases(which, args, &session, plan, invocation, started)
+    // `--full-refresh` rebuilds each node the first time it runs, not on every
+    // date of a backfill (which would leave only the last date's partition).
+    let to_refresh = if args.full_refresh { plan.iter().flat_map(|phase| phase.nodes.iter().cloned()).collect() } else { BTreeSet::new() };
+    run_phases(which, args, &session, plan, to_refresh, invocation, started)
 }
 
 /// The nodes `which` runs among those selected: never ephemeral models; source
@@ -200,7 +203,18 @@ fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -
     !graph.nearest(source, true, |node| nodes.contains(&node)).is_empty()
 }
 
-fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>, invocation: serde_json::Value, started: Instant) -> Result<i32, Failure> {
+/// Runs `plan`; `to_refresh` holds the unique ids `--full-refresh` still has to
+/// rebuild: a node leaves it when it succeeds, and what is left is recorded in
+/// run_results.json (`full_refresh_pending`) for `retry`.
+fn run_phases(
+    which: Which,
+    args: &RunArgs,
+    session: &Session,
+    plan: Vec<Phase>,
+    mut to_refresh: BTreeSet<String>,
+    mut invocation: serde_json::Value,
+    started: Instant,
+) -> Result<i32, Failure> {
     if plan.is_empty() {
         eprintln!("warning: nothing to {}: the selection has no {}", which.name(), match which {
             Which::Seed => "seeds",
@@ -223,10 +237,6 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
     let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
-    // `--full-refresh` rebuilds a node the first time it runs, not on every
-    // date of a backfill (which would leave only the last date's partition).
-    let mut to_refresh: BTreeSet<String> =
-        if args.full_refresh { plan.iter().flat_map(|phase| phase.nodes.iter().cloned()).collect() } else { BTreeSet::new() };
 
     for (phase_index, phase) in plan.iter().enumerate() {
         if cancelled.load(Ordering::SeqCst) {
@@ -311,10 +321,11 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
                     }
                 }
             }
+            // A failed or skipped node kept its old table: it still owes its rebuild.
+            if !outcome.status.is_failure() && outcome.status != crate::materialize::Status::Skipped {
+                to_refresh.remove(&node.unique_id);
+            }
             all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at));
-        }
-        for id in &phase.nodes {
-            to_refresh.remove(id);
         }
         if backfill && !args.output.quiet {
             reporter.phase_summary(&phase.date.ds(), &outcomes);
@@ -339,6 +350,9 @@ fn run_phases(which: Which, args: &RunArgs, session: &Session, plan: Vec<Phase>,
         .zip(&all_results)
         .map(|(node, (_, date, outcome, started_at))| RunResult { node, outcome, started_at: *started_at, date: *date })
         .collect();
+    if let Some(object) = invocation.as_object_mut() {
+        object.insert("full_refresh_pending".into(), json!(to_refresh));
+    }
     artifacts::write(
         &session.project,
         "run_results.json",
@@ -414,11 +428,32 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     };
     let session = Session::open(&run_args.project, &run_args.date)?;
     let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();
+    // Only what the last run did not rebuild yet: a node that succeeded on an
+    // earlier date of a `--full-refresh` backfill must not be rebuilt again,
+    // which would drop those dates' partitions.
+    let to_refresh: BTreeSet<String> = if run_args.full_refresh {
+        let retried = || plan.iter().flat_map(|phase| phase.nodes.iter().cloned());
+        match recorded["full_refresh_pending"].as_array() {
+            Some(pending) => pending.iter().filter_map(|id| id.as_str().map(str::to_string)).collect(),
+            None => {
+                let succeeded: BTreeSet<&str> = last["results"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|result| matches!(result["status"].as_str(), Some("success" | "pass" | "warn")))
+                    .filter_map(|result| result["unique_id"].as_str())
+                    .collect();
+                retried().filter(|id| !succeeded.contains(id.as_str())).collect()
+            }
+        }
+    } else {
+        BTreeSet::new()
+    };
     let mut invocation = recorded.clone();
     if let Some(object) = invocation.as_object_mut() {
         object.insert("retry".into(), json!(true));
     }
-    run_phases(which, &run_args, &session, plan, invocation, started)
+    run_phases(which, &run_args, &session, plan, to_refresh, invocation, started)
 }
 
 fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {

@@ -391,3 +391,65 @@ fn the_default_time_zone_is_utc_not_the_machines() {
     // The zones themselves do disagree, when asked for by name.
     assert_ne!(ds_with(None, &["--timezone", "Pacific/Kiritimati"]), ds_with(None, &["--timezone", "Pacific/Pago_Pago"]));
 }
+
+/// `daily` → `after` (both partitioned) → `total`, with `daily` failing on
+/// 3 November while the file `broken` exists; `multiplier` is a var.
+fn chain(broken: &std::path::Path) -> Fixture {
+    events()
+        .file(
+            "models/daily.sql",
+            &format!(
+                "{{{{ config(materialized='incremental', partition_by='event_date') }}}}\nselect event_date, count(*) * {{{{ var('multiplier', 1) }}}} as events from {{{{ ref('events') }}}}\nwhere event_date = '{{{{ ds }}}}' and case when '{{{{ ds }}}}' = '2026-11-03' and exists (select 1 from glob('{}')) then error('broken') else true end\ngroup by 1\n",
+                broken.display()
+            ),
+        )
+        .file("models/after.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, events + 1 as events from {{ ref('daily') }} where event_date = '{{ ds }}'\n")
+        .file("models/schema.yml", "version: 2\n")
+}
+
+// A retry re-runs exactly the failed and skipped nodes, on exactly their
+// dates, with the original flags, and ends with the tables a clean run builds.
+#[test]
+fn retry_of_a_backfill_reruns_what_failed_and_was_skipped_on_their_dates() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("broken");
+    std::fs::write(&broken, "").expect("break");
+    let fixture = chain(&broken);
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let backfill = ["run", "--start", "2026-11-02", "--end", "2026-11-04", "--threads", "1", "--full-refresh", "--vars", "{multiplier: 10}"];
+    assert_status(&fixture.strata(&backfill), 1);
+    let (_, first) = fixture.results("execution_date");
+    let (_, statuses) = fixture.results("status");
+    let outcome: Vec<String> = first.iter().zip(&statuses).map(|((id, date), (_, status))| format!("{id} {date} {status}")).collect();
+    assert_eq!(
+        outcome,
+        [
+            "model.shop.daily 2026-11-02 success",
+            "model.shop.after 2026-11-02 success",
+            "model.shop.daily 2026-11-03 error",
+            "model.shop.after 2026-11-03 skipped",
+            "model.shop.daily 2026-11-04 success",
+            "model.shop.after 2026-11-04 skipped",
+            "model.shop.total 2026-11-04 skipped",
+        ]
+    );
+
+    std::fs::remove_file(&broken).expect("fix");
+    let run = fixture.strata(&["retry"]);
+    assert_status(&run, 0);
+    let (_, retried) = fixture.results("execution_date");
+    let retried: Vec<String> = retried.iter().map(|(id, date)| format!("{id} {date}")).collect();
+    assert_eq!(retried, ["model.shop.daily 2026-11-03", "model.shop.after 2026-11-03", "model.shop.after 2026-11-04", "model.shop.total 2026-11-04"]);
+
+    let clean = chain(&broken);
+    assert_status(&clean.strata(&["seed"]), 0);
+    assert_status(&clean.strata(&backfill), 0);
+    for sql in [
+        "select event_date::varchar, events from main.daily order by 1",
+        "select event_date::varchar, events from main.after order by 1",
+        "select events || '/' || days from main.total",
+    ] {
+        assert_eq!(query(&fixture, sql), query(&clean, sql), "{sql}");
+    }
+    assert_eq!(query(&fixture, "select events from main.after order by event_date"), [["21"], ["31"], ["41"]].map(|r| r.map(str::to_string).to_vec()));
+}
