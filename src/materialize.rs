@@ -494,24 +494,13 @@ impl Materializer<'_> {
             Err(outcome) => return *outcome,
         };
         let limit = node.config.get("limit").and_then(Json::as_u64);
-        let counted = connection.query(&self.sql.count_failures(&compiled.sql, limit));
-        let failures = match counted {
-            Ok(table) => match first_count(&table) {
-                Ok(failures) => failures,
-                Err(message) => {
-                    let mut outcome = Outcome::error(node, format!("{message}, so the test cannot tell whether it passed"));
-                    outcome.compiled_path = Some(compiled.compiled_path);
-                    return outcome;
-                }
-            },
-            Err(err) => {
-                let mut outcome = Outcome::error(node, err.to_string());
-                outcome.compiled_path = Some(compiled.compiled_path);
-                return outcome;
-            }
-        };
-        let status = match test_status(&node.config, failures) {
-            Ok(status) => status,
+        let judged = connection
+            .query(&self.sql.count_failures(&compiled.sql, limit))
+            .map_err(|err| err.to_string())
+            .and_then(|table| first_count(&table).map_err(|message| format!("{message}, so the test cannot tell whether it passed")))
+            .and_then(|failures| Ok((failures, test_status(&node.config, failures)?)));
+        let (failures, status) = match judged {
+            Ok(judged) => judged,
             Err(message) => {
                 let mut outcome = Outcome::error(node, message);
                 outcome.compiled_path = Some(compiled.compiled_path);

@@ -432,7 +432,6 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     // earlier date of a `--full-refresh` backfill must not be rebuilt again,
     // which would drop those dates' partitions.
     let to_refresh: BTreeSet<String> = if run_args.full_refresh {
-        let retried = || plan.iter().flat_map(|phase| phase.nodes.iter().cloned());
         match recorded["full_refresh_pending"].as_array() {
             Some(pending) => pending.iter().filter_map(|id| id.as_str().map(str::to_string)).collect(),
             None => {
@@ -443,7 +442,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
                     .filter(|result| matches!(result["status"].as_str(), Some("success" | "pass" | "warn")))
                     .filter_map(|result| result["unique_id"].as_str())
                     .collect();
-                retried().filter(|id| !succeeded.contains(id.as_str())).collect()
+                plan.iter().flat_map(|phase| &phase.nodes).filter(|id| !succeeded.contains(id.as_str())).cloned().collect()
             }
         }
     } else {
