@@ -214,7 +214,11 @@ pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehous
                 "status": r.outcome.status.as_str(),
                 "execution_date": r.date.ds(),
                 "timing": [{"name": "execute", "started_at": time(r.started_at), "completed_at": time(completed)}],
-                "thread_id": "Thread-1",
+                // dbt's names: `Thread-1 (worker)`; `main` for a node no worker ran.
+                "thread_id": match r.outcome.worker {
+                    Some(worker) => format!("Thread-{} (worker)", worker + 1),
+                    None => "main".to_string(),
+                },
                 "execution_time": r.outcome.seconds,
                 "message": if r.outcome.message.is_empty() { Json::Null } else { json!(r.outcome.message) },
                 "failures": r.outcome.failures,

@@ -102,7 +102,7 @@ where
     };
 
     std::thread::scope(|scope| {
-        for mut context in contexts {
+        for (worker, mut context) in contexts.into_iter().enumerate() {
             let (state, wake, complete, work) = (&state, &wake, &complete, &work);
             scope.spawn(move || {
                 loop {
@@ -126,7 +126,8 @@ where
                         }
                     };
                     let Some(task) = task else { break };
-                    let outcome = work(&mut context, task);
+                    let mut outcome = work(&mut context, task);
+                    outcome.worker = Some(worker);
                     let mut guard = lock(state);
                     guard.running -= 1;
                     complete(&mut guard, task, outcome);

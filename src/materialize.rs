@@ -59,6 +59,8 @@ pub struct Outcome {
     pub failing_rows: Option<Table>,
     pub compiled_path: Option<std::path::PathBuf>,
     pub seconds: f64,
+    /// The worker (0-based) that ran it; none for a node that did not run.
+    pub worker: Option<usize>,
 }
 
 impl Outcome {
@@ -72,6 +74,7 @@ impl Outcome {
             failing_rows: None,
             compiled_path: None,
             seconds: 0.0,
+            worker: None,
         }
     }
 

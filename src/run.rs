@@ -237,6 +237,12 @@ fn run_phases(
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
     let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
+    let target = &session.project.target;
+    let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
+    if !args.output.quiet {
+        let plural = if threads == 1 { "" } else { "s" };
+        reporter.line(&format!("Concurrency: {threads} thread{plural} (target='{}')\n", target.name));
+    }
 
     for (phase_index, phase) in plan.iter().enumerate() {
         if cancelled.load(Ordering::SeqCst) {
@@ -252,8 +258,7 @@ fn run_phases(
         let graph = &parsed.graph;
         let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
         let tasks = execute::plan(graph, &nodes, which == Which::Build);
-        let threads = args.threads.or(session.project.target.threads).unwrap_or(4).max(1).min(tasks.len().max(1));
-        let connections = (0..threads)
+        let connections = (0..threads.min(tasks.len().max(1)))
             .map(|_| warehouse.connect().map(|c| Timed::new(c, warehouse_nanos.clone())))
             .collect::<Result<Vec<Timed>, _>>()
             .map_err(|err| Diagnostic::new(err.to_string()))?;

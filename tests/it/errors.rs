@@ -174,3 +174,24 @@ fn duckdb_settings_apply_and_a_misspelt_one_is_located() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn a_model_described_twice_in_properties_names_both_lines() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "select 1 as id")
+        .file("models/a.yml", "version: 2\nmodels:\n  - name: orders\n    description: Orders.\n")
+        .file("models/b.yml", "version: 2\nmodels:\n  - name: customers\n  - name: \"orders\"\n    columns:\n      - name: id\n        tests: [unique]\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn a_model_described_twice_in_one_file_names_both_lines() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "select 1 as id")
+        .file("models/schema.yml", "version: 2\nmodels:\n  - name: orders\n    description: Orders.\n  - name: orders\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}

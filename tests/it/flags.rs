@@ -1,5 +1,5 @@
 //! The flags every running command shares: `--fail-fast`, `--project-dir` and
-//! `DBT_PROJECT_DIR`, `--quiet`.
+//! `DBT_PROJECT_DIR`, `--quiet`, `--threads`.
 
 use crate::Fixture;
 use crate::run::{assert_status, scalar};
@@ -63,4 +63,44 @@ fn quiet_prints_failures_and_the_summary_only() {
     assert!(!run.stdout.contains("Finished"), "{}", run.stdout);
     let loud = fixture.strata(&["run", "--threads", "1"]);
     assert!(loud.stdout.contains("OK    created table main.one"), "{}", loud.stdout);
+}
+
+/// Five independent table models, each long enough (tens of milliseconds) that
+/// every worker takes one before the first finishes.
+fn five_independent(profile_threads: Option<usize>) -> Fixture {
+    let profiles = match profile_threads {
+        Some(threads) => crate::PROFILES.replace("      schema: main\n", &format!("      schema: main\n      threads: {threads}\n")),
+        None => crate::PROFILES.to_string(),
+    };
+    (1..=5).fold(Fixture::new().file("profiles.yml", &profiles), |fixture, i| {
+        fixture.file(
+            &format!("models/m{i}.sql"),
+            "{{ config(materialized='table') }} select sum(hash(i)) % 7 as h from range(3000000) t(i)",
+        )
+    })
+}
+
+/// The distinct workers that ran the nodes of the last invocation.
+fn workers(fixture: &Fixture) -> std::collections::BTreeSet<String> {
+    fixture.results("thread_id").1.into_iter().map(|(_, thread)| thread).collect()
+}
+
+#[test]
+fn threads_default_to_the_targets_then_four_and_the_flag_overrides_both() {
+    let fixture = five_independent(None);
+    let run = fixture.strata(&["run"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.starts_with("Concurrency: 4 threads (target='dev')\n\n"), "{}", run.stdout);
+    assert_eq!(workers(&fixture), ["Thread-1 (worker)", "Thread-2 (worker)", "Thread-3 (worker)", "Thread-4 (worker)"].map(String::from).into());
+
+    let fixture = five_independent(Some(2));
+    let run = fixture.strata(&["run"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.starts_with("Concurrency: 2 threads (target='dev')\n\n"), "{}", run.stdout);
+    assert_eq!(workers(&fixture), ["Thread-1 (worker)", "Thread-2 (worker)"].map(String::from).into());
+
+    let run = fixture.strata(&["run", "--threads", "1"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.starts_with("Concurrency: 1 thread (target='dev')\n\n"), "{}", run.stdout);
+    assert_eq!(workers(&fixture), ["Thread-1 (worker)".to_string()].into());
 }
