@@ -1,5 +1,5 @@
 //! The flags every running command shares: `--fail-fast`, `--project-dir` and
-//! `DBT_PROJECT_DIR`, `--quiet`, `--threads`.
+//! `DBT_PROJECT_DIR`, `--quiet`, `--threads`, `--no-progress` (on a terminal).
 
 use crate::Fixture;
 use crate::run::{assert_status, scalar};
@@ -103,4 +103,53 @@ fn threads_default_to_the_targets_then_four_and_the_flag_overrides_both() {
     assert_status(&run, 0);
     assert!(run.stdout.starts_with("Concurrency: 1 thread (target='dev')\n\n"), "{}", run.stdout);
     assert_eq!(workers(&fixture), ["Thread-1 (worker)".to_string()].into());
+}
+
+/// What a user sees running strata on a terminal: stdout and stderr on one
+/// pseudo-terminal, and the exit status.
+fn on_a_terminal(fixture: &Fixture, args: &[&str]) -> (i32, String) {
+    let pty = nix::pty::openpty(None, None).expect("open a pseudo-terminal");
+    let mut child = crate::strata_command(fixture.path())
+        .args(args)
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .stdout(pty.slave.try_clone().expect("clone the terminal"))
+        .stderr(pty.slave)
+        .spawn()
+        .expect("start strata");
+    // The child holds the only copies of the terminal's slave side now, so
+    // reading the master ends (EIO) when the child exits.
+    let mut master = std::fs::File::from(pty.master);
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match std::io::Read::read(&mut master, &mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+        }
+    }
+    let status = child.wait().expect("wait for strata").code().unwrap_or(-1);
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn a_terminal_shows_a_progress_bar_unless_no_progress_or_quiet() {
+    let fixture = five_independent(None);
+    // indicatif's bar: `{bar} {pos}/{len} {msg}`, redrawn in place.
+    let bar = regex::Regex::new(r"\x1b\[2K.*[=> ]{30} [0-5]/5").expect("regex");
+
+    let (status, shown) = on_a_terminal(&fixture, &["run"]);
+    assert_eq!(status, 0, "{shown}");
+    assert!(bar.is_match(&shown), "{shown:?}");
+    assert!(shown.contains("created table main.m1"), "{shown:?}");
+
+    let (status, shown) = on_a_terminal(&fixture, &["run", "--no-progress"]);
+    assert_eq!(status, 0, "{shown}");
+    assert!(!bar.is_match(&shown) && !shown.contains("\x1b[2K"), "{shown:?}");
+    assert_eq!(shown.matches("created table main.m").count(), 5, "{shown:?}");
+
+    let (status, shown) = on_a_terminal(&fixture, &["run", "--quiet"]);
+    assert_eq!(status, 0, "{shown}");
+    assert!(!shown.contains("\x1b[2K") && !shown.contains("created table"), "{shown:?}");
+    assert!(shown.contains("PASS=5 WARN=0 ERROR=0 SKIP=0 TOTAL=5"), "{shown:?}");
 }
