@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value as Json, json};
 
-use crate::diagnostic::Diagnostic;
+use crate::core::diagnostic::Diagnostic;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
 
@@ -194,10 +194,10 @@ pub fn write(project: &Project, file: &str, value: &Json) -> Result<(), Diagnost
 /// One node's entry in `run_results.json`.
 pub struct RunResult<'a> {
     pub node: &'a Node,
-    pub outcome: &'a crate::materialize::Outcome,
+    pub outcome: &'a crate::core::outcome::Outcome,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The execution date it ran for.
-    pub date: crate::dates::ExecutionDate,
+    pub date: crate::core::dates::ExecutionDate,
 }
 
 /// `target/run_results.json` in dbt's shape (v6), with the invocation's

@@ -9,8 +9,8 @@ use rayon::prelude::*;
 use crate::artifacts;
 use crate::cli::{CompileArgs, DateArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
 use crate::compile::{self, Compiler};
-use crate::dates::ExecutionDate;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::dates::ExecutionDate;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::select::select_nodes;
 use crate::graph::{Graph, ResourceType};
 use crate::parse::{self, Parsed};
@@ -57,7 +57,7 @@ impl Session {
             .timezone
             .clone()
             .or_else(|| project.vars.get("timezone").and_then(|tz| tz.as_str()).map(str::to_string));
-        let dates = crate::dates::resolve(
+        let dates = crate::core::dates::resolve(
             date_args.date.as_deref(),
             date_args.start.as_deref(),
             date_args.end.as_deref(),

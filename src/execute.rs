@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::materialize::Outcome;
+use crate::core::outcome::Outcome;
 
 /// One unit of work: a node, and the tasks (indices into the plan) it waits for.
 #[derive(Debug, Clone)]
@@ -163,7 +163,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::materialize::Status;
+    use crate::core::outcome::Status;
 
     fn task(node: usize, parents: &[usize]) -> Task {
         Task { node, parents: parents.to_vec(), label: format!("node {node}") }

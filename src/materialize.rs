@@ -13,83 +13,17 @@ use crate::compile::Compiler;
 use crate::graph::{Node, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::seed;
-use crate::template::Relation;
-use crate::warehouse::sql::{Partition, SqlGenerator, staging_relation};
-use crate::warehouse::{Connection, RelationKind, Relations, Table, WarehouseError, first_count};
+use crate::core::relation::Relation;
+use crate::core::format::humantime;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::partition::Partition;
+use crate::core::table::first_count;
+use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::{Connection, RelationKind, Relations, WarehouseError};
 
-/// How a node ended, in run_results.json's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Success,
-    Pass,
-    Warn,
-    Fail,
-    Error,
-    Skipped,
-}
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Success => "success",
-            Status::Pass => "pass",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Error => "error",
-            Status::Skipped => "skipped",
-        }
-    }
 
-    /// Whether descendants must be skipped.
-    pub fn is_failure(self) -> bool {
-        matches!(self, Status::Fail | Status::Error)
-    }
-}
 
-/// What happened to one node.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub status: Status,
-    /// `created table main_marketing.x`, `not_null_x_id`, ...
-    pub description: String,
-    pub message: String,
-    pub rows_affected: Option<u64>,
-    pub failures: Option<u64>,
-    /// A few failing rows of a test.
-    pub failing_rows: Option<Table>,
-    pub compiled_path: Option<std::path::PathBuf>,
-    pub seconds: f64,
-    /// The worker (0-based) that ran it; none for a node that did not run.
-    pub worker: Option<usize>,
-}
-
-impl Outcome {
-    pub fn new(status: Status, description: impl Into<String>) -> Outcome {
-        Outcome {
-            status,
-            description: description.into(),
-            message: String::new(),
-            rows_affected: None,
-            failures: None,
-            failing_rows: None,
-            compiled_path: None,
-            seconds: 0.0,
-            worker: None,
-        }
-    }
-
-    pub fn skipped(node: &Node, reason: impl Into<String>) -> Outcome {
-        let mut outcome = Outcome::new(Status::Skipped, format!("{} {}", node.resource_type.name(), node.name));
-        outcome.message = reason.into();
-        outcome
-    }
-
-    fn error(node: &Node, message: impl Into<String>) -> Outcome {
-        let mut outcome = Outcome::new(Status::Error, format!("{} {}", node.resource_type.name(), node.name));
-        outcome.message = message.into();
-        outcome
-    }
-}
 
 pub struct Materializer<'a> {
     pub compiler: &'a Compiler<'a>,
@@ -113,18 +47,6 @@ enum Poke {
     NotReady(String),
 }
 
-/// `90s` → `1m 30s`.
-fn humantime(duration: std::time::Duration) -> String {
-    let seconds = duration.as_secs();
-    match seconds {
-        0 if !duration.is_zero() => format!("{}s", (duration.as_secs_f64() * 10.0).ceil() / 10.0),
-        0..60 => format!("{seconds}s"),
-        60..3600 if seconds % 60 == 0 => format!("{}m", seconds / 60),
-        60..3600 => format!("{}m {}s", seconds / 60, seconds % 60),
-        _ if seconds % 3600 == 0 => format!("{}h", seconds / 3600),
-        _ => format!("{}h {}m", seconds / 3600, (seconds % 3600) / 60),
-    }
-}
 
 /// A statement failed: the message a user reads, with the statement's step.
 struct StepError(String);
@@ -153,7 +75,7 @@ impl Materializer<'_> {
 
     fn model(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
         let node = &self.compiler.graph.nodes[index];
-        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
         let existing = self.existing(&relation);
         let materialized = node.materialized().to_string();
         let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
@@ -190,7 +112,7 @@ impl Materializer<'_> {
                 outcome
             }
             Err(StepError(message)) => {
-                let mut outcome = Outcome::error(node, message);
+                let mut outcome = Outcome::error(node.label(), message);
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
             }
@@ -218,7 +140,7 @@ impl Materializer<'_> {
         let compiled = self
             .compiler
             .compile_one(index, is_incremental)
-            .map_err(|diagnostic| Box::new(Outcome::error(node, diagnostic.to_string().trim_end())))?;
+            .map_err(|diagnostic| Box::new(Outcome::error(node.label(), diagnostic.to_string().trim_end())))?;
         // The SQL is still run when the file cannot be written; only the pointer to it is lost.
         let _ = crate::compile::write_compiled(&self.compiler.project.root, std::slice::from_ref(&compiled));
         Ok(compiled)
@@ -317,7 +239,7 @@ impl Materializer<'_> {
                 let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
                 return Err(StepError(format!(
                     "{} {} `{}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {} = '{{{{ ds }}}}'`",
-                    crate::report::thousands(outside),
+                    crate::core::format::thousands(outside),
                     if outside == 1 { "row has" } else { "rows have" },
                     partition.field,
                     partition.field
@@ -365,11 +287,11 @@ impl Materializer<'_> {
     }
 
     fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
-        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
         let project = self.compiler.project;
         let file = match seed::inspect(&project.root, &node.path, &node.config) {
             Ok(file) => file,
-            Err(diagnostic) => return Outcome::error(node, diagnostic.to_string().trim_end()),
+            Err(diagnostic) => return Outcome::error(node.label(), diagnostic.to_string().trim_end()),
         };
         let path = project.root.join(&node.path);
         let absolute = std::fs::canonicalize(&path).unwrap_or(path);
@@ -384,7 +306,7 @@ impl Materializer<'_> {
                 outcome.rows_affected = Some(rows);
                 outcome
             }
-            Err(StepError(message)) => Outcome::error(node, message),
+            Err(StepError(message)) => Outcome::error(node.label(), message),
         }
     }
 
@@ -395,10 +317,10 @@ impl Materializer<'_> {
         let date = self.compiler.templates.date;
         let check = match SourceCheck::of(node) {
             Some(Ok(check)) => check,
-            Some(Err(message)) => return Outcome::error(node, format!("source `{name}`: {message}")),
+            Some(Err(message)) => return Outcome::error(node.label(), format!("source `{name}`: {message}")),
             None => return Outcome::new(Status::Success, format!("source {name} has no checks")),
         };
-        let Some(relation) = node.relation.clone() else { return Outcome::error(node, "has no relation") };
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
         let deadline = Instant::now() + check.timeout;
         let mut pokes = 0;
         loop {
@@ -431,7 +353,7 @@ impl Materializer<'_> {
                 ));
             }
             if now >= deadline || cancelled {
-                let mut outcome = Outcome::error(node, format!(
+                let mut outcome = Outcome::error(node.label(), format!(
                     "source `{name}` is not ready for {}{}: {reason}",
                     date.ds(),
                     if check.timeout.is_zero() { String::new() } else { format!(" after waiting {}", humantime(check.timeout)) }
@@ -447,7 +369,7 @@ impl Materializer<'_> {
         }
     }
 
-    fn poke(&self, connection: &mut dyn Connection, node: &Node, check: &SourceCheck, relation: &Relation, date: crate::dates::ExecutionDate) -> Result<Poke, StepError> {
+    fn poke(&self, connection: &mut dyn Connection, node: &Node, check: &SourceCheck, relation: &Relation, date: crate::core::dates::ExecutionDate) -> Result<Poke, StepError> {
         match &check.wait_for {
             Some(WaitFor::Partition(column)) => {
                 let sql = format!("select count(*) from {relation} where cast({} as date) = {}", self.sql.quote(column), self.sql.date_literal(date));
@@ -505,7 +427,7 @@ impl Materializer<'_> {
         let (failures, status) = match judged {
             Ok(judged) => judged,
             Err(message) => {
-                let mut outcome = Outcome::error(node, message);
+                let mut outcome = Outcome::error(node.label(), message);
                 outcome.compiled_path = Some(compiled.compiled_path);
                 return outcome;
             }

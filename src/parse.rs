@@ -13,12 +13,14 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use crate::{FastMap, FastSet};
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
 use crate::project::properties::{ColumnProperties, ModelProperties};
-use crate::project::{ModelFile, Project, TargetKind};
-use crate::template::{Mode, QuoteStyle, RefCall, Relation, Scope, Templates};
+use crate::project::{ModelFile, Project};
+use crate::core::relation::Relation;
+use crate::template::scope::parse_ref_string;
+use crate::template::{Mode, RefCall, Scope, Templates};
 
 /// The DAG, and the errors of the files that could not be parsed (their nodes
 /// are left out, so the rest of the project can still be compiled and checked).
@@ -48,7 +50,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 
     let source_nodes = build_source_nodes(project, templates, &mut errors);
     // Sources are known before models are parsed, so `source()` resolves for real.
-    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::compile::GraphResolver::new(&source_nodes));
+    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes));
 
     // Models: render each once, in parallel.
     let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
@@ -241,7 +243,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 /// are rendered first, since they may use Jinja.
 fn build_source_nodes(project: &Project, templates: &Templates, errors: &mut Diagnostics) -> Vec<Node> {
     let mut nodes = Vec::new();
-    let quote = QuoteStyle::for_target(project.target.kind);
+    let dialect = crate::warehouse::dialect(project.target.kind);
+    let quote = dialect.quote_style();
     for source in &project.sources {
         if !source.config.enabled() {
             continue;
@@ -263,9 +266,7 @@ fn build_source_nodes(project: &Project, templates: &Templates, errors: &mut Dia
                     }
                 }
             };
-            let database = render(&source.database).or_else(|| {
-                (project.target.kind == TargetKind::BigQuery).then(|| project.target.database.clone()).flatten()
-            });
+            let database = render(&source.database).or_else(|| dialect.default_database(&project.target));
             let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
             let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
             nodes.push(Node {
@@ -487,10 +488,9 @@ fn model_relation(project: &Project, templates: &Templates, node: &Node) -> Resu
     } else {
         custom_alias.map(|a| a.trim().to_string()).unwrap_or_else(|| node.name.clone())
     };
-    let database = node.config.str_value("database").map(str::to_string).or_else(|| {
-        (project.target.kind == TargetKind::BigQuery).then(|| project.target.database.clone()).flatten()
-    });
-    Ok(Relation::new(database, schema, identifier, QuoteStyle::for_target(project.target.kind)))
+    let dialect = crate::warehouse::dialect(project.target.kind);
+    let database = node.config.str_value("database").map(str::to_string).or_else(|| dialect.default_database(&project.target));
+    Ok(Relation::new(database, schema, identifier, dialect.quote_style()))
 }
 
 fn call_naming_macro(templates: &Templates, macro_name: &str, custom: Option<&str>, node: &Node) -> Result<String, Diagnostic> {
@@ -511,22 +511,6 @@ fn call_naming_macro(templates: &Templates, macro_name: &str, custom: Option<&st
         .map_err(|err| templates.diagnostic(&err, None).note(format!("while naming the relation of `{}`", node.name)))
 }
 
-static REF_OR_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$"#).unwrap_or_else(|_| unreachable!())
-});
-
-/// `ref('x')` / `source('a', 'b')` written as a string in YAML (exposures' `depends_on`, `relationships.to`).
-pub fn parse_ref_string(text: &str) -> Option<Result<RefCall, (String, String)>> {
-    let captures = REF_OR_SOURCE.captures(text)?;
-    let first = captures.get(2)?.as_str().to_string();
-    let second = captures.get(3).map(|m| m.as_str().to_string());
-    Some(match (&captures[1], second) {
-        ("ref", None) => Ok(RefCall { package: None, name: first }),
-        ("ref", Some(name)) => Ok(RefCall { package: Some(first), name }),
-        (_, Some(table)) => Err((first, table)),
-        (_, None) => return None,
-    })
-}
 
 /// The generic tests collected so far, and their unique ids (two tests may
 /// get the same name, and the second one a suffix).

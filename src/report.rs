@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::graph::Node;
-use crate::materialize::{Outcome, Status};
-use crate::warehouse::Table;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::format::thousands;
+use crate::core::table::Table;
 
 pub struct Reporter {
     bar: Option<ProgressBar>,
@@ -150,19 +151,6 @@ fn counts(outcomes: &[Outcome]) -> String {
         count(&[Status::Skipped]),
         outcomes.len()
     )
-}
-
-/// `1204` → `1,204`.
-pub fn thousands(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 /// Rows as a text table, as `strata show` prints them.

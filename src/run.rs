@@ -15,16 +15,16 @@ use crate::artifacts::{self, RunResult};
 use crate::cli::{DateArgs, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs, ShowOutput};
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::Diagnostic;
 use crate::execute::{self, PoolOptions};
-use crate::dates::ExecutionDate;
+use crate::core::dates::ExecutionDate;
 use crate::graph::{Graph, ResourceType};
-use crate::warehouse::sql::Partition;
-use crate::materialize::{Materializer, Outcome};
-use crate::project::{Project, TargetKind};
+use crate::core::partition::Partition;
+use crate::core::outcome::Outcome;
+use crate::materialize::Materializer;
+use crate::project::Project;
 use crate::report::{Reporter, render_table};
-use crate::warehouse::duckdb::DuckDb;
-use crate::warehouse::{Connection, Timed, Warehouse, WarehouseError};
+use crate::warehouse::{Connection, Timed, Warehouse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -55,37 +55,6 @@ impl Which {
     }
 }
 
-/// Opens the target's warehouse.
-pub fn open_warehouse(project: &Project) -> Result<Arc<dyn Warehouse>, Failure> {
-    match project.target.kind {
-        TargetKind::DuckDb => {
-            let path = project
-                .target
-                .fields
-                .get("path")
-                .and_then(|p| p.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
-            let target = &project.target;
-            let warehouse = DuckDb::open(&path, &project.root, &target.settings).map_err(|err| match &err {
-                WarehouseError::Setting { name, .. } => {
-                    let source = std::fs::read_to_string(&target.file).unwrap_or_default();
-                    Diagnostic::new(format!("target `{}`: {err}", target.name))
-                        .at(Location::of_text(&target.file, &source, &format!("{name}:")))
-                        .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
-                }
-                _ => Diagnostic::new(err.to_string()).help("another strata may be using this database file; wait for it, or set `path:` in `profiles.yml`"),
-            })?;
-            Ok(Arc::new(warehouse))
-        }
-        TargetKind::BigQuery => Err(Diagnostic::new(format!(
-            "target `{}` is BigQuery, which strata cannot execute against yet",
-            project.target.name
-        ))
-        .help("use a DuckDB target to run models, or `strata compile` to check BigQuery SQL")
-        .into()),
-    }
-}
 
 /// The Ctrl-C flag, set once per process; the handler also interrupts the warehouse.
 fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
@@ -224,7 +193,7 @@ fn run_phases(
         });
         return Ok(0);
     }
-    let warehouse = open_warehouse(&session.project)?;
+    let warehouse = crate::warehouse::open(&session.project)?;
     let cancelled = cancelled_flag(&warehouse);
     let warehouse_nanos = Arc::new(AtomicU64::new(0));
     let backfill = session.dates.len() > 1;
@@ -307,11 +276,11 @@ fn run_phases(
                 }
                 reporter.set_message(&format!("{prefix}{}", node.name));
                 if let Some(reason) = blocked.get(&node.unique_id) {
-                    return Outcome::skipped(node, reason.clone());
+                    return Outcome::skipped(node.label(), reason.clone());
                 }
                 materializer.run(connection, tasks[task].node)
             },
-            |task, reason| Outcome::skipped(&graph.nodes[tasks[task].node], reason),
+            |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
             |_, outcome| reporter.finished(&prefix, outcome),
         );
         let times = start_times.into_inner().unwrap_or_default();
@@ -327,7 +296,7 @@ fn run_phases(
                 }
             }
             // A failed or skipped node kept its old table: it still owes its rebuild.
-            if !outcome.status.is_failure() && outcome.status != crate::materialize::Status::Skipped {
+            if !outcome.status.is_failure() && outcome.status != crate::core::outcome::Status::Skipped {
                 to_refresh.remove(&node.unique_id);
             }
             all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at));
@@ -493,7 +462,7 @@ pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
         }
         (None, None) => return Err(Diagnostic::new("`strata show` needs `--select <model>` or `--inline \"<query>\"`").into()),
     };
-    let warehouse = open_warehouse(&session.project)?;
+    let warehouse = crate::warehouse::open(&session.project)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let table = connection
         .query(&warehouse.sql().limit_rows(&sql, args.limit))

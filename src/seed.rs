@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::{Diagnostic, Location};
 use crate::project::config::ConfigMap;
 use crate::warehouse::sql::SeedColumn;
 

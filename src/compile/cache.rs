@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::CompiledNode;
 use crate::{FastMap, FastSet};
-use crate::diagnostic::Diagnostic;
+use crate::core::diagnostic::Diagnostic;
 use crate::project::TargetKind;
 
 /// A fast hash of `parts` with a fixed seed, the same in every process, so it

@@ -11,7 +11,7 @@ use minijinja::Value;
 use minijinja::value::Kwargs;
 use rayon::prelude::*;
 use regex::Regex;
-use sqlparser::dialect::{BigQueryDialect, Dialect, DuckDbDialect};
+use sqlparser::dialect::Dialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{TokenWithSpan, Tokenizer};
 
@@ -19,14 +19,14 @@ mod cache;
 
 pub use cache::{CheckedSql, CompiledFiles, write_compiled};
 
-use crate::FastMap;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::project::{Project, TargetKind};
 use crate::template::scope::fill_placeholders;
-use crate::warehouse::sql::Partition;
-use crate::template::{Mode, Relation, Resolve, Scope, Templates};
+use crate::core::partition::Partition;
+use crate::core::relation::Relation;
+use crate::template::{Mode, Resolve, Scope, Templates};
 
 /// A node's SQL, ready to run.
 #[derive(Debug, Clone)]
@@ -37,57 +37,12 @@ pub struct CompiledNode {
     pub compiled_path: PathBuf,
 }
 
-/// Resolves `ref()` and `source()` against the parsed graph. A name that is
-/// not in the graph was already reported while parsing, so it resolves to a
-/// placeholder and the rest of the model is still checked.
-pub struct GraphResolver {
-    relations: FastMap<String, Relation>,
-    sources: FastMap<(String, String), Relation>,
-    placeholder: Relation,
-}
-
-impl GraphResolver {
-    /// Resolves against `nodes`: a whole graph, or only the sources while models are parsed.
-    pub fn new(nodes: &[Node]) -> GraphResolver {
-        let mut relations = FastMap::with_capacity_and_hasher(nodes.len(), Default::default());
-        let mut sources = FastMap::default();
-        for node in nodes {
-            let Some(relation) = &node.relation else { continue };
-            match &node.details {
-                NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
-                    relations.insert(node.name.clone(), relation.clone());
-                }
-                NodeDetails::Source { source_name, table_name, .. } => {
-                    sources.insert((source_name.clone(), table_name.clone()), relation.clone());
-                }
-                _ => {}
-            }
-        }
-        let placeholder = Relation { database: None, schema: None, identifier: String::new(), quote: crate::template::QuoteStyle::Bare };
-        GraphResolver { relations, sources, placeholder }
-    }
-}
-
-impl Resolve for GraphResolver {
-    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
-        Ok(self.relations.get(name).cloned().unwrap_or_else(|| Relation { identifier: name.to_string(), ..self.placeholder.clone() }))
-    }
-
-    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
-        let key = (source.to_string(), table.to_string());
-        Ok(self.sources.get(&key).cloned().unwrap_or_else(|| Relation {
-            schema: Some(source.to_string()),
-            identifier: table.to_string(),
-            ..self.placeholder.clone()
-        }))
-    }
-}
 
 pub struct Compiler<'a> {
     pub project: &'a Project,
     pub templates: &'a Templates,
     pub graph: &'a Graph,
-    pub resolver: Arc<GraphResolver>,
+    pub resolver: Arc<crate::graph::resolve::GraphResolver>,
     /// `target/compiled/<project>`, relative to the project root.
     compiled_base: PathBuf,
 }
@@ -96,7 +51,7 @@ impl<'a> Compiler<'a> {
     pub fn new(project: &'a Project, templates: &'a Templates, graph: &'a Graph) -> Compiler<'a> {
         let target = project.target_path.strip_prefix(&project.root).unwrap_or(&project.target_path);
         let compiled_base = target.join("compiled").join(&project.name);
-        Compiler { project, templates, graph, resolver: Arc::new(GraphResolver::new(&graph.nodes)), compiled_base }
+        Compiler { project, templates, graph, resolver: Arc::new(crate::graph::resolve::GraphResolver::new(&graph.nodes)), compiled_base }
     }
 
     /// Compiles the selected models and tests (and the ephemeral models they
@@ -233,7 +188,7 @@ impl<'a> Compiler<'a> {
         let mut conditions: Vec<String> = node.config.str_value("where").map(str::to_string).into_iter().collect();
         let partition = tested.and_then(|t| Partition::of(&t.config)).and_then(Result::ok);
         if let (Some(partition), false) = (partition, node.config.str_value("test_scope") == Some("all") || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"))) {
-            let sql = crate::warehouse::sql::for_target(self.project.target.kind);
+            let sql = crate::warehouse::dialect(self.project.target.kind);
             let (first, last) = partition.range(self.templates.date);
             conditions.push(format!("{} between {} and {}", sql.partition_expression(&partition), sql.date_literal(first), sql.date_literal(last)));
         }
@@ -247,7 +202,7 @@ impl<'a> Compiler<'a> {
             kwargs.push(("column_name".into(), Value::from(column.clone())));
         }
         for (key, value) in &test.kwargs {
-            let value = match value.as_str().and_then(crate::parse::parse_ref_string) {
+            let value = match value.as_str().and_then(crate::template::scope::parse_ref_string) {
                 Some(Ok(call)) => Value::from_object(self.resolver.resolve_ref(None, &call.name).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
                 Some(Err((source, table))) => Value::from_object(self.resolver.resolve_source(&source, &table).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
                 None => Value::from_serialize(value),
@@ -359,10 +314,7 @@ fn parse_sql(dialect: &dyn Dialect, sql: &str) -> Result<(), ParserError> {
 pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path) -> Result<(), Diagnostic> {
     static POSITION: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").unwrap_or_else(|_| unreachable!()));
-    let dialect: &dyn Dialect = match kind {
-        TargetKind::DuckDb => &DuckDbDialect {},
-        TargetKind::BigQuery => &BigQueryDialect {},
-    };
+    let dialect = crate::warehouse::dialect(kind).parser();
     if sql.trim().is_empty() {
         return Err(Diagnostic::new(format!("{} `{}` compiled to no SQL", node.resource_type.name(), node.name))
             .at(Location::file(&node.path))

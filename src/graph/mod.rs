@@ -2,6 +2,7 @@
 //! with an edge from each node to every node that reads it. Cycles are errors
 //! that name every node on them, in order.
 
+pub mod resolve;
 pub mod select;
 
 use std::collections::HashMap;
@@ -12,9 +13,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value as Json;
 
 use crate::FastMap;
-use crate::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::{Diagnostic, Location};
 use crate::project::config::{ConfigExt, ConfigMap};
-use crate::template::Relation;
+use crate::core::relation::Relation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceType {
@@ -108,6 +109,11 @@ pub struct TestDetails {
 }
 
 impl Node {
+    /// How messages name it: `model daily_utm_funnel`.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.resource_type.name(), self.name)
+    }
+
     pub fn materialized(&self) -> &str {
         self.config.materialized()
     }

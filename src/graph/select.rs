@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 use globset::{Glob, GlobMatcher};
 use serde_json::Value as Json;
 
-use crate::diagnostic::Diagnostic;
+use crate::core::diagnostic::Diagnostic;
 use crate::graph::{Graph, NodeDetails, ResourceType};
 
 /// How far to walk up or down from the matched nodes.

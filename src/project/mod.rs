@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 pub use profile::{Target, TargetKind};
 use properties::{ExposureProperties, ModelProperties, PropertiesFile, SourceProperties};
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
-use crate::diagnostic::{Diagnostic, Location, did_you_mean};
+use crate::core::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::project::yaml;
 
 /// The connection a run uses: one `outputs:` entry of the profile.
@@ -107,7 +107,7 @@ pub fn load(
     let file = file.strip_prefix(project_dir).map(Path::to_path_buf).unwrap_or(file);
     let source = std::fs::read_to_string(project_dir.join(&file))
         .map_err(|err| Diagnostic::new(format!("could not read `{}`: {err}", file.display())))?;
-    let rendered = crate::template::render_env_vars(&file, &source)?;
+    let rendered = crate::core::jinja::render_env_vars(&file, &source)?;
     let profiles: Json = yaml::parse(&file, &rendered)?;
     let Some(profile) = profiles.get(profile_name) else {
         let names = profile_names(&profiles);

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use crate::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::{Diagnostic, Location};
 
 /// Parses `source` (the text of `file`) as `T`, or says where it is not valid.
 pub fn parse<T: DeserializeOwned>(file: &Path, source: &str) -> Result<T, Diagnostic> {

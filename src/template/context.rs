@@ -15,16 +15,19 @@ use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
 use crate::FastMap;
-use crate::dates::ExecutionDate;
+use crate::core::dates::ExecutionDate;
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
-use crate::template::relation::{PendingRelation, QuoteStyle, Relation};
+use crate::core::relation::{QuoteStyle, Relation};
+use crate::template::relation::PendingRelation;
 use crate::template::scope::{self, Mode, RefCall};
 
 /// What the globals need to know about the project and the run.
 #[derive(Debug)]
 pub struct Globals {
     pub target_kind: TargetKind,
+    /// How the target's SQL quotes names.
+    pub quote: QuoteStyle,
     pub target_schema: String,
     pub target_database: Option<String>,
     pub vars: serde_json::Map<String, Json>,
@@ -39,7 +42,7 @@ pub struct Globals {
 
 impl Globals {
     pub fn quote(&self) -> QuoteStyle {
-        QuoteStyle::for_target(self.target_kind)
+        self.quote
     }
 }
 
@@ -101,7 +104,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: Ex
         )))
     });
 
-    env.add_function("env_var", env_var);
+    env.add_function("env_var", crate::core::jinja::env_var);
 
     env.add_global("config", Value::from_object(ConfigObject));
     env.add_global("this", Value::from_object(ThisObject { globals: globals.clone() }));
@@ -184,18 +187,6 @@ pub fn json_to_value(value: &Json) -> Value {
     }
 }
 
-/// `env_var('NAME', 'default')`, for templates and `profiles.yml` alike.
-pub fn env_var(name: String, default: Option<Value>) -> Result<Value, Error> {
-    match std::env::var(&name) {
-        Ok(value) => Ok(Value::from(value)),
-        Err(_) => match default {
-            Some(default) => Ok(default),
-            None => Err(invalid(format!(
-                "environment variable `{name}` is not set and `env_var('{name}')` has no default"
-            ))),
-        },
-    }
-}
 
 /// What `return()` unwinds a macro with.
 pub const RETURN_MARKER: &str = "strata:return";

@@ -12,19 +12,18 @@ use std::path::Path;
 use std::sync::{Arc, LazyLock, OnceLock};
 
 use chrono::{DateTime, Utc};
-use minijinja::{Environment, Error, Template, UndefinedBehavior};
+use minijinja::{Environment, Error, Template};
 use regex::Regex;
 
-use crate::dates::ExecutionDate;
-use crate::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::dates::ExecutionDate;
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::jinja::{BUILTINS_NAME, jinja_diagnostic, new_environment};
 use crate::project::Project;
 pub use context::Globals;
-pub use relation::{QuoteStyle, Relation};
 pub use scope::{Mode, RefCall, Resolve, Scope};
 
 /// strata's own macros: cross-database helpers, schema naming and generic tests.
 const BUILTINS: &str = include_str!("builtins.sql");
-pub const BUILTINS_NAME: &str = "strata/builtins.sql";
 
 pub struct Templates {
     /// Built once per execution date and kept for the whole process: macro
@@ -101,10 +100,12 @@ impl Templates {
 
         let custom_schema_name = defined_in.contains_key("generate_schema_name");
         let custom_alias_name = defined_in.contains_key("generate_alias_name");
+        let dialect = crate::warehouse::dialect(project.target.kind);
         let globals = Arc::new(Globals {
             target_kind: project.target.kind,
+            quote: dialect.quote_style(),
             target_schema: project.target.schema.clone(),
-            target_database: project.target.database.clone().filter(|_| project.target.kind == crate::project::TargetKind::BigQuery),
+            target_database: dialect.default_database(&project.target),
             vars: project.vars.clone(),
             docs: project.docs.clone(),
             macros,
@@ -151,13 +152,6 @@ impl Templates {
     }
 }
 
-fn new_environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Lenient);
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
-    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env
-}
 
 /// The names a macro file defines.
 fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
@@ -219,7 +213,8 @@ fn target_context(project: &Project) -> serde_json::Value {
     fields.insert("threads".into(), target.threads.unwrap_or(4).into());
     if let Some(database) = &target.database {
         fields.insert("database".into(), database.clone().into());
-        if target.kind == crate::project::TargetKind::BigQuery {
+        // BigQuery's names for them, where the database is part of every relation.
+        if crate::warehouse::dialect(target.kind).default_database(target).is_some() {
             fields.insert("project".into(), database.clone().into());
             fields.insert("dataset".into(), target.schema.clone().into());
         }
@@ -227,59 +222,7 @@ fn target_context(project: &Project) -> serde_json::Value {
     serde_json::Value::Object(fields)
 }
 
-/// Renders the `env_var()` calls of a YAML file such as `profiles.yml`.
-pub fn render_env_vars(file: &Path, source: &str) -> Result<String, Diagnostic> {
-    if !source.contains("{{") && !source.contains("{%") {
-        return Ok(source.to_string());
-    }
-    let mut env = new_environment();
-    env.add_function("env_var", context::env_var);
-    let name = file.to_string_lossy();
-    env.template_from_named_str(&name, source)
-        .and_then(|template| template.render(()))
-        .map_err(|err| jinja_diagnostic(&err, &env, Some((&name, source))))
-}
 
-fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str, &str)>) -> Diagnostic {
-    let message = match (err.kind(), err.detail()) {
-        // strata's own template functions word their errors fully.
-        (minijinja::ErrorKind::InvalidOperation, Some(detail)) => detail.to_string(),
-        (kind, Some(detail)) => format!("{kind}: {detail}"),
-        (kind, None) => kind.to_string(),
-    };
-    let Some(template_name) = err.name() else {
-        return Diagnostic::new(message);
-    };
-    // A macro's own template is named `<file>#<macro>`.
-    let name = template_name.split('#').next().unwrap_or(template_name);
-    let text = match source {
-        Some((source_name, text)) if source_name == name => Some(text.to_string()),
-        _ => env.get_template(name).or_else(|_| env.get_template(template_name)).ok().map(|t| t.source().to_string()),
-    };
-    let path = Path::new(name);
-    let location = match (text, err.line()) {
-        (Some(text), Some(line)) => match err.range() {
-            Some(range) if range.start < text.len() => {
-                let location = Location::at_offset(path, &text, range.start, range.end.saturating_sub(range.start));
-                // A range that starts on another line than the error's is a block's span; point at the line.
-                if location.line == line { location } else { Location::in_source(path, &text, line, None) }
-            }
-            _ => Location::in_source(path, &text, line, None),
-        },
-        (_, Some(line)) => Location { line, ..Location::file(path) },
-        _ => Location::file(path),
-    };
-    let mut diagnostic = Diagnostic::new(message).at(location);
-    if let Some((source_name, _)) = source {
-        if source_name != name {
-            diagnostic = diagnostic.note(format!("while rendering `{source_name}`"));
-        }
-    }
-    if name == BUILTINS_NAME {
-        diagnostic = diagnostic.note("raised inside one of strata's built-in macros");
-    }
-    diagnostic
-}
 
 #[cfg(test)]
 mod tests {

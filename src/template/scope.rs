@@ -7,12 +7,13 @@
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::Value;
+use regex::Regex;
 
 use crate::project::config::ConfigMap;
-use crate::template::Relation;
+use crate::core::relation::Relation;
 
 /// Why a template is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -165,4 +166,21 @@ mod tests {
         // An unknown ref index means the render must be redone, not guessed.
         assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None::<&str>, &"x"), None);
     }
+}
+
+static REF_OR_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"^\s*(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$"#).unwrap_or_else(|_| unreachable!())
+});
+
+/// `ref('x')` / `source('a', 'b')` written as a string in YAML (exposures' `depends_on`, `relationships.to`).
+pub fn parse_ref_string(text: &str) -> Option<Result<RefCall, (String, String)>> {
+    let captures = REF_OR_SOURCE.captures(text)?;
+    let first = captures.get(2)?.as_str().to_string();
+    let second = captures.get(3).map(|m| m.as_str().to_string());
+    Some(match (&captures[1], second) {
+        ("ref", None) => Ok(RefCall { package: None, name: first }),
+        ("ref", Some(name)) => Ok(RefCall { package: Some(first), name }),
+        (_, Some(table)) => Err((first, table)),
+        (_, None) => return None,
+    })
 }

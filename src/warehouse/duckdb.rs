@@ -9,7 +9,8 @@ use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
 
 use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
-use crate::warehouse::{Cell, Connection, RelationKind, Relations, Table, Warehouse, WarehouseError};
+use crate::core::table::{Cell, Table};
+use crate::warehouse::{Connection, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct DuckDb {
     /// The first connection; workers get clones of it.

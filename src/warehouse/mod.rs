@@ -6,9 +6,13 @@
 pub mod duckdb;
 pub mod sql;
 
-use std::fmt;
+use std::sync::Arc;
 
-
+use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::table::Table;
+use crate::project::{Project, TargetKind};
+use duckdb::DuckDb;
+use sql::SqlGenerator;
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The warehouse rejected a statement.
@@ -30,66 +34,42 @@ pub enum RelationKind {
     View,
 }
 
-/// Rows read back from a query, as text for display and JSON for scripts.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Table {
-    pub columns: Vec<String>,
-    pub rows: Vec<Vec<Cell>>,
-}
-
-/// One value of a result row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Text(String),
-}
-
-impl fmt::Display for Cell {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Cell::Null => f.write_str("NULL"),
-            Cell::Bool(b) => write!(f, "{b}"),
-            Cell::Int(i) => write!(f, "{i}"),
-            Cell::Float(x) => write!(f, "{x}"),
-            Cell::Text(s) => f.write_str(s),
-        }
+/// The SQL dialect of a target type, for compiling without a connection.
+pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
+    match kind {
+        TargetKind::DuckDb => &sql::DuckDbSql,
+        TargetKind::BigQuery => &sql::BigQuerySql,
     }
 }
 
-impl Cell {
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Cell::Null => serde_json::Value::Null,
-            Cell::Bool(b) => (*b).into(),
-            Cell::Int(i) => (*i).into(),
-            Cell::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
-            Cell::Text(s) => s.clone().into(),
+/// Opens the target's warehouse: the one place that chooses it.
+pub fn open(project: &Project) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+    match project.target.kind {
+        TargetKind::DuckDb => {
+            let path = project
+                .target
+                .fields
+                .get("path")
+                .and_then(|p| p.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
+            let target = &project.target;
+            let warehouse = DuckDb::open(&path, &project.root, &target.settings).map_err(|err| match &err {
+                WarehouseError::Setting { name, .. } => {
+                    let source = std::fs::read_to_string(&target.file).unwrap_or_default();
+                    Diagnostic::new(format!("target `{}`: {err}", target.name))
+                        .at(Location::of_text(&target.file, &source, &format!("{name}:")))
+                        .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
+                }
+                _ => Diagnostic::new(err.to_string()).help("another strata may be using this database file; wait for it, or set `path:` in `profiles.yml`"),
+            })?;
+            Ok(Arc::new(warehouse))
         }
-    }
-
-    /// The value as a count: a whole, non-negative number, also when the
-    /// warehouse sends it as text (BigQuery sends every number as text) or as
-    /// a float without a fraction. Anything else is `None`, never 0.
-    pub fn as_count(&self) -> Option<u64> {
-        match self {
-            Cell::Int(i) => u64::try_from(*i).ok(),
-            Cell::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < u64::MAX as f64 => Some(*x as u64),
-            Cell::Text(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-}
-
-/// The count in the first cell of a query's result, or an error that says
-/// what came back instead: a check that cannot read its count must fail, not pass.
-pub fn first_count(table: &Table) -> Result<u64, String> {
-    let cell = table.rows.first().and_then(|row| row.first());
-    match cell {
-        Some(cell) => cell.as_count().ok_or_else(|| format!("the count query returned `{cell}`, not a whole number")),
-        None => Err("the count query returned no row".to_string()),
+        TargetKind::BigQuery => Err(Diagnostic::new(format!(
+            "target `{}` is BigQuery, which strata cannot execute against yet",
+            project.target.name
+        ))
+        .help("use a DuckDB target to run models, or `strata compile` to check BigQuery SQL")),
     }
 }
 
@@ -155,24 +135,3 @@ impl Connection for Timed {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{Cell, Table, first_count};
-
-    fn one(cell: Cell) -> Table {
-        Table { columns: vec!["count".into()], rows: vec![vec![cell]] }
-    }
-
-    // A check that cannot read its count must fail, never pass as 0.
-    #[test]
-    fn counts_are_read_whole_or_refused() {
-        assert_eq!(first_count(&one(Cell::Int(3))), Ok(3));
-        assert_eq!(first_count(&one(Cell::Text("3".into()))), Ok(3));
-        assert_eq!(first_count(&one(Cell::Float(3.0))), Ok(3));
-        assert_eq!(first_count(&one(Cell::Null)), Err("the count query returned `NULL`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Float(2.5))), Err("the count query returned `2.5`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Int(-1))), Err("the count query returned `-1`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Text("three".into()))), Err("the count query returned `three`, not a whole number".into()));
-        assert_eq!(first_count(&Table::default()), Err("the count query returned no row".into()));
-    }
-}

@@ -1,8 +1,10 @@
 //! The SQL each materialization sends, per warehouse dialect. Pure functions of
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
-use crate::dates::ExecutionDate;
-use crate::template::Relation;
+use crate::core::dates::ExecutionDate;
+use crate::core::partition::{Partition, PartitionType};
+use crate::core::relation::{QuoteStyle, Relation};
+use crate::project::Target;
 
 /// A column of a seed, with the type it was given or inferred.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,8 +13,22 @@ pub struct SeedColumn {
     pub data_type: String,
 }
 
+/// A warehouse's SQL: how names are quoted and qualified, how SQL is parsed
+/// for `compile`'s syntax check, and the statements of each materialization.
+/// `compile` uses it without a connection.
 pub trait SqlGenerator: Send + Sync {
-    fn quote(&self, name: &str) -> String;
+    fn quote_style(&self) -> QuoteStyle;
+
+    fn quote(&self, name: &str) -> String {
+        self.quote_style().quote(name)
+    }
+
+    /// The database a relation is qualified with when its config names none:
+    /// BigQuery's project; DuckDB leaves it out.
+    fn default_database(&self, target: &Target) -> Option<String>;
+
+    /// The sqlparser dialect `compile` checks compiled SQL with.
+    fn parser(&self) -> &dyn sqlparser::dialect::Dialect;
 
     fn create_schema(&self, relation: &Relation) -> String {
         let schema = relation.schema.as_deref().unwrap_or_default();
@@ -101,19 +117,19 @@ pub trait SqlGenerator: Send + Sync {
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String>;
 }
 
-/// The SQL generator of a target type.
-pub fn for_target(kind: crate::project::TargetKind) -> &'static dyn SqlGenerator {
-    match kind {
-        crate::project::TargetKind::DuckDb => &DuckDbSql,
-        crate::project::TargetKind::BigQuery => &BigQuerySql,
-    }
-}
-
 pub struct BigQuerySql;
 
 impl SqlGenerator for BigQuerySql {
-    fn quote(&self, name: &str) -> String {
-        format!("`{}`", name.replace('`', "\\`"))
+    fn quote_style(&self) -> QuoteStyle {
+        QuoteStyle::Backtick
+    }
+
+    fn default_database(&self, target: &Target) -> Option<String> {
+        target.database.clone()
+    }
+
+    fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
+        &sqlparser::dialect::BigQueryDialect {}
     }
 
     fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
@@ -128,8 +144,16 @@ impl SqlGenerator for BigQuerySql {
 pub struct DuckDbSql;
 
 impl SqlGenerator for DuckDbSql {
-    fn quote(&self, name: &str) -> String {
-        format!("\"{}\"", name.replace('"', "\"\""))
+    fn quote_style(&self) -> QuoteStyle {
+        QuoteStyle::Double
+    }
+
+    fn default_database(&self, _target: &Target) -> Option<String> {
+        None
+    }
+
+    fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
+        &sqlparser::dialect::DuckDbDialect {}
     }
 
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String> {
@@ -146,58 +170,8 @@ impl SqlGenerator for DuckDbSql {
     }
 }
 
-/// How a model is partitioned: `partition_by={'field': 'event_date', 'data_type': 'date'}`
-/// (or just `partition_by='event_date'`), with `lookback` days rewritten too.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Partition {
-    pub field: String,
-    pub data_type: PartitionType,
-    pub lookback: u32,
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PartitionType {
-    Date,
-    /// Partitioned by the day of a timestamp.
-    Timestamp,
-}
 
-impl Partition {
-    /// The partition a node's config declares, if any, or why it is not valid.
-    pub fn of(config: &serde_json::Map<String, serde_json::Value>) -> Option<Result<Partition, String>> {
-        use serde_json::Value as Json;
-        let lookback = match config.get("lookback") {
-            None | Some(Json::Null) => 0,
-            Some(value) => match value.as_u64() {
-                Some(days) => days as u32,
-                None => return Some(Err(format!("`lookback` must be a number of days, not `{value}`"))),
-            },
-        };
-        let (field, data_type) = match config.get("partition_by")? {
-            Json::Null => return None,
-            Json::String(field) => (field.clone(), "date".to_string()),
-            Json::Object(spec) => {
-                let Some(field) = spec.get("field").and_then(Json::as_str) else {
-                    return Some(Err("`partition_by` needs a `field`".into()));
-                };
-                let data_type = spec.get("data_type").and_then(Json::as_str).unwrap_or("date").to_ascii_lowercase();
-                (field.to_string(), data_type)
-            }
-            other => return Some(Err(format!("`partition_by` must be a column name or `{{field: ..., data_type: ...}}`, not `{other}`"))),
-        };
-        let data_type = match data_type.as_str() {
-            "date" => PartitionType::Date,
-            "timestamp" | "datetime" => PartitionType::Timestamp,
-            other => return Some(Err(format!("`partition_by` data_type `{other}` is not supported; use `date` or `timestamp`"))),
-        };
-        Some(Ok(Partition { field, data_type, lookback }))
-    }
-
-    /// The partitions a run for `date` rewrites.
-    pub fn range(&self, date: ExecutionDate) -> (ExecutionDate, ExecutionDate) {
-        (date.add_days(-i64::from(self.lookback)), date)
-    }
-}
 
 /// The relation a table is built under before it replaces the old one.
 pub fn staging_relation(relation: &Relation, suffix: &str) -> Relation {
@@ -207,7 +181,6 @@ pub fn staging_relation(relation: &Relation, suffix: &str) -> Relation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::QuoteStyle;
 
     fn rel(name: &str) -> Relation {
         Relation::new(None, "main_marketing", name, QuoteStyle::Double)
@@ -241,7 +214,8 @@ mod tests {
     // partitioned model, a merge, a test, a view and a seed send them.
     #[test]
     fn duckdb_statements_run_on_duckdb() {
-        use crate::warehouse::{Cell, Warehouse, duckdb::DuckDb};
+        use crate::core::table::Cell;
+        use crate::warehouse::{Warehouse, duckdb::DuckDb};
         let sql = DuckDbSql;
         let warehouse = DuckDb::open(":memory:", std::path::Path::new("."), &[]).unwrap();
         let mut connection = warehouse.connect().unwrap();

@@ -4,7 +4,7 @@
 use chrono::{Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-use crate::diagnostic::Diagnostic;
+use crate::core::diagnostic::Diagnostic;
 
 /// The logical date a run processes (Airflow's `ds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

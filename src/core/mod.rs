@@ -1,0 +1,12 @@
+//! The layer under every feature: the types and helpers all modules share
+//! (execution dates, relations, partitions, node outcomes, diagnostics, the
+//! Jinja ground). Nothing here imports a feature module.
+
+pub mod dates;
+pub mod diagnostic;
+pub mod jinja;
+pub mod format;
+pub mod outcome;
+pub mod partition;
+pub mod relation;
+pub mod table;

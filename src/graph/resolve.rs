@@ -1,0 +1,52 @@
+//! `ref()` and `source()` resolved against the parsed graph.
+
+use crate::FastMap;
+use crate::core::relation::{QuoteStyle, Relation};
+use crate::graph::{Node, NodeDetails};
+use crate::template::Resolve;
+
+/// Resolves `ref()` and `source()` against the parsed graph. A name that is
+/// not in the graph was already reported while parsing, so it resolves to a
+/// placeholder and the rest of the model is still checked.
+pub struct GraphResolver {
+    relations: FastMap<String, Relation>,
+    sources: FastMap<(String, String), Relation>,
+    placeholder: Relation,
+}
+
+impl GraphResolver {
+    /// Resolves against `nodes`: a whole graph, or only the sources while models are parsed.
+    pub fn new(nodes: &[Node]) -> GraphResolver {
+        let mut relations = FastMap::with_capacity_and_hasher(nodes.len(), Default::default());
+        let mut sources = FastMap::default();
+        for node in nodes {
+            let Some(relation) = &node.relation else { continue };
+            match &node.details {
+                NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
+                    relations.insert(node.name.clone(), relation.clone());
+                }
+                NodeDetails::Source { source_name, table_name, .. } => {
+                    sources.insert((source_name.clone(), table_name.clone()), relation.clone());
+                }
+                _ => {}
+            }
+        }
+        let placeholder = Relation { database: None, schema: None, identifier: String::new(), quote: QuoteStyle::Bare };
+        GraphResolver { relations, sources, placeholder }
+    }
+}
+
+impl Resolve for GraphResolver {
+    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
+        Ok(self.relations.get(name).cloned().unwrap_or_else(|| Relation { identifier: name.to_string(), ..self.placeholder.clone() }))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        let key = (source.to_string(), table.to_string());
+        Ok(self.sources.get(&key).cloned().unwrap_or_else(|| Relation {
+            schema: Some(source.to_string()),
+            identifier: table.to_string(),
+            ..self.placeholder.clone()
+        }))
+    }
+}
