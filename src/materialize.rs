@@ -10,7 +10,8 @@ use serde_json::Value as Json;
 
 use crate::checks::{SourceCheck, WaitFor};
 use crate::compile::Compiler;
-use crate::graph::{Node, ResourceType};
+use crate::graph::model_config::Materialized;
+use crate::graph::{Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::seed;
 use crate::core::relation::Relation;
@@ -76,34 +77,30 @@ impl Materializer<'_> {
     fn model(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
         let node = &self.compiler.graph.nodes[index];
         let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
+        let NodeDetails::Model { config, .. } = &node.details else { return Outcome::error(node.label(), "is not a model") };
         let existing = self.existing(&relation);
-        let materialized = node.materialized().to_string();
-        let is_incremental = materialized == "incremental" && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
+        let is_incremental =
+            config.materialized == Materialized::Incremental && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
         let compiled = match self.compile(index, is_incremental) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };
         let result = self
-            .hooks(connection, index, "pre_hook")
-            .and_then(|()| match materialized.as_str() {
-                "view" => self.view(connection, &relation, existing, &compiled.sql),
-                "table" => self.table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql)).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
-                "incremental" if Partition::of(&node.config).is_some() => match Partition::of(&node.config) {
-                    Some(Ok(partition)) => self.insert_overwrite(connection, &relation, existing, &partition, is_incremental, &compiled.sql),
-                    Some(Err(message)) => Err(StepError(message)),
-                    None => Err(StepError("no partition".into())),
-                },
-                "incremental" if is_incremental => self
-                    .incremental(connection, &relation, node, &compiled.sql)
+            .hooks(connection, index, "pre_hook", &config.pre_hook)
+            .and_then(|()| match (config.materialized, &config.partition) {
+                (Materialized::View, _) => self.view(connection, &relation, existing, &compiled.sql),
+                (Materialized::Table, _) => self.table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql)).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
+                (Materialized::Incremental, Some(partition)) => self.insert_overwrite(connection, &relation, existing, partition, is_incremental, &compiled.sql),
+                (Materialized::Incremental, None) if is_incremental => self
+                    .incremental(connection, &relation, &config.unique_key, &compiled.sql)
                     .map(|rows| (format!("inserted into {}", relation.display_name()), Some(rows))),
-                "incremental" => self
+                (Materialized::Incremental, None) => self
                     .table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql))
                     .map(|rows| (format!("created incremental {}", relation.display_name()), Some(rows))),
-                other => Err(StepError(format!(
-                    "unknown materialization `{other}`; use `view`, `table`, `incremental` or `ephemeral`"
-                ))),
+                // Ephemeral models are inlined and never scheduled.
+                (Materialized::Ephemeral, _) => Ok((format!("inlined {}", node.name), None)),
             })
-            .and_then(|done| self.hooks(connection, index, "post_hook").map(|()| done));
+            .and_then(|done| self.hooks(connection, index, "post_hook", &config.post_hook).map(|()| done));
         match result {
             Ok((description, rows)) => {
                 let mut outcome = Outcome::new(Status::Success, description);
@@ -146,17 +143,12 @@ impl Materializer<'_> {
         Ok(compiled)
     }
 
-    fn hooks(&self, connection: &mut dyn Connection, index: usize, key: &str) -> Result<(), StepError> {
+    fn hooks(&self, connection: &mut dyn Connection, index: usize, key: &str, hooks: &[String]) -> Result<(), StepError> {
         let node = &self.compiler.graph.nodes[index];
-        let hooks: Vec<String> = match node.config.get(key) {
-            Some(Json::Array(items)) => items.iter().filter_map(|h| h.as_str().map(str::to_string)).collect(),
-            Some(Json::String(hook)) => vec![hook.clone()],
-            _ => return Ok(()),
-        };
         for hook in hooks {
             let sql = self
                 .compiler
-                .render_text(&node.path.to_string_lossy(), &hook, Some(index))
+                .render_text(&node.path.to_string_lossy(), hook, Some(index))
                 .map_err(|d| StepError(format!("{key}: {}", d.message)))?;
             if !sql.trim().is_empty() {
                 connection.execute_script(&sql).map_err(|err| StepError(format!("{key} failed: {err}")))?;
@@ -260,18 +252,13 @@ impl Materializer<'_> {
 
     /// Appends the new rows, first deleting the rows they replace when the
     /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
-    fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, node: &Node, sql: &str) -> Result<u64, StepError> {
+    fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, unique_key: &[String], sql: &str) -> Result<u64, StepError> {
         let staged = staging_relation(relation, "new");
-        let unique_key: Vec<String> = match node.config.get("unique_key") {
-            Some(Json::String(key)) => vec![key.clone()],
-            Some(Json::Array(keys)) => keys.iter().filter_map(|k| k.as_str().map(str::to_string)).collect(),
-            _ => Vec::new(),
-        };
         self.drop_leftover(connection, &staged)?;
         self.in_transaction(connection, |connection| {
             let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
             if !unique_key.is_empty() {
-                connection.execute(&self.sql.delete_matching(relation, &staged, &unique_key))?;
+                connection.execute(&self.sql.delete_matching(relation, &staged, unique_key))?;
             }
             connection.execute(&self.sql.insert_from(relation, &staged))?;
             connection.execute(&self.sql.drop_table(&staged))?;

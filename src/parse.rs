@@ -14,6 +14,7 @@ use serde_json::Value as Json;
 
 use crate::{FastMap, FastSet};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::graph::model_config::ModelConfig;
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
 use crate::project::properties::{ColumnProperties, ModelProperties};
@@ -304,6 +305,17 @@ fn model_node(
     props: Option<&ModelProperties>,
     rendered: RenderedModel,
 ) -> (Node, Option<Diagnostic>) {
+    let (typed, config_error) = match ModelConfig::parse(&rendered.config) {
+        Ok(typed) => (typed, None),
+        Err(error) => {
+            let location = locate_config(project, model, props, error.key);
+            let mut diagnostic = Diagnostic::new(format!("model `{}`: {}", model.name, error.message)).at(location);
+            if let Some(help) = error.help {
+                diagnostic = diagnostic.help(help);
+            }
+            (ModelConfig::default(), Some(diagnostic))
+        }
+    };
     let mut node = Node {
         unique_id: format!("model.{}.{}", project.name, model.name),
         resource_type: ResourceType::Model,
@@ -319,9 +331,14 @@ fn model_node(
             refs: rendered.refs,
             sources: rendered.sources,
             columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            config: typed,
         },
         config: rendered.config,
     };
+    if config_error.is_some() {
+        node.relation = Some(Relation::ephemeral(&node.name));
+        return (node, config_error);
+    }
     let (relation, error) = match node.materialized() {
         "ephemeral" => (Relation::ephemeral(&node.name), None),
         _ => match model_relation(project, templates, &node) {
@@ -331,6 +348,24 @@ fn model_node(
     };
     node.relation = Some(relation);
     (node, error)
+}
+
+/// Where `key` of a model's config was written: the model's `config()` call,
+/// else its properties file, else `dbt_project.yml`.
+fn locate_config(project: &Project, model: &ModelFile, props: Option<&ModelProperties>, key: &str) -> Location {
+    if model.file.text.contains(key) {
+        return Location::of_text(&model.file.path, &model.file.text, key);
+    }
+    let mut files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
+    files.push(PathBuf::from("dbt_project.yml"));
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(project.absolute(&file)) {
+            if text.contains(key) {
+                return Location::of_text(&file, &text, key);
+            }
+        }
+    }
+    Location::file(&model.file.path)
 }
 
 fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {

@@ -19,7 +19,6 @@ use crate::core::diagnostic::Diagnostic;
 use crate::execute::{self, PoolOptions};
 use crate::core::dates::ExecutionDate;
 use crate::graph::{Graph, ResourceType};
-use crate::core::partition::Partition;
 use crate::core::outcome::Outcome;
 use crate::materialize::Materializer;
 use crate::project::Project;
@@ -98,7 +97,7 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
     if dates.len() == 1 {
         return vec![Phase { date: first, nodes: ids(&|_| true) }];
     }
-    let partitioned = |i: usize| matches!(Partition::of(&graph.nodes[i].config), Some(Ok(_)));
+    let partitioned = |i: usize| graph.nodes[i].partition().is_some();
     let per_date = |i: usize| match graph.nodes[i].resource_type {
         ResourceType::Model => partitioned(i),
         ResourceType::Test => {

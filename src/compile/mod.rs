@@ -24,7 +24,6 @@ use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::project::{Project, TargetKind};
 use crate::template::scope::fill_placeholders;
-use crate::core::partition::Partition;
 use crate::core::relation::Relation;
 use crate::template::{Mode, Resolve, Scope, Templates};
 
@@ -186,11 +185,11 @@ impl<'a> Compiler<'a> {
         // A test of a partitioned model checks the execution date's partition
         // only (cheap on BigQuery), unless `test_scope: all`.
         let mut conditions: Vec<String> = node.config.str_value("where").map(str::to_string).into_iter().collect();
-        let partition = tested.and_then(|t| Partition::of(&t.config)).and_then(Result::ok);
+        let partition = tested.and_then(|t| t.partition());
         if let (Some(partition), false) = (partition, node.config.str_value("test_scope") == Some("all") || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"))) {
             let sql = crate::warehouse::dialect(self.project.target.kind);
             let (first, last) = partition.range(self.templates.date);
-            conditions.push(format!("{} between {} and {}", sql.partition_expression(&partition), sql.date_literal(first), sql.date_literal(last)));
+            conditions.push(format!("{} between {} and {}", sql.partition_expression(partition), sql.date_literal(first), sql.date_literal(last)));
         }
         let model = if conditions.is_empty() {
             Value::from_object(relation)

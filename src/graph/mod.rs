@@ -2,6 +2,7 @@
 //! with an edge from each node to every node that reads it. Cycles are errors
 //! that name every node on them, in order.
 
+pub mod model_config;
 pub mod resolve;
 pub mod select;
 
@@ -78,6 +79,8 @@ pub enum NodeDetails {
         refs: Vec<crate::template::RefCall>,
         sources: Vec<(String, String)>,
         columns: Vec<Column>,
+        /// The config, read into types once.
+        config: model_config::ModelConfig,
     },
     Seed { columns: Vec<Column> },
     Test(TestDetails),
@@ -115,7 +118,18 @@ impl Node {
     }
 
     pub fn materialized(&self) -> &str {
-        self.config.materialized()
+        match &self.details {
+            NodeDetails::Model { config, .. } => config.materialized.as_str(),
+            _ => self.config.materialized(),
+        }
+    }
+
+    /// The partitioning of a partitioned model.
+    pub fn partition(&self) -> Option<&crate::core::partition::Partition> {
+        match &self.details {
+            NodeDetails::Model { config, .. } => config.partition.as_ref(),
+            _ => None,
+        }
     }
 
     pub fn tags(&self) -> Vec<String> {

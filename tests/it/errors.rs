@@ -195,3 +195,30 @@ fn a_model_described_twice_in_one_file_names_both_lines() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn an_unknown_materialization_is_a_compile_error_at_its_line() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "-- orders by day\n{{ config(materialized='tabel') }}\nselect 1 as id\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+#[test]
+fn a_bad_partition_by_is_a_compile_error_where_it_was_written() {
+    // In the model's config() call.
+    let run = Fixture::new()
+        .file("models/events.sql", "{{ config(\n    materialized='incremental',\n    partition_by={'data_type': 'date'},\n) }}\nselect 1 as id\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!("partition_by_in_config_call", run.stderr);
+    // In dbt_project.yml, for a folder.
+    let project = format!("{}models:\n  shop:\n    events:\n      +materialized: incremental\n      +partition_by: {{field: day, data_type: week}}\n", crate::PROJECT);
+    let run = Fixture::new()
+        .file("dbt_project.yml", &project)
+        .file("models/events/daily.sql", "select current_date as day\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!("partition_by_in_project_file", run.stderr);
+}

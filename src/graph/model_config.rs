@@ -1,0 +1,155 @@
+//! A model's merged config, read once at parse into types: a wrong value is an
+//! error at `compile`, at the line where it was written, not a failure when the
+//! node runs. Keys strata does not read stay in the raw map for `config.get`.
+
+use serde_json::Value as Json;
+
+use crate::core::partition::Partition;
+use crate::project::config::ConfigMap;
+
+/// How a model is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Materialized {
+    #[default]
+    View,
+    Table,
+    Incremental,
+    Ephemeral,
+}
+
+impl Materialized {
+    pub const NAMES: [&'static str; 4] = ["view", "table", "incremental", "ephemeral"];
+
+    pub fn parse(name: &str) -> Option<Materialized> {
+        match name {
+            "view" => Some(Materialized::View),
+            "table" => Some(Materialized::Table),
+            "incremental" => Some(Materialized::Incremental),
+            "ephemeral" => Some(Materialized::Ephemeral),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Materialized::View => "view",
+            Materialized::Table => "table",
+            Materialized::Incremental => "incremental",
+            Materialized::Ephemeral => "ephemeral",
+        }
+    }
+}
+
+/// What strata reads of a model's config.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ModelConfig {
+    pub materialized: Materialized,
+    /// `partition_by` with `lookback`: the model replaces the execution date's partitions.
+    pub partition: Option<Partition>,
+    /// `unique_key`, one column or several: delete+insert of the matching rows.
+    pub unique_key: Vec<String>,
+    pub pre_hook: Vec<String>,
+    pub post_hook: Vec<String>,
+}
+
+/// A config value strata cannot use: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: &'static str,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl ConfigError {
+    fn new(key: &'static str, message: impl Into<String>) -> ConfigError {
+        ConfigError { key, message: message.into(), help: None }
+    }
+}
+
+impl ModelConfig {
+    pub fn parse(config: &ConfigMap) -> Result<ModelConfig, ConfigError> {
+        let materialized = match config.get("materialized") {
+            None | Some(Json::Null) => Materialized::View,
+            Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| ConfigError {
+                help: Some(match crate::core::diagnostic::did_you_mean(name, Materialized::NAMES.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`? strata builds `view`, `table`, `incremental` and `ephemeral` models"),
+                    None => "strata builds `view`, `table`, `incremental` and `ephemeral` models".to_string(),
+                }),
+                ..ConfigError::new("materialized", format!("unknown materialization `{name}`"))
+            })?,
+            Some(other) => return Err(ConfigError::new("materialized", format!("`materialized` must be a name such as `table`, not `{other}`"))),
+        };
+        let partition = match Partition::of(config) {
+            None => None,
+            Some(Ok(partition)) => Some(partition),
+            Some(Err(message)) => {
+                if message.starts_with("`lookback`") {
+                    return Err(ConfigError::new("lookback", message));
+                }
+                return Err(ConfigError {
+                    help: Some("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`)".into()),
+                    ..ConfigError::new("partition_by", message)
+                });
+            }
+        };
+        let unique_key = match config.get("unique_key") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::String(key)) => vec![key.clone()],
+            Some(Json::Array(keys)) => keys
+                .iter()
+                .map(|key| key.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{}`", Json::Array(keys.clone()))))?,
+            Some(other) => return Err(ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{other}`"))),
+        };
+        Ok(ModelConfig { materialized, partition, unique_key, pre_hook: hooks(config, "pre_hook"), post_hook: hooks(config, "post_hook") })
+    }
+}
+
+fn hooks(config: &ConfigMap, key: &str) -> Vec<String> {
+    match config.get(key) {
+        Some(Json::Array(items)) => items.iter().filter_map(|h| h.as_str().map(str::to_string)).collect(),
+        Some(Json::String(hook)) => vec![hook.clone()],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::core::partition::PartitionType;
+
+    fn parse(value: Json) -> Result<ModelConfig, ConfigError> {
+        ModelConfig::parse(value.as_object().expect("an object"))
+    }
+
+    #[test]
+    fn reads_every_value_once() {
+        let config = parse(json!({
+            "materialized": "incremental",
+            "partition_by": {"field": "event_at", "data_type": "timestamp"},
+            "lookback": 2,
+            "unique_key": ["id", "day"],
+            "pre_hook": "select 1",
+            "post_hook": ["select 2", "select 3"],
+        }))
+        .unwrap();
+        assert_eq!(config.materialized, Materialized::Incremental);
+        assert_eq!(config.partition, Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 }));
+        assert_eq!(config.unique_key, ["id", "day"]);
+        assert_eq!((config.pre_hook.len(), config.post_hook.len()), (1, 2));
+        assert_eq!(parse(json!({})).unwrap().materialized, Materialized::View);
+    }
+
+    #[test]
+    fn wrong_values_name_their_key() {
+        let error = parse(json!({"materialized": "tabel"})).unwrap_err();
+        assert_eq!((error.key, error.message.as_str()), ("materialized", "unknown materialization `tabel`"));
+        assert_eq!(error.help.as_deref(), Some("did you mean `table`? strata builds `view`, `table`, `incremental` and `ephemeral` models"));
+        assert_eq!(parse(json!({"materialized": "incremental", "partition_by": {"data_type": "date"}})).unwrap_err().key, "partition_by");
+        assert_eq!(parse(json!({"materialized": "incremental", "partition_by": "day", "lookback": -1})).unwrap_err().key, "lookback");
+        assert_eq!(parse(json!({"unique_key": [1]})).unwrap_err().key, "unique_key");
+    }
+}
