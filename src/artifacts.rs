@@ -222,10 +222,7 @@ pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehous
                 "execution_time": r.outcome.seconds,
                 "message": if r.outcome.message.is_empty() { Json::Null } else { json!(r.outcome.message) },
                 "failures": r.outcome.failures,
-                "adapter_response": match r.outcome.rows_affected {
-                    Some(rows) => json!({"rows_affected": rows}),
-                    None => json!({}),
-                },
+                "adapter_response": r.outcome.stats.adapter_response(),
                 "compiled_path": r.outcome.compiled_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 "relation_name": r.node.relation.as_ref().map(|rel| rel.to_string()),
             })

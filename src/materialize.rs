@@ -20,7 +20,7 @@ use crate::core::outcome::{Outcome, Status};
 use crate::core::partition::Partition;
 use crate::core::table::first_count;
 use crate::warehouse::sql::{SqlGenerator, staging_relation};
-use crate::warehouse::{Connection, RelationKind, Relations, WarehouseError};
+use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, WarehouseError};
 
 
 
@@ -104,7 +104,7 @@ impl Materializer<'_> {
         match result {
             Ok((description, rows)) => {
                 let mut outcome = Outcome::new(Status::Success, description);
-                outcome.rows_affected = rows;
+                outcome.stats.rows_affected = rows;
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
             }
@@ -126,8 +126,7 @@ impl Materializer<'_> {
 
     /// Whether `relation` is a table or a view, as the run found the warehouse.
     fn existing(&self, relation: &Relation) -> Option<RelationKind> {
-        let schema = relation.schema.clone().unwrap_or_default();
-        self.relations.get(&(schema, relation.identifier.clone())).copied()
+        self.relations.get(&RelationKey::of(relation)).map(|existing| existing.kind)
     }
 
     /// Compiles node `index` and writes its SQL under `target/compiled/`, where
@@ -269,7 +268,7 @@ impl Materializer<'_> {
     /// The count in the first cell of `sql`'s result; an error when it is not
     /// a whole number, so a guard that cannot read its count refuses.
     fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
-        let table = connection.query(sql)?;
+        let table = connection.query_sql(sql)?;
         first_count(&table).map_err(|message| StepError(format!("{message}: {}", sql.trim())))
     }
 
@@ -290,7 +289,7 @@ impl Materializer<'_> {
         match result {
             Ok(rows) => {
                 let mut outcome = Outcome::new(Status::Success, format!("loaded seed {}", relation.display_name()));
-                outcome.rows_affected = Some(rows);
+                outcome.stats.rows_affected = Some(rows);
                 outcome
             }
             Err(StepError(message)) => Outcome::error(node.label(), message),
@@ -376,7 +375,7 @@ impl Materializer<'_> {
             None => {}
         }
         if let Some(freshness) = &check.freshness {
-            let table = connection.query(&format!("select max({}) from {relation}", self.sql.quote(&freshness.loaded_at_field)))?;
+            let table = connection.query_sql(&format!("select max({}) from {relation}", self.sql.quote(&freshness.loaded_at_field)))?;
             let latest = table.rows.first().and_then(|r| r.first()).map(|c| c.to_string()).unwrap_or_default();
             let loaded = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"]
                 .iter()
@@ -407,7 +406,7 @@ impl Materializer<'_> {
         };
         let limit = node.config.get("limit").and_then(Json::as_u64);
         let judged = connection
-            .query(&self.sql.count_failures(&compiled.sql, limit))
+            .query_sql(&self.sql.count_failures(&compiled.sql, limit))
             .map_err(|err| err.to_string())
             .and_then(|table| first_count(&table).map_err(|message| format!("{message}, so the test cannot tell whether it passed")))
             .and_then(|failures| Ok((failures, test_status(&node.config, failures)?)));
@@ -424,7 +423,7 @@ impl Materializer<'_> {
         outcome.compiled_path = Some(compiled.compiled_path);
         if status != Status::Pass {
             outcome.message = format!("got {failures} {}, expected 0", if failures == 1 { "result" } else { "results" });
-            outcome.failing_rows = connection.query(&self.sql.limit_rows(&compiled.sql, 5)).ok();
+            outcome.failing_rows = connection.query_sql(&self.sql.limit_rows(&compiled.sql, 5)).ok();
         }
         outcome
     }

@@ -81,7 +81,7 @@ impl Reporter {
         };
         let word = if self.color { format!("\x1b[{colour}m{word:<5}\x1b[0m") } else { format!("{word:<5}") };
         let mut line = format!("{word} {}", outcome.description);
-        if let Some(rows) = outcome.rows_affected {
+        if let Some(rows) = outcome.stats.rows_affected {
             line.push_str(&format!("  {} {}", thousands(rows), if rows == 1 { "row" } else { "rows" }));
         }
         if let Some(failures) = outcome.failures.filter(|f| *f > 0) {

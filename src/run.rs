@@ -464,7 +464,7 @@ pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
     let warehouse = crate::warehouse::open(&session.project)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let table = connection
-        .query(&warehouse.sql().limit_rows(&sql, args.limit))
+        .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))
         .map_err(|err| Diagnostic::new(format!("the query of {title} failed: {err}")))?;
     let mut out = std::io::stdout().lock();
     match args.output {

@@ -5,6 +5,7 @@
 pub mod dates;
 pub mod diagnostic;
 pub mod jinja;
+pub mod job;
 pub mod format;
 pub mod outcome;
 pub mod partition;

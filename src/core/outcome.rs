@@ -1,6 +1,7 @@
 //! How a node ended: its status in run_results.json's words, and what a run
 //! reports of it.
 
+use crate::core::job::JobStats;
 use crate::core::table::Table;
 
 /// How a node ended, in run_results.json's words.
@@ -39,7 +40,8 @@ pub struct Outcome {
     /// `created table main_marketing.x`, `not_null_x_id`, ...
     pub description: String,
     pub message: String,
-    pub rows_affected: Option<u64>,
+    /// What the warehouse reported of the node's jobs.
+    pub stats: JobStats,
     pub failures: Option<u64>,
     /// A few failing rows of a test.
     pub failing_rows: Option<Table>,
@@ -55,7 +57,7 @@ impl Outcome {
             status,
             description: description.into(),
             message: String::new(),
-            rows_affected: None,
+            stats: JobStats::default(),
             failures: None,
             failing_rows: None,
             compiled_path: None,

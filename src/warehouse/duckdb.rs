@@ -10,7 +10,8 @@ use duckdb::types::{TimeUnit, Value};
 
 use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
 use crate::core::table::{Cell, Table};
-use crate::warehouse::{Connection, RelationKind, Relations, Warehouse, WarehouseError};
+use crate::core::job::{Job, JobStats};
+use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct DuckDb {
     /// The first connection; workers get clones of it.
@@ -96,25 +97,57 @@ fn query_error(err: duckdb::Error) -> WarehouseError {
     if message.contains("INTERRUPT") || message.contains("Interrupted") {
         WarehouseError::Interrupted
     } else {
-        WarehouseError::Query { message }
+        WarehouseError::query(message)
     }
 }
 
 impl Connection for DuckDbConnection {
-    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
+    /// DuckDB runs in the process: no job ids, no bytes billed; the options
+    /// that only a billing warehouse has are ignored.
+    fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        let sql = job.sql.as_str();
+        if job.script {
+            self.check_interrupted()?;
+            return self.connection.execute_batch(sql).map(|()| JobStats::default()).map_err(query_error);
+        }
         // A rollback still runs: it is what undoes the interrupted work.
         if !sql.eq_ignore_ascii_case("rollback") {
             self.check_interrupted()?;
         }
-        self.connection.execute(sql, []).map(|rows| rows as u64).map_err(query_error)
+        let rows = self.connection.execute(sql, []).map_err(query_error)?;
+        Ok(JobStats { rows_affected: Some(rows as u64), ..JobStats::default() })
     }
 
-    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        self.check_interrupted()?;
-        self.connection.execute_batch(sql).map_err(query_error)
+    fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
+        self.read(&job.sql)
     }
 
-    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+        // The default catalog's relations are named without a database, as strata names them.
+        let table = self.read(
+            "select case when table_catalog = current_database() then null else table_catalog end, table_schema, table_name, table_type \
+             from information_schema.tables",
+        )?;
+        Ok(table
+            .rows
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [catalog, Cell::Text(schema), Cell::Text(name), kind] => Some((
+                    RelationKey {
+                        database: match catalog { Cell::Text(catalog) => Some(catalog.clone()), _ => None },
+                        schema: schema.clone(),
+                        name: name.clone(),
+                    },
+                    ExistingRelation::of_kind(relation_kind(kind)),
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+impl DuckDbConnection {
+    fn read(&mut self, sql: &str) -> Result<Table, WarehouseError> {
         self.check_interrupted()?;
         let mut statement = self.connection.prepare(sql).map_err(query_error)?;
         let mut rows = statement.query([]).map_err(query_error)?;
@@ -129,7 +162,7 @@ impl Connection for DuckDbConnection {
             if !as_text.is_empty() {
                 drop(rows);
                 drop(statement);
-                return self.query(&format!("select * replace ({}) from (\n{sql}\n) as strata_readable", as_text.join(", ")));
+                return self.read(&format!("select * replace ({}) from (\n{sql}\n) as strata_readable", as_text.join(", ")));
             }
         }
         let mut table = Table::default();
@@ -144,18 +177,6 @@ impl Connection for DuckDbConnection {
         }
         table.columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
         Ok(table)
-    }
-
-    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
-        let table = self.query("select table_schema, table_name, table_type from information_schema.tables")?;
-        Ok(table
-            .rows
-            .iter()
-            .filter_map(|row| match row.as_slice() {
-                [Cell::Text(schema), Cell::Text(name), kind] => Some(((schema.clone(), name.clone()), relation_kind(kind))),
-                _ => None,
-            })
-            .collect())
     }
 }
 
@@ -237,11 +258,12 @@ mod tests {
         assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
         connection.execute("create view v as select * from t").unwrap();
         let all = connection.list_relations().unwrap();
-        assert_eq!(all.get(&("main".to_string(), "t".to_string())), Some(&RelationKind::Table));
-        assert_eq!(all.get(&("main".to_string(), "v".to_string())), Some(&RelationKind::View));
+        let key = |name: &str| RelationKey { database: None, schema: "main".into(), name: name.into() };
+        assert_eq!(all.get(&key("t")).map(|r| r.kind), Some(RelationKind::Table));
+        assert_eq!(all.get(&key("v")).map(|r| r.kind), Some(RelationKind::View));
         assert_eq!(all.len(), 2);
         let table = connection
-            .query("select id, id * 1.5 as x, 'a' as s, date '2026-11-20' as d, null as n, [1, 2] as l, interval 1 day as i from t where id = 2")
+            .query_sql("select id, id * 1.5 as x, 'a' as s, date '2026-11-20' as d, null as n, [1, 2] as l, interval 1 day as i from t where id = 2")
             .unwrap();
         assert_eq!(table.columns, ["id", "x", "s", "d", "n", "l", "i"]);
         assert_eq!(

@@ -9,15 +9,23 @@ pub mod sql;
 use std::sync::Arc;
 
 use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::job::{Job, JobStats};
+use crate::core::relation::Relation;
 use crate::core::table::Table;
 use crate::project::{Project, TargetKind};
 use duckdb::DuckDb;
 use sql::SqlGenerator;
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
-    /// The warehouse rejected a statement.
+    /// The warehouse rejected or failed a job.
     #[error("{message}")]
-    Query { message: String },
+    Query {
+        message: String,
+        /// Whether sending the same job again may succeed (a rate limit, a
+        /// backend error), as opposed to a mistake in the SQL.
+        retryable: bool,
+        job_id: Option<String>,
+    },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
     /// A setting the warehouse refused when it was opened.
@@ -25,6 +33,17 @@ pub enum WarehouseError {
     Setting { name: String, value: String, message: String },
     #[error("interrupted")]
     Interrupted,
+}
+
+impl WarehouseError {
+    /// A rejected statement that sending again will not fix.
+    pub fn query(message: impl Into<String>) -> WarehouseError {
+        WarehouseError::Query { message: message.into(), retryable: false, job_id: None }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, WarehouseError::Query { retryable: true, .. })
+    }
 }
 
 /// What a relation is in the warehouse.
@@ -73,19 +92,70 @@ pub fn open(project: &Project) -> Result<Arc<dyn Warehouse>, Diagnostic> {
     }
 }
 
-/// A connection owned by one worker thread.
+/// A connection owned by one worker thread. Jobs in, rows and statistics out.
 pub trait Connection: Send {
-    /// Runs one statement; returns the rows it changed, when the warehouse says.
-    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError>;
-    /// Runs several statements separated by `;`.
-    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError>;
-    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError>;
+    /// Runs a job that returns no rows.
+    fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError>;
+    /// Runs a query and reads its rows.
+    fn query(&mut self, job: &Job) -> Result<Table, WarehouseError>;
     /// Every relation in the warehouse, so a run asks once, not once per node.
     fn list_relations(&mut self) -> Result<Relations, WarehouseError>;
 }
 
-/// What exists in the warehouse: `(schema, name)` → kind.
-pub type Relations = std::collections::HashMap<(String, String), RelationKind>;
+/// Plain statements, for callers without job options.
+impl<'a> dyn Connection + 'a {
+    /// Runs one statement; the rows it changed, when the warehouse says (else 0).
+    pub fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
+        self.run(&Job::new(sql)).map(|stats| stats.rows_affected.unwrap_or(0))
+    }
+
+    /// Runs several statements separated by `;`.
+    pub fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        self.run(&Job::script(sql)).map(|_| ())
+    }
+
+    pub fn query_sql(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        self.query(&Job::new(sql))
+    }
+}
+
+/// A relation as the warehouse names it: database (BigQuery: project; none
+/// for DuckDB's default catalog), schema (dataset) and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelationKey {
+    pub database: Option<String>,
+    pub schema: String,
+    pub name: String,
+}
+
+impl RelationKey {
+    pub fn of(relation: &Relation) -> RelationKey {
+        RelationKey {
+            database: relation.database.clone(),
+            schema: relation.schema.clone().unwrap_or_default(),
+            name: relation.identifier.clone(),
+        }
+    }
+}
+
+/// What the warehouse says of an existing relation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingRelation {
+    pub kind: RelationKind,
+    /// A table's partitioning column and its type, where the warehouse partitions.
+    pub partition: Option<(String, String)>,
+    /// A table's clustering columns.
+    pub clustering: Vec<String>,
+}
+
+impl ExistingRelation {
+    pub fn of_kind(kind: RelationKind) -> ExistingRelation {
+        ExistingRelation { kind, partition: None, clustering: Vec::new() }
+    }
+}
+
+/// What exists in the warehouse.
+pub type Relations = std::collections::HashMap<RelationKey, ExistingRelation>;
 
 /// A warehouse a run builds into.
 pub trait Warehouse: Send + Sync {
@@ -118,16 +188,12 @@ impl Timed {
 }
 
 impl Connection for Timed {
-    fn execute(&mut self, sql: &str) -> Result<u64, WarehouseError> {
-        self.timed(|c| c.execute(sql))
+    fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        self.timed(|c| c.run(job))
     }
 
-    fn execute_script(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        self.timed(|c| c.execute_script(sql))
-    }
-
-    fn query(&mut self, sql: &str) -> Result<Table, WarehouseError> {
-        self.timed(|c| c.query(sql))
+    fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
+        self.timed(|c| c.query(job))
     }
 
     fn list_relations(&mut self) -> Result<Relations, WarehouseError> {

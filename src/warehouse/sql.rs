@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(run(load), 3);
 
         let mut count = |statement: String| {
-            let table = connection.query(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
+            let table = connection.query_sql(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
             table.rows.first().and_then(|row| row.first()).cloned()
         };
         assert_eq!(count(sql.count_failures(&format!("select * from {seed} where id is null"), Some(100))), Some(Cell::Int(1)));
