@@ -17,9 +17,9 @@ use crate::seed;
 use crate::core::relation::Relation;
 use crate::core::format::humantime;
 use crate::core::outcome::{Outcome, Status};
-use crate::core::partition::Partition;
 use crate::core::table::first_count;
-use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
+use crate::warehouse::sql::{SeedLoad, SqlGenerator, staging_relation};
 use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, WarehouseError};
 
 
@@ -58,6 +58,12 @@ impl From<WarehouseError> for StepError {
     }
 }
 
+impl From<PlanError> for StepError {
+    fn from(err: PlanError) -> StepError {
+        StepError(err.to_string())
+    }
+}
+
 impl Materializer<'_> {
     /// Builds, loads or tests node `index` on `connection`.
     pub fn run(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
@@ -85,26 +91,40 @@ impl Materializer<'_> {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };
+        let present = self.present(&relation);
+        let options = TableOptions { partition: config.partition.clone(), cluster_by: config.cluster_by.clone(), labels: config.labels.clone() };
+        let name = relation.display_name();
+        let (plan, description) = match (config.materialized, &config.partition) {
+            (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
+            (Materialized::Table, _) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created table {name}")),
+            (Materialized::Incremental, Some(partition)) => {
+                let (first, last) = partition.range(self.compiler.templates.date);
+                let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
+                let verb = if is_incremental { "created partition" } else { "created table" };
+                (
+                    self.sql.partition_plan(&relation, present, &options, partition, (first, last), is_incremental, &compiled.sql),
+                    format!("{verb} {name}${partitions}"),
+                )
+            }
+            (Materialized::Incremental, None) if is_incremental => {
+                (self.sql.merge_plan(&relation, present, &config.unique_key, &compiled.sql), format!("inserted into {name}"))
+            }
+            (Materialized::Incremental, None) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created incremental {name}")),
+            // Ephemeral models are inlined and never scheduled.
+            (Materialized::Ephemeral, _) => (Plan::default(), format!("inlined {}", node.name)),
+        };
+        let counts_rows = config.materialized != Materialized::View;
         let result = self
             .hooks(connection, index, "pre_hook", &config.pre_hook)
-            .and_then(|()| match (config.materialized, &config.partition) {
-                (Materialized::View, _) => self.view(connection, &relation, existing, &compiled.sql),
-                (Materialized::Table, _) => self.table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql)).map(|rows| (format!("created table {}", relation.display_name()), Some(rows))),
-                (Materialized::Incremental, Some(partition)) => self.insert_overwrite(connection, &relation, existing, partition, is_incremental, &compiled.sql),
-                (Materialized::Incremental, None) if is_incremental => self
-                    .incremental(connection, &relation, &config.unique_key, &compiled.sql)
-                    .map(|rows| (format!("inserted into {}", relation.display_name()), Some(rows))),
-                (Materialized::Incremental, None) => self
-                    .table(connection, &relation, existing, &self.sql.create_table_as(&staging_relation(&relation, "new"), &compiled.sql))
-                    .map(|rows| (format!("created incremental {}", relation.display_name()), Some(rows))),
-                // Ephemeral models are inlined and never scheduled.
-                (Materialized::Ephemeral, _) => Ok((format!("inlined {}", node.name), None)),
-            })
-            .and_then(|done| self.hooks(connection, index, "post_hook", &config.post_hook).map(|()| done));
+            .and_then(|()| plan::execute(&plan, connection, self.sql).map_err(StepError::from))
+            .and_then(|stats| self.hooks(connection, index, "post_hook", &config.post_hook).map(|()| stats));
         match result {
-            Ok((description, rows)) => {
+            Ok(mut stats) => {
+                if !counts_rows {
+                    stats.rows_affected = None;
+                }
                 let mut outcome = Outcome::new(Status::Success, description);
-                outcome.stats.rows_affected = rows;
+                outcome.stats = stats;
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
             }
@@ -116,17 +136,14 @@ impl Materializer<'_> {
         }
     }
 
-    /// Drops a staging table an interrupted run left behind; a statement saved per node otherwise.
-    fn drop_leftover(&self, connection: &mut dyn Connection, staged: &Relation) -> Result<(), StepError> {
-        if self.existing(staged).is_some() {
-            connection.execute(&self.sql.drop_table(staged))?;
-        }
-        Ok(())
-    }
-
     /// Whether `relation` is a table or a view, as the run found the warehouse.
     fn existing(&self, relation: &Relation) -> Option<RelationKind> {
         self.relations.get(&RelationKey::of(relation)).map(|existing| existing.kind)
+    }
+
+    /// What of `relation` exists: itself, and a staging table an interrupted run left behind.
+    fn present(&self, relation: &Relation) -> Present {
+        Present { relation: self.existing(relation), leftover_staging: self.existing(&staging_relation(relation, "new")).is_some() }
     }
 
     /// Compiles node `index` and writes its SQL under `target/compiled/`, where
@@ -156,115 +173,6 @@ impl Materializer<'_> {
         Ok(())
     }
 
-    fn view(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, sql: &str) -> Result<(String, Option<u64>), StepError> {
-        if existing == Some(RelationKind::Table) {
-            connection.execute(&self.sql.drop_table(relation))?;
-        }
-        connection.execute(&self.sql.create_view(relation, sql))?;
-        Ok((format!("created view {}", relation.display_name()), None))
-    }
-
-    /// Builds the staging table with `create` (a statement that creates
-    /// `staging_relation(relation, "new")`), then swaps it in, all in one
-    /// transaction: until it commits, the old table and its rows stay as they were.
-    fn table(&self, connection: &mut dyn Connection, relation: &Relation, existing: Option<RelationKind>, create: &str) -> Result<u64, StepError> {
-        let staged = staging_relation(relation, "new");
-        self.drop_leftover(connection, &staged)?;
-        self.in_transaction(connection, |connection| {
-            // DuckDB reports the rows a `create table as` wrote.
-            let rows = connection.execute(create)?;
-            self.replace_with(connection, &staged, relation, existing)?;
-            Ok(rows)
-        })
-    }
-
-    /// Runs `steps` in one transaction: all of it is written, or nothing.
-    fn in_transaction<T>(
-        &self,
-        connection: &mut dyn Connection,
-        steps: impl FnOnce(&mut dyn Connection) -> Result<T, StepError>,
-    ) -> Result<T, StepError> {
-        connection.execute("begin transaction")?;
-        let result = match steps(connection) {
-            Ok(value) => connection.execute("commit").map(|_| value).map_err(StepError::from),
-            Err(err) => Err(err),
-        };
-        if result.is_err() {
-            let _ = connection.execute("rollback");
-        }
-        result
-    }
-
-    /// Drops `relation` (of kind `existing`) and renames `staged` to it.
-    fn replace_with(&self, connection: &mut dyn Connection, staged: &Relation, relation: &Relation, existing: Option<RelationKind>) -> Result<(), StepError> {
-        match existing {
-            Some(RelationKind::Table) => connection.execute(&self.sql.drop_table(relation))?,
-            Some(RelationKind::View) => connection.execute(&self.sql.drop_view(relation))?,
-            None => 0,
-        };
-        connection.execute(&self.sql.rename_table(staged, relation))?;
-        Ok(())
-    }
-
-    /// Replaces the execution date's partition (and `lookback` days before it)
-    /// with the model's rows, atomically, and nothing else. Every row must fall
-    /// in those partitions: a wrong filter fails the node and writes nothing.
-    fn insert_overwrite(
-        &self,
-        connection: &mut dyn Connection,
-        relation: &Relation,
-        existing: Option<RelationKind>,
-        partition: &Partition,
-        is_incremental: bool,
-        sql: &str,
-    ) -> Result<(String, Option<u64>), StepError> {
-        let date = self.compiler.templates.date;
-        let (first, last) = partition.range(date);
-        let staged = staging_relation(relation, "new");
-        let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
-        self.drop_leftover(connection, &staged)?;
-        let rows = self.in_transaction(connection, |connection| {
-            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
-            let outside = self.count_query(connection, &self.sql.count_outside_partitions(&staged, partition, first, last))?;
-            if outside > 0 {
-                let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
-                return Err(StepError(format!(
-                    "{} {} `{}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {} = '{{{{ ds }}}}'`",
-                    crate::core::format::thousands(outside),
-                    if outside == 1 { "row has" } else { "rows have" },
-                    partition.field,
-                    partition.field
-                )));
-            }
-            if is_incremental {
-                connection.execute(&self.sql.delete_partitions(relation, partition, first, last))?;
-                connection.execute(&self.sql.insert_from(relation, &staged))?;
-                connection.execute(&self.sql.drop_table(&staged))?;
-            } else {
-                self.replace_with(connection, &staged, relation, existing)?;
-            }
-            Ok(rows)
-        })?;
-        let verb = if is_incremental { "created partition" } else { "created table" };
-        Ok((format!("{verb} {}${partitions}", relation.display_name()), Some(rows)))
-    }
-
-    /// Appends the new rows, first deleting the rows they replace when the
-    /// model has a `unique_key` (dbt-duckdb's delete+insert), in one transaction.
-    fn incremental(&self, connection: &mut dyn Connection, relation: &Relation, unique_key: &[String], sql: &str) -> Result<u64, StepError> {
-        let staged = staging_relation(relation, "new");
-        self.drop_leftover(connection, &staged)?;
-        self.in_transaction(connection, |connection| {
-            let rows = connection.execute(&self.sql.create_table_as(&staged, sql))?;
-            if !unique_key.is_empty() {
-                connection.execute(&self.sql.delete_matching(relation, &staged, unique_key))?;
-            }
-            connection.execute(&self.sql.insert_from(relation, &staged))?;
-            connection.execute(&self.sql.drop_table(&staged))?;
-            Ok(rows)
-        })
-    }
-
     /// The count in the first cell of `sql`'s result; an error when it is not
     /// a whole number, so a guard that cannot read its count refuses.
     fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
@@ -281,15 +189,16 @@ impl Materializer<'_> {
         };
         let path = project.root.join(&node.path);
         let absolute = std::fs::canonicalize(&path).unwrap_or(path);
-        let staged = staging_relation(&relation, "new");
-        let result = match self.sql.load_csv(&staged, &absolute.to_string_lossy(), &file.columns, file.delimiter) {
-            Some(load) => self.table(connection, &relation, self.existing(&relation), &load),
-            None => Err(StepError("this warehouse cannot load seeds from SQL".into())),
-        };
+        let load = SeedLoad { path: absolute, columns: file.columns, delimiter: file.delimiter };
+        let result = self
+            .sql
+            .seed_plan(&relation, self.present(&relation), &load)
+            .map_err(StepError)
+            .and_then(|plan| plan::execute(&plan, connection, self.sql).map_err(StepError::from));
         match result {
-            Ok(rows) => {
+            Ok(stats) => {
                 let mut outcome = Outcome::new(Status::Success, format!("loaded seed {}", relation.display_name()));
-                outcome.stats.rows_affected = Some(rows);
+                outcome.stats = stats;
                 outcome
             }
             Err(StepError(message)) => Outcome::error(node.label(), message),

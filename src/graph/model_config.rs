@@ -50,6 +50,10 @@ pub struct ModelConfig {
     pub unique_key: Vec<String>,
     pub pre_hook: Vec<String>,
     pub post_hook: Vec<String>,
+    /// BigQuery's clustering columns.
+    pub cluster_by: Vec<String>,
+    /// BigQuery's table labels.
+    pub labels: Vec<(String, String)>,
 }
 
 /// A config value strata cannot use: which key, and why.
@@ -102,7 +106,38 @@ impl ModelConfig {
                 .ok_or_else(|| ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{}`", Json::Array(keys.clone()))))?,
             Some(other) => return Err(ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{other}`"))),
         };
-        Ok(ModelConfig { materialized, partition, unique_key, pre_hook: hooks(config, "pre_hook"), post_hook: hooks(config, "post_hook") })
+        let cluster_by = match config.get("cluster_by") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::String(column)) => vec![column.clone()],
+            Some(Json::Array(columns)) => columns
+                .iter()
+                .map(|c| c.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| ConfigError::new("cluster_by", format!("`cluster_by` must be a column name or a list of them, not `{}`", Json::Array(columns.clone()))))?,
+            Some(other) => return Err(ConfigError::new("cluster_by", format!("`cluster_by` must be a column name or a list of them, not `{other}`"))),
+        };
+        let labels = match config.get("labels") {
+            None | Some(Json::Null) => Vec::new(),
+            Some(Json::Object(labels)) => labels
+                .iter()
+                .map(|(key, value)| match value {
+                    Json::String(text) => Some((key.clone(), text.clone())),
+                    Json::Number(_) | Json::Bool(_) => Some((key.clone(), value.to_string())),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ConfigError::new("labels", "`labels` values must be text"))?,
+            Some(other) => return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`"))),
+        };
+        Ok(ModelConfig {
+            materialized,
+            partition,
+            unique_key,
+            pre_hook: hooks(config, "pre_hook"),
+            post_hook: hooks(config, "post_hook"),
+            cluster_by,
+            labels,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! each materialization sends is unit-tested without a warehouse.
 
 pub mod duckdb;
+pub mod plan;
 pub mod sql;
 
 use std::sync::Arc;

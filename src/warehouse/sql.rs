@@ -5,6 +5,8 @@ use crate::core::dates::ExecutionDate;
 use crate::core::partition::{Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::Target;
+use crate::warehouse::RelationKind;
+use crate::warehouse::plan::{Plan, Present, Refusal, TableOptions};
 
 /// A column of a seed, with the type it was given or inferred.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +115,108 @@ pub trait SqlGenerator: Send + Sync {
     }
 
     /// Loads a CSV file into `relation` with the given column types, when the
-    /// warehouse can read local files from SQL (BigQuery loads seeds through its API).
+    /// warehouse can read local files from SQL.
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String>;
+
+    fn begin(&self) -> &'static str {
+        "begin transaction"
+    }
+
+    fn commit(&self) -> &'static str {
+        "commit"
+    }
+
+    fn rollback(&self) -> &'static str {
+        "rollback"
+    }
+
+    // Plans: the complete job sequence of each materialization. The defaults
+    // build under a staging name and swap it in inside one transaction, which
+    // suits a warehouse with transactional DDL.
+
+    /// Drops a staging table an interrupted run left behind.
+    fn clear_leftover(&self, plan: Plan, relation: &Relation, present: Present) -> Plan {
+        if present.leftover_staging { plan.run(self.drop_table(&staging_relation(relation, "new"))) } else { plan }
+    }
+
+    fn view_plan(&self, relation: &Relation, present: Present, sql: &str) -> Plan {
+        let plan = Plan::new(false);
+        let plan = if present.relation == Some(RelationKind::Table) { plan.run(self.drop_table(relation)) } else { plan };
+        plan.run(self.create_view(relation, sql))
+    }
+
+    /// Builds the staging table with `create_staged`, then swaps it in for `relation`.
+    fn swap_plan(&self, relation: &Relation, present: Present, create_staged: String) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(create_staged);
+        self.swap_in(plan, &staged, relation, present)
+    }
+
+    /// Drops `relation` as it exists, and renames `staged` to it.
+    fn swap_in(&self, plan: Plan, staged: &Relation, relation: &Relation, present: Present) -> Plan {
+        let plan = match present.relation {
+            Some(RelationKind::Table) => plan.run(self.drop_table(relation)),
+            Some(RelationKind::View) => plan.run(self.drop_view(relation)),
+            None => plan,
+        };
+        plan.run(self.rename_table(staged, relation))
+    }
+
+    fn table_plan(&self, relation: &Relation, present: Present, _options: &TableOptions, sql: &str) -> Plan {
+        self.swap_plan(relation, present, self.create_table_as(&staging_relation(relation, "new"), sql))
+    }
+
+    /// Replaces the partitions `first..=last` of `relation` with the model's
+    /// rows, refusing rows outside them; on a first build (`incremental`
+    /// false) the rows become the whole table.
+    #[allow(clippy::too_many_arguments)]
+    fn partition_plan(
+        &self,
+        relation: &Relation,
+        present: Present,
+        _options: &TableOptions,
+        partition: &Partition,
+        (first, last): (ExecutionDate, ExecutionDate),
+        incremental: bool,
+        sql: &str,
+    ) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = self
+            .clear_leftover(Plan::new(true), relation, present)
+            .run_counting_rows(self.create_table_as(&staged, sql))
+            .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
+        if incremental {
+            plan.run(self.delete_partitions(relation, partition, first, last)).run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+        } else {
+            self.swap_in(plan, &staged, relation, present)
+        }
+    }
+
+    /// Appends the model's rows to `relation`, first deleting the rows they
+    /// replace when there is a `unique_key` (delete+insert).
+    fn merge_plan(&self, relation: &Relation, present: Present, unique_key: &[String], sql: &str) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(self.create_table_as(&staged, sql));
+        let plan = if unique_key.is_empty() { plan } else { plan.run(self.delete_matching(relation, &staged, unique_key)) };
+        plan.run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+    }
+
+    /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
+    fn seed_plan(&self, relation: &Relation, present: Present, seed: &SeedLoad) -> Result<Plan, String> {
+        let staged = staging_relation(relation, "new");
+        let load = self
+            .load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter)
+            .ok_or_else(|| "this warehouse cannot load seeds from SQL".to_string())?;
+        Ok(self.swap_plan(relation, present, load))
+    }
+}
+
+/// A seed file to load: where it is, its columns with their types, its delimiter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeedLoad {
+    pub path: std::path::PathBuf,
+    pub columns: Vec<SeedColumn>,
+    pub delimiter: char,
 }
 
 pub struct BigQuerySql;
@@ -139,6 +241,193 @@ impl SqlGenerator for BigQuerySql {
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
         None
     }
+
+    fn commit(&self) -> &'static str {
+        "commit transaction"
+    }
+
+    fn rollback(&self) -> &'static str {
+        "rollback transaction"
+    }
+
+    /// BigQuery has no tuple `in`: the rows of `target` with a match in `staged`.
+    fn delete_matching(&self, target: &Relation, staged: &Relation, unique_key: &[String]) -> String {
+        let matches = unique_key
+            .iter()
+            .map(|k| format!("dbt_internal_source.{0} = dbt_internal_dest.{0}", self.quote(k)))
+            .collect::<Vec<_>>()
+            .join(" and ");
+        format!("delete from {target} as dbt_internal_dest where exists (select 1 from {staged} as dbt_internal_source where {matches})")
+    }
+
+    // BigQuery replaces a table in one statement (`create or replace`) and a
+    // partition in one `merge`; it has no rename inside a transaction, so its
+    // plans need none.
+
+    fn table_plan(&self, relation: &Relation, present: Present, options: &TableOptions, sql: &str) -> Plan {
+        let plan = if present.relation == Some(RelationKind::View) { Plan::new(false).run(self.drop_view(relation)) } else { Plan::new(false) };
+        plan.run_counting_rows(format!("create or replace table {relation}{}\nas (\n{sql}\n)", self.table_clauses(options)))
+    }
+
+    fn partition_plan(
+        &self,
+        relation: &Relation,
+        present: Present,
+        options: &TableOptions,
+        partition: &Partition,
+        (first, last): (ExecutionDate, ExecutionDate),
+        incremental: bool,
+        sql: &str,
+    ) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = Plan::new(false)
+            .run_counting_rows(self.create_staging(&staged, sql))
+            .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
+        let plan = if incremental {
+            // dbt-bigquery's insert_overwrite: one atomic statement drops the
+            // partitions' old rows and inserts the new ones.
+            plan.run(format!(
+                "merge into {relation} as dbt_internal_dest\nusing {staged} as dbt_internal_source\non false\nwhen not matched by source and {} between {} and {} then delete\nwhen not matched then insert row",
+                self.partition_expression_of("dbt_internal_dest", partition),
+                self.date_literal(first),
+                self.date_literal(last)
+            ))
+        } else {
+            let plan = if present.relation == Some(RelationKind::View) { plan.run(self.drop_view(relation)) } else { plan };
+            plan.run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
+        };
+        plan.run(self.drop_table(&staged))
+    }
+
+    fn merge_plan(&self, relation: &Relation, _present: Present, unique_key: &[String], sql: &str) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
+        let write = if unique_key.is_empty() {
+            self.insert_from(relation, &staged)
+        } else {
+            format!(
+                "begin transaction;\n{};\n{};\ncommit transaction",
+                self.delete_matching(relation, &staged, unique_key),
+                self.insert_from(relation, &staged)
+            )
+        };
+        let plan = if unique_key.is_empty() { plan.run(write) } else { plan.run_script(write) };
+        plan.run(self.drop_table(&staged))
+    }
+
+    /// BigQuery cannot read a local file from SQL: the rows go in as bounded
+    /// multi-row `insert` statements into a staging table, which then replaces the seed's table.
+    fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, String> {
+        let staged = staging_relation(relation, "new");
+        let columns = seed
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
+        let names = seed.columns.iter().map(|c| self.quote(&c.name)).collect::<Vec<_>>().join(", ");
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(u8::try_from(seed.delimiter).map_err(|_| format!("the delimiter `{}` is not one byte", seed.delimiter))?)
+            .from_path(&seed.path)
+            .map_err(|err| format!("could not read `{}`: {err}", seed.path.display()))?;
+        let mut batch: Vec<String> = Vec::new();
+        let mut batch_bytes = 0;
+        let insert = |batch: &[String]| format!("insert into {staged} ({names}) values\n{}", batch.join(",\n"));
+        for record in reader.records() {
+            let record = record.map_err(|err| format!("could not read `{}`: {err}", seed.path.display()))?;
+            let values = seed
+                .columns
+                .iter()
+                .zip(record.iter())
+                .map(|(column, value)| bigquery_literal(&column.data_type, value))
+                .collect::<Vec<_>>()
+                .join(", ");
+            batch_bytes += values.len() + 4;
+            batch.push(format!("({values})"));
+            if batch.len() >= SEED_BATCH_ROWS || batch_bytes >= SEED_BATCH_BYTES {
+                plan = plan.run(insert(&batch));
+                batch.clear();
+                batch_bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            plan = plan.run(insert(&batch));
+        }
+        Ok(plan.run_counting_rows(format!("create or replace table {relation} copy {staged}")).run(self.drop_table(&staged)))
+    }
+}
+
+/// A seed's rows per `insert`, and the statement's size: far below BigQuery's
+/// limits on a statement (1 MB of SQL) and on its parameters.
+const SEED_BATCH_ROWS: usize = 500;
+const SEED_BATCH_BYTES: usize = 256 * 1024;
+
+impl BigQuerySql {
+    /// A staging table that expires by itself if a run dies before dropping it.
+    fn create_staging(&self, staged: &Relation, sql: &str) -> String {
+        format!("create or replace table {staged}\noptions(expiration_timestamp = timestamp_add(current_timestamp(), interval 12 hour))\nas (\n{sql}\n)")
+    }
+
+    /// `partition by ... cluster by ... options(labels = ...)` of a table.
+    fn table_clauses(&self, options: &TableOptions) -> String {
+        let mut clauses = String::new();
+        if let Some(partition) = &options.partition {
+            let expression = match partition.data_type {
+                PartitionType::Date => self.quote(&partition.field),
+                PartitionType::Timestamp => format!("timestamp_trunc({}, day)", self.quote(&partition.field)),
+            };
+            clauses.push_str(&format!("\npartition by {expression}"));
+        }
+        if !options.cluster_by.is_empty() {
+            let columns = options.cluster_by.iter().map(|c| self.quote(c)).collect::<Vec<_>>().join(", ");
+            clauses.push_str(&format!("\ncluster by {columns}"));
+        }
+        if !options.labels.is_empty() {
+            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", string_literal(k), string_literal(v))).collect::<Vec<_>>().join(", ");
+            clauses.push_str(&format!("\noptions(labels = [{labels}])"));
+        }
+        clauses
+    }
+
+    /// The partition (a date) of a row of `alias`.
+    fn partition_expression_of(&self, alias: &str, partition: &Partition) -> String {
+        let column = format!("{alias}.{}", self.quote(&partition.field));
+        match partition.data_type {
+            PartitionType::Date => column,
+            PartitionType::Timestamp => format!("date({column})"),
+        }
+    }
+}
+
+/// BigQuery's name for a seed column's type (inferred ones are DuckDB's names).
+fn bigquery_type(data_type: &str) -> String {
+    match data_type.to_ascii_uppercase().as_str() {
+        "BIGINT" | "INTEGER" | "INT" => "INT64".into(),
+        "DOUBLE" | "FLOAT" | "REAL" => "FLOAT64".into(),
+        "BOOLEAN" => "BOOL".into(),
+        "VARCHAR" | "TEXT" => "STRING".into(),
+        _ => data_type.to_string(),
+    }
+}
+
+/// A seed cell as a BigQuery literal of its column's type; empty is NULL.
+fn bigquery_literal(data_type: &str, value: &str) -> String {
+    if value.is_empty() {
+        return "null".into();
+    }
+    match bigquery_type(data_type).as_str() {
+        "INT64" | "FLOAT64" | "NUMERIC" | "BIGNUMERIC" => value.to_string(),
+        "BOOL" => value.to_ascii_lowercase(),
+        "DATE" => format!("date {}", string_literal(value)),
+        "TIMESTAMP" | "DATETIME" => format!("{} {}", bigquery_type(data_type).to_ascii_lowercase(), string_literal(value)),
+        _ => string_literal(value),
+    }
+}
+
+/// `'text'`, with quotes and backslashes escaped as BigQuery reads them.
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
 }
 
 pub struct DuckDbSql;
@@ -259,4 +548,84 @@ mod tests {
         // Rows on D-2..D pass the partition guard; one on D+1 and one NULL do not.
         assert_eq!(count(sql.count_outside_partitions(&rel("guard"), &partition, day.add_days(-2), day)), Some(Cell::Int(2)));
     }
+
+    /// Every plan of a generator, as the warehouse receives it, for a reviewer.
+    fn all_plans(sql: &dyn SqlGenerator, quote: QuoteStyle, database: Option<&str>, seed: &std::path::Path) -> String {
+        let rel = |name: &str| Relation::new(database.map(str::to_string), "marketing", name, quote);
+        let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
+        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 1 };
+        let options = TableOptions {
+            partition: Some(partition.clone()),
+            cluster_by: vec!["utm_source".into()],
+            labels: vec![("team".into(), "marketing".into())],
+        };
+        let fresh = Present::default();
+        let table = Present { relation: Some(RelationKind::Table), leftover_staging: false };
+        let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true };
+        let select = "select * from source_events";
+        let load = SeedLoad {
+            path: seed.to_path_buf(),
+            columns: vec![
+                SeedColumn { name: "id".into(), data_type: "BIGINT".into() },
+                SeedColumn { name: "name".into(), data_type: "VARCHAR".into() },
+                SeedColumn { name: "day".into(), data_type: "DATE".into() },
+            ],
+            delimiter: ',',
+        };
+        [
+            ("view, over an old table", sql.view_plan(&rel("v"), table, select)),
+            ("table, first build", sql.table_plan(&rel("t"), fresh, &TableOptions::default(), select)),
+            ("table with partition, clustering and labels, replacing one", sql.table_plan(&rel("t"), table, &options, select)),
+            ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
+            ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
+            ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &["id".into(), "day".into()], select)),
+            ("incremental append", sql.merge_plan(&rel("m"), table, &[], select)),
+            ("seed", sql.seed_plan(&rel("s"), table, &load).unwrap()),
+        ]
+        .iter()
+        .map(|(name, plan)| format!("-- {name}{}\n{}", if plan.transaction { " (one transaction)" } else { "" }, plan.render(sql)))
+        .collect::<Vec<_>>()
+        .join(";\n\n")
+    }
+
+    fn seed_file() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("utm_sources.csv");
+        std::fs::write(&path, "id,name,day\n1,O'Brien,2026-11-20\n2,,\n3,\"a, b\",2026-11-21\n").unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn duckdb_plans() {
+        let (_dir, seed) = seed_file();
+        let plans = all_plans(&DuckDbSql, QuoteStyle::Double, None, &seed).replace(&seed.to_string_lossy().into_owned(), "seeds/utm_sources.csv");
+        insta::assert_snapshot!(plans);
+    }
+
+    #[test]
+    fn bigquery_plans() {
+        let (_dir, seed) = seed_file();
+        insta::assert_snapshot!(all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed));
+    }
+
+    // A seed larger than one statement's bound goes in as several inserts.
+    #[test]
+    fn bigquery_seed_inserts_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let rows: String = (0..1200).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, format!("id\n{rows}")).unwrap();
+        let load = SeedLoad { path, columns: vec![SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], delimiter: ',' };
+        let plan = BigQuerySql.seed_plan(&rel("big"), Present::default(), &load).unwrap();
+        let inserts: Vec<usize> = plan
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                crate::warehouse::plan::Step::Run { job, .. } if job.sql.starts_with("insert") => Some(job.sql.matches('(').count() - 1),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inserts, [500, 500, 200]);
+    }
+
 }

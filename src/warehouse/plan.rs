@@ -1,0 +1,177 @@
+//! The whole plan of one materialization: the jobs a warehouse receives to
+//! build a view, swap in a table, replace partitions, merge by a unique key or
+//! load a seed, in order, with the guards that must hold before anything is
+//! written. Each warehouse's generator writes its plans (`sql.rs`); [`execute`]
+//! runs any plan on any connection.
+
+use crate::core::dates::ExecutionDate;
+use crate::core::format::thousands;
+use crate::core::job::{Job, JobStats};
+use crate::core::partition::Partition;
+use crate::core::table::first_count;
+use crate::warehouse::sql::SqlGenerator;
+use crate::warehouse::{Connection, RelationKind, WarehouseError};
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// A job; `counts_rows` marks the one whose rows are the node's rows.
+    Run { job: Job, counts_rows: bool },
+    /// A count that must be zero, else the plan stops before anything is written.
+    Guard { count: Job, refusal: Refusal },
+}
+
+/// Why a guard refuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Rows of a partitioned model outside the partitions the run replaces.
+    OutsidePartitions { field: String, first: ExecutionDate, last: ExecutionDate },
+}
+
+impl Refusal {
+    pub fn outside(partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> Refusal {
+        Refusal::OutsidePartitions { field: partition.field.clone(), first, last }
+    }
+
+    fn message(&self, count: u64) -> String {
+        match self {
+            Refusal::OutsidePartitions { field, first, last } => {
+                let days = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
+                format!(
+                    "{} {} `{field}` outside {days} (or NULL), so nothing was written; filter the model's input to the execution date, e.g. `where {field} = '{{{{ ds }}}}'`",
+                    thousands(count),
+                    if count == 1 { "row has" } else { "rows have" },
+                )
+            }
+        }
+    }
+}
+
+/// The jobs of one materialization.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Runs inside the generator's `begin`/`commit`, rolled back on any error:
+    /// for a warehouse whose statements are not atomic on their own.
+    pub transaction: bool,
+}
+
+impl Plan {
+    pub fn new(transaction: bool) -> Plan {
+        Plan { steps: Vec::new(), transaction }
+    }
+
+    pub fn run(mut self, sql: impl Into<String>) -> Plan {
+        self.steps.push(Step::Run { job: Job::new(sql), counts_rows: false });
+        self
+    }
+
+    /// Several statements in one job, which the warehouse runs as a script.
+    pub fn run_script(mut self, sql: impl Into<String>) -> Plan {
+        self.steps.push(Step::Run { job: Job::script(sql), counts_rows: false });
+        self
+    }
+
+    /// A job whose rows are the node's rows (`create table as`, a seed load).
+    pub fn run_counting_rows(mut self, sql: impl Into<String>) -> Plan {
+        self.steps.push(Step::Run { job: Job::new(sql), counts_rows: true });
+        self
+    }
+
+    pub fn guard(mut self, count: impl Into<String>, refusal: Refusal) -> Plan {
+        self.steps.push(Step::Guard { count: Job::new(count), refusal });
+        self
+    }
+
+    /// Every job's SQL in order, as a reviewer reads it (`begin`/`commit` included).
+    pub fn render(&self, sql: &dyn SqlGenerator) -> String {
+        let mut statements = Vec::new();
+        if self.transaction {
+            statements.push(sql.begin().to_string());
+        }
+        for step in &self.steps {
+            match step {
+                Step::Run { job, .. } => statements.push(job.sql.clone()),
+                Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
+            }
+        }
+        if self.transaction {
+            statements.push(sql.commit().to_string());
+        }
+        statements.join(";\n\n")
+    }
+}
+
+/// What exists before a node is built: the relation itself, and a staging
+/// table an interrupted run left behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Present {
+    pub relation: Option<RelationKind>,
+    pub leftover_staging: bool,
+}
+
+/// What a table is created with, beyond its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableOptions {
+    pub partition: Option<Partition>,
+    pub cluster_by: Vec<String>,
+    pub labels: Vec<(String, String)>,
+}
+
+/// Why a plan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    /// A guard's count was above zero; nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// A guard's count could not be read; nothing was written.
+    #[error("{message}: {sql}")]
+    Unreadable { message: String, sql: String },
+}
+
+/// Runs `plan` on `connection`; with a transaction, all of it is written or none.
+pub fn execute(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenerator) -> Result<JobStats, PlanError> {
+    if plan.transaction {
+        connection.execute(sql.begin())?;
+    }
+    let result = run_steps(plan, connection);
+    if plan.transaction {
+        match &result {
+            Ok(_) => {
+                if let Err(err) = connection.execute(sql.commit()) {
+                    let _ = connection.execute(sql.rollback());
+                    return Err(err.into());
+                }
+            }
+            Err(_) => {
+                let _ = connection.execute(sql.rollback());
+            }
+        }
+    }
+    result
+}
+
+fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, PlanError> {
+    let mut total = JobStats::default();
+    for step in &plan.steps {
+        match step {
+            Step::Run { job, counts_rows } => {
+                let stats = connection.run(job)?;
+                if *counts_rows {
+                    total.rows_affected = stats.rows_affected;
+                }
+                total.add(&stats);
+            }
+            Step::Guard { count, refusal } => {
+                let table = connection.query(count)?;
+                let found = first_count(&table).map_err(|message| PlanError::Unreadable { message, sql: count.sql.trim().to_string() })?;
+                if found > 0 {
+                    return Err(PlanError::Refused(refusal.message(found)));
+                }
+            }
+        }
+    }
+    Ok(total)
+}
