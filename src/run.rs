@@ -121,7 +121,15 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
     phases
 }
 
+/// How a run gets its warehouse: `warehouse::open`, or a test's own.
+pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, Diagnostic>;
+
 pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
+    execute_on(which, args, &crate::warehouse::open)
+}
+
+/// `execute` on the warehouse `open` returns.
+pub fn execute_on(which: Which, args: &RunArgs, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
     let started = Instant::now();
     let session = Session::open(&args.project, &args.date)?;
     let nodes = select_for(which, &session, &args.select.select, &args.select.exclude, args.skip_checks)?;
@@ -141,7 +149,7 @@ pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
     // `--full-refresh` rebuilds each node the first time it runs, not on every
     // date of a backfill (which would leave only the last date's partition).
     let to_refresh = if args.full_refresh { plan.iter().flat_map(|phase| phase.nodes.iter().cloned()).collect() } else { BTreeSet::new() };
-    run_phases(which, args, &session, plan, to_refresh, invocation, started)
+    run_phases(which, args, &session, plan, to_refresh, invocation, started, open)
 }
 
 /// The nodes `which` runs among those selected: never ephemeral models; source
@@ -182,6 +190,7 @@ fn run_phases(
     mut to_refresh: BTreeSet<String>,
     mut invocation: serde_json::Value,
     started: Instant,
+    open: OpenWarehouse<'_>,
 ) -> Result<i32, Failure> {
     if plan.is_empty() {
         eprintln!("warning: nothing to {}: the selection has no {}", which.name(), match which {
@@ -192,7 +201,7 @@ fn run_phases(
         });
         return Ok(0);
     }
-    let warehouse = crate::warehouse::open(&session.project)?;
+    let warehouse = open(&session.project)?;
     let cancelled = cancelled_flag(&warehouse);
     let warehouse_nanos = Arc::new(AtomicU64::new(0));
     let backfill = session.dates.len() > 1;
@@ -425,7 +434,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     if let Some(object) = invocation.as_object_mut() {
         object.insert("retry".into(), json!(true));
     }
-    run_phases(which, &run_args, &session, plan, to_refresh, invocation, started)
+    run_phases(which, &run_args, &session, plan, to_refresh, invocation, started, &crate::warehouse::open)
 }
 
 fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {

@@ -5,6 +5,8 @@
 
 pub mod duckdb;
 pub mod plan;
+#[cfg(test)]
+pub mod recording;
 pub mod sql;
 
 use std::sync::Arc;
