@@ -212,7 +212,9 @@ fn run_phases(
     let mut schemas = BTreeSet::new();
     // Failed nodes block their descendants on later dates.
     let mut blocked: BTreeMap<String, String> = BTreeMap::new();
-    let mut all_results: Vec<(String, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
+    // Each node as the graph of its own date had it, so every node that ran is
+    // reported even when a later date's graph no longer has it.
+    let mut all_results: Vec<(crate::graph::Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
@@ -307,7 +309,7 @@ fn run_phases(
             if !outcome.status.is_failure() && outcome.status != crate::core::outcome::Status::Skipped {
                 to_refresh.remove(&node.unique_id);
             }
-            all_results.push((node.unique_id.clone(), phase.date, outcome.clone(), started_at));
+            all_results.push((node.clone(), phase.date, outcome.clone(), started_at));
         }
         if backfill && !args.output.quiet {
             reporter.phase_summary(&phase.date.ds(), &outcomes);
@@ -319,11 +321,7 @@ fn run_phases(
 
     let elapsed = started.elapsed().as_secs_f64();
     let graph = session.graph();
-    let summary_nodes: Vec<&crate::graph::Node> = all_results
-        .iter()
-        .map(|(id, ..)| graph.by_id.get(id).map(|&i| &graph.nodes[i]))
-        .collect::<Option<Vec<_>>>()
-        .unwrap_or_default();
+    let summary_nodes: Vec<&crate::graph::Node> = all_results.iter().map(|(node, ..)| node).collect();
     let outcomes: Vec<Outcome> = all_results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
     let dates: Vec<Option<String>> = all_results.iter().map(|(_, date, ..)| backfill.then(|| date.ds())).collect();
     reporter.summary(&summary_nodes, &outcomes, &dates, elapsed);
