@@ -35,7 +35,6 @@ struct State {
     ready: BTreeSet<usize>,
     results: Vec<Option<Outcome>>,
     finished: usize,
-    running: usize,
     stopped: bool,
 }
 
@@ -64,7 +63,7 @@ where
     }
     let waiting_on: Vec<usize> = tasks.iter().map(|t| t.parents.len()).collect();
     let ready = waiting_on.iter().enumerate().filter(|(_, n)| **n == 0).map(|(i, _)| i).collect();
-    let state = Mutex::new(State { waiting_on, ready, results: vec![None; tasks.len()], finished: 0, running: 0, stopped: false });
+    let state = Mutex::new(State { waiting_on, ready, results: vec![None; tasks.len()], finished: 0, stopped: false });
     let wake = Condvar::new();
 
     let complete = |state: &mut State, task: usize, outcome: Outcome| {
@@ -116,7 +115,6 @@ where
                                 break None;
                             }
                             if let Some(task) = guard.ready.pop_first() {
-                                guard.running += 1;
                                 break Some(task);
                             }
                             guard = wake
@@ -129,7 +127,6 @@ where
                     let mut outcome = work(&mut context, task);
                     outcome.worker = Some(worker);
                     let mut guard = lock(state);
-                    guard.running -= 1;
                     complete(&mut guard, task, outcome);
                     wake.notify_all();
                 }

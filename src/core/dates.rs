@@ -113,7 +113,19 @@ mod tests {
         assert_eq!(err.message, "`--date 2026-02-30` is not a calendar date");
         let err = ExecutionDate::parse("yesterday", "--date").unwrap_err();
         assert_eq!(err.message, "`--date yesterday` is not a date in the form `YYYY-MM-DD`");
-        assert!(ExecutionDate::parse("2026-1-2", "--date").is_err());
+        // Not in the form: each is named so, not called a wrong calendar date.
+        for text in ["2026-1-2", "2026/11/20", "2026_11-20"] {
+            let err = ExecutionDate::parse(text, "--date").unwrap_err();
+            assert_eq!(err.message, format!("`--date {text}` is not a date in the form `YYYY-MM-DD`"));
+        }
+    }
+
+    #[test]
+    fn a_backfill_of_one_day_is_that_day() {
+        let dates = resolve(None, Some("2026-11-20"), Some("2026-11-20"), None).unwrap();
+        assert_eq!(dates.iter().map(|d| d.ds()).collect::<Vec<_>>(), ["2026-11-20"]);
+        let dates = resolve(None, Some("2026-11-19"), Some("2026-11-20"), None).unwrap();
+        assert_eq!(dates.iter().map(|d| d.ds()).collect::<Vec<_>>(), ["2026-11-19", "2026-11-20"]);
     }
 
     #[test]
