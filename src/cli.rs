@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::options::{DateOptions, RunOptions, Selection};
+use crate::project::LoadOptions;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "strata",
@@ -209,4 +212,40 @@ pub enum LsOutput {
     Name,
     Path,
     Json,
+}
+
+// What each command is given: its arguments as plain options.
+
+impl ProjectArgs {
+    pub fn options(&self) -> LoadOptions {
+        LoadOptions { project_dir: self.project_dir.clone(), profiles_dir: self.profiles_dir.clone(), target: self.target.clone(), vars: self.vars.clone() }
+    }
+}
+
+impl DateArgs {
+    pub fn options(&self) -> DateOptions {
+        DateOptions { date: self.date.clone(), start: self.start.clone(), end: self.end.clone(), timezone: self.timezone.clone() }
+    }
+}
+
+impl SelectArgs {
+    pub fn options(&self) -> Selection {
+        Selection { select: self.select.clone(), exclude: self.exclude.clone() }
+    }
+}
+
+impl RunArgs {
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            project: self.project.options(),
+            selection: self.select.options(),
+            dates: self.date.options(),
+            threads: self.threads,
+            full_refresh: self.full_refresh,
+            fail_fast: self.fail_fast,
+            skip_checks: self.skip_checks,
+            no_progress: self.output.no_progress,
+            quiet: self.output.quiet,
+        }
+    }
 }

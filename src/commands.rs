@@ -7,7 +7,8 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use crate::artifacts;
-use crate::cli::{CompileArgs, DateArgs, DebugArgs, LsArgs, LsOutput, ProjectArgs, ResourceTypeArg, SelectArgs};
+use crate::cli::{CompileArgs, DebugArgs, LsArgs, LsOutput, ResourceTypeArg};
+use crate::options::{DateOptions, Selection};
 use crate::compile::{self, Compiler};
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
@@ -51,8 +52,8 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn open(args: &ProjectArgs, date_args: &DateArgs) -> Result<Session, Failure> {
-        let project = Project::load(&load_options(args))?;
+    pub fn open(options: &LoadOptions, date_args: &DateOptions) -> Result<Session, Failure> {
+        let project = Project::load(options)?;
         let timezone = date_args
             .timezone
             .clone()
@@ -85,17 +86,8 @@ impl Session {
         &self.parsed.graph
     }
 
-    pub fn select(&self, args: &SelectArgs) -> Result<BTreeSet<usize>, Failure> {
+    pub fn select(&self, args: &Selection) -> Result<BTreeSet<usize>, Failure> {
         Ok(select_nodes(self.graph(), &args.select, &args.exclude)?)
-    }
-}
-
-pub fn load_options(args: &ProjectArgs) -> LoadOptions {
-    LoadOptions {
-        project_dir: args.project_dir.clone(),
-        profiles_dir: args.profiles_dir.clone(),
-        target: args.target.clone(),
-        vars: args.vars.clone(),
     }
 }
 
@@ -104,8 +96,8 @@ pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
         // Only the first call takes effect; a second one in the same process is harmless.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
     }
-    let session = Session::open(&args.project, &args.date)?;
-    let selected = session.select(&args.select)?;
+    let session = Session::open(&args.project.options(), &args.date.options())?;
+    let selected = session.select(&args.select.options())?;
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
     let graph = session.graph();
     let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected
@@ -163,9 +155,9 @@ fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project, &args.date)?;
+    let session = Session::open(&args.project.options(), &args.date.options())?;
     session.require_parsed()?;
-    let selected = session.select(&args.select)?;
+    let selected = session.select(&args.select.options())?;
     let wanted: Vec<ResourceType> = args
         .resource_type
         .iter()
@@ -216,7 +208,7 @@ pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
 }
 
 pub fn debug(args: &DebugArgs) -> Result<i32, Failure> {
-    let options = load_options(&args.project);
+    let options = args.project.options();
     let project = Project::load(&options)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "strata {}", env!("CARGO_PKG_VERSION"))?;

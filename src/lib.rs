@@ -11,6 +11,7 @@ pub mod core;
 pub mod execute;
 pub mod graph;
 pub mod materialize;
+pub mod options;
 pub mod parse;
 pub mod project;
 pub mod report;
@@ -31,10 +32,10 @@ pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
         Command::Compile(args) => commands::compile(args),
         Command::Ls(args) => commands::ls(args),
-        Command::Seed(args) => run::execute(run::Which::Seed, args),
-        Command::Run(args) => run::execute(run::Which::Run, args),
-        Command::Test(args) => run::execute(run::Which::Test, args),
-        Command::Build(args) => run::execute(run::Which::Build, args),
+        Command::Seed(args) => run::execute(run::Which::Seed, &args.options()),
+        Command::Run(args) => run::execute(run::Which::Run, &args.options()),
+        Command::Test(args) => run::execute(run::Which::Test, &args.options()),
+        Command::Build(args) => run::execute(run::Which::Build, &args.options()),
         Command::Show(args) => run::show(args),
         Command::Retry(args) => run::retry(args),
         Command::Debug(args) => commands::debug(args),

@@ -12,7 +12,9 @@ use std::time::Instant;
 use serde_json::json;
 
 use crate::artifacts::{self, RunResult};
-use crate::cli::{DateArgs, ProjectArgs, RetryArgs, RunArgs, SelectArgs, ShowArgs, ShowOutput};
+use crate::cli::{RetryArgs, ShowArgs, ShowOutput};
+use crate::options::{DateOptions, Invocation, RunOptions};
+use crate::project::LoadOptions;
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
@@ -124,28 +126,28 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
 /// How a run gets its warehouse: `warehouse::open`, or a test's own.
 pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, Diagnostic>;
 
-pub fn execute(which: Which, args: &RunArgs) -> Result<i32, Failure> {
+pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
     execute_on(which, args, &crate::warehouse::open)
 }
 
 /// `execute` on the warehouse `open` returns.
-pub fn execute_on(which: Which, args: &RunArgs, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
+pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
     let started = Instant::now();
-    let session = Session::open(&args.project, &args.date)?;
-    let nodes = select_for(which, &session, &args.select.select, &args.select.exclude, args.skip_checks)?;
+    let session = Session::open(&args.project, &args.dates)?;
+    let nodes = select_for(which, &session, &args.selection.select, &args.selection.exclude, args.skip_checks)?;
     let plan = phases(session.graph(), &nodes, &session.dates);
-    let invocation = json!({
-        "which": which.name(),
-        "select": args.select.select,
-        "exclude": args.select.exclude,
-        "dates": session.dates.iter().map(|d| d.ds()).collect::<Vec<_>>(),
-        "target": session.project.target.name,
-        "vars": args.project.vars,
-        "full_refresh": args.full_refresh,
-        "skip_checks": args.skip_checks,
-        "threads": args.threads,
-        "retry": false,
-    });
+    let invocation = Invocation {
+        which: which.name().to_string(),
+        selection: args.selection.clone(),
+        dates: session.dates.iter().map(|d| d.ds()).collect(),
+        target: session.project.target.name.clone(),
+        vars: args.project.vars.clone(),
+        full_refresh: args.full_refresh,
+        skip_checks: args.skip_checks,
+        threads: args.threads,
+        retry: false,
+        full_refresh_pending: None,
+    };
     // `--full-refresh` rebuilds each node the first time it runs, not on every
     // date of a backfill (which would leave only the last date's partition).
     let to_refresh = if args.full_refresh { plan.iter().flat_map(|phase| phase.nodes.iter().cloned()).collect() } else { BTreeSet::new() };
@@ -184,11 +186,11 @@ fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -
 /// run_results.json (`full_refresh_pending`) for `retry`.
 fn run_phases(
     which: Which,
-    args: &RunArgs,
+    args: &RunOptions,
     session: &Session,
     plan: Vec<Phase>,
     mut to_refresh: BTreeSet<String>,
-    mut invocation: serde_json::Value,
+    mut invocation: Invocation,
     started: Instant,
     open: OpenWarehouse<'_>,
 ) -> Result<i32, Failure> {
@@ -206,7 +208,7 @@ fn run_phases(
     let warehouse_nanos = Arc::new(AtomicU64::new(0));
     let backfill = session.dates.len() > 1;
     let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
-    let reporter = Reporter::new(total, args.output.no_progress, args.output.quiet);
+    let reporter = Reporter::new(total, args.no_progress, args.quiet);
     let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let runs_models = matches!(which, Which::Run | Which::Build);
     let mut schemas = BTreeSet::new();
@@ -218,7 +220,7 @@ fn run_phases(
     let mut ran_start_hooks = false;
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
-    if !args.output.quiet {
+    if !args.quiet {
         let plural = if threads == 1 { "" } else { "s" };
         reporter.line(&format!("Concurrency: {threads} thread{plural} (target='{}')\n", target.name));
     }
@@ -245,7 +247,7 @@ fn run_phases(
         let relations = setup.list_relations().map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
         let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
         let waiting = |line: &str| {
-            if !args.output.quiet {
+            if !args.quiet {
                 reporter.line(&format!("{prefix}{line}"));
             }
         };
@@ -311,7 +313,7 @@ fn run_phases(
             }
             all_results.push((node.clone(), phase.date, outcome.clone(), started_at));
         }
-        if backfill && !args.output.quiet {
+        if backfill && !args.quiet {
             reporter.phase_summary(&phase.date.ds(), &outcomes);
         }
         if runs_models && phase_index + 1 == plan.len() && !cancelled.load(Ordering::SeqCst) {
@@ -330,9 +332,8 @@ fn run_phases(
         .zip(&all_results)
         .map(|(node, (_, date, outcome, started_at))| RunResult { node, outcome, started_at: *started_at, date: *date })
         .collect();
-    if let Some(object) = invocation.as_object_mut() {
-        object.insert("full_refresh_pending".into(), json!(to_refresh));
-    }
+    invocation.full_refresh_pending = Some(to_refresh.into_iter().collect());
+    let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
     artifacts::write(
         &session.project,
         "run_results.json",
@@ -351,7 +352,7 @@ fn run_phases(
 /// from `target/run_results.json`, for the dates and flags it recorded.
 pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     let started = Instant::now();
-    let project = Project::load(&crate::commands::load_options(&args.project))?;
+    let project = Project::load(&args.project.options())?;
     let path = project.target_path.join("run_results.json");
     let shown = path.strip_prefix(&project.root).unwrap_or(&path).display().to_string();
     let text = std::fs::read_to_string(&path).map_err(|_| {
@@ -359,12 +360,13 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
             .help("`strata retry` re-runs what failed in the last `strata run`, `build`, `seed` or `test`")
     })?;
     let last: serde_json::Value = serde_json::from_str(&text).map_err(|err| Diagnostic::new(format!("`{shown}` is not valid JSON: {err}")))?;
-    let recorded = &last["args"];
-    let which = match recorded["which"].as_str() {
-        Some("seed") => Which::Seed,
-        Some("run") => Which::Run,
-        Some("test") => Which::Test,
-        Some("build") => Which::Build,
+    let recorded: Invocation = serde_json::from_value(last["args"].clone())
+        .map_err(|err| Diagnostic::new(format!("`{shown}` does not record how it was run: {err}")).help("run the command again instead of `strata retry`"))?;
+    let which = match recorded.which.as_str() {
+        "seed" => Which::Seed,
+        "run" => Which::Run,
+        "test" => Which::Test,
+        "build" => Which::Build,
         _ => return Err(Diagnostic::new(format!("`{shown}` was not written by `strata run`, `build`, `seed` or `test`")).into()),
     };
     let mut failed: BTreeMap<ExecutionDate, BTreeSet<String>> = BTreeMap::new();
@@ -382,38 +384,33 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         return Ok(0);
     }
 
-    let strings = |value: &serde_json::Value| -> Vec<String> {
-        value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+    let Some(dates) = DateOptions::of_dates(&recorded.dates) else {
+        return Err(Diagnostic::new(format!("`{shown}` records no execution dates")).into());
     };
-    let dates: Vec<ExecutionDate> = strings(&recorded["dates"]).iter().filter_map(|d| ExecutionDate::parse(d, "dates").ok()).collect();
-    let project_args = ProjectArgs {
-        target: args.project.target.clone().or_else(|| recorded["target"].as_str().map(str::to_string)),
-        vars: args.project.vars.clone().or_else(|| recorded["vars"].as_str().map(str::to_string)),
-        ..args.project.clone()
-    };
-    let date_args = match (dates.first(), dates.last()) {
-        (Some(first), Some(last)) if first != last => DateArgs { start: Some(first.ds()), end: Some(last.ds()), ..DateArgs::default() },
-        (_, Some(last)) => DateArgs { date: Some(last.ds()), ..DateArgs::default() },
-        _ => return Err(Diagnostic::new(format!("`{shown}` records no execution dates")).into()),
-    };
-    let run_args = RunArgs {
-        project: project_args,
-        select: SelectArgs { select: strings(&recorded["select"]), exclude: strings(&recorded["exclude"]) },
-        date: date_args,
-        threads: args.threads.or_else(|| recorded["threads"].as_u64().map(|t| t as usize)),
-        full_refresh: recorded["full_refresh"].as_bool().unwrap_or(false),
+    let given = args.project.options();
+    let run_options = RunOptions {
+        project: LoadOptions {
+            target: given.target.clone().or_else(|| Some(recorded.target.clone())),
+            vars: given.vars.clone().or_else(|| recorded.vars.clone()),
+            ..given
+        },
+        selection: recorded.selection.clone(),
+        dates,
+        threads: args.threads.or(recorded.threads),
+        full_refresh: recorded.full_refresh,
         fail_fast: false,
-        skip_checks: recorded["skip_checks"].as_bool().unwrap_or(false),
-        output: args.output.clone(),
+        skip_checks: recorded.skip_checks,
+        no_progress: args.output.no_progress,
+        quiet: args.output.quiet,
     };
-    let session = Session::open(&run_args.project, &run_args.date)?;
+    let session = Session::open(&run_options.project, &run_options.dates)?;
     let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();
     // Only what the last run did not rebuild yet: a node that succeeded on an
     // earlier date of a `--full-refresh` backfill must not be rebuilt again,
     // which would drop those dates' partitions.
-    let to_refresh: BTreeSet<String> = if run_args.full_refresh {
-        match recorded["full_refresh_pending"].as_array() {
-            Some(pending) => pending.iter().filter_map(|id| id.as_str().map(str::to_string)).collect(),
+    let to_refresh: BTreeSet<String> = if run_options.full_refresh {
+        match &recorded.full_refresh_pending {
+            Some(pending) => pending.iter().cloned().collect(),
             None => {
                 let succeeded: BTreeSet<&str> = last["results"]
                     .as_array()
@@ -428,11 +425,8 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     } else {
         BTreeSet::new()
     };
-    let mut invocation = recorded.clone();
-    if let Some(object) = invocation.as_object_mut() {
-        object.insert("retry".into(), json!(true));
-    }
-    run_phases(which, &run_args, &session, plan, to_refresh, invocation, started, &crate::warehouse::open)
+    let invocation = Invocation { retry: true, full_refresh_pending: None, ..recorded };
+    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &crate::warehouse::open)
 }
 
 fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {
@@ -448,7 +442,7 @@ fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[
 }
 
 pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project, &args.date)?;
+    let session = Session::open(&args.project.options(), &args.date.options())?;
     session.require_parsed()?;
     let graph = session.graph();
     let compiler = Compiler::new(&session.project, &session.templates, graph);

@@ -128,7 +128,7 @@ pub struct Project {
 }
 
 /// What the command line says about where the project is and how to run it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LoadOptions {
     pub project_dir: PathBuf,
     pub profiles_dir: Option<PathBuf>,

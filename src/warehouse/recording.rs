@@ -125,7 +125,7 @@ mod tests {
         let open = move |_: &crate::project::Project| -> Result<Arc<dyn Warehouse>, crate::core::diagnostic::Diagnostic> {
             Ok(Arc::new(handle.handle()))
         };
-        execute_on(Which::Build, args, &open).unwrap_or_else(|failure| panic!("{failure}"))
+        execute_on(Which::Build, &args.options(), &open).unwrap_or_else(|failure| panic!("{failure}"))
     }
 
     /// `build` of a project with `files` on a recorder answering `answer`:

@@ -1,0 +1,69 @@
+//! What a command was asked to do, as plain serializable values: `cli.rs`
+//! turns clap's argument structs into these, the commands take only these,
+//! and `retry` reads an [`Invocation`] back from `run_results.json`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::project::LoadOptions;
+
+/// `--date`, or `--start`/`--end`, and `--timezone`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateOptions {
+    pub date: Option<String>,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub timezone: Option<String>,
+}
+
+impl DateOptions {
+    /// The dates a backfill recorded, as `--date` or `--start`/`--end`.
+    pub fn of_dates(dates: &[String]) -> Option<DateOptions> {
+        match (dates.first(), dates.last()) {
+            (Some(first), Some(last)) if first != last => Some(DateOptions { start: Some(first.clone()), end: Some(last.clone()), ..DateOptions::default() }),
+            (_, Some(last)) => Some(DateOptions { date: Some(last.clone()), ..DateOptions::default() }),
+            _ => None,
+        }
+    }
+}
+
+/// `--select` and `--exclude`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub select: Vec<String>,
+    pub exclude: Vec<String>,
+}
+
+/// `seed`, `run`, `test` and `build`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub project: LoadOptions,
+    pub selection: Selection,
+    pub dates: DateOptions,
+    pub threads: Option<usize>,
+    pub full_refresh: bool,
+    pub fail_fast: bool,
+    pub skip_checks: bool,
+    pub no_progress: bool,
+    pub quiet: bool,
+}
+
+/// The `args` of `run_results.json`: what an invocation ran, which `retry`
+/// repeats for the nodes that failed or were skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invocation {
+    pub which: String,
+    #[serde(flatten)]
+    pub selection: Selection,
+    /// Every execution date, in order.
+    pub dates: Vec<String>,
+    pub target: String,
+    pub vars: Option<String>,
+    pub full_refresh: bool,
+    pub skip_checks: bool,
+    pub threads: Option<usize>,
+    pub retry: bool,
+    /// The nodes `--full-refresh` had not rebuilt yet when the invocation ended;
+    /// absent from files written before strata recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_refresh_pending: Option<Vec<String>>,
+}
