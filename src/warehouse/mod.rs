@@ -5,8 +5,7 @@
 
 pub mod duckdb;
 pub mod plan;
-#[cfg(test)]
-pub mod recording;
+
 pub mod sql;
 
 use std::sync::Arc;

@@ -7,6 +7,7 @@ mod compile;
 mod dates;
 mod errors;
 mod flags;
+mod recording;
 mod example;
 mod run;
 mod select;

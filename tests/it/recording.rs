@@ -1,0 +1,220 @@
+//! A warehouse that accepts every job and records it: `build` of the
+//! example project on the BigQuery generator, so a reviewer reads every job
+//! BigQuery would receive. It answers every count with 0 and keeps track of
+//! the relations the jobs create and drop, so the second date of a backfill
+//! takes the incremental path.
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use clap::Parser;
+use regex::Regex;
+
+use strata::cli::{Cli, Command};
+use strata::core::job::{Job, JobStats};
+use strata::core::table::{Cell, Table};
+use strata::warehouse::sql::SqlGenerator;
+use strata::run::{Which, execute_on};
+use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+
+#[derive(Default)]
+struct Log {
+    jobs: Vec<String>,
+    relations: Relations,
+}
+
+pub struct Recording {
+    sql: &'static dyn SqlGenerator,
+    log: Arc<Mutex<Log>>,
+    /// What every query answers: one row, one cell.
+    answer: Cell,
+}
+
+impl Recording {
+    pub fn new(sql: &'static dyn SqlGenerator) -> Recording {
+        Recording { sql, log: Arc::default(), answer: Cell::Int(0) }
+    }
+
+    /// A recorder whose every query returns `answer`.
+    pub fn answering(sql: &'static dyn SqlGenerator, answer: Cell) -> Recording {
+        Recording { answer, ..Recording::new(sql) }
+    }
+
+    /// Every job received, in order.
+    pub fn jobs(&self) -> Vec<String> {
+        self.log.lock().map(|log| log.jobs.clone()).unwrap_or_default()
+    }
+
+    /// A second handle on the same log, for the run to own.
+    pub fn handle(&self) -> Recording {
+        Recording { sql: self.sql, log: self.log.clone(), answer: self.answer.clone() }
+    }
+}
+
+impl Warehouse for Recording {
+    fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {
+        Ok(Box::new(self.handle()))
+    }
+
+    fn interrupt(&self) {}
+
+    fn sql(&self) -> &dyn SqlGenerator {
+        self.sql
+    }
+}
+
+/// `` `project`.`dataset`.`name` `` after the verbs that create or drop a relation.
+static CHANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^(create or replace table|create or replace view|create table|drop table if exists|drop view if exists) `([^`]+)`\.`([^`]+)`\.`([^`]+)`")
+        .unwrap_or_else(|_| unreachable!())
+});
+
+impl Connection for Recording {
+    fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        let mut log = self.log.lock().map_err(|_| WarehouseError::query("log poisoned"))?;
+        for change in CHANGE.captures_iter(&job.sql) {
+            let key = RelationKey { database: Some(change[2].to_string()), schema: change[3].to_string(), name: change[4].to_string() };
+            match &change[1] {
+                verb if verb.starts_with("drop") => {
+                    log.relations.remove(&key);
+                }
+                verb => {
+                    let kind = if verb.ends_with("view") { RelationKind::View } else { RelationKind::Table };
+                    log.relations.insert(key, ExistingRelation::of_kind(kind));
+                }
+            }
+        }
+        log.jobs.push(if job.script { format!("-- one script\n{}", job.sql) } else { job.sql.clone() });
+        Ok(JobStats { rows_affected: Some(0), job_id: Some(format!("job_{}", log.jobs.len())), ..JobStats::default() })
+    }
+
+    fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
+        let mut log = self.log.lock().map_err(|_| WarehouseError::query("log poisoned"))?;
+        log.jobs.push(format!("-- a query\n{}", job.sql));
+        Ok(Table { columns: vec!["count".into()], rows: vec![vec![self.answer.clone()]] })
+    }
+
+    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+        Ok(self.log.lock().map(|log| log.relations.clone()).unwrap_or_default())
+    }
+}
+
+
+/// A copy of the example project at the repository root.
+fn example_copy() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let copy = tempfile::tempdir().unwrap();
+    for entry in ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "data_tests"] {
+        for file in walkdir::WalkDir::new(root.join(entry)).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()) {
+            let relative = file.path().strip_prefix(root).unwrap();
+            std::fs::create_dir_all(copy.path().join(relative).parent().unwrap()).unwrap();
+            std::fs::copy(file.path(), copy.path().join(relative)).unwrap();
+        }
+    }
+    copy
+}
+
+/// Runs `build` with `args` on `recording`; the exit status.
+fn build(recording: &Recording, args: &strata::cli::RunArgs) -> i32 {
+    let handle = recording.handle();
+    let open = move |_: &strata::project::Project| -> Result<Arc<dyn Warehouse>, strata::core::diagnostic::Diagnostic> {
+        Ok(Arc::new(handle.handle()))
+    };
+    execute_on(Which::Build, &args.options(), &open).unwrap_or_else(|failure| panic!("{failure}"))
+}
+
+/// `build` of a project with `files` on a recorder answering `answer`:
+/// the exit status, run_results.json and the jobs received.
+fn build_answering(files: &[(&str, &str)], answer: Cell) -> (i32, serde_json::Value, Vec<String>) {
+    let project = tempfile::tempdir().unwrap();
+    let base = [
+        ("dbt_project.yml", "name: shop\nprofile: shop\n"),
+        ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n"),
+    ];
+    for (path, text) in base.iter().chain(files) {
+        let full = project.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    let dir = project.path().to_string_lossy().into_owned();
+    let cli = Cli::try_parse_from(["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--date", "2026-11-20", "--threads", "1", "--quiet"])
+        .unwrap();
+    let Command::Build(args) = &cli.command else { unreachable!() };
+    let recording = Recording::answering(&strata::warehouse::sql::DuckDbSql, answer);
+    let status = build(&recording, args);
+    let results = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
+    (status, serde_json::from_str(&results).unwrap(), recording.jobs())
+}
+
+const TESTED: [(&str, &str); 2] = [
+    ("models/orders.sql", "{{ config(materialized='table') }} select 1 as id"),
+    ("models/schema.yml", "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: id\n        tests: [not_null]\n"),
+];
+
+fn result<'a>(results: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    results["results"].as_array().unwrap().iter().find(|r| r["unique_id"] == id).unwrap()
+}
+
+// BigQuery sends every number as text: a test counting "3" failures fails with 3.
+#[test]
+fn a_failure_count_sent_as_text_is_read() {
+    let (status, results, _) = build_answering(&TESTED, Cell::Text("3".into()));
+    assert_eq!(status, 1);
+    let test = result(&results, "test.shop.not_null_orders_id");
+    assert_eq!((test["status"].as_str(), test["failures"].as_u64()), (Some("fail"), Some(3)));
+}
+
+// A count that cannot be read is an error, never a pass.
+#[test]
+fn a_null_failure_count_is_an_error() {
+    let (status, results, _) = build_answering(&TESTED, Cell::Null);
+    assert_eq!(status, 1);
+    let test = result(&results, "test.shop.not_null_orders_id");
+    assert_eq!(test["status"], "error");
+    assert_eq!(test["message"], "the count query returned `NULL`, not a whole number, so the test cannot tell whether it passed");
+}
+
+// The partition guard that cannot read its count refuses: no job after it writes.
+#[test]
+fn an_unreadable_guard_count_refuses_the_write() {
+    let model = "{{ config(materialized='incremental', partition_by='day') }} select date '2026-11-20' as day";
+    let (status, results, jobs) = build_answering(&[("models/daily.sql", model)], Cell::Float(0.5));
+    assert_eq!(status, 1);
+    let daily = result(&results, "model.shop.daily");
+    assert_eq!(daily["status"], "error");
+    assert!(daily["message"].as_str().unwrap().starts_with("the count query returned `0.5`, not a whole number: select count(*)"), "{daily}");
+    let guard = jobs.iter().position(|job| job.starts_with("-- a query")).unwrap();
+    assert_eq!(jobs[guard + 1..], ["rollback"], "{jobs:#?}");
+}
+
+// Every job `strata build --target prod` sends BigQuery for two dates: the
+// first builds every table, the second replaces the date's partitions.
+#[test]
+fn example_build_on_bigquery_for_two_dates() {
+    let project = example_copy();
+    let dir = project.path().to_string_lossy().into_owned();
+    let cli = Cli::try_parse_from([
+        "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--start", "2026-11-19", "--end",
+        "2026-11-20", "--threads", "1", "--skip-checks", "--quiet",
+    ])
+    .unwrap();
+    let Command::Build(args) = &cli.command else { unreachable!() };
+    let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
+    assert_eq!(build(&recording, args), 0);
+    // A seed's rows are many: the snapshot keeps the first two of each insert.
+    let jobs: Vec<String> = recording
+        .jobs()
+        .into_iter()
+        .map(|job| match job.split_once(" values\n") {
+            Some((head, rows)) if job.starts_with("insert into") => {
+                let rows: Vec<&str> = rows.split(",\n").collect();
+                format!("{head} values\n{},\n-- and {} more rows", rows[..2.min(rows.len())].join(",\n"), rows.len().saturating_sub(2))
+            }
+            _ => job,
+        })
+        .collect();
+    let text = jobs.join(";\n\n");
+    // The second date replaces partitions rather than rebuilding tables.
+    assert!(text.contains("merge into `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`"), "{text}");
+    insta::assert_snapshot!(text);
+}
