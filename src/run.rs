@@ -253,6 +253,7 @@ fn run_phases(
         };
         let materializer = Materializer {
             compiler: &compiler,
+            warehouse: warehouse.as_ref(),
             sql: warehouse.sql(),
             full_refresh: &to_refresh,
             cancelled: &cancelled,

@@ -25,3 +25,29 @@ pub fn humantime(duration: std::time::Duration) -> String {
         _ => format!("{}h {}m", seconds / 3600, (seconds % 3600) / 60),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::humantime;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        let cases = [
+            (Duration::from_millis(300), "0.3s"),
+            (Duration::from_millis(1), "0.1s"),
+            (Duration::ZERO, "0s"),
+            (Duration::from_secs(59), "59s"),
+            (Duration::from_secs(60), "1m"),
+            (Duration::from_secs(90), "1m 30s"),
+            (Duration::from_secs(3600), "1h"),
+            (Duration::from_secs(5400), "1h 30m"),
+            (Duration::from_secs(5459), "1h 30m"),
+            (Duration::from_secs(90000), "25h"),
+        ];
+        for (duration, text) in cases {
+            assert_eq!(humantime(duration), text, "{duration:?}");
+        }
+    }
+}

@@ -11,3 +11,4 @@ pub mod outcome;
 pub mod partition;
 pub mod relation;
 pub mod table;
+pub mod wait;

@@ -1,0 +1,174 @@
+//! Running one node in the warehouse: a model's plan (here), a seed's load
+//! (`seeds`), a data test's count (`data_tests`), a source check's wait
+//! (`sensor`). The warehouse's generator writes every plan; this module picks
+//! the plan, runs the hooks around it and reports the outcome. It decides
+//! nothing about order, which is `execute.rs`'s job.
+
+mod data_tests;
+mod seeds;
+mod sensor;
+
+use std::time::Instant;
+
+use crate::compile::Compiler;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::relation::Relation;
+use crate::core::table::first_count;
+use crate::graph::model_config::Materialized;
+use crate::graph::{NodeDetails, ResourceType};
+use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
+use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+
+pub struct Materializer<'a> {
+    pub compiler: &'a Compiler<'a>,
+    /// Where source checks take a connection for each look.
+    pub warehouse: &'a dyn Warehouse,
+    pub sql: &'a dyn SqlGenerator,
+    /// The unique ids `--full-refresh` still has to rebuild.
+    pub full_refresh: &'a std::collections::BTreeSet<String>,
+    /// Set by Ctrl-C; a source check stops waiting.
+    pub cancelled: &'a std::sync::atomic::AtomicBool,
+    /// What existed in the warehouse when this date's run started.
+    pub relations: &'a Relations,
+    /// Told once when a source check starts waiting, with why: a sensor that
+    /// waits in silence looks like a hung run.
+    pub waiting: &'a (dyn Fn(&str) + Sync),
+}
+
+/// A statement failed: the message a user reads, with the statement's step.
+struct StepError(String);
+
+impl From<WarehouseError> for StepError {
+    fn from(err: WarehouseError) -> StepError {
+        StepError(err.to_string())
+    }
+}
+
+impl From<PlanError> for StepError {
+    fn from(err: PlanError) -> StepError {
+        StepError(err.to_string())
+    }
+}
+
+impl Materializer<'_> {
+    /// Builds, loads or tests node `index` on `connection`.
+    pub fn run(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let started = Instant::now();
+        let node = &self.compiler.graph.nodes[index];
+        let mut outcome = match node.resource_type {
+            ResourceType::Model => self.model(connection, index),
+            ResourceType::Seed => self.seed(connection, node),
+            ResourceType::Test => self.test(connection, index),
+            ResourceType::Source => self.check_source(node),
+            _ => Outcome::new(Status::Success, format!("{} {}", node.resource_type.name(), node.name)),
+        };
+        outcome.seconds = started.elapsed().as_secs_f64();
+        outcome
+    }
+
+    fn model(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let node = &self.compiler.graph.nodes[index];
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
+        let NodeDetails::Model { config, .. } = &node.details else { return Outcome::error(node.label(), "is not a model") };
+        let existing = self.existing(&relation);
+        let is_incremental =
+            config.materialized == Materialized::Incremental && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
+        let compiled = match self.compile(index, is_incremental) {
+            Ok(compiled) => compiled,
+            Err(outcome) => return *outcome,
+        };
+        let present = self.present(&relation);
+        let options = TableOptions { partition: config.partition.clone(), cluster_by: config.cluster_by.clone(), labels: config.labels.clone() };
+        let name = relation.display_name();
+        let (plan, description) = match (config.materialized, &config.partition) {
+            (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
+            (Materialized::Table, _) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created table {name}")),
+            (Materialized::Incremental, Some(partition)) => {
+                let (first, last) = partition.range(self.compiler.templates.date);
+                let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
+                let verb = if is_incremental { "created partition" } else { "created table" };
+                (
+                    self.sql.partition_plan(&relation, present, &options, partition, (first, last), is_incremental, &compiled.sql),
+                    format!("{verb} {name}${partitions}"),
+                )
+            }
+            (Materialized::Incremental, None) if is_incremental => {
+                (self.sql.merge_plan(&relation, present, &config.unique_key, &compiled.sql), format!("inserted into {name}"))
+            }
+            (Materialized::Incremental, None) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created incremental {name}")),
+            // Ephemeral models are inlined and never scheduled.
+            (Materialized::Ephemeral, _) => (Plan::default(), format!("inlined {}", node.name)),
+        };
+        let counts_rows = config.materialized != Materialized::View;
+        let result = self
+            .hooks(connection, index, "pre_hook", &config.pre_hook)
+            .and_then(|()| plan::execute(&plan, connection, self.sql).map_err(StepError::from))
+            .and_then(|stats| self.hooks(connection, index, "post_hook", &config.post_hook).map(|()| stats));
+        match result {
+            Ok(mut stats) => {
+                if !counts_rows {
+                    stats.rows_affected = None;
+                }
+                let mut outcome = Outcome::new(Status::Success, description);
+                outcome.stats = stats;
+                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome
+            }
+            Err(StepError(message)) => {
+                let mut outcome = Outcome::error(node.label(), message);
+                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome
+            }
+        }
+    }
+
+    fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {
+        self.warehouse.connect()
+    }
+
+    /// Whether `relation` is a table or a view, as the run found the warehouse.
+    fn existing(&self, relation: &Relation) -> Option<RelationKind> {
+        self.relations.get(&RelationKey::of(relation)).map(|existing| existing.kind)
+    }
+
+    /// What of `relation` exists: itself, and a staging table an interrupted run left behind.
+    fn present(&self, relation: &Relation) -> Present {
+        Present { relation: self.existing(relation), leftover_staging: self.existing(&staging_relation(relation, "new")).is_some() }
+    }
+
+    /// Compiles node `index` and writes its SQL under `target/compiled/`, where
+    /// the summary points a user at it.
+    fn compile(&self, index: usize, is_incremental: bool) -> Result<crate::compile::CompiledNode, Box<Outcome>> {
+        let node = &self.compiler.graph.nodes[index];
+        let compiled = self
+            .compiler
+            .compile_one(index, is_incremental)
+            .map_err(|diagnostic| Box::new(Outcome::error(node.label(), diagnostic.to_string().trim_end())))?;
+        // The SQL is still run when the file cannot be written; only the pointer to it is lost.
+        let _ = crate::compile::write_compiled(&self.compiler.project.root, std::slice::from_ref(&compiled));
+        Ok(compiled)
+    }
+
+    fn hooks(&self, connection: &mut dyn Connection, index: usize, key: &str, hooks: &[String]) -> Result<(), StepError> {
+        let node = &self.compiler.graph.nodes[index];
+        for hook in hooks {
+            let sql = self
+                .compiler
+                .render_text(&node.path.to_string_lossy(), hook, Some(index))
+                .map_err(|d| StepError(format!("{key}: {}", d.message)))?;
+            if !sql.trim().is_empty() {
+                connection.execute_script(&sql).map_err(|err| StepError(format!("{key} failed: {err}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The count in the first cell of `sql`'s result; an error when it is not
+    /// a whole number, so a guard that cannot read its count refuses.
+    fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
+        let table = connection.query_sql(sql)?;
+        first_count(&table).map_err(|message| StepError(format!("{message}: {}", sql.trim())))
+    }
+
+}

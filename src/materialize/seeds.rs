@@ -1,0 +1,37 @@
+//! Seeds: a CSV file checked and typed by `crate::seed`, loaded by the
+//! warehouse generator's seed plan.
+
+use crate::core::outcome::{Outcome, Status};
+use crate::graph::Node;
+use crate::materialize::{Materializer, StepError};
+use crate::seed;
+use crate::warehouse::Connection;
+use crate::warehouse::plan;
+use crate::warehouse::sql::SeedLoad;
+
+impl Materializer<'_> {
+    pub(super) fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
+        let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
+        let project = self.compiler.project;
+        let file = match seed::inspect(&project.root, &node.path, &node.config) {
+            Ok(file) => file,
+            Err(diagnostic) => return Outcome::error(node.label(), diagnostic.to_string().trim_end()),
+        };
+        let path = project.root.join(&node.path);
+        let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+        let load = SeedLoad { path: absolute, columns: file.columns, delimiter: file.delimiter };
+        let result = self
+            .sql
+            .seed_plan(&relation, self.present(&relation), &load)
+            .map_err(StepError)
+            .and_then(|plan| plan::execute(&plan, connection, self.sql).map_err(StepError::from));
+        match result {
+            Ok(stats) => {
+                let mut outcome = Outcome::new(Status::Success, format!("loaded seed {}", relation.display_name()));
+                outcome.stats = stats;
+                outcome
+            }
+            Err(StepError(message)) => Outcome::error(node.label(), message),
+        }
+    }
+}
