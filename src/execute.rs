@@ -157,6 +157,47 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The tasks for running `nodes` of `graph`, in topological order. A node
+/// waits for its nearest ancestors among `nodes`, also through nodes that do
+/// not run (sources, ephemeral models, unselected models). With
+/// `tests_gate_children` (`build`), a node also waits for the tests of its
+/// parents, so a failing test skips what is built on the data it checked.
+pub fn plan(graph: &crate::graph::Graph, nodes: &BTreeSet<usize>, tests_gate_children: bool) -> Vec<Task> {
+    use crate::graph::ResourceType;
+    let order: Vec<usize> = graph.topological_order().into_iter().filter(|n| nodes.contains(n)).collect();
+    let position: std::collections::HashMap<usize, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
+    let mut tasks: Vec<Task> = order
+        .iter()
+        .map(|&node| {
+            let parents = graph.nearest(node, false, |parent| position.contains_key(&parent));
+            let parents = parents.into_iter().filter_map(|parent| position.get(&parent).copied()).collect::<BTreeSet<_>>();
+            let n = &graph.nodes[node];
+            Task { node, parents: parents.into_iter().collect(), label: format!("{} `{}`", n.resource_type.name(), n.display_name()) }
+        })
+        .collect();
+    if tests_gate_children {
+        for index in 0..tasks.len() {
+            let node = tasks[index].node;
+            if graph.nodes[node].resource_type == ResourceType::Test {
+                continue;
+            }
+            let mut gates = Vec::new();
+            for &parent in &tasks[index].parents {
+                for child in graph.children(tasks[parent].node) {
+                    let is_single_parent_test = graph.nodes[child].resource_type == ResourceType::Test && graph.parents(child).count() == 1;
+                    if let (true, Some(&test)) = (is_single_parent_test, position.get(&child)) {
+                        gates.push(test);
+                    }
+                }
+            }
+            tasks[index].parents.extend(gates);
+            tasks[index].parents.sort_unstable();
+            tasks[index].parents.dedup();
+        }
+    }
+    tasks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,45 +268,4 @@ mod tests {
         let statuses: Vec<Status> = results.iter().map(|o| o.status).collect();
         assert_eq!(statuses, [Status::Error, Status::Skipped, Status::Skipped]);
     }
-}
-
-/// The tasks for running `nodes` of `graph`, in topological order. A node
-/// waits for its nearest ancestors among `nodes`, also through nodes that do
-/// not run (sources, ephemeral models, unselected models). With
-/// `tests_gate_children` (`build`), a node also waits for the tests of its
-/// parents, so a failing test skips what is built on the data it checked.
-pub fn plan(graph: &crate::graph::Graph, nodes: &BTreeSet<usize>, tests_gate_children: bool) -> Vec<Task> {
-    use crate::graph::ResourceType;
-    let order: Vec<usize> = graph.topological_order().into_iter().filter(|n| nodes.contains(n)).collect();
-    let position: std::collections::HashMap<usize, usize> = order.iter().enumerate().map(|(i, &n)| (n, i)).collect();
-    let mut tasks: Vec<Task> = order
-        .iter()
-        .map(|&node| {
-            let parents = graph.nearest(node, false, |parent| position.contains_key(&parent));
-            let parents = parents.into_iter().filter_map(|parent| position.get(&parent).copied()).collect::<BTreeSet<_>>();
-            let n = &graph.nodes[node];
-            Task { node, parents: parents.into_iter().collect(), label: format!("{} `{}`", n.resource_type.name(), n.display_name()) }
-        })
-        .collect();
-    if tests_gate_children {
-        for index in 0..tasks.len() {
-            let node = tasks[index].node;
-            if graph.nodes[node].resource_type == ResourceType::Test {
-                continue;
-            }
-            let mut gates = Vec::new();
-            for &parent in &tasks[index].parents {
-                for child in graph.children(tasks[parent].node) {
-                    let is_single_parent_test = graph.nodes[child].resource_type == ResourceType::Test && graph.parents(child).count() == 1;
-                    if let (true, Some(&test)) = (is_single_parent_test, position.get(&child)) {
-                        gates.push(test);
-                    }
-                }
-            }
-            tasks[index].parents.extend(gates);
-            tasks[index].parents.sort_unstable();
-            tasks[index].parents.dedup();
-        }
-    }
-    tasks
 }

@@ -152,22 +152,6 @@ pub fn fill_placeholders<R: std::fmt::Display>(
     Some(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fills_ref_and_this_placeholders() {
-        let sql = format!("select * from {} join {} on {}.id = 1", placeholder(Some(0)), placeholder(Some(1)), placeholder(None));
-        let refs = ["\"a\"", "\"b\""];
-        let filled = fill_placeholders(&sql, |i| refs.get(i), &"\"me\"");
-        assert_eq!(filled.as_deref(), Some("select * from \"a\" join \"b\" on \"me\".id = 1"));
-        assert_eq!(fill_placeholders("select 1", |_| None::<&str>, &"x").as_deref(), Some("select 1"));
-        // An unknown ref index means the render must be redone, not guessed.
-        assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None::<&str>, &"x"), None);
-    }
-}
-
 static REF_OR_SOURCE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"^\s*(ref|source)\s*\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$"#).unwrap_or_else(|_| unreachable!())
 });
@@ -183,4 +167,20 @@ pub fn parse_ref_string(text: &str) -> Option<Result<RefCall, (String, String)>>
         (_, Some(table)) => Err((first, table)),
         (_, None) => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_ref_and_this_placeholders() {
+        let sql = format!("select * from {} join {} on {}.id = 1", placeholder(Some(0)), placeholder(Some(1)), placeholder(None));
+        let refs = ["\"a\"", "\"b\""];
+        let filled = fill_placeholders(&sql, |i| refs.get(i), &"\"me\"");
+        assert_eq!(filled.as_deref(), Some("select * from \"a\" join \"b\" on \"me\".id = 1"));
+        assert_eq!(fill_placeholders("select 1", |_| None::<&str>, &"x").as_deref(), Some("select 1"));
+        // An unknown ref index means the render must be redone, not guessed.
+        assert_eq!(fill_placeholders(&placeholder(Some(5)), |_| None::<&str>, &"x"), None);
+    }
 }

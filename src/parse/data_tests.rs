@@ -1,0 +1,146 @@
+//! Generic data tests declared in properties files: a node each, named as dbt names them.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// The generic tests collected so far, and their unique ids (two tests may
+/// get the same name, and the second one a suffix).
+#[derive(Default)]
+pub(super) struct GenericTests {
+    pub(super) nodes: Vec<Node>,
+    pub(super) ids: FastSet<String>,
+}
+
+pub(super) fn collect_tests(
+    project: &Project,
+    props: &ModelProperties,
+    target: &str,
+    target_name: &str,
+    name_prefix: &str,
+    tests: &mut GenericTests,
+    errors: &mut Diagnostics,
+) {
+    let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
+    let model_tests = props.tests.iter().map(|t| (None, t));
+    for (column, entry) in column_tests.chain(model_tests) {
+        let (test_name, mut args) = match entry {
+            Json::String(name) => (name.clone(), serde_json::Map::new()),
+            Json::Object(map) if map.len() == 1 || map.contains_key("test_name") || map.contains_key("name") => {
+                if let Some(Json::String(name)) = map.get("test_name") {
+                    let mut args = map.clone();
+                    args.remove("test_name");
+                    (name.clone(), args)
+                } else if let Some((name, value)) = map.iter().find(|(k, _)| k.as_str() != "name") {
+                    let args = match value {
+                        Json::Object(args) => args.clone(),
+                        Json::Null => serde_json::Map::new(),
+                        _ => serde_json::Map::new(),
+                    };
+                    (name.clone(), args)
+                } else {
+                    continue;
+                }
+            }
+            other => {
+                errors.push(
+                    Diagnostic::new(format!("`{}`: a data test of `{}` is not a name or a mapping: `{other}`", props.file.display(), props.name))
+                        .at(Location::file(&props.file)),
+                );
+                continue;
+            }
+        };
+        // dbt 1.8 nests arguments under `arguments:`; older files put them beside `config:`.
+        if let Some(Json::Object(nested)) = args.remove("arguments") {
+            args.extend(nested);
+        }
+        let mut test_config = config::from_tree(&project.tests_config, &[project.name.clone(), test_name.clone()]);
+        if let Some(Json::Object(entry_config)) = args.remove("config") {
+            config::merge(&mut test_config, &entry_config);
+        }
+        for key in ["severity", "where", "limit", "warn_if", "error_if", "store_failures", "enabled", "tags"] {
+            if let Some(value) = args.remove(key) {
+                config::merge_key(&mut test_config, key, &value);
+            }
+        }
+        if !test_config.enabled() {
+            continue;
+        }
+        let short_name = test_name.rsplit('.').next().unwrap_or(&test_name).to_string();
+        let mut refs = Vec::new();
+        let mut sources = Vec::new();
+        for value in args.values() {
+            if let Some(parsed) = value.as_str().and_then(parse_ref_string) {
+                match parsed {
+                    Ok(call) => refs.push(call),
+                    Err(source) => sources.push(source),
+                }
+            }
+        }
+        let name = generic_test_name(&format!("{name_prefix}{short_name}"), target_name, column, &args);
+        let mut unique_id = format!("test.{}.{}", project.name, name);
+        let mut suffix = 2;
+        while tests.ids.contains(&unique_id) {
+            unique_id = format!("test.{}.{}_{}", project.name, name, suffix);
+            suffix += 1;
+        }
+        tests.ids.insert(unique_id.clone());
+        tests.nodes.push(Node {
+            name: unique_id.rsplit('.').next().unwrap_or(&name).to_string(),
+            unique_id,
+            resource_type: ResourceType::Test,
+            package: project.name.clone(),
+            path: props.file.clone(),
+            fqn: {
+                // `[project, folders of the properties file.., test name]`, as dbt.
+                let mut fqn = vec![project.name.clone()];
+                let folders = props.file.parent().map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
+                fqn.extend(folders.unwrap_or_default());
+                fqn.push(name.clone());
+                fqn
+            },
+            config: test_config,
+            description: String::new(),
+            relation: None,
+            details: NodeDetails::Test(TestDetails {
+                test_name: Some(short_name),
+                attached_to: Some(target.to_string()),
+                column_name: column.map(str::to_string),
+                kwargs: args,
+                refs,
+                sources,
+                singular_file: None,
+            }),
+        });
+    }
+}
+
+/// dbt's generated test name: `accepted_values_orders_status__placed__shipped`.
+pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, args: &serde_json::Map<String, Json>) -> String {
+    static UNSAFE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^0-9a-zA-Z_]+").unwrap_or_else(|_| unreachable!()));
+    let mut name = format!("{test}_{target}");
+    if let Some(column) = column {
+        name.push('_');
+        name.push_str(column);
+    }
+    let mut keys: Vec<&String> = args.keys().filter(|k| k.as_str() != "column_name" && k.as_str() != "model").collect();
+    keys.sort();
+    for key in keys {
+        let mut flat = Vec::new();
+        flatten(&args[key], &mut flat);
+        for part in flat {
+            name.push_str("__");
+            name.push_str(&part);
+        }
+    }
+    UNSAFE.replace_all(&name, "_").into_owned()
+}
+
+pub(super) fn flatten(value: &Json, out: &mut Vec<String>) {
+    match value {
+        Json::Array(items) => items.iter().for_each(|item| flatten(item, out)),
+        Json::Object(map) => map.values().for_each(|item| flatten(item, out)),
+        Json::String(text) => out.push(text.clone()),
+        Json::Null => {}
+        other => out.push(other.to_string()),
+    }
+}

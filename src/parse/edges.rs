@@ -1,0 +1,156 @@
+//! The DAG's edges: every `ref()`, `source()` and `depends_on` resolved, or
+//! reported at the line where it was written.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// Turns every `ref()`, `source()` and `depends_on` into an edge, reporting the
+/// ones that name nothing.
+pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&str>, errors: &mut Diagnostics) -> Vec<Edge> {
+    let mut refable: FastMap<&str, usize> = FastMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
+    let mut sources: FastMap<(&str, &str), usize> = FastMap::default();
+    for (index, node) in graph.nodes.iter().enumerate() {
+        match &node.details {
+            NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
+                refable.insert(node.name.as_str(), index);
+            }
+            NodeDetails::Source { source_name, table_name, .. } => {
+                sources.insert((source_name.as_str(), table_name.as_str()), index);
+            }
+            _ => {}
+        }
+    }
+    let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).chain(project.seeds.iter().map(|s| s.name.as_str())).collect();
+    let disabled: Vec<&str> = model_names.iter().copied().filter(|name| !refable.contains_key(name) && !failed.contains(name)).collect();
+
+    let locate = |node: &Node, needle: &str| locate(project, node, needle);
+
+    let mut edges = Vec::with_capacity(2 * graph.nodes.len());
+    // A source table that a seed loads (same relation) is read after the seed.
+    let seeds: HashMap<&Relation, usize> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.resource_type == ResourceType::Seed)
+        .filter_map(|(i, n)| n.relation.as_ref().map(|r| (r, i)))
+        .collect();
+    for (index, node) in graph.nodes.iter().enumerate() {
+        if let (ResourceType::Source, Some(relation)) = (node.resource_type, &node.relation) {
+            if let Some(&seed) = seeds.get(relation) {
+                edges.push(Edge { parent: seed, child: index, written: None });
+            }
+        }
+    }
+    for (index, node) in graph.nodes.iter().enumerate() {
+        let (refs, node_sources, attached): (Cow<[RefCall]>, Cow<[(String, String)]>, Option<&str>) = match &node.details {
+            NodeDetails::Model { refs, sources, .. } => (refs.into(), sources.into(), None),
+            NodeDetails::Test(test) => (test.refs.as_slice().into(), test.sources.as_slice().into(), test.attached_to.as_deref()),
+            NodeDetails::Exposure { depends_on, .. } => {
+                let mut refs = Vec::new();
+                let mut sources = Vec::new();
+                for text in depends_on {
+                    match parse_ref_string(text) {
+                        Some(Ok(call)) => refs.push(call),
+                        Some(Err(source)) => sources.push(source),
+                        None => errors.push(
+                            Diagnostic::new(format!("exposure `{}` depends on `{text}`, which is not a `ref()` or `source()`", node.name))
+                                .at(locate(node, text))
+                                .help("write `depends_on: [\"ref('model_name')\"]`"),
+                        ),
+                    }
+                }
+                (refs.into(), sources.into(), None)
+            }
+            _ => continue,
+        };
+        if let Some(parent) = attached.and_then(|id| graph.by_id.get(id)) {
+            edges.push(Edge { parent: *parent, child: index, written: None });
+        }
+        for call in refs.iter() {
+            let needle = || format!("'{}'", call.name);
+            if let Some(package) = &call.package {
+                if package != &project.name {
+                    errors.push(
+                        Diagnostic::new(format!("{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed", node.resource_type.name(), node.name, call.name))
+                            .at(locate(node, &needle()))
+                            .help(format!("this project is `{}`; packages are not supported yet", project.name)),
+                    );
+                    continue;
+                }
+            }
+            match refable.get(call.name.as_str()) {
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(call.name.clone()) }),
+                // Its own error is reported already.
+                None if failed.contains(call.name.as_str()) => {}
+                None => {
+                    let mut diagnostic = Diagnostic::new(format!(
+                        "{} `{}` refers to `ref('{}')`, which is not a model or seed",
+                        node.resource_type.name(),
+                        node.name,
+                        call.name
+                    ))
+                    .at(locate(node, &needle()));
+                    if disabled.contains(&call.name.as_str()) {
+                        diagnostic = diagnostic.note(format!("`{}` is disabled (`enabled: false`)", call.name));
+                    } else if let Some(close) = did_you_mean(&call.name, refable.keys().copied()) {
+                        diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
+                    }
+                    errors.push(diagnostic);
+                }
+            }
+        }
+        for (source_name, table_name) in node_sources.iter() {
+            match sources.get(&(source_name.as_str(), table_name.as_str())) {
+                Some(&parent) => edges.push(Edge { parent, child: index, written: Some(source_name.clone()) }),
+                None => {
+                    let known: Vec<String> = sources.keys().map(|(s, t)| format!("{s}.{t}")).collect();
+                    let wanted = format!("{source_name}.{table_name}");
+                    let mut diagnostic = Diagnostic::new(format!(
+                        "{} `{}` reads `source('{source_name}', '{table_name}')`, which is not declared",
+                        node.resource_type.name(),
+                        node.name
+                    ))
+                    .at(locate(node, &format!("'{source_name}'")));
+                    diagnostic = match did_you_mean(&wanted, known.iter().map(String::as_str)) {
+                        Some(close) => diagnostic.help(format!("did you mean `{close}`? Sources are declared under `sources:` in a `.yml` file")),
+                        None => diagnostic.help(format!("declare table `{table_name}` of source `{source_name}` under `sources:` in a `.yml` file under the model paths")),
+                    };
+                    errors.push(diagnostic);
+                }
+            }
+        }
+    }
+    edges
+}
+
+/// Where `needle` (a quoted name in a `ref()`/`source()` call) is written in `node`'s file.
+pub(super) fn locate(project: &Project, node: &Node, needle: &str) -> Location {
+    let text = match &node.details {
+        NodeDetails::Model { file, .. } => Some(project.models[*file].file.text.as_str()),
+        NodeDetails::Test(TestDetails { singular_file: Some(file), .. }) => Some(project.singular_tests[*file].file.text.as_str()),
+        _ => None,
+    };
+    match text {
+        Some(text) => locate_call(&node.path, text, needle),
+        None => match std::fs::read_to_string(project.absolute(&node.path)) {
+            Ok(text) => Location::of_text(&node.path, &text, needle),
+            Err(_) => Location::file(&node.path),
+        },
+    }
+}
+
+/// Where a `ref('x')`-style call is written: the quoted name, preferring an
+/// occurrence inside a `ref(`/`source(` call.
+pub(super) fn locate_call(path: &PathBuf, text: &str, quoted: &str) -> Location {
+    let double = quoted.replace('\'', "\"");
+    for needle in [quoted, double.as_str()] {
+        if let Some(at) = text.find(needle) {
+            let start = text[..at].rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '(' || c == ' ' || c == '\'' || c == '"' || c == ','))
+                .map_or(0, |i| i + 1);
+            let start = text[start..at].find(|c: char| c.is_alphabetic()).map_or(at, |i| start + i);
+            let end = text[at + needle.len()..].find(')').map_or(at + needle.len(), |i| at + needle.len() + i + 1);
+            return Location::at_offset(path, text, start, end - start);
+        }
+    }
+    Location::in_source(path, text, 1, None)
+}

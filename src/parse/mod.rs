@@ -1,0 +1,320 @@
+//! Parsing: render every model and singular test once in parse mode to learn its
+//! `ref()`, `source()` and `config()` calls, merge configs (project tree, then
+//! properties files, then the model's own), name relations, and build the DAG
+//! with seeds, sources, data tests and exposures. Every error found is reported.
+
+mod data_tests;
+mod edges;
+mod models;
+mod names;
+mod sources;
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use rayon::prelude::*;
+use regex::Regex;
+use serde_json::Value as Json;
+
+use crate::{FastMap, FastSet};
+use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::graph::model_config::ModelConfig;
+use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
+use crate::project::config::{self, ConfigExt, ConfigMap};
+use crate::project::properties::{ColumnProperties, ModelProperties};
+use crate::project::{ModelFile, Project};
+use crate::core::relation::Relation;
+use crate::template::scope::parse_ref_string;
+use crate::template::{Mode, RefCall, Scope, Templates};
+use data_tests::*;
+use edges::*;
+use models::*;
+use names::*;
+use sources::*;
+
+/// The DAG, and the errors of the files that could not be parsed (their nodes
+/// are left out, so the rest of the project can still be compiled and checked).
+pub struct Parsed {
+    pub graph: Graph,
+    pub errors: Diagnostics,
+}
+
+struct RenderedModel {
+    /// The SQL with relation placeholders, when it needs no second render.
+    sql: Option<String>,
+    config: ConfigMap,
+    refs: Vec<RefCall>,
+    sources: Vec<(String, String)>,
+}
+
+pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnostics> {
+    let mut errors = Diagnostics::default();
+    check_duplicate_names(project, &mut errors);
+    errors.into_result()?;
+    let mut errors = Diagnostics::default();
+
+    let properties: FastMap<&str, &ModelProperties> =
+        project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+    let seed_properties: HashMap<&str, &ModelProperties> =
+        project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+
+    let source_nodes = build_source_nodes(project, templates, &mut errors);
+    // Sources are known before models are parsed, so `source()` resolves for real.
+    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes));
+
+    // Models: render each once, in parallel.
+    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
+    // Each yields its node, and the error of naming its relation, if any.
+    let rendered: Vec<Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>> = project
+        .models
+        .par_iter()
+        .enumerate()
+        .map(|(file, model)| {
+            let props = properties.get(model.name.as_str());
+            let mut base = tree_configs.get(&model.folders, &model.name);
+            if let Some(props) = props {
+                config::merge(&mut base, &props.config);
+            }
+            if !base.enabled() {
+                return Ok(None);
+            }
+            let rendered = render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base)?;
+            if !rendered.config.enabled() {
+                return Ok(None);
+            }
+            Ok(Some(model_node(project, templates, file, model, props.copied(), rendered)))
+        })
+        .collect();
+
+    // Generic tests declared on models and seeds (source tables' are few).
+    let declared: usize = project
+        .model_properties
+        .iter()
+        .chain(&project.seed_properties)
+        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
+        .sum();
+    let mut nodes = Vec::with_capacity(
+        project.models.len() + project.seeds.len() + source_nodes.len() + declared + project.singular_tests.len() + project.exposures.len(),
+    );
+    let mut failed = FastSet::default();
+    for (model, result) in project.models.iter().zip(rendered) {
+        match result {
+            Ok(Some((node, relation_error))) => {
+                if let Some(diagnostic) = relation_error {
+                    errors.push(diagnostic);
+                }
+                nodes.push(node);
+            }
+            Ok(None) => {}
+            Err(diagnostic) => {
+                errors.push(diagnostic);
+                failed.insert(model.name.as_str());
+            }
+        }
+    }
+
+    for seed in &project.seeds {
+        let mut fqn = vec![project.name.clone()];
+        fqn.extend(seed.folders.iter().cloned());
+        fqn.push(seed.name.clone());
+        let mut config = config::from_tree(&project.seeds_config, &fqn);
+        let props = seed_properties.get(seed.name.as_str());
+        if let Some(props) = props {
+            config::merge(&mut config, &props.config);
+        }
+        if !config.enabled() {
+            continue;
+        }
+        let mut node = Node {
+            unique_id: format!("seed.{}.{}", project.name, seed.name),
+            resource_type: ResourceType::Seed,
+            name: seed.name.clone(),
+            package: project.name.clone(),
+            path: seed.path.clone(),
+            fqn,
+            config,
+            description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+            relation: None,
+            details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
+        };
+        node.relation = Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
+        nodes.push(node);
+    }
+
+    nodes.extend(source_nodes);
+
+    // Generic data tests declared in properties files.
+    let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
+    for props in &project.model_properties {
+        let target = format!("model.{}.{}", project.name, props.name);
+        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+    }
+    for props in &project.seed_properties {
+        let target = format!("seed.{}.{}", project.name, props.name);
+        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+    }
+    for source in &project.sources {
+        for table in &source.tables {
+            let target = format!("source.{}.{}.{}", project.name, source.name, table.name);
+            let as_model = ModelProperties {
+                name: table.name.clone(),
+                columns: table.columns.clone(),
+                tests: table.tests.clone(),
+                file: source.file.clone(),
+                ..Default::default()
+            };
+            // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
+            let target_name = format!("{}_{}", source.name, table.name);
+            collect_tests(project, &as_model, &target, &target_name, "source_", &mut tests, &mut errors);
+        }
+    }
+    let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
+    tests.nodes.retain(|test: &Node| match &test.details {
+        NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
+        _ => true,
+    });
+    nodes.extend(tests.nodes);
+
+    // Singular tests: SQL files under the test paths.
+    let rendered: Vec<_> = project
+        .singular_tests
+        .par_iter()
+        .map(|test| {
+            let mut fqn = vec![project.name.clone()];
+            fqn.extend(test.folders.iter().cloned());
+            fqn.push(test.name.clone());
+            let base = config::from_tree(&project.tests_config, &fqn);
+            render_for_parse(templates, &sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
+        })
+        .collect();
+    for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
+        match result {
+            Ok((fqn, rendered)) if rendered.config.enabled() => nodes.push(Node {
+                unique_id: format!("test.{}.{}", project.name, test.name),
+                resource_type: ResourceType::Test,
+                name: test.name.clone(),
+                package: project.name.clone(),
+                path: test.file.path.clone(),
+                fqn,
+                config: rendered.config,
+                description: String::new(),
+                relation: None,
+                details: NodeDetails::Test(TestDetails {
+                    test_name: None,
+                    attached_to: None,
+                    column_name: None,
+                    kwargs: Default::default(),
+                    refs: rendered.refs,
+                    sources: rendered.sources,
+                    singular_file: Some(index),
+                }),
+            }),
+            Ok(_) => {}
+            Err(diagnostic) => errors.push(diagnostic),
+        }
+    }
+
+    for exposure in &project.exposures {
+        if !exposure.config.enabled() {
+            continue;
+        }
+        nodes.push(Node {
+            unique_id: format!("exposure.{}.{}", project.name, exposure.name),
+            resource_type: ResourceType::Exposure,
+            name: exposure.name.clone(),
+            package: project.name.clone(),
+            path: exposure.file.clone(),
+            fqn: vec![project.name.clone(), exposure.name.clone()],
+            config: exposure.config.clone(),
+            description: exposure.description.clone().unwrap_or_default(),
+            relation: None,
+            details: NodeDetails::Exposure {
+                exposure_type: exposure.exposure_type.clone(),
+                owner: exposure.owner.clone(),
+                depends_on: exposure.depends_on.clone(),
+                extra: exposure.extra.clone(),
+            },
+        });
+    }
+
+    render_descriptions(project, templates, &mut nodes, &mut errors);
+    let mut graph = Graph::new(nodes);
+    let edges = resolve_edges(project, &graph, &failed, &mut errors);
+    if let Err(cycles) = graph.connect(edges, |node, needle| locate(project, node, needle)) {
+        for cycle in cycles {
+            errors.push(cycle);
+        }
+        return Err(errors);
+    }
+    Ok(Parsed { graph, errors })
+}
+
+/// Descriptions may hold `{{ doc('name') }}`; dbt renders them, and so does strata.
+fn render_descriptions(project: &Project, templates: &Templates, nodes: &mut [Node], errors: &mut Diagnostics) {
+    for node in nodes.iter_mut() {
+        let path = node.path.clone();
+        let mut render = |text: &mut String| {
+            if !text.contains("{{") {
+                return;
+            }
+            let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, ConfigMap::new());
+            match templates.render_str(&path.to_string_lossy(), text, &mut scope) {
+                Ok(rendered) => *text = rendered,
+                Err(err) => {
+                    let source = std::fs::read_to_string(project.absolute(&path)).unwrap_or_default();
+                    errors.push(templates.diagnostic(&err, None).at(Location::of_text(&path, &source, text)));
+                }
+            }
+        };
+        render(&mut node.description);
+        if let NodeDetails::Model { columns, .. } | NodeDetails::Seed { columns } | NodeDetails::Source { columns, .. } = &mut node.details {
+            for column in columns {
+                render(&mut column.description);
+            }
+        }
+    }
+}
+
+fn columns(columns: &[ColumnProperties]) -> Vec<Column> {
+    columns
+        .iter()
+        .map(|c| Column { name: c.name.clone(), description: c.description.clone().unwrap_or_default(), data_type: c.data_type.clone() })
+        .collect()
+}
+
+fn render_for_parse(
+    templates: &Templates,
+    sources: &Arc<dyn crate::template::Resolve>,
+    path: &Path,
+    text: &str,
+    node: String,
+    base: ConfigMap,
+) -> Result<RenderedModel, Diagnostic> {
+    let name = path.to_string_lossy();
+    let template = templates.template(&name, text).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
+    let model_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut scope = Scope::new(node, Mode::Parse, base);
+    scope.this = Some(Relation::new(
+        templates.globals.target_database.clone(),
+        templates.globals.target_schema.clone(),
+        model_name,
+        templates.globals.quote(),
+    ));
+    scope.resolver = Some(sources.clone());
+    let sql = templates.render(&template, &mut scope).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
+    let sql = scope.exact.then_some(sql);
+    Ok(RenderedModel { config: scope.merged_config(), refs: scope.refs, sources: scope.sources, sql })
+}
+
+/// Model name → node index of every model and seed, for resolving `ref()` at compile time.
+pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
+    graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+        .map(|(i, n)| (n.name.clone(), i))
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! A model's node: its typed config, its relation (dbt's schema and alias
+//! naming, or the project's naming macros) and where each config was written.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// A model's node, and the error of naming its relation, if any (the node then
+/// gets an ephemeral relation, so the rest of the project still compiles).
+pub(super) fn model_node(
+    project: &Project,
+    templates: &Templates,
+    file: usize,
+    model: &ModelFile,
+    props: Option<&ModelProperties>,
+    rendered: RenderedModel,
+) -> (Node, Option<Diagnostic>) {
+    let (typed, config_error) = match ModelConfig::parse(&rendered.config) {
+        Ok(typed) => (typed, None),
+        Err(error) => {
+            let location = locate_config(project, model, props, error.key);
+            let mut diagnostic = Diagnostic::new(format!("model `{}`: {}", model.name, error.message)).at(location);
+            if let Some(help) = error.help {
+                diagnostic = diagnostic.help(help);
+            }
+            (ModelConfig::default(), Some(diagnostic))
+        }
+    };
+    let mut node = Node {
+        unique_id: format!("model.{}.{}", project.name, model.name),
+        resource_type: ResourceType::Model,
+        name: model.name.clone(),
+        package: project.name.clone(),
+        path: model.file.path.clone(),
+        fqn: fqn(project, model),
+        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+        relation: None,
+        details: NodeDetails::Model {
+            file,
+            parsed_sql: rendered.sql,
+            refs: rendered.refs,
+            sources: rendered.sources,
+            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+            config: typed,
+        },
+        config: rendered.config,
+    };
+    if config_error.is_some() {
+        node.relation = Some(Relation::ephemeral(&node.name));
+        return (node, config_error);
+    }
+    let (relation, error) = match node.materialized() {
+        "ephemeral" => (Relation::ephemeral(&node.name), None),
+        _ => match model_relation(project, templates, &node) {
+            Ok(relation) => (relation, None),
+            Err(diagnostic) => (Relation::ephemeral(&node.name), Some(diagnostic)),
+        },
+    };
+    node.relation = Some(relation);
+    (node, error)
+}
+
+/// Where `key` of a model's config was written: the model's `config()` call,
+/// else its properties file, else `dbt_project.yml`.
+pub(super) fn locate_config(project: &Project, model: &ModelFile, props: Option<&ModelProperties>, key: &str) -> Location {
+    if model.file.text.contains(key) {
+        return Location::of_text(&model.file.path, &model.file.text, key);
+    }
+    let mut files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
+    files.push(PathBuf::from("dbt_project.yml"));
+    for file in files {
+        if let Ok(text) = std::fs::read_to_string(project.absolute(&file)) {
+            if text.contains(key) {
+                return Location::of_text(&file, &text, key);
+            }
+        }
+    }
+    Location::file(&model.file.path)
+}
+
+pub(super) fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
+    let mut fqn = Vec::with_capacity(model.folders.len() + 2);
+    fqn.push(project.name.clone());
+    fqn.extend(model.folders.iter().cloned());
+    fqn.push(model.name.clone());
+    fqn
+}
+
+/// The relation a model or seed builds: dbt's default schema and alias naming,
+/// or the project's `generate_schema_name` / `generate_alias_name` macros.
+pub(super) fn model_relation(project: &Project, templates: &Templates, node: &Node) -> Result<Relation, Diagnostic> {
+    let custom_schema = node.config.str_value("schema").filter(|s| !s.is_empty());
+    let custom_alias = node.config.str_value("alias").filter(|s| !s.is_empty());
+    let schema = if templates.custom_schema_name {
+        call_naming_macro(templates, "generate_schema_name", custom_schema, node)?
+    } else {
+        match custom_schema {
+            Some(custom) => format!("{}_{}", project.target.schema, custom.trim()),
+            None => project.target.schema.clone(),
+        }
+    };
+    let identifier = if templates.custom_alias_name {
+        call_naming_macro(templates, "generate_alias_name", custom_alias, node)?
+    } else {
+        custom_alias.map(|a| a.trim().to_string()).unwrap_or_else(|| node.name.clone())
+    };
+    let dialect = crate::warehouse::dialect(project.target.kind);
+    let database = node.config.str_value("database").map(str::to_string).or_else(|| dialect.default_database(&project.target));
+    Ok(Relation::new(database, schema, identifier, dialect.quote_style()))
+}
+
+pub(super) fn call_naming_macro(templates: &Templates, macro_name: &str, custom: Option<&str>, node: &Node) -> Result<String, Diagnostic> {
+    let node_value = minijinja::Value::from_serialize(serde_json::json!({
+        "name": node.name,
+        "unique_id": node.unique_id,
+        "resource_type": node.resource_type.name(),
+        "fqn": node.fqn,
+        "path": node.path.to_string_lossy(),
+        "original_file_path": node.path.to_string_lossy(),
+        "config": node.config,
+    }));
+    let args = [minijinja::Value::from(custom.map(str::to_string)), node_value];
+    let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
+    templates
+        .call_macro(macro_name, &args, &mut scope)
+        .map(|value| value.to_string().trim().to_string())
+        .map_err(|err| templates.diagnostic(&err, None).note(format!("while naming the relation of `{}`", node.name)))
+}
