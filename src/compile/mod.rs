@@ -184,9 +184,10 @@ impl<'a> Compiler<'a> {
         };
         // A test of a partitioned model checks the execution date's partition
         // only (cheap on BigQuery), unless `test_scope: all`.
-        let mut conditions: Vec<String> = node.config.str_value("where").map(str::to_string).into_iter().collect();
+        let mut conditions: Vec<String> = test.config.where_clause.clone().into_iter().collect();
         let partition = tested.and_then(|t| t.partition());
-        if let (Some(partition), false) = (partition, node.config.str_value("test_scope") == Some("all") || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"))) {
+        let whole_table = test.config.whole_table || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"));
+        if let (Some(partition), false) = (partition, whole_table) {
             let sql = crate::warehouse::dialect(self.project.target.kind);
             let (first, last) = partition.range(self.templates.date);
             conditions.push(format!("{} between {} and {}", sql.partition_expression(partition), sql.date_literal(first), sql.date_literal(last)));

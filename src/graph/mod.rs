@@ -5,6 +5,7 @@
 pub mod model_config;
 pub mod resolve;
 pub mod select;
+pub mod test_config;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -109,6 +110,8 @@ pub struct TestDetails {
     pub sources: Vec<(String, String)>,
     /// Index into `Project::singular_tests`, for a singular test.
     pub singular_file: Option<usize>,
+    /// The config, read into types once.
+    pub config: test_config::TestConfig,
 }
 
 impl Node {

@@ -65,6 +65,13 @@ pub(super) fn collect_tests(
         if !test_config.enabled() {
             continue;
         }
+        let typed = match TestConfig::parse(&test_config) {
+            Ok(typed) => typed,
+            Err(error) => {
+                errors.push(config_diagnostic(project, &format!("data test `{test_name}` of `{}`", props.name), error, None, &[props.file.clone()]));
+                continue;
+            }
+        };
         let short_name = test_name.rsplit('.').next().unwrap_or(&test_name).to_string();
         let mut refs = Vec::new();
         let mut sources = Vec::new();
@@ -109,6 +116,7 @@ pub(super) fn collect_tests(
                 refs,
                 sources,
                 singular_file: None,
+                config: typed,
             }),
         });
     }

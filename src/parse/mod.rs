@@ -20,7 +20,8 @@ use serde_json::Value as Json;
 
 use crate::{FastMap, FastSet};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
-use crate::graph::model_config::ModelConfig;
+use crate::graph::model_config::{ConfigError, ModelConfig};
+use crate::graph::test_config::TestConfig;
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
 use crate::project::properties::{ColumnProperties, ModelProperties};
@@ -191,26 +192,30 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         .collect();
     for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
         match result {
-            Ok((fqn, rendered)) if rendered.config.enabled() => nodes.push(Node {
-                unique_id: format!("test.{}.{}", project.name, test.name),
-                resource_type: ResourceType::Test,
-                name: test.name.clone(),
-                package: project.name.clone(),
-                path: test.file.path.clone(),
-                fqn,
-                config: rendered.config,
-                description: String::new(),
-                relation: None,
-                details: NodeDetails::Test(TestDetails {
-                    test_name: None,
-                    attached_to: None,
-                    column_name: None,
-                    kwargs: Default::default(),
-                    refs: rendered.refs,
-                    sources: rendered.sources,
-                    singular_file: Some(index),
+            Ok((fqn, rendered)) if rendered.config.enabled() => match TestConfig::parse(&rendered.config) {
+                Err(error) => errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[])),
+                Ok(typed) => nodes.push(Node {
+                    unique_id: format!("test.{}.{}", project.name, test.name),
+                    resource_type: ResourceType::Test,
+                    name: test.name.clone(),
+                    package: project.name.clone(),
+                    path: test.file.path.clone(),
+                    fqn,
+                    config: rendered.config,
+                    description: String::new(),
+                    relation: None,
+                    details: NodeDetails::Test(TestDetails {
+                        test_name: None,
+                        attached_to: None,
+                        column_name: None,
+                        kwargs: Default::default(),
+                        refs: rendered.refs,
+                        sources: rendered.sources,
+                        singular_file: Some(index),
+                        config: typed,
+                    }),
                 }),
-            }),
+            },
             Ok(_) => {}
             Err(diagnostic) => errors.push(diagnostic),
         }
@@ -317,4 +322,34 @@ pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
         .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
         .map(|(i, n)| (n.name.clone(), i))
         .collect()
+}
+
+/// Where `key` of a config was written: the file being parsed (`written`),
+/// else the first of `files` that has it, else `dbt_project.yml`.
+fn locate_key(project: &Project, written: Option<(&Path, &str)>, files: &[PathBuf], key: &str) -> Location {
+    if let Some((path, text)) = written {
+        if text.contains(key) {
+            return Location::of_text(path, text, key);
+        }
+    }
+    for file in files.iter().cloned().chain([PathBuf::from("dbt_project.yml")]) {
+        if let Ok(text) = std::fs::read_to_string(project.absolute(&file)) {
+            if text.contains(key) {
+                return Location::of_text(&file, &text, key);
+            }
+        }
+    }
+    match written {
+        Some((path, _)) => Location::file(path),
+        None => files.first().map_or_else(|| Location::file(Path::new("dbt_project.yml")), |file| Location::file(file)),
+    }
+}
+
+/// A config value `what` cannot use, located where it was written.
+fn config_diagnostic(project: &Project, what: &str, error: ConfigError, written: Option<(&Path, &str)>, files: &[PathBuf]) -> Diagnostic {
+    let diagnostic = Diagnostic::new(format!("{what}: {}", error.message)).at(locate_key(project, written, files, error.key));
+    match error.help {
+        Some(help) => diagnostic.help(help),
+        None => diagnostic,
+    }
 }

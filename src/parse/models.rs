@@ -17,12 +17,9 @@ pub(super) fn model_node(
     let (typed, config_error) = match ModelConfig::parse(&rendered.config) {
         Ok(typed) => (typed, None),
         Err(error) => {
-            let location = locate_config(project, model, props, error.key);
-            let mut diagnostic = Diagnostic::new(format!("model `{}`: {}", model.name, error.message)).at(location);
-            if let Some(help) = error.help {
-                diagnostic = diagnostic.help(help);
-            }
-            (ModelConfig::default(), Some(diagnostic))
+            let files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
+            let written = Some((model.file.path.as_path(), model.file.text.as_str()));
+            (ModelConfig::default(), Some(config_diagnostic(project, &format!("model `{}`", model.name), error, written, &files)))
         }
     };
     let mut node = Node {
@@ -57,24 +54,6 @@ pub(super) fn model_node(
     };
     node.relation = Some(relation);
     (node, error)
-}
-
-/// Where `key` of a model's config was written: the model's `config()` call,
-/// else its properties file, else `dbt_project.yml`.
-pub(super) fn locate_config(project: &Project, model: &ModelFile, props: Option<&ModelProperties>, key: &str) -> Location {
-    if model.file.text.contains(key) {
-        return Location::of_text(&model.file.path, &model.file.text, key);
-    }
-    let mut files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
-    files.push(PathBuf::from("dbt_project.yml"));
-    for file in files {
-        if let Ok(text) = std::fs::read_to_string(project.absolute(&file)) {
-            if text.contains(key) {
-                return Location::of_text(&file, &text, key);
-            }
-        }
-    }
-    Location::file(&model.file.path)
 }
 
 pub(super) fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {

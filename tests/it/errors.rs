@@ -222,3 +222,16 @@ fn a_bad_partition_by_is_a_compile_error_where_it_was_written() {
     assert_fails(&run);
     insta::assert_snapshot!("partition_by_in_project_file", run.stderr);
 }
+
+#[test]
+fn a_malformed_test_threshold_is_a_compile_error_at_its_line() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "select 1 as id")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: orders\n    columns:\n      - name: id\n        tests:\n          - not_null:\n              config:\n                warn_if: lots\n",
+        )
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
