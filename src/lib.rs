@@ -15,7 +15,6 @@ pub mod options;
 pub mod parse;
 pub mod project;
 pub mod report;
-pub mod run;
 pub mod seed;
 pub mod template;
 pub mod warehouse;
@@ -30,15 +29,15 @@ pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
-        Command::Compile(args) => commands::compile(args),
-        Command::Ls(args) => commands::ls(args),
-        Command::Seed(args) => run::execute(run::Which::Seed, &args.options()),
-        Command::Run(args) => run::execute(run::Which::Run, &args.options()),
-        Command::Test(args) => run::execute(run::Which::Test, &args.options()),
-        Command::Build(args) => run::execute(run::Which::Build, &args.options()),
-        Command::Show(args) => run::show(args),
-        Command::Retry(args) => run::retry(args),
-        Command::Debug(args) => commands::debug(args),
+        Command::Compile(args) => commands::compile::compile(args),
+        Command::Ls(args) => commands::ls::ls(args),
+        Command::Seed(args) => commands::run::execute(commands::run::Which::Seed, &args.options()),
+        Command::Run(args) => commands::run::execute(commands::run::Which::Run, &args.options()),
+        Command::Test(args) => commands::run::execute(commands::run::Which::Test, &args.options()),
+        Command::Build(args) => commands::run::execute(commands::run::Which::Build, &args.options()),
+        Command::Show(args) => commands::show::show(args),
+        Command::Retry(args) => commands::retry::retry(args),
+        Command::Debug(args) => commands::debug::debug(args),
     };
     match result {
         Ok(status) => status,

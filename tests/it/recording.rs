@@ -14,7 +14,7 @@ use strata::cli::{Cli, Command};
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
 use strata::warehouse::sql::SqlGenerator;
-use strata::run::{Which, execute_on};
+use strata::commands::run::{Which, execute_on};
 use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 #[derive(Default)]

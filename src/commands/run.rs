@@ -1,20 +1,15 @@
-//! `seed`, `run`, `test`, `build` and `show`: choose the nodes, open the
-//! warehouse, run the DAG through the worker pool, report, and write
-//! `run_results.json`. Exit status: 0 when every node passed (warnings
-//! allowed), 1 when a node or test failed, 130 when interrupted.
+//! `strata seed`, `run`, `test` and `build`: the selected nodes, for each
+//! execution date in order, on the worker pool, with a report and run_results.json.
+
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use serde_json::json;
 
 use crate::artifacts::{self, RunResult};
-use crate::cli::{RetryArgs, ShowArgs, ShowOutput};
-use crate::options::{DateOptions, Invocation, RunOptions};
-use crate::project::LoadOptions;
+use crate::options::{Invocation, RunOptions};
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
@@ -24,7 +19,7 @@ use crate::graph::{Graph, ResourceType};
 use crate::core::outcome::Outcome;
 use crate::materialize::Materializer;
 use crate::project::Project;
-use crate::report::{Reporter, render_table};
+use crate::report::Reporter;
 use crate::warehouse::{Connection, Timed, Warehouse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +31,7 @@ pub enum Which {
 }
 
 impl Which {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Which::Seed => "seed",
             Which::Run => "run",
@@ -56,9 +51,8 @@ impl Which {
     }
 }
 
-
 /// The Ctrl-C flag, set once per process; the handler also interrupts the warehouse.
-fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
+pub(super) fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
     static FLAG: OnceLock<(Arc<AtomicBool>, Arc<Mutex<Option<Arc<dyn Warehouse>>>>)> = OnceLock::new();
     let (flag, current) = FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
@@ -82,10 +76,10 @@ fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
 }
 
 /// One pool run: the nodes of one execution date.
-struct Phase {
-    date: ExecutionDate,
+pub(super) struct Phase {
+    pub(super) date: ExecutionDate,
     /// Unique ids of the nodes to run.
-    nodes: BTreeSet<String>,
+    pub(super) nodes: BTreeSet<String>,
 }
 
 /// Splits the nodes to run into phases. One date: one phase. A backfill: seeds
@@ -184,7 +178,7 @@ fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -
 /// Runs `plan`; `to_refresh` holds the unique ids `--full-refresh` still has to
 /// rebuild: a node leaves it when it succeeds, and what is left is recorded in
 /// run_results.json (`full_refresh_pending`) for `retry`.
-fn run_phases(
+pub(super) fn run_phases(
     which: Which,
     args: &RunOptions,
     session: &Session,
@@ -349,88 +343,7 @@ fn run_phases(
     Ok(if outcomes.iter().any(|o| o.status.is_failure()) { 1 } else { 0 })
 }
 
-/// `strata retry`: the failed and skipped nodes of the last invocation, read
-/// from `target/run_results.json`, for the dates and flags it recorded.
-pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
-    let started = Instant::now();
-    let project = Project::load(&args.project.options())?;
-    let path = project.target_path.join("run_results.json");
-    let shown = path.strip_prefix(&project.root).unwrap_or(&path).display().to_string();
-    let text = std::fs::read_to_string(&path).map_err(|_| {
-        Diagnostic::new(format!("there is nothing to retry: `{shown}` does not exist"))
-            .help("`strata retry` re-runs what failed in the last `strata run`, `build`, `seed` or `test`")
-    })?;
-    let last: serde_json::Value = serde_json::from_str(&text).map_err(|err| Diagnostic::new(format!("`{shown}` is not valid JSON: {err}")))?;
-    let recorded: Invocation = serde_json::from_value(last["args"].clone())
-        .map_err(|err| Diagnostic::new(format!("`{shown}` does not record how it was run: {err}")).help("run the command again instead of `strata retry`"))?;
-    let which = match recorded.which.as_str() {
-        "seed" => Which::Seed,
-        "run" => Which::Run,
-        "test" => Which::Test,
-        "build" => Which::Build,
-        _ => return Err(Diagnostic::new(format!("`{shown}` was not written by `strata run`, `build`, `seed` or `test`")).into()),
-    };
-    let mut failed: BTreeMap<ExecutionDate, BTreeSet<String>> = BTreeMap::new();
-    for result in last["results"].as_array().into_iter().flatten() {
-        let status = result["status"].as_str().unwrap_or_default();
-        if !matches!(status, "error" | "fail" | "skipped") {
-            continue;
-        }
-        let (Some(id), Some(date)) = (result["unique_id"].as_str(), result["execution_date"].as_str()) else { continue };
-        let date = ExecutionDate::parse(date, "execution_date")?;
-        failed.entry(date).or_default().insert(id.to_string());
-    }
-    if failed.is_empty() {
-        println!("Nothing to retry: every node of the last `strata {}` passed", which.name());
-        return Ok(0);
-    }
-
-    let Some(dates) = DateOptions::of_dates(&recorded.dates) else {
-        return Err(Diagnostic::new(format!("`{shown}` records no execution dates")).into());
-    };
-    let given = args.project.options();
-    let run_options = RunOptions {
-        project: LoadOptions {
-            target: given.target.clone().or_else(|| Some(recorded.target.clone())),
-            vars: given.vars.clone().or_else(|| recorded.vars.clone()),
-            ..given
-        },
-        selection: recorded.selection.clone(),
-        dates,
-        threads: args.threads.or(recorded.threads),
-        full_refresh: recorded.full_refresh,
-        fail_fast: false,
-        skip_checks: recorded.skip_checks,
-        no_progress: args.output.no_progress,
-        quiet: args.output.quiet,
-    };
-    let session = Session::open(&run_options.project, &run_options.dates)?;
-    let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();
-    // Only what the last run did not rebuild yet: a node that succeeded on an
-    // earlier date of a `--full-refresh` backfill must not be rebuilt again,
-    // which would drop those dates' partitions.
-    let to_refresh: BTreeSet<String> = if run_options.full_refresh {
-        match &recorded.full_refresh_pending {
-            Some(pending) => pending.iter().cloned().collect(),
-            None => {
-                let succeeded: BTreeSet<&str> = last["results"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|result| matches!(result["status"].as_str(), Some("success" | "pass" | "warn")))
-                    .filter_map(|result| result["unique_id"].as_str())
-                    .collect();
-                plan.iter().flat_map(|phase| &phase.nodes).filter(|id| !succeeded.contains(id.as_str())).cloned().collect()
-            }
-        }
-    } else {
-        BTreeSet::new()
-    };
-    let invocation = Invocation { retry: true, full_refresh_pending: None, ..recorded };
-    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &crate::warehouse::open)
-}
-
-fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {
+pub(super) fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {
     for hook in hooks {
         let sql = compiler.render_text("dbt_project.yml", hook, None)?;
         if !sql.trim().is_empty() {
@@ -441,48 +354,3 @@ fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[
     }
     Ok(())
 }
-
-pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project.options(), &args.date.options())?;
-    session.require_parsed()?;
-    let graph = session.graph();
-    let compiler = Compiler::new(&session.project, &session.templates, graph);
-    let (title, sql) = match (&args.select, &args.inline) {
-        (_, Some(inline)) => ("inline query".to_string(), compiler.render_text("<inline>", inline, None)?),
-        (Some(selector), None) => {
-            let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(selector), &[])?;
-            let Some(&index) = selected.iter().find(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed)) else {
-                return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed")).help("pass a model name, e.g. `--select dau`").into());
-            };
-            let node = &graph.nodes[index];
-            let sql = match node.resource_type {
-                ResourceType::Seed => format!("select * from {}", node.relation.as_ref().map(|r| r.to_string()).unwrap_or_default()),
-                _ => compiler.compile_one(index, false)?.sql,
-            };
-            (format!("node `{}`", node.name), sql)
-        }
-        (None, None) => return Err(Diagnostic::new("`strata show` needs `--select <model>` or `--inline \"<query>\"`").into()),
-    };
-    let warehouse = crate::warehouse::open(&session.project)?;
-    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let table = connection
-        .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))
-        .map_err(|err| Diagnostic::new(format!("the query of {title} failed: {err}")))?;
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        ShowOutput::Table => {
-            writeln!(out, "Previewing {title}:")?;
-            writeln!(out, "{}", render_table(&table))?;
-        }
-        ShowOutput::Json => {
-            let rows: Vec<serde_json::Value> = table
-                .rows
-                .iter()
-                .map(|row| serde_json::Value::Object(table.columns.iter().cloned().zip(row.iter().map(|c| c.to_json())).collect()))
-                .collect();
-            writeln!(out, "{}", json!({"show": rows}))?;
-        }
-    }
-    Ok(0)
-}
-

@@ -1,0 +1,58 @@
+//! `strata show`: a few rows of a model or an inline query, as a table or JSON.
+
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::cli::{ShowArgs, ShowOutput};
+use crate::commands::{Failure, Session};
+use crate::compile::Compiler;
+use crate::core::diagnostic::Diagnostic;
+use crate::graph::ResourceType;
+use crate::report::render_table;
+
+
+pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
+    let session = Session::open(&args.project.options(), &args.date.options())?;
+    session.require_parsed()?;
+    let graph = session.graph();
+    let compiler = Compiler::new(&session.project, &session.templates, graph);
+    let (title, sql) = match (&args.select, &args.inline) {
+        (_, Some(inline)) => ("inline query".to_string(), compiler.render_text("<inline>", inline, None)?),
+        (Some(selector), None) => {
+            let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(selector), &[])?;
+            let Some(&index) = selected.iter().find(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed)) else {
+                return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed")).help("pass a model name, e.g. `--select dau`").into());
+            };
+            let node = &graph.nodes[index];
+            let sql = match node.resource_type {
+                ResourceType::Seed => format!("select * from {}", node.relation.as_ref().map(|r| r.to_string()).unwrap_or_default()),
+                _ => compiler.compile_one(index, false)?.sql,
+            };
+            (format!("node `{}`", node.name), sql)
+        }
+        (None, None) => return Err(Diagnostic::new("`strata show` needs `--select <model>` or `--inline \"<query>\"`").into()),
+    };
+    let warehouse = crate::warehouse::open(&session.project)?;
+    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let table = connection
+        .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))
+        .map_err(|err| Diagnostic::new(format!("the query of {title} failed: {err}")))?;
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        ShowOutput::Table => {
+            writeln!(out, "Previewing {title}:")?;
+            writeln!(out, "{}", render_table(&table))?;
+        }
+        ShowOutput::Json => {
+            let rows: Vec<serde_json::Value> = table
+                .rows
+                .iter()
+                .map(|row| serde_json::Value::Object(table.columns.iter().cloned().zip(row.iter().map(|c| c.to_json())).collect()))
+                .collect();
+            writeln!(out, "{}", json!({"show": rows}))?;
+        }
+    }
+    Ok(0)
+}
