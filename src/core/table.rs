@@ -57,17 +57,26 @@ impl Cell {
 
 /// The count in the first cell of a query's result, or an error that says
 /// what came back instead: a check that cannot read its count must fail, not pass.
-pub fn first_count(table: &Table) -> Result<u64, String> {
+pub fn first_count(table: &Table) -> Result<u64, CountError> {
     let cell = table.rows.first().and_then(|row| row.first());
     match cell {
-        Some(cell) => cell.as_count().ok_or_else(|| format!("the count query returned `{cell}`, not a whole number")),
-        None => Err("the count query returned no row".to_string()),
+        Some(cell) => cell.as_count().ok_or_else(|| CountError::NotWhole(cell.to_string())),
+        None => Err(CountError::NoRow),
     }
+}
+
+/// Why a count could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CountError {
+    #[error("the count query returned `{0}`, not a whole number")]
+    NotWhole(String),
+    #[error("the count query returned no row")]
+    NoRow,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Cell, Table, first_count};
+    use super::{Cell, CountError, Table, first_count};
 
     fn one(cell: Cell) -> Table {
         Table { columns: vec!["count".into()], rows: vec![vec![cell]] }
@@ -79,10 +88,10 @@ mod tests {
         assert_eq!(first_count(&one(Cell::Int(3))), Ok(3));
         assert_eq!(first_count(&one(Cell::Text("3".into()))), Ok(3));
         assert_eq!(first_count(&one(Cell::Float(3.0))), Ok(3));
-        assert_eq!(first_count(&one(Cell::Null)), Err("the count query returned `NULL`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Float(2.5))), Err("the count query returned `2.5`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Int(-1))), Err("the count query returned `-1`, not a whole number".into()));
-        assert_eq!(first_count(&one(Cell::Text("three".into()))), Err("the count query returned `three`, not a whole number".into()));
-        assert_eq!(first_count(&Table::default()), Err("the count query returned no row".into()));
+        assert_eq!(first_count(&one(Cell::Null)), Err(CountError::NotWhole("NULL".into())));
+        assert_eq!(first_count(&one(Cell::Float(2.5))), Err(CountError::NotWhole("2.5".into())));
+        assert_eq!(first_count(&one(Cell::Int(-1))), Err(CountError::NotWhole("-1".into())));
+        assert_eq!(first_count(&one(Cell::Text("three".into()))), Err(CountError::NotWhole("three".into())));
+        assert_eq!(first_count(&Table::default()), Err(CountError::NoRow));
     }
 }

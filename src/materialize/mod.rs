@@ -13,7 +13,7 @@ use std::time::Instant;
 use crate::compile::Compiler;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
-use crate::core::table::first_count;
+use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
 use crate::graph::{NodeDetails, ResourceType};
 use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
@@ -37,18 +37,26 @@ pub struct Materializer<'a> {
 }
 
 /// A statement failed: the message a user reads, with the statement's step.
-struct StepError(String);
-
-impl From<WarehouseError> for StepError {
-    fn from(err: WarehouseError) -> StepError {
-        StepError(err.to_string())
-    }
-}
-
-impl From<PlanError> for StepError {
-    fn from(err: PlanError) -> StepError {
-        StepError(err.to_string())
-    }
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// A hook (`pre_hook`, `post_hook`) that could not be rendered.
+    #[error("{key}: {message}")]
+    HookTemplate { key: String, message: String },
+    /// A hook the warehouse refused.
+    #[error("{key} failed: {source}")]
+    Hook { key: String, source: WarehouseError },
+    #[error("{0}")]
+    Template(String),
+    /// A count that could not be read as a whole number.
+    #[error("{source}: {sql}")]
+    Count { source: CountError, sql: String },
+    /// A seed file the generator could not read.
+    #[error("{0}")]
+    Seed(String),
 }
 
 impl Materializer<'_> {
@@ -115,7 +123,8 @@ impl Materializer<'_> {
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
             }
-            Err(StepError(message)) => {
+            Err(err) => {
+                let message = err.to_string();
                 let mut outcome = Outcome::error(node.label(), message);
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
@@ -156,9 +165,11 @@ impl Materializer<'_> {
             let sql = self
                 .compiler
                 .render_text(&node.path.to_string_lossy(), hook, Some(index))
-                .map_err(|d| StepError(format!("{key}: {}", d.message)))?;
+                .map_err(|d| StepError::HookTemplate { key: key.to_string(), message: d.message })?;
             if !sql.trim().is_empty() {
-                connection.execute_script(&sql).map_err(|err| StepError(format!("{key} failed: {err}")))?;
+                connection
+                    .execute_script(&sql)
+                    .map_err(|source| StepError::Hook { key: key.to_string(), source })?;
             }
         }
         Ok(())
@@ -168,7 +179,7 @@ impl Materializer<'_> {
     /// a whole number, so a guard that cannot read its count refuses.
     fn count_query(&self, connection: &mut dyn Connection, sql: &str) -> Result<u64, StepError> {
         let table = connection.query_sql(sql)?;
-        first_count(&table).map_err(|message| StepError(format!("{message}: {}", sql.trim())))
+        first_count(&table).map_err(|source| StepError::Count { source, sql: sql.trim().to_string() })
     }
 
 }

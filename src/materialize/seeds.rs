@@ -23,7 +23,7 @@ impl Materializer<'_> {
         let result = self
             .sql
             .seed_plan(&relation, self.present(&relation), &load)
-            .map_err(StepError)
+            .map_err(StepError::Seed)
             .and_then(|plan| plan::execute(&plan, connection, self.sql).map_err(StepError::from));
         match result {
             Ok(stats) => {
@@ -31,7 +31,7 @@ impl Materializer<'_> {
                 outcome.stats = stats;
                 outcome
             }
-            Err(StepError(message)) => Outcome::error(node.label(), message),
+            Err(err) => Outcome::error(node.label(), err.to_string()),
         }
     }
 }

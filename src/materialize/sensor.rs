@@ -50,7 +50,7 @@ impl Materializer<'_> {
                 Ok(Poke::Stale(warning)) => Attempt::Done(Some(warning)),
                 Ok(Poke::NotReady(reason)) => Attempt::NotYet(reason),
                 // A missing table is a source not loaded yet: keep waiting.
-                Err(StepError(message)) => Attempt::NotYet(message),
+                Err(err) => Attempt::NotYet(err.to_string()),
             }
         };
         let after = |attempts: u32| if attempts == 1 { String::new() } else { format!(" after {attempts} checks") };
@@ -87,7 +87,7 @@ impl Materializer<'_> {
                 let condition = self
                     .compiler
                     .render_text(&node.path.to_string_lossy(), condition, None)
-                    .map_err(|d| StepError(format!("`wait_for.sql`: {}", d.message)))?;
+                    .map_err(|d| StepError::Template(format!("`wait_for.sql`: {}", d.message)))?;
                 if self.count_query(connection, &format!("select count(*) from {relation} where {condition}"))? == 0 {
                     return Ok(Poke::NotReady(format!("no row satisfies `{}`", condition.trim())));
                 }

@@ -8,7 +8,7 @@ use crate::core::dates::ExecutionDate;
 use crate::core::format::thousands;
 use crate::core::job::{Job, JobStats};
 use crate::core::partition::Partition;
-use crate::core::table::first_count;
+use crate::core::table::{CountError, first_count};
 use crate::warehouse::sql::SqlGenerator;
 use crate::warehouse::{Connection, RelationKind, WarehouseError};
 
@@ -127,8 +127,8 @@ pub enum PlanError {
     #[error("{0}")]
     Refused(String),
     /// A guard's count could not be read; nothing was written.
-    #[error("{message}: {sql}")]
-    Unreadable { message: String, sql: String },
+    #[error("{source}: {sql}")]
+    Unreadable { source: CountError, sql: String },
 }
 
 /// Runs `plan` on `connection`; with a transaction, all of it is written or none.
@@ -166,7 +166,7 @@ fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, P
             }
             Step::Guard { count, refusal } => {
                 let table = connection.query(count)?;
-                let found = first_count(&table).map_err(|message| PlanError::Unreadable { message, sql: count.sql.trim().to_string() })?;
+                let found = first_count(&table).map_err(|source| PlanError::Unreadable { source, sql: count.sql.trim().to_string() })?;
                 if found > 0 {
                     return Err(PlanError::Refused(refusal.message(found)));
                 }
