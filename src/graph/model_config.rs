@@ -129,6 +129,7 @@ impl ModelConfig {
                 .ok_or_else(|| ConfigError::new("labels", "`labels` values must be text"))?,
             Some(other) => return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`"))),
         };
+        check_strategy(config, partition.is_some(), !unique_key.is_empty())?;
         Ok(ModelConfig {
             materialized,
             partition,
@@ -139,6 +140,34 @@ impl ModelConfig {
             labels,
         })
     }
+}
+
+/// An `incremental_strategy`, where one is written, must be the one strata
+/// runs for the model's config: `insert_overwrite` with `partition_by`,
+/// `delete+insert` or `merge` with `unique_key`, `append` otherwise.
+fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool) -> Result<(), ConfigError> {
+    const STRATEGIES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
+    let strategy = match config.get("incremental_strategy") {
+        None | Some(Json::Null) => return Ok(()),
+        Some(Json::String(strategy)) => strategy.as_str(),
+        Some(other) => return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy` must be a name such as `append`, not `{other}`"))),
+    };
+    let needs = match strategy {
+        "insert_overwrite" if !partitioned => "`partition_by`",
+        "delete+insert" | "merge" if !keyed => "a `unique_key`",
+        "append" if partitioned || keyed => "neither `partition_by` nor `unique_key` (strata replaces partitions or merges by key when they are set)",
+        "insert_overwrite" | "delete+insert" | "merge" | "append" => return Ok(()),
+        unknown => {
+            return Err(ConfigError {
+                help: Some(match crate::core::diagnostic::did_you_mean(unknown, STRATEGIES) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "use `append`, `delete+insert`, `merge` or `insert_overwrite`".to_string(),
+                }),
+                ..ConfigError::new("incremental_strategy", format!("unknown incremental strategy `{unknown}`"))
+            });
+        }
+    };
+    Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` needs {needs}")))
 }
 
 fn hooks(config: &ConfigMap, key: &str) -> Vec<String> {
@@ -186,5 +215,13 @@ mod tests {
         assert_eq!(parse(json!({"materialized": "incremental", "partition_by": {"data_type": "date"}})).unwrap_err().key, "partition_by");
         assert_eq!(parse(json!({"materialized": "incremental", "partition_by": "day", "lookback": -1})).unwrap_err().key, "lookback");
         assert_eq!(parse(json!({"unique_key": [1]})).unwrap_err().key, "unique_key");
+        let strategy = |config: Json| parse(config).map(|_| ()).map_err(|e| e.message);
+        assert_eq!(strategy(json!({"incremental_strategy": "insert_overwrite", "partition_by": "day"})), Ok(()));
+        assert_eq!(strategy(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
+        assert_eq!(strategy(json!({"incremental_strategy": "append"})), Ok(()));
+        assert_eq!(strategy(json!({"incremental_strategy": "insert_overwrite"})), Err("`incremental_strategy: insert_overwrite` needs `partition_by`".into()));
+        assert_eq!(strategy(json!({"incremental_strategy": "delete+insert"})), Err("`incremental_strategy: delete+insert` needs a `unique_key`".into()));
+        let typo = parse(json!({"incremental_strategy": "insert_overwirte"})).unwrap_err();
+        assert_eq!((typo.message.as_str(), typo.help.as_deref()), ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?")));
     }
 }
