@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::options::{DateOptions, RunOptions, Selection};
+use crate::graph::ResourceType;
+use crate::options::{CompileOptions, DateOptions, LsFormat, LsOptions, RunOptions, Selection, ShowOptions};
 use crate::project::LoadOptions;
 
 #[derive(Debug, Parser)]
@@ -246,6 +247,57 @@ impl RunArgs {
             skip_checks: self.skip_checks,
             no_progress: self.output.no_progress,
             quiet: self.output.quiet,
+        }
+    }
+}
+
+impl CompileArgs {
+    pub fn options(&self) -> CompileOptions {
+        CompileOptions {
+            project: self.project.options(),
+            selection: self.select.options(),
+            dates: self.date.options(),
+            threads: self.threads,
+            quiet: self.quiet,
+        }
+    }
+}
+
+impl LsArgs {
+    pub fn options(&self) -> LsOptions {
+        let all = self.resource_type.contains(&ResourceTypeArg::All);
+        let resource_types = self
+            .resource_type
+            .iter()
+            .filter(|_| !all)
+            .filter_map(|r| match r {
+                ResourceTypeArg::Model => Some(ResourceType::Model),
+                ResourceTypeArg::Seed => Some(ResourceType::Seed),
+                ResourceTypeArg::Test => Some(ResourceType::Test),
+                ResourceTypeArg::Source => Some(ResourceType::Source),
+                ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
+                ResourceTypeArg::All => None,
+            })
+            .collect();
+        let format = match self.output {
+            LsOutput::Selector => LsFormat::Selector,
+            LsOutput::Name => LsFormat::Name,
+            LsOutput::Path => LsFormat::Path,
+            LsOutput::Json => LsFormat::Json,
+        };
+        LsOptions { project: self.project.options(), selection: self.select.options(), dates: self.date.options(), resource_types, format }
+    }
+}
+
+impl ShowArgs {
+    pub fn options(&self) -> ShowOptions {
+        ShowOptions {
+            project: self.project.options(),
+            dates: self.date.options(),
+            select: self.select.clone(),
+            inline: self.inline.clone(),
+            limit: self.limit,
+            json: self.output == ShowOutput::Json,
         }
     }
 }

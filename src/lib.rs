@@ -29,15 +29,15 @@ pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     let result = match &cli.command {
-        Command::Compile(args) => commands::compile::compile(args),
-        Command::Ls(args) => commands::ls::ls(args),
+        Command::Compile(args) => commands::compile::compile(&args.options()),
+        Command::Ls(args) => commands::ls::ls(&args.options()),
         Command::Seed(args) => commands::run::execute(commands::run::Which::Seed, &args.options()),
         Command::Run(args) => commands::run::execute(commands::run::Which::Run, &args.options()),
         Command::Test(args) => commands::run::execute(commands::run::Which::Test, &args.options()),
         Command::Build(args) => commands::run::execute(commands::run::Which::Build, &args.options()),
-        Command::Show(args) => commands::show::show(args),
+        Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
-        Command::Debug(args) => commands::debug::debug(args),
+        Command::Debug(args) => commands::debug::debug(&args.project.options()),
     };
     match result {
         Ok(status) => status,

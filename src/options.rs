@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::graph::ResourceType;
 use crate::project::LoadOptions;
 
 /// `--date`, or `--start`/`--end`, and `--timezone`.
@@ -45,6 +46,50 @@ pub struct RunOptions {
     pub skip_checks: bool,
     pub no_progress: bool,
     pub quiet: bool,
+}
+
+/// `compile`.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    pub project: LoadOptions,
+    pub selection: Selection,
+    pub dates: DateOptions,
+    /// Render on this many threads (default: all cores).
+    pub threads: Option<usize>,
+    pub quiet: bool,
+}
+
+/// How `ls` prints each node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LsFormat {
+    /// `project.folder.name`, as dbt prints by default.
+    #[default]
+    Selector,
+    Name,
+    Path,
+    Json,
+}
+
+/// `ls`.
+#[derive(Debug, Clone, Default)]
+pub struct LsOptions {
+    pub project: LoadOptions,
+    pub selection: Selection,
+    pub dates: DateOptions,
+    /// Only nodes of these types; every type when empty.
+    pub resource_types: Vec<ResourceType>,
+    pub format: LsFormat,
+}
+
+/// `show`: a model (`select`) or a templated query (`inline`).
+#[derive(Debug, Clone, Default)]
+pub struct ShowOptions {
+    pub project: LoadOptions,
+    pub dates: DateOptions,
+    pub select: Option<String>,
+    pub inline: Option<String>,
+    pub limit: u64,
+    pub json: bool,
 }
 
 /// The `args` of `run_results.json`: what an invocation ran, which `retry`

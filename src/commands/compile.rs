@@ -1,12 +1,11 @@
 //! `strata compile`: every selected model and test rendered, SQL-checked and written under `target/compiled`.
 
-
 use std::io::Write;
 
 use rayon::prelude::*;
 
 use crate::artifacts;
-use crate::cli::CompileArgs;
+use crate::options::CompileOptions;
 use crate::compile::Compiler;
 use crate::compile as compiling;
 use crate::core::diagnostic::Diagnostics;
@@ -14,13 +13,13 @@ use crate::graph::ResourceType;
 
 use crate::commands::{Failure, Session, exit_without_freeing, plural};
 
-pub fn compile(args: &CompileArgs) -> Result<i32, Failure> {
+pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
     if let Some(threads) = args.threads {
         // Only the first call takes effect; a second one in the same process is harmless.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
     }
-    let session = Session::open(&args.project.options(), &args.date.options())?;
-    let selected = session.select(&args.select.options())?;
+    let session = Session::open(&args.project, &args.dates)?;
+    let selected = session.select(&args.selection)?;
     let compiler = Compiler::new(&session.project, &session.templates, session.graph());
     let graph = session.graph();
     let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected

@@ -1,16 +1,14 @@
 //! `strata debug`: the project, the profile and the target as strata reads them, and whether the warehouse answers.
 
-
 use std::io::Write;
 
-
-use crate::cli::DebugArgs;
+use crate::project::LoadOptions;
 use crate::project::{Project, profile};
 
 use crate::commands::Failure;
 
-pub fn debug(args: &DebugArgs) -> Result<i32, Failure> {
-    let options = args.project.options();
+pub fn debug(options: &LoadOptions) -> Result<i32, Failure> {
+    let options = options.clone();
     let project = Project::load(&options)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "strata {}", env!("CARGO_PKG_VERSION"))?;

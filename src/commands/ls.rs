@@ -1,31 +1,17 @@
 //! `strata ls`: the selected nodes, as names, paths, selectors or JSON.
 
-
 use std::io::Write;
 
-
-use crate::cli::{LsArgs, LsOutput, ResourceTypeArg};
-use crate::graph::ResourceType;
+use crate::options::{LsFormat, LsOptions};
 
 use crate::commands::{Failure, Session, exit_without_freeing};
 
-pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project.options(), &args.date.options())?;
+pub fn ls(args: &LsOptions) -> Result<i32, Failure> {
+    let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
-    let selected = session.select(&args.select.options())?;
-    let wanted: Vec<ResourceType> = args
-        .resource_type
-        .iter()
-        .filter_map(|r| match r {
-            ResourceTypeArg::Model => Some(ResourceType::Model),
-            ResourceTypeArg::Seed => Some(ResourceType::Seed),
-            ResourceTypeArg::Test => Some(ResourceType::Test),
-            ResourceTypeArg::Source => Some(ResourceType::Source),
-            ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
-            ResourceTypeArg::All => None,
-        })
-        .collect();
-    let all = args.resource_type.is_empty() || args.resource_type.contains(&ResourceTypeArg::All);
+    let selected = session.select(&args.selection)?;
+    let all = args.resource_types.is_empty();
+    let wanted = &args.resource_types;
     let graph = session.graph();
     let mut nodes: Vec<usize> = selected.into_iter().filter(|&i| all || wanted.contains(&graph.nodes[i].resource_type)).collect();
     nodes.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
@@ -36,11 +22,11 @@ pub fn ls(args: &LsArgs) -> Result<i32, Failure> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for index in nodes {
         let node = &graph.nodes[index];
-        match args.output {
-            LsOutput::Selector => writeln!(out, "{}", node.selector())?,
-            LsOutput::Name => writeln!(out, "{}", node.display_name())?,
-            LsOutput::Path => writeln!(out, "{}", node.path.display())?,
-            LsOutput::Json => {
+        match args.format {
+            LsFormat::Selector => writeln!(out, "{}", node.selector())?,
+            LsFormat::Name => writeln!(out, "{}", node.display_name())?,
+            LsFormat::Path => writeln!(out, "{}", node.path.display())?,
+            LsFormat::Json => {
                 let entry = serde_json::json!({
                     "name": node.name,
                     "resource_type": node.resource_type.name(),

@@ -11,7 +11,6 @@ pub mod show;
 
 use std::collections::BTreeSet;
 
-
 use crate::options::{DateOptions, Selection};
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};

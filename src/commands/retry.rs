@@ -1,9 +1,7 @@
 //! `strata retry`: the failed and skipped nodes of the last invocation, for its dates and flags.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
-
 
 use crate::cli::RetryArgs;
 use crate::options::{DateOptions, Invocation, RunOptions};

@@ -1,12 +1,10 @@
 //! `strata seed`, `run`, `test` and `build`: the selected nodes, for each
 //! execution date in order, on the worker pool, with a report and run_results.json.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
-
 
 use crate::artifacts::{self, RunResult};
 use crate::options::{Invocation, RunOptions};

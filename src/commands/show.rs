@@ -1,20 +1,18 @@
 //! `strata show`: a few rows of a model or an inline query, as a table or JSON.
 
-
 use std::io::Write;
 
 use serde_json::json;
 
-use crate::cli::{ShowArgs, ShowOutput};
+use crate::options::ShowOptions;
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::graph::ResourceType;
 use crate::report::render_table;
 
-
-pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
-    let session = Session::open(&args.project.options(), &args.date.options())?;
+pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
+    let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
     let graph = session.graph();
     let compiler = Compiler::new(&session.project, &session.templates, graph);
@@ -40,12 +38,12 @@ pub fn show(args: &ShowArgs) -> Result<i32, Failure> {
         .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))
         .map_err(|err| Diagnostic::new(format!("the query of {title} failed: {err}")))?;
     let mut out = std::io::stdout().lock();
-    match args.output {
-        ShowOutput::Table => {
+    match args.json {
+        false => {
             writeln!(out, "Previewing {title}:")?;
             writeln!(out, "{}", render_table(&table))?;
         }
-        ShowOutput::Json => {
+        true => {
             let rows: Vec<serde_json::Value> = table
                 .rows
                 .iter()
