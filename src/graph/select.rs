@@ -401,6 +401,9 @@ mod tests {
         let err = Criterion::parse("resource_type:table").unwrap_err();
         assert!(err.message.contains("unknown resource type `table`"));
         assert!(Criterion::parse("tag:").is_err());
+        // `config.` names no key.
+        let err = Criterion::parse("config.:table").unwrap_err();
+        assert_eq!(err.message, "invalid selector `config.:table`: unknown method `config.`");
     }
 
     #[test]
