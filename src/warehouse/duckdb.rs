@@ -271,4 +271,18 @@ mod tests {
             [Cell::Int(2), Cell::Float(3.0), Cell::Text("a".into()), Cell::Text("2026-11-20".into()), Cell::Null, Cell::Text("[1, 2]".into()), Cell::Text("1 day".into())]
         );
     }
+
+    // Ctrl-C between two statements of a plan: DuckDB's interrupt only stops a
+    // running query, so the next statement must be refused, the rollback not.
+    #[test]
+    fn after_an_interrupt_statements_are_refused_but_rollback_runs() {
+        let warehouse = DuckDb::open(":memory:", Path::new("."), &[]).unwrap();
+        let mut connection = warehouse.connect().unwrap();
+        connection.execute("begin transaction").unwrap();
+        connection.execute("create table t as select 1 as id").unwrap();
+        warehouse.interrupt();
+        assert!(matches!(connection.execute("create table u as select 2 as id"), Err(WarehouseError::Interrupted)));
+        assert!(matches!(connection.query_sql("select 1"), Err(WarehouseError::Interrupted)));
+        connection.execute("rollback").unwrap();
+    }
 }

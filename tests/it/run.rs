@@ -228,7 +228,7 @@ fn interrupt_cancels_the_running_query() {
     assert_status(&fixture.strata(&["run"]), 0);
     std::fs::remove_file(&started_marker).expect("remove the first run's marker");
     let child = crate::strata_command(fixture.path())
-        .args(["run", "--threads", "1", "--vars", "{rows: 100000000000}"])
+        .args(["run", "--threads", "1", "--vars", "{rows: 10000000000000}"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -240,12 +240,24 @@ fn interrupt_cancels_the_running_query() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(started_marker.exists(), "the slow model never started");
+    // The pre-hook has finished; give the model's own query (hours long) time
+    // to start, so the interrupt lands inside it. Should the signal come
+    // earlier, strata refuses the query instead and the test passes the same.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(killed.success());
+    // Not a speed check: a query that was not cancelled runs for hours, so
+    // after 30 s the test stops it and fails instead of hanging.
+    let mut child = child;
     let started = std::time::Instant::now();
+    while child.try_wait().expect("poll strata").is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("the query was not cancelled");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let output = child.wait_with_output().expect("wait");
-    // Not a speed check: a query that was not cancelled runs for hours.
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "the query was not cancelled");
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
     assert_eq!(results["results"][0]["status"], "error");
