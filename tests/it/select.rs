@@ -51,6 +51,10 @@ fn methods() {
     assert_eq!(ls(&g, &["-s", "source:raw"]), ["raw.events", "raw.users"]);
     assert_eq!(ls(&g, &["-s", "source:raw.users+"]), ["stg_users", "raw.users"]);
     assert_eq!(ls(&g, &["-s", "exposure:dashboard"]), ["dashboard"]);
+    assert_eq!(ls(&g, &["-s", "exposure:*"]), ["dashboard"]);
+    // `package.source.table`
+    assert_eq!(ls(&g, &["-s", "source:shop.raw.users"]), ["raw.users"]);
+    assert!(ls(&g, &["-s", "source:other.raw.users"]).is_empty());
     assert_eq!(ls(&g, &["-s", "+exposure:dashboard", "--resource-type", "model"]), ["daily", "sessions", "stg_events"]);
     assert_eq!(ls(&g, &["-s", "resource_type:seed"]), ["countries"]);
     assert_eq!(ls(&g, &["-s", "stg_*"]), ["stg_events", "stg_users"]);
