@@ -18,15 +18,28 @@ pub enum PartitionType {
     Timestamp,
 }
 
+/// Why a `partition_by` or `lookback` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionError {
+    #[error("`lookback` must be a number of days, not `{0}`")]
+    Lookback(String),
+    #[error("`partition_by` needs a `field`")]
+    NoField,
+    #[error("`partition_by` must be a column name or `{{field: ..., data_type: ...}}`, not `{0}`")]
+    Shape(String),
+    #[error("`partition_by` data_type `{0}` is not supported; use `date` or `timestamp`")]
+    DataType(String),
+}
+
 impl Partition {
     /// The partition a node's config declares, if any, or why it is not valid.
-    pub fn of(config: &serde_json::Map<String, serde_json::Value>) -> Option<Result<Partition, String>> {
+    pub fn of(config: &serde_json::Map<String, serde_json::Value>) -> Option<Result<Partition, PartitionError>> {
         use serde_json::Value as Json;
         let lookback = match config.get("lookback") {
             None | Some(Json::Null) => 0,
-            Some(value) => match value.as_u64() {
-                Some(days) => days as u32,
-                None => return Some(Err(format!("`lookback` must be a number of days, not `{value}`"))),
+            Some(value) => match value.as_u64().and_then(|days| u32::try_from(days).ok()) {
+                Some(days) => days,
+                None => return Some(Err(PartitionError::Lookback(value.to_string()))),
             },
         };
         let (field, data_type) = match config.get("partition_by")? {
@@ -34,17 +47,17 @@ impl Partition {
             Json::String(field) => (field.clone(), "date".to_string()),
             Json::Object(spec) => {
                 let Some(field) = spec.get("field").and_then(Json::as_str) else {
-                    return Some(Err("`partition_by` needs a `field`".into()));
+                    return Some(Err(PartitionError::NoField));
                 };
                 let data_type = spec.get("data_type").and_then(Json::as_str).unwrap_or("date").to_ascii_lowercase();
                 (field.to_string(), data_type)
             }
-            other => return Some(Err(format!("`partition_by` must be a column name or `{{field: ..., data_type: ...}}`, not `{other}`"))),
+            other => return Some(Err(PartitionError::Shape(other.to_string()))),
         };
         let data_type = match data_type.as_str() {
             "date" => PartitionType::Date,
             "timestamp" | "datetime" => PartitionType::Timestamp,
-            other => return Some(Err(format!("`partition_by` data_type `{other}` is not supported; use `date` or `timestamp`"))),
+            other => return Some(Err(PartitionError::DataType(other.to_string()))),
         };
         Some(Ok(Partition { field, data_type, lookback }))
     }

@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 
-use crate::core::partition::Partition;
+use crate::core::partition::{Partition, PartitionError};
 use crate::project::config::ConfigMap;
 
 /// How a model is built.
@@ -86,13 +86,11 @@ impl ModelConfig {
         let partition = match Partition::of(config) {
             None => None,
             Some(Ok(partition)) => Some(partition),
-            Some(Err(message)) => {
-                if message.starts_with("`lookback`") {
-                    return Err(ConfigError::new("lookback", message));
-                }
+            Some(Err(error @ PartitionError::Lookback(_))) => return Err(ConfigError::new("lookback", error.to_string())),
+            Some(Err(error)) => {
                 return Err(ConfigError {
                     help: Some("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`)".into()),
-                    ..ConfigError::new("partition_by", message)
+                    ..ConfigError::new("partition_by", error.to_string())
                 });
             }
         };

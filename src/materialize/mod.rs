@@ -17,7 +17,7 @@ use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
 use crate::graph::{NodeDetails, ResourceType};
 use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
-use crate::warehouse::sql::{SqlGenerator, staging_relation};
+use crate::warehouse::sql::{SeedError, SqlGenerator, staging_relation};
 use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct Materializer<'a> {
@@ -55,8 +55,8 @@ enum StepError {
     #[error("{source}: {sql}")]
     Count { source: CountError, sql: String },
     /// A seed file the generator could not read.
-    #[error("{0}")]
-    Seed(String),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
 }
 
 impl Materializer<'_> {

@@ -202,13 +202,24 @@ pub trait SqlGenerator: Send + Sync {
     }
 
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
-    fn seed_plan(&self, relation: &Relation, present: Present, seed: &SeedLoad) -> Result<Plan, String> {
+    fn seed_plan(&self, relation: &Relation, present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
         let staged = staging_relation(relation, "new");
         let load = self
             .load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter)
-            .ok_or_else(|| "this warehouse cannot load seeds from SQL".to_string())?;
+            .ok_or(SeedError::Unsupported)?;
         Ok(self.swap_plan(relation, present, load))
     }
+}
+
+/// Why a seed's plan could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("this warehouse cannot load seeds from SQL")]
+    Unsupported,
+    #[error("the delimiter `{0}` is not one byte")]
+    Delimiter(char),
+    #[error("could not read `{}`: {source}", path.display())]
+    Read { path: std::path::PathBuf, source: csv::Error },
 }
 
 /// A seed file to load: where it is, its columns with their types, its delimiter.
@@ -317,7 +328,7 @@ impl SqlGenerator for BigQuerySql {
 
     /// BigQuery cannot read a local file from SQL: the rows go in as bounded
     /// multi-row `insert` statements into a staging table, which then replaces the seed's table.
-    fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, String> {
+    fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
         let staged = staging_relation(relation, "new");
         let columns = seed
             .columns
@@ -328,14 +339,14 @@ impl SqlGenerator for BigQuerySql {
         let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
         let names = seed.columns.iter().map(|c| self.quote(&c.name)).collect::<Vec<_>>().join(", ");
         let mut reader = csv::ReaderBuilder::new()
-            .delimiter(u8::try_from(seed.delimiter).map_err(|_| format!("the delimiter `{}` is not one byte", seed.delimiter))?)
+            .delimiter(u8::try_from(seed.delimiter).map_err(|_| SeedError::Delimiter(seed.delimiter))?)
             .from_path(&seed.path)
-            .map_err(|err| format!("could not read `{}`: {err}", seed.path.display()))?;
+            .map_err(|source| SeedError::Read { path: seed.path.clone(), source })?;
         let mut batch: Vec<String> = Vec::new();
         let mut batch_bytes = 0;
         let insert = |batch: &[String]| format!("insert into {staged} ({names}) values\n{}", batch.join(",\n"));
         for record in reader.records() {
-            let record = record.map_err(|err| format!("could not read `{}`: {err}", seed.path.display()))?;
+            let record = record.map_err(|source| SeedError::Read { path: seed.path.clone(), source })?;
             let values = seed
                 .columns
                 .iter()
