@@ -210,6 +210,7 @@ pub(super) fn run_phases(
     // reported even when a later date's graph no longer has it.
     let mut all_results: Vec<(crate::graph::Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
+    let invocation_id = session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string();
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
     if !args.quiet {
@@ -245,6 +246,7 @@ pub(super) fn run_phases(
         };
         let materializer = Materializer {
             compiler: &compiler,
+            invocation_id: &invocation_id,
             warehouse: warehouse.as_ref(),
             sql: warehouse.sql(),
             full_refresh: &to_refresh,

@@ -1,6 +1,7 @@
 //! Data tests: count the rows a test query returns, and judge the count by
 //! the test's `severity`, `error_if` and `warn_if`, as dbt does.
 
+use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::table::first_count;
 use crate::graph::NodeDetails;
@@ -15,8 +16,9 @@ impl Materializer<'_> {
             Err(outcome) => return *outcome,
         };
         let NodeDetails::Test(details) = &node.details else { return Outcome::error(node.label(), "is not a test") };
+        let count = Job { sql: self.sql.count_failures(&compiled.sql, details.config.limit), ..self.job_options(node, &[]) };
         let judged = connection
-            .query_sql(&self.sql.count_failures(&compiled.sql, details.config.limit))
+            .query(&count)
             .map_err(|err| err.to_string())
             .and_then(|table| first_count(&table).map_err(|message| format!("{message}, so the test cannot tell whether it passed")))
             .map(|failures| (failures, details.config.status(failures)));

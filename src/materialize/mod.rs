@@ -15,13 +15,16 @@ use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
-use crate::graph::{NodeDetails, ResourceType};
+use crate::core::job::Job;
+use crate::graph::{Node, NodeDetails, ResourceType};
 use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
 use crate::warehouse::sql::{SeedError, SqlGenerator, staging_relation};
 use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct Materializer<'a> {
     pub compiler: &'a Compiler<'a>,
+    /// Names this invocation in every job's labels.
+    pub invocation_id: &'a str,
     /// Where source checks take a connection for each look.
     pub warehouse: &'a dyn Warehouse,
     pub sql: &'a dyn SqlGenerator,
@@ -108,6 +111,7 @@ impl Materializer<'_> {
             // Ephemeral models are inlined and never scheduled.
             (Materialized::Ephemeral, _) => (Plan::default(), format!("inlined {}", node.name)),
         };
+        let plan = plan.with_options_of(&self.job_options(node, &config.labels));
         let counts_rows = config.materialized != Materialized::View;
         let result = self
             .hooks(connection, index, "pre_hook", &config.pre_hook)
@@ -130,6 +134,26 @@ impl Materializer<'_> {
                 outcome
             }
         }
+    }
+
+    /// The options every job of `node` carries: the target's labels, the
+    /// model's, and strata's own (`strata_model`, `strata_execution_date`,
+    /// `strata_invocation_id`) for cost attribution; the target's byte limit
+    /// and job timeout.
+    fn job_options(&self, node: &Node, model_labels: &[(String, String)]) -> Job {
+        let target = &self.compiler.project.target;
+        let mut labels: Vec<(String, String)> = Vec::new();
+        let own = [
+            ("strata_model".to_string(), node.name.clone()),
+            ("strata_execution_date".to_string(), self.compiler.templates.date.ds()),
+            ("strata_invocation_id".to_string(), self.invocation_id.to_string()),
+        ];
+        for (key, value) in target.job_labels.iter().chain(model_labels).chain(own.iter()) {
+            let (key, value) = (label_text(key), label_text(value));
+            labels.retain(|(k, _)| *k != key);
+            labels.push((key, value));
+        }
+        Job { labels, maximum_bytes_billed: target.maximum_bytes_billed, timeout: target.job_timeout, ..Job::default() }
     }
 
     fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {
@@ -182,4 +206,13 @@ impl Materializer<'_> {
         first_count(&table).map_err(|source| StepError::Count { source, sql: sql.trim().to_string() })
     }
 
+}
+
+/// A label key or value as BigQuery accepts it: lowercase letters, digits,
+/// `_` and `-`, at most 63 characters.
+fn label_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '_' })
+        .take(63)
+        .collect()
 }

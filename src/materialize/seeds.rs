@@ -24,6 +24,7 @@ impl Materializer<'_> {
             .sql
             .seed_plan(&relation, self.present(&relation), &load)
             .map_err(StepError::Seed)
+            .map(|plan| plan.with_options_of(&self.job_options(node, &[])))
             .and_then(|plan| plan::execute(&plan, connection, self.sql).map_err(StepError::from));
         match result {
             Ok(stats) => {

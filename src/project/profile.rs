@@ -23,6 +23,11 @@ pub struct Target {
     /// DuckDB: the `settings:` mapping (dbt-duckdb's key), each value as text,
     /// applied when the database is opened (`memory_limit: 2GB`, ...).
     pub settings: Vec<(String, String)>,
+    /// What every job sent for this target carries: `labels`,
+    /// `maximum_bytes_billed` and `job_timeout_seconds`.
+    pub job_labels: Vec<(String, String)>,
+    pub maximum_bytes_billed: Option<u64>,
+    pub job_timeout: Option<std::time::Duration>,
     /// Every field as written, with `env_var()` resolved.
     pub fields: serde_json::Map<String, Json>,
     /// The file it came from.
@@ -201,6 +206,30 @@ fn validate(
                 .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
         }
     };
+    let whole = |key: &str| -> Result<Option<u64>, Diagnostic> {
+        match fields.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .map(Some)
+                .ok_or_else(|| error(format!("`{key}` must be a whole number, not `{value}`"), key)),
+        }
+    };
+    let maximum_bytes_billed = whole("maximum_bytes_billed")?;
+    let job_timeout = whole("job_timeout_seconds")?.map(std::time::Duration::from_secs);
+    let job_labels = match fields.get("labels") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Object(labels)) => labels
+            .iter()
+            .map(|(key, value)| match value {
+                Json::String(text) => Ok((key.clone(), text.clone())),
+                Json::Number(_) | Json::Bool(_) => Ok((key.clone(), value.to_string())),
+                _ => Err(error(format!("the label `{key}` must be text, not `{value}`"), key)),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(other) => return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels")),
+    };
     let kind = match fields.get("type").and_then(Json::as_str) {
         Some("duckdb") => TargetKind::DuckDb,
         Some("bigquery") => TargetKind::BigQuery,
@@ -261,6 +290,9 @@ fn validate(
         database,
         threads,
         settings,
+        job_labels,
+        maximum_bytes_billed,
+        job_timeout,
         fields: fields.clone(),
         file: file.to_path_buf(),
     })

@@ -83,6 +83,19 @@ impl Plan {
         self
     }
 
+    /// Gives every job of the plan the options of `template` (the labels,
+    /// byte limit and timeout of the node it builds).
+    pub fn with_options_of(mut self, template: &Job) -> Plan {
+        for step in &mut self.steps {
+            let (Step::Run { job, .. } | Step::Guard { count: job, .. }) = step;
+            job.labels.clone_from(&template.labels);
+            job.maximum_bytes_billed = template.maximum_bytes_billed;
+            job.timeout = template.timeout;
+            job.dry_run = template.dry_run;
+        }
+        self
+    }
+
     /// Every job's SQL in order, as a reviewer reads it (`begin`/`commit` included).
     pub fn render(&self, sql: &dyn SqlGenerator) -> String {
         let mut statements = Vec::new();

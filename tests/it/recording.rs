@@ -20,6 +20,8 @@ use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind,
 #[derive(Default)]
 struct Log {
     jobs: Vec<String>,
+    /// Every job as received, options included.
+    whole: Vec<Job>,
     relations: Relations,
 }
 
@@ -43,6 +45,11 @@ impl Recording {
     /// Every job received, in order.
     pub fn jobs(&self) -> Vec<String> {
         self.log.lock().map(|log| log.jobs.clone()).unwrap_or_default()
+    }
+
+    /// Every job received, with its options.
+    pub fn whole_jobs(&self) -> Vec<Job> {
+        self.log.lock().map(|log| log.whole.clone()).unwrap_or_default()
     }
 
     /// A second handle on the same log, for the run to own.
@@ -85,12 +92,14 @@ impl Connection for Recording {
             }
         }
         log.jobs.push(if job.script { format!("-- one script\n{}", job.sql) } else { job.sql.clone() });
+        log.whole.push(job.clone());
         Ok(JobStats { rows_affected: Some(0), job_id: Some(format!("job_{}", log.jobs.len())), ..JobStats::default() })
     }
 
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
         let mut log = self.log.lock().map_err(|_| WarehouseError::query("log poisoned"))?;
         log.jobs.push(format!("-- a query\n{}", job.sql));
+        log.whole.push(job.clone());
         Ok(Table { columns: vec!["count".into()], rows: vec![vec![self.answer.clone()]] })
     }
 
@@ -217,4 +226,32 @@ fn example_build_on_bigquery_for_two_dates() {
     // The second date replaces partitions rather than rebuilding tables.
     assert!(text.contains("merge into `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+// Every job carries labels for cost attribution (the target's, the model's and
+// strata's own) and the target's byte limit.
+#[test]
+fn jobs_carry_labels_and_the_byte_limit() {
+    let project = example_copy();
+    let dir = project.path().to_string_lossy().into_owned();
+    let cli = Cli::try_parse_from([
+        "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--date", "2026-11-20", "--threads", "1",
+        "--skip-checks", "--quiet",
+    ])
+    .unwrap();
+    let Command::Build(args) = &cli.command else { unreachable!() };
+    let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
+    assert_eq!(build(&recording, args), 0);
+    let jobs = recording.whole_jobs();
+    let built = jobs.iter().find(|job| job.sql.starts_with("create or replace table `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`\n")).unwrap();
+    let label = |job: &Job, key: &str| job.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    assert_eq!(label(built, "strata_model").as_deref(), Some("utm_spend_full_joined"));
+    assert_eq!(label(built, "strata_execution_date").as_deref(), Some("2026-11-20"));
+    assert!(label(built, "strata_invocation_id").is_some_and(|id| !id.is_empty()), "{:?}", built.labels);
+    assert_eq!(built.maximum_bytes_billed, Some(100_000_000_000));
+    // A data test's count and a seed's load carry them too.
+    let test = jobs.iter().find(|job| label(job, "strata_model").as_deref() == Some("not_null_utm_spend_full_joined_report_date")).unwrap();
+    assert!(test.sql.contains("dbt_internal_test") && test.sql.contains("report_date is null"), "{}", test.sql);
+    let seed = jobs.iter().find(|job| job.sql.starts_with("insert into")).unwrap();
+    assert!(label(seed, "strata_model").is_some(), "{:?}", seed.labels);
 }
