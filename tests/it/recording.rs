@@ -224,7 +224,7 @@ fn example_build_on_bigquery_for_two_dates() {
         .collect();
     let text = jobs.join(";\n\n");
     // The second date replaces partitions rather than rebuilding tables.
-    assert!(text.contains("merge into `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`"), "{text}");
+    assert!(text.contains("-- one script\nbegin transaction;\ndelete from `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined` where"), "{text}");
     insta::assert_snapshot!(text);
 }
 
