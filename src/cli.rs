@@ -124,6 +124,9 @@ pub struct ProjectArgs {
     /// The directory holding `profiles.yml` (then `$DBT_PROFILES_DIR`, the project, `~/.dbt/`)
     #[arg(long, global = true)]
     pub profiles_dir: Option<PathBuf>,
+    /// The profile to use instead of `dbt_project.yml`'s `profile:`
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
     /// The profile target to use instead of the profile's `target:`
     #[arg(long, short = 't', global = true)]
     pub target: Option<String>,
@@ -219,7 +222,13 @@ pub enum LsOutput {
 
 impl ProjectArgs {
     pub fn options(&self) -> LoadOptions {
-        LoadOptions { project_dir: self.project_dir.clone(), profiles_dir: self.profiles_dir.clone(), target: self.target.clone(), vars: self.vars.clone() }
+        LoadOptions {
+            project_dir: self.project_dir.clone(),
+            profiles_dir: self.profiles_dir.clone(),
+            profile: self.profile.clone(),
+            target: self.target.clone(),
+            vars: self.vars.clone(),
+        }
     }
 }
 

@@ -102,6 +102,9 @@ pub struct Invocation {
     /// Every execution date, in order.
     pub dates: Vec<String>,
     pub target: String,
+    /// `--profile`, when it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub vars: Option<String>,
     pub full_refresh: bool,
     pub skip_checks: bool,

@@ -17,9 +17,11 @@ use crate::commands::run::{Phase, Which, run_phases};
 /// from `target/run_results.json`, for the dates and flags it recorded.
 pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     let started = Instant::now();
-    let project = Project::load(&args.project.options())?;
-    let path = project.target_path.join("run_results.json");
-    let shown = path.strip_prefix(&project.root).unwrap_or(&path).display().to_string();
+    // The profile may be the one `--profile` named last time: read the
+    // artifacts first, the project with its recorded flags after.
+    let root = &args.project.project_dir;
+    let path = Project::target_path(root)?.join("run_results.json");
+    let shown = path.strip_prefix(root).unwrap_or(&path).display().to_string();
     let text = std::fs::read_to_string(&path).map_err(|_| {
         Diagnostic::new(format!("there is nothing to retry: `{shown}` does not exist"))
             .help("`strata retry` re-runs what failed in the last `strata run`, `build`, `seed` or `test`")
@@ -56,6 +58,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     let run_options = RunOptions {
         project: LoadOptions {
             target: given.target.clone().or_else(|| Some(recorded.target.clone())),
+            profile: given.profile.clone().or_else(|| recorded.profile.clone()),
             vars: given.vars.clone().or_else(|| recorded.vars.clone()),
             ..given
         },

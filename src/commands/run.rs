@@ -133,6 +133,7 @@ pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> R
         selection: args.selection.clone(),
         dates: session.dates.iter().map(|d| d.ds()).collect(),
         target: session.project.target.name.clone(),
+        profile: args.project.profile.clone(),
         vars: args.project.vars.clone(),
         full_refresh: args.full_refresh,
         skip_checks: args.skip_checks,

@@ -132,23 +132,43 @@ pub struct Project {
 pub struct LoadOptions {
     pub project_dir: PathBuf,
     pub profiles_dir: Option<PathBuf>,
+    /// `--profile`: the profile to use instead of `dbt_project.yml`'s `profile:`.
+    #[serde(default)]
+    pub profile: Option<String>,
     pub target: Option<String>,
     /// `--vars`, as YAML or JSON text.
     pub vars: Option<String>,
 }
 
+/// `dbt_project.yml` of `root`, its text, and the path errors show.
+fn read_project_file(root: &Path) -> Result<(ProjectFile, String, PathBuf), Diagnostics> {
+    let project_path = root.join("dbt_project.yml");
+    let display_path = PathBuf::from("dbt_project.yml");
+    let source = std::fs::read_to_string(&project_path).map_err(|err| {
+        Diagnostic::new(format!("could not read `{}`: {err}", project_path.display()))
+            .help("run strata in a dbt project directory, or pass `--project-dir`")
+    })?;
+    let file: ProjectFile = yaml::parse(&display_path, &source)?;
+    Ok((file, source, display_path))
+}
+
 impl Project {
+    /// Where the project at `root` writes its artifacts (`target-path`), read
+    /// from `dbt_project.yml` alone, without the profile.
+    pub fn target_path(root: &Path) -> Result<PathBuf, Diagnostics> {
+        Ok(root.join(read_project_file(root)?.0.target_path))
+    }
+
     /// Reads the project at `options.project_dir`, reporting every broken file at once.
     pub fn load(options: &LoadOptions) -> Result<Project, Diagnostics> {
         let root = options.project_dir.clone();
-        let project_path = root.join("dbt_project.yml");
-        let display_path = PathBuf::from("dbt_project.yml");
-        let source = std::fs::read_to_string(&project_path).map_err(|err| {
-            Diagnostic::new(format!("could not read `{}`: {err}", project_path.display()))
-                .help("run strata in a dbt project directory, or pass `--project-dir`")
-        })?;
-        let file: ProjectFile = yaml::parse(&display_path, &source)?;
-        let profile_name = file.profile.clone().unwrap_or_else(|| file.name.clone());
+        let (file, source, display_path) = read_project_file(&root)?;
+        let Some(profile_name) = options.profile.clone().or_else(|| file.profile.clone()) else {
+            return Err(Diagnostic::new("`dbt_project.yml` names no `profile:`, so strata does not know which connection to use")
+                .at(Location::in_source(&display_path, &source, 1, None))
+                .help(format!("add `profile: {}` (a profile in `profiles.yml`) to `dbt_project.yml`, or pass `--profile <name>`", file.name))
+                .into());
+        };
 
         let mut vars = serde_json::Map::new();
         for (key, value) in &file.vars {

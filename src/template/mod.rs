@@ -240,7 +240,7 @@ mod tests {
             std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
             std::fs::write(path, text).expect("write");
         }
-        let options = LoadOptions { project_dir: dir.to_path_buf(), profiles_dir: None, target: None, vars: None };
+        let options = LoadOptions { project_dir: dir.to_path_buf(), ..LoadOptions::default() };
         Project::load(&options).expect("project loads")
     }
 

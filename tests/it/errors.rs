@@ -235,3 +235,16 @@ fn a_malformed_test_threshold_is_a_compile_error_at_its_line() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn a_project_without_a_profile_says_so_unless_the_flag_names_one() {
+    let fixture = Fixture::new().file("dbt_project.yml", "name: shop\n").file("models/a.sql", "select 1 as id");
+    let run = fixture.strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+    let run = fixture.strata(&["run", "--profile", "shop"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // `retry` keeps the flag.
+    let run = fixture.strata(&["retry"]);
+    assert_eq!((run.status, run.stdout.as_str()), (0, "Nothing to retry: every node of the last `strata run` passed\n"), "{}", run.stderr);
+}
