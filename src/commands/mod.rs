@@ -69,6 +69,9 @@ impl Session {
         let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
         let run_started_at = chrono::Utc::now();
         let (templates, parsed) = Session::prepare(&project, date, run_started_at)?;
+        if !parsed.warnings.is_empty() {
+            eprint!("{}", parsed.warnings);
+        }
         Ok(Session { project, dates, date, run_started_at, templates, parsed })
     }
 

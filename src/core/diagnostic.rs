@@ -73,6 +73,8 @@ impl fmt::Display for Location {
 /// One error or warning as the user reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// A warning is printed and the command goes on; an error stops it.
+    pub warning: bool,
     pub message: String,
     pub location: Option<Location>,
     pub notes: Vec<String>,
@@ -81,7 +83,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { message: message.into(), location: None, notes: Vec::new(), help: None }
+        Diagnostic { warning: false, message: message.into(), location: None, notes: Vec::new(), help: None }
+    }
+
+    pub fn warning(message: impl Into<String>) -> Diagnostic {
+        Diagnostic { warning: true, ..Diagnostic::new(message) }
     }
 
     pub fn at(mut self, location: Location) -> Diagnostic {
@@ -117,7 +123,7 @@ impl fmt::Display for Diagnostic {
     ///    = help: did you mean `userid_mapped`?
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        writeln!(f, "{}: {}", if self.warning { "warning" } else { "error" }, self.message)?;
         let gutter = match &self.location {
             Some(location) if location.line_text.is_some() => location.line.to_string().len(),
             _ => 1,

@@ -40,6 +40,8 @@ use sources::*;
 pub struct Parsed {
     pub graph: Graph,
     pub errors: Diagnostics,
+    /// Printed, not fatal: a config key one edit away from a known one.
+    pub warnings: Diagnostics,
 }
 
 struct RenderedModel {
@@ -253,7 +255,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         }
         return Err(errors);
     }
-    Ok(Parsed { graph, errors })
+    let warnings = misspelt_config_keys(project, &graph);
+    Ok(Parsed { graph, errors, warnings })
 }
 
 /// Descriptions may hold `{{ doc('name') }}`; dbt renders them, and so does strata.
@@ -352,4 +355,30 @@ fn config_diagnostic(project: &Project, what: &str, error: ConfigError, written:
         Some(help) => diagnostic.help(help),
         None => diagnostic,
     }
+}
+
+/// Config keys of models that are one edit away from a key strata or dbt
+/// knows (`materialised`, `partiton_by`): kept, as dbt keeps unknown keys,
+/// but worth a warning, since the value silently does nothing.
+fn misspelt_config_keys(project: &Project, graph: &Graph) -> Diagnostics {
+    const STRATA_CONFIGS: &[&str] = &["wait_for", "freshness", "tableau", "loaded_at_field"];
+    let known = || config::KNOWN_CONFIGS.iter().chain(STRATA_CONFIGS).copied();
+    let mut warnings = Diagnostics::default();
+    for node in graph.nodes.iter().filter(|n| n.resource_type == ResourceType::Model) {
+        for key in node.config.keys() {
+            if known().any(|k| k == key) {
+                continue;
+            }
+            let Some(close) = known().find(|k| strsim::damerau_levenshtein(k, key) == 1) else { continue };
+            let NodeDetails::Model { file, .. } = &node.details else { continue };
+            let model = &project.models[*file];
+            let location = locate_key(project, Some((&model.file.path, &model.file.text)), &[], key);
+            warnings.push(
+                Diagnostic::warning(format!("model `{}` sets `{key}`, which strata does not know; did you mean `{close}`?", node.name))
+                    .at(location)
+                    .help(format!("rename it to `{close}`; as written, the value is kept for macros but changes nothing")),
+            );
+        }
+    }
+    warnings
 }

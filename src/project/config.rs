@@ -10,7 +10,7 @@ pub type ConfigMap = serde_json::Map<String, Json>;
 
 /// Config names recognised without a `+` prefix in `dbt_project.yml`. Any other
 /// key without `+` is a folder or model name.
-const KNOWN_CONFIGS: &[&str] = &[
+pub const KNOWN_CONFIGS: &[&str] = &[
     "alias", "cluster_by", "column_types", "contract", "database", "delimiter", "docs",
     "enabled", "full_refresh", "grants", "incremental_strategy", "labels", "limit",
     "lookback", "materialized", "meta", "on_schema_change", "partition_by", "persist_docs",

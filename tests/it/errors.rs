@@ -248,3 +248,13 @@ fn a_project_without_a_profile_says_so_unless_the_flag_names_one() {
     let run = fixture.strata(&["retry"]);
     assert_eq!((run.status, run.stdout.as_str()), (0, "Nothing to retry: every node of the last `strata run` passed\n"), "{}", run.stderr);
 }
+
+#[test]
+fn a_config_key_one_edit_from_a_known_one_is_a_warning() {
+    let fixture = Fixture::new()
+        .file("models/orders.sql", "-- orders\n{{ config(materialised='table', owner_team='growth') }}\nselect 1 as id\n");
+    let run = fixture.strata(&["compile"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // `owner_team` is far from every known key: kept without a word, as dbt does.
+    insta::assert_snapshot!(run.stderr);
+}
