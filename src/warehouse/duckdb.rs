@@ -33,19 +33,30 @@ impl DuckDb {
                 .with(name, value)
                 .map_err(|err| WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() })?;
         }
+        // Messages name the whole path, wherever strata was started.
+        let full = if path == ":memory:" { PathBuf::from(path) } else { project_root.join(path) };
+        let full = std::path::absolute(&full).unwrap_or(full);
         let connection = if path == ":memory:" {
             duckdb::Connection::open_in_memory_with_flags(config)
         } else {
-            let path = project_root.join(path);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|err| WarehouseError::Connect(format!("`{}`: {err}", parent.display())))?;
+            if let Some(parent) = full.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|err| WarehouseError::Connect(format!("could not create the folder `{}` for `{}`: {err}", parent.display(), full.display())))?;
             }
-            duckdb::Connection::open_with_flags(&path, config)
+            duckdb::Connection::open_with_flags(&full, config)
         }
-        .map_err(|err| match settings.iter().find(|(name, _)| err.to_string().contains(name.as_str())) {
-            // DuckDB checks the settings' names and values when it opens the database.
-            Some((name, value)) => WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() },
-            None => WarehouseError::Connect(format!("`{path}`: {err}")),
+        .map_err(|err| {
+            let message = err.to_string();
+            // DuckDB names the process holding the lock: `Conflicting lock is held in <program> (PID n)`.
+            if let Some(held) = message.split("Conflicting lock is held in ").nth(1) {
+                let holder = held.split(". See also").next().unwrap_or(held).trim().to_string();
+                return WarehouseError::Locked { path: full.display().to_string(), holder };
+            }
+            match settings.iter().find(|(name, _)| message.contains(name.as_str())) {
+                // DuckDB checks the settings' names and values when it opens the database.
+                Some((name, value)) => WarehouseError::Setting { name: name.clone(), value: value.clone(), message },
+                None => WarehouseError::Connect(format!("`{}`: {message}", full.display())),
+            }
         })?;
         Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), interrupted: Arc::new(AtomicBool::new(false)), sql: DuckDbSql })
     }

@@ -30,6 +30,9 @@ pub enum WarehouseError {
     },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
+    /// Another process holds the database file's lock.
+    #[error("could not open `{path}`: another process holds its lock ({holder})")]
+    Locked { path: String, holder: String },
     /// A setting the warehouse refused when it was opened.
     #[error("DuckDB refused the setting `{name}: {value}`: {message}")]
     Setting { name: String, value: String, message: String },
@@ -82,7 +85,9 @@ pub fn open(project: &Project) -> Result<Arc<dyn Warehouse>, Diagnostic> {
                         .at(Location::of_text(&target.file, &source, &format!("{name}:")))
                         .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
                 }
-                _ => Diagnostic::new(err.to_string()).help("another strata may be using this database file; wait for it, or set `path:` in `profiles.yml`"),
+                WarehouseError::Locked { .. } => Diagnostic::new(err.to_string())
+                    .help("wait for that process to finish (another strata run, or a client with the file open), or point `path:` in `profiles.yml` at another file"),
+                _ => Diagnostic::new(err.to_string()),
             })?;
             Ok(Arc::new(warehouse))
         }

@@ -258,3 +258,30 @@ fn a_config_key_one_edit_from_a_known_one_is_a_warning() {
     // `owner_team` is far from every known key: kept without a word, as dbt does.
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn a_database_locked_by_another_process_names_the_process() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id");
+    std::fs::create_dir_all(fixture.path().join("target")).expect("target dir");
+    let path = fixture.path().join("target/dev.duckdb");
+    // This test process holds the file, as another strata or a notebook would.
+    let holder = duckdb::Connection::open(&path).expect("open the database");
+    let run = fixture.strata(&["run"]);
+    drop(holder);
+    assert_fails(&run);
+    let expected = format!("error: could not open `{}`: another process holds its lock (", path.display());
+    assert!(run.stderr.starts_with(&expected), "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("(PID {}))", std::process::id())), "{}", run.stderr);
+    assert!(run.stderr.contains("help: wait for that process to finish"), "{}", run.stderr);
+}
+
+#[test]
+fn a_database_path_whose_folder_cannot_be_made_says_why_without_lock_hints() {
+    let profiles = crate::PROFILES.replace("path: target/dev.duckdb", "path: models/a.sql/dev.duckdb");
+    let fixture = Fixture::new().file("profiles.yml", &profiles).file("models/a.sql", "select 1 as id");
+    let run = fixture.strata(&["run"]);
+    assert_fails(&run);
+    let folder = fixture.path().join("models/a.sql");
+    assert!(run.stderr.starts_with(&format!("error: could not open the warehouse: could not create the folder `{}` for `{}/dev.duckdb`: ", folder.display(), folder.display())), "{}", run.stderr);
+    assert!(!run.stderr.contains("lock"), "{}", run.stderr);
+}
