@@ -95,17 +95,7 @@ pub fn duration(value: &Json) -> Option<Duration> {
     if let Some(seconds) = value.as_f64() {
         return (seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
     }
-    let text = value.as_str()?.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-    let amount: f64 = text[..split].parse().ok()?;
-    let unit = match text[split..].trim() {
-        "s" | "sec" | "second" | "seconds" => 1.0,
-        "m" | "min" | "minute" | "minutes" => 60.0,
-        "h" | "hour" | "hours" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(amount * unit))
+    crate::core::format::parse_duration(value.as_str()?)
 }
 
 /// dbt's `{count: 12, period: hour}`.

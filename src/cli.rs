@@ -64,6 +64,9 @@ pub struct RunArgs {
     /// Do not wait for sources' `wait_for` and `freshness` checks
     #[arg(long)]
     pub skip_checks: bool,
+    /// How long to wait for another process to release the DuckDB file (`0` fails at once)
+    #[arg(long, default_value = "5m", value_parser = lock_timeout)]
+    pub lock_timeout: std::time::Duration,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -254,6 +257,7 @@ impl RunArgs {
             full_refresh: self.full_refresh,
             fail_fast: self.fail_fast,
             skip_checks: self.skip_checks,
+            lock_timeout: self.lock_timeout,
             no_progress: self.output.no_progress,
             quiet: self.output.quiet,
         }
@@ -309,4 +313,8 @@ impl ShowArgs {
             json: self.output == ShowOutput::Json,
         }
     }
+}
+
+fn lock_timeout(text: &str) -> Result<std::time::Duration, String> {
+    crate::core::format::parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration such as `5m`, `90s` or `0`"))
 }

@@ -44,6 +44,8 @@ pub struct RunOptions {
     pub full_refresh: bool,
     pub fail_fast: bool,
     pub skip_checks: bool,
+    /// How long to wait for another process to release the warehouse's lock.
+    pub lock_timeout: std::time::Duration,
     pub no_progress: bool,
     pub quiet: bool,
 }

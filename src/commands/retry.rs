@@ -68,6 +68,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         full_refresh: recorded.full_refresh,
         fail_fast: false,
         skip_checks: recorded.skip_checks,
+        lock_timeout: crate::warehouse::DEFAULT_LOCK_TIMEOUT,
         no_progress: args.output.no_progress,
         quiet: args.output.quiet,
     };
@@ -94,5 +95,6 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         BTreeSet::new()
     };
     let invocation = Invocation { retry: true, full_refresh_pending: None, ..recorded };
-    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &crate::warehouse::open)
+    let lock_timeout = run_options.lock_timeout;
+    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &|project| crate::warehouse::open(project, lock_timeout))
 }

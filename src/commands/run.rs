@@ -119,7 +119,7 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
 pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, Diagnostic>;
 
 pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
-    execute_on(which, args, &crate::warehouse::open)
+    execute_on(which, args, &|project| crate::warehouse::open(project, args.lock_timeout))
 }
 
 /// `execute` on the warehouse `open` returns.

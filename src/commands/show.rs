@@ -32,7 +32,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
         }
         (None, None) => return Err(Diagnostic::new("`strata show` needs `--select <model>` or `--inline \"<query>\"`").into()),
     };
-    let warehouse = crate::warehouse::open(&session.project)?;
+    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let table = connection
         .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))

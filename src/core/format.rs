@@ -26,11 +26,37 @@ pub fn humantime(duration: std::time::Duration) -> String {
     }
 }
 
+/// `30m`, `1.5h`, `90s`, `2d`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let amount: f64 = text[..split].parse().ok()?;
+    let unit = match text[split..].trim() {
+        "" | "s" | "sec" | "second" | "seconds" => 1.0,
+        "m" | "min" | "minute" | "minutes" => 60.0,
+        "h" | "hour" | "hours" => 3600.0,
+        "d" | "day" | "days" => 86400.0,
+        _ => return None,
+    };
+    (amount >= 0.0 && amount.is_finite()).then(|| std::time::Duration::from_secs_f64(amount * unit))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::humantime;
+
+    #[test]
+    fn durations_parse_as_people_write_them() {
+        use super::parse_duration;
+        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("5 fortnights"), None);
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -15,6 +15,7 @@ use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 use crate::core::table::Table;
 use crate::project::{Project, TargetKind};
+use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use duckdb::DuckDb;
 use sql::SqlGenerator;
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +67,13 @@ pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
     }
 }
 
-/// Opens the target's warehouse: the one place that chooses it.
-pub fn open(project: &Project) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+/// How long a command waits for another process to release a DuckDB file
+/// when it is not told (`--lock-timeout`).
+pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Opens the target's warehouse: the one place that chooses it. A DuckDB
+/// file locked by another process is waited for, up to `lock_timeout`.
+pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
     match project.target.kind {
         TargetKind::DuckDb => {
             let path = project
@@ -78,7 +84,26 @@ pub fn open(project: &Project) -> Result<Arc<dyn Warehouse>, Diagnostic> {
                 .map(str::to_string)
                 .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
             let target = &project.target;
-            let warehouse = DuckDb::open(&path, &project.root, &target.settings).map_err(|err| match &err {
+            // Another strata (or a notebook) holding the file: wait, saying so once.
+            let waiting = |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
+            let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
+            let never = std::sync::atomic::AtomicBool::new(false);
+            let mut last_lock = None;
+            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, &project.root, &target.settings) {
+                Err(err @ WarehouseError::Locked { .. }) => {
+                    let reason = err.to_string();
+                    last_lock = Some(err);
+                    Attempt::NotYet(reason)
+                }
+                result => Attempt::Done(result),
+            });
+            let opened = match waited {
+                Waited::Done { value, .. } => value,
+                Waited::TimedOut { reason, .. } | Waited::Cancelled { reason, .. } => {
+                    Err(last_lock.take().unwrap_or(WarehouseError::Connect(reason)))
+                }
+            };
+            let warehouse = opened.map_err(|err| match &err {
                 WarehouseError::Setting { name, .. } => {
                     let source = std::fs::read_to_string(&target.file).unwrap_or_default();
                     Diagnostic::new(format!("target `{}`: {err}", target.name))

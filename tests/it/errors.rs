@@ -266,7 +266,7 @@ fn a_database_locked_by_another_process_names_the_process() {
     let path = fixture.path().join("target/dev.duckdb");
     // This test process holds the file, as another strata or a notebook would.
     let holder = duckdb::Connection::open(&path).expect("open the database");
-    let run = fixture.strata(&["run"]);
+    let run = fixture.strata(&["run", "--lock-timeout", "0"]);
     drop(holder);
     assert_fails(&run);
     let expected = format!("error: could not open `{}`: another process holds its lock (", path.display());
@@ -284,4 +284,29 @@ fn a_database_path_whose_folder_cannot_be_made_says_why_without_lock_hints() {
     let folder = fixture.path().join("models/a.sql");
     assert!(run.stderr.starts_with(&format!("error: could not open the warehouse: could not create the folder `{}` for `{}/dev.duckdb`: ", folder.display(), folder.display())), "{}", run.stderr);
     assert!(!run.stderr.contains("lock"), "{}", run.stderr);
+}
+
+// A second run against a file another process holds waits for it, saying so,
+// and goes on once the lock is released.
+#[test]
+fn a_run_waits_for_a_locked_database_and_goes_on_when_it_is_released() {
+    let fixture = Fixture::new().file("models/a.sql", "{{ config(materialized='table') }} select 1 as id");
+    std::fs::create_dir_all(fixture.path().join("target")).expect("target dir");
+    let holder = duckdb::Connection::open(fixture.path().join("target/dev.duckdb")).expect("open the database");
+    let mut child = crate::strata_command(fixture.path())
+        .args(["run", "--lock-timeout", "2m"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("read the first line");
+    assert!(line.starts_with("WAIT  could not open `"), "{line}");
+    assert!(line.trim_end().ends_with("; waiting up to 2m (`--lock-timeout`)"), "{line}");
+    drop(holder);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read the rest");
+    assert_eq!(child.wait().expect("wait").code(), Some(0), "{rest}");
+    assert_eq!(crate::run::scalar(&fixture, "select id from a"), "1");
 }
