@@ -256,6 +256,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         return Err(errors);
     }
     let warnings = misspelt_config_keys(project, &graph);
+    check_source_checks(project, &graph, &mut errors);
     Ok(Parsed { graph, errors, warnings })
 }
 
@@ -381,4 +382,19 @@ fn misspelt_config_keys(project: &Project, graph: &Graph) -> Diagnostics {
         }
     }
     warnings
+}
+
+/// A source's `wait_for` and `freshness` are checked when the project is
+/// parsed, so `compile` catches a duration that does not parse, not the run.
+fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostics) {
+    for node in graph.nodes.iter().filter(|n| n.resource_type == ResourceType::Source) {
+        let Some(Err(message)) = crate::checks::SourceCheck::of(node) else { continue };
+        // Messages start with the key they are about: "`timeout: 5x` is not ...".
+        let key = message.trim_start_matches('`').split([':', '`']).next().unwrap_or("wait_for").to_string();
+        let text = std::fs::read_to_string(project.absolute(&node.path)).unwrap_or_default();
+        errors.push(
+            Diagnostic::new(format!("source `{}`: {message}", node.display_name()))
+                .at(locate_key(project, Some((&node.path, &text)), &[], &format!("{key}:"))),
+        );
+    }
 }

@@ -310,3 +310,14 @@ fn a_run_waits_for_a_locked_database_and_goes_on_when_it_is_released() {
     assert_eq!(child.wait().expect("wait").code(), Some(0), "{rest}");
     assert_eq!(crate::run::scalar(&fixture, "select id from a"), "1");
 }
+
+#[test]
+fn a_source_check_that_does_not_parse_is_a_compile_error_at_its_line() {
+    let sources = "version: 2\nsources:\n  - name: raw\n    tables:\n      - name: events\n        wait_for:\n          partition: event_date\n          timeout: 5 fortnights\n";
+    let run = Fixture::new()
+        .file("models/sources.yml", sources)
+        .file("models/daily.sql", "select * from {{ source('raw', 'events') }}")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
