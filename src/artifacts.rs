@@ -20,12 +20,7 @@ use crate::project::Project;
 /// `compiled` maps the nodes compiled in this invocation to their compiled SQL files.
 pub fn write_manifest(project: &Project, graph: &Graph, compiled: &HashMap<usize, PathBuf>) -> Result<(), Diagnostic> {
     let path = project.target_path.join("manifest.json");
-    let failed = |err: &dyn std::fmt::Display| Diagnostic::new(format!("could not write `{}`: {err}", path.display()));
-    std::fs::create_dir_all(&project.target_path).map_err(|err| failed(&err))?;
-    let file = std::fs::File::create(&path).map_err(|err| failed(&err))?;
-    let mut out = std::io::BufWriter::new(file);
-    write_manifest_to(&mut out, project, graph, compiled).map_err(|err| failed(&err))?;
-    out.flush().map_err(|err| failed(&err))
+    write_whole(&path, |out| write_manifest_to(out, project, graph, compiled))
 }
 
 fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, compiled_paths: &HashMap<usize, PathBuf>) -> std::io::Result<()> {
@@ -184,11 +179,29 @@ fn model_relative_path(project: &Project, path: &Path) -> String {
 
 /// Writes `value` as `file` under the target path.
 pub fn write(project: &Project, file: &str, value: &Json) -> Result<(), Diagnostic> {
-    std::fs::create_dir_all(&project.target_path)
-        .map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", project.target_path.display())))?;
     let path = project.target_path.join(file);
     let text = serde_json::to_string(value).map_err(|err| Diagnostic::new(format!("could not serialize `{file}`: {err}")))?;
-    std::fs::write(&path, text).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", path.display())))
+    write_whole(&path, |out| out.write_all(text.as_bytes()))
+}
+
+/// Writes `path` through a temporary file renamed over it, so a reader (or a
+/// crash) never sees half a file: the old one stays until the new one is whole.
+fn write_whole(path: &Path, fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<(), Diagnostic> {
+    let failed = |err: std::io::Error| Diagnostic::new(format!("could not write `{}`: {err}", path.display()));
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder).map_err(failed)?;
+    }
+    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::File::create(&temporary).and_then(|file| {
+        let mut out = std::io::BufWriter::new(file);
+        fill(&mut out)?;
+        out.flush()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&temporary, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    renamed.map_err(failed)
 }
 
 /// One node's entry in `run_results.json`.

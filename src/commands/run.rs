@@ -330,12 +330,17 @@ pub(super) fn run_phases(
         .collect();
     invocation.full_refresh_pending = Some(to_refresh.into_iter().collect());
     let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
-    artifacts::write(
+    // The warehouse work is done whatever happens to the artifacts: a failed
+    // write is reported, and the run's status stays what the nodes made it.
+    let written = artifacts::write(
         &session.project,
         "run_results.json",
         &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9),
-    )?;
-    artifacts::write_manifest(&session.project, graph, &Default::default())?;
+    )
+    .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
+    if let Err(diagnostic) = written {
+        eprint!("{}", Diagnostic { warning: true, ..diagnostic.help("the tables are built; `strata retry` needs `run_results.json`, so free the disk or fix the permissions before the next run") });
+    }
 
     if cancelled.load(Ordering::SeqCst) {
         eprintln!("interrupted: stopped scheduling and cancelled running queries");

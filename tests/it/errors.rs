@@ -321,3 +321,20 @@ fn a_source_check_that_does_not_parse_is_a_compile_error_at_its_line() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+// An artifact that cannot be written (here `run_results.json` is taken by a
+// folder, as a full disk or a read-only `target/` would refuse it) is reported;
+// the run's tables are built and its status is theirs.
+#[test]
+fn an_artifact_that_cannot_be_written_is_reported_without_failing_the_run() {
+    let fixture = Fixture::new().file("models/a.sql", "{{ config(materialized='table') }} select 1 as id");
+    std::fs::create_dir_all(fixture.path().join("target/run_results.json")).expect("block the file");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stderr.starts_with("warning: could not write `"), "{}", run.stderr);
+    assert!(run.stderr.contains("run_results.json`: Is a directory"), "{}", run.stderr);
+    assert_eq!(crate::run::scalar(&fixture, "select id from a"), "1");
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(fixture.path().join("target")).expect("target").filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
