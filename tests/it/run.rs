@@ -5,7 +5,19 @@ use crate::{Fixture, Run};
 
 /// Rows of `sql` on the fixture's DuckDB file, as text.
 pub fn query(fixture: &Fixture, sql: &str) -> Vec<Vec<String>> {
-    let connection = duckdb::Connection::open(fixture.path().join("target/dev.duckdb")).expect("open the database strata wrote");
+    let path = fixture.path().join("target/dev.duckdb");
+    // A process that strata's test just killed may take a moment to release the file.
+    let mut attempts = 0;
+    let connection = loop {
+        match duckdb::Connection::open(&path) {
+            Ok(connection) => break connection,
+            Err(err) if attempts < 20 && err.to_string().contains("lock") => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(err) => panic!("open the database strata wrote, {}: {err}", path.display()),
+        }
+    };
     let mut statement = connection.prepare(sql).expect("prepare");
     let mut rows = statement.query([]).expect("query");
     let mut out = Vec::new();
