@@ -5,7 +5,7 @@
 use serde_json::Value as Json;
 
 use crate::core::partition::{Partition, PartitionError};
-use crate::project::config::ConfigMap;
+use crate::project::config::{self, ConfigMap, LabelsError};
 
 /// How a model is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -94,38 +94,15 @@ impl ModelConfig {
                 });
             }
         };
-        let unique_key = match config.get("unique_key") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::String(key)) => vec![key.clone()],
-            Some(Json::Array(keys)) => keys
-                .iter()
-                .map(|key| key.as_str().map(str::to_string))
-                .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{}`", Json::Array(keys.clone()))))?,
-            Some(other) => return Err(ConfigError::new("unique_key", format!("`unique_key` must be a column name or a list of them, not `{other}`"))),
-        };
-        let cluster_by = match config.get("cluster_by") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::String(column)) => vec![column.clone()],
-            Some(Json::Array(columns)) => columns
-                .iter()
-                .map(|c| c.as_str().map(str::to_string))
-                .collect::<Option<Vec<String>>>()
-                .ok_or_else(|| ConfigError::new("cluster_by", format!("`cluster_by` must be a column name or a list of them, not `{}`", Json::Array(columns.clone()))))?,
-            Some(other) => return Err(ConfigError::new("cluster_by", format!("`cluster_by` must be a column name or a list of them, not `{other}`"))),
-        };
-        let labels = match config.get("labels") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::Object(labels)) => labels
-                .iter()
-                .map(|(key, value)| match value {
-                    Json::String(text) => Some((key.clone(), text.clone())),
-                    Json::Number(_) | Json::Bool(_) => Some((key.clone(), value.to_string())),
-                    _ => None,
-                })
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ConfigError::new("labels", "`labels` values must be text"))?,
-            Some(other) => return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`"))),
+        let unique_key = columns(config, "unique_key")?;
+        let cluster_by = columns(config, "cluster_by")?;
+        let labels = match config.get("labels").map(config::labels) {
+            None => Vec::new(),
+            Some(Ok(labels)) => labels,
+            Some(Err(LabelsError::NotText { .. })) => return Err(ConfigError::new("labels", "`labels` values must be text")),
+            Some(Err(LabelsError::NotMapping(other))) => {
+                return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`")));
+            }
         };
         check_strategy(config, partition.is_some(), !unique_key.is_empty())?;
         Ok(ModelConfig {
@@ -166,6 +143,19 @@ fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool) -> Result<
         }
     };
     Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` needs {needs}")))
+}
+
+/// A config that names one column or a list of them (`unique_key`, `cluster_by`).
+fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigError> {
+    let refused = |value: &Json| ConfigError::new(key, format!("`{key}` must be a column name or a list of them, not `{value}`"));
+    match config.get(key) {
+        None | Some(Json::Null) => Ok(Vec::new()),
+        Some(Json::String(column)) => Ok(vec![column.clone()]),
+        Some(value @ Json::Array(items)) => {
+            items.iter().map(|item| item.as_str().map(str::to_string)).collect::<Option<Vec<String>>>().ok_or_else(|| refused(value))
+        }
+        Some(other) => Err(refused(other)),
+    }
 }
 
 fn hooks(config: &ConfigMap, key: &str) -> Vec<String> {

@@ -147,6 +147,30 @@ fn merge_level(config: &mut ConfigMap, node: &Json) {
 }
 
 /// Typed reads of the configs strata acts on.
+/// Why a `labels:` mapping cannot be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabelsError {
+    NotMapping(Json),
+    /// A value that is not text (numbers and booleans read as text).
+    NotText { key: String, value: Json },
+}
+
+/// `labels:` (a model's or a target's) as name/text pairs; `null` is none.
+pub fn labels(value: &Json) -> Result<Vec<(String, String)>, LabelsError> {
+    match value {
+        Json::Null => Ok(Vec::new()),
+        Json::Object(labels) => labels
+            .iter()
+            .map(|(key, value)| match value {
+                Json::String(text) => Ok((key.clone(), text.clone())),
+                Json::Number(_) | Json::Bool(_) => Ok((key.clone(), value.to_string())),
+                _ => Err(LabelsError::NotText { key: key.clone(), value: value.clone() }),
+            })
+            .collect(),
+        other => Err(LabelsError::NotMapping(other.clone())),
+    }
+}
+
 pub trait ConfigExt {
     fn str_value(&self, key: &str) -> Option<&str>;
     fn enabled(&self) -> bool;

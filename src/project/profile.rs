@@ -218,17 +218,15 @@ fn validate(
     };
     let maximum_bytes_billed = whole("maximum_bytes_billed")?;
     let job_timeout = whole("job_timeout_seconds")?.map(std::time::Duration::from_secs);
-    let job_labels = match fields.get("labels") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Object(labels)) => labels
-            .iter()
-            .map(|(key, value)| match value {
-                Json::String(text) => Ok((key.clone(), text.clone())),
-                Json::Number(_) | Json::Bool(_) => Ok((key.clone(), value.to_string())),
-                _ => Err(error(format!("the label `{key}` must be text, not `{value}`"), key)),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(other) => return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels")),
+    let job_labels = match fields.get("labels").map(crate::project::config::labels) {
+        None => Vec::new(),
+        Some(Ok(labels)) => labels,
+        Some(Err(crate::project::config::LabelsError::NotText { key, value })) => {
+            return Err(error(format!("the label `{key}` must be text, not `{value}`"), &key));
+        }
+        Some(Err(crate::project::config::LabelsError::NotMapping(other))) => {
+            return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels"));
+        }
     };
     let kind = match fields.get("type").and_then(Json::as_str) {
         Some("duckdb") => TargetKind::DuckDb,
