@@ -238,7 +238,22 @@ pub(super) fn run_phases(
             .collect::<Result<Vec<Timed>, _>>()
             .map_err(|err| Diagnostic::new(err.to_string()))?;
         let compiler = Compiler::new(&session.project, templates, graph);
-        let relations = setup.list_relations().map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
+        // The schemas this phase builds into, each listed once.
+        let built: Vec<&crate::core::relation::Relation> = tasks
+            .iter()
+            .map(|task| &graph.nodes[task.node])
+            .filter(|node| matches!(node.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter_map(|node| node.relation.as_ref())
+            .collect();
+        let phase_schemas: Vec<crate::warehouse::Schema> = built
+            .iter()
+            .map(|relation| (relation.database.clone(), relation.schema.clone().unwrap_or_default()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let relations = setup
+            .list_relations(&phase_schemas)
+            .map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
         let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
         let waiting = |line: &str| {
             if !args.quiet {
@@ -257,14 +272,11 @@ pub(super) fn run_phases(
         };
 
         // Schemas first, once each, before workers race to create them.
-        for task in &tasks {
-            let node = &graph.nodes[task.node];
-            if let (Some(relation), ResourceType::Model | ResourceType::Seed) = (&node.relation, node.resource_type) {
-                if schemas.insert((relation.database.clone(), relation.schema.clone())) {
-                    setup.execute(&warehouse.sql().create_schema(relation)).map_err(|err| {
-                        Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default()))
-                    })?;
-                }
+        for relation in built {
+            if schemas.insert((relation.database.clone(), relation.schema.clone())) {
+                setup.execute(&warehouse.create_schema(relation)).map_err(|err| {
+                    Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default()))
+                })?;
             }
         }
         if runs_models && !ran_start_hooks {

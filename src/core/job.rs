@@ -39,6 +39,9 @@ pub struct JobStats {
     pub bytes_processed: Option<u64>,
     pub bytes_billed: Option<u64>,
     pub slot_ms: Option<u64>,
+    /// Where the job ran, and in which project (BigQuery).
+    pub location: Option<String>,
+    pub project_id: Option<String>,
 }
 
 impl JobStats {
@@ -53,8 +56,10 @@ impl JobStats {
         self.bytes_processed = sum(self.bytes_processed, other.bytes_processed);
         self.bytes_billed = sum(self.bytes_billed, other.bytes_billed);
         self.slot_ms = sum(self.slot_ms, other.slot_ms);
-        if other.job_id.is_some() {
-            self.job_id.clone_from(&other.job_id);
+        for (mine, theirs) in [(&mut self.job_id, &other.job_id), (&mut self.location, &other.location), (&mut self.project_id, &other.project_id)] {
+            if theirs.is_some() {
+                mine.clone_from(theirs);
+            }
         }
     }
 
@@ -67,6 +72,8 @@ impl JobStats {
             ("bytes_processed", self.bytes_processed.map(Json::from)),
             ("bytes_billed", self.bytes_billed.map(Json::from)),
             ("slot_ms", self.slot_ms.map(Json::from)),
+            ("location", self.location.clone().map(Json::from)),
+            ("project_id", self.project_id.clone().map(Json::from)),
         ];
         for (key, value) in fields {
             if let Some(value) = value {

@@ -133,7 +133,7 @@ impl Connection for DuckDbConnection {
         self.read(&job.sql)
     }
 
-    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+    fn list_relations(&mut self, _schemas: &[crate::warehouse::Schema]) -> Result<Relations, WarehouseError> {
         // The default catalog's relations are named without a database, as strata names them.
         let table = self.read(
             "select case when table_catalog = current_database() then null else table_catalog end, table_schema, table_name, table_type \
@@ -268,7 +268,7 @@ mod tests {
         let mut connection = warehouse.connect().unwrap();
         assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
         connection.execute("create view v as select * from t").unwrap();
-        let all = connection.list_relations().unwrap();
+        let all = connection.list_relations(&[]).unwrap();
         let key = |name: &str| RelationKey { database: None, schema: "main".into(), name: name.into() };
         assert_eq!(all.get(&key("t")).map(|r| r.kind), Some(RelationKind::Table));
         assert_eq!(all.get(&key("v")).map(|r| r.kind), Some(RelationKind::View));

@@ -3,6 +3,7 @@
 //! `sql.rs` generates. Generating SQL and executing it stay apart, so the SQL
 //! each materialization sends is unit-tested without a warehouse.
 
+pub mod bigquery;
 pub mod duckdb;
 pub mod plan;
 
@@ -116,11 +117,14 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
             })?;
             Ok(Arc::new(warehouse))
         }
-        TargetKind::BigQuery => Err(Diagnostic::new(format!(
-            "target `{}` is BigQuery, which strata cannot execute against yet",
-            project.target.name
-        ))
-        .help("use a DuckDB target to run models, or `strata compile` to check BigQuery SQL")),
+        TargetKind::BigQuery => {
+            let settings = bigquery::Settings::of(&project.target, &project.root)?;
+            let warehouse = bigquery::BigQuery::open(settings).map_err(|err| {
+                Diagnostic::new(format!("target `{}`: {err}", project.target.name))
+                    .help("check `method:` and the key it names in `profiles.yml`; `strata debug` tests the connection")
+            })?;
+            Ok(Arc::new(warehouse))
+        }
     }
 }
 
@@ -130,8 +134,10 @@ pub trait Connection: Send {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError>;
     /// Runs a query and reads its rows.
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError>;
-    /// Every relation in the warehouse, so a run asks once, not once per node.
-    fn list_relations(&mut self) -> Result<Relations, WarehouseError>;
+    /// The relations in `schemas` (database, schema), so a run asks once per
+    /// schema, not once per node. A warehouse that lists everything at once
+    /// (DuckDB) may return more.
+    fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
 }
 
 /// Plain statements, for callers without job options.
@@ -186,6 +192,9 @@ impl ExistingRelation {
     }
 }
 
+/// A schema (BigQuery: dataset) and the database (project) it is in, if named.
+pub type Schema = (Option<String>, String);
+
 /// What exists in the warehouse.
 pub type Relations = std::collections::HashMap<RelationKey, ExistingRelation>;
 
@@ -196,6 +205,10 @@ pub trait Warehouse: Send + Sync {
     fn interrupt(&self);
     /// The SQL dialect for generated statements.
     fn sql(&self) -> &dyn sql::SqlGenerator;
+    /// The statement that creates `relation`'s schema if it is missing.
+    fn create_schema(&self, relation: &Relation) -> String {
+        self.sql().create_schema(relation)
+    }
 }
 
 /// A connection that adds the time spent inside the warehouse to a shared
@@ -228,8 +241,8 @@ impl Connection for Timed {
         self.timed(|c| c.query(job))
     }
 
-    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
-        self.timed(|c| c.list_relations())
+    fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError> {
+        self.timed(|c| c.list_relations(schemas))
     }
 }
 

@@ -429,7 +429,7 @@ fn bigquery_literal(data_type: &str, value: &str) -> String {
 }
 
 /// `'text'`, with quotes and backslashes escaped as BigQuery reads them.
-fn string_literal(text: &str) -> String {
+pub fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
 }
 

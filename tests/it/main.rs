@@ -1,6 +1,7 @@
 //! Integration tests: drive the real `strata` binary on small projects written
 //! into temporary directories, and on the example project at the repository root.
 
+mod bigquery;
 mod build;
 mod cli;
 mod compile;

@@ -103,7 +103,7 @@ impl Connection for Recording {
         Ok(Table { columns: vec!["count".into()], rows: vec![vec![self.answer.clone()]] })
     }
 
-    fn list_relations(&mut self) -> Result<Relations, WarehouseError> {
+    fn list_relations(&mut self, _schemas: &[strata::warehouse::Schema]) -> Result<Relations, WarehouseError> {
         Ok(self.log.lock().map(|log| log.relations.clone()).unwrap_or_default())
     }
 }

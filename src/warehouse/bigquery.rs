@@ -1,0 +1,646 @@
+//! BigQuery over its REST API (`gcp-bigquery-client`). Every statement is a
+//! query job with an id strata chooses, so a job can be cancelled (Ctrl-C,
+//! `job_timeout_seconds`) from the moment it is sent. The warehouse owns one
+//! tokio runtime; each worker's connection blocks on it, so the executor's
+//! threads stay as they are for DuckDB.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gcp_bigquery_client::Client;
+use gcp_bigquery_client::auth::Authenticator;
+use gcp_bigquery_client::client_builder::ClientBuilder;
+use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+use gcp_bigquery_client::model::job::Job as ApiJob;
+use gcp_bigquery_client::model::job_configuration::JobConfiguration;
+use gcp_bigquery_client::model::job_configuration_query::JobConfigurationQuery;
+use gcp_bigquery_client::model::job_reference::JobReference;
+use gcp_bigquery_client::model::field_type::FieldType;
+use serde_json::Value as Json;
+
+use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::job::{Job, JobStats};
+use crate::core::table::{Cell, Table};
+use crate::project::Target;
+use crate::warehouse::sql::{BigQuerySql, SqlGenerator};
+use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+
+/// The `bigquery` fields of a target, read once when the warehouse opens.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project: String,
+    pub location: Option<String>,
+    pub credentials: Credentials,
+    /// How often a job that failed for a reason worth retrying is sent again.
+    pub job_retries: u32,
+    /// `INTERACTIVE` or `BATCH`.
+    pub priority: Option<String>,
+    /// Where the REST API is: Google's, or an emulator's (no authentication then).
+    pub api_endpoint: Option<String>,
+    /// On-demand price per TiB, for `--dry-run`'s estimate.
+    pub cost_per_tib: f64,
+}
+
+/// How strata signs its requests in.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// `api_endpoint` without a key: an emulator.
+    None,
+    /// `method: service-account`: a key file.
+    KeyFile(std::path::PathBuf),
+    /// `method: service-account-json`: the key itself, from the profile (an
+    /// `env_var()`), never printed.
+    KeyJson(String),
+    /// `method: oauth`: application default credentials (gcloud's
+    /// authorized-user file, or the metadata server).
+    ApplicationDefault,
+}
+
+/// dbt-bigquery's default number of retries of a failed job.
+const DEFAULT_JOB_RETRIES: u32 = 1;
+/// On-demand price in USD per TiB scanned.
+const DEFAULT_COST_PER_TIB: f64 = 6.25;
+
+impl Settings {
+    /// Reads the BigQuery fields of `target`; a wrong one is an error at its line.
+    pub fn of(target: &Target, project_root: &Path) -> Result<Settings, Diagnostic> {
+        let source = std::fs::read_to_string(project_root.join(&target.file)).unwrap_or_default();
+        let error = |message: String, field: &str| {
+            Diagnostic::new(format!("target `{}` of profile `{}`: {message}", target.name, target.profile_name))
+                .at(Location::of_text(&target.file, &source, &format!("{field}:")))
+        };
+        let fields = &target.fields;
+        let text = |key: &str| match fields.get(key) {
+            Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Json::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let job_retries = match fields.get("job_retries") {
+            None | Some(Json::Null) => DEFAULT_JOB_RETRIES,
+            Some(value) => value
+                .as_u64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| error(format!("`job_retries` must be a whole number, not `{value}`"), "job_retries"))?,
+        };
+        let priority = match text("priority").map(|p| p.to_ascii_lowercase()) {
+            None => None,
+            Some(p) if p == "interactive" || p == "batch" => Some(p.to_ascii_uppercase()),
+            Some(other) => {
+                return Err(error(format!("`priority` must be `interactive` or `batch`, not `{other}`"), "priority"));
+            }
+        };
+        let cost_per_tib = match fields.get("cost_per_tib") {
+            None | Some(Json::Null) => DEFAULT_COST_PER_TIB,
+            Some(value) => value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|cost| *cost >= 0.0)
+                .ok_or_else(|| error(format!("`cost_per_tib` must be a number of US dollars, not `{value}`"), "cost_per_tib"))?,
+        };
+        let api_endpoint = text("api_endpoint").map(|url| url.trim_end_matches('/').to_string());
+        // An emulator takes requests without credentials: `api_endpoint`
+        // without a `method`, or `method: emulator`. A method named beside an
+        // endpoint is still used (a proxy in front of BigQuery).
+        let method = text("method").unwrap_or_else(|| if api_endpoint.is_some() { "emulator".into() } else { "oauth".into() });
+        let credentials = match method.as_str() {
+            "service-account" => match text("keyfile") {
+                Some(path) => {
+                    let path = project_root.join(path);
+                    Credentials::KeyFile(std::path::absolute(&path).unwrap_or(path))
+                }
+                None => return Err(error("`method: service-account` needs `keyfile:`".into(), "method")),
+            },
+            "service-account-json" => match fields.get("keyfile_json") {
+                Some(Json::String(key)) => Credentials::KeyJson(key.clone()),
+                Some(key @ Json::Object(_)) => Credentials::KeyJson(key.to_string()),
+                _ => return Err(error("`method: service-account-json` needs `keyfile_json:` (the key's JSON)".into(), "method")),
+            },
+            "emulator" => Credentials::None,
+            _ => Credentials::ApplicationDefault,
+        };
+        Ok(Settings {
+            project: target.database.clone().unwrap_or_default(),
+            location: text("location"),
+            credentials,
+            job_retries,
+            priority,
+            api_endpoint,
+            cost_per_tib,
+        })
+    }
+
+    /// Which credential is used, without any of its secret parts.
+    pub fn describe_credentials(&self) -> String {
+        match &self.credentials {
+            Credentials::None => format!("none (`api_endpoint: {}`)", self.api_endpoint.as_deref().unwrap_or_default()),
+            Credentials::KeyFile(path) => format!("service-account key file `{}`{}", path.display(), client_email(std::fs::read_to_string(path).ok().as_deref())),
+            Credentials::KeyJson(key) => format!("service-account key from `keyfile_json`{}", client_email(Some(key))),
+            Credentials::ApplicationDefault => "application default credentials (`method: oauth`)".into(),
+        }
+    }
+}
+
+/// ` (client@project.iam.gserviceaccount.com)`: who a key signs in as.
+fn client_email(key: Option<&str>) -> String {
+    key.and_then(|key| serde_json::from_str::<Json>(key).ok())
+        .and_then(|key| key.get("client_email").and_then(Json::as_str).map(|email| format!(" ({email})")))
+        .unwrap_or_default()
+}
+
+/// Signs nothing: the emulator takes every request.
+#[derive(Clone)]
+struct NoAuthentication;
+
+#[async_trait::async_trait]
+impl Authenticator for NoAuthentication {
+    async fn access_token(&self) -> Result<String, BQError> {
+        Ok("strata-emulator".into())
+    }
+}
+
+pub struct BigQuery {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    settings: Arc<Settings>,
+    /// Jobs sent and not yet finished, cancelled by `interrupt`.
+    running: Arc<Mutex<HashSet<String>>>,
+    interrupted: tokio::sync::watch::Sender<bool>,
+    sql: BigQuerySql,
+}
+
+impl BigQuery {
+    pub fn open(settings: Settings) -> Result<BigQuery, WarehouseError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("strata-bigquery")
+            .enable_all()
+            .build()
+            .map_err(|err| WarehouseError::Connect(format!("could not start the BigQuery client: {err}")))?;
+        let client = runtime.block_on(build_client(&settings))?;
+        let (interrupted, _) = tokio::sync::watch::channel(false);
+        Ok(BigQuery {
+            runtime,
+            client,
+            settings: Arc::new(settings),
+            running: Arc::new(Mutex::new(HashSet::new())),
+            interrupted,
+            sql: BigQuerySql,
+        })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
+    let mut builder = ClientBuilder::new();
+    if let Some(endpoint) = &settings.api_endpoint {
+        builder.with_v2_base_url(endpoint.clone());
+    }
+    let credential_error = |what: String, err: BQError| {
+        WarehouseError::Connect(format!("{what}: {}", describe_error(&err)))
+    };
+    match &settings.credentials {
+        Credentials::None => builder
+            .build_from_authenticator(Arc::new(NoAuthentication))
+            .await
+            .map_err(|err| credential_error("could not create the BigQuery client".into(), err)),
+        Credentials::KeyFile(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                WarehouseError::Connect(format!("could not read the service-account key file `{}`: {err}", path.display()))
+            })?;
+            let key = parse_key(&text).map_err(|err| {
+                WarehouseError::Connect(format!("the service-account key file `{}` is not a service-account key: {err}", path.display()))
+            })?;
+            builder
+                .build_from_service_account_key(key, false)
+                .await
+                .map_err(|err| credential_error(format!("could not use the service-account key file `{}`", path.display()), err))
+        }
+        Credentials::KeyJson(text) => {
+            let key = parse_key(text)
+                .map_err(|err| WarehouseError::Connect(format!("`keyfile_json` is not a service-account key: {err}")))?;
+            builder
+                .build_from_service_account_key(key, false)
+                .await
+                .map_err(|err| credential_error("could not use the service-account key of `keyfile_json`".into(), err))
+        }
+        Credentials::ApplicationDefault => builder
+            .build_from_application_default_credentials()
+            .await
+            .map_err(|err| credential_error("could not find application default credentials".into(), err)),
+    }
+}
+
+/// A service-account key, with a message that never quotes the key.
+fn parse_key(text: &str) -> Result<gcp_bigquery_client::yup_oauth2::ServiceAccountKey, String> {
+    serde_json::from_str(text).map_err(|err| {
+        // serde's message can quote a value; say only where it stopped.
+        format!("invalid JSON or a missing field at line {} column {}", err.line(), err.column())
+    })
+}
+
+impl Warehouse for BigQuery {
+    fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {
+        Ok(Box::new(BigQueryConnection {
+            runtime: self.runtime.handle().clone(),
+            client: self.client.clone(),
+            settings: self.settings.clone(),
+            running: self.running.clone(),
+            interrupted: self.interrupted.subscribe(),
+        }))
+    }
+
+    /// Marks every connection interrupted and cancels the jobs in flight.
+    fn interrupt(&self) {
+        self.interrupted.send_replace(true);
+        let ids: Vec<String> = self.running.lock().map(|running| running.iter().cloned().collect()).unwrap_or_default();
+        let cancels: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let client = self.client.clone();
+                let settings = self.settings.clone();
+                self.runtime.spawn(async move { client.job().cancel_job(&settings.project, &id, settings.location.as_deref()).await })
+            })
+            .collect();
+        // Each cancel was sent concurrently; wait a little for them to reach BigQuery.
+        self.runtime.block_on(async {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            for cancel in cancels {
+                let _ = tokio::time::timeout_at(deadline, cancel).await;
+            }
+        });
+    }
+
+    fn sql(&self) -> &dyn SqlGenerator {
+        &self.sql
+    }
+
+    /// A dataset is created in the profile's `location`.
+    fn create_schema(&self, relation: &crate::core::relation::Relation) -> String {
+        let create = self.sql.create_schema(relation);
+        match &self.settings.location {
+            Some(location) => format!("{create} options(location = {})", crate::warehouse::sql::string_literal(location)),
+            None => create,
+        }
+    }
+}
+
+struct BigQueryConnection {
+    runtime: tokio::runtime::Handle,
+    client: Client,
+    settings: Arc<Settings>,
+    running: Arc<Mutex<HashSet<String>>>,
+    interrupted: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Error reasons BigQuery gives for a job or a request worth sending again.
+const RETRYABLE_REASONS: [&str; 5] = ["rateLimitExceeded", "backendError", "jobRateLimitExceeded", "internalError", "jobInternalError"];
+
+/// What a call to the API failed with, and whether to send it again.
+fn classify(err: &BQError) -> (String, bool) {
+    let retryable = match err {
+        BQError::ResponseError { error } => {
+            let code = error.error.code;
+            code == 429
+                || code >= 500
+                || error.error.errors.iter().any(|e| e.get("reason").is_some_and(|r| RETRYABLE_REASONS.contains(&r.as_str())))
+        }
+        // No answer, or an answer that is not the API's JSON (a proxy's 502 or 429 page).
+        BQError::RequestError(err) => err.is_timeout() || err.is_connect() || err.is_decode() || err.is_body(),
+        _ => false,
+    };
+    (describe_error(err), retryable)
+}
+
+/// BigQuery's own message where there is one, not the client's debug text.
+fn describe_error(err: &BQError) -> String {
+    match err {
+        BQError::ResponseError { error } => {
+            let reason = error.error.errors.first().and_then(|e| e.get("reason")).map(|r| format!(" ({r})")).unwrap_or_default();
+            format!("{}{reason}", error.error.message)
+        }
+        BQError::RequestError(err) => {
+            let mut message = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(inner) = source {
+                message = format!("{message}: {inner}");
+                source = inner.source();
+            }
+            message
+        }
+        other => other.to_string(),
+    }
+}
+
+fn is_status(err: &BQError, code: i64) -> bool {
+    matches!(err, BQError::ResponseError { error } if error.error.code == code)
+}
+
+/// The waits between tries: 0.25 s doubling to 30 s, each with up to half of it as jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 0.25 * 2f64.powi(attempt.min(10) as i32);
+    let base = base.min(30.0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = f64::from(nanos % 1000) / 1000.0;
+    Duration::from_secs_f64(base * (0.5 + jitter / 2.0))
+}
+
+/// A job id no other job has: strata's prefix, the process and a counter.
+fn new_job_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("strata_{nanos:x}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// How long one `getQueryResults` call waits on the server for a job to finish.
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl BigQueryConnection {
+    fn is_interrupted(&self) -> bool {
+        *self.interrupted.borrow()
+    }
+
+    /// Calls the API, sending again on a 429, a 5xx or no answer, up to `job_retries` times.
+    async fn call<T, F, Fut>(&self, mut request: F) -> Result<T, BQError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BQError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match request().await {
+                Err(err) if attempt < self.settings.job_retries && classify(&err).1 => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Sends `job` and waits for it, again with a new id while it fails for a
+    /// reason worth retrying. The finished job's resource.
+    fn execute(&mut self, job: &Job) -> Result<ApiJob, WarehouseError> {
+        if self.is_interrupted() {
+            return Err(WarehouseError::Interrupted);
+        }
+        let mut attempt = 0;
+        loop {
+            let id = new_job_id();
+            if let Ok(mut running) = self.running.lock() {
+                running.insert(id.clone());
+            }
+            let mut interrupted = self.interrupted.clone();
+            let result = self.runtime.block_on(async {
+                tokio::select! {
+                    result = self.send_and_wait(&id, job) => result,
+                    _ = interrupted.wait_for(|interrupted| *interrupted) => Err(WarehouseError::Interrupted),
+                }
+            });
+            if let Ok(mut running) = self.running.lock() {
+                running.remove(&id);
+            }
+            match result {
+                Err(err) if err.is_retryable() && attempt < self.settings.job_retries => {
+                    std::thread::sleep(backoff(attempt));
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn send_and_wait(&self, id: &str, job: &Job) -> Result<ApiJob, WarehouseError> {
+        let settings = &self.settings;
+        let started = Instant::now();
+        let request = ApiJob {
+            job_reference: Some(JobReference {
+                project_id: Some(settings.project.clone()),
+                job_id: Some(id.to_string()),
+                location: settings.location.clone(),
+            }),
+            configuration: Some(JobConfiguration {
+                dry_run: Some(job.dry_run),
+                job_timeout_ms: job.timeout.map(|t| t.as_millis().to_string()),
+                labels: (!job.labels.is_empty()).then(|| job.labels.iter().cloned().collect()),
+                query: Some(JobConfigurationQuery {
+                    query: job.sql.clone(),
+                    use_legacy_sql: Some(false),
+                    maximum_bytes_billed: job.maximum_bytes_billed.map(|b| b.to_string()),
+                    priority: settings.priority.clone(),
+                    ..JobConfigurationQuery::default()
+                }),
+                ..JobConfiguration::default()
+            }),
+            ..ApiJob::default()
+        };
+        let jobs = self.client.job();
+        let failed = |err: BQError| {
+            let (message, retryable) = classify(&err);
+            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()) }
+        };
+        let inserted = match self.call(|| jobs.insert(&settings.project, request.clone())).await {
+            Ok(job) => job,
+            // A retried insert whose first try reached BigQuery: the job exists.
+            Err(err) if is_status(&err, 409) => {
+                self.call(|| jobs.get_job(&settings.project, id, settings.location.as_deref())).await.map_err(failed)?
+            }
+            Err(err) => return Err(failed(err)),
+        };
+        let mut current = inserted;
+        while !is_done(&current) {
+            if let Some(limit) = job.timeout {
+                if started.elapsed() >= limit {
+                    let _ = jobs.cancel_job(&settings.project, id, settings.location.as_deref()).await;
+                    return Err(WarehouseError::Query {
+                        message: format!("the job ran longer than `job_timeout_seconds` ({}) and was cancelled", crate::core::format::humantime(limit)),
+                        retryable: false,
+                        job_id: Some(id.to_string()),
+                    });
+                }
+            }
+            let wait = job.timeout.map_or(POLL_TIMEOUT, |limit| limit.saturating_sub(started.elapsed()).min(POLL_TIMEOUT));
+            let parameters = GetQueryResultsParameters {
+                location: settings.location.clone(),
+                max_results: Some(0),
+                timeout_ms: Some(i32::try_from(wait.as_millis()).unwrap_or(i32::MAX).max(1)),
+                ..GetQueryResultsParameters::default()
+            };
+            let polled = self.call(|| jobs.get_query_results(&settings.project, id, parameters.clone())).await;
+            let complete = match polled {
+                Ok(response) => response.job_complete.unwrap_or(false),
+                // A failed job answers getQueryResults with its error; the job resource says it whole.
+                Err(err) if matches!(err, BQError::ResponseError { .. }) => true,
+                Err(err) => return Err(failed(err)),
+            };
+            if complete {
+                current = self.call(|| jobs.get_job(&settings.project, id, settings.location.as_deref())).await.map_err(failed)?;
+            }
+        }
+        if let Some(error) = current.status.as_ref().and_then(|s| s.error_result.as_ref()) {
+            let reason = error.reason.clone().unwrap_or_default();
+            let message = error.message.clone().unwrap_or_else(|| reason.clone());
+            return Err(WarehouseError::Query {
+                message,
+                retryable: RETRYABLE_REASONS.contains(&reason.as_str()),
+                job_id: Some(id.to_string()),
+            });
+        }
+        Ok(current)
+    }
+
+    fn stats(&self, job: &ApiJob) -> JobStats {
+        let number = |text: &Option<String>| text.as_deref().and_then(|t| t.parse::<u64>().ok());
+        let statistics = job.statistics.as_ref();
+        let query = statistics.and_then(|s| s.query.as_ref());
+        JobStats {
+            rows_affected: query.and_then(|q| number(&q.num_dml_affected_rows)),
+            job_id: job.job_reference.as_ref().and_then(|r| r.job_id.clone()),
+            bytes_processed: query.and_then(|q| number(&q.total_bytes_processed)).or_else(|| statistics.and_then(|s| number(&s.total_bytes_processed))),
+            bytes_billed: query.and_then(|q| number(&q.total_bytes_billed)),
+            slot_ms: query.and_then(|q| number(&q.total_slot_ms)).or_else(|| statistics.and_then(|s| number(&s.total_slot_ms))),
+            location: job.job_reference.as_ref().and_then(|r| r.location.clone()).or_else(|| self.settings.location.clone()),
+            project_id: Some(self.settings.project.clone()),
+        }
+    }
+
+    /// Every row of a finished query job, page by page.
+    fn read_rows(&self, id: &str) -> Result<Table, WarehouseError> {
+        let settings = self.settings.clone();
+        let jobs = self.client.job();
+        let failed = |err: BQError| {
+            let (message, retryable) = classify(&err);
+            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()) }
+        };
+        self.runtime.block_on(async {
+            let mut table = Table::default();
+            let mut types: Vec<FieldType> = Vec::new();
+            let mut page_token = None;
+            loop {
+                let parameters = GetQueryResultsParameters {
+                    location: settings.location.clone(),
+                    page_token: page_token.clone(),
+                    timeout_ms: Some(i32::try_from(POLL_TIMEOUT.as_millis()).unwrap_or(i32::MAX)),
+                    ..GetQueryResultsParameters::default()
+                };
+                let page = self.call(|| jobs.get_query_results(&settings.project, id, parameters.clone())).await.map_err(failed)?;
+                if table.columns.is_empty() {
+                    for field in page.schema.as_ref().and_then(|s| s.fields.as_ref()).into_iter().flatten() {
+                        table.columns.push(field.name.clone());
+                        types.push(field.r#type.clone());
+                    }
+                }
+                for row in page.rows.unwrap_or_default() {
+                    let cells = row.columns.unwrap_or_default();
+                    table.rows.push(cells.into_iter().enumerate().map(|(i, cell)| to_cell(types.get(i), cell.value)).collect());
+                }
+                match page.page_token {
+                    Some(token) if !token.is_empty() => page_token = Some(token),
+                    _ => return Ok(table),
+                }
+            }
+        })
+    }
+}
+
+fn is_done(job: &ApiJob) -> bool {
+    job.status.as_ref().and_then(|s| s.state.as_deref()) == Some("DONE")
+}
+
+/// A cell of BigQuery's JSON rows as strata's value of its column's type.
+fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
+    let text = match value {
+        None | Some(Json::Null) => return Cell::Null,
+        Some(Json::String(text)) => text,
+        Some(other) => return Cell::Text(other.to_string()),
+    };
+    match field_type {
+        Some(FieldType::Integer | FieldType::Int64) => text.parse().map_or(Cell::Text(text), Cell::Int),
+        Some(FieldType::Float | FieldType::Float64 | FieldType::Numeric | FieldType::Bignumeric) => {
+            text.parse().map_or(Cell::Text(text), Cell::Float)
+        }
+        Some(FieldType::Boolean | FieldType::Bool) => Cell::Bool(text.eq_ignore_ascii_case("true")),
+        // Seconds since the epoch, as a float in text.
+        Some(FieldType::Timestamp) => match text.parse::<f64>() {
+            Ok(seconds) => chrono::DateTime::from_timestamp_micros((seconds * 1e6).round() as i64)
+                .map_or(Cell::Text(text), |t| Cell::Text(t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())),
+            Err(_) => Cell::Text(text),
+        },
+        Some(FieldType::Datetime) => Cell::Text(text.replace('T', " ")),
+        _ => Cell::Text(text),
+    }
+}
+
+impl Connection for BigQueryConnection {
+    fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        let finished = self.execute(job)?;
+        Ok(self.stats(&finished))
+    }
+
+    fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
+        let finished = self.execute(job)?;
+        let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
+        self.read_rows(&id)
+    }
+
+    /// One `INFORMATION_SCHEMA` query per dataset: its tables and views, with
+    /// each table's partitioning and clustering columns.
+    fn list_relations(&mut self, schemas: &[crate::warehouse::Schema]) -> Result<Relations, WarehouseError> {
+        let mut relations = Relations::new();
+        let quote = |name: &str| crate::core::relation::QuoteStyle::Backtick.quote(name);
+        for (project, dataset) in schemas {
+            let project = project.clone().unwrap_or_else(|| self.settings.project.clone());
+            let prefix = format!("{}.{}", quote(&project), quote(dataset));
+            let sql = format!(
+                "select t.table_name, t.table_type, c.column_name, c.data_type, c.is_partitioning_column, c.clustering_ordinal_position \
+                 from {prefix}.INFORMATION_SCHEMA.TABLES as t \
+                 left join {prefix}.INFORMATION_SCHEMA.COLUMNS as c \
+                 on c.table_name = t.table_name and (c.is_partitioning_column = 'YES' or c.clustering_ordinal_position is not null)"
+            );
+            let table = match self.query(&Job::new(sql)) {
+                Ok(table) => table,
+                // A dataset that does not exist yet has nothing in it.
+                Err(WarehouseError::Query { message, .. }) if message.contains("Not found") || message.contains("notFound") => continue,
+                Err(err) => return Err(err),
+            };
+            let mut clustering: Vec<(RelationKey, i64, String)> = Vec::new();
+            for row in &table.rows {
+                let [Cell::Text(name), kind, column, data_type, partitioning, cluster] = row.as_slice() else { continue };
+                let key = RelationKey { database: Some(project.clone()), schema: dataset.clone(), name: name.clone() };
+                let kind = match kind {
+                    Cell::Text(kind) if kind.eq_ignore_ascii_case("VIEW") => RelationKind::View,
+                    _ => RelationKind::Table,
+                };
+                let entry = relations.entry(key.clone()).or_insert_with(|| ExistingRelation::of_kind(kind));
+                if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning) {
+                    if yes.eq_ignore_ascii_case("YES") {
+                        let data_type = match data_type { Cell::Text(t) => t.clone(), _ => String::new() };
+                        entry.partition = Some((column.clone(), data_type));
+                    }
+                }
+                let position = match cluster {
+                    Cell::Int(n) => Some(*n),
+                    Cell::Text(n) => n.parse().ok(),
+                    _ => None,
+                };
+                if let (Cell::Text(column), Some(position)) = (column, position) {
+                    clustering.push((key, position, column.clone()));
+                }
+            }
+            clustering.sort();
+            for (key, _, column) in clustering {
+                if let Some(entry) = relations.get_mut(&key) {
+                    entry.clustering.push(column);
+                }
+            }
+        }
+        Ok(relations)
+    }
+}

@@ -1,0 +1,219 @@
+//! BigQuery, tested against a real BigQuery REST emulator (PyPI `bqemulator`,
+//! DuckDB underneath, SQLGlot for the dialect) that each test starts on
+//! 127.0.0.1. The emulator is installed once into a virtual environment in
+//! `~/.cache/strata/bq-venv` (`STRATA_BQ_VENV` overrides it).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value as Json, json};
+
+use crate::example::example;
+use crate::{Fixture, repo_root};
+
+const EMULATOR_VERSION: &str = "bqemulator==1.4.0";
+
+/// The virtual environment's Python, with the emulator installed (once per machine).
+fn emulator_python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = std::env::var_os("STRATA_BQ_VENV").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/strata/bq-venv")
+        });
+        let python = venv.join("bin/python");
+        let installed = |python: &Path| {
+            Command::new(python).args(["-c", "import bqemulator, numpy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+        };
+        if !installed(&python) {
+            let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
+            assert!(
+                created.is_ok_and(|s| s.success()),
+                "the BigQuery tests need Python 3 with `venv` to install the emulator (`apt install python3 python3-venv`), creating {}",
+                venv.display()
+            );
+            // bqemulator uses numpy without declaring it.
+            let pip = Command::new(&python).args(["-m", "pip", "install", "--quiet", EMULATOR_VERSION, "numpy"]).status();
+            assert!(pip.is_ok_and(|s| s.success()), "could not install {EMULATOR_VERSION} into {} with pip", venv.display());
+            assert!(installed(&python), "{EMULATOR_VERSION} installed but does not import");
+        }
+        python
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A running emulator; stopped when dropped.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+    pub project: String,
+}
+
+impl Emulator {
+    pub fn start(project: &str) -> Emulator {
+        let python = emulator_python();
+        let port = free_port();
+        let child = Command::new(python)
+            .arg(repo_root().join("tests/emulator/launch.py"))
+            .args(["start", "--ephemeral", "--rest-host", "127.0.0.1", "--rest-port", &port.to_string(), "--grpc-port", "0", "--project", project])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the BigQuery emulator");
+        let emulator = Emulator { child, port, project: project.to_string() };
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(90) {
+            if http(port, "GET", "/healthz", None).is_some_and(|(status, _)| status == 200) {
+                return emulator;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("the BigQuery emulator did not answer /healthz on port {port} within 90 s");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/bigquery/v2", self.port)
+    }
+
+    /// A query's rows, each cell as text (NULL as `NULL`), through the REST API.
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        let body = json!({"query": sql, "useLegacySql": false, "timeoutMs": 60000});
+        let (status, response) =
+            http(self.port, "POST", &format!("/bigquery/v2/projects/{}/queries", self.project), Some(&body)).expect("query the emulator");
+        assert_eq!(status, 200, "{sql}\n{response}");
+        assert!(response.get("errors").is_none_or(|e| e.as_array().is_none_or(Vec::is_empty)), "{sql}\n{response}");
+        response["rows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|row| {
+                        row["f"].as_array().expect("cells").iter().map(|cell| cell["v"].as_str().unwrap_or("NULL").to_string()).collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A REST resource of the emulator's project (`datasets/d/tables/t`).
+    pub fn get(&self, path: &str) -> Json {
+        let (status, response) = http(self.port, "GET", &format!("/bigquery/v2/projects/{}/{path}", self.project), None).expect("GET");
+        assert_eq!(status, 200, "{path}: {response}");
+        response
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request with a JSON body; the status and the JSON answer.
+fn http(port: u16, method: &str, path: &str, body: Option<&Json>) -> Option<(u16, Json)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
+    let body = body.map(Json::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
+    Some((status, serde_json::from_str(&body).unwrap_or(Json::String(body))))
+}
+
+fn dechunk(mut text: &str) -> String {
+    let mut body = String::new();
+    while let Some((size, rest)) = text.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        body.push_str(&rest[..size]);
+        text = rest[size..].trim_start_matches("\r\n");
+    }
+    body
+}
+
+/// A `profiles.yml` whose `prod` target is the emulator, with extra target fields.
+fn emulator_profiles(profile: &str, endpoint: &str, project: &str, extra: &str) -> String {
+    format!(
+        "{profile}:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      \
+         api_endpoint: {endpoint}\n      project: {project}\n      dataset: analytics\n      location: US\n      threads: 4\n{extra}"
+    )
+}
+
+/// The example project pointed at `endpoint`.
+fn example_on(endpoint: &str, project: &str) -> Fixture {
+    example().file("profiles.yml", &emulator_profiles("analytics", endpoint, project, ""))
+}
+
+/// Every table the example builds, with its rows as sorted text.
+const EXAMPLE_TABLES: [&str; 9] = [
+    "analytics_marketing.userid_mapped_logs",
+    "analytics_marketing.mkt_spend",
+    "analytics_marketing.utm_spend_full_joined",
+    "analytics_marketing.user_signed_up_utm",
+    "analytics_marketing.utm_orders_status_final",
+    "analytics_marketing.utm_orders_status_final_1d",
+    "analytics_marketing.users_first_visit",
+    "analytics_marketing.userid_mapped",
+    "analytics_product.dau",
+];
+
+#[test]
+fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
+    let emulator = Emulator::start("analytics-test");
+    let fixture = example_on(&emulator.endpoint(), &emulator.project);
+    for date in ["2026-11-19", "2026-11-20"] {
+        let run = fixture.strata(&["build", "--date", date]);
+        assert_eq!(run.status, 0, "{date}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(" ERROR=0 SKIP=0 "), "{}", run.stdout);
+    }
+    let duckdb = example();
+    for date in ["2026-11-19", "2026-11-20"] {
+        let run = duckdb.strata(&["build", "--date", date, "--quiet"]);
+        assert_eq!(run.status, 0, "{}", run.stderr);
+    }
+    for table in EXAMPLE_TABLES {
+        let (schema, name) = table.split_once('.').expect("schema.table");
+        let duck_schema = schema.replacen("analytics", "main", 1);
+        let columns = crate::run::query(&duckdb, &format!("select column_name from information_schema.columns where table_schema = '{duck_schema}' and table_name = '{name}' order by ordinal_position"));
+        let columns: Vec<String> = columns.into_iter().map(|row| row[0].clone()).collect();
+        let as_text = |quote: char, cast: &str| {
+            columns.iter().map(|c| format!("coalesce(cast({quote}{c}{quote} as {cast}), 'NULL')")).collect::<Vec<_>>().join(", ")
+        };
+        let mut on_bigquery = emulator.query(&format!("select {} from `{}.{schema}.{name}`", as_text('`', "string"), emulator.project));
+        let mut on_duckdb = crate::run::query(&duckdb, &format!("select {} from \"{duck_schema}\".\"{name}\"", as_text('"', "varchar")));
+        for rows in [&mut on_bigquery, &mut on_duckdb] {
+            for row in rows.iter_mut() {
+                for cell in row.iter_mut() {
+                    *cell = normalise(cell);
+                }
+            }
+            rows.sort();
+        }
+        assert!(!on_duckdb.is_empty(), "{table} is empty on DuckDB");
+        assert_eq!(on_bigquery, on_duckdb, "{table}: rows differ between BigQuery and DuckDB");
+    }
+}
+
+/// A number as both warehouses print it: `1.0` and `1`, `0.30000000000000004` and `0.3`.
+fn normalise(cell: &str) -> String {
+    match cell.parse::<f64>() {
+        Ok(number) if cell.contains('.') || cell.contains('e') => format!("{:.6}", number).trim_end_matches('0').trim_end_matches('.').to_string(),
+        _ => cell.replace('T', " ").trim_end_matches("+00").to_string(),
+    }
+}
