@@ -84,6 +84,9 @@ impl Reporter {
         if let Some(rows) = outcome.stats.rows_affected {
             line.push_str(&format!("  {} {}", thousands(rows), if rows == 1 { "row" } else { "rows" }));
         }
+        if let Some(bytes) = outcome.stats.bytes_processed {
+            line.push_str(&format!("  {} processed", crate::core::format::bytes(bytes)));
+        }
         if let Some(failures) = outcome.failures.filter(|f| *f > 0) {
             line.push_str(&format!("  {} {}", thousands(failures), if failures == 1 { "failure" } else { "failures" }));
         }

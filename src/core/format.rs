@@ -14,6 +14,18 @@ pub fn thousands(number: u64) -> String {
 }
 
 /// `90s` → `1m 30s`.
+/// A byte count as BigQuery's console shows it: `0 B`, `12.3 MiB`, `1.2 TiB`.
+pub fn bytes(count: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = count as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{count} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
 pub fn humantime(duration: std::time::Duration) -> String {
     let seconds = duration.as_secs();
     match seconds {
@@ -46,6 +58,16 @@ mod tests {
     use std::time::Duration;
 
     use super::humantime;
+
+    #[test]
+    fn byte_counts_read_as_bigquery_shows_them() {
+        use super::bytes;
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(12_900_000), "12.3 MiB");
+        assert_eq!(bytes(1 << 40), "1.0 TiB");
+    }
 
     #[test]
     fn durations_parse_as_people_write_them() {

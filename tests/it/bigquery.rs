@@ -217,3 +217,53 @@ fn normalise(cell: &str) -> String {
         _ => cell.replace('T', " ").trim_end_matches("+00").to_string(),
     }
 }
+
+/// `fixture` (a `shop` project) built into the emulator, with extra target fields.
+fn shop_on(fixture: Fixture, emulator: &Emulator, extra: &str) -> Fixture {
+    fixture.file("profiles.yml", &emulator_profiles("shop", &emulator.endpoint(), &emulator.project, extra))
+}
+
+fn daily(emulator: &Emulator) -> Vec<Vec<String>> {
+    emulator.query(&format!("select cast(event_date as string), events from `{}.analytics.daily` order by 1", emulator.project))
+}
+
+fn rows(rows: &[[&str; 2]]) -> Vec<Vec<String>> {
+    rows.iter().map(|row| row.iter().map(|cell| cell.to_string()).collect()).collect()
+}
+
+// The partition of the date is replaced, and only it: running a date again
+// changes nothing, and a model whose rows fall outside the date writes nothing.
+#[test]
+fn partitions_on_bigquery_are_replaced_idempotently_and_rows_outside_the_date_are_refused() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = shop_on(crate::dates::events(), &emulator, "");
+    for args in [&["seed"][..], &["run", "--date", "2026-11-03"], &["run", "--date", "2026-11-04"]] {
+        let run = fixture.strata(args);
+        assert_eq!(run.status, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let first = daily(&emulator);
+    assert_eq!(first, rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]));
+    let again = fixture.strata(&["run", "--date", "2026-11-04", "--select", "daily"]);
+    assert_eq!(again.status, 0, "{}", again.stdout);
+    assert!(again.stdout.contains("OK    created partition analytics.daily$20261104"), "{}", again.stdout);
+    assert!(again.stdout.contains(" processed  "), "the line shows the bytes the job processed:\n{}", again.stdout);
+    assert_eq!(daily(&emulator), first);
+
+    // The table is partitioned by its date column, as BigQuery's tables API says.
+    let table = emulator.get("datasets/analytics/tables/daily");
+    assert_eq!(table["timePartitioning"]["field"], "event_date", "{table}");
+    assert_eq!(table["timePartitioning"]["type"], "DAY", "{table}");
+
+    let fixture = fixture.file(
+        "models/daily.sql",
+        "{{ config(materialized='incremental', partition_by='event_date') }}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date >= '{{ ds }}' group by 1\n",
+    );
+    let run = fixture.strata(&["run", "--date", "2026-11-04", "--select", "daily"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("  6 rows have `event_date` outside 2026-11-04 (or NULL), so nothing was written"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(daily(&emulator), first, "the old partition is intact");
+}

@@ -6,7 +6,7 @@ use crate::run::{assert_status, query, scalar};
 
 /// Events for 1-10 November; `daily` counts each day's events into its
 /// partition, filtered by a project macro that reads `ds`.
-fn events() -> Fixture {
+pub fn events() -> Fixture {
     let mut csv = String::from("id,event_at,event_date\n");
     for day in 1..=10 {
         for n in 0..day {

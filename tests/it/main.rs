@@ -5,7 +5,7 @@ mod bigquery;
 mod build;
 mod cli;
 mod compile;
-mod dates;
+pub mod dates;
 mod errors;
 mod flags;
 mod recording;
