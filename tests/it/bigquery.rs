@@ -267,3 +267,236 @@ fn partitions_on_bigquery_are_replaced_idempotently_and_rows_outside_the_date_ar
     );
     assert_eq!(daily(&emulator), first, "the old partition is intact");
 }
+
+/// An HTTP request as the fault-injecting proxy saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+}
+
+/// What the proxy does with a request.
+pub enum Action {
+    Forward,
+    /// Answers with this status and body instead of BigQuery.
+    Answer(u16, String),
+    /// Holds the request until a `jobs.cancel` arrives (or 60 s pass), then forwards it.
+    HoldUntilCancelled,
+}
+
+/// A proxy in front of the emulator that records every request and answers
+/// some of them itself (faults), as a rule decides.
+pub struct Proxy {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<Request>>>,
+}
+
+type Rule = dyn Fn(&Request, &[Request]) -> Action + Send + Sync;
+
+impl Proxy {
+    pub fn start(upstream: u16, rule: impl Fn(&Request, &[Request]) -> Action + Send + Sync + 'static) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let rule: Arc<Rule> = Arc::new(rule);
+        let recorded = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (recorded, rule) = (recorded.clone(), rule.clone());
+                std::thread::spawn(move || serve(stream, upstream, &recorded, rule.as_ref()));
+            }
+        });
+        Proxy { port, requests }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}/bigquery/v2", self.port)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Option<(String, Request)> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        let read = stream.read(&mut chunk).ok()?;
+        if read == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let read = stream.read(&mut chunk).ok()?;
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    let body = String::from_utf8_lossy(&buffer[head_end..]).into_owned();
+    let mut first = head.lines().next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_string();
+    let path = first.next().unwrap_or_default().to_string();
+    Some((head, Request { method, path, body }))
+}
+
+fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, rule: &Rule) {
+    let Some((head, request)) = read_request(&mut client) else { return };
+    let action = {
+        let mut all = recorded.lock().expect("requests");
+        all.push(request.clone());
+        rule(&request, &all)
+    };
+    let response = match action {
+        Action::Answer(status, body) => {
+            let kind = if body.starts_with('{') { "application/json" } else { "text/html" };
+            format!("HTTP/1.1 {status} Fault\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                .into_bytes()
+        }
+        Action::Forward | Action::HoldUntilCancelled => {
+            if matches!(action, Action::HoldUntilCancelled) {
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_secs(60)
+                    && !recorded.lock().expect("requests").iter().any(|r| r.path.contains("/cancel"))
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            forward(&head, &request, upstream).unwrap_or_else(|| b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec())
+        }
+    };
+    let _ = client.write_all(&response);
+}
+
+fn forward(head: &str, request: &Request, upstream: u16) -> Option<Vec<u8>> {
+    let mut stream = TcpStream::connect(("127.0.0.1", upstream)).ok()?;
+    let headers: String = head
+        .lines()
+        .skip(1)
+        .filter(|line| !line.is_empty() && !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    let request = format!("{} {} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n{}", request.method, request.path, request.body);
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    Some(response)
+}
+
+/// BigQuery's error body for a status and reason.
+fn google_error(code: u16, reason: &str, message: &str) -> String {
+    json!({"error": {"code": code, "message": message, "errors": [{"domain": "global", "reason": reason, "message": message}], "status": reason}})
+        .to_string()
+}
+
+/// A project with one table model, `one`.
+fn one_model(emulator: &Emulator, endpoint: &str, extra: &str) -> Fixture {
+    Fixture::new()
+        .file("models/one.sql", "{{ config(materialized='table') }}\nselect 1 as id\n")
+        .file("profiles.yml", &emulator_profiles("shop", endpoint, &emulator.project, extra))
+}
+
+fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
+    requests.iter().filter(|r| r.method == "POST" && r.path.ends_with("/jobs") && r.body.contains(marker)).cloned().collect()
+}
+
+// 500, 429 (with the HTML page a load balancer sends) and rateLimitExceeded
+// are sent again with backoff, up to `job_retries`; the job then runs.
+#[test]
+fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, seen| {
+        let model = "create or replace table `shop-test`.`analytics`.`one`";
+        if request.method != "POST" || !request.body.contains(model) {
+            return Action::Forward;
+        }
+        match inserts_of(seen, model).len() {
+            1 => Action::Answer(500, google_error(500, "backendError", "Backend error")),
+            2 => Action::Answer(429, "<html><body>Too Many Requests</body></html>".into()),
+            3 => Action::Answer(403, google_error(403, "rateLimitExceeded", "Exceeded rate limits")),
+            _ => Action::Forward,
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+    let inserts = inserts_of(&proxy.requests(), "`analytics`.`one`");
+    assert_eq!(inserts.len(), 4, "three faults, then the job: {inserts:#?}");
+}
+
+// A mistake in the SQL (400) fails at once, with BigQuery's message.
+#[test]
+fn a_bad_request_is_not_retried() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
+            Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]"))
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Syntax error: Unexpected keyword SELECT at [2:1]"), "{}", run.stdout);
+    assert_eq!(inserts_of(&proxy.requests(), "`analytics`.`one`").len(), 1);
+}
+
+// Ctrl-C while a job runs: strata cancels it with `jobs.cancel` and exits 130.
+#[test]
+fn ctrl_c_cancels_the_running_job() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
+            Action::HoldUntilCancelled
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "");
+    let mut child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let started = Instant::now();
+    while inserts_of(&proxy.requests(), "`analytics`.`one`").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the model's job was never sent");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let job_id = {
+        let insert = &inserts_of(&proxy.requests(), "`analytics`.`one`")[0];
+        let body: Json = serde_json::from_str(&insert.body).expect("job JSON");
+        body["jobReference"]["jobId"].as_str().expect("job id").to_string()
+    };
+    nix_kill(child.id());
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = child.kill();
+            panic!("strata did not exit after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stdout = String::new();
+    child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    let cancels: Vec<Request> = proxy.requests().into_iter().filter(|r| r.path.contains("/cancel")).collect();
+    assert_eq!(cancels.len(), 1, "{cancels:#?}");
+    assert!(cancels[0].path.contains(&format!("/jobs/{job_id}/cancel")), "{cancels:#?}");
+}
+
+fn nix_kill(pid: u32) {
+    let status = Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
+    assert!(status.success());
+}
