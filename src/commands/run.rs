@@ -253,7 +253,13 @@ pub(super) fn run_phases(
             .collect();
         let relations = setup
             .list_relations(&phase_schemas)
-            .map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
+            .map_err(|err| {
+                let diagnostic = Diagnostic::new(format!("could not list the warehouse's tables: {err}"));
+                match err.help() {
+                    Some(help) => diagnostic.help(help),
+                    None => diagnostic,
+                }
+            })?;
         let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
         let waiting = |line: &str| {
             if !args.quiet {

@@ -123,9 +123,16 @@ impl Settings {
             "emulator" => Credentials::None,
             _ => Credentials::ApplicationDefault,
         };
+        let location = text("location");
+        if let Some(location) = &location {
+            if !is_location(location) {
+                return Err(error(format!("`{location}` is not a BigQuery location"), "location")
+                    .help("use a multi-region (`US`, `EU`) or a region such as `us-central1` or `europe-west3`, where the datasets are"));
+            }
+        }
         Ok(Settings {
             project: target.database.clone().unwrap_or_default(),
-            location: text("location"),
+            location,
             credentials,
             job_retries,
             priority,
@@ -143,6 +150,22 @@ impl Settings {
             Credentials::ApplicationDefault => "application default credentials (`method: oauth`)".into(),
         }
     }
+}
+
+/// A multi-region (`US`, `EU`) or a region's name (`us-central1`,
+/// `northamerica-northeast2`): BigQuery adds regions, so their shape is checked, not a list.
+fn is_location(location: &str) -> bool {
+    if location.eq_ignore_ascii_case("US") || location.eq_ignore_ascii_case("EU") {
+        return true;
+    }
+    let mut parts = location.split('-');
+    let (Some(area), Some(place), None) = (parts.next(), parts.next(), parts.next()) else { return false };
+    let letters = place.trim_end_matches(|c: char| c.is_ascii_digit());
+    !area.is_empty()
+        && area.chars().all(|c| c.is_ascii_lowercase())
+        && !letters.is_empty()
+        && letters.len() < place.len()
+        && letters.chars().all(|c| c.is_ascii_lowercase())
 }
 
 /// ` (client@project.iam.gserviceaccount.com)`: who a key signs in as.
@@ -241,8 +264,13 @@ async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
 /// A service-account key, with a message that never quotes the key.
 fn parse_key(text: &str) -> Result<gcp_bigquery_client::yup_oauth2::ServiceAccountKey, String> {
     serde_json::from_str(text).map_err(|err| {
-        // serde's message can quote a value; say only where it stopped.
-        format!("invalid JSON or a missing field at line {} column {}", err.line(), err.column())
+        // serde's message can quote a value of the key; only a missing field is named.
+        let message = err.to_string();
+        match message.split(" at line").next() {
+            Some(missing) if missing.starts_with("missing field") => format!("{missing} (line {}, column {})", err.line(), err.column()),
+            _ if err.is_syntax() || err.is_eof() => format!("not valid JSON (line {}, column {})", err.line(), err.column()),
+            _ => format!("a field has the wrong type (line {}, column {})", err.line(), err.column()),
+        }
     })
 }
 
@@ -642,5 +670,52 @@ impl Connection for BigQueryConnection {
             }
         }
         Ok(relations)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_are_multi_regions_or_regions() {
+        for good in ["US", "eu", "us-central1", "europe-west3", "northamerica-northeast2", "me-central2"] {
+            assert!(is_location(good), "{good}");
+        }
+        for bad in ["mars", "us-central", "US-CENTRAL1", "europe_west3", "-1", "us-central1-a", ""] {
+            assert!(!is_location(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cells_are_read_by_their_column_type() {
+        let text = |t: &str| Some(Json::String(t.into()));
+        assert_eq!(to_cell(Some(&FieldType::Int64), text("42")), Cell::Int(42));
+        assert_eq!(to_cell(Some(&FieldType::Float64), text("1.5")), Cell::Float(1.5));
+        assert_eq!(to_cell(Some(&FieldType::Bool), text("true")), Cell::Bool(true));
+        assert_eq!(to_cell(Some(&FieldType::Timestamp), text("1.7955e9")), Cell::Text("2026-11-24 06:00:00".into()));
+        assert_eq!(to_cell(Some(&FieldType::Date), text("2026-11-20")), Cell::Text("2026-11-20".into()));
+        assert_eq!(to_cell(Some(&FieldType::String), None), Cell::Null);
+    }
+
+    #[test]
+    fn errors_worth_retrying_are_told_apart() {
+        let response = |code: i64, reason: &str| BQError::ResponseError {
+            error: gcp_bigquery_client::error::ResponseError {
+                error: gcp_bigquery_client::error::NestedResponseError {
+                    code,
+                    errors: vec![std::collections::HashMap::from([("reason".to_string(), reason.to_string())])],
+                    message: "m".into(),
+                    status: String::new(),
+                },
+            },
+        };
+        assert!(classify(&response(500, "backendError")).1);
+        assert!(classify(&response(429, "")).1);
+        assert!(classify(&response(403, "rateLimitExceeded")).1);
+        assert!(classify(&response(403, "jobRateLimitExceeded")).1);
+        assert!(!classify(&response(400, "invalidQuery")).1);
+        assert!(!classify(&response(403, "accessDenied")).1);
+        assert_eq!(classify(&response(403, "accessDenied")).0, "m (accessDenied)");
     }
 }

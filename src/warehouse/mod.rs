@@ -48,6 +48,16 @@ impl WarehouseError {
         WarehouseError::Query { message: message.into(), retryable: false, job_id: None }
     }
 
+    /// What to do about an error whose cause is known from its message.
+    pub fn help(&self) -> Option<&'static str> {
+        let WarehouseError::Query { message, .. } = self else { return None };
+        if message.contains("(accessDenied)") || message.contains("Access Denied") {
+            Some("the credential lacks a permission: grant its account BigQuery Job User on the project and BigQuery Data Editor on the datasets; `strata debug` shows which credential is used")
+        } else {
+            None
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, WarehouseError::Query { retryable: true, .. })
     }

@@ -271,6 +271,8 @@ fn partitions_on_bigquery_are_replaced_idempotently_and_rows_outside_the_date_ar
 /// An HTTP request as the fault-injecting proxy saw it.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The request line and headers.
+    pub head: String,
     pub method: String,
     pub path: String,
     pub body: String,
@@ -348,7 +350,7 @@ fn read_request(stream: &mut TcpStream) -> Option<(String, Request)> {
     let mut first = head.lines().next().unwrap_or_default().split(' ');
     let method = first.next().unwrap_or_default().to_string();
     let path = first.next().unwrap_or_default().to_string();
-    Some((head, Request { method, path, body }))
+    Some((head.clone(), Request { head, method, path, body }))
 }
 
 fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, rule: &Rule) {
@@ -499,4 +501,128 @@ fn ctrl_c_cancels_the_running_job() {
 fn nix_kill(pid: u32) {
     let status = Command::new("kill").args(["-INT", &pid.to_string()]).status().expect("kill");
     assert!(status.success());
+}
+
+/// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the forms it got.
+fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token endpoint");
+    let port = listener.local_addr().expect("addr").port();
+    let forms: Arc<Mutex<Vec<String>>> = Arc::default();
+    let recorded = forms.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let Some((_, request)) = read_request(&mut stream) else { continue };
+            recorded.lock().expect("forms").push(request.body);
+            let body = json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).to_string();
+            let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (port, forms)
+}
+
+/// The JSON inside a JWT's payload (base64url, unpadded).
+fn jwt_payload(jwt: &str) -> Json {
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut bytes = Vec::new();
+    for c in payload.bytes() {
+        let value = alphabet.iter().position(|&a| a == c).expect("base64url") as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            bytes.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    serde_json::from_slice(&bytes).expect("JWT payload JSON")
+}
+
+// The production path: the key file's private key signs a JWT, the token
+// endpoint named in the key exchanges it for an access token, and every
+// BigQuery request carries that token. Neither appears in output or `target/`.
+#[test]
+fn a_service_account_key_signs_in_through_its_token_endpoint() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let (token_port, forms) = token_endpoint("strata-test-access-token");
+    let key = std::fs::read_to_string(crate::repo_root().join("tests/fixtures/bigquery/fake-service-account.json"))
+        .expect("key fixture")
+        .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"));
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      method: service-account\n      keyfile: secrets/key.json\n")
+        .file("secrets/key.json", &key);
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+
+    let forms = forms.lock().expect("forms").clone();
+    assert!(!forms.is_empty(), "the token endpoint was never asked");
+    let form = &forms[0];
+    assert!(form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"), "{form}");
+    let assertion = form.split('&').find_map(|pair| pair.strip_prefix("assertion=")).expect("a signed assertion");
+    let claims = jwt_payload(assertion);
+    assert_eq!(claims["iss"], "strata-tests@shop-test.iam.gserviceaccount.com", "{claims}");
+    assert_eq!(claims["aud"], format!("http://127.0.0.1:{token_port}/token"), "{claims}");
+    assert!(claims["scope"].as_str().is_some_and(|s| s.contains("https://www.googleapis.com/auth/bigquery")), "{claims}");
+
+    let requests = proxy.requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert!(request.head.contains("authorization: Bearer strata-test-access-token") || request.head.contains("Authorization: Bearer strata-test-access-token"), "{}", request.head);
+    }
+    let mut written = run.stdout.clone() + &run.stderr;
+    for entry in walkdir_files(&fixture.path().join("target")) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).expect("read target file")));
+    }
+    assert!(!written.contains("strata-test-access-token"), "the access token was written out");
+    assert!(!written.contains("PRIVATE KEY"), "the private key was written out");
+}
+
+fn walkdir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() { stack.push(path) } else { files.push(path) }
+        }
+    }
+    files
+}
+
+// What a user gets wrong about credentials, locations and permissions is an
+// error that says what and where, with exit status 2.
+#[test]
+fn credential_location_and_permission_mistakes_are_clear_errors() {
+    let emulator = Emulator::start("shop-test");
+    let denied = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" {
+            Action::Answer(403, google_error(403, "accessDenied", "Access Denied: Project shop-test: User does not have bigquery.jobs.create permission in project shop-test."))
+        } else {
+            Action::Forward
+        }
+    });
+    let cases = [
+        ("a missing key file", emulator.endpoint(), "      method: service-account\n      keyfile: secrets/missing.json\n"),
+        ("a key file that is not a key", emulator.endpoint(), "      method: service-account\n      keyfile: secrets/key.json\n"),
+        ("an unknown location", emulator.endpoint(), "      location: mars\n"),
+        ("a missing permission", denied.endpoint(), ""),
+    ];
+    let mut report = String::new();
+    for (what, endpoint, extra) in cases {
+        let fixture = one_model(&emulator, &endpoint, extra).file("secrets/key.json", "{\"type\": \"service_account\", \"private_key\": \"not a key\"}\n");
+        let profiles = fixture.read("profiles.yml");
+        // The extra `location:` replaces the default one.
+        let fixture = if extra.contains("location") { fixture.file("profiles.yml", &profiles.replacen("      location: US\n", "", 1)) } else { fixture };
+        let run = fixture.strata(&["run"]);
+        assert_eq!(run.status, 2, "{what}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        let root = fixture.path().to_string_lossy().into_owned();
+        let canonical = fixture.path().canonicalize().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let stderr = run.stderr.replace(&canonical, "<project>").replace(&root, "<project>").replace(&endpoint, "<endpoint>");
+        report.push_str(&format!("## {what}\n{stderr}\n"));
+    }
+    insta::assert_snapshot!(report);
 }
