@@ -46,6 +46,23 @@ pub fn debug(options: &LoadOptions) -> Result<i32, Failure> {
             writeln!(out, "  {key}: {text}")?;
         }
     }
+    // The connection: open the warehouse and run a trivial query.
+    let warehouse = crate::warehouse::open(&project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    if let Some(credentials) = warehouse.credentials() {
+        writeln!(out, "  credentials: {credentials}")?;
+    }
+    let answered = warehouse.connect().and_then(|mut connection| connection.query_sql("select 1 as ok"));
+    match answered {
+        Ok(_) => writeln!(out, "connection: ok")?,
+        Err(err) => {
+            let diagnostic = crate::core::diagnostic::Diagnostic::new(format!("connection test failed: {err}"));
+            return Err(match err.help() {
+                Some(help) => diagnostic.help(help),
+                None => diagnostic,
+            }
+            .into());
+        }
+    }
     writeln!(out, "All checks passed!")?;
     Ok(0)
 }

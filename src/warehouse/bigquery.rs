@@ -310,6 +310,10 @@ impl Warehouse for BigQuery {
         &self.sql
     }
 
+    fn credentials(&self) -> Option<String> {
+        Some(self.settings.describe_credentials())
+    }
+
     /// A dataset is created in the profile's `location`.
     fn create_schema(&self, relation: &crate::core::relation::Relation) -> String {
         let create = self.sql.create_schema(relation);

@@ -215,6 +215,10 @@ pub trait Warehouse: Send + Sync {
     fn interrupt(&self);
     /// The SQL dialect for generated statements.
     fn sql(&self) -> &dyn sql::SqlGenerator;
+    /// Which credential the warehouse signs in with, for `strata debug`; never a secret.
+    fn credentials(&self) -> Option<String> {
+        None
+    }
     /// The statement that creates `relation`'s schema if it is missing.
     fn create_schema(&self, relation: &Relation) -> String {
         self.sql().create_schema(relation)

@@ -558,6 +558,12 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
 
+    // `strata debug` says which credential it used and that BigQuery answered.
+    let debug = fixture.strata(&["debug"]);
+    assert_eq!(debug.status, 0, "{}{}", debug.stdout, debug.stderr);
+    assert!(debug.stdout.contains("key.json` (strata-tests@shop-test.iam.gserviceaccount.com)"), "{}", debug.stdout);
+    assert!(debug.stdout.contains("connection: ok"), "{}", debug.stdout);
+
     let forms = forms.lock().expect("forms").clone();
     assert!(!forms.is_empty(), "the token endpoint was never asked");
     let form = &forms[0];
