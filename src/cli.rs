@@ -67,6 +67,10 @@ pub struct RunArgs {
     /// How long to wait for another process to release the DuckDB file (`0` fails at once)
     #[arg(long, default_value = "5m", value_parser = lock_timeout)]
     pub lock_timeout: std::time::Duration,
+    /// `run` and `build`: send each model as a dry-run job (BigQuery: bytes and
+    /// cost; DuckDB: `EXPLAIN`) and build nothing
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -260,6 +264,7 @@ impl RunArgs {
             lock_timeout: self.lock_timeout,
             no_progress: self.output.no_progress,
             quiet: self.output.quiet,
+            dry_run: self.dry_run,
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub lock_timeout: std::time::Duration,
     pub no_progress: bool,
     pub quiet: bool,
+    /// Check and estimate every selected model instead of building it.
+    pub dry_run: bool,
 }
 
 /// `compile`.

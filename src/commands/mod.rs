@@ -4,6 +4,7 @@
 
 pub mod compile;
 pub mod debug;
+pub mod dry_run;
 pub mod ls;
 pub mod retry;
 pub mod run;

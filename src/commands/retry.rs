@@ -71,6 +71,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         lock_timeout: crate::warehouse::DEFAULT_LOCK_TIMEOUT,
         no_progress: args.output.no_progress,
         quiet: args.output.quiet,
+        dry_run: false,
     };
     let session = Session::open(&run_options.project, &run_options.dates)?;
     let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();

@@ -119,6 +119,12 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
 pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, Diagnostic>;
 
 pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
+    if args.dry_run {
+        if !matches!(which, Which::Run | Which::Build) {
+            return Err(Diagnostic::new(format!("`--dry-run` estimates models: use it with `strata run` or `strata build`, not `strata {}`", which.name())).into());
+        }
+        return crate::commands::dry_run::dry_run(args);
+    }
     execute_on(which, args, &|project| crate::warehouse::open(project, args.lock_timeout))
 }
 

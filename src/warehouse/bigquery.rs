@@ -310,6 +310,10 @@ impl Warehouse for BigQuery {
         &self.sql
     }
 
+    fn price_per_tib(&self) -> Option<f64> {
+        Some(self.settings.cost_per_tib)
+    }
+
     fn credentials(&self) -> Option<String> {
         Some(self.settings.describe_credentials())
     }

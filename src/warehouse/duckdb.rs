@@ -117,6 +117,11 @@ impl Connection for DuckDbConnection {
     /// that only a billing warehouse has are ignored.
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
         let sql = job.sql.as_str();
+        // DuckDB cannot estimate a scan; `EXPLAIN` plans the query, which checks it.
+        if job.dry_run {
+            self.read(&format!("explain {sql}"))?;
+            return Ok(JobStats::default());
+        }
         if job.script {
             self.check_interrupted()?;
             return self.connection.execute_batch(sql).map(|()| JobStats::default()).map_err(query_error);

@@ -215,6 +215,10 @@ pub trait Warehouse: Send + Sync {
     fn interrupt(&self);
     /// The SQL dialect for generated statements.
     fn sql(&self) -> &dyn sql::SqlGenerator;
+    /// The on-demand price of a TiB scanned, where the warehouse bills by bytes.
+    fn price_per_tib(&self) -> Option<f64> {
+        None
+    }
     /// Which credential the warehouse signs in with, for `strata debug`; never a secret.
     fn credentials(&self) -> Option<String> {
         None

@@ -632,3 +632,48 @@ fn credential_location_and_permission_mistakes_are_clear_errors() {
     }
     insta::assert_snapshot!(report);
 }
+
+// `--dry-run` sends every selected model as a dry-run job and prints what each
+// would scan and cost; a model above `maximum_bytes_billed` fails the command.
+// (The emulator estimates every query at 0 bytes; the proxy answers the dry
+// run of `big` as BigQuery would for a 2 TiB scan.)
+#[test]
+fn dry_run_prints_bytes_and_cost_per_model_and_fails_above_the_byte_limit() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
+        let dry = body["configuration"]["dryRun"] == true;
+        if request.method == "POST" && dry && request.body.contains("as big") {
+            let id = body["jobReference"]["jobId"].clone();
+            let job = json!({
+                "kind": "bigquery#job",
+                "jobReference": {"projectId": "shop-test", "jobId": id, "location": "US"},
+                "status": {"state": "DONE"},
+                "statistics": {"query": {"totalBytesProcessed": "2199023255552", "statementType": "SELECT"}}
+            });
+            Action::Answer(200, job.to_string())
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      maximum_bytes_billed: 1099511627776\n")
+        .file("models/big.sql", "select 2 as big\n");
+    let run = fixture.strata(&["run", "--dry-run", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(run.stdout, @r"
+    ERROR model big  2.0 TiB  $12.50  above maximum_bytes_billed (1.0 TiB)
+    OK    model one  0 B  $0.00
+
+    Dry run of 2 models for 2026-11-20: 2.0 TiB would be processed, about $12.50 on demand ($6.25 per TiB); nothing ran.
+    ");
+    // Every model was sent as a dry run, and nothing was built.
+    let jobs: Vec<Json> = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/jobs"))
+        .map(|r| serde_json::from_str(&r.body).expect("job"))
+        .collect();
+    assert_eq!(jobs.len(), 2, "{jobs:#?}");
+    assert!(jobs.iter().all(|job| job["configuration"]["dryRun"] == true), "{jobs:#?}");
+    assert_eq!(emulator.query("select count(*) from `shop-test.analytics.INFORMATION_SCHEMA.TABLES`"), [["0"]]);
+}

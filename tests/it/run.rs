@@ -354,3 +354,20 @@ select
         [["true", "2026-11-20 10:00:00", "true", "ab", "2026-11-21", "5", "12", "x", "2026-11-01"].map(str::to_string).to_vec()]
     );
 }
+
+// On DuckDB, `--dry-run` plans each model with `EXPLAIN`: a broken one is an
+// error with DuckDB's message, and nothing is built.
+#[test]
+fn dry_run_on_duckdb_checks_each_model_with_explain() {
+    let fixture = Fixture::new()
+        .file("models/good.sql", "select 1 as id")
+        .file("models/broken.sql", "select missing_column from {{ ref('good') }}");
+    // What a model reads exists from an earlier run, as in production.
+    assert_eq!(fixture.strata(&["run", "--select", "good"]).status, 0);
+    let run = fixture.strata(&["run", "--dry-run", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ERROR model broken\n  Binder Error: Referenced column \"missing_column\" not found"), "{}", run.stdout);
+    assert!(run.stdout.contains("OK    model good  checked"), "{}", run.stdout);
+    assert!(run.stdout.contains("Dry run of 2 models for 2026-11-20: each checked with EXPLAIN; nothing ran."), "{}", run.stdout);
+    assert_eq!(scalar(&fixture, "select string_agg(table_name, ',') from information_schema.tables"), "good");
+}
