@@ -9,6 +9,30 @@ pub struct Partition {
     pub field: String,
     pub data_type: PartitionType,
     pub lookback: u32,
+    /// How finely BigQuery partitions the table's storage (`granularity`); strata
+    /// still replaces the rows of whole days.
+    pub granularity: Granularity,
+}
+
+/// `partition_by`'s `granularity`, as dbt-bigquery takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Granularity {
+    Hour,
+    #[default]
+    Day,
+    Month,
+    Year,
+}
+
+impl Granularity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+            Granularity::Year => "year",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +53,8 @@ pub enum PartitionError {
     Shape(String),
     #[error("`partition_by` data_type `{0}` is not supported; use `date` or `timestamp`")]
     DataType(String),
+    #[error("`partition_by` granularity `{0}` is not supported; use `day`, `month` or `year` (or `hour` for a timestamp)")]
+    Granularity(String),
 }
 
 impl Partition {
@@ -42,15 +68,15 @@ impl Partition {
                 None => return Some(Err(PartitionError::Lookback(value.to_string()))),
             },
         };
-        let (field, data_type) = match config.get("partition_by")? {
+        let (field, data_type, granularity) = match config.get("partition_by")? {
             Json::Null => return None,
-            Json::String(field) => (field.clone(), "date".to_string()),
+            Json::String(field) => (field.clone(), "date".to_string(), "day".to_string()),
             Json::Object(spec) => {
                 let Some(field) = spec.get("field").and_then(Json::as_str) else {
                     return Some(Err(PartitionError::NoField));
                 };
-                let data_type = spec.get("data_type").and_then(Json::as_str).unwrap_or("date").to_ascii_lowercase();
-                (field.to_string(), data_type)
+                let text = |key: &str, default: &str| spec.get(key).and_then(Json::as_str).unwrap_or(default).to_ascii_lowercase();
+                (field.to_string(), text("data_type", "date"), text("granularity", "day"))
             }
             other => return Some(Err(PartitionError::Shape(other.to_string()))),
         };
@@ -59,7 +85,14 @@ impl Partition {
             "timestamp" | "datetime" => PartitionType::Timestamp,
             other => return Some(Err(PartitionError::DataType(other.to_string()))),
         };
-        Some(Ok(Partition { field, data_type, lookback }))
+        let granularity = match (granularity.as_str(), data_type) {
+            ("hour", PartitionType::Timestamp) => Granularity::Hour,
+            ("day", _) => Granularity::Day,
+            ("month", _) => Granularity::Month,
+            ("year", _) => Granularity::Year,
+            (other, _) => return Some(Err(PartitionError::Granularity(other.to_string()))),
+        };
+        Some(Ok(Partition { field, data_type, lookback, granularity }))
     }
 
     /// The partitions a run for `date` rewrites.

@@ -54,6 +54,9 @@ pub struct ModelConfig {
     pub cluster_by: Vec<String>,
     /// BigQuery's table labels.
     pub labels: Vec<(String, String)>,
+    /// BigQuery: `require_partition_filter` and `partition_expiration_days`.
+    pub require_partition_filter: bool,
+    pub partition_expiration_days: Option<u32>,
 }
 
 /// A config value strata cannot use: which key, and why.
@@ -89,7 +92,7 @@ impl ModelConfig {
             Some(Err(error @ PartitionError::Lookback(_))) => return Err(ConfigError::new("lookback", error.to_string())),
             Some(Err(error)) => {
                 return Err(ConfigError {
-                    help: Some("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`)".into()),
+                    help: Some("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`, and `granularity`)".into()),
                     ..ConfigError::new("partition_by", error.to_string())
                 });
             }
@@ -105,7 +108,26 @@ impl ModelConfig {
             }
         };
         check_strategy(config, partition.is_some(), !unique_key.is_empty())?;
+        let require_partition_filter = match config.get("require_partition_filter") {
+            None | Some(Json::Null) => false,
+            Some(Json::Bool(required)) => *required,
+            Some(other) => return Err(ConfigError::new("require_partition_filter", format!("`require_partition_filter` must be true or false, not `{other}`"))),
+        };
+        let partition_expiration_days = match config.get("partition_expiration_days") {
+            None | Some(Json::Null) => None,
+            Some(value) => match value.as_u64().and_then(|days| u32::try_from(days).ok()).filter(|days| *days > 0) {
+                Some(days) => Some(days),
+                None => {
+                    return Err(ConfigError::new(
+                        "partition_expiration_days",
+                        format!("`partition_expiration_days` must be a positive number of days, not `{value}`"),
+                    ));
+                }
+            },
+        };
         Ok(ModelConfig {
+            require_partition_filter,
+            partition_expiration_days,
             materialized,
             partition,
             unique_key,
@@ -171,7 +193,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::core::partition::PartitionType;
+    use crate::core::partition::{Granularity, PartitionType};
 
     fn parse(value: Json) -> Result<ModelConfig, ConfigError> {
         ModelConfig::parse(value.as_object().expect("an object"))
@@ -189,7 +211,7 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(config.materialized, Materialized::Incremental);
-        assert_eq!(config.partition, Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 }));
+        assert_eq!(config.partition, Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day }));
         assert_eq!(config.unique_key, ["id", "day"]);
         assert_eq!((config.pre_hook.len(), config.post_hook.len()), (1, 2));
         assert_eq!(parse(json!({})).unwrap().materialized, Materialized::View);

@@ -89,8 +89,20 @@ impl Materializer<'_> {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };
-        let present = self.present(&relation);
-        let options = TableOptions { partition: config.partition.clone(), cluster_by: config.cluster_by.clone(), labels: config.labels.clone() };
+        let mut present = self.present(&relation);
+        if let Some(existing) = self.relations.get(&RelationKey::of(&relation)) {
+            // Only a warehouse that partitions reports it (DuckDB reports none, and ignores this).
+            let existing_field = existing.partition.as_ref().map(|(field, _)| field.to_ascii_lowercase());
+            let wanted_field = config.partition.as_ref().map(|p| p.field.to_ascii_lowercase());
+            present.partitioning_differs = existing.kind == RelationKind::Table && existing_field != wanted_field;
+        }
+        let options = TableOptions {
+            partition: config.partition.clone(),
+            cluster_by: config.cluster_by.clone(),
+            labels: config.labels.clone(),
+            require_partition_filter: config.require_partition_filter,
+            partition_expiration_days: config.partition_expiration_days,
+        };
         let name = relation.display_name();
         let (plan, description) = match (config.materialized, &config.partition) {
             (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
@@ -167,7 +179,11 @@ impl Materializer<'_> {
 
     /// What of `relation` exists: itself, and a staging table an interrupted run left behind.
     fn present(&self, relation: &Relation) -> Present {
-        Present { relation: self.existing(relation), leftover_staging: self.existing(&staging_relation(relation, "new")).is_some() }
+        Present {
+            relation: self.existing(relation),
+            leftover_staging: self.existing(&staging_relation(relation, "new")).is_some(),
+            partitioning_differs: false,
+        }
     }
 
     /// Compiles node `index` and writes its SQL under `target/compiled/`, where

@@ -13,8 +13,9 @@ pub type ConfigMap = serde_json::Map<String, Json>;
 pub const KNOWN_CONFIGS: &[&str] = &[
     "alias", "cluster_by", "column_types", "contract", "database", "delimiter", "docs",
     "enabled", "full_refresh", "grants", "incremental_strategy", "labels", "limit",
-    "lookback", "materialized", "meta", "on_schema_change", "partition_by", "persist_docs",
-    "post-hook", "post_hook", "pre-hook", "pre_hook", "quote_columns", "quoting", "schema",
+    "lookback", "materialized", "meta", "on_schema_change", "partition_by", "partition_expiration_days",
+    "persist_docs", "post-hook", "post_hook", "pre-hook", "pre_hook", "quote_columns", "quoting",
+    "require_partition_filter", "schema",
     "severity", "sql_header", "store_failures", "tags", "test_scope", "unique_key", "warn_if",
     "error_if", "where",
 ];

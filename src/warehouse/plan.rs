@@ -121,6 +121,9 @@ impl Plan {
 pub struct Present {
     pub relation: Option<RelationKind>,
     pub leftover_staging: bool,
+    /// The existing table is partitioned on another column than the model
+    /// (or only one of them is), where the warehouse reports partitioning.
+    pub partitioning_differs: bool,
 }
 
 /// What a table is created with, beyond its rows.
@@ -129,6 +132,10 @@ pub struct TableOptions {
     pub partition: Option<Partition>,
     pub cluster_by: Vec<String>,
     pub labels: Vec<(String, String)>,
+    /// BigQuery: queries of the table must filter on its partition column.
+    pub require_partition_filter: bool,
+    /// BigQuery: partitions older than this many days are deleted.
+    pub partition_expiration_days: Option<u32>,
 }
 
 /// Why a plan stopped.

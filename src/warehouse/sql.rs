@@ -2,7 +2,7 @@
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
 use crate::core::dates::ExecutionDate;
-use crate::core::partition::{Partition, PartitionType};
+use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::Target;
 use crate::warehouse::RelationKind;
@@ -276,6 +276,17 @@ impl SqlGenerator for BigQuerySql {
     // plans need none.
 
     fn table_plan(&self, relation: &Relation, present: Present, options: &TableOptions, sql: &str) -> Plan {
+        if present.relation == Some(RelationKind::Table) && present.partitioning_differs {
+            // BigQuery refuses to replace a table with one partitioned otherwise:
+            // the rows are built first, so the table is missing only between
+            // its drop and a copy that cannot fail on the model's SQL.
+            let staged = staging_relation(relation, "new");
+            return Plan::new(false)
+                .run_counting_rows(self.create_staging(&staged, sql))
+                .run(self.drop_table(relation))
+                .run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
+                .run(self.drop_table(&staged));
+        }
         let plan = if present.relation == Some(RelationKind::View) { Plan::new(false).run(self.drop_view(relation)) } else { Plan::new(false) };
         plan.run_counting_rows(format!("create or replace table {relation}{}\nas (\n{sql}\n)", self.table_clauses(options)))
     }
@@ -305,7 +316,11 @@ impl SqlGenerator for BigQuerySql {
                 self.insert_from(relation, &staged)
             ))
         } else {
-            let plan = if present.relation == Some(RelationKind::View) { plan.run(self.drop_view(relation)) } else { plan };
+            let plan = match present.relation {
+                Some(RelationKind::View) => plan.run(self.drop_view(relation)),
+                Some(RelationKind::Table) if present.partitioning_differs => plan.run(self.drop_table(relation)),
+                _ => plan,
+            };
             plan.run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
         };
         plan.run(self.drop_table(&staged))
@@ -385,9 +400,12 @@ impl BigQuerySql {
     fn table_clauses(&self, options: &TableOptions) -> String {
         let mut clauses = String::new();
         if let Some(partition) = &options.partition {
-            let expression = match partition.data_type {
-                PartitionType::Date => self.quote(&partition.field),
-                PartitionType::Timestamp => format!("timestamp_trunc({}, day)", self.quote(&partition.field)),
+            let field = self.quote(&partition.field);
+            let granularity = partition.granularity.as_str();
+            let expression = match (partition.data_type, partition.granularity) {
+                (PartitionType::Date, Granularity::Day) => field,
+                (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
+                (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
             };
             clauses.push_str(&format!("\npartition by {expression}"));
         }
@@ -395,9 +413,21 @@ impl BigQuerySql {
             let columns = options.cluster_by.iter().map(|c| self.quote(c)).collect::<Vec<_>>().join(", ");
             clauses.push_str(&format!("\ncluster by {columns}"));
         }
+        let mut table_options = Vec::new();
         if !options.labels.is_empty() {
             let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", string_literal(k), string_literal(v))).collect::<Vec<_>>().join(", ");
-            clauses.push_str(&format!("\noptions(labels = [{labels}])"));
+            table_options.push(format!("labels = [{labels}]"));
+        }
+        if options.partition.is_some() {
+            if options.require_partition_filter {
+                table_options.push("require_partition_filter = true".into());
+            }
+            if let Some(days) = options.partition_expiration_days {
+                table_options.push(format!("partition_expiration_days = {days}"));
+            }
+        }
+        if !table_options.is_empty() {
+            clauses.push_str(&format!("\noptions({})", table_options.join(", ")));
         }
         clauses
     }
@@ -483,7 +513,7 @@ mod tests {
         let sql = DuckDbSql;
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
-        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 };
+        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         insta::assert_snapshot!(
             [
@@ -514,7 +544,7 @@ mod tests {
         let mut run = |statement: String| connection.execute(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
-        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2 };
+        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         let rows = "select * from (values (1, 2, timestamp '2026-11-19 10:00'), (3, 4, timestamp '2026-11-20 09:00')) as t(id, day, event_at)";
 
@@ -556,15 +586,23 @@ mod tests {
     fn all_plans(sql: &dyn SqlGenerator, quote: QuoteStyle, database: Option<&str>, seed: &std::path::Path) -> String {
         let rel = |name: &str| Relation::new(database.map(str::to_string), "marketing", name, quote);
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
-        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 1 };
+        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 1, granularity: Granularity::Day };
         let options = TableOptions {
             partition: Some(partition.clone()),
             cluster_by: vec!["utm_source".into()],
             labels: vec![("team".into(), "marketing".into())],
+            ..TableOptions::default()
+        };
+        let monthly = TableOptions {
+            partition: Some(Partition { granularity: Granularity::Month, ..partition.clone() }),
+            require_partition_filter: true,
+            partition_expiration_days: Some(400),
+            ..TableOptions::default()
         };
         let fresh = Present::default();
-        let table = Present { relation: Some(RelationKind::Table), leftover_staging: false };
-        let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true };
+        let table = Present { relation: Some(RelationKind::Table), ..Present::default() };
+        let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true, ..Present::default() };
+        let repartitioned = Present { relation: Some(RelationKind::Table), partitioning_differs: true, ..Present::default() };
         let select = "select * from source_events";
         let load = SeedLoad {
             path: seed.to_path_buf(),
@@ -579,6 +617,7 @@ mod tests {
             ("view, over an old table", sql.view_plan(&rel("v"), table, select)),
             ("table, first build", sql.table_plan(&rel("t"), fresh, &TableOptions::default(), select)),
             ("table with partition, clustering and labels, replacing one", sql.table_plan(&rel("t"), table, &options, select)),
+            ("table partitioned by month, replacing one partitioned otherwise", sql.table_plan(&rel("t"), repartitioned, &monthly, select)),
             ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
             ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
             ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &["id".into(), "day".into()], select)),

@@ -677,3 +677,33 @@ fn dry_run_prints_bytes_and_cost_per_model_and_fails_above_the_byte_limit() {
     assert!(jobs.iter().all(|job| job["configuration"]["dryRun"] == true), "{jobs:#?}");
     assert_eq!(emulator.query("select count(*) from `shop-test.analytics.INFORMATION_SCHEMA.TABLES`"), [["0"]]);
 }
+
+// Partition options reach the table; a model partitioned on another column
+// than its existing table replaces it (BigQuery refuses `create or replace`
+// across partitionings, so strata drops the old table after building the rows).
+#[test]
+fn partition_options_reach_the_table_and_a_changed_partitioning_replaces_it() {
+    let emulator = Emulator::start("shop-test");
+    let model = |field: &str| {
+        format!(
+            "{{{{ config(materialized='table', partition_by={{'field': '{field}', 'data_type': 'date'}}, require_partition_filter=true, partition_expiration_days=400, cluster_by=['id']) }}}}\n\
+             select 1 as id, date '2026-11-20' as d, date '2026-11-21' as e\n"
+        )
+    };
+    let fixture = shop_on(Fixture::new().file("models/t.sql", &model("d")), &emulator, "");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let table = emulator.get("datasets/analytics/tables/t");
+    assert_eq!(table["timePartitioning"]["field"], "d", "{table}");
+    assert_eq!(table["timePartitioning"]["expirationMs"], "34560000000", "{table}");
+    assert_eq!(table["timePartitioning"]["requirePartitionFilter"], true, "{table}");
+
+    let fixture = fixture.file("models/t.sql", &model("e"));
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let table = emulator.get("datasets/analytics/tables/t");
+    assert_eq!(table["timePartitioning"]["field"], "e", "{table}");
+    assert_eq!(emulator.query("select id, cast(e as string) from `shop-test.analytics.t` where e = '2026-11-21'"), [["1", "2026-11-21"]]);
+    // No staging table is left behind.
+    assert_eq!(emulator.query("select table_name from `shop-test.analytics.INFORMATION_SCHEMA.TABLES`"), [["t"]]);
+}

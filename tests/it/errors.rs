@@ -338,3 +338,16 @@ fn an_artifact_that_cannot_be_written_is_reported_without_failing_the_run() {
     let leftovers: Vec<_> = std::fs::read_dir(fixture.path().join("target")).expect("target").filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn bigquery_partition_options_are_checked_at_compile() {
+    let run = Fixture::new()
+        .file(
+            "models/events.sql",
+            "{{ config(\n    materialized='table',\n    partition_by={'field': 'day', 'granularity': 'week'},\n) }}\nselect current_date as day\n",
+        )
+        .file("models/expiring.sql", "{{ config(materialized='table', partition_by='day', partition_expiration_days=-3) }}\nselect current_date as day\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
