@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::auth::Authenticator;
@@ -435,9 +435,27 @@ impl BigQueryConnection {
             }
             let mut interrupted = self.interrupted.clone();
             let result = self.runtime.block_on(async {
+                let limit = async {
+                    match job.timeout {
+                        Some(limit) => tokio::time::sleep(limit).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     result = self.send_and_wait(&id, job) => result,
                     _ = interrupted.wait_for(|interrupted| *interrupted) => Err(WarehouseError::Interrupted),
+                    () = limit => {
+                        let settings = &self.settings;
+                        let _ = self.client.job().cancel_job(&settings.project, &id, settings.location.as_deref()).await;
+                        Err(WarehouseError::Query {
+                            message: format!(
+                                "the job ran longer than `job_timeout_seconds` ({}) and was cancelled",
+                                crate::core::format::humantime(job.timeout.unwrap_or_default())
+                            ),
+                            retryable: false,
+                            job_id: Some(id.clone()),
+                        })
+                    }
                 }
             });
             if let Ok(mut running) = self.running.lock() {
@@ -455,7 +473,6 @@ impl BigQueryConnection {
 
     async fn send_and_wait(&self, id: &str, job: &Job) -> Result<ApiJob, WarehouseError> {
         let settings = &self.settings;
-        let started = Instant::now();
         let request = ApiJob {
             job_reference: Some(JobReference {
                 project_id: Some(settings.project.clone()),
@@ -491,22 +508,12 @@ impl BigQueryConnection {
             Err(err) => return Err(failed(err)),
         };
         let mut current = inserted;
+        // `job_timeout_seconds` is enforced around this wait (see `execute`).
         while !is_done(&current) {
-            if let Some(limit) = job.timeout {
-                if started.elapsed() >= limit {
-                    let _ = jobs.cancel_job(&settings.project, id, settings.location.as_deref()).await;
-                    return Err(WarehouseError::Query {
-                        message: format!("the job ran longer than `job_timeout_seconds` ({}) and was cancelled", crate::core::format::humantime(limit)),
-                        retryable: false,
-                        job_id: Some(id.to_string()),
-                    });
-                }
-            }
-            let wait = job.timeout.map_or(POLL_TIMEOUT, |limit| limit.saturating_sub(started.elapsed()).min(POLL_TIMEOUT));
             let parameters = GetQueryResultsParameters {
                 location: settings.location.clone(),
                 max_results: Some(0),
-                timeout_ms: Some(i32::try_from(wait.as_millis()).unwrap_or(i32::MAX).max(1)),
+                timeout_ms: Some(i32::try_from(POLL_TIMEOUT.as_millis()).unwrap_or(i32::MAX)),
                 ..GetQueryResultsParameters::default()
             };
             let polled = self.call(|| jobs.get_query_results(&settings.project, id, parameters.clone())).await;

@@ -707,3 +707,25 @@ fn partition_options_reach_the_table_and_a_changed_partitioning_replaces_it() {
     // No staging table is left behind.
     assert_eq!(emulator.query("select table_name from `shop-test.analytics.INFORMATION_SCHEMA.TABLES`"), [["t"]]);
 }
+
+// A job that runs longer than `job_timeout_seconds` is cancelled and fails the model.
+#[test]
+fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
+            Action::HoldUntilCancelled
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_timeout_seconds: 1\n");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("the job ran longer than `job_timeout_seconds` (1s) and was cancelled"), "{}", run.stdout);
+    let insert = &inserts_of(&proxy.requests(), "`analytics`.`one`")[0];
+    let body: Json = serde_json::from_str(&insert.body).expect("job");
+    assert_eq!(body["configuration"]["jobTimeoutMs"], "1000", "BigQuery enforces it too: {body}");
+    let id = body["jobReference"]["jobId"].as_str().expect("id");
+    assert!(proxy.requests().iter().any(|r| r.path.contains(&format!("/jobs/{id}/cancel"))), "{:#?}", proxy.requests());
+}
