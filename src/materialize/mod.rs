@@ -140,11 +140,32 @@ impl Materializer<'_> {
                 outcome
             }
             Err(err) => {
-                let message = err.to_string();
+                let mut message = err.to_string();
+                if let Some(place) = self.locate_in_model(node, &compiled.sql, &message) {
+                    message.push_str(&format!("\n--> {place}"));
+                }
                 let mut outcome = Outcome::error(node.label(), message);
                 outcome.compiled_path = Some(compiled.compiled_path);
                 outcome
             }
+        }
+    }
+
+    /// Where in the model's file a warehouse error points, when the warehouse
+    /// quoted the statement's line (see `bigquery::error_position`) and that
+    /// line is in the compiled SQL and, unchanged by Jinja, in the model file:
+    /// `models/x.sql:4:8`; else the line of the compiled SQL.
+    fn locate_in_model(&self, node: &Node, compiled_sql: &str, message: &str) -> Option<String> {
+        let (_, column) = crate::warehouse::bigquery::error_position(message)?;
+        let quoted = message.lines().nth(1)?.strip_prefix("  ")?;
+        if quoted.trim().is_empty() {
+            return None;
+        }
+        let compiled_line = compiled_sql.lines().position(|line| line == quoted)? + 1;
+        let source = std::fs::read_to_string(self.compiler.project.root.join(&node.path)).unwrap_or_default();
+        match source.lines().position(|line| line == quoted) {
+            Some(line) => Some(format!("{}:{}:{column}", node.path.display(), line + 1)),
+            None => Some(format!("line {compiled_line} of the compiled SQL")),
         }
     }
 

@@ -497,7 +497,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()) }
+            WarehouseError::Query { message: with_statement_line(&message, &job.sql), retryable, job_id: Some(id.to_string()) }
         };
         let inserted = match self.call(|| jobs.insert(&settings.project, request.clone())).await {
             Ok(job) => job,
@@ -531,7 +531,7 @@ impl BigQueryConnection {
             let reason = error.reason.clone().unwrap_or_default();
             let message = error.message.clone().unwrap_or_else(|| reason.clone());
             return Err(WarehouseError::Query {
-                message,
+                message: with_statement_line(&message, &job.sql),
                 retryable: RETRYABLE_REASONS.contains(&reason.as_str()),
                 job_id: Some(id.to_string()),
             });
@@ -591,6 +591,22 @@ impl BigQueryConnection {
             }
         })
     }
+}
+
+/// BigQuery's message with the line of the statement it points at (`at [4:8]`)
+/// and a caret under the column, so the mistake can be found in the model.
+fn with_statement_line(message: &str, sql: &str) -> String {
+    let Some((line, column)) = error_position(message) else { return message.to_string() };
+    let Some(text) = sql.lines().nth(line.saturating_sub(1)) else { return message.to_string() };
+    format!("{message}\n  {text}\n  {}^", " ".repeat(column.saturating_sub(1)))
+}
+
+/// The `[line:column]` BigQuery gives in an error message, counted from 1.
+pub fn error_position(message: &str) -> Option<(usize, usize)> {
+    let start = message.rfind("at [")? + 4;
+    let (line, rest) = message[start..].split_once(':')?;
+    let column = rest.split(']').next()?;
+    Some((line.trim().parse().ok()?, column.trim().parse().ok()?))
 }
 
 fn is_done(job: &ApiJob) -> bool {
@@ -691,6 +707,17 @@ impl Connection for BigQueryConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_position_shows_its_line_of_the_statement() {
+        let sql = "create or replace table t\nas (\nselect nope from x\n)";
+        assert_eq!(
+            with_statement_line("Unrecognized name: nope at [3:8]", sql),
+            "Unrecognized name: nope at [3:8]\n  select nope from x\n         ^"
+        );
+        assert_eq!(with_statement_line("Not found: Table x", sql), "Not found: Table x");
+        assert_eq!(with_statement_line("at [9:1]", sql), "at [9:1]");
+    }
 
     #[test]
     fn locations_are_multi_regions_or_regions() {

@@ -729,3 +729,37 @@ fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
     let id = body["jobReference"]["jobId"].as_str().expect("id");
     assert!(proxy.requests().iter().any(|r| r.path.contains(&format!("/jobs/{id}/cancel"))), "{:#?}", proxy.requests());
 }
+
+// A failed job shows BigQuery's message, the line it points at, and where that
+// line is in the model's file.
+#[test]
+fn a_failed_job_points_at_the_line_of_the_model() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
+            let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
+            let error = json!({"reason": "invalidQuery", "location": "query", "message": "Unrecognized name: nope at [5:3]"});
+            let job = json!({
+                "kind": "bigquery#job",
+                "jobReference": body["jobReference"],
+                "status": {"state": "DONE", "errorResult": error, "errors": [error]},
+            });
+            Action::Answer(200, job.to_string())
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "")
+        .file("models/one.sql", "{{ config(materialized='table') }}\nselect 1 as id,\n  nope as other\n");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let report = run.stdout.split_once("error in").map(|(_, report)| report).unwrap_or_default();
+    insta::assert_snapshot!(report, @r"
+     model `one` (models/one.sql)
+      Unrecognized name: nope at [5:3]
+          nope as other
+          ^
+      --> models/one.sql:3:3
+      compiled SQL: target/compiled/shop/models/one.sql
+    ");
+}
