@@ -177,16 +177,24 @@ const EXAMPLE_TABLES: [&str; 9] = [
 fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
     let emulator = Emulator::start("analytics-test");
     let fixture = example_on(&emulator.endpoint(), &emulator.project);
+    // A backfill of two dates, as a first deploy would run it.
+    let run = fixture.strata(&["build", "--start", "2026-11-19", "--end", "2026-11-20"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     for date in ["2026-11-19", "2026-11-20"] {
-        let run = fixture.strata(&["build", "--date", date]);
-        assert_eq!(run.status, 0, "{date}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains(" ERROR=0 SKIP=0 "), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("{date}: PASS=")), "{}", run.stdout);
     }
+    assert!(run.stdout.contains(" ERROR=0 SKIP=0 "), "{}", run.stdout);
     let duckdb = example();
-    for date in ["2026-11-19", "2026-11-20"] {
-        let run = duckdb.strata(&["build", "--date", date, "--quiet"]);
-        assert_eq!(run.status, 0, "{}", run.stderr);
-    }
+    let run = duckdb.strata(&["build", "--start", "2026-11-19", "--end", "2026-11-20", "--quiet"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    // `show` reads the same rows back from either warehouse.
+    let show = |fixture: &Fixture| {
+        let run = fixture.strata(&["show", "--select", "dau", "--date", "2026-11-20", "--output", "json"]);
+        assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+        let rows: Json = serde_json::from_str(&run.stdout).unwrap_or_else(|err| panic!("{err}: {}", run.stdout));
+        rows
+    };
+    assert_eq!(show(&fixture), show(&duckdb));
     for table in EXAMPLE_TABLES {
         let (schema, name) = table.split_once('.').expect("schema.table");
         let duck_schema = schema.replacen("analytics", "main", 1);
@@ -436,6 +444,13 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
     let inserts = inserts_of(&proxy.requests(), "`analytics`.`one`");
     assert_eq!(inserts.len(), 4, "three faults, then the job: {inserts:#?}");
+    // Each try is the same job, labelled for cost attribution.
+    let jobs: Vec<Json> = inserts.iter().map(|r| serde_json::from_str(&r.body).expect("job")).collect();
+    assert!(jobs.iter().all(|job| job["jobReference"]["jobId"] == jobs[0]["jobReference"]["jobId"]), "{jobs:#?}");
+    let labels = &jobs[0]["configuration"]["labels"];
+    assert_eq!(labels["strata_model"], "one", "{labels}");
+    assert!(labels["strata_execution_date"].as_str().is_some_and(|d| d.len() == 10), "{labels}");
+    assert!(labels["strata_invocation_id"].is_string(), "{labels}");
 }
 
 // A mistake in the SQL (400) fails at once, with BigQuery's message.
@@ -762,4 +777,21 @@ fn a_failed_job_points_at_the_line_of_the_model() {
       --> models/one.sql:3:3
       compiled SQL: target/compiled/shop/models/one.sql
     ");
+}
+
+// `retry` on BigQuery re-runs what failed, for the date and flags it failed with.
+#[test]
+fn retry_on_bigquery_reruns_the_failed_model() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = shop_on(crate::dates::events(), &emulator, "");
+    assert_eq!(fixture.strata(&["seed"]).status, 0);
+    let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(missing) as events from {{ ref('daily') }}");
+    let run = fixture.strata(&["run", "--date", "2026-11-05"]);
+    assert_eq!(run.status, 1, "{}", run.stdout);
+    let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
+    let retry = fixture.strata(&["retry"]);
+    assert_eq!(retry.status, 0, "stdout:\n{}\nstderr:\n{}", retry.stdout, retry.stderr);
+    assert!(retry.stdout.contains("OK    created table analytics.total"), "{}", retry.stdout);
+    assert!(!retry.stdout.contains("analytics.daily"), "`daily` succeeded and is not run again:\n{}", retry.stdout);
+    assert_eq!(emulator.query("select events, days from `shop-test.analytics.total`"), [["5", "1"]]);
 }
