@@ -795,3 +795,24 @@ fn retry_on_bigquery_reruns_the_failed_model() {
     assert!(!retry.stdout.contains("analytics.daily"), "`daily` succeeded and is not run again:\n{}", retry.stdout);
     assert_eq!(emulator.query("select events, days from `shop-test.analytics.total`"), [["5", "1"]]);
 }
+
+// An incremental model with `unique_key` replaces the rows whose key it
+// produces again and keeps the others.
+#[test]
+fn unique_key_incrementals_on_bigquery_replace_matching_rows() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = shop_on(crate::dates::events(), &emulator, "").file(
+        "models/recent.sql",
+        "{{ config(materialized='incremental', unique_key='event_date') }}\n\
+         select event_date, count(*) as events, '{{ ds }}' as seen_on from {{ ref('events') }}\n\
+         where event_date between date_sub(date '{{ ds }}', interval 1 day) and '{{ ds }}' group by 1\n",
+    );
+    assert_eq!(fixture.strata(&["seed"]).status, 0);
+    for date in ["2026-11-03", "2026-11-04"] {
+        let run = fixture.strata(&["run", "--select", "recent", "--date", date]);
+        assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let rows = emulator.query("select cast(event_date as string), events, seen_on from `shop-test.analytics.recent` order by 1");
+    let expected = [["2026-11-02", "2", "2026-11-03"], ["2026-11-03", "3", "2026-11-04"], ["2026-11-04", "4", "2026-11-04"]];
+    assert_eq!(rows, expected.map(|row| row.map(str::to_string).to_vec()));
+}
