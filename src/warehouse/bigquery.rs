@@ -285,9 +285,10 @@ impl Warehouse for BigQuery {
         }))
     }
 
-    /// Marks every connection interrupted and cancels the jobs in flight.
+    /// Cancels the jobs in flight, then marks every connection interrupted.
+    /// In that order: a connection told first would stop waiting, forget its
+    /// job and let the process exit before the cancel is sent.
     fn interrupt(&self) {
-        self.interrupted.send_replace(true);
         let ids: Vec<String> = self.running.lock().map(|running| running.iter().cloned().collect()).unwrap_or_default();
         let cancels: Vec<_> = ids
             .into_iter()
@@ -304,6 +305,7 @@ impl Warehouse for BigQuery {
                 let _ = tokio::time::timeout_at(deadline, cancel).await;
             }
         });
+        self.interrupted.send_replace(true);
     }
 
     fn sql(&self) -> &dyn SqlGenerator {

@@ -187,6 +187,8 @@ fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
     let duckdb = example();
     let run = duckdb.strata(&["build", "--start", "2026-11-19", "--end", "2026-11-20", "--quiet"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
+    // Custom schemas became datasets in the profile's location.
+    assert_eq!(emulator.get("datasets/analytics_marketing")["location"], "US");
     // `show` reads the same rows back from either warehouse.
     let show = |fixture: &Fixture| {
         let run = fixture.strata(&["show", "--select", "dau", "--date", "2026-11-20", "--output", "json"]);
@@ -438,7 +440,7 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
             _ => Action::Forward,
         }
     });
-    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n      priority: batch\n      maximum_bytes_billed: 1000000\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
@@ -451,6 +453,9 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
     assert_eq!(labels["strata_model"], "one", "{labels}");
     assert!(labels["strata_execution_date"].as_str().is_some_and(|d| d.len() == 10), "{labels}");
     assert!(labels["strata_invocation_id"].is_string(), "{labels}");
+    assert_eq!(jobs[0]["configuration"]["query"]["priority"], "BATCH");
+    assert_eq!(jobs[0]["configuration"]["query"]["maximumBytesBilled"], "1000000");
+    assert_eq!(jobs[0]["configuration"]["query"]["useLegacySql"], false);
 }
 
 // A mistake in the SQL (400) fails at once, with BigQuery's message.
