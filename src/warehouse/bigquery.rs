@@ -147,7 +147,17 @@ impl Settings {
             Credentials::None => format!("none (`api_endpoint: {}`)", self.api_endpoint.as_deref().unwrap_or_default()),
             Credentials::KeyFile(path) => format!("service-account key file `{}`{}", path.display(), client_email(std::fs::read_to_string(path).ok().as_deref())),
             Credentials::KeyJson(key) => format!("service-account key from `keyfile_json`{}", client_email(Some(key))),
-            Credentials::ApplicationDefault => "application default credentials (`method: oauth`)".into(),
+            Credentials::ApplicationDefault => match application_default_file() {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path).ok();
+                    let kind = text.as_deref().and_then(|t| serde_json::from_str::<Json>(t).ok()).and_then(|k| k.get("type").and_then(Json::as_str).map(str::to_string));
+                    match kind.as_deref() {
+                        Some("authorized_user") => format!("application default credentials: gcloud's authorized-user file `{}`", path.display()),
+                        _ => format!("application default credentials: service-account key file `{}`{}", path.display(), client_email(text.as_deref())),
+                    }
+                }
+                None => "application default credentials: the metadata server of the machine".into(),
+            },
         }
     }
 }
@@ -254,11 +264,48 @@ async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
                 .await
                 .map_err(|err| credential_error("could not use the service-account key of `keyfile_json`".into(), err))
         }
-        Credentials::ApplicationDefault => builder
-            .build_from_application_default_credentials()
-            .await
-            .map_err(|err| credential_error("could not find application default credentials".into(), err)),
+        Credentials::ApplicationDefault => {
+            let Some(path) = application_default_file() else {
+                // No file: the metadata server of a Google Cloud machine.
+                return builder
+                    .build_from_application_default_credentials()
+                    .await
+                    .map_err(|err| credential_error("could not find application default credentials".into(), err));
+            };
+            let text = std::fs::read_to_string(&path).map_err(|err| {
+                WarehouseError::Connect(format!("could not read the application default credentials `{}`: {err}", path.display()))
+            })?;
+            let kind = serde_json::from_str::<Json>(&text).ok().and_then(|key| key.get("type").and_then(Json::as_str).map(str::to_string));
+            if kind.as_deref() == Some("authorized_user") {
+                builder
+                    .build_from_authorized_user_authenticator(&path)
+                    .await
+                    .map_err(|err| credential_error(format!("could not use gcloud's authorized-user file `{}`", path.display()), err))
+            } else {
+                let key = parse_key(&text).map_err(|err| {
+                    WarehouseError::Connect(format!("the application default credentials `{}` are not a service-account key: {err}", path.display()))
+                })?;
+                builder
+                    .build_from_service_account_key(key, false)
+                    .await
+                    .map_err(|err| credential_error(format!("could not use the service-account key file `{}`", path.display()), err))
+            }
+        }
     }
+}
+
+/// Where application default credentials are, as Google's libraries look:
+/// `GOOGLE_APPLICATION_CREDENTIALS`, else gcloud's file
+/// (`gcloud auth application-default login`); none means the metadata server.
+fn application_default_file() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("GOOGLE_APPLICATION_CREDENTIALS").filter(|p| !p.is_empty()) {
+        return Some(std::path::PathBuf::from(path));
+    }
+    let config = match std::env::var_os("CLOUDSDK_CONFIG") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".config/gcloud"),
+    };
+    Some(config.join("application_default_credentials.json")).filter(|path| path.is_file())
 }
 
 /// A service-account key, with a message that never quotes the key.

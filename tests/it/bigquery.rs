@@ -821,3 +821,32 @@ fn unique_key_incrementals_on_bigquery_replace_matching_rows() {
     let expected = [["2026-11-02", "2", "2026-11-03"], ["2026-11-03", "3", "2026-11-04"], ["2026-11-04", "4", "2026-11-04"]];
     assert_eq!(rows, expected.map(|row| row.map(str::to_string).to_vec()));
 }
+
+// `method: oauth` finds application default credentials where Google's
+// libraries do: `GOOGLE_APPLICATION_CREDENTIALS` first.
+#[test]
+fn oauth_uses_the_application_default_credentials_file() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let (token_port, forms) = token_endpoint("strata-adc-token");
+    let key = std::fs::read_to_string(crate::repo_root().join("tests/fixtures/bigquery/fake-service-account.json"))
+        .expect("key fixture")
+        .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"));
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      method: oauth\n").file("adc.json", &key);
+    let adc = fixture.path().join("adc.json");
+    for command in ["debug", "run"] {
+        let output = crate::strata_command(fixture.path()).arg(command).env("GOOGLE_APPLICATION_CREDENTIALS", &adc).output().expect("run");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        if command == "debug" {
+            assert!(
+                stdout.contains("credentials: application default credentials: service-account key file `")
+                    && stdout.contains("(strata-tests@shop-test.iam.gserviceaccount.com)"),
+                "{stdout}"
+            );
+        }
+    }
+    assert!(!forms.lock().expect("forms").is_empty(), "the key's token endpoint was asked");
+    assert!(proxy.requests().iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-adc-token")));
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
