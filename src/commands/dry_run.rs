@@ -101,10 +101,7 @@ fn estimate_all(
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| {
-                let mut connection = match warehouse.connect() {
-                    Ok(connection) => Some(connection),
-                    Err(_) => None,
-                };
+                let mut connection = warehouse.connect().ok();
                 loop {
                     let index = {
                         let Ok(mut next) = next.lock() else { return };

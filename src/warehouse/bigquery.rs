@@ -124,11 +124,9 @@ impl Settings {
             _ => Credentials::ApplicationDefault,
         };
         let location = text("location");
-        if let Some(location) = &location {
-            if !is_location(location) {
-                return Err(error(format!("`{location}` is not a BigQuery location"), "location")
-                    .help("use a multi-region (`US`, `EU`) or a region such as `us-central1` or `europe-west3`, where the datasets are"));
-            }
+        if let Some(location) = location.as_ref().filter(|location| !is_location(location)) {
+            return Err(error(format!("`{location}` is not a BigQuery location"), "location")
+                .help("use a multi-region (`US`, `EU`) or a region such as `us-central1` or `europe-west3`, where the datasets are"));
         }
         Ok(Settings {
             project: target.database.clone().unwrap_or_default(),
@@ -569,7 +567,7 @@ impl BigQueryConnection {
             let complete = match polled {
                 Ok(response) => response.job_complete.unwrap_or(false),
                 // A failed job answers getQueryResults with its error; the job resource says it whole.
-                Err(err) if matches!(err, BQError::ResponseError { .. }) => true,
+                Err(BQError::ResponseError { .. }) => true,
                 Err(err) => return Err(failed(err)),
             };
             if complete {
@@ -727,11 +725,11 @@ impl Connection for BigQueryConnection {
                     _ => RelationKind::Table,
                 };
                 let entry = relations.entry(key.clone()).or_insert_with(|| ExistingRelation::of_kind(kind));
-                if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning) {
-                    if yes.eq_ignore_ascii_case("YES") {
-                        let data_type = match data_type { Cell::Text(t) => t.clone(), _ => String::new() };
-                        entry.partition = Some((column.clone(), data_type));
-                    }
+                if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning)
+                    && yes.eq_ignore_ascii_case("YES")
+                {
+                    let data_type = match data_type { Cell::Text(t) => t.clone(), _ => String::new() };
+                    entry.partition = Some((column.clone(), data_type));
                 }
                 let position = match cluster {
                     Cell::Int(n) => Some(*n),
