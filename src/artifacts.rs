@@ -147,7 +147,7 @@ impl Serialize for NodeEntry<'_> {
                 map.serialize_entry("wait_for", wait_for)?;
                 map.serialize_entry("columns", &Columns(columns))?;
             }
-            NodeDetails::Exposure { exposure_type, owner, depends_on, extra } => {
+            NodeDetails::Exposure { exposure_type, owner, depends_on, extra, .. } => {
                 map.serialize_entry("type", exposure_type)?;
                 map.serialize_entry("owner", owner)?;
                 map.serialize_entry("depends_on_refs", depends_on)?;
@@ -215,6 +215,16 @@ pub struct RunResult<'a> {
 
 /// `target/run_results.json` in dbt's shape (v6), with the invocation's
 /// arguments, which `strata retry` reads back.
+/// What the warehouse reported of a node's jobs, with what else the node did
+/// (an exposure's Tableau jobs).
+fn adapter_response(outcome: &crate::core::outcome::Outcome) -> Json {
+    let mut response = outcome.stats.adapter_response();
+    if let Some(map) = response.as_object_mut() {
+        map.extend(outcome.response.clone());
+    }
+    response
+}
+
 /// `warehouse_seconds` is the time spent inside the warehouse, summed over workers.
 pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehouse_seconds: f64) -> Json {
     let entries: Vec<Json> = results
@@ -235,7 +245,7 @@ pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehous
                 "execution_time": r.outcome.seconds,
                 "message": if r.outcome.message.is_empty() { Json::Null } else { json!(r.outcome.message) },
                 "failures": r.outcome.failures,
-                "adapter_response": r.outcome.stats.adapter_response(),
+                "adapter_response": adapter_response(r.outcome),
                 "compiled_path": r.outcome.compiled_path.as_ref().map(|p| p.to_string_lossy().into_owned()),
                 "relation_name": r.node.relation.as_ref().map(|rel| rel.to_string()),
             })

@@ -16,6 +16,7 @@ pub mod parse;
 pub mod project;
 pub mod report;
 pub mod seed;
+pub mod tableau;
 pub mod template;
 pub mod warehouse;
 

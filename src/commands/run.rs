@@ -42,9 +42,9 @@ impl Which {
         matches!(
             (self, resource_type),
             (Which::Seed, ResourceType::Seed)
-                | (Which::Run, ResourceType::Model)
+                | (Which::Run, ResourceType::Model | ResourceType::Exposure)
                 | (Which::Test, ResourceType::Test)
-                | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test)
+                | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test | ResourceType::Exposure)
         )
     }
 }
@@ -164,7 +164,16 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         .copied()
         .filter(|&i| which.runs(graph.nodes[i].resource_type))
         .filter(|&i| !(graph.nodes[i].resource_type == ResourceType::Model && graph.nodes[i].materialized() == "ephemeral"))
+        // Exposures run when they refresh something.
+        .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || refreshes(&graph.nodes[i]))
         .collect();
+    let exposures = nodes.iter().filter(|&&i| graph.nodes[i].resource_type == ResourceType::Exposure).count();
+    if exposures > 0 && tableau_server(&session.project)?.is_none() {
+        nodes.retain(|&i| graph.nodes[i].resource_type != ResourceType::Exposure);
+        let target = &session.project.target;
+        let plural = if exposures == 1 { "exposure" } else { "exposures" };
+        eprintln!("Tableau: target `{}` has no `tableau:` section in `profiles.yml`; not refreshing {exposures} {plural}", target.name);
+    }
     if !skip_checks && matches!(which, Which::Run | Which::Build) {
         let checks: Vec<usize> = (0..graph.nodes.len())
             .filter(|&i| crate::checks::SourceCheck::of(&graph.nodes[i]).is_some())
@@ -174,6 +183,21 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
     }
     Ok(nodes)
 }
+
+fn refreshes(node: &crate::graph::Node) -> bool {
+    matches!(&node.details, crate::graph::NodeDetails::Exposure { refresh: Some(_), .. })
+}
+
+/// The target's Tableau server, if it names one.
+fn tableau_server(project: &Project) -> Result<Option<crate::tableau::Server>, Failure> {
+    let target = &project.target;
+    let source = std::fs::read_to_string(project.root.join(&target.file)).unwrap_or_default();
+    Ok(crate::tableau::Server::of(target, &source)?)
+}
+
+/// Marks an exposure's task in the pool: its refresh runs after the pool, so a
+/// slow refresh never holds a worker that models could use.
+const PENDING_REFRESH: &str = "\u{0}pending refresh";
 
 /// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.
 fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -> bool {
@@ -217,6 +241,7 @@ pub(super) fn run_phases(
     // reported even when a later date's graph no longer has it.
     let mut all_results: Vec<(crate::graph::Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
     let mut ran_start_hooks = false;
+    let mut refresher: Option<crate::materialize::refresh::Refresher> = None;
     let invocation_id = session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string();
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
@@ -310,11 +335,45 @@ pub(super) fn run_phases(
                 if let Some(reason) = blocked.get(&node.unique_id) {
                     return Outcome::skipped(node.label(), reason.clone());
                 }
+                if node.resource_type == ResourceType::Exposure {
+                    return Outcome::new(crate::core::outcome::Status::Success, PENDING_REFRESH);
+                }
                 materializer.run(connection, tasks[task].node)
             },
             |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
-            |_, outcome| reporter.finished(&prefix, outcome),
+            |_, outcome| {
+                if outcome.description != PENDING_REFRESH {
+                    reporter.finished(&prefix, outcome)
+                }
+            },
         );
+        // Every upstream node of these exposures succeeded: refresh them now.
+        let mut outcomes = outcomes;
+        let pending: Vec<usize> = (0..tasks.len()).filter(|&t| outcomes[t].description == PENDING_REFRESH).collect();
+        if !pending.is_empty() && !cancelled.load(Ordering::SeqCst) {
+            if refresher.is_none() {
+                let server = tableau_server(&session.project)?.ok_or_else(|| Diagnostic::new("no Tableau server"))?;
+                refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(Diagnostic::new)?);
+            }
+            if let Some(refresher) = &refresher {
+                let nodes: Vec<&crate::graph::Node> = pending.iter().map(|&t| &graph.nodes[tasks[t].node]).collect();
+                let line = |shown: &Outcome| {
+                    if !args.quiet || shown.status.is_failure() {
+                        reporter.line(&format!("{prefix}{}", reporter.node_line(shown)));
+                    }
+                };
+                let refreshed = refresher.refresh_all(&nodes, threads, &cancelled, &line);
+                for (&task, outcome) in pending.iter().zip(refreshed) {
+                    reporter.finished(&prefix, &outcome);
+                    outcomes[task] = outcome;
+                }
+            }
+        }
+        for &task in &pending {
+            if outcomes[task].description == PENDING_REFRESH {
+                outcomes[task] = Outcome::skipped(graph.nodes[tasks[task].node].label(), "interrupted");
+            }
+        }
         let times = start_times.into_inner().unwrap_or_default();
         for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
             let node = &graph.nodes[task.node];
@@ -341,6 +400,9 @@ pub(super) fn run_phases(
         }
     }
 
+    if let Some(refresher) = &refresher {
+        refresher.sign_out();
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let graph = session.graph();
     let summary_nodes: Vec<&crate::graph::Node> = all_results.iter().map(|(node, ..)| node).collect();

@@ -49,6 +49,8 @@ pub struct Outcome {
     pub seconds: f64,
     /// The worker (0-based) that ran it; none for a node that did not run.
     pub worker: Option<usize>,
+    /// More of run_results.json's `adapter_response` (an exposure's Tableau jobs).
+    pub response: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Outcome {
@@ -63,6 +65,7 @@ impl Outcome {
             compiled_path: None,
             seconds: 0.0,
             worker: None,
+            response: serde_json::Map::new(),
         }
     }
 

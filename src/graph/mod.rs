@@ -86,7 +86,14 @@ pub enum NodeDetails {
     Seed { columns: Vec<Column> },
     Test(TestDetails),
     Source { source_name: String, table_name: String, loaded_at_field: Option<String>, freshness: Option<Json>, wait_for: Option<Json>, columns: Vec<Column> },
-    Exposure { exposure_type: Option<String>, owner: Option<Json>, depends_on: Vec<String>, extra: std::collections::BTreeMap<String, Json> },
+    Exposure {
+        exposure_type: Option<String>,
+        owner: Option<Json>,
+        depends_on: Vec<String>,
+        extra: std::collections::BTreeMap<String, Json>,
+        /// The Tableau datasources refreshed once its models are rebuilt.
+        refresh: Option<crate::tableau::Refresh>,
+    },
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -5,6 +5,7 @@
 //! nothing about order, which is `execute.rs`'s job.
 
 mod data_tests;
+pub mod refresh;
 mod seeds;
 mod sensor;
 

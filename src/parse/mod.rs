@@ -227,6 +227,18 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         if !exposure.config.enabled() {
             continue;
         }
+        let refresh = match exposure.extra.get("tableau").map(crate::tableau::Refresh::parse) {
+            None => None,
+            Some(Ok(refresh)) => Some(refresh),
+            Some(Err(message)) => {
+                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
+                errors.push(
+                    Diagnostic::new(format!("exposure `{}`: {message}", exposure.name))
+                        .at(exposure_location(&exposure.file, &source, &exposure.name, "tableau:")),
+                );
+                None
+            }
+        };
         nodes.push(Node {
             unique_id: format!("exposure.{}.{}", project.name, exposure.name),
             resource_type: ResourceType::Exposure,
@@ -242,9 +254,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
                 owner: exposure.owner.clone(),
                 depends_on: exposure.depends_on.clone(),
                 extra: exposure.extra.clone(),
+                refresh,
             },
         });
     }
+    nodes.extend(model_refreshes(project, &nodes, &mut errors));
 
     render_descriptions(project, templates, &mut nodes, &mut errors);
     let mut graph = Graph::new(nodes);
@@ -397,4 +411,51 @@ fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostic
                 .at(locate_key(project, Some((&node.path, &text)), &[], &format!("{key}:"))),
         );
     }
+}
+
+/// Where `key` is written in the exposure `name` of a properties file: after its `name:` line.
+fn exposure_location(file: &std::path::Path, source: &str, name: &str, key: &str) -> Location {
+    let start = source.find(&format!("name: {name}")).unwrap_or(0);
+    match source[start..].find(key) {
+        Some(offset) => Location::at_offset(file, source, start + offset, key.len() - 1),
+        None => Location::of_text(file, source, name),
+    }
+}
+
+/// A model's `tableau: {datasources: [...]}` config: the same refresh as an
+/// exposure's, after that model alone, as an exposure node named
+/// `<model>_tableau_refresh`, so `ls` and the DAG show it.
+fn model_refreshes(project: &Project, nodes: &[Node], errors: &mut Diagnostics) -> Vec<Node> {
+    let mut refreshes = Vec::new();
+    for node in nodes.iter().filter(|n| n.resource_type == ResourceType::Model) {
+        let Some(value) = node.config.get("tableau").filter(|v| !v.is_null()) else { continue };
+        let refresh = match crate::tableau::Refresh::parse(value) {
+            Ok(refresh) => refresh,
+            Err(message) => {
+                let source = std::fs::read_to_string(project.absolute(&node.path)).unwrap_or_default();
+                errors.push(Diagnostic::new(format!("model `{}`: {message}", node.name)).at(Location::of_text(&node.path, &source, "tableau")));
+                continue;
+            }
+        };
+        let name = format!("{}_tableau_refresh", node.name);
+        refreshes.push(Node {
+            unique_id: format!("exposure.{}.{name}", project.name),
+            resource_type: ResourceType::Exposure,
+            name: name.clone(),
+            package: project.name.clone(),
+            path: node.path.clone(),
+            fqn: vec![project.name.clone(), name],
+            config: Default::default(),
+            description: format!("Refreshes the Tableau datasources of model `{}`.", node.name),
+            relation: None,
+            details: NodeDetails::Exposure {
+                exposure_type: Some("dashboard".into()),
+                owner: None,
+                depends_on: vec![format!("ref('{}')", node.name)],
+                extra: Default::default(),
+                refresh: Some(refresh),
+            },
+        });
+    }
+    refreshes
 }

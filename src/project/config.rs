@@ -16,13 +16,13 @@ pub const KNOWN_CONFIGS: &[&str] = &[
     "lookback", "materialized", "meta", "on_schema_change", "partition_by", "partition_expiration_days",
     "persist_docs", "post-hook", "post_hook", "pre-hook", "pre_hook", "quote_columns", "quoting",
     "require_partition_filter", "schema",
-    "severity", "sql_header", "store_failures", "tags", "test_scope", "unique_key", "warn_if",
+    "severity", "sql_header", "store_failures", "tableau", "tags", "test_scope", "unique_key", "warn_if",
     "error_if", "where",
 ];
 
 /// Configs whose value is itself a mapping, so a mapping value does not mean a folder.
 const MAPPING_CONFIGS: &[&str] =
-    &["column_types", "contract", "docs", "grants", "labels", "meta", "partition_by", "persist_docs", "quoting"];
+    &["column_types", "contract", "docs", "grants", "labels", "meta", "partition_by", "persist_docs", "quoting", "tableau"];
 
 /// dbt spells hooks with a dash in YAML and an underscore in `config()`.
 pub fn normalize_key(key: &str) -> String {

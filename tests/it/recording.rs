@@ -204,7 +204,7 @@ fn example_build_on_bigquery_for_two_dates() {
     let dir = project.path().to_string_lossy().into_owned();
     let cli = Cli::try_parse_from([
         "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--start", "2026-11-19", "--end",
-        "2026-11-20", "--threads", "1", "--skip-checks", "--quiet",
+        "2026-11-20", "--threads", "1", "--skip-checks", "--quiet", "--exclude", "exposure:*",
     ])
     .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
@@ -236,7 +236,7 @@ fn jobs_carry_labels_and_the_byte_limit() {
     let dir = project.path().to_string_lossy().into_owned();
     let cli = Cli::try_parse_from([
         "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--date", "2026-11-20", "--threads", "1",
-        "--skip-checks", "--quiet",
+        "--skip-checks", "--quiet", "--exclude", "exposure:*",
     ])
     .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };

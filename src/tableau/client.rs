@@ -1,0 +1,448 @@
+//! Tableau's REST API over reqwest: one sign-in with a personal access token
+//! per invocation, shared by every refresh (a token allows one session at a
+//! time), datasources found by exact name across every page, refresh jobs
+//! started and waited for.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::core::wait::Backoff;
+use crate::tableau::config::{AlreadyQueued, MINIMUM_API_VERSION, Refresh, Server};
+use crate::tableau::xml::{self, Element};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TableauError {
+    /// No answer (refused, timed out), after the retries.
+    #[error("could not reach Tableau at {url}: {message}")]
+    Unreachable { url: String, message: String },
+    /// An answer with Tableau's error code.
+    #[error("Tableau answered {status} ({code}): {message}")]
+    Api { status: u16, code: String, message: String },
+    #[error("{0}")]
+    Other(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl TableauError {
+    fn code(&self) -> Option<&str> {
+        match self {
+            TableauError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// A signed-in session.
+#[derive(Clone)]
+struct Session {
+    version: String,
+    token: String,
+    site_id: String,
+    /// Counts sign-ins, so that of several requests that found the token
+    /// expired, only the first signs in again.
+    generation: u64,
+}
+
+pub struct Client {
+    http: reqwest::blocking::Client,
+    server: Server,
+    session: Mutex<Option<Session>>,
+}
+
+/// How one datasource's refresh went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshResult {
+    /// The job finished successfully (`finishCode` 0, or 3 for Tableau Bridge).
+    Succeeded,
+    /// Started, not waited for (`wait: false`).
+    Started,
+    /// Tableau had a refresh of it queued already (409093).
+    AlreadyQueued,
+    /// A live datasource: no extract to refresh.
+    NoExtracts,
+    /// The job failed, with its notes.
+    Failed(String),
+    Cancelled,
+    /// Still running when the exposure's `timeout` passed.
+    TimedOut(Duration),
+    /// Strata could not start or follow it.
+    Error(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DatasourceRefresh {
+    pub datasource: String,
+    pub job_id: Option<String>,
+    pub result: RefreshResult,
+    pub seconds: f64,
+}
+
+impl DatasourceRefresh {
+    pub fn is_failure(&self, on_already_queued: AlreadyQueued) -> bool {
+        match self.result {
+            RefreshResult::Failed(_) | RefreshResult::Cancelled | RefreshResult::TimedOut(_) | RefreshResult::Error(_) => true,
+            RefreshResult::AlreadyQueued => on_already_queued == AlreadyQueued::Error,
+            RefreshResult::Succeeded | RefreshResult::Started | RefreshResult::NoExtracts => false,
+        }
+    }
+
+    pub fn is_warning(&self) -> bool {
+        matches!(self.result, RefreshResult::AlreadyQueued | RefreshResult::NoExtracts)
+    }
+
+    /// `refreshed (job 7c3d…)`, `failed: <notes>`, ...: what a user reads.
+    pub fn summary(&self) -> String {
+        let job = self.job_id.as_deref().map(|id| format!(" (job {id})")).unwrap_or_default();
+        match &self.result {
+            RefreshResult::Succeeded => format!("refreshed{job}"),
+            RefreshResult::Started => format!("refresh started{job}, not waited for"),
+            RefreshResult::AlreadyQueued => "a refresh is already queued on Tableau; not queuing another".into(),
+            RefreshResult::NoExtracts => "has no extract (a live connection): nothing to refresh".into(),
+            RefreshResult::Failed(notes) if notes.is_empty() => format!("refresh failed{job}"),
+            RefreshResult::Failed(notes) => format!("refresh failed{job}: {notes}"),
+            RefreshResult::Cancelled => format!("refresh cancelled on Tableau{job}"),
+            RefreshResult::TimedOut(limit) => {
+                format!("refresh still running after {}{job}; raise `tableau.timeout` or set `wait: false`", crate::core::format::humantime(*limit))
+            }
+            RefreshResult::Error(message) => message.clone(),
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        match self.result {
+            RefreshResult::Succeeded => "success",
+            RefreshResult::Started => "started",
+            RefreshResult::AlreadyQueued => "already_queued",
+            RefreshResult::NoExtracts => "skipped",
+            RefreshResult::Failed(_) => "failed",
+            RefreshResult::Cancelled => "cancelled",
+            RefreshResult::TimedOut(_) => "timed_out",
+            RefreshResult::Error(_) => "error",
+        }
+    }
+}
+
+/// A datasource as a listing shows it.
+#[derive(Debug, Clone)]
+struct Datasource {
+    id: String,
+    name: String,
+    project: String,
+    has_extracts: bool,
+}
+
+/// Requests sent again after a 429, a 5xx or no answer, before giving up.
+const REQUEST_RETRIES: u32 = 5;
+const PAGE_SIZE: usize = 100;
+
+impl Client {
+    pub fn new(server: Server) -> Result<Client, TableauError> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(server.timeout)
+            // Sign-in redirects are followed by hand: the body must be posted again.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| TableauError::Other(format!("could not create the HTTP client: {err}")))?;
+        Ok(Client { http, server, session: Mutex::new(None) })
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// One HTTP exchange, sent again with backoff on 429, 5xx or no answer.
+    fn send(&self, method: reqwest::Method, url: &str, body: Option<&str>, token: Option<&str>, cancelled: &AtomicBool) -> Result<(u16, Option<String>, String), TableauError> {
+        let backoff = Backoff { first: Duration::from_millis(500), factor: 2.0, max: Duration::from_secs(30) };
+        let mut attempt = 0;
+        loop {
+            if cancelled.load(Ordering::SeqCst) {
+                return Err(TableauError::Interrupted);
+            }
+            let mut request = self.http.request(method.clone(), url).header("Accept", "application/xml");
+            if let Some(token) = token {
+                request = request.header("X-Tableau-Auth", token);
+            }
+            if let Some(body) = body {
+                request = request.header("Content-Type", "application/xml").body(body.to_string());
+            }
+            let failure = match request.send() {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_string);
+                    let text = response.text().unwrap_or_default();
+                    if status != 429 && status < 500 {
+                        return Ok((status, location, text));
+                    }
+                    // A 429 from Tableau Cloud is an HTML page, not XML.
+                    TableauError::Api { status, code: status.to_string(), message: first_line(&text) }
+                }
+                Err(err) => TableauError::Unreachable { url: self.server.url.clone(), message: err.without_url().to_string() },
+            };
+            if attempt >= REQUEST_RETRIES {
+                return Err(failure);
+            }
+            std::thread::sleep(backoff.pause(attempt + 1));
+            attempt += 1;
+        }
+    }
+
+    /// The API version to use: the profile's, else the server's own.
+    fn version(&self, cancelled: &AtomicBool) -> Result<String, TableauError> {
+        if let Some(version) = &self.server.api_version {
+            return Ok(version.clone());
+        }
+        let url = format!("{}/api/{MINIMUM_API_VERSION}/serverinfo", self.server.url);
+        let (status, _, text) = self.send(reqwest::Method::GET, &url, None, None, cancelled)?;
+        let elements = parse_answer(status, &text)?;
+        let version = xml::first(&elements, "restApiVersion")
+            .map(|e| e.text.clone())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| TableauError::Other(format!("{url} did not say the server's REST API version")))?;
+        if version_number(&version) < version_number(MINIMUM_API_VERSION) {
+            return Err(TableauError::Other(format!(
+                "the Tableau server's REST API is version {version}; personal access tokens need {MINIMUM_API_VERSION} or later"
+            )));
+        }
+        Ok(version)
+    }
+
+    /// Signs in (once per invocation), or again when `expired` is the session a request found expired.
+    fn session(&self, expired: Option<u64>, cancelled: &AtomicBool) -> Result<Session, TableauError> {
+        let mut slot = self.session.lock().map_err(|_| TableauError::Other("the Tableau session lock was poisoned".into()))?;
+        match (&*slot, expired) {
+            (Some(session), None) => return Ok(session.clone()),
+            (Some(session), Some(generation)) if session.generation != generation => return Ok(session.clone()),
+            _ => {}
+        }
+        let generation = slot.as_ref().map_or(0, |s| s.generation + 1);
+        let version = match &*slot {
+            Some(session) => session.version.clone(),
+            None => self.version(cancelled)?,
+        };
+        let server = &self.server;
+        let body = format!(
+            "<tsRequest><credentials personalAccessTokenName=\"{}\" personalAccessTokenSecret=\"{}\"><site contentUrl=\"{}\"/></credentials></tsRequest>",
+            quick_xml::escape::escape(server.token_name.as_str()),
+            quick_xml::escape::escape(server.token_secret.as_str()),
+            quick_xml::escape::escape(server.site.as_str())
+        );
+        let mut url = format!("{}/api/{version}/auth/signin", server.url);
+        let mut hops = 0;
+        let (status, text) = loop {
+            let (status, location, text) = self.send(reqwest::Method::POST, &url, Some(&body), None, cancelled)?;
+            match (status, location) {
+                (301 | 302 | 307 | 308, Some(location)) if hops < 3 => {
+                    url = location;
+                    hops += 1;
+                }
+                _ => break (status, text),
+            }
+        };
+        let elements = parse_answer(status, &text).map_err(|err| match err {
+            TableauError::Api { status: 401, code, message } => TableauError::Other(format!(
+                "Tableau refused the sign-in of token `{}` on site `{}` ({code}: {message}); check `token_name`, `token_secret` and `site` in `profiles.yml`",
+                server.token_name, server.site
+            )),
+            other => other,
+        })?;
+        let token = xml::first(&elements, "credentials").and_then(|c| c.get("token")).unwrap_or_default().to_string();
+        let site_id = xml::first(&elements, "site").and_then(|s| s.get("id")).unwrap_or_default().to_string();
+        if token.is_empty() || site_id.is_empty() {
+            return Err(TableauError::Other("Tableau's sign-in answer had no token or site".into()));
+        }
+        let session = Session { version, token, site_id, generation };
+        *slot = Some(session.clone());
+        Ok(session)
+    }
+
+    /// A request under the session's site (`datasources/...`), signing in
+    /// again once if Tableau says the session expired (401002).
+    fn site_request(&self, method: reqwest::Method, path: &str, body: Option<&str>, cancelled: &AtomicBool) -> Result<Vec<Element>, TableauError> {
+        let mut session = self.session(None, cancelled)?;
+        let mut signed_in_again = false;
+        loop {
+            let url = format!("{}/api/{}/sites/{}/{path}", self.server.url, session.version, session.site_id);
+            let (status, _, text) = self.send(method.clone(), &url, body, Some(&session.token), cancelled)?;
+            match parse_answer(status, &text) {
+                Err(err) if err.code() == Some("401002") && !signed_in_again => {
+                    session = self.session(Some(session.generation), cancelled)?;
+                    signed_in_again = true;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Signs out, if signed in; a 401 (the session already over) is fine.
+    pub fn sign_out(&self) {
+        let Ok(mut slot) = self.session.lock() else { return };
+        if let Some(session) = slot.take() {
+            let url = format!("{}/api/{}/auth/signout", self.server.url, session.version);
+            let _ = self.http.post(url).header("X-Tableau-Auth", session.token).send();
+        }
+    }
+
+    /// Every datasource named `name` (all of them when `name` is none), across every page.
+    fn datasources(&self, name: Option<&str>, cancelled: &AtomicBool) -> Result<Vec<Datasource>, TableauError> {
+        let mut found = Vec::new();
+        // The filter cannot carry `,` or `&`; such names are matched here, in every datasource.
+        let filter = name.filter(|n| !n.contains([',', '&', ':'])).map(|n| format!("&filter=name:eq:{}", urlencode(n))).unwrap_or_default();
+        for page in 1.. {
+            let elements = self.site_request(reqwest::Method::GET, &format!("datasources?pageSize={PAGE_SIZE}&pageNumber={page}{filter}"), None, cancelled)?;
+            let listed = elements.iter().enumerate().filter(|(_, e)| e.name == "datasource");
+            let mut count = 0;
+            for (index, element) in listed {
+                count += 1;
+                let project = elements.iter().find(|e| e.parent == Some(index) && e.name == "project").and_then(|p| p.get("name")).unwrap_or_default();
+                found.push(Datasource {
+                    id: element.get("id").unwrap_or_default().to_string(),
+                    name: element.get("name").unwrap_or_default().to_string(),
+                    project: project.to_string(),
+                    has_extracts: element.get("hasExtracts") != Some("false"),
+                });
+            }
+            let total: usize = xml::first(&elements, "pagination").and_then(|p| p.get("totalAvailable")).and_then(|t| t.parse().ok()).unwrap_or(0);
+            if count == 0 || page * PAGE_SIZE >= total {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    /// The one datasource named exactly `name` (in `project`, if given).
+    fn find(&self, name: &str, project: Option<&str>, cancelled: &AtomicBool) -> Result<Datasource, String> {
+        let text = |err: TableauError| err.to_string();
+        let matches: Vec<Datasource> = self
+            .datasources(Some(name), cancelled)
+            .map_err(text)?
+            .into_iter()
+            .filter(|d| d.name == name && project.is_none_or(|p| d.project == p))
+            .collect();
+        let site = if self.server.site.is_empty() { "the default site".to_string() } else { format!("site `{}`", self.server.site) };
+        match matches.len() {
+            1 => Ok(matches.into_iter().next().expect("one match")),
+            0 => {
+                let all = self.datasources(None, cancelled).map_err(text)?;
+                let mut names: Vec<(usize, &str)> = all.iter().map(|d| (strsim::levenshtein(&d.name.to_lowercase(), &name.to_lowercase()), d.name.as_str())).collect();
+                names.sort();
+                names.dedup_by(|a, b| a.1 == b.1);
+                let closest: Vec<String> = names.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
+                let within = project.map(|p| format!(" in project `{p}`")).unwrap_or_default();
+                let hint = if closest.is_empty() { String::new() } else { format!("; the closest names are {}", closest.join(", ")) };
+                Err(format!("no datasource named `{name}`{within} on {site}{hint}"))
+            }
+            count => {
+                let projects: Vec<String> = matches.iter().map(|d| format!("`{}`", d.project)).collect();
+                Err(format!(
+                    "{count} datasources are named `{name}` on {site} (in projects {}); set `tableau.project` on the exposure to say which",
+                    projects.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// Refreshes one datasource of `refresh` and, if asked, waits for the job.
+    pub fn refresh(&self, name: &str, refresh: &Refresh, cancelled: &AtomicBool) -> DatasourceRefresh {
+        let started = Instant::now();
+        let done = |job_id: Option<String>, result: RefreshResult| DatasourceRefresh {
+            datasource: name.to_string(),
+            job_id,
+            result,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        let datasource = match self.find(name, refresh.project.as_deref(), cancelled) {
+            Ok(datasource) => datasource,
+            Err(message) => return done(None, RefreshResult::Error(message)),
+        };
+        if !datasource.has_extracts {
+            return done(None, RefreshResult::NoExtracts);
+        }
+        let started_job = self.site_request(reqwest::Method::POST, &format!("datasources/{}/refresh", datasource.id), Some("<tsRequest/>"), cancelled);
+        let job_id = match started_job {
+            Ok(elements) => match xml::first(&elements, "job").and_then(|j| j.get("id")) {
+                Some(id) => id.to_string(),
+                None => return done(None, RefreshResult::Error("Tableau started the refresh but named no job".into())),
+            },
+            Err(err) if err.code() == Some("409093") => return done(None, RefreshResult::AlreadyQueued),
+            Err(err) => return done(None, RefreshResult::Error(format!("could not start the refresh: {err}"))),
+        };
+        if !refresh.wait {
+            return done(Some(job_id), RefreshResult::Started);
+        }
+        let backoff = Backoff { first: Duration::from_secs(1), factor: 1.5, max: Duration::from_secs(30) };
+        let mut attempt = 0;
+        loop {
+            let elements = match self.site_request(reqwest::Method::GET, &format!("jobs/{job_id}"), None, cancelled) {
+                Ok(elements) => elements,
+                Err(TableauError::Interrupted) => return done(Some(job_id), RefreshResult::Error("interrupted".into())),
+                Err(err) => return done(Some(job_id), RefreshResult::Error(format!("could not follow the refresh: {err}"))),
+            };
+            let job = xml::first(&elements, "job");
+            if let Some(code) = job.and_then(|j| j.get("finishCode")) {
+                let notes = elements.iter().filter(|e| e.name == "notes" && !e.text.is_empty()).map(|e| e.text.clone()).collect::<Vec<_>>().join("; ");
+                let result = match code {
+                    "0" | "3" => RefreshResult::Succeeded,
+                    "2" => RefreshResult::Cancelled,
+                    _ => RefreshResult::Failed(notes),
+                };
+                return done(Some(job_id), result);
+            }
+            let wait = backoff.pause(attempt + 1);
+            if started.elapsed() + wait > refresh.timeout {
+                return done(Some(job_id), RefreshResult::TimedOut(refresh.timeout));
+            }
+            // Sleep in short steps, so Ctrl-C is not held up by a long wait.
+            let until = Instant::now() + wait;
+            while Instant::now() < until {
+                if cancelled.load(Ordering::SeqCst) {
+                    return done(Some(job_id), RefreshResult::Error("interrupted".into()));
+                }
+                std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
+            }
+            attempt += 1;
+        }
+    }
+}
+
+/// The elements of a successful answer, or Tableau's error as `TableauError::Api`.
+fn parse_answer(status: u16, text: &str) -> Result<Vec<Element>, TableauError> {
+    let elements = if text.trim().is_empty() { Ok(Vec::new()) } else { xml::parse(text) };
+    if status >= 400 {
+        let (code, message) = elements
+            .ok()
+            .and_then(|elements| xml::error(&elements))
+            .unwrap_or_else(|| (status.to_string(), first_line(text)));
+        return Err(TableauError::Api { status, code, message });
+    }
+    elements.map_err(|err| TableauError::Other(format!("Tableau's answer is {err}")))
+}
+
+/// The first line of a body with text (an HTML page is not worth printing whole).
+fn first_line(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    line.chars().take(200).collect()
+}
+
+fn version_number(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|p| p.trim().parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+}
+
+fn urlencode(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert!(version_number("3.10") > version_number("3.6"));
+        assert!(version_number("2.8") < version_number(MINIMUM_API_VERSION));
+        assert_eq!(urlencode("utm spend/1"), "utm%20spend%2F1");
+    }
+}

@@ -1,0 +1,177 @@
+//! What a project says about Tableau: the server, in a target of
+//! `profiles.yml`, and which datasources an exposure (or a model) refreshes.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::format::parse_duration;
+use crate::project::Target;
+
+/// A target's `tableau:` section.
+#[derive(Clone)]
+pub struct Server {
+    /// `https://tableau.example.com`, without a trailing slash.
+    pub url: String,
+    /// The site's content URL (`marketing`); empty for the default site.
+    pub site: String,
+    pub token_name: String,
+    /// The personal access token's secret: never printed.
+    pub token_secret: String,
+    /// The REST API version to use; else the one the server reports.
+    pub api_version: Option<String>,
+    /// How long one HTTP request may take.
+    pub timeout: Duration,
+    pub on_already_queued: AlreadyQueued,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("url", &self.url).field("site", &self.site).field("token_name", &self.token_name).finish_non_exhaustive()
+    }
+}
+
+/// What a refresh that Tableau already has queued (error 409093) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlreadyQueued {
+    /// A warning: the queued job will refresh it.
+    Warn,
+    Error,
+}
+
+/// The oldest REST API version with personal access tokens.
+pub const MINIMUM_API_VERSION: &str = "3.6";
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Server {
+    /// The target's `tableau:` section, if it has one; a wrong field is an error at its line.
+    pub fn of(target: &Target, source: &str) -> Result<Option<Server>, Diagnostic> {
+        let Some(section) = target.fields.get("tableau").filter(|v| !v.is_null()) else { return Ok(None) };
+        let error = |message: String, key: &str| {
+            Diagnostic::new(format!("target `{}`: {message}", target.name)).at(Location::of_text(&target.file, source, &format!("{key}:")))
+        };
+        let Some(section) = section.as_object() else {
+            return Err(error("`tableau` must be a mapping with `server_url`, `site`, `token_name` and `token_secret`".into(), "tableau"));
+        };
+        let text = |key: &str| match section.get(key) {
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(Json::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let required = |key: &str| {
+            text(key).filter(|value| !value.is_empty()).ok_or_else(|| {
+                error(format!("`tableau.{key}` is missing or empty"), if section.contains_key(key) { key } else { "tableau" })
+                    .help("set it in `profiles.yml`; secrets come from the environment, e.g. `token_secret: \"{{ env_var('TABLEAU_TOKEN_SECRET') }}\"`")
+            })
+        };
+        let url = required("server_url")?.trim_end_matches('/').to_string();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(error(format!("`tableau.server_url` must start with `https://`, not `{url}`"), "server_url"));
+        }
+        let timeout = match section.get("timeout") {
+            None | Some(Json::Null) => DEFAULT_REQUEST_TIMEOUT,
+            Some(value) => duration(value).ok_or_else(|| error(format!("`tableau.timeout` must be a duration such as `60s`, not `{value}`"), "timeout"))?,
+        };
+        let on_already_queued = match text("on_already_queued").as_deref() {
+            None | Some("warn") => AlreadyQueued::Warn,
+            Some("error") => AlreadyQueued::Error,
+            Some(other) => {
+                return Err(error(format!("`tableau.on_already_queued` must be `warn` or `error`, not `{other}`"), "on_already_queued"));
+            }
+        };
+        Ok(Some(Server {
+            url,
+            site: text("site").unwrap_or_default(),
+            token_name: required("token_name")?,
+            token_secret: required("token_secret")?,
+            api_version: text("api_version"),
+            timeout,
+            on_already_queued,
+        }))
+    }
+}
+
+/// `30m`, `90s`, or a number of seconds.
+fn duration(value: &Json) -> Option<Duration> {
+    match value {
+        Json::Number(n) => n.as_f64().filter(|s| *s > 0.0).map(Duration::from_secs_f64),
+        Json::String(text) => parse_duration(text),
+        _ => None,
+    }
+}
+
+/// The datasources one exposure refreshes once its models are rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refresh {
+    pub datasources: Vec<String>,
+    /// The Tableau project the datasources are in, when names repeat across projects.
+    pub project: Option<String>,
+    /// Wait for each refresh job to finish (and fail if it fails).
+    pub wait: bool,
+    /// How long to wait for it.
+    pub timeout: Duration,
+}
+
+const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
+
+impl Refresh {
+    /// An exposure's (or a model config's) `tableau:` value.
+    pub fn parse(value: &Json) -> Result<Refresh, String> {
+        let Some(map) = value.as_object() else {
+            return Err(format!("`tableau` must be a mapping such as `{{datasources: [name], wait: true}}`, not `{value}`"));
+        };
+        for key in map.keys() {
+            if !["datasources", "project", "wait", "timeout"].contains(&key.as_str()) {
+                let hint = crate::core::diagnostic::did_you_mean(key, ["datasources", "project", "wait", "timeout"].into_iter())
+                    .map(|close| format!("; did you mean `{close}`?"))
+                    .unwrap_or_default();
+                return Err(format!("unknown key `tableau.{key}`{hint}"));
+            }
+        }
+        let datasources = match map.get("datasources") {
+            Some(Json::String(name)) => vec![name.clone()],
+            Some(Json::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_string).ok_or_else(|| format!("`tableau.datasources` must be names, not `{item}`")))
+                .collect::<Result<_, _>>()?,
+            Some(other) => return Err(format!("`tableau.datasources` must be a list of datasource names, not `{other}`")),
+            None => return Err("`tableau` needs `datasources`, the names of the datasources to refresh".into()),
+        };
+        let project = match map.get("project") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(project)) => Some(project.clone()),
+            Some(other) => return Err(format!("`tableau.project` must be a project name, not `{other}`")),
+        };
+        let wait = match map.get("wait") {
+            None | Some(Json::Null) => true,
+            Some(Json::Bool(wait)) => *wait,
+            Some(other) => return Err(format!("`tableau.wait` must be true or false, not `{other}`")),
+        };
+        let timeout = match map.get("timeout") {
+            None | Some(Json::Null) => DEFAULT_WAIT,
+            Some(value) => duration(value).ok_or_else(|| format!("`tableau.timeout` must be a duration such as `30m`, not `{value}`"))?,
+        };
+        Ok(Refresh { datasources, project, wait, timeout })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_exposure_s_refresh_reads_as_dbt_users_write_it() {
+        let refresh = Refresh::parse(&json!({"datasources": ["a", "b"], "project": "Marketing", "wait": false, "timeout": "10m"})).unwrap();
+        assert_eq!(
+            refresh,
+            Refresh { datasources: vec!["a".into(), "b".into()], project: Some("Marketing".into()), wait: false, timeout: Duration::from_secs(600) }
+        );
+        assert_eq!(Refresh::parse(&json!({"datasources": "a"})).unwrap().timeout, DEFAULT_WAIT);
+        assert_eq!(Refresh::parse(&json!({"datasource": ["a"]})).unwrap_err(), "unknown key `tableau.datasource`; did you mean `datasources`?");
+        assert!(Refresh::parse(&json!({"datasources": []})).unwrap_err().contains("must be a list"));
+        assert!(Refresh::parse(&json!({"datasources": ["a"], "wait": "yes"})).unwrap_err().contains("true or false"));
+        assert!(Refresh::parse(&json!({"datasources": ["a"], "timeout": "soon"})).unwrap_err().contains("duration"));
+    }
+}
