@@ -290,6 +290,7 @@ impl Client {
         let mut found = Vec::new();
         // The filter cannot carry `,` or `&`; such names are matched here, in every datasource.
         let filter = name.filter(|n| !n.contains([',', '&', ':'])).map(|n| format!("&filter=name:eq:{}", urlencode(n))).unwrap_or_default();
+        let mut seen = 0;
         for page in 1.. {
             let elements = self.site_request(reqwest::Method::GET, &format!("datasources?pageSize={PAGE_SIZE}&pageNumber={page}{filter}"), None, cancelled)?;
             let listed = elements.iter().enumerate().filter(|(_, e)| e.name == "datasource");
@@ -304,8 +305,10 @@ impl Client {
                     has_extracts: element.get("hasExtracts") != Some("false"),
                 });
             }
+            // The server may return fewer than asked for per page: count what came.
+            seen += count;
             let total: usize = xml::first(&elements, "pagination").and_then(|p| p.get("totalAvailable")).and_then(|t| t.parse().ok()).unwrap_or(0);
-            if count == 0 || page * PAGE_SIZE >= total {
+            if count == 0 || seen >= total {
                 break;
             }
         }
@@ -432,7 +435,8 @@ fn version_number(version: &str) -> (u32, u32) {
 }
 
 fn urlencode(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(text, QUERY).to_string()
 }
 
 #[cfg(test)]
@@ -443,6 +447,6 @@ mod tests {
     fn versions_compare_as_numbers() {
         assert!(version_number("3.10") > version_number("3.6"));
         assert!(version_number("2.8") < version_number(MINIMUM_API_VERSION));
-        assert_eq!(urlencode("utm spend/1"), "utm%20spend%2F1");
+        assert_eq!(urlencode("utm_spend full/1"), "utm_spend%20full%2F1");
     }
 }

@@ -12,6 +12,7 @@ mod recording;
 mod example;
 mod run;
 mod select;
+mod tableau;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

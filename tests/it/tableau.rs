@@ -1,0 +1,416 @@
+//! Tableau refreshes, against a local HTTP server on 127.0.0.1 that answers
+//! with Tableau's own recorded responses (`tests/fixtures/tableau/`, MIT, from
+//! tableau/server-client-python), keeps state (the session token, each job's
+//! progress) and records every request, so the tests assert the exact sequence.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use crate::bigquery::{Request, read_request};
+use crate::{Fixture, Run, repo_root};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/tableau").join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
+}
+
+/// The token and site id of `auth_sign_in.xml`.
+const TOKEN: &str = "eIX6mvFsqyansa4KqEI1UwOpS8ggRs2l";
+const SITE_ID: &str = "6b7179ba-b82b-4f0f-91ed-812074ac5da6";
+/// The job id of `datasource_refresh.xml`.
+const JOB_ID: &str = "7c3d599e-949f-44c3-94a1-f30ba85757e4";
+const SECRET: &str = "tableau-secret-never-printed";
+
+/// A datasource the fake server lists.
+#[derive(Clone)]
+pub struct Datasource {
+    pub name: &'static str,
+    pub id: &'static str,
+    pub project: &'static str,
+    pub has_extracts: bool,
+}
+
+impl Datasource {
+    fn extract(name: &'static str, id: &'static str, project: &'static str) -> Datasource {
+        Datasource { name, id, project, has_extracts: true }
+    }
+}
+
+/// What the fake Tableau server holds and answers.
+pub struct State {
+    pub datasources: Vec<Datasource>,
+    /// The largest page the server returns, whatever `pageSize` asks.
+    pub page_cap: usize,
+    /// Answers to refresh requests, in order; then `datasource_refresh.xml`.
+    pub refreshes: VecDeque<(u16, String)>,
+    /// Answers to job lookups, in order; the last one repeats.
+    pub jobs: VecDeque<String>,
+    /// Answer the next site request with 401002 (the session expired).
+    pub expire_session: bool,
+    /// Answer this many requests with Tableau Cloud's 429 page first.
+    pub too_many_requests: usize,
+    /// The token the last sign-in handed out; requests must carry it.
+    token: Option<String>,
+    sign_ins: usize,
+    pub requests: Vec<Request>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            datasources: vec![Datasource::extract("utm_spend_full_joined", "9dbd2263-16b5-46e1-9c43-a76bb8ab65fb", "default")],
+            page_cap: 100,
+            refreshes: VecDeque::new(),
+            jobs: VecDeque::from([fixture("job_get_by_id_inprogress.xml"), fixture("job_get_by_id.xml")]),
+            expire_session: false,
+            too_many_requests: 0,
+            token: None,
+            sign_ins: 0,
+            requests: Vec::new(),
+        }
+    }
+}
+
+pub struct TableauServer {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl TableauServer {
+    pub fn start(state: State) -> TableauServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Tableau server");
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let state = Arc::new(Mutex::new(state));
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    let Some((_, request)) = read_request(&mut stream) else { return };
+                    let (status, body) = answer(&mut shared.lock().expect("state"), request);
+                    let kind = if body.starts_with('<') && !body.starts_with("<html") { "application/xml" } else { "text/html" };
+                    let response = format!("HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    let _ = stream.write_all(response.as_bytes());
+                });
+            }
+        });
+        TableauServer { url, state }
+    }
+
+    /// Each request as `METHOD path`, in order.
+    pub fn sequence(&self) -> Vec<String> {
+        self.state.lock().expect("state").requests.iter().map(|r| format!("{} {}", r.method, r.path)).collect()
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().expect("state").requests.clone()
+    }
+}
+
+fn error(code: &str, summary: &str, detail: &str) -> String {
+    format!("<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\"><error code=\"{code}\"><summary>{summary}</summary><detail>{detail}</detail></error></tsResponse>")
+}
+
+/// A page of the listing, in the shape of `datasource_get.xml`.
+fn listing(datasources: &[&Datasource], page: usize, size: usize, total: usize) -> String {
+    let items: String = datasources
+        .iter()
+        .map(|d| {
+            format!(
+                "<datasource id=\"{}\" name=\"{}\" size=\"4096\" contentUrl=\"{}\" type=\"dataengine\" createdAt=\"2016-08-11T21:22:40Z\" updatedAt=\"2016-08-11T21:34:17Z\" encryptExtracts=\"false\" hasExtracts=\"{}\" useRemoteQueryAgent=\"false\"><project id=\"ee8c6e70-43b6-11e6-af4f-f7b0d8e20760\" name=\"{}\" /><owner id=\"5de011f8-5aa9-4d5b-b991-f462c8dd6bb7\" /><tags /></datasource>",
+                d.id,
+                d.name.replace('&', "&amp;"),
+                d.name.replace(' ', ""),
+                d.has_extracts,
+                d.project
+            )
+        })
+        .collect();
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\"><pagination pageNumber=\"{page}\" pageSize=\"{size}\" totalAvailable=\"{total}\" /><datasources>{items}</datasources></tsResponse>"
+    )
+}
+
+fn query_value<'a>(path: &'a str, key: &str) -> Option<&'a str> {
+    path.split_once('?')?.1.split('&').find_map(|pair| pair.strip_prefix(&format!("{key}=")))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn answer(state: &mut State, request: Request) -> (u16, String) {
+    state.requests.push(request.clone());
+    let path = request.path.split('?').next().unwrap_or_default().to_string();
+    if path.ends_with("/serverinfo") {
+        return (200, fixture("server_info_get.xml"));
+    }
+    if path.ends_with("/auth/signin") {
+        state.sign_ins += 1;
+        // Each sign-in hands out a new token; the old one stops working.
+        let token = if state.sign_ins == 1 { TOKEN.to_string() } else { format!("{TOKEN}-{}", state.sign_ins) };
+        state.token = Some(token.clone());
+        return (200, fixture("auth_sign_in.xml").replace(TOKEN, &token));
+    }
+    if path.ends_with("/auth/signout") {
+        state.token = None;
+        return (204, String::new());
+    }
+    if state.too_many_requests > 0 {
+        state.too_many_requests -= 1;
+        return (429, "<html><head><title>429 Too Many Requests</title></head><body>Too many concurrent requests</body></html>".into());
+    }
+    let token = request.head.lines().find_map(|l| l.to_ascii_lowercase().starts_with("x-tableau-auth:").then(|| l[15..].trim().to_string()));
+    if state.expire_session || token.is_none() || token != state.token {
+        state.expire_session = false;
+        return (401, error("401002", "Unauthorized Access", "Invalid authentication credentials were provided."));
+    }
+    let site = format!("/sites/{SITE_ID}/");
+    let Some((_, rest)) = path.split_once(&site) else { return (404, error("404000", "Not Found", "no such site")) };
+    if rest == "datasources" {
+        let page: usize = query_value(&request.path, "pageNumber").and_then(|p| p.parse().ok()).unwrap_or(1);
+        let size: usize = query_value(&request.path, "pageSize").and_then(|p| p.parse().ok()).unwrap_or(100).min(state.page_cap);
+        let name = query_value(&request.path, "filter").map(percent_decode).and_then(|f| f.strip_prefix("name:eq:").map(str::to_string));
+        let matching: Vec<&Datasource> = state.datasources.iter().filter(|d| name.as_deref().is_none_or(|n| n == d.name)).collect();
+        let on_page: Vec<&Datasource> = matching.iter().skip((page - 1) * size).take(size).copied().collect();
+        return (200, listing(&on_page, page, size, matching.len()));
+    }
+    if rest.starts_with("datasources/") && rest.ends_with("/refresh") && request.method == "POST" {
+        return state.refreshes.pop_front().unwrap_or_else(|| (202, fixture("datasource_refresh.xml")));
+    }
+    if rest.starts_with("jobs/") {
+        let job = if state.jobs.len() > 1 { state.jobs.pop_front() } else { state.jobs.front().cloned() };
+        return (200, job.unwrap_or_else(|| fixture("job_get_by_id.xml")));
+    }
+    (404, error("404000", "Not Found", &format!("no route for {}", request.path)))
+}
+
+const PROFILES: &str = "\
+shop:
+  target: dev
+  outputs:
+    dev:
+      type: duckdb
+      path: target/dev.duckdb
+      tableau:
+        server_url: URL
+        site: Samples
+        token_name: strata-ci
+        token_secret: \"{{ env_var('STRATA_TEST_TABLEAU_SECRET') }}\"
+";
+
+/// A project whose model `m` feeds an exposure refreshing `tableau`, with the
+/// dev target's Tableau server at `server`.
+fn project(server: &TableauServer, tableau: &str, extra_target: &str) -> Fixture {
+    let profiles = PROFILES.replace("URL", &server.url) + extra_target;
+    Fixture::new()
+        .file("profiles.yml", &profiles)
+        .file("models/m.sql", "{{ config(materialized='table') }}\nselect 1 as id\n")
+        .file(
+            "models/exposures.yml",
+            &format!("version: 2\nexposures:\n  - name: dash\n    type: dashboard\n    owner: {{name: Marketing}}\n    depends_on: [\"ref('m')\"]\n    tableau: {tableau}\n"),
+        )
+}
+
+fn run(fixture: &Fixture, args: &[&str]) -> Run {
+    let output = crate::strata_command(fixture.path()).args(args).env("STRATA_TEST_TABLEAU_SECRET", SECRET).output().expect("run strata");
+    Run { status: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+}
+
+/// The lines strata printed about Tableau, times replaced.
+fn tableau_lines(run: &Run) -> String {
+    run.stdout
+        .lines()
+        .filter(|l| l.contains("Tableau") || l.contains("exposure"))
+        .map(|l| match l.rsplit_once("  ") {
+            Some((head, time)) if time.ends_with('s') && time[..time.len() - 1].parse::<f64>().is_ok() => format!("{head}  <time>"),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// The whole flow: the server's API version, one sign-in with the token, the
+// datasource found by exact name across three pages (narrowed by project),
+// the refresh, its job polled until it finishes, and sign-out.
+#[test]
+fn a_refresh_signs_in_once_finds_the_datasource_on_page_3_and_waits_for_its_job() {
+    let server = TableauServer::start(State {
+        datasources: vec![
+            Datasource::extract("utm_spend_full_joined", "aaaaaaaa-0000-0000-0000-000000000001", "Sandbox"),
+            Datasource::extract("utm_spend_full_joined", "aaaaaaaa-0000-0000-0000-000000000002", "Finance"),
+            Datasource::extract("utm_spend_full_joined", "aaaaaaaa-0000-0000-0000-000000000003", "Marketing"),
+        ],
+        page_cap: 1,
+        ..State::default()
+    });
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined], project: Marketing, wait: true, timeout: 1m}", "");
+    let run = run(&fixture, &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(tableau_lines(&run), @r"
+    OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)  <time>
+    OK    refreshed exposure dash (1 Tableau datasource)  <time>
+    ");
+    let site = format!("/api/3.10/sites/{SITE_ID}");
+    assert_eq!(
+        server.sequence(),
+        [
+            "GET /api/3.6/serverinfo".to_string(),
+            "POST /api/3.10/auth/signin".into(),
+            format!("GET {site}/datasources?pageSize=100&pageNumber=1&filter=name:eq:utm_spend_full_joined"),
+            format!("GET {site}/datasources?pageSize=100&pageNumber=2&filter=name:eq:utm_spend_full_joined"),
+            format!("GET {site}/datasources?pageSize=100&pageNumber=3&filter=name:eq:utm_spend_full_joined"),
+            format!("POST {site}/datasources/aaaaaaaa-0000-0000-0000-000000000003/refresh"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            "POST /api/3.10/auth/signout".into(),
+        ]
+    );
+    let sign_in = &server.requests()[1];
+    assert!(sign_in.body.contains("personalAccessTokenName=\"strata-ci\""), "{}", sign_in.body);
+    assert!(sign_in.body.contains(&format!("personalAccessTokenSecret=\"{SECRET}\"")), "{}", sign_in.body);
+    assert!(sign_in.body.contains("<site contentUrl=\"Samples\"/>"), "{}", sign_in.body);
+    // run_results.json records the job, and the secret is nowhere strata writes.
+    let (results, _) = fixture.results("status");
+    let exposure = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "exposure.shop.dash").expect("the exposure's result").clone();
+    assert_eq!(exposure["status"], "success");
+    assert_eq!(exposure["adapter_response"]["tableau"][0]["job_id"], JOB_ID);
+    assert_eq!(exposure["adapter_response"]["tableau"][0]["status"], "success");
+    let mut written = run.stdout.clone() + &run.stderr;
+    for file in ["target/run_results.json", "target/manifest.json"] {
+        written.push_str(&fixture.read(file));
+    }
+    assert!(!written.contains(SECRET), "the token secret was written out");
+}
+
+// A failed job fails the exposure with the job's notes; a cancelled one too.
+#[test]
+fn a_failed_refresh_job_fails_the_exposure_with_its_notes() {
+    let server = TableauServer::start(State { jobs: VecDeque::from([fixture("job_get_by_id_failed_workbook.xml")]), ..State::default() });
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "");
+    let run = run(&fixture, &["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Tableau datasource `utm_spend_full_joined`: refresh failed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4): java.lang.RuntimeException: [Microsoft][ODBC Driver 17 for SQL Server][SQL Server]Login failed for user."),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("ERROR=1"), "{}", run.stdout);
+}
+
+// A refresh Tableau already has queued (409093) is a warning by default and
+// an error with `on_already_queued: error`.
+#[test]
+fn an_already_queued_refresh_follows_on_already_queued() {
+    let duplicate = || State { refreshes: VecDeque::from([(409, fixture("workbook_refresh_duplicate.xml"))]), ..State::default() };
+    let server = TableauServer::start(duplicate());
+    let warned = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(warned.status, 0, "stdout:\n{}\nstderr:\n{}", warned.stdout, warned.stderr);
+    assert!(warned.stdout.contains("WARN  Tableau datasource utm_spend_full_joined: a refresh is already queued on Tableau; not queuing another"), "{}", warned.stdout);
+    assert!(warned.stdout.contains("WARN=1"), "{}", warned.stdout);
+
+    let server = TableauServer::start(duplicate());
+    let failed = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        on_already_queued: error\n"), &["run"]);
+    assert_eq!(failed.status, 1, "stdout:\n{}\nstderr:\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stdout.contains("ERROR Tableau datasource utm_spend_full_joined: a refresh is already queued"), "{}", failed.stdout);
+    // No job to wait for.
+    assert!(!server.sequence().iter().any(|r| r.contains("/jobs/")), "{:#?}", server.sequence());
+}
+
+// An expired session (401002) signs in again once, and the request is sent again.
+#[test]
+fn an_expired_session_signs_in_again_and_retries() {
+    let server = TableauServer::start(State { expire_session: true, ..State::default() });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let sequence = server.sequence();
+    assert_eq!(sequence.iter().filter(|r| r.ends_with("/auth/signin")).count(), 2, "{sequence:#?}");
+    assert_eq!(sequence[1], "POST /api/3.10/auth/signin");
+    assert!(sequence[2].contains("/datasources?"), "{sequence:#?}");
+    assert_eq!(sequence[3], "POST /api/3.10/auth/signin");
+    assert!(sequence[4].contains("/datasources?"), "the same request again: {sequence:#?}");
+}
+
+// Tableau Cloud's 429 (an HTML page) is retried with backoff.
+#[test]
+fn too_many_requests_is_retried() {
+    let server = TableauServer::start(State { too_many_requests: 2, ..State::default() });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let listings = server.sequence().iter().filter(|r| r.contains("/datasources?")).count();
+    assert_eq!(listings, 3, "two 429s, then the listing: {:#?}", server.sequence());
+}
+
+// No datasource of that name: an error naming the closest; two of that name
+// in different projects: an error asking for `project`; a live datasource
+// (no extract) is skipped with a warning.
+#[test]
+fn missing_ambiguous_and_live_datasources() {
+    let server = TableauServer::start(State {
+        datasources: vec![
+            Datasource::extract("utm_spend_full_joined", "aaaaaaaa-0000-0000-0000-000000000001", "Marketing"),
+            Datasource::extract("utm_orders", "aaaaaaaa-0000-0000-0000-000000000002", "Marketing"),
+            Datasource::extract("utm_orders", "aaaaaaaa-0000-0000-0000-000000000003", "Finance"),
+            Datasource { has_extracts: false, ..Datasource::extract("live_users", "aaaaaaaa-0000-0000-0000-000000000004", "CRM") },
+        ],
+        ..State::default()
+    });
+    let run = run(&project(&server, "{datasources: [utm_spend_ful_joined, utm_orders, live_users]}", ""), &["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(tableau_lines(&run), @r"
+    ERROR Tableau datasource utm_spend_ful_joined: no datasource named `utm_spend_ful_joined` on site `Samples`; the closest names are `utm_spend_full_joined`, `utm_orders`, `live_users`  <time>
+    ERROR Tableau datasource utm_orders: 2 datasources are named `utm_orders` on site `Samples` (in projects `Marketing`, `Finance`); set `tableau.project` on the exposure to say which  <time>
+    WARN  Tableau datasource live_users: has no extract (a live connection): nothing to refresh  <time>
+    ERROR exposure dash  <time>
+    error in exposure `dash` (models/exposures.yml)
+      Tableau datasource `utm_spend_ful_joined`: no datasource named `utm_spend_ful_joined` on site `Samples`; the closest names are `utm_spend_full_joined`, `utm_orders`, `live_users`
+      Tableau datasource `utm_orders`: 2 datasources are named `utm_orders` on site `Samples` (in projects `Marketing`, `Finance`); set `tableau.project` on the exposure to say which
+    ");
+    assert!(!server.sequence().iter().any(|r| r.ends_with("/refresh")), "nothing was refreshed: {:#?}", server.sequence());
+}
+
+// The example project: `run --select utm_spend_full_joined+` rebuilds the
+// model, then refreshes the datasource reading it; when the model fails, the
+// refresh does not run.
+#[test]
+fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
+    let server = TableauServer::start(State::default());
+    let profiles = format!(
+        "analytics:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n      tableau:\n        server_url: {}\n        site: Samples\n        token_name: strata-ci\n        token_secret: \"{{{{ env_var('STRATA_TEST_TABLEAU_SECRET') }}}}\"\n",
+        server.url
+    );
+    let fixture = crate::example::example().file("profiles.yml", &profiles);
+    assert_eq!(run(&fixture, &["build", "--date", "2026-11-20", "--exclude", "exposure:*", "--quiet"]).status, 0);
+    let built = run(&fixture, &["run", "--select", "utm_spend_full_joined+", "--date", "2026-11-20"]);
+    assert_eq!(built.status, 0, "stdout:\n{}\nstderr:\n{}", built.stdout, built.stderr);
+    let lines: Vec<&str> = built.stdout.lines().collect();
+    let model = lines.iter().position(|l| l.contains("main_marketing.utm_spend_full_joined$20261120")).expect("the model's line");
+    let refresh = lines.iter().position(|l| l.contains("Tableau datasource utm_spend_full_joined: refreshed")).expect("the refresh's line");
+    assert!(model < refresh, "{}", built.stdout);
+    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1);
+
+    let broken = fixture.file("models/marketing/utm_spend_full_joined.sql", "select no_such_column from {{ ref('mkt_spend') }}");
+    let failed = run(&broken, &["run", "--select", "utm_spend_full_joined+", "--date", "2026-11-20"]);
+    assert_eq!(failed.status, 1, "stdout:\n{}\nstderr:\n{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stdout.contains("SKIP  exposure tableau_utm_spend_full_joined_refresh  (skipped because model `utm_spend_full_joined` failed)"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "no second refresh");
+}
