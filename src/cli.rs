@@ -36,6 +36,8 @@ pub enum Command {
     Test(RunArgs),
     /// Seed, run and test in DAG order; a failing test skips what is built on its model
     Build(RunArgs),
+    /// Refresh the Tableau datasources of the selected exposures, without building anything
+    Refresh(RunArgs),
     /// Print the first rows of a model or of an inline query
     Show(ShowArgs),
     /// Re-run the failed and skipped nodes of the last invocation, for its dates and flags

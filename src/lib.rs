@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Run(args) => commands::run::execute(commands::run::Which::Run, &args.options()),
         Command::Test(args) => commands::run::execute(commands::run::Which::Test, &args.options()),
         Command::Build(args) => commands::run::execute(commands::run::Which::Build, &args.options()),
+        Command::Refresh(args) => commands::run::execute(commands::run::Which::Refresh, &args.options()),
         Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),

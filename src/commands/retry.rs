@@ -34,6 +34,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         "run" => Which::Run,
         "test" => Which::Test,
         "build" => Which::Build,
+        "refresh" => Which::Refresh,
         _ => return Err(Diagnostic::new(format!("`{shown}` was not written by `strata run`, `build`, `seed` or `test`")).into()),
     };
     let mut failed: BTreeMap<ExecutionDate, BTreeSet<String>> = BTreeMap::new();

@@ -26,6 +26,8 @@ pub enum Which {
     Run,
     Test,
     Build,
+    /// Refresh the selected exposures' Tableau datasources, building nothing.
+    Refresh,
 }
 
 impl Which {
@@ -35,6 +37,7 @@ impl Which {
             Which::Run => "run",
             Which::Test => "test",
             Which::Build => "build",
+            Which::Refresh => "refresh",
         }
     }
 
@@ -45,6 +48,7 @@ impl Which {
                 | (Which::Run, ResourceType::Model | ResourceType::Exposure)
                 | (Which::Test, ResourceType::Test)
                 | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test | ResourceType::Exposure)
+                | (Which::Refresh, ResourceType::Exposure)
         )
     }
 }
@@ -168,6 +172,17 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || refreshes(&graph.nodes[i]))
         .collect();
     let exposures = nodes.iter().filter(|&&i| graph.nodes[i].resource_type == ResourceType::Exposure).count();
+    if which == Which::Refresh && tableau_server(&session.project)?.is_none() {
+        let target = &session.project.target;
+        return Err(Diagnostic::new(format!("target `{}` has no `tableau:` section, so there is no Tableau server to refresh", target.name))
+            .at(crate::core::diagnostic::Location::of_text(
+                &target.file,
+                &std::fs::read_to_string(session.project.root.join(&target.file)).unwrap_or_default(),
+                &format!("{}:", target.name),
+            ))
+            .help("add `tableau: {server_url, site, token_name, token_secret}` to the target in `profiles.yml`, or pick a target that has one with `--target`")
+            .into());
+    }
     if exposures > 0 && tableau_server(&session.project)?.is_none() {
         nodes.retain(|&i| graph.nodes[i].resource_type != ResourceType::Exposure);
         let target = &session.project.target;
@@ -223,6 +238,7 @@ pub(super) fn run_phases(
             Which::Run => "models",
             Which::Test => "tests",
             Which::Build => "seeds, models or tests",
+            Which::Refresh => "exposures with `tableau:` datasources",
         });
         return Ok(0);
     }

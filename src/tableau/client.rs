@@ -179,6 +179,8 @@ impl Client {
                     // A 429 from Tableau Cloud is an HTML page, not XML.
                     TableauError::Api { status, code: status.to_string(), message: first_line(&text) }
                 }
+                // A request that could not be built will not be built the next time either.
+                Err(err) if err.is_builder() => return Err(TableauError::Other(format!("could not send a request to `{url}`: {err}"))),
                 Err(err) => TableauError::Unreachable { url: self.server.url.clone(), message: err.without_url().to_string() },
             };
             if attempt >= REQUEST_RETRIES {
@@ -235,7 +237,11 @@ impl Client {
             let (status, location, text) = self.send(reqwest::Method::POST, &url, Some(&body), None, cancelled)?;
             match (status, location) {
                 (301 | 302 | 307 | 308, Some(location)) if hops < 3 => {
-                    url = location;
+                    // Relative to the address that answered.
+                    url = reqwest::Url::parse(&url)
+                        .and_then(|base| base.join(&location))
+                        .map_err(|err| TableauError::Other(format!("Tableau redirected the sign-in to `{location}`, which is not an address: {err}")))?
+                        .to_string();
                     hops += 1;
                 }
                 _ => break (status, text),

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use crate::bigquery::{Request, read_request};
 use crate::{Fixture, Run, repo_root};
 
-fn fixture(name: &str) -> String {
+fn recorded(name: &str) -> String {
     std::fs::read_to_string(repo_root().join("tests/fixtures/tableau").join(name)).unwrap_or_else(|err| panic!("{name}: {err}"))
 }
 
@@ -50,6 +50,8 @@ pub struct State {
     pub expire_session: bool,
     /// Answer this many requests with Tableau Cloud's 429 page first.
     pub too_many_requests: usize,
+    /// Answer the first sign-in with a 307 to another address, as a server moved behind a proxy does.
+    pub redirect_sign_in: bool,
     /// The token the last sign-in handed out; requests must carry it.
     token: Option<String>,
     sign_ins: usize,
@@ -62,9 +64,10 @@ impl Default for State {
             datasources: vec![Datasource::extract("utm_spend_full_joined", "9dbd2263-16b5-46e1-9c43-a76bb8ab65fb", "default")],
             page_cap: 100,
             refreshes: VecDeque::new(),
-            jobs: VecDeque::from([fixture("job_get_by_id_inprogress.xml"), fixture("job_get_by_id.xml")]),
+            jobs: VecDeque::from([recorded("job_get_by_id_inprogress.xml"), recorded("job_get_by_id.xml")]),
             expire_session: false,
             too_many_requests: 0,
+            redirect_sign_in: false,
             token: None,
             sign_ins: 0,
             requests: Vec::new(),
@@ -90,7 +93,12 @@ impl TableauServer {
                     let Some((_, request)) = read_request(&mut stream) else { return };
                     let (status, body) = answer(&mut shared.lock().expect("state"), request);
                     let kind = if body.starts_with('<') && !body.starts_with("<html") { "application/xml" } else { "text/html" };
-                    let response = format!("HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+                    // A redirect's answer is `LOCATION <path>`: sent as the header, with no body.
+                    let (location, body) = match body.strip_prefix("LOCATION ") {
+                        Some(path) => (format!("Location: {path}\r\n"), String::new()),
+                        None => (String::new(), body),
+                    };
+                    let response = format!("HTTP/1.1 {status} X\r\n{location}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
                     let _ = stream.write_all(response.as_bytes());
                 });
             }
@@ -158,14 +166,19 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
     state.requests.push(request.clone());
     let path = request.path.split('?').next().unwrap_or_default().to_string();
     if path.ends_with("/serverinfo") {
-        return (200, fixture("server_info_get.xml"));
+        return (200, recorded("server_info_get.xml"));
+    }
+    if path.ends_with("/auth/signin") && state.redirect_sign_in {
+        state.redirect_sign_in = false;
+        let moved = path.replace("/api/", "/moved/api/");
+        return (307, format!("LOCATION {moved}"));
     }
     if path.ends_with("/auth/signin") {
         state.sign_ins += 1;
         // Each sign-in hands out a new token; the old one stops working.
         let token = if state.sign_ins == 1 { TOKEN.to_string() } else { format!("{TOKEN}-{}", state.sign_ins) };
         state.token = Some(token.clone());
-        return (200, fixture("auth_sign_in.xml").replace(TOKEN, &token));
+        return (200, recorded("auth_sign_in.xml").replace(TOKEN, &token));
     }
     if path.ends_with("/auth/signout") {
         state.token = None;
@@ -191,11 +204,11 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
         return (200, listing(&on_page, page, size, matching.len()));
     }
     if rest.starts_with("datasources/") && rest.ends_with("/refresh") && request.method == "POST" {
-        return state.refreshes.pop_front().unwrap_or_else(|| (202, fixture("datasource_refresh.xml")));
+        return state.refreshes.pop_front().unwrap_or_else(|| (202, recorded("datasource_refresh.xml")));
     }
     if rest.starts_with("jobs/") {
         let job = if state.jobs.len() > 1 { state.jobs.pop_front() } else { state.jobs.front().cloned() };
-        return (200, job.unwrap_or_else(|| fixture("job_get_by_id.xml")));
+        return (200, job.unwrap_or_else(|| recorded("job_get_by_id.xml")));
     }
     (404, error("404000", "Not Found", &format!("no route for {}", request.path)))
 }
@@ -301,7 +314,7 @@ fn a_refresh_signs_in_once_finds_the_datasource_on_page_3_and_waits_for_its_job(
 // A failed job fails the exposure with the job's notes; a cancelled one too.
 #[test]
 fn a_failed_refresh_job_fails_the_exposure_with_its_notes() {
-    let server = TableauServer::start(State { jobs: VecDeque::from([fixture("job_get_by_id_failed_workbook.xml")]), ..State::default() });
+    let server = TableauServer::start(State { jobs: VecDeque::from([recorded("job_get_by_id_failed_workbook.xml")]), ..State::default() });
     let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "");
     let run = run(&fixture, &["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -317,7 +330,7 @@ fn a_failed_refresh_job_fails_the_exposure_with_its_notes() {
 // an error with `on_already_queued: error`.
 #[test]
 fn an_already_queued_refresh_follows_on_already_queued() {
-    let duplicate = || State { refreshes: VecDeque::from([(409, fixture("workbook_refresh_duplicate.xml"))]), ..State::default() };
+    let duplicate = || State { refreshes: VecDeque::from([(409, recorded("workbook_refresh_duplicate.xml"))]), ..State::default() };
     let server = TableauServer::start(duplicate());
     let warned = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
     assert_eq!(warned.status, 0, "stdout:\n{}\nstderr:\n{}", warned.stdout, warned.stderr);
@@ -413,4 +426,67 @@ fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
         failed.stdout
     );
     assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "no second refresh");
+}
+
+// `strata refresh` refreshes without building; `retry` after a failed refresh
+// runs the refresh again, not the models; a sign-in that is redirected is
+// posted again to the new address.
+#[test]
+fn refresh_without_building_and_retry_of_a_failed_refresh() {
+    let server = TableauServer::start(State {
+        jobs: VecDeque::from([recorded("job_get_by_id_failed_workbook.xml")]),
+        redirect_sign_in: true,
+        ..State::default()
+    });
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "");
+    let refreshed = run(&fixture, &["refresh", "--select", "exposure:dash"]);
+    assert_eq!(refreshed.status, 1, "stdout:\n{}\nstderr:\n{}", refreshed.stdout, refreshed.stderr);
+    assert!(!refreshed.stdout.contains("main.m"), "nothing is built:\n{}", refreshed.stdout);
+    assert!(refreshed.stdout.contains("refresh failed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", refreshed.stdout);
+    let sequence = server.sequence();
+    assert_eq!(sequence[1..3], ["POST /api/3.10/auth/signin", "POST /moved/api/3.10/auth/signin"], "{sequence:#?}");
+    assert!(server.requests()[2].body.contains("personalAccessTokenName"), "the body is posted again");
+
+    server.state.lock().expect("state").jobs = VecDeque::from([recorded("job_get_by_id_completed.xml")]);
+    let retried = run(&fixture, &["retry"]);
+    assert_eq!(retried.status, 0, "stdout:\n{}\nstderr:\n{}", retried.stdout, retried.stderr);
+    assert!(retried.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed"), "{}", retried.stdout);
+    assert!(retried.stdout.contains("PASS=1 WARN=0 ERROR=0 SKIP=0 TOTAL=1"), "{}", retried.stdout);
+}
+
+// A model's own `tableau:` config makes a refresh node after that model
+// alone, listed like an exposure.
+#[test]
+fn a_model_s_tableau_config_refreshes_after_that_model() {
+    let server = TableauServer::start(State::default());
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "")
+        .file("models/exposures.yml", "version: 2\n")
+        .file("models/m.sql", "{{ config(materialized='table', tableau={'datasources': ['utm_spend_full_joined']}) }}\nselect 1 as id\n");
+    let listed = run(&fixture, &["ls", "--resource-type", "exposure"]);
+    assert_eq!(listed.stdout.trim(), "exposure:shop.m_tableau_refresh", "{}{}", listed.stdout, listed.stderr);
+    let built = run(&fixture, &["run"]);
+    assert_eq!(built.status, 0, "stdout:\n{}\nstderr:\n{}", built.stdout, built.stderr);
+    assert!(built.stdout.contains("OK    refreshed exposure m_tableau_refresh (1 Tableau datasource)"), "{}", built.stdout);
+}
+
+// A target without `tableau:` skips the exposures with one line; `strata
+// refresh` on it is an error.
+#[test]
+fn a_target_without_tableau_skips_exposures_and_cannot_refresh() {
+    let fixture = Fixture::new()
+        .file("models/m.sql", "select 1 as id\n")
+        .file("models/exposures.yml", "version: 2\nexposures:\n  - name: dash\n    type: dashboard\n    owner: {name: M}\n    depends_on: [\"ref('m')\"]\n    tableau: {datasources: [x]}\n");
+    let built = fixture.strata(&["run"]);
+    assert_eq!(built.status, 0, "{}{}", built.stdout, built.stderr);
+    assert_eq!(built.stderr, "Tableau: target `dev` has no `tableau:` section in `profiles.yml`; not refreshing 1 exposure\n");
+    let refreshed = fixture.strata(&["refresh"]);
+    assert_eq!(refreshed.status, 2);
+    insta::assert_snapshot!(refreshed.stderr, @r"
+    error: target `dev` has no `tableau:` section, so there is no Tableau server to refresh
+     --> profiles.yml:4:5
+      |
+    4 |     dev:
+      |     ^^^^
+      = help: add `tableau: {server_url, site, token_name, token_secret}` to the target in `profiles.yml`, or pick a target that has one with `--target`
+    ");
 }
