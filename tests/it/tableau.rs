@@ -402,7 +402,12 @@ fn missing_ambiguous_and_live_datasources() {
 // refresh does not run.
 #[test]
 fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
-    let server = TableauServer::start(State::default());
+    let datasources = ["utm_spend_full_joined", "utm_orders_status_final", "utm_orders_status_final_1d", "user_signed_up_utm", "user_segment_category"];
+    let ids = ["d0000000-0000-0000-0000-000000000001", "d0000000-0000-0000-0000-000000000002", "d0000000-0000-0000-0000-000000000003", "d0000000-0000-0000-0000-000000000004", "d0000000-0000-0000-0000-000000000005"];
+    let server = TableauServer::start(State {
+        datasources: datasources.iter().zip(ids).map(|(name, id)| Datasource::extract(name, id, "Marketing")).collect(),
+        ..State::default()
+    });
     let profiles = format!(
         "analytics:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n      tableau:\n        server_url: {}\n        site: Samples\n        token_name: strata-ci\n        token_secret: \"{{{{ env_var('STRATA_TEST_TABLEAU_SECRET') }}}}\"\n",
         server.url
@@ -417,6 +422,19 @@ fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
     assert!(model < refresh, "{}", built.stdout);
     assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1);
 
+    // Every exposure of the example at once: one sign-in, one sign-out, each datasource refreshed once.
+    let before = server.sequence().len();
+    let all = run(&fixture, &["refresh", "--date", "2026-11-20"]);
+    assert_eq!(all.status, 0, "stdout:\n{}\nstderr:\n{}", all.stdout, all.stderr);
+    let sequence = server.sequence()[before..].to_vec();
+    assert_eq!(sequence.iter().filter(|r| r.ends_with("/auth/signin")).count(), 1, "{sequence:#?}");
+    assert_eq!(sequence.iter().filter(|r| r.ends_with("/auth/signout")).count(), 1, "{sequence:#?}");
+    for id in ids {
+        assert_eq!(sequence.iter().filter(|r| r.ends_with(&format!("/datasources/{id}/refresh"))).count(), 1, "{id}: {sequence:#?}");
+    }
+    assert!(all.stdout.contains("PASS=4 WARN=0 ERROR=0 SKIP=0 TOTAL=4"), "{}", all.stdout);
+    let refreshes_so_far = server.sequence().iter().filter(|r| r.ends_with("/refresh")).count();
+
     let broken = fixture.file("models/marketing/utm_spend_full_joined.sql", "select no_such_column from {{ ref('mkt_spend') }}");
     let failed = run(&broken, &["run", "--select", "utm_spend_full_joined+", "--date", "2026-11-20"]);
     assert_eq!(failed.status, 1, "stdout:\n{}\nstderr:\n{}", failed.stdout, failed.stderr);
@@ -425,7 +443,7 @@ fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
         "{}",
         failed.stdout
     );
-    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "no second refresh");
+    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), refreshes_so_far, "no refresh after a failed model");
 }
 
 // `strata refresh` refreshes without building; `retry` after a failed refresh
