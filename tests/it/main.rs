@@ -8,6 +8,7 @@ mod compile;
 pub mod dates;
 mod errors;
 mod flags;
+mod properties;
 mod recording;
 mod example;
 mod run;
