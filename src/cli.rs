@@ -46,6 +46,22 @@ pub enum Command {
     Debug(DebugArgs),
 }
 
+impl Cli {
+    /// The project directory the command works in.
+    pub fn project_dir(&self) -> &std::path::Path {
+        match &self.command {
+            Command::Compile(args) => &args.project.project_dir,
+            Command::Ls(args) => &args.project.project_dir,
+            Command::Seed(args) | Command::Run(args) | Command::Test(args) | Command::Build(args) | Command::Refresh(args) => {
+                &args.project.project_dir
+            }
+            Command::Show(args) => &args.project.project_dir,
+            Command::Retry(args) => &args.project.project_dir,
+            Command::Debug(args) => &args.project.project_dir,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]

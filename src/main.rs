@@ -10,5 +10,28 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let cli = strata::cli::Cli::parse();
+    report_panics(cli.project_dir().join("target").join("strata-crash.log"));
+    // Lets the tests check the panic report; no user sets it.
+    if std::env::var_os("STRATA_TEST_PANIC").is_some() {
+        panic!("STRATA_TEST_PANIC is set");
+    }
     std::process::exit(strata::run(cli));
+}
+
+/// A panic is a bug in strata: the user sees one line asking for a report, the
+/// backtrace goes to `log`, and the process exits 101, on whichever thread it happened.
+fn report_panics(log: std::path::PathBuf) {
+    std::panic::set_hook(Box::new(move |info| {
+        let version = env!("CARGO_PKG_VERSION");
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        let backtrace = std::backtrace::Backtrace::force_capture();
+        let report = format!("strata {version}\ncommand: {command}\n{info}\n\nbacktrace:\n{backtrace}\n");
+        let written = log.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&log, report));
+        let details = match written {
+            Ok(()) => format!("the details are in `{}`", log.display()),
+            Err(_) => format!("{info}"),
+        };
+        eprintln!("error: strata {version} crashed, which is a bug: please report it with the command you ran and this version ({details})");
+        std::process::exit(101);
+    }));
 }

@@ -351,3 +351,16 @@ fn bigquery_partition_options_are_checked_at_compile() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+// Should strata ever panic, the user sees one line asking for a report, the
+// backtrace lands in `target/strata-crash.log`, and the exit status is 101.
+#[test]
+fn a_panic_prints_one_line_and_writes_the_crash_log() {
+    let fixture = Fixture::new();
+    let output = crate::strata_command(fixture.path()).args(["compile"]).env("STRATA_TEST_PANIC", "1").output().expect("run");
+    assert_eq!(output.status.code(), Some(101));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    insta::assert_snapshot!(stderr.replace(env!("CARGO_PKG_VERSION"), "<version>"), @"error: strata <version> crashed, which is a bug: please report it with the command you ran and this version (the details are in `./target/strata-crash.log`)");
+    let log = fixture.read("target/strata-crash.log");
+    assert!(log.contains("STRATA_TEST_PANIC is set") && log.contains("backtrace:") && log.contains("command: "), "{log}");
+}
