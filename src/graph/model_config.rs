@@ -108,6 +108,11 @@ impl ModelConfig {
             }
         };
         check_strategy(config, partition.is_some(), !unique_key.is_empty())?;
+        match config.get("tags") {
+            None | Some(Json::Null | Json::String(_)) => {}
+            Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => {}
+            Some(other) => return Err(ConfigError::new("tags", format!("`tags` must be a name or a list of names, not `{other}`"))),
+        }
         let require_partition_filter = match config.get("require_partition_filter") {
             None | Some(Json::Null) => false,
             Some(Json::Bool(required)) => *required,

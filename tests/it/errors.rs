@@ -364,3 +364,17 @@ fn a_panic_prints_one_line_and_writes_the_crash_log() {
     let log = fixture.read("target/strata-crash.log");
     assert!(log.contains("STRATA_TEST_PANIC is set") && log.contains("backtrace:") && log.contains("command: "), "{log}");
 }
+
+#[test]
+fn tags_and_tableau_configs_are_checked_at_compile() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "{{ config(tags=['daily', 7]) }}\nselect 1 as id\n")
+        .file("models/users.sql", "select 1 as id\n")
+        .file(
+            "models/exposures.yml",
+            "version: 2\nexposures:\n  - name: dash\n    type: dashboard\n    owner: {name: M}\n    depends_on: [\"ref('users')\"]\n    tableau: {datasource: [users]}\n",
+        )
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
