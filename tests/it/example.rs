@@ -152,9 +152,10 @@ fn contents(fixture: &Fixture) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-// `kill -9` at any moment of a backfill leaves no half-written table (nothing
-// staged stays visible), and the next `build` finishes the work without any
-// cleanup: every table then equals a clean build's. The kill points are spread
+// `kill -9` at any moment of a backfill leaves no half-written table: nothing
+// staged stays visible, and every table is as it was before the run or as a
+// clean build of the dates that finished makes it. The next `build` finishes
+// the work without any cleanup: every table then equals a clean build's. The kill points are spread
 // over the whole run, from the seeds to the last tests.
 #[test]
 fn kill_9_at_any_moment_leaves_whole_tables_and_the_next_build_completes() {
@@ -164,8 +165,14 @@ fn kill_9_at_any_moment_leaves_whole_tables_and_the_next_build_completes() {
     let expected = contents(&reference);
     assert!(expected.len() > 15, "{:?}", expected.keys());
 
+    // Each table as a clean build of the first date alone leaves it.
+    let first_date = example();
+    crate::run::assert_status(&first_date.strata(&["build", "--date", "2026-11-19", "--threads", "4"]), 0);
+    let after_first_date = contents(&first_date);
+
     let fixture = example();
     for delay_ms in [20, 60, 110, 170, 240, 320, 450] {
+        let before = if fixture.path().join("target/dev.duckdb").exists() { contents(&fixture) } else { Default::default() };
         let mut child = crate::strata_command(fixture.path())
             .args(args)
             .stdout(std::process::Stdio::null())
@@ -178,6 +185,12 @@ fn kill_9_at_any_moment_leaves_whole_tables_and_the_next_build_completes() {
         if fixture.path().join("target/dev.duckdb").exists() {
             let staged = crate::run::scalar(&fixture, "select count(*) from information_schema.tables where table_name like '%\\_\\_strata\\_%' escape '\\'");
             assert_eq!(staged, "0", "a staging table is visible after kill -9 at {delay_ms} ms");
+            // Every table is whole: as it was before this run, or as a clean
+            // build of the dates that finished (the first, or both) makes it.
+            for (table, rows) in contents(&fixture) {
+                let whole = [before.get(&table), after_first_date.get(&table), expected.get(&table)].contains(&Some(&rows));
+                assert!(whole, "after kill -9 at {delay_ms} ms, {table} is neither as before nor as a clean build of finished dates:\n{rows}");
+            }
         }
     }
     crate::run::assert_status(&fixture.strata(&args), 0);
