@@ -74,7 +74,9 @@ impl ConfigError {
 }
 
 impl ModelConfig {
-    pub fn parse(config: &ConfigMap) -> Result<ModelConfig, ConfigError> {
+    /// `target` is the warehouse the model is built in: BigQuery has no
+    /// `delete+insert` or `append` strategy (dbt-bigquery's rule too).
+    pub fn parse(config: &ConfigMap, target: crate::project::TargetKind) -> Result<ModelConfig, ConfigError> {
         let materialized = match config.get("materialized") {
             None | Some(Json::Null) => Materialized::View,
             Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| ConfigError {
@@ -107,7 +109,7 @@ impl ModelConfig {
                 return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`")));
             }
         };
-        check_strategy(config, partition.is_some(), !unique_key.is_empty())?;
+        check_strategy(config, partition.is_some(), !unique_key.is_empty(), target)?;
         match config.get("tags") {
             None | Some(Json::Null | Json::String(_)) => {}
             Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => {}
@@ -147,13 +149,19 @@ impl ModelConfig {
 /// An `incremental_strategy`, where one is written, must be the one strata
 /// runs for the model's config: `insert_overwrite` with `partition_by`,
 /// `delete+insert` or `merge` with `unique_key`, `append` otherwise.
-fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool) -> Result<(), ConfigError> {
+fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, target: crate::project::TargetKind) -> Result<(), ConfigError> {
     const STRATEGIES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
     let strategy = match config.get("incremental_strategy") {
         None | Some(Json::Null) => return Ok(()),
         Some(Json::String(strategy)) => strategy.as_str(),
         Some(other) => return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy` must be a name such as `append`, not `{other}`"))),
     };
+    if target == crate::project::TargetKind::BigQuery && matches!(strategy, "delete+insert" | "append") {
+        return Err(ConfigError {
+            help: Some("BigQuery's strategies are `merge` (with `unique_key`) and `insert_overwrite` (with `partition_by`); without either, leave `incremental_strategy` out".into()),
+            ..ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` is not available on BigQuery"))
+        });
+    }
     let needs = match strategy {
         "insert_overwrite" if !partitioned => "`partition_by`",
         "delete+insert" | "merge" if !keyed => "a `unique_key`",
@@ -201,7 +209,7 @@ mod tests {
     use crate::core::partition::{Granularity, PartitionType};
 
     fn parse(value: Json) -> Result<ModelConfig, ConfigError> {
-        ModelConfig::parse(value.as_object().expect("an object"))
+        ModelConfig::parse(value.as_object().expect("an object"), crate::project::TargetKind::DuckDb)
     }
 
     #[test]
@@ -238,5 +246,13 @@ mod tests {
         assert_eq!(strategy(json!({"incremental_strategy": "delete+insert"})), Err("`incremental_strategy: delete+insert` needs a `unique_key`".into()));
         let typo = parse(json!({"incremental_strategy": "insert_overwirte"})).unwrap_err();
         assert_eq!((typo.message.as_str(), typo.help.as_deref()), ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?")));
+        // BigQuery's strategies are dbt-bigquery's.
+        let on_bigquery = |config: Json| {
+            ModelConfig::parse(config.as_object().expect("an object"), crate::project::TargetKind::BigQuery).map(|_| ()).map_err(|e| e.message)
+        };
+        assert_eq!(on_bigquery(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Err("`incremental_strategy: delete+insert` is not available on BigQuery".into()));
+        assert_eq!(on_bigquery(json!({"incremental_strategy": "append"})), Err("`incremental_strategy: append` is not available on BigQuery".into()));
+        assert_eq!(on_bigquery(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
+        assert_eq!(strategy(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Ok(()));
     }
 }

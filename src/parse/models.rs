@@ -14,7 +14,7 @@ pub(super) fn model_node(
     props: Option<&ModelProperties>,
     rendered: RenderedModel,
 ) -> (Node, Option<Diagnostic>) {
-    let (typed, config_error) = match ModelConfig::parse(&rendered.config) {
+    let (typed, config_error) = match ModelConfig::parse(&rendered.config, project.target.kind) {
         Ok(typed) => (typed, None),
         Err(error) => {
             let files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
