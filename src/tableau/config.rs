@@ -121,9 +121,10 @@ impl Refresh {
         let Some(map) = value.as_object() else {
             return Err(format!("`tableau` must be a mapping such as `{{datasources: [name], wait: true}}`, not `{value}`"));
         };
+        const KEYS: [&str; 4] = ["datasources", "project", "wait", "timeout"];
         for key in map.keys() {
-            if !["datasources", "project", "wait", "timeout"].contains(&key.as_str()) {
-                let hint = crate::core::diagnostic::did_you_mean(key, ["datasources", "project", "wait", "timeout"].into_iter())
+            if !KEYS.contains(&key.as_str()) {
+                let hint = crate::core::diagnostic::did_you_mean(key, KEYS)
                     .map(|close| format!("; did you mean `{close}`?"))
                     .unwrap_or_default();
                 return Err(format!("unknown key `tableau.{key}`{hint}"));
