@@ -338,56 +338,65 @@ pub(super) fn run_phases(
         }
 
         let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
-        let outcomes = execute::run(
-            &tasks,
-            connections,
-            &PoolOptions { fail_fast: args.fail_fast, cancelled: &cancelled },
-            |connection, task| {
-                let node = &graph.nodes[tasks[task].node];
-                if let Ok(mut times) = start_times.lock() {
-                    times[task] = chrono::Utc::now();
-                }
-                reporter.set_message(&format!("{prefix}{}", node.name));
-                if let Some(reason) = blocked.get(&node.unique_id) {
-                    return Outcome::skipped(node.label(), reason.clone());
-                }
-                if node.resource_type == ResourceType::Exposure {
-                    return Outcome::new(crate::core::outcome::Status::Success, PENDING_REFRESH);
-                }
-                materializer.run(connection, tasks[task].node)
-            },
-            |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
-            |_, outcome| {
-                if outcome.description != PENDING_REFRESH {
-                    reporter.finished(&prefix, outcome)
-                }
-            },
-        );
-        // Every upstream node of these exposures succeeded: refresh them now.
-        let mut outcomes = outcomes;
-        let pending: Vec<usize> = (0..tasks.len()).filter(|&t| outcomes[t].description == PENDING_REFRESH).collect();
-        if !pending.is_empty() && !cancelled.load(Ordering::SeqCst) {
-            if refresher.is_none() {
-                let server = tableau_server(&session.project)?.ok_or_else(|| Diagnostic::new("no Tableau server"))?;
-                refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(Diagnostic::new)?);
-            }
-            if let Some(refresher) = &refresher {
-                let nodes: Vec<&crate::graph::Node> = pending.iter().map(|&t| &graph.nodes[tasks[t].node]).collect();
-                let line = |shown: &Outcome| {
-                    if !args.quiet || shown.status.is_failure() {
-                        reporter.line(&format!("{prefix}{}", reporter.node_line(shown)));
-                    }
-                };
-                let refreshed = refresher.refresh_all(&nodes, threads, &cancelled, &line);
-                for (&task, outcome) in pending.iter().zip(refreshed) {
-                    reporter.finished(&prefix, &outcome);
-                    outcomes[task] = outcome;
-                }
-            }
+        // Exposures refresh on threads of their own as soon as every node under
+        // them succeeded, at most `threads` at once: a slow refresh never holds
+        // a worker that models could use.
+        if refresher.is_none() && tasks.iter().any(|t| graph.nodes[t.node].resource_type == ResourceType::Exposure) {
+            let server = tableau_server(&session.project)?.ok_or_else(|| Diagnostic::new("the target has no Tableau server"))?;
+            refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(Diagnostic::new)?);
         }
-        for &task in &pending {
-            if outcomes[task].description == PENDING_REFRESH {
-                outcomes[task] = Outcome::skipped(graph.nodes[tasks[task].node].label(), "interrupted");
+        let refreshed: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
+        let slots = crate::materialize::refresh::Slots::new(threads);
+        let line = |shown: &Outcome| {
+            if !args.quiet || shown.status.is_failure() {
+                reporter.line(&format!("{prefix}{}", reporter.node_line(shown)));
+            }
+        };
+        let outcomes = std::thread::scope(|scope| {
+            execute::run(
+                &tasks,
+                connections,
+                &PoolOptions { fail_fast: args.fail_fast, cancelled: &cancelled },
+                |connection, task| {
+                    let node = &graph.nodes[tasks[task].node];
+                    if let Ok(mut times) = start_times.lock() {
+                        times[task] = chrono::Utc::now();
+                    }
+                    reporter.set_message(&format!("{prefix}{}", node.name));
+                    if let Some(reason) = blocked.get(&node.unique_id) {
+                        return Outcome::skipped(node.label(), reason.clone());
+                    }
+                    if node.resource_type == ResourceType::Exposure {
+                        return Outcome::new(crate::core::outcome::Status::Success, PENDING_REFRESH);
+                    }
+                    materializer.run(connection, tasks[task].node)
+                },
+                |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
+                |task, outcome| match (&refresher, outcome.description == PENDING_REFRESH) {
+                    (Some(refresher), true) => {
+                        let node = &graph.nodes[tasks[task].node];
+                        let (refreshed, slots, line, prefix, cancelled, reporter) = (&refreshed, &slots, &line, &prefix, &cancelled, &reporter);
+                        scope.spawn(move || {
+                            let _slot = slots.take();
+                            let outcome = refresher.refresh(node, cancelled, line);
+                            reporter.finished(prefix, &outcome);
+                            if let Ok(mut refreshed) = refreshed.lock() {
+                                refreshed.push((task, outcome));
+                            }
+                        });
+                    }
+                    (_, true) => {}
+                    _ => reporter.finished(&prefix, outcome),
+                },
+            )
+        });
+        let mut outcomes = outcomes;
+        for (task, outcome) in refreshed.into_inner().unwrap_or_default() {
+            outcomes[task] = outcome;
+        }
+        for (task, outcome) in outcomes.iter_mut().enumerate() {
+            if outcome.description == PENDING_REFRESH {
+                *outcome = Outcome::skipped(graph.nodes[tasks[task].node].label(), "interrupted");
             }
         }
         let times = start_times.into_inner().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! Exposure nodes: the Tableau datasources they read, refreshed once the
 //! models under them were rebuilt, over one sign-in for the invocation.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -62,31 +62,46 @@ impl Refresher {
         outcome
     }
 
-    /// Refreshes `nodes` on up to `threads` threads at once, each polling on its own.
-    pub fn refresh_all(&self, nodes: &[&Node], threads: usize, cancelled: &AtomicBool, line: &(dyn Fn(&Outcome) + Sync)) -> Vec<Outcome> {
-        let next = Mutex::new(0usize);
-        let outcomes: Mutex<Vec<Option<Outcome>>> = Mutex::new(vec![None; nodes.len()]);
-        std::thread::scope(|scope| {
-            for _ in 0..threads.clamp(1, nodes.len().max(1)) {
-                scope.spawn(|| loop {
-                    let index = {
-                        let Ok(mut next) = next.lock() else { return };
-                        *next += 1;
-                        *next - 1
-                    };
-                    let Some(node) = nodes.get(index) else { return };
-                    let outcome = self.refresh(node, cancelled, line);
-                    if let Ok(mut outcomes) = outcomes.lock() {
-                        outcomes[index] = Some(outcome);
-                    }
-                });
-            }
-        });
-        outcomes.into_inner().unwrap_or_default().into_iter().map(|o| o.unwrap_or_else(|| Outcome::error("exposure", "did not run"))).collect()
-    }
-
     /// Ends the invocation's Tableau session.
     pub fn sign_out(&self) {
         self.client.sign_out();
+    }
+}
+
+/// At most so many refreshes at once (`--threads`).
+pub struct Slots {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A taken slot, given back when dropped.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub fn new(count: usize) -> Slots {
+        Slots { free: Mutex::new(count.max(1)), freed: Condvar::new() }
+    }
+
+    /// Waits for a free slot.
+    pub fn take(&self) -> Slot<'_> {
+        if let Ok(mut free) = self.free.lock() {
+            while *free == 0 {
+                free = match self.freed.wait(free) {
+                    Ok(free) => free,
+                    Err(_) => return Slot(self),
+                };
+            }
+            *free -= 1;
+        }
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut free) = self.0.free.lock() {
+            *free += 1;
+        }
+        self.0.freed.notify_one();
     }
 }
