@@ -29,14 +29,23 @@ fn emulator_python() -> &'static Path {
             Command::new(python).args(["-c", "import bqemulator, numpy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
         };
         if !installed(&python) {
-            let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status();
-            assert!(
-                created.is_ok_and(|s| s.success()),
-                "the BigQuery tests need Python 3 with `venv` to install the emulator (`apt install python3 python3-venv`), creating {}",
-                venv.display()
-            );
+            let succeeds = |command: &mut Command| command.stderr(Stdio::null()).status().is_ok_and(|s| s.success());
             // bqemulator uses numpy without declaring it.
-            let pip = Command::new(&python).args(["-m", "pip", "install", "--quiet", EMULATOR_VERSION, "numpy"]).status();
+            let packages = ["install", "--quiet", EMULATOR_VERSION, "numpy"];
+            let with_pip = succeeds(Command::new("python3").args(["-m", "venv"]).arg(&venv))
+                && succeeds(Command::new(&python).args(["-m", "pip", "--version"]));
+            let pip = if with_pip {
+                Command::new(&python).args(["-m", "pip"]).args(packages).status()
+            } else {
+                // A Python without ensurepip (Debian's without python3-venv):
+                // a venv without pip, filled by the system's pip.
+                assert!(
+                    succeeds(Command::new("python3").args(["-m", "venv", "--clear", "--without-pip"]).arg(&venv)),
+                    "the BigQuery tests need Python 3 (with pip) to install the emulator into {}",
+                    venv.display()
+                );
+                Command::new("python3").args(["-m", "pip", "--python"]).arg(&python).args(packages).status()
+            };
             assert!(pip.is_ok_and(|s| s.success()), "could not install {EMULATOR_VERSION} into {} with pip", venv.display());
             assert!(installed(&python), "{EMULATOR_VERSION} installed but does not import");
         }
