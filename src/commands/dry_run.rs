@@ -20,7 +20,7 @@ const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
 /// What the warehouse said of one model.
 struct Estimate {
     name: String,
-    result: Result<Option<u64>, String>,
+    result: Result<Option<u64>, crate::warehouse::WarehouseError>,
 }
 
 pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
@@ -68,6 +68,7 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
             Ok(None) => writeln!(out, "OK    model {}  checked", estimate.name)?,
             Err(message) => {
                 failed += 1;
+                let message = message.to_string();
                 let indented: Vec<String> = message.trim_end().lines().map(|line| format!("  {line}").trim_end().to_string()).collect();
                 writeln!(out, "ERROR model {}\n{}", estimate.name, indented.join("\n"))?;
             }
@@ -78,12 +79,12 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     match price {
         Some(price) => writeln!(
             out,
-            "\nDry run of {count} {models} for {}: {} would be processed, about ${:.2} on demand (${price} per TiB); nothing ran.",
+            "\nDry run of {count} {models} for {}: {} would be processed, about ${:.2} on demand (${price} per TiB); nothing ran",
             session.date.ds(),
             bytes(total),
             total as f64 / TIB * price
         )?,
-        None => writeln!(out, "\nDry run of {count} {models} for {}: each checked with EXPLAIN; nothing ran.", session.date.ds())?,
+        None => writeln!(out, "\nDry run of {count} {models} for {}: each checked with EXPLAIN; nothing ran", session.date.ds())?,
     }
     Ok(if failed > 0 { 1 } else { 0 })
 }
@@ -112,8 +113,8 @@ fn estimate_all(
                     let Some(node) = compiled.get(index) else { return };
                     let job = Job { sql: node.sql.clone(), dry_run: true, maximum_bytes_billed, ..Job::default() };
                     let result = match connection.as_mut() {
-                        Some(connection) => connection.run(&job).map(|stats| stats.bytes_processed).map_err(|err| err.to_string()),
-                        None => Err("could not connect to the warehouse".to_string()),
+                        Some(connection) => connection.run(&job).map(|stats| stats.bytes_processed),
+                        None => Err(crate::warehouse::WarehouseError::Connect("could not connect to the warehouse".into())),
                     };
                     if let Ok(mut results) = results.lock() {
                         results[index] = Some(Estimate { name: name(node), result });

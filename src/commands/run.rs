@@ -343,7 +343,7 @@ pub(super) fn run_phases(
         // a worker that models could use.
         if refresher.is_none() && tasks.iter().any(|t| graph.nodes[t.node].resource_type == ResourceType::Exposure) {
             let server = tableau_server(&session.project)?.ok_or_else(|| Diagnostic::new("the target has no Tableau server"))?;
-            refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(Diagnostic::new)?);
+            refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(|err| Diagnostic::new(err.to_string()))?);
         }
         let refreshed: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
         let slots = crate::materialize::refresh::Slots::new(threads);

@@ -16,8 +16,8 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    pub fn new(server: Server) -> Result<Refresher, String> {
-        Client::new(server).map(|client| Refresher { client }).map_err(|err| err.to_string())
+    pub fn new(server: Server) -> Result<Refresher, crate::tableau::TableauError> {
+        Client::new(server).map(|client| Refresher { client })
     }
 
     /// Refreshes each datasource of `node` in turn; `line` is told of each as it ends.

@@ -124,6 +124,21 @@ impl DatasourceRefresh {
     }
 }
 
+/// Why a datasource name does not lead to one datasource.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(
+        "no datasource named `{name}`{} on {site}{}",
+        project.as_ref().map(|p| format!(" in project `{p}`")).unwrap_or_default(),
+        if closest.is_empty() { String::new() } else { format!("; the closest names are {closest}") }
+    )]
+    NotFound { name: String, project: Option<String>, site: String, closest: String },
+    #[error("{count} datasources are named `{name}` on {site} (in projects {projects}); set `tableau.project` on the exposure to say which")]
+    Ambiguous { count: usize, name: String, site: String, projects: String },
+    #[error(transparent)]
+    Tableau(#[from] TableauError),
+}
+
 /// A datasource as a listing shows it.
 #[derive(Debug, Clone)]
 struct Datasource {
@@ -322,34 +337,29 @@ impl Client {
     }
 
     /// The one datasource named exactly `name` (in `project`, if given).
-    fn find(&self, name: &str, project: Option<&str>, cancelled: &AtomicBool) -> Result<Datasource, String> {
-        let text = |err: TableauError| err.to_string();
-        let matches: Vec<Datasource> = self
-            .datasources(Some(name), cancelled)
-            .map_err(text)?
+    fn find(&self, name: &str, project: Option<&str>, cancelled: &AtomicBool) -> Result<Datasource, LookupError> {
+        let mut matches: Vec<Datasource> = self
+            .datasources(Some(name), cancelled)?
             .into_iter()
             .filter(|d| d.name == name && project.is_none_or(|p| d.project == p))
             .collect();
         let site = if self.server.site.is_empty() { "the default site".to_string() } else { format!("site `{}`", self.server.site) };
         match matches.len() {
-            1 => Ok(matches.into_iter().next().expect("one match")),
+            1 => Ok(matches.remove(0)),
             0 => {
-                let all = self.datasources(None, cancelled).map_err(text)?;
+                let all = self.datasources(None, cancelled)?;
                 let mut names: Vec<(usize, &str)> = all.iter().map(|d| (strsim::levenshtein(&d.name.to_lowercase(), &name.to_lowercase()), d.name.as_str())).collect();
                 names.sort();
                 names.dedup_by(|a, b| a.1 == b.1);
-                let closest: Vec<String> = names.iter().take(3).map(|(_, n)| format!("`{n}`")).collect();
-                let within = project.map(|p| format!(" in project `{p}`")).unwrap_or_default();
-                let hint = if closest.is_empty() { String::new() } else { format!("; the closest names are {}", closest.join(", ")) };
-                Err(format!("no datasource named `{name}`{within} on {site}{hint}"))
+                let closest = names.iter().take(3).map(|(_, n)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                Err(LookupError::NotFound { name: name.to_string(), project: project.map(str::to_string), site, closest })
             }
-            count => {
-                let projects: Vec<String> = matches.iter().map(|d| format!("`{}`", d.project)).collect();
-                Err(format!(
-                    "{count} datasources are named `{name}` on {site} (in projects {}); set `tableau.project` on the exposure to say which",
-                    projects.join(", ")
-                ))
-            }
+            count => Err(LookupError::Ambiguous {
+                count,
+                name: name.to_string(),
+                site,
+                projects: matches.iter().map(|d| format!("`{}`", d.project)).collect::<Vec<_>>().join(", "),
+            }),
         }
     }
 
@@ -364,7 +374,7 @@ impl Client {
         };
         let datasource = match self.find(name, refresh.project.as_deref(), cancelled) {
             Ok(datasource) => datasource,
-            Err(message) => return done(None, RefreshResult::Error(message)),
+            Err(err) => return done(None, RefreshResult::Error(err.to_string())),
         };
         if !datasource.has_extracts {
             return done(None, RefreshResult::NoExtracts);

@@ -117,44 +117,52 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
 
 impl Refresh {
     /// An exposure's (or a model config's) `tableau:` value.
-    pub fn parse(value: &Json) -> Result<Refresh, String> {
-        let Some(map) = value.as_object() else {
-            return Err(format!("`tableau` must be a mapping such as `{{datasources: [name], wait: true}}`, not `{value}`"));
-        };
+    pub fn parse(value: &Json) -> Result<Refresh, RefreshError> {
+        let Some(map) = value.as_object() else { return Err(RefreshError::Shape(value.to_string())) };
         const KEYS: [&str; 4] = ["datasources", "project", "wait", "timeout"];
-        for key in map.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                let hint = crate::core::diagnostic::did_you_mean(key, KEYS)
-                    .map(|close| format!("; did you mean `{close}`?"))
-                    .unwrap_or_default();
-                return Err(format!("unknown key `tableau.{key}`{hint}"));
-            }
+        if let Some(key) = map.keys().find(|key| !KEYS.contains(&key.as_str())) {
+            let close = crate::core::diagnostic::did_you_mean(key, KEYS).map(str::to_string);
+            return Err(RefreshError::UnknownKey { key: key.clone(), close });
         }
+        let wrong = |key: &'static str, expected: &'static str, value: &Json| RefreshError::Value { key, expected, value: value.to_string() };
         let datasources = match map.get("datasources") {
             Some(Json::String(name)) => vec![name.clone()],
             Some(Json::Array(items)) if !items.is_empty() => items
                 .iter()
-                .map(|item| item.as_str().map(str::to_string).ok_or_else(|| format!("`tableau.datasources` must be names, not `{item}`")))
+                .map(|item| item.as_str().map(str::to_string).ok_or_else(|| wrong("datasources", "names", item)))
                 .collect::<Result<_, _>>()?,
-            Some(other) => return Err(format!("`tableau.datasources` must be a list of datasource names, not `{other}`")),
-            None => return Err("`tableau` needs `datasources`, the names of the datasources to refresh".into()),
+            Some(other) => return Err(wrong("datasources", "a list of datasource names", other)),
+            None => return Err(RefreshError::NoDatasources),
         };
         let project = match map.get("project") {
             None | Some(Json::Null) => None,
             Some(Json::String(project)) => Some(project.clone()),
-            Some(other) => return Err(format!("`tableau.project` must be a project name, not `{other}`")),
+            Some(other) => return Err(wrong("project", "a project name", other)),
         };
         let wait = match map.get("wait") {
             None | Some(Json::Null) => true,
             Some(Json::Bool(wait)) => *wait,
-            Some(other) => return Err(format!("`tableau.wait` must be true or false, not `{other}`")),
+            Some(other) => return Err(wrong("wait", "true or false", other)),
         };
         let timeout = match map.get("timeout") {
             None | Some(Json::Null) => DEFAULT_WAIT,
-            Some(value) => duration(value).ok_or_else(|| format!("`tableau.timeout` must be a duration such as `30m`, not `{value}`"))?,
+            Some(value) => duration(value).ok_or_else(|| wrong("timeout", "a duration such as `30m`", value))?,
         };
         Ok(Refresh { datasources, project, wait, timeout })
     }
+}
+
+/// Why a `tableau:` config cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefreshError {
+    #[error("`tableau` must be a mapping such as `{{datasources: [name], wait: true}}`, not `{0}`")]
+    Shape(String),
+    #[error("unknown key `tableau.{key}`{}", close.as_ref().map(|close| format!("; did you mean `{close}`?")).unwrap_or_default())]
+    UnknownKey { key: String, close: Option<String> },
+    #[error("`tableau` needs `datasources`, the names of the datasources to refresh")]
+    NoDatasources,
+    #[error("`tableau.{key}` must be {expected}, not `{value}`")]
+    Value { key: &'static str, expected: &'static str, value: String },
 }
 
 #[cfg(test)]
@@ -170,9 +178,10 @@ mod tests {
             Refresh { datasources: vec!["a".into(), "b".into()], project: Some("Marketing".into()), wait: false, timeout: Duration::from_secs(600) }
         );
         assert_eq!(Refresh::parse(&json!({"datasources": "a"})).unwrap().timeout, DEFAULT_WAIT);
-        assert_eq!(Refresh::parse(&json!({"datasource": ["a"]})).unwrap_err(), "unknown key `tableau.datasource`; did you mean `datasources`?");
-        assert!(Refresh::parse(&json!({"datasources": []})).unwrap_err().contains("must be a list"));
-        assert!(Refresh::parse(&json!({"datasources": ["a"], "wait": "yes"})).unwrap_err().contains("true or false"));
-        assert!(Refresh::parse(&json!({"datasources": ["a"], "timeout": "soon"})).unwrap_err().contains("duration"));
+        let message = |value: Json| Refresh::parse(&value).unwrap_err().to_string();
+        assert_eq!(message(json!({"datasource": ["a"]})), "unknown key `tableau.datasource`; did you mean `datasources`?");
+        assert_eq!(message(json!({"datasources": []})), "`tableau.datasources` must be a list of datasource names, not `[]`");
+        assert_eq!(message(json!({"datasources": ["a"], "wait": "yes"})), "`tableau.wait` must be true or false, not `\"yes\"`");
+        assert!(message(json!({"datasources": ["a"], "timeout": "soon"})).contains("a duration"));
     }
 }

@@ -6,4 +6,4 @@ pub mod config;
 pub mod xml;
 
 pub use client::{Client, DatasourceRefresh, RefreshResult, TableauError};
-pub use config::{AlreadyQueued, Refresh, Server};
+pub use config::{AlreadyQueued, Refresh, RefreshError, Server};

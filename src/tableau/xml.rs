@@ -25,13 +25,22 @@ impl Element {
     }
 }
 
+/// A body that is not well-formed XML.
+#[derive(Debug, thiserror::Error)]
+#[error("not XML at byte {position}: {source}")]
+pub struct XmlError {
+    position: u64,
+    #[source]
+    source: quick_xml::Error,
+}
+
 /// Every element of `xml`, in document order.
-pub fn parse(xml: &str) -> Result<Vec<Element>, String> {
+pub fn parse(xml: &str) -> Result<Vec<Element>, XmlError> {
     let mut reader = Reader::from_str(xml);
     let mut elements: Vec<Element> = Vec::new();
     let mut open: Vec<usize> = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|err| format!("not XML at byte {}: {err}", reader.buffer_position()))?;
+        let event = reader.read_event().map_err(|source| XmlError { position: reader.buffer_position(), source })?;
         let empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) => {

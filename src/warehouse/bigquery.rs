@@ -306,15 +306,27 @@ fn application_default_file() -> Option<std::path::PathBuf> {
     Some(config.join("application_default_credentials.json")).filter(|path| path.is_file())
 }
 
-/// A service-account key, with a message that never quotes the key.
-fn parse_key(text: &str) -> Result<gcp_bigquery_client::yup_oauth2::ServiceAccountKey, String> {
+/// Why a service-account key cannot be read; never quotes the key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("{field} (line {line}, column {column})")]
+    MissingField { field: String, line: usize, column: usize },
+    #[error("not valid JSON (line {line}, column {column})")]
+    Syntax { line: usize, column: usize },
+    #[error("a field has the wrong type (line {line}, column {column})")]
+    WrongType { line: usize, column: usize },
+}
+
+/// A service-account key.
+fn parse_key(text: &str) -> Result<gcp_bigquery_client::yup_oauth2::ServiceAccountKey, KeyError> {
     serde_json::from_str(text).map_err(|err| {
-        // serde's message can quote a value of the key; only a missing field is named.
+        // serde's message can quote a value of the key; only a missing field's name is kept.
+        let (line, column) = (err.line(), err.column());
         let message = err.to_string();
         match message.split(" at line").next() {
-            Some(missing) if missing.starts_with("missing field") => format!("{missing} (line {}, column {})", err.line(), err.column()),
-            _ if err.is_syntax() || err.is_eof() => format!("not valid JSON (line {}, column {})", err.line(), err.column()),
-            _ => format!("a field has the wrong type (line {}, column {})", err.line(), err.column()),
+            Some(missing) if missing.starts_with("missing field") => KeyError::MissingField { field: missing.to_string(), line, column },
+            _ if err.is_syntax() || err.is_eof() => KeyError::Syntax { line, column },
+            _ => KeyError::WrongType { line, column },
         }
     })
 }

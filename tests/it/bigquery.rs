@@ -693,7 +693,7 @@ fn dry_run_prints_bytes_and_cost_per_model_and_fails_above_the_byte_limit() {
     ERROR model big  2.0 TiB  $12.50  above maximum_bytes_billed (1.0 TiB)
     OK    model one  0 B  $0.00
 
-    Dry run of 2 models for 2026-11-20: 2.0 TiB would be processed, about $12.50 on demand ($6.25 per TiB); nothing ran.
+    Dry run of 2 models for 2026-11-20: 2.0 TiB would be processed, about $12.50 on demand ($6.25 per TiB); nothing ran
     ");
     // Every model was sent as a dry run, and nothing was built.
     let jobs: Vec<Json> = proxy

@@ -368,6 +368,6 @@ fn dry_run_on_duckdb_checks_each_model_with_explain() {
     assert_eq!(run.status, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("ERROR model broken\n  Binder Error: Referenced column \"missing_column\" not found"), "{}", run.stdout);
     assert!(run.stdout.contains("OK    model good  checked"), "{}", run.stdout);
-    assert!(run.stdout.contains("Dry run of 2 models for 2026-11-20: each checked with EXPLAIN; nothing ran."), "{}", run.stdout);
+    assert!(run.stdout.contains("Dry run of 2 models for 2026-11-20: each checked with EXPLAIN; nothing ran"), "{}", run.stdout);
     assert_eq!(scalar(&fixture, "select string_agg(table_name, ',') from information_schema.tables"), "good");
 }
