@@ -193,6 +193,9 @@ fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
         assert!(run.stdout.contains(&format!("{date}: PASS=")), "{}", run.stdout);
     }
     assert!(run.stdout.contains(" ERROR=0 SKIP=0 "), "{}", run.stdout);
+    // Rows of created tables, as their tables say (BigQuery counts rows only for DML).
+    assert!(run.stdout.contains("OK    loaded seed analytics.raw_events  2,937 rows  "), "{}", run.stdout);
+    assert!(run.stdout.contains("2026-11-20 OK    created partition analytics_marketing.userid_mapped_logs$20261120  164 rows  "), "{}", run.stdout);
     let duckdb = example();
     let run = duckdb.strata(&["build", "--start", "2026-11-19", "--end", "2026-11-20", "--quiet"]);
     assert_eq!(run.status, 0, "{}", run.stderr);

@@ -345,6 +345,20 @@ impl BigQueryConnection {
         }
     }
 
+    /// The rows of the table a `create table ... as` job made, as its table
+    /// says (BigQuery counts rows only for DML): one metadata call, as dbt-bigquery makes.
+    fn rows_created(&self, job: &ApiJob) -> Option<u64> {
+        let query = job.statistics.as_ref()?.query.as_ref()?;
+        if query.statement_type.as_deref() != Some("CREATE_TABLE_AS_SELECT") {
+            return None;
+        }
+        let configured = job.configuration.as_ref().and_then(|c| c.query.as_ref()).and_then(|q| q.destination_table.as_ref());
+        let table = query.ddl_target_table.as_ref().or(configured)?;
+        let (project, dataset, name) = (table.project_id.as_str(), table.dataset_id.as_str(), table.table_id.as_str());
+        let got = self.runtime.block_on(self.call(|| self.client.table().get(project, dataset, name, Some(vec!["numRows"])))).ok()?;
+        got.num_rows?.parse().ok()
+    }
+
     /// Every row of a finished query job, page by page.
     fn read_rows(&self, id: &str) -> Result<Table, WarehouseError> {
         let settings = self.settings.clone();
@@ -431,7 +445,11 @@ fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
 impl Connection for BigQueryConnection {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
         let finished = self.execute(job)?;
-        Ok(self.stats(&finished))
+        let mut stats = self.stats(&finished);
+        if stats.rows_affected.is_none() && !job.dry_run {
+            stats.rows_affected = self.rows_created(&finished);
+        }
+        Ok(stats)
     }
 
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
