@@ -62,7 +62,7 @@ impl Server {
         let required = |key: &str| {
             text(key).filter(|value| !value.is_empty()).ok_or_else(|| {
                 error(format!("`tableau.{key}` is missing or empty"), if section.contains_key(key) { key } else { "tableau" })
-                    .help("set it in `profiles.yml`; secrets come from the environment, e.g. `token_secret: \"{{ env_var('TABLEAU_TOKEN_SECRET') }}\"`")
+                    .help("set it in `profiles.yml` (secrets come from the environment, e.g. `token_secret: \"{{ env_var('TABLEAU_TOKEN_SECRET') }}\"`), or build without refreshing Tableau: `--exclude \"exposure:*\"`")
             })
         };
         let url = required("server_url")?.trim_end_matches('/').to_string();

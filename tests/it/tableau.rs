@@ -510,3 +510,20 @@ fn a_target_without_tableau_skips_exposures_and_cannot_refresh() {
       = help: add `tableau: {server_url, site, token_name, token_secret}` to the target in `profiles.yml`, or pick a target that has one with `--target`
     ");
 }
+
+// A target whose Tableau token secret is not set fails before building, at
+// the line of the secret, and says how to build without the refreshes.
+#[test]
+fn an_empty_token_secret_is_an_error_before_anything_runs() {
+    let fixture = crate::example::example();
+    let run = fixture.strata(&["build", "--target", "prod", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 2, "{}{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(run.stderr, @r#"
+    error: target `prod`: `tableau.token_secret` is missing or empty
+      --> profiles.yml:24:9
+       |
+    24 |         token_secret: "{{ env_var('TABLEAU_TOKEN_SECRET', '') }}"
+       |         ^^^^^^^^^^^^^
+       = help: set it in `profiles.yml` (secrets come from the environment, e.g. `token_secret: "{{ env_var('TABLEAU_TOKEN_SECRET') }}"`), or build without refreshing Tableau: `--exclude "exposure:*"`
+    "#);
+}
