@@ -4,24 +4,20 @@
 //! `EXPLAIN`. Nothing is built.
 
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicBool;
 
 use crate::commands::{Failure, Session, plural};
-use crate::compile::{CompiledNode, Compiler};
+use crate::compile::Compiler;
+use crate::core::diagnostic::Diagnostic;
+use crate::core::outcome::{Outcome, Status};
+use crate::execute::{self, PoolOptions, Task};
 use crate::core::diagnostic::Diagnostics;
 use crate::core::format::bytes;
 use crate::core::job::Job;
 use crate::graph::ResourceType;
 use crate::options::RunOptions;
-use crate::warehouse::Warehouse;
 
 const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
-
-/// What the warehouse said of one model.
-struct Estimate {
-    name: String,
-    result: Result<Option<u64>, crate::warehouse::WarehouseError>,
-}
 
 pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
@@ -40,7 +36,24 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).clamp(1, compiled.len().max(1));
-    let estimates = estimate_all(warehouse.as_ref(), &compiled, threads, |node| graph.nodes[node.index].name.clone(), target.maximum_bytes_billed);
+    // The run's worker pool: one connection per worker, no model waiting on another.
+    let tasks: Vec<Task> = compiled.iter().map(|node| Task { node: node.index, parents: Vec::new(), label: graph.nodes[node.index].label() }).collect();
+    let connections = (0..threads).map(|_| warehouse.connect()).collect::<Result<Vec<_>, _>>().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let never = AtomicBool::new(false);
+    let estimates = execute::run(
+        &tasks,
+        connections,
+        &PoolOptions { fail_fast: false, cancelled: &never },
+        |connection, task| {
+            let job = Job { sql: compiled[task].sql.clone(), dry_run: true, maximum_bytes_billed: target.maximum_bytes_billed, ..Job::default() };
+            match connection.run(&job) {
+                Ok(stats) => Outcome { stats, ..Outcome::new(Status::Success, tasks[task].label.clone()) },
+                Err(err) => Outcome::error(tasks[task].label.clone(), err.to_string()),
+            }
+        },
+        |task, reason| Outcome::skipped(tasks[task].label.clone(), reason),
+        |_, _| {},
+    );
 
     let price = warehouse.price_per_tib();
     let limit = target.maximum_bytes_billed;
@@ -48,30 +61,24 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let mut total = 0u64;
     let mut failed = 0;
     for estimate in &estimates {
-        match &estimate.result {
-            Ok(Some(scanned)) => {
-                total = total.saturating_add(*scanned);
-                let cost = price.map(|price| format!("  ${:.2}", *scanned as f64 / TIB * price)).unwrap_or_default();
-                if limit.is_some_and(|limit| *scanned > limit) {
+        let label = &estimate.description;
+        match (estimate.status.is_failure(), estimate.stats.bytes_processed) {
+            (true, _) => {
+                failed += 1;
+                let indented: Vec<String> = estimate.message.trim_end().lines().map(|line| format!("  {line}").trim_end().to_string()).collect();
+                writeln!(out, "ERROR {label}\n{}", indented.join("\n"))?;
+            }
+            (false, Some(scanned)) => {
+                total = total.saturating_add(scanned);
+                let cost = price.map(|price| format!("  ${:.2}", scanned as f64 / TIB * price)).unwrap_or_default();
+                if limit.is_some_and(|limit| scanned > limit) {
                     failed += 1;
-                    writeln!(
-                        out,
-                        "ERROR model {}  {}{cost}  above maximum_bytes_billed ({})",
-                        estimate.name,
-                        bytes(*scanned),
-                        bytes(limit.unwrap_or_default())
-                    )?;
+                    writeln!(out, "ERROR {label}  {}{cost}  above maximum_bytes_billed ({})", bytes(scanned), bytes(limit.unwrap_or_default()))?;
                 } else {
-                    writeln!(out, "OK    model {}  {}{cost}", estimate.name, bytes(*scanned))?;
+                    writeln!(out, "OK    {label}  {}{cost}", bytes(scanned))?;
                 }
             }
-            Ok(None) => writeln!(out, "OK    model {}  checked", estimate.name)?,
-            Err(message) => {
-                failed += 1;
-                let message = message.to_string();
-                let indented: Vec<String> = message.trim_end().lines().map(|line| format!("  {line}").trim_end().to_string()).collect();
-                writeln!(out, "ERROR model {}\n{}", estimate.name, indented.join("\n"))?;
-            }
+            (false, None) => writeln!(out, "OK    {label}  checked")?,
         }
     }
     let count = estimates.len();
@@ -87,41 +94,4 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
         None => writeln!(out, "\nDry run of {count} {models} for {}: each checked with EXPLAIN; nothing ran", session.date.ds())?,
     }
     Ok(if failed > 0 { 1 } else { 0 })
-}
-
-/// Each model's dry run, on up to `threads` connections at once, in the order given.
-fn estimate_all(
-    warehouse: &dyn Warehouse,
-    compiled: &[CompiledNode],
-    threads: usize,
-    name: impl Fn(&CompiledNode) -> String + Sync,
-    maximum_bytes_billed: Option<u64>,
-) -> Vec<Estimate> {
-    let next = Mutex::new(0usize);
-    let results: Mutex<Vec<Option<Estimate>>> = Mutex::new((0..compiled.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                let mut connection = warehouse.connect().ok();
-                loop {
-                    let index = {
-                        let Ok(mut next) = next.lock() else { return };
-                        let index = *next;
-                        *next += 1;
-                        index
-                    };
-                    let Some(node) = compiled.get(index) else { return };
-                    let job = Job { sql: node.sql.clone(), dry_run: true, maximum_bytes_billed, ..Job::default() };
-                    let result = match connection.as_mut() {
-                        Some(connection) => connection.run(&job).map(|stats| stats.bytes_processed),
-                        None => Err(crate::warehouse::WarehouseError::Connect("could not connect to the warehouse".into())),
-                    };
-                    if let Ok(mut results) = results.lock() {
-                        results[index] = Some(Estimate { name: name(node), result });
-                    }
-                }
-            });
-        }
-    });
-    results.into_inner().unwrap_or_default().into_iter().flatten().collect()
 }
