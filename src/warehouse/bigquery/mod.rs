@@ -24,6 +24,7 @@ use gcp_bigquery_client::model::field_type::FieldType;
 use serde_json::Value as Json;
 
 use crate::core::job::{Job, JobStats};
+use crate::core::wait::Backoff;
 use crate::core::table::{Cell, Table};
 use crate::warehouse::sql::{BigQuerySql, SqlGenerator};
 use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
@@ -170,13 +171,13 @@ fn is_status(err: &BQError, code: i64) -> bool {
     matches!(err, BQError::ResponseError { error } if error.error.code == code)
 }
 
-/// The waits between tries: 0.25 s doubling to 30 s, each with up to half of it as jitter.
+/// The waits between tries: 0.25 s doubling to 30 s (`core::wait::Backoff`),
+/// less up to half of each as jitter, so retrying workers do not send together.
 fn backoff(attempt: u32) -> Duration {
-    let base = 0.25 * 2f64.powi(attempt.min(10) as i32);
-    let base = base.min(30.0);
+    const GROWTH: Backoff = Backoff { first: Duration::from_millis(250), factor: 2.0, max: Duration::from_secs(30) };
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let jitter = f64::from(nanos % 1000) / 1000.0;
-    Duration::from_secs_f64(base * (0.5 + jitter / 2.0))
+    GROWTH.pause(attempt + 1).mul_f64(0.5 + jitter / 2.0)
 }
 
 /// A job id no other job has: strata's prefix, the process and a counter.
