@@ -210,10 +210,6 @@ fn tableau_server(project: &Project) -> Result<Option<crate::tableau::Server>, F
     Ok(crate::tableau::Server::of(target, &source)?)
 }
 
-/// Marks an exposure's task in the pool: its refresh runs after the pool, so a
-/// slow refresh never holds a worker that models could use.
-const PENDING_REFRESH: &str = "\u{0}pending refresh";
-
 /// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.
 fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -> bool {
     !graph.nearest(source, true, |node| nodes.contains(&node)).is_empty()
@@ -366,14 +362,18 @@ pub(super) fn run_phases(
                     if let Some(reason) = blocked.get(&node.unique_id) {
                         return Outcome::skipped(node.label(), reason.clone());
                     }
+                    // An exposure's refresh starts when the pool reports it done (below).
                     if node.resource_type == ResourceType::Exposure {
-                        return Outcome::new(crate::core::outcome::Status::Success, PENDING_REFRESH);
+                        return Outcome::new(crate::core::outcome::Status::Success, node.label());
                     }
                     materializer.run(connection, tasks[task].node)
                 },
                 |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
-                |task, outcome| match (&refresher, outcome.description == PENDING_REFRESH) {
-                    (Some(refresher), true) => {
+                |task, outcome| match &refresher {
+                    Some(refresher)
+                        if graph.nodes[tasks[task].node].resource_type == ResourceType::Exposure
+                            && outcome.status == crate::core::outcome::Status::Success =>
+                    {
                         let node = &graph.nodes[tasks[task].node];
                         let (refreshed, slots, line, prefix, cancelled, reporter) = (&refreshed, &slots, &line, &prefix, &cancelled, &reporter);
                         scope.spawn(move || {
@@ -385,19 +385,14 @@ pub(super) fn run_phases(
                             }
                         });
                     }
-                    (_, true) => {}
                     _ => reporter.finished(&prefix, outcome),
                 },
             )
         });
+        // The scope ended when every refresh it started did.
         let mut outcomes = outcomes;
         for (task, outcome) in refreshed.into_inner().unwrap_or_default() {
             outcomes[task] = outcome;
-        }
-        for (task, outcome) in outcomes.iter_mut().enumerate() {
-            if outcome.description == PENDING_REFRESH {
-                *outcome = Outcome::skipped(graph.nodes[tasks[task].node].label(), "interrupted");
-            }
         }
         let times = start_times.into_inner().unwrap_or_default();
         for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
