@@ -172,18 +172,15 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || refreshes(&graph.nodes[i]))
         .collect();
     let exposures = nodes.iter().filter(|&&i| graph.nodes[i].resource_type == ResourceType::Exposure).count();
-    if which == Which::Refresh && tableau_server(&session.project)?.is_none() {
+    let has_server = (which == Which::Refresh || exposures > 0) && tableau_server(&session.project)?.is_some();
+    if which == Which::Refresh && !has_server {
         let target = &session.project.target;
         return Err(Diagnostic::new(format!("target `{}` has no `tableau:` section, so there is no Tableau server to refresh", target.name))
-            .at(crate::core::diagnostic::Location::of_text(
-                &target.file,
-                &std::fs::read_to_string(session.project.root.join(&target.file)).unwrap_or_default(),
-                &format!("{}:", target.name),
-            ))
+            .at(target.locate(&format!("{}:", target.name)))
             .help("add `tableau: {server_url, site, token_name, token_secret}` to the target in `profiles.yml`, or pick a target that has one with `--target`")
             .into());
     }
-    if exposures > 0 && tableau_server(&session.project)?.is_none() {
+    if exposures > 0 && !has_server {
         nodes.retain(|&i| graph.nodes[i].resource_type != ResourceType::Exposure);
         let target = &session.project.target;
         let plural = if exposures == 1 { "exposure" } else { "exposures" };
@@ -205,9 +202,7 @@ fn refreshes(node: &crate::graph::Node) -> bool {
 
 /// The target's Tableau server, if it names one.
 fn tableau_server(project: &Project) -> Result<Option<crate::tableau::Server>, Failure> {
-    let target = &project.target;
-    let source = std::fs::read_to_string(project.root.join(&target.file)).unwrap_or_default();
-    Ok(crate::tableau::Server::of(target, &source)?)
+    Ok(crate::tableau::Server::of(&project.target)?)
 }
 
 /// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.

@@ -30,8 +30,16 @@ pub struct Target {
     pub job_timeout: Option<std::time::Duration>,
     /// Every field as written, with `env_var()` resolved.
     pub fields: serde_json::Map<String, Json>,
-    /// The file it came from.
+    /// The file it came from, and its text as written, for located errors.
     pub file: PathBuf,
+    pub source: String,
+}
+
+impl Target {
+    /// Where `needle` (a key such as `location:`) is written in the profile file.
+    pub fn locate(&self, needle: &str) -> Location {
+        Location::of_text(&self.file, &self.source, needle)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,5 +301,6 @@ fn validate(
         job_timeout,
         fields: fields.clone(),
         file: file.to_path_buf(),
+        source: source.to_string(),
     })
 }

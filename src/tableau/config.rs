@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::Diagnostic;
 use crate::core::format::parse_duration;
 use crate::project::Target;
 
@@ -46,10 +46,10 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Server {
     /// The target's `tableau:` section, if it has one; a wrong field is an error at its line.
-    pub fn of(target: &Target, source: &str) -> Result<Option<Server>, Diagnostic> {
+    pub fn of(target: &Target) -> Result<Option<Server>, Diagnostic> {
         let Some(section) = target.fields.get("tableau").filter(|v| !v.is_null()) else { return Ok(None) };
         let error = |message: String, key: &str| {
-            Diagnostic::new(format!("target `{}`: {message}", target.name)).at(Location::of_text(&target.file, source, &format!("{key}:")))
+            Diagnostic::new(format!("target `{}`: {message}", target.name)).at(target.locate(&format!("{key}:")))
         };
         let Some(section) = section.as_object() else {
             return Err(error("`tableau` must be a mapping with `server_url`, `site`, `token_name` and `token_secret`".into(), "tableau"));

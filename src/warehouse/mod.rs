@@ -11,7 +11,7 @@ pub mod sql;
 
 use std::sync::Arc;
 
-use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 use crate::core::table::Table;
@@ -116,9 +116,7 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
             };
             let warehouse = opened.map_err(|err| match &err {
                 WarehouseError::Setting { name, .. } => {
-                    let source = std::fs::read_to_string(&target.file).unwrap_or_default();
-                    Diagnostic::new(format!("target `{}`: {err}", target.name))
-                        .at(Location::of_text(&target.file, &source, &format!("{name}:")))
+                    Diagnostic::new(format!("target `{}`: {err}", target.name)).at(target.locate(&format!("{name}:")))
                         .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
                 }
                 WarehouseError::Locked { .. } => Diagnostic::new(err.to_string())

@@ -12,7 +12,7 @@ use gcp_bigquery_client::client_builder::ClientBuilder;
 use gcp_bigquery_client::error::BQError;
 use serde_json::Value as Json;
 
-use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::diagnostic::Diagnostic;
 use crate::project::Target;
 use crate::warehouse::WarehouseError;
 use crate::warehouse::bigquery::describe_error;
@@ -56,10 +56,9 @@ const DEFAULT_COST_PER_TIB: f64 = 6.25;
 impl Settings {
     /// Reads the BigQuery fields of `target`; a wrong one is an error at its line.
     pub fn of(target: &Target, project_root: &Path) -> Result<Settings, Diagnostic> {
-        let source = std::fs::read_to_string(project_root.join(&target.file)).unwrap_or_default();
         let error = |message: String, field: &str| {
             Diagnostic::new(format!("target `{}` of profile `{}`: {message}", target.name, target.profile_name))
-                .at(Location::of_text(&target.file, &source, &format!("{field}:")))
+                .at(target.locate(&format!("{field}:")))
         };
         let fields = &target.fields;
         let text = |key: &str| match fields.get(key) {
