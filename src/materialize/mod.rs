@@ -63,6 +63,17 @@ enum StepError {
     Seed(#[from] SeedError),
 }
 
+impl StepError {
+    /// Where in its statement the warehouse said the step failed.
+    fn at(&self) -> Option<&crate::warehouse::ErrorAt> {
+        match self {
+            StepError::Warehouse(WarehouseError::Query { at, .. })
+            | StepError::Plan(PlanError::Warehouse(WarehouseError::Query { at, .. })) => at.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 impl Materializer<'_> {
     /// Builds, loads or tests node `index` on `connection`.
     pub fn run(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
@@ -142,7 +153,7 @@ impl Materializer<'_> {
             }
             Err(err) => {
                 let mut message = err.to_string();
-                if let Some(place) = self.locate_in_model(node, &compiled.sql, &message) {
+                if let Some(place) = err.at().and_then(|at| self.locate_in_model(node, &compiled.sql, at)) {
                     message.push_str(&format!("\n--> {place}"));
                 }
                 let mut outcome = Outcome::error(node.label(), message);
@@ -152,20 +163,18 @@ impl Materializer<'_> {
         }
     }
 
-    /// Where in the model's file a warehouse error points, when the warehouse
-    /// quoted the statement's line (see `bigquery::error_position`) and that
-    /// line is in the compiled SQL and, unchanged by Jinja, in the model file:
-    /// `models/x.sql:4:8`; else the line of the compiled SQL.
-    fn locate_in_model(&self, node: &Node, compiled_sql: &str, message: &str) -> Option<String> {
-        let (_, column) = crate::warehouse::bigquery::error_position(message)?;
-        let quoted = message.lines().nth(1)?.strip_prefix("  ")?;
-        if quoted.trim().is_empty() {
+    /// Where in the model's file the line a warehouse error points at is:
+    /// `models/x.sql:4:8` when Jinja left that line of the compiled SQL as
+    /// written; else its line in the compiled SQL.
+    fn locate_in_model(&self, node: &Node, compiled_sql: &str, at: &crate::warehouse::ErrorAt) -> Option<String> {
+        if at.line.trim().is_empty() {
             return None;
         }
-        let compiled_line = compiled_sql.lines().position(|line| line == quoted)? + 1;
-        let source = std::fs::read_to_string(self.compiler.project.root.join(&node.path)).unwrap_or_default();
-        match source.lines().position(|line| line == quoted) {
-            Some(line) => Some(format!("{}:{}:{column}", node.path.display(), line + 1)),
+        let compiled_line = compiled_sql.lines().position(|line| line == at.line)? + 1;
+        let NodeDetails::Model { file, .. } = &node.details else { return None };
+        let source = &self.compiler.project.models[*file].file.text;
+        match source.lines().position(|line| line == at.line) {
+            Some(line) => Some(format!("{}:{}:{}", node.path.display(), line + 1, at.column)),
             None => Some(format!("line {compiled_line} of the compiled SQL")),
         }
     }

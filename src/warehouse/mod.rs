@@ -29,6 +29,8 @@ pub enum WarehouseError {
         /// backend error), as opposed to a mistake in the SQL.
         retryable: bool,
         job_id: Option<String>,
+        /// The line of the statement the warehouse's message points at.
+        at: Option<ErrorAt>,
     },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
@@ -45,7 +47,7 @@ pub enum WarehouseError {
 impl WarehouseError {
     /// A rejected statement that sending again will not fix.
     pub fn query(message: impl Into<String>) -> WarehouseError {
-        WarehouseError::Query { message: message.into(), retryable: false, job_id: None }
+        WarehouseError::Query { message: message.into(), retryable: false, job_id: None, at: None }
     }
 
     /// What to do about an error whose cause is known from its message.
@@ -61,6 +63,14 @@ impl WarehouseError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, WarehouseError::Query { retryable: true, .. })
     }
+}
+
+/// Where in a statement a warehouse error points: the line's text as sent,
+/// and the column (from 1), so the line can be found in the model's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAt {
+    pub line: String,
+    pub column: usize,
 }
 
 /// What a relation is in the warehouse.

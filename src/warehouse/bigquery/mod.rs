@@ -27,7 +27,7 @@ use crate::core::job::{Job, JobStats};
 use crate::core::wait::Backoff;
 use crate::core::table::{Cell, Table};
 use crate::warehouse::sql::{BigQuerySql, SqlGenerator};
-use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct BigQuery {
     runtime: tokio::runtime::Runtime,
@@ -246,6 +246,7 @@ impl BigQueryConnection {
                             ),
                             retryable: false,
                             job_id: Some(id.clone()),
+                            at: None,
                         })
                     }
                 }
@@ -289,7 +290,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message: with_statement_line(&message, &job.sql), retryable, job_id: Some(id.to_string()) }
+            job_error(message, retryable, id, &job.sql)
         };
         let inserted = match self.call(|| jobs.insert(&settings.project, request.clone())).await {
             Ok(job) => job,
@@ -322,11 +323,7 @@ impl BigQueryConnection {
         if let Some(error) = current.status.as_ref().and_then(|s| s.error_result.as_ref()) {
             let reason = error.reason.clone().unwrap_or_default();
             let message = error.message.clone().unwrap_or_else(|| reason.clone());
-            return Err(WarehouseError::Query {
-                message: with_statement_line(&message, &job.sql),
-                retryable: RETRYABLE_REASONS.contains(&reason.as_str()),
-                job_id: Some(id.to_string()),
-            });
+            return Err(job_error(message, RETRYABLE_REASONS.contains(&reason.as_str()), id, &job.sql));
         }
         Ok(current)
     }
@@ -366,7 +363,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()) }
+            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None }
         };
         self.runtime.block_on(async {
             let mut table = Table::default();
@@ -399,16 +396,21 @@ impl BigQueryConnection {
     }
 }
 
-/// BigQuery's message with the line of the statement it points at (`at [4:8]`)
-/// and a caret under the column, so the mistake can be found in the model.
-fn with_statement_line(message: &str, sql: &str) -> String {
-    let Some((line, column)) = error_position(message) else { return message.to_string() };
-    let Some(text) = sql.lines().nth(line.saturating_sub(1)) else { return message.to_string() };
-    format!("{message}\n  {text}\n  {}^", " ".repeat(column.saturating_sub(1)))
+/// A failed job's error: BigQuery's message, then the line of the statement
+/// it points at (`at [4:8]`) with a caret under the column; `at` keeps that
+/// line, so the model's file can be searched for it.
+fn job_error(message: String, retryable: bool, id: &str, sql: &str) -> WarehouseError {
+    let at = error_position(&message)
+        .and_then(|(line, column)| Some(ErrorAt { line: sql.lines().nth(line.saturating_sub(1))?.to_string(), column }));
+    let message = match &at {
+        Some(at) => format!("{message}\n  {}\n  {}^", at.line, " ".repeat(at.column.saturating_sub(1))),
+        None => message,
+    };
+    WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at }
 }
 
 /// The `[line:column]` BigQuery gives in an error message, counted from 1.
-pub fn error_position(message: &str) -> Option<(usize, usize)> {
+fn error_position(message: &str) -> Option<(usize, usize)> {
     let start = message.rfind("at [")? + 4;
     let (line, rest) = message[start..].split_once(':')?;
     let column = rest.split(']').next()?;
@@ -521,12 +523,12 @@ mod tests {
     #[test]
     fn an_error_position_shows_its_line_of_the_statement() {
         let sql = "create or replace table t\nas (\nselect nope from x\n)";
-        assert_eq!(
-            with_statement_line("Unrecognized name: nope at [3:8]", sql),
-            "Unrecognized name: nope at [3:8]\n  select nope from x\n         ^"
-        );
-        assert_eq!(with_statement_line("Not found: Table x", sql), "Not found: Table x");
-        assert_eq!(with_statement_line("at [9:1]", sql), "at [9:1]");
+        let error = |message: &str| job_error(message.to_string(), false, "job_1", sql);
+        let pointed = error("Unrecognized name: nope at [3:8]");
+        assert_eq!(pointed.to_string(), "Unrecognized name: nope at [3:8]\n  select nope from x\n         ^");
+        assert!(matches!(&pointed, WarehouseError::Query { at: Some(at), .. } if at == &ErrorAt { line: "select nope from x".into(), column: 8 }));
+        assert_eq!(error("Not found: Table x").to_string(), "Not found: Table x");
+        assert_eq!(error("at [9:1]").to_string(), "at [9:1]");
     }
 
     #[test]
