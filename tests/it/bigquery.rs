@@ -124,36 +124,19 @@ impl Drop for Emulator {
     }
 }
 
-/// One HTTP/1.1 request with a JSON body; the status and the JSON answer.
+/// One request to the emulator (reqwest, as strata itself speaks HTTP); the
+/// status and the JSON answer, or none when nothing answered.
 fn http(port: u16, method: &str, path: &str, body: Option<&Json>) -> Option<(u16, Json)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
-    let body = body.map(Json::to_string).unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let (head, rest) = text.split_once("\r\n\r\n")?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
-    Some((status, serde_json::from_str(&body).unwrap_or(Json::String(body))))
-}
-
-fn dechunk(mut text: &str) -> String {
-    let mut body = String::new();
-    while let Some((size, rest)) = text.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        body.push_str(&rest[..size]);
-        text = rest[size..].trim_start_matches("\r\n");
+    let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(120)).build().ok()?;
+    let method = reqwest::Method::from_bytes(method.as_bytes()).ok()?;
+    let mut request = client.request(method, format!("http://127.0.0.1:{port}{path}"));
+    if let Some(body) = body {
+        request = request.json(body);
     }
-    body
+    let response = request.send().ok()?;
+    let status = response.status().as_u16();
+    let text = response.text().ok()?;
+    Some((status, serde_json::from_str(&text).unwrap_or(Json::String(text))))
 }
 
 /// A `profiles.yml` whose `prod` target is the emulator, with extra target fields.
@@ -431,6 +414,16 @@ fn one_model(emulator: &Emulator, endpoint: &str, extra: &str) -> Fixture {
         .file("profiles.yml", &emulator_profiles("shop", endpoint, &emulator.project, extra))
 }
 
+/// The statement that builds model `one` of `one_model`.
+const BUILDS_ONE: &str = "create or replace table `shop-test`.`analytics`.`one`";
+
+/// A proxy that answers the job building model `one` with `action`, and forwards every other request.
+fn on_building_one(emulator: &Emulator, action: impl Fn(&Request) -> Action + Send + Sync + 'static) -> Proxy {
+    Proxy::start(emulator.port, move |request, _| {
+        if request.method == "POST" && request.body.contains(BUILDS_ONE) { action(request) } else { Action::Forward }
+    })
+}
+
 fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
     requests.iter().filter(|r| r.method == "POST" && r.path.ends_with("/jobs") && r.body.contains(marker)).cloned().collect()
 }
@@ -441,11 +434,10 @@ fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
 fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
     let emulator = Emulator::start("shop-test");
     let proxy = Proxy::start(emulator.port, |request, seen| {
-        let model = "create or replace table `shop-test`.`analytics`.`one`";
-        if request.method != "POST" || !request.body.contains(model) {
+        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
             return Action::Forward;
         }
-        match inserts_of(seen, model).len() {
+        match inserts_of(seen, BUILDS_ONE).len() {
             1 => Action::Answer(500, google_error(500, "backendError", "Backend error")),
             2 => Action::Answer(429, "<html><body>Too Many Requests</body></html>".into()),
             3 => Action::Answer(403, google_error(403, "rateLimitExceeded", "Exceeded rate limits")),
@@ -474,13 +466,7 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
 #[test]
 fn a_bad_request_is_not_retried() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, _| {
-        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
-            Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]"))
-        } else {
-            Action::Forward
-        }
-    });
+    let proxy = on_building_one(&emulator, |_| Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]")));
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -492,13 +478,7 @@ fn a_bad_request_is_not_retried() {
 #[test]
 fn ctrl_c_cancels_the_running_job() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, _| {
-        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
-            Action::HoldUntilCancelled
-        } else {
-            Action::Forward
-        }
-    });
+    let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "");
     let mut child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let started = Instant::now();
@@ -744,13 +724,7 @@ fn partition_options_reach_the_table_and_a_changed_partitioning_replaces_it() {
 #[test]
 fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, _| {
-        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
-            Action::HoldUntilCancelled
-        } else {
-            Action::Forward
-        }
-    });
+    let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_timeout_seconds: 1\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -767,19 +741,15 @@ fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
 #[test]
 fn a_failed_job_points_at_the_line_of_the_model() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, _| {
-        if request.method == "POST" && request.body.contains("create or replace table `shop-test`.`analytics`.`one`") {
-            let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
-            let error = json!({"reason": "invalidQuery", "location": "query", "message": "Unrecognized name: nope at [5:3]"});
-            let job = json!({
-                "kind": "bigquery#job",
-                "jobReference": body["jobReference"],
-                "status": {"state": "DONE", "errorResult": error, "errors": [error]},
-            });
-            Action::Answer(200, job.to_string())
-        } else {
-            Action::Forward
-        }
+    let proxy = on_building_one(&emulator, |request| {
+        let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
+        let error = json!({"reason": "invalidQuery", "location": "query", "message": "Unrecognized name: nope at [5:3]"});
+        let job = json!({
+            "kind": "bigquery#job",
+            "jobReference": body["jobReference"],
+            "status": {"state": "DONE", "errorResult": error, "errors": [error]},
+        });
+        Action::Answer(200, job.to_string())
     });
     let fixture = one_model(&emulator, &proxy.endpoint(), "")
         .file("models/one.sql", "{{ config(materialized='table') }}\nselect 1 as id,\n  nope as other\n");
