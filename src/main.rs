@@ -8,7 +8,24 @@ use clap::Parser;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// DuckDB's C++ allocates through the C library's malloc, whose default of
+/// eight arenas per core keeps freed memory of each thread apart: the second
+/// day of a 5,000-model run with `memory_limit: 128MB` peaked at 453 MB, and at
+/// 383 MB with one arena per core, in the same time.
+fn bound_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX).max(2);
+        // SAFETY: mallopt only changes a malloc parameter; called before any thread starts.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
+}
+
 fn main() {
+    bound_malloc_arenas();
     let cli = strata::cli::Cli::parse();
     report_panics(cli.project_dir().join("target").join("strata-crash.log"));
     // Lets the tests check the panic report; no user sets it.

@@ -21,6 +21,31 @@ pub struct DuckDb {
     /// every connection refuses statements after it, not only the running ones.
     interrupted: Arc<AtomicBool>,
     sql: DuckDbSql,
+    /// None in memory, which has no write-ahead log.
+    checkpoints: Option<Arc<Checkpoints>>,
+}
+
+/// DuckDB checkpoints on commit once its write-ahead log passes
+/// `checkpoint_threshold`, but not while another connection has a transaction
+/// open if the committing one dropped or renamed a table, which every table
+/// swap does. With `--threads` above 1 that is nearly always, so the log, and
+/// the new tables' rows DuckDB keeps in memory until a checkpoint, would grow
+/// for the whole run (a 5,000-model project's second day: a 36 MB log and
+/// every replaced table in memory or spilled). After a statement outside a
+/// transaction leaves the log past the threshold, strata checkpoints itself:
+/// `force checkpoint` waits for the other connections' open transactions and
+/// holds new ones back until it is done.
+struct Checkpoints {
+    wal: PathBuf,
+    threshold: u64,
+    /// One connection checkpoints at a time; the others go on.
+    running: AtomicBool,
+}
+
+impl Checkpoints {
+    fn due(&self) -> bool {
+        std::fs::metadata(&self.wal).is_ok_and(|meta| meta.len() > self.threshold)
+    }
 }
 
 impl DuckDb {
@@ -58,7 +83,24 @@ impl DuckDb {
                 None => WarehouseError::Connect(format!("`{}`: {message}", full.display())),
             }
         })?;
-        Ok(DuckDb { root: Mutex::new(connection), interrupts: Mutex::new(Vec::new()), interrupted: Arc::new(AtomicBool::new(false)), sql: DuckDbSql })
+        let checkpoints = if path == ":memory:" {
+            None
+        } else {
+            // DuckDB shows the setting as a size (`16.0 MiB`); a setting strata cannot read leaves checkpoints to DuckDB.
+            let threshold: Option<String> = connection.query_row("select current_setting('checkpoint_threshold')", [], |row| row.get(0)).ok();
+            threshold.as_deref().and_then(parse_size).map(|threshold| {
+                let mut wal = full.clone().into_os_string();
+                wal.push(".wal");
+                Arc::new(Checkpoints { wal: wal.into(), threshold, running: AtomicBool::new(false) })
+            })
+        };
+        Ok(DuckDb {
+            root: Mutex::new(connection),
+            interrupts: Mutex::new(Vec::new()),
+            interrupted: Arc::new(AtomicBool::new(false)),
+            sql: DuckDbSql,
+            checkpoints,
+        })
     }
 
     /// The default database file of a profile: `target/<profile>.duckdb`.
@@ -74,7 +116,12 @@ impl Warehouse for DuckDb {
         if let Ok(mut interrupts) = self.interrupts.lock() {
             interrupts.push(connection.interrupt_handle());
         }
-        Ok(Box::new(DuckDbConnection { connection, interrupted: self.interrupted.clone() }))
+        Ok(Box::new(DuckDbConnection {
+            connection,
+            interrupted: self.interrupted.clone(),
+            checkpoints: self.checkpoints.clone(),
+            in_transaction: false,
+        }))
     }
 
     fn interrupt(&self) {
@@ -94,6 +141,9 @@ impl Warehouse for DuckDb {
 struct DuckDbConnection {
     connection: duckdb::Connection,
     interrupted: Arc<AtomicBool>,
+    checkpoints: Option<Arc<Checkpoints>>,
+    /// Between the plan's `begin` and its `commit` or `rollback`.
+    in_transaction: bool,
 }
 
 impl DuckDbConnection {
@@ -101,6 +151,45 @@ impl DuckDbConnection {
     fn check_interrupted(&self) -> Result<(), WarehouseError> {
         if self.interrupted.load(Ordering::SeqCst) { Err(WarehouseError::Interrupted) } else { Ok(()) }
     }
+
+    /// After a statement that succeeded: follows the plan's transaction, and
+    /// outside one checkpoints when the log is past the threshold (see [`Checkpoints`]).
+    fn after(&mut self, sql: &str) -> Result<(), WarehouseError> {
+        let generator = DuckDbSql;
+        if sql.eq_ignore_ascii_case(generator.begin()) {
+            self.in_transaction = true;
+        } else if sql.eq_ignore_ascii_case(generator.commit()) || sql.eq_ignore_ascii_case(generator.rollback()) {
+            self.in_transaction = false;
+        }
+        let Some(checkpoints) = self.checkpoints.as_deref() else { return Ok(()) };
+        if self.in_transaction || !checkpoints.due() || checkpoints.running.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let result = self.connection.execute_batch("force checkpoint");
+        checkpoints.running.store(false, Ordering::SeqCst);
+        match result.map_err(query_error) {
+            // The statement itself succeeded; a checkpoint that did not happen
+            // leaves it to DuckDB, as before. Only Ctrl-C stops the node.
+            Err(WarehouseError::Interrupted) => Err(WarehouseError::Interrupted),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A size as DuckDB shows a setting: `1000 bytes`, `16.0 MiB`.
+fn parse_size(text: &str) -> Option<u64> {
+    let (number, unit) = text.trim().split_once(' ')?;
+    let number: f64 = number.parse().ok()?;
+    let scale: u64 = match unit {
+        "bytes" | "byte" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "PiB" => 1 << 50,
+        _ => return None,
+    };
+    Some((number * scale as f64) as u64)
 }
 
 fn query_error(err: duckdb::Error) -> WarehouseError {
@@ -124,13 +213,16 @@ impl Connection for DuckDbConnection {
         }
         if job.script {
             self.check_interrupted()?;
-            return self.connection.execute_batch(sql).map(|()| JobStats::default()).map_err(query_error);
+            self.connection.execute_batch(sql).map_err(query_error)?;
+            self.after(sql)?;
+            return Ok(JobStats::default());
         }
         // A rollback still runs: it is what undoes the interrupted work.
         if !sql.eq_ignore_ascii_case("rollback") {
             self.check_interrupted()?;
         }
         let rows = self.connection.execute(sql, []).map_err(query_error)?;
+        self.after(sql)?;
         Ok(JobStats { rows_affected: Some(rows as u64), ..JobStats::default() })
     }
 
@@ -286,6 +378,55 @@ mod tests {
             table.rows[0],
             [Cell::Int(2), Cell::Float(3.0), Cell::Text("a".into()), Cell::Text("2026-11-20".into()), Cell::Null, Cell::Text("[1, 2]".into()), Cell::Text("1 day".into())]
         );
+    }
+
+    // A table swap that commits while another connection has a transaction
+    // open on a table: DuckDB does not checkpoint then (its log would grow by
+    // 20, 60, 120 KB here), so strata does, once that transaction ends.
+    #[test]
+    fn checkpoints_a_swap_that_commits_beside_an_open_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal_size = || std::fs::metadata(dir.path().join("w.duckdb.wal")).map_or(0, |meta| meta.len());
+        let settings = [("checkpoint_threshold".to_string(), "4KB".to_string())];
+        let warehouse = DuckDb::open("w.duckdb", dir.path(), &settings).unwrap();
+        let mut reader = warehouse.connect().unwrap();
+        let mut writer = warehouse.connect().unwrap();
+        writer.execute("create table t as select range as id from range(10)").unwrap();
+        writer.execute("create table other as select 1 as x").unwrap();
+        let (began, begun) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let reading = scope.spawn(move || {
+                reader.execute("begin transaction").unwrap();
+                reader.query_sql("select count(*) from other").unwrap();
+                began.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                // The open transaction still reads the table as it began.
+                let rows = reader.query_sql("select count(*) from t").unwrap().rows;
+                reader.execute("rollback").unwrap();
+                rows
+            });
+            begun.recv().unwrap();
+            for round in 1..=3 {
+                writer.execute("begin transaction").unwrap();
+                writer
+                    .execute(&format!("create table t_new as select range as id, 'row ' || range as label from range({round} * 1000)"))
+                    .unwrap();
+                writer.execute("drop table t").unwrap();
+                writer.execute("alter table t_new rename to t").unwrap();
+                writer.execute("commit").unwrap();
+                assert!(wal_size() <= 4000, "round {round}: the log holds {} bytes", wal_size());
+            }
+            assert_eq!(reading.join().unwrap(), [[Cell::Int(10)]]);
+        });
+        assert_eq!(writer.query_sql("select count(*) from t").unwrap().rows, [[Cell::Int(3000)]]);
+    }
+
+    #[test]
+    fn reads_sizes_as_duckdb_shows_them() {
+        assert_eq!(parse_size("1000 bytes"), Some(1000));
+        assert_eq!(parse_size("16.0 MiB"), Some(16 << 20));
+        assert_eq!(parse_size("1.5 GiB"), Some(3 << 29));
+        assert_eq!(parse_size("16MB"), None);
     }
 
     // Ctrl-C between two statements of a plan: DuckDB's interrupt only stops a
