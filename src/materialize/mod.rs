@@ -64,11 +64,18 @@ enum StepError {
 }
 
 impl StepError {
+    /// The warehouse's error, when the warehouse failed the step.
+    fn warehouse(&self) -> Option<&WarehouseError> {
+        match self {
+            StepError::Warehouse(err) | StepError::Plan(PlanError::Warehouse(err)) | StepError::Hook { source: err, .. } => Some(err),
+            _ => None,
+        }
+    }
+
     /// Where in its statement the warehouse said the step failed.
     fn at(&self) -> Option<&crate::warehouse::ErrorAt> {
-        match self {
-            StepError::Warehouse(WarehouseError::Query { at, .. })
-            | StepError::Plan(PlanError::Warehouse(WarehouseError::Query { at, .. })) => at.as_ref(),
+        match self.warehouse()? {
+            WarehouseError::Query { at, .. } => at.as_ref(),
             _ => None,
         }
     }
@@ -155,6 +162,9 @@ impl Materializer<'_> {
                 let mut message = err.to_string();
                 if let Some(place) = err.at().and_then(|at| self.locate_in_model(node, &compiled.sql, at)) {
                     message.push_str(&format!("\n--> {place}"));
+                }
+                if let Some(help) = err.warehouse().and_then(WarehouseError::help) {
+                    message.push_str(&format!("\n= help: {help}"));
                 }
                 let mut outcome = Outcome::error(node.label(), message);
                 outcome.compiled_path = Some(compiled.compiled_path);

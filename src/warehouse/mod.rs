@@ -55,6 +55,8 @@ impl WarehouseError {
         let WarehouseError::Query { message, .. } = self else { return None };
         if message.contains("(accessDenied)") || message.contains("Access Denied") {
             Some("the credential lacks a permission: grant its account BigQuery Job User on the project and BigQuery Data Editor on the datasets; `strata debug` shows which credential is used")
+        } else if message.contains("Out of Memory Error") {
+            Some("DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there")
         } else {
             None
         }

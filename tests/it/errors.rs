@@ -175,6 +175,24 @@ fn duckdb_settings_apply_and_a_misspelt_one_is_located() {
     insta::assert_snapshot!(run.stderr);
 }
 
+/// A model DuckDB cannot fit in `memory_limit` (here with nowhere to spill)
+/// fails with DuckDB's message and where strata's setting is.
+#[test]
+fn out_of_memory_says_where_the_limit_is_set() {
+    let profiles = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      settings: {memory_limit: 20MB, temp_directory: ''}\n";
+    let run = Fixture::new()
+        .file("profiles.yml", profiles)
+        .file("models/wide.sql", "{{ config(materialized='table') }}\nselect range % 3000000 as k, count(*) as n from range(6000000) group by 1")
+        .strata(&["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Out of Memory Error"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("= help: DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_model_described_twice_in_properties_names_both_lines() {
     let run = Fixture::new()
