@@ -60,6 +60,12 @@ impl Cli {
             Command::Debug(args) => &args.project.project_dir,
         }
     }
+
+    /// Whether the command builds or tests in the warehouse, where DuckDB's
+    /// allocations are most of the time spent.
+    pub fn builds(&self) -> bool {
+        matches!(self.command, Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Retry(_))
+    }
 }
 
 #[derive(Debug, Args)]
