@@ -27,8 +27,9 @@ fn bound_malloc_arenas() {
 /// glibc's per-thread cache keeps 7 freed chunks of each small size; DuckDB's
 /// parser, binder and executor free and allocate many more per statement, and
 /// the rest go through the arena's lock. With 127 (glibc's maximum before
-/// 2.30) a 5,000-model run took 16.7 s instead of 17.7-18.8 s, and its second
-/// day 19.9-21.4 s instead of 25.2-25.8 s, at the same peak memory. glibc reads
+/// 2.30), alternating runs of 5,000 models took 16.9-18.0 s instead of
+/// 19.9-20.9 s, and the next day 21.1-24.9 s instead of 24.4-27.9 s, at the
+/// same peak memory. glibc reads
 /// the size only when a program starts (`GLIBC_TUNABLES`), so a command that
 /// builds starts itself once more with it, unless the variable is set already.
 fn tune_malloc_cache(cli: &strata::cli::Cli) {
