@@ -371,3 +371,26 @@ fn dry_run_on_duckdb_checks_each_model_with_explain() {
     assert!(run.stdout.contains("Dry run of 2 models for 2026-11-20: each checked with EXPLAIN; nothing ran"), "{}", run.stdout);
     assert_eq!(scalar(&fixture, "select string_agg(table_name, ',') from information_schema.tables"), "good");
 }
+
+/// On glibc, a command that builds starts once more with a larger malloc
+/// cache (README, "A DuckDB target"), and a `GLIBC_TUNABLES` the user set is
+/// left as it is. The models read the variable through `env_var`, in the
+/// process that built them.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_build_runs_with_the_malloc_cache_unless_the_user_tuned_malloc() {
+    let fixture = Fixture::new().file("models/tunables.sql", "select '{{ env_var(\"GLIBC_TUNABLES\", \"unset\") }}' as tunables");
+    let built = |tunables: Option<&str>| {
+        let mut command = crate::strata_command(fixture.path());
+        command.arg("run");
+        match tunables {
+            Some(value) => command.env("GLIBC_TUNABLES", value),
+            None => command.env_remove("GLIBC_TUNABLES"),
+        };
+        let output = command.output().expect("run");
+        assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+        scalar(&fixture, "select tunables from tunables")
+    };
+    assert_eq!(built(None), "glibc.malloc.tcache_count=127");
+    assert_eq!(built(Some("glibc.malloc.arena_max=1")), "glibc.malloc.arena_max=1");
+}
