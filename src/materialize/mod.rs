@@ -72,10 +72,12 @@ impl StepError {
         }
     }
 
-    /// Where in its statement the warehouse said the step failed.
+    /// Where in the model's statement the warehouse said the step failed (a
+    /// hook's statement is not the model's, so its line is not looked for).
     fn at(&self) -> Option<&crate::warehouse::ErrorAt> {
-        match self.warehouse()? {
-            WarehouseError::Query { at, .. } => at.as_ref(),
+        match self {
+            StepError::Warehouse(WarehouseError::Query { at, .. })
+            | StepError::Plan(PlanError::Warehouse(WarehouseError::Query { at, .. })) => at.as_ref(),
             _ => None,
         }
     }
