@@ -515,6 +515,13 @@ fn nix_kill(pid: u32) {
     assert!(status.success());
 }
 
+/// The tests' service-account key, its token endpoint the one on `token_port`.
+fn fake_key(token_port: u16) -> String {
+    std::fs::read_to_string(crate::repo_root().join("tests/fixtures/bigquery/fake-service-account.json"))
+        .expect("key fixture")
+        .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"))
+}
+
 /// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the forms it got.
 fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token endpoint");
@@ -561,9 +568,7 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
     let emulator = Emulator::start("shop-test");
     let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
     let (token_port, forms) = token_endpoint("strata-test-access-token");
-    let key = std::fs::read_to_string(crate::repo_root().join("tests/fixtures/bigquery/fake-service-account.json"))
-        .expect("key fixture")
-        .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"));
+    let key = fake_key(token_port);
     let fixture = one_model(&emulator, &proxy.endpoint(), "      method: service-account\n      keyfile: secrets/key.json\n")
         .file("secrets/key.json", &key);
     let run = fixture.strata(&["run"]);
@@ -811,9 +816,7 @@ fn oauth_uses_the_application_default_credentials_file() {
     let emulator = Emulator::start("shop-test");
     let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
     let (token_port, forms) = token_endpoint("strata-adc-token");
-    let key = std::fs::read_to_string(crate::repo_root().join("tests/fixtures/bigquery/fake-service-account.json"))
-        .expect("key fixture")
-        .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"));
+    let key = fake_key(token_port);
     let fixture = one_model(&emulator, &proxy.endpoint(), "      method: oauth\n").file("adc.json", &key);
     let adc = fixture.path().join("adc.json");
     for command in ["debug", "run"] {
