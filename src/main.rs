@@ -49,9 +49,9 @@ fn tune_malloc_cache(cli: &strata::cli::Cli) {
 }
 
 fn main() {
-    bound_malloc_arenas();
     let cli = strata::cli::Cli::parse();
     tune_malloc_cache(&cli);
+    bound_malloc_arenas();
     report_panics(cli.project_dir().join("target").join("strata-crash.log"));
     // Lets the tests check the panic report; no user sets it.
     if std::env::var_os("STRATA_TEST_PANIC").is_some() {

@@ -155,10 +155,9 @@ impl DuckDbConnection {
     /// After a statement that succeeded: follows the plan's transaction, and
     /// outside one checkpoints when the log is past the threshold (see [`Checkpoints`]).
     fn after(&mut self, sql: &str) -> Result<(), WarehouseError> {
-        let generator = DuckDbSql;
-        if sql.eq_ignore_ascii_case(generator.begin()) {
+        if sql.eq_ignore_ascii_case(DuckDbSql.begin()) {
             self.in_transaction = true;
-        } else if sql.eq_ignore_ascii_case(generator.commit()) || sql.eq_ignore_ascii_case(generator.rollback()) {
+        } else if sql.eq_ignore_ascii_case(DuckDbSql.commit()) || sql.eq_ignore_ascii_case(DuckDbSql.rollback()) {
             self.in_transaction = false;
         }
         let Some(checkpoints) = self.checkpoints.as_deref() else { return Ok(()) };
@@ -218,7 +217,7 @@ impl Connection for DuckDbConnection {
             return Ok(JobStats::default());
         }
         // A rollback still runs: it is what undoes the interrupted work.
-        if !sql.eq_ignore_ascii_case("rollback") {
+        if !sql.eq_ignore_ascii_case(DuckDbSql.rollback()) {
             self.check_interrupted()?;
         }
         let rows = self.connection.execute(sql, []).map_err(query_error)?;
