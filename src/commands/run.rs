@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use crate::artifacts::{self, RunResult};
@@ -53,18 +53,22 @@ impl Which {
     }
 }
 
-/// The Ctrl-C flag, set once per process; the handler also interrupts the warehouse.
+/// The Ctrl-C flag, set once per process; the handler also interrupts the
+/// warehouse of the run in progress. It holds the warehouse weakly: the run
+/// owns it, and closing it when the run ends is what lets DuckDB write its
+/// log into the database file.
 pub(super) fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> {
-    static FLAG: OnceLock<(Arc<AtomicBool>, Arc<Mutex<Option<Arc<dyn Warehouse>>>>)> = OnceLock::new();
+    type Current = Arc<Mutex<Option<Weak<dyn Warehouse>>>>;
+    static FLAG: OnceLock<(Arc<AtomicBool>, Current)> = OnceLock::new();
     let (flag, current) = FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
-        let current: Arc<Mutex<Option<Arc<dyn Warehouse>>>> = Arc::new(Mutex::new(None));
+        let current: Current = Arc::new(Mutex::new(None));
         let (handler_flag, handler_current) = (flag.clone(), current.clone());
         // A second handler cannot be installed; a failure here only loses Ctrl-C handling.
         let _ = ctrlc::set_handler(move || {
             handler_flag.store(true, Ordering::SeqCst);
             if let Ok(current) = handler_current.lock() {
-                if let Some(warehouse) = current.as_ref() {
+                if let Some(warehouse) = current.as_ref().and_then(Weak::upgrade) {
                     warehouse.interrupt();
                 }
             }
@@ -72,7 +76,7 @@ pub(super) fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> 
         (flag, current)
     });
     if let Ok(mut slot) = current.lock() {
-        *slot = Some(warehouse.clone());
+        *slot = Some(Arc::downgrade(warehouse));
     }
     flag.clone()
 }
@@ -418,6 +422,12 @@ pub(super) fn run_phases(
     if let Some(refresher) = &refresher {
         refresher.sign_out();
     }
+    // Closing the warehouse belongs to the run's time: DuckDB writes the
+    // tables its log holds into the database file (a checkpoint), as it does
+    // when dbt-duckdb closes, so the next command or a notebook opens a
+    // complete file instead of replaying the log.
+    drop(setup);
+    drop(warehouse);
     let elapsed = started.elapsed().as_secs_f64();
     let graph = session.graph();
     let summary_nodes: Vec<&crate::graph::Node> = all_results.iter().map(|(node, ..)| node).collect();

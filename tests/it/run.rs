@@ -130,6 +130,22 @@ fn views_tables_ephemerals_and_incrementals() {
     assert_eq!(scalar(&fixture, "select string_agg(n::varchar, ',') from main.log"), "2");
 }
 
+/// A run closes its database as dbt-duckdb does, and DuckDB writes what its
+/// log held into the file: no `.wal` is left for the next command or a
+/// notebook to replay.
+#[test]
+fn a_run_leaves_its_tables_in_the_database_file_not_in_the_log() {
+    let fixture = Fixture::new()
+        .file("models/totals.sql", "{{ config(materialized='table') }} select range as id from range(3)")
+        .file("models/listed.sql", "select id * 2 as doubled from {{ ref('totals') }}");
+    let wal = fixture.path().join("target/dev.duckdb.wal");
+    for command in ["run", "build"] {
+        assert_status(&fixture.strata(&[command]), 0);
+        assert!(!wal.exists(), "`strata {command}` left {} bytes of log", std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0));
+        assert_eq!(scalar(&fixture, "select string_agg(doubled::varchar, ',' order by doubled) from main.listed"), "0,2,4");
+    }
+}
+
 #[test]
 fn hooks_run_around_models_and_the_run() {
     let project = "name: shop\nprofile: shop\non-run-start: [\"create table if not exists main.audit (event varchar)\"]\non-run-end: \"insert into main.audit values ('end')\"\n";
