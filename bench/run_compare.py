@@ -19,6 +19,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,9 @@ def measure(tool, project, thread_counts, date, next_date):
         # compiled files took 2.6 s instead of 0.2 s), which a 1,000-model
         # project hardly meets, so it read as strata's cost growing faster
         # than the project.
-        for database in glob.glob(os.path.join(project, "target", "*.duckdb*")):
-            os.remove(database)
+        # The database, its log and its spill folder (`<database>.tmp/`).
+        for path in glob.glob(os.path.join(project, "target", "*.duckdb*")):
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
         wall, peak = timed(tool.invoke("seed", date), project)
         return wall, peak
 

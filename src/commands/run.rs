@@ -67,10 +67,9 @@ pub(super) fn cancelled_flag(warehouse: &Arc<dyn Warehouse>) -> Arc<AtomicBool> 
         // A second handler cannot be installed; a failure here only loses Ctrl-C handling.
         let _ = ctrlc::set_handler(move || {
             handler_flag.store(true, Ordering::SeqCst);
-            if let Ok(current) = handler_current.lock() {
-                if let Some(warehouse) = current.as_ref().and_then(Weak::upgrade) {
-                    warehouse.interrupt();
-                }
+            let warehouse = handler_current.lock().ok().and_then(|current| current.as_ref().and_then(Weak::upgrade));
+            if let Some(warehouse) = warehouse {
+                warehouse.interrupt();
             }
         });
         (flag, current)

@@ -389,24 +389,24 @@ fn dry_run_on_duckdb_checks_each_model_with_explain() {
 }
 
 /// On glibc, a command that builds starts once more with a larger malloc
-/// cache (README, "A DuckDB target"), and a `GLIBC_TUNABLES` the user set is
-/// left as it is. The models read the variable through `env_var`, in the
-/// process that built them.
+/// cache and mimalloc's lazy arena commit (README, "A DuckDB target"), and a
+/// setting the user made is left as it is. The models read the variables
+/// through `env_var`, in the process that built them.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[test]
-fn a_build_runs_with_the_malloc_cache_unless_the_user_tuned_malloc() {
-    let fixture = Fixture::new().file("models/tunables.sql", "select '{{ env_var(\"GLIBC_TUNABLES\", \"unset\") }}' as tunables");
-    let built = |tunables: Option<&str>| {
+fn a_build_runs_with_the_allocator_settings_unless_the_user_made_them() {
+    let fixture = Fixture::new().file(
+        "models/settings.sql",
+        "select '{{ env_var(\"GLIBC_TUNABLES\", \"unset\") }}' as tunables, '{{ env_var(\"MIMALLOC_ARENA_EAGER_COMMIT\", \"unset\") }}' as eager_commit",
+    );
+    let built = |user: &[(&str, &str)]| {
         let mut command = crate::strata_command(fixture.path());
-        command.arg("run");
-        match tunables {
-            Some(value) => command.env("GLIBC_TUNABLES", value),
-            None => command.env_remove("GLIBC_TUNABLES"),
-        };
+        command.arg("run").env_remove("GLIBC_TUNABLES").env_remove("MIMALLOC_ARENA_EAGER_COMMIT").envs(user.iter().copied());
         let output = command.output().expect("run");
         assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-        scalar(&fixture, "select tunables from tunables")
+        query(&fixture, "select tunables, eager_commit from settings").remove(0)
     };
-    assert_eq!(built(None), "glibc.malloc.tcache_count=127");
-    assert_eq!(built(Some("glibc.malloc.arena_max=1")), "glibc.malloc.arena_max=1");
+    assert_eq!(built(&[]), ["glibc.malloc.tcache_count=127", "0"]);
+    assert_eq!(built(&[("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")]), ["glibc.malloc.arena_max=1", "0"]);
+    assert_eq!(built(&[("MIMALLOC_ARENA_EAGER_COMMIT", "1")]), ["glibc.malloc.tcache_count=127", "1"]);
 }
