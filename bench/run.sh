@@ -33,7 +33,7 @@ python3 bench/measure.py --cwd "$generated/p10000" --label "ls --select m_00100+
 python3 bench/measure.py --cwd "$generated/p10000" --label "ls (everything)" -- "$strata" ls
 
 echo "== 1,000 models on DuckDB"
-(cd "$generated/p1000" && rm -rf target && "$strata" seed --quiet >/dev/null)
+(cd "$generated/p1000" && rm -rf target/*.duckdb* && "$strata" seed --quiet >/dev/null)
 python3 bench/measure.py --runs 3 --cwd "$generated/p1000" --label "run (4 threads)" -- "$strata" run --quiet --threads 4
 python3 bench/measure.py --runs 3 --cwd "$generated/p1000" --label "run (1 thread)" -- "$strata" run --quiet --threads 1
 python3 - "$generated/p1000/target/run_results.json" <<'PY'
