@@ -602,6 +602,7 @@ mod tests {
         let fresh = Present::default();
         let table = Present { relation: Some(RelationKind::Table), ..Present::default() };
         let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true, ..Present::default() };
+        let view = Present { relation: Some(RelationKind::View), ..Present::default() };
         let repartitioned = Present { relation: Some(RelationKind::Table), partitioning_differs: true, ..Present::default() };
         let select = "select * from source_events";
         let load = SeedLoad {
@@ -618,6 +619,8 @@ mod tests {
             ("table, first build", sql.table_plan(&rel("t"), fresh, &TableOptions::default(), select)),
             ("table with partition, clustering and labels, replacing one", sql.table_plan(&rel("t"), table, &options, select)),
             ("table partitioned by month, replacing one partitioned otherwise", sql.table_plan(&rel("t"), repartitioned, &monthly, select)),
+            ("table, replacing a view", sql.table_plan(&rel("t"), view, &TableOptions::default(), select)),
+            ("table, after an interrupted build left its staging table", sql.table_plan(&rel("t"), leftover, &TableOptions::default(), select)),
             ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
             ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
             ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &["id".into(), "day".into()], select)),

@@ -98,6 +98,24 @@ fn a_failing_rebuild_leaves_the_previous_table() {
     assert_eq!(scalar(&fixture, "select count(*) from information_schema.tables where table_name like '%strata%'"), "0");
 }
 
+/// A model whose materialization changes replaces the relation of the other
+/// kind, in both directions.
+#[test]
+fn a_model_turns_from_view_to_table_and_back() {
+    let model = |materialized: &str| format!("{{{{ config(materialized='{materialized}') }}}} select range as id from range(4)");
+    let mut fixture = Fixture::new();
+    for (materialized, kind) in [("view", "VIEW"), ("table", "BASE TABLE"), ("table", "BASE TABLE"), ("view", "VIEW")] {
+        fixture = fixture.file("models/shifting.sql", &model(materialized));
+        assert_status(&fixture.strata(&["run"]), 0);
+        assert_eq!(
+            query(&fixture, "select table_name, table_type from information_schema.tables"),
+            [["shifting".to_string(), kind.to_string()]],
+            "after building it as a {materialized}"
+        );
+        assert_eq!(scalar(&fixture, "select sum(id) from main.shifting"), "6");
+    }
+}
+
 #[test]
 fn views_tables_ephemerals_and_incrementals() {
     let fixture = Fixture::new()
