@@ -82,7 +82,10 @@ def measure(tool, project, thread_counts, date, next_date):
         # than the project.
         # The database, its log and its spill folder (`<database>.tmp/`).
         for path in glob.glob(os.path.join(project, "target", "*.duckdb*")):
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
         wall, peak = timed(tool.invoke("seed", date), project)
         return wall, peak
 
