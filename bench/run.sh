@@ -67,5 +67,5 @@ python3 bench/run_compare.py --project "$generated/example" --strata "$strata" "
 # then with DuckDB's cache bounded (`settings: {memory_limit: ...}`).
 python3 bench/run_compare.py --project "$generated/p5000" --strata "$strata" --threads 4 1
 rm -rf "$generated/p5000-bounded" && cp -r "$generated/p5000" "$generated/p5000-bounded"
-sed -i 's/^      threads: 4$/      threads: 4\n      settings: {memory_limit: 128MB}/' "$generated/p5000-bounded/profiles.yml"
+sed -i 's/^      threads: 4$/      threads: 4\n      settings: {memory_limit: 128MB, checkpoint_threshold: 8MB}/' "$generated/p5000-bounded/profiles.yml"
 python3 bench/run_compare.py --project "$generated/p5000-bounded" --strata "$strata" --threads 4 1
