@@ -428,7 +428,7 @@ pub(super) fn run_phases(
     let closing = Instant::now();
     drop(setup);
     drop(warehouse);
-    warehouse_nanos.fetch_add(u64::try_from(closing.elapsed().as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    Timed::add_since(&warehouse_nanos, closing);
     let elapsed = started.elapsed().as_secs_f64();
     let graph = session.graph();
     let summary_nodes: Vec<&crate::graph::Node> = all_results.iter().map(|(node, ..)| node).collect();

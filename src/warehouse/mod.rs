@@ -254,9 +254,15 @@ impl Timed {
     fn timed<T>(&mut self, call: impl FnOnce(&mut dyn Connection) -> T) -> T {
         let started = std::time::Instant::now();
         let result = call(self.inner.as_mut());
-        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.spent_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+        Timed::add_since(&self.spent_nanos, started);
         result
+    }
+
+    /// Adds the time since `started` to `spent_nanos`: for warehouse work
+    /// outside a connection's calls, such as closing the warehouse.
+    pub fn add_since(spent_nanos: &std::sync::atomic::AtomicU64, started: std::time::Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        spent_nanos.fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
