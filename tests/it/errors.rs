@@ -184,7 +184,7 @@ fn out_of_memory_says_where_the_limit_is_set() {
         .file("profiles.yml", profiles)
         .file("models/wide.sql", "{{ config(materialized='table') }}\nselect range % 3000000 as k, count(*) as n from range(6000000) group by 1")
         .strata(&["run"]);
-    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    crate::run::assert_status(&run, 1);
     assert!(run.stdout.contains("Out of Memory Error"), "{}", run.stdout);
     assert!(
         run.stdout.contains("= help: DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there"),
