@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Runs one generated project with strata and, when given, dbt-core with
 dbt-duckdb: `seed`, then `run` at each thread count (each from a fresh
-database holding only the seeds; the rest of target/ is kept), then `test`. Prints wall time, peak memory
-and the sum of `execution_time` per materialization (table, view,
-incremental, seed, test) from each tool's run_results.json, and the ratios.
+database holding only the seeds; the rest of target/ is kept), then `test`.
+Prints wall time, peak memory and the sum of `execution_time` per
+materialization (table, view, incremental, seed, test) from each tool's
+run_results.json, and the ratios.
 
     python3 bench/run_compare.py --project bench/generated/p1000 \
         --strata target/release/strata [--dbt bench/.venv/bin/dbt] [--threads 1 4]
@@ -74,13 +75,13 @@ def measure(tool, project, thread_counts, date, next_date):
     figures = {"runs": {}, "sums": {}, "counts": {}}
 
     def fresh_seeds():
-        # A fresh database; the rest of target/ stays, as a scheduler's does.
+        # A fresh database (the file, its log and its spill folder
+        # `<database>.tmp/`); the rest of target/ stays, as a scheduler's does.
         # Removing the whole folder would time the file system instead: ext4
         # creates files slowly just after thousands were deleted (5,000
         # compiled files took 2.6 s instead of 0.2 s), which a 1,000-model
         # project hardly meets, so it read as strata's cost growing faster
         # than the project.
-        # The database, its log and its spill folder (`<database>.tmp/`).
         for path in glob.glob(os.path.join(project, "target", "*.duckdb*")):
             if os.path.isdir(path):
                 shutil.rmtree(path)
