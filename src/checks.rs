@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use crate::core::format::{duration_value, seconds};
+
 use crate::graph::{Node, NodeDetails};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,10 +52,13 @@ impl SourceCheck {
         let mut poke_interval = Duration::from_secs(60);
         let mut timing = |spec: &serde_json::Map<String, Json>| -> Result<(), String> {
             if let Some(value) = spec.get("timeout") {
-                timeout = duration(value).ok_or_else(|| format!("`timeout: {value}` is not a duration such as `30m`"))?;
+                timeout = duration_value(value).map_err(|err| format!("`timeout`: {err}"))?;
             }
             if let Some(value) = spec.get("poke_interval") {
-                poke_interval = duration(value).ok_or_else(|| format!("`poke_interval: {value}` is not a duration such as `1m`"))?;
+                poke_interval = duration_value(value).map_err(|err| format!("`poke_interval`: {err}"))?;
+                if poke_interval.is_zero() {
+                    return Err(format!("`poke_interval: {value}` must be more than zero, or the check would poke without pause"));
+                }
             }
             Ok(())
         };
@@ -79,7 +84,7 @@ impl SourceCheck {
                 let after = |key: &str| -> Result<Option<Duration>, String> {
                     match spec.get(key) {
                         None | Some(Json::Null) => Ok(None),
-                        Some(value) => freshness_after(value).map(Some).ok_or_else(|| format!("`{key}: {value}` needs `count` and `period` (minute, hour or day)")),
+                        Some(value) => freshness_after(key, value).map(Some),
                     }
                 };
                 Some(Freshness { loaded_at_field: field.to_string(), warn_after: after("warn_after")?, error_after: after("error_after")? })
@@ -90,24 +95,17 @@ impl SourceCheck {
     }
 }
 
-/// `30m`, `10s`, `2h`, `1d`, or a number of seconds.
-pub fn duration(value: &Json) -> Option<Duration> {
-    if let Some(seconds) = value.as_f64() {
-        return (seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    crate::core::format::parse_duration(value.as_str()?)
-}
-
 /// dbt's `{count: 12, period: hour}`.
-fn freshness_after(value: &Json) -> Option<Duration> {
-    let count = value.get("count")?.as_f64()?;
-    let unit = match value.get("period")?.as_str()? {
-        "minute" => 60.0,
-        "hour" => 3600.0,
-        "day" => 86400.0,
-        _ => return None,
+fn freshness_after(key: &str, value: &Json) -> Result<Duration, String> {
+    let shape = || format!("`{key}: {value}` needs `count` and `period` (minute, hour or day)");
+    let count = value.get("count").and_then(Json::as_f64).ok_or_else(shape)?;
+    let unit = match value.get("period").and_then(Json::as_str) {
+        Some("minute") => 60.0,
+        Some("hour") => 3600.0,
+        Some("day") => 86400.0,
+        _ => return Err(shape()),
     };
-    Some(Duration::from_secs_f64(count * unit))
+    seconds(count * unit, &format!("count: {count}")).map_err(|err| format!("`{key}`: {err}"))
 }
 
 #[cfg(test)]
@@ -125,8 +123,10 @@ mod tests {
         assert_eq!(check.freshness.unwrap().warn_after, Some(Duration::from_secs(12 * 3600)));
         assert!(SourceCheck::parse(Some(&json!({"timeout": "5m"})), None, None).is_err());
         assert!(SourceCheck::parse(None, Some(&json!({"warn_after": {"count": 1, "period": "hour"}})), None).is_err());
-        assert_eq!(duration(&json!(1.5)), Some(Duration::from_millis(1500)));
-        assert_eq!(duration(&json!("2h")), Some(Duration::from_secs(7200)));
-        assert_eq!(duration(&json!("soon")), None);
+        let negative = SourceCheck::parse(None, Some(&json!({"warn_after": {"count": -1, "period": "hour"}})), Some("loaded_at"));
+        assert_eq!(negative.unwrap_err(), "`warn_after`: `count: -1` is negative: a duration is zero or more");
+        let huge = SourceCheck::parse(Some(&json!({"partition": "d", "timeout": 1.0e20})), None, None);
+        assert_eq!(huge.unwrap_err(), "`timeout`: `1e+20` is longer than a year, the longest duration strata waits");
+        assert!(SourceCheck::parse(Some(&json!({"partition": "d", "poke_interval": 0})), None, None).is_err());
     }
 }

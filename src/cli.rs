@@ -77,7 +77,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub date: DateArgs,
     /// Workers building in parallel (default: the target's `threads`, else 4)
-    #[arg(long)]
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Rebuild incremental models and seeds from scratch
     #[arg(long)]
@@ -114,7 +114,7 @@ pub struct RetryArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// Workers building in parallel (default: as the last invocation)
-    #[arg(long)]
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     #[command(flatten)]
     pub output: OutputArgs,
@@ -201,7 +201,7 @@ pub struct CompileArgs {
     #[command(flatten)]
     pub date: DateArgs,
     /// Render in parallel on this many threads (default: all cores)
-    #[arg(long)]
+    #[arg(long, value_parser = threads)]
     pub threads: Option<usize>,
     /// Print errors only
     #[arg(long, short = 'q')]
@@ -344,6 +344,14 @@ impl ShowArgs {
     }
 }
 
+fn threads(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("`--threads` is at least 1".into()),
+        Ok(threads) => Ok(threads),
+        Err(_) => Err(format!("`{text}` is not a number of threads such as `4`")),
+    }
+}
+
 fn lock_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::core::format::parse_duration(text).ok_or_else(|| format!("`{text}` is not a duration such as `5m`, `90s` or `0`"))
+    crate::core::format::parse_duration(text).map_err(|err| err.to_string())
 }

@@ -32,7 +32,8 @@ impl Location {
 
     /// The location of byte `offset` in `source`.
     pub fn at_offset(file: &Path, source: &str, offset: usize, width: usize) -> Location {
-        let offset = offset.min(source.len());
+        // An offset inside a character (a caller's arithmetic on bytes) points at that character.
+        let offset = source.floor_char_boundary(offset);
         let before = &source[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |at| at + 1);

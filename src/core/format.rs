@@ -38,19 +38,65 @@ pub fn humantime(duration: std::time::Duration) -> String {
     }
 }
 
-/// `30m`, `1.5h`, `90s`, `2d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+/// The longest duration strata reads: a year. Longer waits are mistakes (a
+/// timeout in milliseconds read as seconds), and adding one to a clock overflows.
+pub const LONGEST_DURATION: std::time::Duration = std::time::Duration::from_secs(366 * 86400);
+
+/// Why a duration a user wrote is not one strata can wait.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("`{0}` is not a duration such as `30m`, `90s`, `2h` or `1d`")]
+    Unreadable(String),
+    #[error("`{0}` is negative: a duration is zero or more")]
+    Negative(String),
+    #[error("`{0}` is longer than a year, the longest duration strata waits")]
+    TooLong(String),
+}
+
+/// `amount` seconds, refused when negative, not a number or past [`LONGEST_DURATION`];
+/// `written` is how the user wrote it, for the error.
+pub fn seconds(amount: f64, written: &str) -> Result<std::time::Duration, DurationError> {
+    if amount.is_nan() {
+        return Err(DurationError::Unreadable(written.to_string()));
+    }
+    if amount < 0.0 {
+        return Err(DurationError::Negative(written.to_string()));
+    }
+    match std::time::Duration::try_from_secs_f64(amount) {
+        Ok(duration) if duration <= LONGEST_DURATION => Ok(duration),
+        _ => Err(DurationError::TooLong(written.to_string())),
+    }
+}
+
+/// `30m`, `1.5h`, `90s`, `2d`, `1h 30m` (humantime's forms), or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, DurationError> {
     let text = text.trim();
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let amount: f64 = text[..split].parse().ok()?;
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')).unwrap_or(text.len());
     let unit = match text[split..].trim() {
-        "" | "s" | "sec" | "second" | "seconds" => 1.0,
-        "m" | "min" | "minute" | "minutes" => 60.0,
-        "h" | "hour" | "hours" => 3600.0,
-        "d" | "day" | "days" => 86400.0,
-        _ => return None,
+        "" | "s" | "sec" | "second" | "seconds" => Some(1.0),
+        "m" | "min" | "minute" | "minutes" => Some(60.0),
+        "h" | "hour" | "hours" => Some(3600.0),
+        "d" | "day" | "days" => Some(86400.0),
+        _ => None,
     };
-    (amount >= 0.0 && amount.is_finite()).then(|| std::time::Duration::from_secs_f64(amount * unit))
+    if let (Some(unit), Ok(amount)) = (unit, text[..split].parse::<f64>()) {
+        return seconds(amount * unit, text);
+    }
+    match ::humantime::parse_duration(text) {
+        Ok(duration) if duration <= LONGEST_DURATION => Ok(duration),
+        Ok(_) | Err(::humantime::DurationError::NumberOverflow) => Err(DurationError::TooLong(text.to_string())),
+        Err(_) if text.starts_with('-') => Err(DurationError::Negative(text.to_string())),
+        Err(_) => Err(DurationError::Unreadable(text.to_string())),
+    }
+}
+
+/// A duration in a YAML value: a number of seconds or a string [`parse_duration`] reads.
+pub fn duration_value(value: &serde_json::Value) -> Result<std::time::Duration, DurationError> {
+    match value {
+        serde_json::Value::Number(number) => seconds(number.as_f64().unwrap_or(f64::NAN), &number.to_string()),
+        serde_json::Value::String(text) => parse_duration(text),
+        other => Err(DurationError::Unreadable(other.to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -72,12 +118,31 @@ mod tests {
     #[test]
     fn durations_parse_as_people_write_them() {
         use super::parse_duration;
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1.5h"), Some(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("5 fortnights"), None);
+        use super::DurationError::*;
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("soon"), Err(Unreadable("soon".into())));
+        assert_eq!(parse_duration("5 fortnights"), Err(Unreadable("5 fortnights".into())));
+        assert_eq!(parse_duration("-1m"), Err(Negative("-1m".into())));
+        assert_eq!(parse_duration("99999999999999999999"), Err(TooLong("99999999999999999999".into())));
+        assert_eq!(parse_duration("1.0e+30"), Err(TooLong("1.0e+30".into())));
+        assert_eq!(parse_duration("400d"), Err(TooLong("400d".into())));
+        assert_eq!(parse_duration("NaN"), Err(Unreadable("NaN".into())));
+        assert_eq!(parse_duration("→5m"), Err(Unreadable("→5m".into())));
+    }
+
+    #[test]
+    fn durations_in_yaml_are_numbers_of_seconds_or_text() {
+        use super::{DurationError::*, duration_value};
+        use serde_json::json;
+        assert_eq!(duration_value(&json!(1.5)), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration_value(&json!("2h")), Ok(Duration::from_secs(7200)));
+        assert_eq!(duration_value(&json!(-1)), Err(Negative("-1".into())));
+        assert_eq!(duration_value(&json!(1.0e20)), Err(TooLong("1e+20".into())));
+        assert_eq!(duration_value(&json!(true)), Err(Unreadable("true".into())));
     }
 
     #[test]

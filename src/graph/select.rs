@@ -141,6 +141,14 @@ impl Criterion {
         if value.is_empty() {
             return Err(invalid("nothing to match"));
         }
+        // A pattern that does not compile would match nothing and select
+        // nothing without a word: refuse it here instead.
+        let value_for_glob = if method == Method::Path { value.trim_end_matches('/') } else { value };
+        for pattern in std::iter::once(value_for_glob).chain(value.split('.')).filter(|p| p.contains(['*', '?', '['])) {
+            if let Err(err) = Glob::new(pattern) {
+                return Err(invalid(&format!("the pattern `{pattern}` is not a valid glob: {}", glob_error(&err))));
+            }
+        }
         if method == Method::ResourceType && ResourceType::parse(value).is_none() {
             return Err(invalid(&format!("unknown resource type `{value}`; use model, seed, test, source or exposure")));
         }
@@ -274,6 +282,11 @@ impl Criterion {
     }
 }
 
+/// globset's reason, without the pattern it repeats.
+fn glob_error(err: &globset::Error) -> String {
+    err.kind().to_string()
+}
+
 fn glob_or_eq(pattern: &str, text: &str) -> bool {
     if pattern.contains(['*', '?', '[']) {
         Glob::new(pattern).map(|g| g.compile_matcher().is_match(text)).unwrap_or(false)
@@ -404,6 +417,10 @@ mod tests {
         // `config.` names no key.
         let err = Criterion::parse("config.:table").unwrap_err();
         assert_eq!(err.message, "invalid selector `config.:table`: unknown method `config.`");
+        // A glob that does not compile would otherwise select nothing and exit 0.
+        let err = Criterion::parse("path:models/[a").unwrap_err();
+        assert_eq!(err.message, "invalid selector `path:models/[a`: the pattern `models/[a` is not a valid glob: unclosed character class; missing ']'");
+        assert!(Criterion::parse("stg_[ab]*").is_ok());
     }
 
     #[test]

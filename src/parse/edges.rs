@@ -140,17 +140,23 @@ pub(super) fn locate(project: &Project, node: &Node, needle: &str) -> Location {
 }
 
 /// Where a `ref('x')`-style call is written: the quoted name, preferring an
-/// occurrence inside a `ref(`/`source(` call.
+/// occurrence inside a `ref(`/`source(` call over one in a comment.
 pub(super) fn locate_call(path: &PathBuf, text: &str, quoted: &str) -> Location {
     let double = quoted.replace('\'', "\"");
-    for needle in [quoted, double.as_str()] {
-        if let Some(at) = text.find(needle) {
-            let start = text[..at].rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '(' || c == ' ' || c == '\'' || c == '"' || c == ','))
-                .map_or(0, |i| i + 1);
-            let start = text[start..at].find(|c: char| c.is_alphabetic()).map_or(at, |i| start + i);
-            let end = text[at + needle.len()..].find(')').map_or(at + needle.len(), |i| at + needle.len() + i + 1);
-            return Location::at_offset(path, text, start, end - start);
-        }
-    }
-    Location::in_source(path, text, 1, None)
+    let occurrences = || [quoted, double.as_str()].into_iter().flat_map(|needle| text.match_indices(needle));
+    let in_call = |at: usize| {
+        let before = text[..at].trim_end();
+        before.ends_with("ref(") || before.ends_with("source(") || before.ends_with(',')
+    };
+    let found = occurrences().filter(|&(at, _)| in_call(at)).min_by_key(|&(at, _)| at).or_else(|| occurrences().min_by_key(|&(at, _)| at));
+    let Some((at, needle)) = found else { return Location::in_source(path, text, 1, None) };
+    // Back to the call's name: the characters a call can hold before the quoted
+    // name; the one before them may take several bytes (`-- reads→'x'`).
+    let start = text[..at]
+        .char_indices()
+        .rfind(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '(' || c == ' ' || c == '\'' || c == '"' || c == ','))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let start = text[start..at].find(|c: char| c.is_alphabetic()).map_or(at, |i| start + i);
+    let end = text[at + needle.len()..].find(')').map_or(at + needle.len(), |i| at + needle.len() + i + 1);
+    Location::at_offset(path, text, start, text[start..end].chars().count())
 }

@@ -356,7 +356,8 @@ fn parse_docs_blocks(file: &SourceFile, docs: &mut BTreeMap<String, String>, dia
     let text = &file.text;
     let mut rest = 0;
     while let Some(start) = text[rest..].find("{%").map(|at| at + rest) {
-        let Some(tag_end) = text[start..].find("%}").map(|at| at + start + 2) else { break };
+        // The closing `%}` comes after the opening `{%`: in `{%}` they overlap.
+        let Some(tag_end) = text[start + 2..].find("%}").map(|at| at + start + 4) else { break };
         let tag = text[start + 2..tag_end - 2].trim().trim_matches('-').trim();
         let mut words = tag.split_whitespace();
         if words.next() != Some("docs") {
@@ -380,7 +381,7 @@ fn parse_docs_blocks(file: &SourceFile, docs: &mut BTreeMap<String, String>, dia
 fn find_tag(text: &str, from: usize, word: &str) -> Option<(usize, usize)> {
     let mut at = from;
     while let Some(start) = text[at..].find("{%").map(|i| i + at) {
-        let end = text[start..].find("%}").map(|i| i + start + 2)?;
+        let end = text[start + 2..].find("%}").map(|i| i + start + 4)?;
         if text[start + 2..end - 2].trim().trim_matches('-').trim() == word {
             return Some((start, end));
         }
@@ -405,5 +406,17 @@ mod tests {
         let paths: Vec<String> = listed.iter().map(|(_, path)| path.display().to_string()).collect();
         assert_eq!(paths, ["models/a/b/y.sql", "models/a/x.sql", "models/a-b.sql", "models/a.sql", "models/b.sql", "more/z.sql"]);
         assert_eq!(listed[0].0, ["a", "b"]);
+    }
+
+    #[test]
+    fn docs_blocks_with_overlapping_tags_are_read_not_sliced_backwards() {
+        let mut docs = BTreeMap::new();
+        let mut diagnostics = Diagnostics::default();
+        let file = SourceFile { path: "models/docs.md".into(), text: "{% docs dau %}Daily → users{% enddocs %} {%}".into() };
+        parse_docs_blocks(&file, &mut docs, &mut diagnostics);
+        assert_eq!(docs.get("dau").map(String::as_str), Some("Daily → users"));
+        assert_eq!(find_tag("{%}", 0, "x"), None);
+        let file = SourceFile { path: "models/docs.md".into(), text: "{%}".into() };
+        parse_docs_blocks(&file, &mut docs, &mut diagnostics);
     }
 }

@@ -38,7 +38,44 @@ pub struct Target {
 impl Target {
     /// Where `needle` (a key such as `location:`) is written in the profile file.
     pub fn locate(&self, needle: &str) -> Location {
-        Location::of_text(&self.file, &self.source, needle)
+        locate_in_target(&self.file, &self.source, &self.profile_name, &self.name, needle)
+    }
+}
+
+/// Where `needle` is written inside output `target` of profile `profile` in
+/// `source`: a key repeated in every target (`threads:`) is found in the one
+/// it is about. Falls back to the target's own line, then to the whole file.
+fn locate_in_target(file: &Path, source: &str, profile: &str, target: &str, needle: &str) -> Location {
+    /// The byte offset of the first line at or after `from` that starts (after
+    /// its indentation) with `key:`, and that indentation.
+    fn key_line(source: &str, from: usize, key: &str) -> Option<(usize, usize)> {
+        let mut offset = from;
+        for line in source[from..].split_inclusive('\n') {
+            let trimmed = line.trim_start();
+            let unquoted = trimmed.trim_start_matches(['"', '\'']);
+            if unquoted.strip_prefix(key).is_some_and(|rest| rest.trim_start_matches(['"', '\'']).starts_with(':')) {
+                return Some((offset, line.len() - trimmed.len()));
+            }
+            offset += line.len();
+        }
+        None
+    }
+    let header = key_line(source, 0, profile)
+        .and_then(|(at, _)| key_line(source, at, "outputs"))
+        .and_then(|(at, _)| key_line(source, at, target));
+    let Some((start, indent)) = header else { return Location::of_text(file, source, needle) };
+    // The target's block ends at the next line indented as far as its name, or less.
+    let mut end = start + source[start..].find('\n').map_or(source.len() - start, |n| n + 1);
+    for line in source[end..].split_inclusive('\n') {
+        let content = line.trim_start();
+        if !content.is_empty() && !content.starts_with('#') && line.len() - content.len() <= indent {
+            break;
+        }
+        end += line.len();
+    }
+    match source[start..end].find(needle) {
+        Some(offset) => Location::at_offset(file, source, start + offset, needle.chars().count()),
+        None => Location::at_offset(file, source, start + indent, target.chars().count()),
     }
 }
 
@@ -178,7 +215,7 @@ fn validate(
 ) -> Result<Target, Diagnostic> {
     let error = |message: String, field: &str| {
         Diagnostic::new(format!("target `{name}` of profile `{profile_name}`: {message}"))
-            .at(Location::of_text(file, source, field))
+            .at(locate_in_target(file, source, profile_name, name, field))
     };
     let string = |key: &str| fields.get(key).and_then(|v| match v {
         Json::String(s) => Some(s.clone()),
@@ -225,7 +262,13 @@ fn validate(
         }
     };
     let maximum_bytes_billed = whole("maximum_bytes_billed")?;
-    let job_timeout = whole("job_timeout_seconds")?.map(std::time::Duration::from_secs);
+    let job_timeout = match whole("job_timeout_seconds")? {
+        None => None,
+        Some(seconds) => Some(
+            crate::core::format::seconds(seconds as f64, &seconds.to_string())
+                .map_err(|err| error(format!("`job_timeout_seconds`: {err}"), "job_timeout_seconds"))?,
+        ),
+    };
     let job_labels = match fields.get("labels").map(crate::project::config::labels) {
         None => Vec::new(),
         Some(Ok(labels)) => labels,
@@ -303,4 +346,23 @@ fn validate(
         file: file.to_path_buf(),
         source: source.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A key every target has is found in the target the error is about.
+    #[test]
+    fn keys_are_located_in_their_own_target() {
+        let source = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      threads: 4\n    # prod below\n    prod:\n      type: bigquery\n      threads: x\n\nother:\n  outputs:\n    prod:\n      threads: 1\n";
+        let at = |target: &str, needle: &str| {
+            let location = locate_in_target(Path::new("profiles.yml"), source, "shop", target, needle);
+            (location.line, location.column)
+        };
+        assert_eq!(at("prod", "threads:"), (10, Some(7)));
+        assert_eq!(at("dev", "threads:"), (6, Some(7)));
+        assert_eq!(at("prod", "location:"), (8, Some(5)));
+        assert_eq!(locate_in_target(Path::new("p.yml"), source, "nowhere", "prod", "threads:").line, 6);
+    }
 }

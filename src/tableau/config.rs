@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
-use crate::core::format::parse_duration;
+use crate::core::format::{DurationError, duration_value};
 use crate::project::Target;
 
 /// A target's `tableau:` section.
@@ -71,7 +71,7 @@ impl Server {
         }
         let timeout = match section.get("timeout") {
             None | Some(Json::Null) => DEFAULT_REQUEST_TIMEOUT,
-            Some(value) => duration(value).ok_or_else(|| error(format!("`tableau.timeout` must be a duration such as `60s`, not `{value}`"), "timeout"))?,
+            Some(value) => duration(value).map_err(|err| error(format!("`tableau.timeout`: {err}"), "timeout"))?,
         };
         let on_already_queued = match text("on_already_queued").as_deref() {
             None | Some("warn") => AlreadyQueued::Warn,
@@ -92,13 +92,9 @@ impl Server {
     }
 }
 
-/// `30m`, `90s`, or a number of seconds.
-fn duration(value: &Json) -> Option<Duration> {
-    match value {
-        Json::Number(n) => n.as_f64().filter(|s| *s > 0.0).map(Duration::from_secs_f64),
-        Json::String(text) => parse_duration(text),
-        _ => None,
-    }
+/// `30m`, `90s`, or a number of seconds, more than zero.
+fn duration(value: &Json) -> Result<Duration, DurationError> {
+    duration_value(value).and_then(|duration| if duration.is_zero() { Err(DurationError::Unreadable(value.to_string())) } else { Ok(duration) })
 }
 
 /// The datasources one exposure refreshes once its models are rebuilt.
@@ -146,7 +142,7 @@ impl Refresh {
         };
         let timeout = match map.get("timeout") {
             None | Some(Json::Null) => DEFAULT_WAIT,
-            Some(value) => duration(value).ok_or_else(|| wrong("timeout", "a duration such as `30m`", value))?,
+            Some(value) => duration(value).map_err(|_| wrong("timeout", "a duration such as `30m`, more than zero and at most a year", value))?,
         };
         Ok(Refresh { datasources, project, wait, timeout })
     }

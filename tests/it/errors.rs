@@ -396,3 +396,67 @@ fn tags_and_tableau_configs_are_checked_at_compile() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+// A name quoted first after a character of several bytes (`→`) is found,
+// not cut inside that character.
+#[test]
+fn a_missing_ref_after_a_non_ascii_character_is_located() {
+    let run = Fixture::new()
+        .file("models/orders.sql", "select 1 as id")
+        .file("models/report.sql", "-- reads→'order' of today\nselect * from {{ ref('order') }}\n")
+        .file("models/named.sql", "-- reads→'order' of today\n{% set name = 'order' %}\nselect * from {{ ref(name) }}\n")
+        .strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}
+
+/// A project whose source `raw.events` declares `checks`, and a model reading it.
+fn source_checked(checks: &str) -> Fixture {
+    Fixture::new()
+        .file("models/sources.yml", &format!("version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: events\n{checks}"))
+        .file("models/daily.sql", "select * from {{ source('raw', 'events') }}")
+        
+}
+
+// Out-of-range values are errors at the line they are written on, from
+// `compile` and `ls` as well as the commands that use them, never a crash.
+#[test]
+fn out_of_range_durations_and_numbers_are_located_errors() {
+    let cases: [(&str, Fixture, &[&str]); 8] = [
+        (
+            "negative freshness",
+            source_checked("        loaded_at_field: at\n        freshness:\n          warn_after: {count: -1, period: hour}\n"),
+            &["ls"],
+        ),
+        ("huge timeout", source_checked("        wait_for: {partition: d, timeout: 1.0e+20}\n"), &["compile"]),
+        ("zero poke interval", source_checked("        wait_for: {partition: d, poke_interval: 0}\n"), &["compile"]),
+        ("negative lookback", Fixture::new().file("models/m.sql", "{{ config(materialized='incremental', partition_by='d', lookback=-3) }} select current_date as d"), &["compile"]),
+        (
+            "negative test limit",
+            Fixture::new().file("models/m.sql", "select 1 as id").file("models/schema.yml", "version: 2\nmodels:\n  - name: m\n    columns:\n      - name: id\n        tests:\n          - unique:\n              config: {limit: -1}\n"),
+            &["compile"],
+        ),
+        (
+            "negative profile threads",
+            Fixture::new().file("models/m.sql", "select 1 as id").file("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      threads: -1\n"),
+            &["compile"],
+        ),
+        ("zero threads", Fixture::new().file("models/m.sql", "select 1 as id"), &["run", "--threads", "0"]),
+        ("huge lock timeout", Fixture::new().file("models/m.sql", "select 1 as id"), &["run", "--lock-timeout", "99999999999999999999"]),
+    ];
+    let mut shown = String::new();
+    for (case, fixture, args) in cases {
+        let run = fixture.strata(args);
+        assert_fails(&run);
+        shown.push_str(&format!("── {case}: strata {}\n{}\n", args.join(" "), run.stderr));
+    }
+    insta::assert_snapshot!(shown);
+}
+
+// A pattern that does not compile would select nothing and exit 0.
+#[test]
+fn an_invalid_glob_in_a_selector_is_an_error() {
+    let run = Fixture::new().file("models/a.sql", "select 1 as id").strata(&["ls", "--select", "path:models/[a"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+}

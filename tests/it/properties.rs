@@ -203,3 +203,80 @@ fn templates_never_panic() {
     });
     assert!(failed.is_empty(), "{} templates panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
 }
+
+#[test]
+fn durations_never_panic() {
+    let valid = ["30m", "1.5h", "90", "0", "1h 30m", "2d", "10s"];
+    let pieces = ["1", "0", "9", ".", "e", "E", "+", "-", "99999999999999999999", "1.0e+30", "m", "h", "d", "s", " ", "→", "NaN", "inf", "min", "ms"];
+    let failed = panics(inputs(8, cases(4000), &valid, &pieces, 8), |text| {
+        let _ = strata::core::format::parse_duration(text);
+        let number = text.parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+        let _ = strata::core::format::duration_value(&number.map_or_else(|| serde_json::json!(text), serde_json::Value::Number));
+    });
+    assert!(failed.is_empty(), "{} durations panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
+}
+
+/// Values for numeric and duration settings: out of range, of the wrong
+/// type, and wrapped in text of several bytes a character.
+const VALUES: [&str; 22] = [
+    "-1", "0", "1", "-3", "1.0e+20", "99999999999999999999", "1e999", "-0.5", "'→'", "null", "[]", "{}", "true", "'5m'", "'-1h'",
+    "2147483648", "18446744073709551616", "4", "'→5m'", "\"é\"", "-9223372036854775809", "0.0",
+];
+
+/// A project with every numeric setting strata reads set to values from the
+/// generator (each `$V`): model and test configs, source checks, a DuckDB and
+/// a BigQuery target with a Tableau server; non-ASCII text stands around each
+/// of them and around a `ref()` to a model that does not exist.
+fn numeric_project(random: &mut Random) -> Vec<(&'static str, String)> {
+    const FILES: [(&str, &str); 3] = [
+        (
+            "models/m.sql",
+            "-- reads→'nowhere' ✓\n{{ config(materialized='incremental', partition_by={'field': 'd', 'data_type': 'date'}, lookback=$V, partition_expiration_days=$V, cluster_by=['d'], labels={'→': 'é'}) }}\nselect d from {{ ref('nowhere') }} -- ü\n",
+        ),
+        (
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: m # →\n    columns:\n      - name: d\n        tests:\n          - unique:\n              config: {limit: $V, warn_if: '> $V'}\nsources:\n  - name: raw\n    tables:\n      - name: events # é\n        loaded_at_field: at\n        freshness:\n          warn_after: {count: $V, period: hour}\n          error_after: {count: $V, period: day}\n        wait_for: {partition: d, timeout: $V, poke_interval: $V}\n",
+        ),
+        (
+            "profiles.yml",
+            "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb # →\n      path: target/dev.duckdb\n      threads: 4\n      tableau: {server_url: 'https://t.example', token_name: n, token_secret: s, timeout: $V}\n    prod:\n      type: bigquery\n      method: service-account\n      project: p\n      dataset: d\n      keyfile: /k.json\n      threads: $V\n      job_retries: $V\n      job_timeout_seconds: $V\n      maximum_bytes_billed: $V\n      cost_per_tib: $V\n",
+        ),
+    ];
+    FILES
+        .iter()
+        .map(|(path, template)| {
+            let filled = template.split("$V").enumerate().map(|(i, part)| if i == 0 { part.to_string() } else { format!("{}{part}", VALUES[random.below(VALUES.len())]) });
+            (*path, filled.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn numeric_settings_and_profiles_never_panic() {
+    let dir = crate::Fixture::new().file("models/m.sql", "");
+    let mut random = Random(9);
+    let projects: Vec<String> = (0..cases(150)).map(|_| serde_json::to_string(&numeric_project(&mut random)).expect("json")).collect();
+    let check = |project: &str| {
+        let files: Vec<(String, String)> = serde_json::from_str(project).expect("json");
+        for (path, text) in &files {
+            std::fs::write(dir.path().join(path), text).expect("write");
+        }
+        for target in ["dev", "prod"] {
+            let options = strata::project::LoadOptions { project_dir: dir.path().to_path_buf(), target: Some(target.into()), ..Default::default() };
+            let Ok(project) = strata::project::Project::load(&options) else { continue };
+            let _ = strata::tableau::Server::of(&project.target);
+            let _ = strata::warehouse::bigquery::Settings::of(&project.target, &project.root);
+            let date = ExecutionDate::parse("2026-11-20", "--date").expect("date");
+            let Ok(templates) = strata::template::Templates::new(&project, date, chrono::Utc::now()) else { continue };
+            if let Ok(parsed) = strata::parse::parse(&project, &templates) {
+                for node in &parsed.graph.nodes {
+                    let _ = strata::checks::SourceCheck::of(node);
+                }
+                let _ = parsed.errors.to_string();
+            }
+        }
+    };
+    check(&projects[0]);
+    let failed = panics(projects, check);
+    assert!(failed.is_empty(), "{} projects panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(2)]);
+}
