@@ -69,17 +69,18 @@ impl Session {
         )?;
         let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
         let run_started_at = chrono::Utc::now();
-        let (templates, parsed) = Session::prepare(&project, date, run_started_at)?;
+        let templates = Templates::new(&project, date, run_started_at)?;
+        let parsed = parse::parse(&project, &templates)?;
         if !parsed.warnings.is_empty() {
             eprint!("{}", parsed.warnings);
         }
         Ok(Session { project, dates, date, run_started_at, templates, parsed })
     }
 
-    /// The template environment and DAG of `project` for one execution date.
-    pub fn prepare(project: &Project, date: ExecutionDate, run_started_at: chrono::DateTime<chrono::Utc>) -> Result<(Templates, Parsed), Failure> {
-        let templates = Templates::new(project, date, run_started_at)?;
-        let parsed = parse::parse(project, &templates)?;
+    /// The templates and DAG of the project for another execution date of the command.
+    pub fn prepare(&self, date: ExecutionDate) -> Result<(Templates, Parsed), Failure> {
+        let templates = self.templates.for_date(date);
+        let parsed = parse::parse(&self.project, &templates)?;
         Ok((templates, parsed))
     }
 

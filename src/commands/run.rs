@@ -13,8 +13,8 @@ use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::execute::{self, PoolOptions};
 use crate::core::dates::ExecutionDate;
-use crate::graph::{Graph, ResourceType};
-use crate::core::outcome::Outcome;
+use crate::graph::{Graph, Node, ResourceType};
+use crate::core::outcome::{Outcome, Status};
 use crate::materialize::Materializer;
 use crate::project::Project;
 use crate::report::Reporter;
@@ -216,13 +216,18 @@ fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -
 /// Runs `plan`; `to_refresh` holds the unique ids `--full-refresh` still has to
 /// rebuild: a node leaves it when it succeeds, and what is left is recorded in
 /// run_results.json (`full_refresh_pending`) for `retry`.
+///
+/// Whatever ends the run (the last phase, Ctrl-C, an error on a later date),
+/// it ends through [`finish`]: Tableau is signed out, the warehouse closed,
+/// and run_results.json records every node that ran and, as skipped with the
+/// reason, every node that did not, so `strata retry` resumes exactly there.
 pub(super) fn run_phases(
     which: Which,
     args: &RunOptions,
     session: &Session,
     plan: Vec<Phase>,
-    mut to_refresh: BTreeSet<String>,
-    mut invocation: Invocation,
+    to_refresh: BTreeSet<String>,
+    invocation: Invocation,
     started: Instant,
     open: OpenWarehouse<'_>,
 ) -> Result<i32, Failure> {
@@ -236,50 +241,267 @@ pub(super) fn run_phases(
         });
         return Ok(0);
     }
-    let warehouse = open(&session.project)?;
-    let cancelled = cancelled_flag(&warehouse);
-    let warehouse_nanos = Arc::new(AtomicU64::new(0));
-    let backfill = session.dates.len() > 1;
     let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
     let reporter = Reporter::new(total, args.no_progress, args.quiet);
-    let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let runs_models = matches!(which, Which::Run | Which::Build);
-    let mut schemas = BTreeSet::new();
-    // Failed nodes block their descendants on later dates.
-    let mut blocked: BTreeMap<String, String> = BTreeMap::new();
-    // Each node as the graph of its own date had it, so every node that ran is
-    // reported even when a later date's graph no longer has it.
-    let mut all_results: Vec<(crate::graph::Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)> = Vec::new();
-    let mut ran_start_hooks = false;
-    let mut refresher: Option<crate::materialize::refresh::Refresher> = None;
-    let invocation_id = session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string();
-    let target = &session.project.target;
-    let threads = args.threads.or(target.threads).unwrap_or(4).max(1);
-    if !args.quiet {
-        let plural = if threads == 1 { "" } else { "s" };
-        reporter.line(&format!("Concurrency: {threads} thread{plural} (target='{}')\n", target.name));
+    let run = Run {
+        which,
+        args,
+        session,
+        reporter: &reporter,
+        warehouse_nanos: Arc::new(AtomicU64::new(0)),
+        invocation_id: session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
+        backfill: session.dates.len() > 1,
+    };
+    let mut record = Record { results: Vec::new(), blocked: BTreeMap::new(), to_refresh };
+    let ended = run.plan(&plan, &mut record, open);
+    run.finish(&plan, record, invocation, started, ended)
+}
+
+/// What one invocation shares across its dates.
+struct Run<'a> {
+    which: Which,
+    args: &'a RunOptions,
+    session: &'a Session,
+    reporter: &'a Reporter,
+    /// Time spent inside the warehouse, summed over every connection.
+    warehouse_nanos: Arc<AtomicU64>,
+    invocation_id: String,
+    backfill: bool,
+}
+
+/// How the phases of a run ended, when nothing stopped them with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    Done,
+    Interrupted,
+}
+
+/// What a run has done so far, kept whatever ends it.
+struct Record {
+    /// Each node as the graph of its own date had it, so every node that ran
+    /// is reported even when a later date's graph no longer has it.
+    results: Vec<(Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)>,
+    /// Unique ids whose ancestor failed, with the reason: skipped on later dates too.
+    blocked: BTreeMap<String, String>,
+    to_refresh: BTreeSet<String>,
+}
+
+impl Record {
+    fn add(&mut self, graph: &Graph, index: usize, date: ExecutionDate, outcome: Outcome, started_at: chrono::DateTime<chrono::Utc>) {
+        let node = &graph.nodes[index];
+        if outcome.status.is_failure() {
+            self.block_descendants(graph, index, &format!("skipped because {} `{}` failed on {}", node.resource_type.name(), node.display_name(), date.ds()));
+        }
+        // A failed or skipped node kept its old table: it still owes its rebuild.
+        if !outcome.status.is_failure() && outcome.status != Status::Skipped {
+            self.to_refresh.remove(&node.unique_id);
+        }
+        self.results.push((node.clone(), date, outcome, started_at));
     }
 
-    for (phase_index, phase) in plan.iter().enumerate() {
-        if cancelled.load(Ordering::SeqCst) {
-            break;
+    fn block_descendants(&mut self, graph: &Graph, index: usize, reason: &str) {
+        let mut stack: Vec<usize> = graph.children(index).collect();
+        while let Some(descendant) = stack.pop() {
+            if self.blocked.insert(graph.nodes[descendant].unique_id.clone(), reason.to_string()).is_none() {
+                stack.extend(graph.children(descendant));
+            }
         }
-        let prepared;
-        let (templates, parsed) = if phase.date == session.date {
-            (&session.templates, &session.parsed)
+    }
+
+    /// Records the nodes of `plan` that have no result yet as skipped, with `reason`.
+    fn skip_rest(&mut self, plan: &[Phase], graph: &Graph, reason: &str) {
+        let done: BTreeSet<(String, ExecutionDate)> = self.results.iter().map(|(node, date, ..)| (node.unique_id.clone(), *date)).collect();
+        let now = chrono::Utc::now();
+        for phase in plan {
+            for id in &phase.nodes {
+                let Some(&index) = graph.by_id.get(id) else { continue };
+                if !done.contains(&(id.clone(), phase.date)) {
+                    let node = &graph.nodes[index];
+                    self.results.push((node.clone(), phase.date, Outcome::skipped(node.label(), reason), now));
+                }
+            }
+        }
+    }
+}
+
+/// A phase's date's templates and graph: the session's own, or prepared for it.
+enum DateGraph<'a> {
+    Session(&'a Session),
+    Prepared(Box<(crate::template::Templates, crate::parse::Parsed)>),
+}
+
+impl DateGraph<'_> {
+    fn templates(&self) -> &crate::template::Templates {
+        match self {
+            DateGraph::Session(session) => &session.templates,
+            DateGraph::Prepared(prepared) => &prepared.0,
+        }
+    }
+
+    fn parsed(&self) -> &crate::parse::Parsed {
+        match self {
+            DateGraph::Session(session) => &session.parsed,
+            DateGraph::Prepared(prepared) => &prepared.1,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Opens the warehouse, runs every phase, and closes it again, whatever the phases did.
+    fn plan(&self, plan: &[Phase], record: &mut Record, open: OpenWarehouse<'_>) -> Result<Ended, Failure> {
+        let warehouse = open(&self.session.project)?;
+        let cancelled = cancelled_flag(&warehouse);
+        let mut refresher = None;
+        let ended = self.phases(plan, record, &warehouse, &cancelled, &mut refresher);
+        if let Some(refresher) = &refresher {
+            refresher.sign_out();
+        }
+        // Closing the warehouse belongs to the run's time, and is time inside the
+        // warehouse: DuckDB writes the tables its log holds into the database
+        // file (a checkpoint), as it does when dbt-duckdb closes, so the next
+        // command or a notebook opens a complete file instead of replaying the log.
+        let closing = Instant::now();
+        drop(warehouse);
+        Timed::add_since(&self.warehouse_nanos, closing);
+        ended
+    }
+
+    fn phases(
+        &self,
+        plan: &[Phase],
+        record: &mut Record,
+        warehouse: &Arc<dyn Warehouse>,
+        cancelled: &Arc<AtomicBool>,
+        refresher: &mut Option<crate::materialize::refresh::Refresher>,
+    ) -> Result<Ended, Failure> {
+        let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+        let target = &self.session.project.target;
+        let threads = self.args.threads.or(target.threads).unwrap_or(4).max(1);
+        if !self.args.quiet {
+            let plural = if threads == 1 { "" } else { "s" };
+            self.reporter.line(&format!("Concurrency: {threads} thread{plural} (target='{}')\n", target.name));
+        }
+        let mut schemas = BTreeSet::new();
+        let mut ran_start_hooks = false;
+        for (phase_index, phase) in plan.iter().enumerate() {
+            if cancelled.load(Ordering::SeqCst) {
+                return Ok(Ended::Interrupted);
+            }
+            let Some(date_graph) = self.prepare_date(phase, record)? else { continue };
+            let templates = date_graph.templates();
+            let graph = &date_graph.parsed().graph;
+            let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
+            let tasks = execute::plan(graph, &nodes, self.which == Which::Build);
+            let compiler = Compiler::new(&self.session.project, templates, graph);
+            let relations = self.set_up_phase(warehouse.as_ref(), setup.as_mut(), graph, &tasks, &mut schemas)?;
+            let runs_models = matches!(self.which, Which::Run | Which::Build);
+            if runs_models && !ran_start_hooks {
+                run_hooks(&compiler, setup.as_mut(), &self.session.project.on_run_start, "on-run-start")?;
+                ran_start_hooks = true;
+            }
+            if refresher.is_none() && tasks.iter().any(|t| graph.nodes[t.node].resource_type == ResourceType::Exposure) {
+                let server = tableau_server(&self.session.project)?.ok_or_else(|| Diagnostic::new("the target has no Tableau server"))?;
+                *refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(|err| Diagnostic::new(err.to_string()))?);
+            }
+            let connections = (0..threads.min(tasks.len().max(1)))
+                .map(|_| warehouse.connect().map(|c| Timed::new(c, self.warehouse_nanos.clone())))
+                .collect::<Result<Vec<Timed>, _>>()
+                .map_err(|err| Diagnostic::new(err.to_string()))?;
+            let prefix = if self.backfill { format!("{} ", phase.date.ds()) } else { String::new() };
+            let waiting = |line: &str| {
+                if !self.args.quiet {
+                    self.reporter.line(&format!("{prefix}{line}"));
+                }
+            };
+            let materializer = Materializer {
+                compiler: &compiler,
+                invocation_id: &self.invocation_id,
+                warehouse: warehouse.as_ref(),
+                sql: warehouse.sql(),
+                full_refresh: &record.to_refresh,
+                cancelled,
+                relations: &relations,
+                waiting: &waiting,
+            };
+            let (outcomes, times) = self.execute_phase(&materializer, &tasks, connections, threads, &record.blocked, refresher.as_ref(), &prefix);
+            for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
+                record.add(graph, task.node, phase.date, outcome.clone(), started_at);
+            }
+            if self.backfill && !self.args.quiet {
+                self.reporter.phase_summary(&phase.date.ds(), &outcomes);
+            }
+            if runs_models && phase_index + 1 == plan.len() && !cancelled.load(Ordering::SeqCst) {
+                run_hooks(&compiler, setup.as_mut(), &self.session.project.on_run_end, "on-run-end")?;
+            }
+        }
+        Ok(if cancelled.load(Ordering::SeqCst) { Ended::Interrupted } else { Ended::Done })
+    }
+
+    /// The templates and graph of `phase`'s date. A node of the phase that
+    /// cannot be rendered for that date is an error on that date, and what is
+    /// built on it is skipped: a backfill never leaves a silent gap. `None`
+    /// when nothing of the date can be rendered (each node is then recorded so).
+    fn prepare_date(&self, phase: &Phase, record: &mut Record) -> Result<Option<DateGraph<'_>>, Failure> {
+        let session = self.session;
+        let date_graph = if phase.date == session.date {
+            DateGraph::Session(session)
         } else {
-            prepared = Session::prepare(&session.project, phase.date, session.run_started_at)?;
-            (&prepared.0, &prepared.1)
+            match session.prepare(phase.date) {
+                Ok(prepared) => DateGraph::Prepared(Box::new(prepared)),
+                Err(failure) => {
+                    let message = failure.to_string();
+                    for id in &phase.nodes {
+                        self.record_unrendered(session.graph(), id, phase.date, Some(message.trim_end()), record);
+                    }
+                    return Ok(None);
+                }
+            }
         };
-        let graph = &parsed.graph;
-        let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
-        let tasks = execute::plan(graph, &nodes, which == Which::Build);
-        let connections = (0..threads.min(tasks.len().max(1)))
-            .map(|_| warehouse.connect().map(|c| Timed::new(c, warehouse_nanos.clone())))
-            .collect::<Result<Vec<Timed>, _>>()
-            .map_err(|err| Diagnostic::new(err.to_string()))?;
-        let compiler = Compiler::new(&session.project, templates, graph);
-        // The schemas this phase builds into, each listed once.
+        let parsed = date_graph.parsed();
+        for id in phase.nodes.iter().filter(|id| !parsed.graph.by_id.contains_key(*id)) {
+            let Some(&index) = session.graph().by_id.get(id) else { continue };
+            let path = &session.graph().nodes[index].path;
+            let errors: Vec<String> = parsed
+                .errors
+                .0
+                .iter()
+                .filter(|diagnostic| diagnostic.location.as_ref().is_some_and(|location| &location.file == path))
+                .map(|diagnostic| diagnostic.to_string().trim_end().to_string())
+                .collect();
+            let message = (!errors.is_empty()).then(|| errors.join("\n"));
+            self.record_unrendered(session.graph(), id, phase.date, message.as_deref(), record);
+        }
+        Ok(Some(date_graph))
+    }
+
+    /// Records node `id` of `graph`, absent from its date's graph: an error
+    /// when rendering it failed, skipped when an ancestor failed or it is
+    /// disabled on that date.
+    fn record_unrendered(&self, graph: &Graph, id: &str, date: ExecutionDate, error: Option<&str>, record: &mut Record) {
+        let Some(&index) = graph.by_id.get(id) else { return };
+        let node = &graph.nodes[index];
+        let outcome = match (error, record.blocked.get(id)) {
+            (_, Some(reason)) => Outcome::skipped(node.label(), reason.clone()),
+            (Some(error), None) => Outcome::error(node.label(), error),
+            (None, None) => Outcome::skipped(node.label(), format!("not part of the project on {}: disabled for that date", date.ds())),
+        };
+        let prefix = if self.backfill { format!("{} ", date.ds()) } else { String::new() };
+        if !self.args.quiet || outcome.status.is_failure() {
+            self.reporter.line(&format!("{prefix}{}", self.reporter.node_line(&outcome)));
+        }
+        self.reporter.finished(&prefix, &outcome);
+        record.add(graph, index, date, outcome, chrono::Utc::now());
+    }
+
+    /// Lists the relations the phase builds next to and creates their schemas, once each.
+    fn set_up_phase(
+        &self,
+        warehouse: &dyn Warehouse,
+        setup: &mut dyn Connection,
+        graph: &Graph,
+        tasks: &[execute::Task],
+        schemas: &mut BTreeSet<(Option<String>, Option<String>)>,
+    ) -> Result<crate::warehouse::Relations, Failure> {
         let built: Vec<&crate::core::relation::Relation> = tasks
             .iter()
             .map(|task| &graph.nodes[task.node])
@@ -292,32 +514,13 @@ pub(super) fn run_phases(
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let relations = setup
-            .list_relations(&phase_schemas)
-            .map_err(|err| {
-                let diagnostic = Diagnostic::new(format!("could not list the warehouse's tables: {err}"));
-                match err.help() {
-                    Some(help) => diagnostic.help(help),
-                    None => diagnostic,
-                }
-            })?;
-        let prefix = if backfill { format!("{} ", phase.date.ds()) } else { String::new() };
-        let waiting = |line: &str| {
-            if !args.quiet {
-                reporter.line(&format!("{prefix}{line}"));
+        let relations = setup.list_relations(&phase_schemas).map_err(|err| {
+            let diagnostic = Diagnostic::new(format!("could not list the warehouse's tables: {err}"));
+            match err.help() {
+                Some(help) => diagnostic.help(help),
+                None => diagnostic,
             }
-        };
-        let materializer = Materializer {
-            compiler: &compiler,
-            invocation_id: &invocation_id,
-            warehouse: warehouse.as_ref(),
-            sql: warehouse.sql(),
-            full_refresh: &to_refresh,
-            cancelled: &cancelled,
-            relations: &relations,
-            waiting: &waiting,
-        };
-
+        })?;
         // Schemas first, once each, before workers race to create them.
         for relation in built {
             if schemas.insert((relation.database.clone(), relation.schema.clone())) {
@@ -326,31 +529,40 @@ pub(super) fn run_phases(
                 })?;
             }
         }
-        if runs_models && !ran_start_hooks {
-            run_hooks(&compiler, setup.as_mut(), &session.project.on_run_start, "on-run-start")?;
-            ran_start_hooks = true;
-        }
+        Ok(relations)
+    }
 
+    /// Runs `tasks` on the worker pool; exposures refresh on threads of their
+    /// own as soon as every node under them succeeded, at most `threads` at
+    /// once, so a slow refresh never holds a worker that models could use.
+    /// Returns each task's outcome and start time.
+    #[allow(clippy::too_many_arguments)] // the pool's inputs, each used once
+    fn execute_phase(
+        &self,
+        materializer: &Materializer<'_>,
+        tasks: &[execute::Task],
+        connections: Vec<Timed>,
+        threads: usize,
+        blocked: &BTreeMap<String, String>,
+        refresher: Option<&crate::materialize::refresh::Refresher>,
+        prefix: &str,
+    ) -> (Vec<Outcome>, Vec<chrono::DateTime<chrono::Utc>>) {
+        let graph = materializer.compiler.graph;
+        let reporter = self.reporter;
+        let cancelled = materializer.cancelled;
         let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
-        // Exposures refresh on threads of their own as soon as every node under
-        // them succeeded, at most `threads` at once: a slow refresh never holds
-        // a worker that models could use.
-        if refresher.is_none() && tasks.iter().any(|t| graph.nodes[t.node].resource_type == ResourceType::Exposure) {
-            let server = tableau_server(&session.project)?.ok_or_else(|| Diagnostic::new("the target has no Tableau server"))?;
-            refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(|err| Diagnostic::new(err.to_string()))?);
-        }
         let refreshed: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
         let slots = crate::materialize::refresh::Slots::new(threads);
         let line = |shown: &Outcome| {
-            if !args.quiet || shown.status.is_failure() {
+            if !self.args.quiet || shown.status.is_failure() {
                 reporter.line(&format!("{prefix}{}", reporter.node_line(shown)));
             }
         };
-        let outcomes = std::thread::scope(|scope| {
+        let mut outcomes = std::thread::scope(|scope| {
             execute::run(
-                &tasks,
+                tasks,
                 connections,
-                &PoolOptions { fail_fast: args.fail_fast, cancelled: &cancelled },
+                &PoolOptions { fail_fast: self.args.fail_fast, cancelled },
                 |connection, task| {
                     let node = &graph.nodes[tasks[task].node];
                     if let Ok(mut times) = start_times.lock() {
@@ -362,18 +574,15 @@ pub(super) fn run_phases(
                     }
                     // An exposure's refresh starts when the pool reports it done (below).
                     if node.resource_type == ResourceType::Exposure {
-                        return Outcome::new(crate::core::outcome::Status::Success, node.label());
+                        return Outcome::new(Status::Success, node.label());
                     }
                     materializer.run(connection, tasks[task].node)
                 },
                 |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
-                |task, outcome| match &refresher {
-                    Some(refresher)
-                        if graph.nodes[tasks[task].node].resource_type == ResourceType::Exposure
-                            && outcome.status == crate::core::outcome::Status::Success =>
-                    {
+                |task, outcome| match refresher {
+                    Some(refresher) if graph.nodes[tasks[task].node].resource_type == ResourceType::Exposure && outcome.status == Status::Success => {
                         let node = &graph.nodes[tasks[task].node];
-                        let (refreshed, slots, line, prefix, cancelled, reporter) = (&refreshed, &slots, &line, &prefix, &cancelled, &reporter);
+                        let (refreshed, slots, line) = (&refreshed, &slots, &line);
                         scope.spawn(move || {
                             let _slot = slots.take();
                             let outcome = refresher.refresh(node, cancelled, line);
@@ -383,82 +592,60 @@ pub(super) fn run_phases(
                             }
                         });
                     }
-                    _ => reporter.finished(&prefix, outcome),
+                    _ => reporter.finished(prefix, outcome),
                 },
             )
         });
         // The scope ended when every refresh it started did.
-        let mut outcomes = outcomes;
         for (task, outcome) in refreshed.into_inner().unwrap_or_default() {
             outcomes[task] = outcome;
         }
-        let times = start_times.into_inner().unwrap_or_default();
-        for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
-            let node = &graph.nodes[task.node];
-            if outcome.status.is_failure() {
-                let reason = format!("skipped because {} failed on {}", task.label, phase.date.ds());
-                let mut stack: Vec<usize> = graph.children(task.node).collect();
-                while let Some(descendant) = stack.pop() {
-                    if blocked.insert(graph.nodes[descendant].unique_id.clone(), reason.clone()).is_none() {
-                        stack.extend(graph.children(descendant));
-                    }
-                }
-            }
-            // A failed or skipped node kept its old table: it still owes its rebuild.
-            if !outcome.status.is_failure() && outcome.status != crate::core::outcome::Status::Skipped {
-                to_refresh.remove(&node.unique_id);
-            }
-            all_results.push((node.clone(), phase.date, outcome.clone(), started_at));
-        }
-        if backfill && !args.quiet {
-            reporter.phase_summary(&phase.date.ds(), &outcomes);
-        }
-        if runs_models && phase_index + 1 == plan.len() && !cancelled.load(Ordering::SeqCst) {
-            run_hooks(&compiler, setup.as_mut(), &session.project.on_run_end, "on-run-end")?;
-        }
+        (outcomes, start_times.into_inner().unwrap_or_default())
     }
 
-    if let Some(refresher) = &refresher {
-        refresher.sign_out();
+    /// Ends every run: nodes that never ran are recorded as skipped with the
+    /// reason, then the summary, run_results.json and the manifest; an error
+    /// that stopped the run is returned after its record is written.
+    fn finish(&self, plan: &[Phase], mut record: Record, mut invocation: Invocation, started: Instant, ended: Result<Ended, Failure>) -> Result<i32, Failure> {
+        let session = self.session;
+        let graph = session.graph();
+        match &ended {
+            Ok(Ended::Done) => {}
+            Ok(Ended::Interrupted) => record.skip_rest(plan, graph, "interrupted before it ran (Ctrl-C)"),
+            Err(failure) => {
+                let first_line = failure.to_string();
+                let first_line = first_line.lines().next().unwrap_or_default().trim_start_matches("error: ");
+                record.skip_rest(plan, graph, &format!("not run: the run stopped because {first_line}"));
+            }
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let nodes: Vec<&Node> = record.results.iter().map(|(node, ..)| node).collect();
+        let outcomes: Vec<Outcome> = record.results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
+        let dates: Vec<Option<String>> = record.results.iter().map(|(_, date, ..)| self.backfill.then(|| date.ds())).collect();
+        self.reporter.summary(&nodes, &outcomes, &dates, elapsed);
+        let results: Vec<RunResult<'_>> = record
+            .results
+            .iter()
+            .map(|(node, date, outcome, started_at)| RunResult { node, outcome, started_at: *started_at, date: *date })
+            .collect();
+        invocation.full_refresh_pending = Some(record.to_refresh.iter().cloned().collect());
+        let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
+        let warehouse_seconds = self.warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        // The warehouse work is done whatever happens to the artifacts: a failed
+        // write is reported, and the run's status stays what the nodes made it.
+        let written = artifacts::write(&session.project, "run_results.json", &artifacts::run_results(&results, elapsed, invocation, warehouse_seconds))
+            .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
+        if let Err(diagnostic) = written {
+            eprint!("{}", Diagnostic { warning: true, ..diagnostic.help("the tables are built; `strata retry` needs `run_results.json`, so free the disk or fix the permissions before the next run") });
+        }
+        match ended? {
+            Ended::Interrupted => {
+                eprintln!("interrupted: stopped scheduling and cancelled running queries");
+                Ok(130)
+            }
+            Ended::Done => Ok(if outcomes.iter().any(|o| o.status.is_failure()) { 1 } else { 0 }),
+        }
     }
-    // Closing the warehouse belongs to the run's time, and is time inside the
-    // warehouse: DuckDB writes the tables its log holds into the database
-    // file (a checkpoint), as it does when dbt-duckdb closes, so the next
-    // command or a notebook opens a complete file instead of replaying the log.
-    let closing = Instant::now();
-    drop(setup);
-    drop(warehouse);
-    Timed::add_since(&warehouse_nanos, closing);
-    let elapsed = started.elapsed().as_secs_f64();
-    let graph = session.graph();
-    let summary_nodes: Vec<&crate::graph::Node> = all_results.iter().map(|(node, ..)| node).collect();
-    let outcomes: Vec<Outcome> = all_results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
-    let dates: Vec<Option<String>> = all_results.iter().map(|(_, date, ..)| backfill.then(|| date.ds())).collect();
-    reporter.summary(&summary_nodes, &outcomes, &dates, elapsed);
-    let results: Vec<RunResult<'_>> = summary_nodes
-        .iter()
-        .zip(&all_results)
-        .map(|(node, (_, date, outcome, started_at))| RunResult { node, outcome, started_at: *started_at, date: *date })
-        .collect();
-    invocation.full_refresh_pending = Some(to_refresh.into_iter().collect());
-    let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
-    // The warehouse work is done whatever happens to the artifacts: a failed
-    // write is reported, and the run's status stays what the nodes made it.
-    let written = artifacts::write(
-        &session.project,
-        "run_results.json",
-        &artifacts::run_results(&results, elapsed, invocation, warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9),
-    )
-    .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
-    if let Err(diagnostic) = written {
-        eprint!("{}", Diagnostic { warning: true, ..diagnostic.help("the tables are built; `strata retry` needs `run_results.json`, so free the disk or fix the permissions before the next run") });
-    }
-
-    if cancelled.load(Ordering::SeqCst) {
-        eprintln!("interrupted: stopped scheduling and cancelled running queries");
-        return Ok(130);
-    }
-    Ok(if outcomes.iter().any(|o| o.status.is_failure()) { 1 } else { 0 })
 }
 
 pub(super) fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {

@@ -51,7 +51,7 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 /// Registers every global on `env`.
-pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: ExecutionDate, run_started_at: DateTime<Utc>) {
+pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_started_at: DateTime<Utc>) {
     let g = globals.clone();
     env.add_function("ref", move |args: Rest<Value>| -> Result<Value, Error> {
         let strings: Vec<String> = args.iter().filter(|a| !a.is_kwargs()).map(|a| a.to_string()).collect();
@@ -156,21 +156,28 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, date: Ex
     env.add_global("dbt", Value::from_object(BuiltinNamespace { globals: globals.clone() }));
     env.add_global("run_started_at", Value::from_object(DateValue::Timestamp(run_started_at)));
 
-    // Airflow's names for the execution date.
-    env.add_global("execution_date", Value::from_object(DateValue::Date(date.date())));
-    env.add_global("ds", date.ds());
-    env.add_global("ds_nodash", date.ds_nodash());
-    env.add_global("prev_ds", date.add_days(-1).ds());
-    env.add_global("next_ds", date.add_days(1).ds());
-    env.add_global("yesterday_ds", date.add_days(-1).ds());
-    env.add_global("tomorrow_ds", date.add_days(1).ds());
-    env.add_global("data_interval_start", Value::from_object(DateValue::midnight(date.date())));
-    env.add_global("data_interval_end", Value::from_object(DateValue::midnight(date.add_days(1).date())));
     env.add_global("macros", Value::from_object(AirflowMacros));
 
     for (name, template) in globals.macros.iter() {
         env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, name, template)));
     }
+}
+
+/// Airflow's names for the execution date: the context every template and
+/// macro of one date renders with. They are not globals, so one environment
+/// serves every date of a backfill.
+pub fn date_context(date: ExecutionDate) -> Value {
+    Value::from_iter([
+        ("execution_date", Value::from_object(DateValue::Date(date.date()))),
+        ("ds", Value::from(date.ds())),
+        ("ds_nodash", Value::from(date.ds_nodash())),
+        ("prev_ds", Value::from(date.add_days(-1).ds())),
+        ("next_ds", Value::from(date.add_days(1).ds())),
+        ("yesterday_ds", Value::from(date.add_days(-1).ds())),
+        ("tomorrow_ds", Value::from(date.add_days(1).ds())),
+        ("data_interval_start", Value::from_object(DateValue::midnight(date.date()))),
+        ("data_interval_end", Value::from_object(DateValue::midnight(date.add_days(1).date()))),
+    ])
 }
 
 /// A JSON value as a template value; whole numbers become signed integers, so
@@ -201,10 +208,28 @@ pub struct MacroRef {
 
 thread_local! {
     /// The macro templates this thread has evaluated (the state a macro is
-    /// called in), by environment (the address of its globals, which live as
-    /// long as the environment: for the whole process) and template.
-    /// Evaluating a macro's template on every call cost more than the call.
-    static MODULES: RefCell<FastMap<usize, FastMap<String, Rc<minijinja::Captured<'static>>>>> = RefCell::default();
+    /// called in) for one environment (the address of its globals, which live
+    /// as long as the environment: for the whole process) and one execution
+    /// date, by template. Evaluating a macro's template on every call cost
+    /// more than the call. A backfill's dates come one after another, so the
+    /// modules of the date before are dropped when the next one begins.
+    static MODULES: RefCell<Modules> = RefCell::default();
+    /// The date context of the render in progress on this thread.
+    static DATE: RefCell<Option<(ExecutionDate, Value)>> = const { RefCell::new(None) };
+}
+
+#[derive(Default)]
+struct Modules {
+    key: Option<(usize, ExecutionDate)>,
+    templates: FastMap<String, Rc<minijinja::Captured<'static>>>,
+}
+
+/// Runs `render` with `date` as the date its templates and macros see.
+pub fn with_date<T>(date: ExecutionDate, context: &Value, render: impl FnOnce() -> T) -> T {
+    let previous = DATE.with(|slot| slot.borrow_mut().replace((date, context.clone())));
+    let result = render();
+    DATE.with(|slot| *slot.borrow_mut() = previous);
+    result
 }
 
 impl MacroRef {
@@ -212,20 +237,31 @@ impl MacroRef {
         MacroRef { name: name.to_string(), template: template.to_string(), globals: Arc::clone(globals) }
     }
 
-    /// This macro's template, evaluated, from this thread's cache. A template
-    /// may define several macros (a file with top-level `set`s is one template).
+    /// This macro's template, evaluated for the current date, from this
+    /// thread's cache. A template may define several macros (a file with
+    /// top-level `set`s is one template).
     fn module(&self) -> Result<Rc<minijinja::Captured<'static>>, Error> {
-        let key = Arc::as_ptr(&self.globals) as usize;
-        let cached = MODULES.with(|modules| modules.borrow().get(&key).and_then(|m| m.get(&self.template)).cloned());
+        let Some((date, context)) = DATE.with(|slot| slot.borrow().clone()) else {
+            return Err(invalid("macros are called while a template renders for an execution date"));
+        };
+        let key = (Arc::as_ptr(&self.globals) as usize, date);
+        let cached = MODULES.with(|modules| {
+            let mut modules = modules.borrow_mut();
+            if modules.key != Some(key) {
+                modules.key = Some(key);
+                modules.templates.clear();
+            }
+            modules.templates.get(&self.template).cloned()
+        });
         if let Some(module) = cached {
             return Ok(module);
         }
         let Some(env) = self.globals.environment.get() else {
             return Err(invalid("macros are called once the template environment is built"));
         };
-        let module = Rc::new(env.get_template(&self.template)?.render_captured(())?);
+        let module = Rc::new(env.get_template(&self.template)?.render_captured(context)?);
         MODULES.with(|modules| {
-            modules.borrow_mut().entry(key).or_default().insert(self.template.clone(), Rc::clone(&module));
+            modules.borrow_mut().templates.insert(self.template.clone(), Rc::clone(&module));
         });
         Ok(module)
     }

@@ -26,12 +26,14 @@ pub use scope::{Mode, RefCall, Resolve, Scope};
 const BUILTINS: &str = include_str!("builtins.sql");
 
 pub struct Templates {
-    /// Built once per execution date and kept for the whole process: macro
-    /// calls keep the evaluated macro templates, which borrow it (see
-    /// `context::MacroRef`).
+    /// Built once per process and kept for all of it, every date of a
+    /// backfill included: macro calls keep the evaluated macro templates,
+    /// which borrow it (see `context::MacroRef`).
     pub env: &'static Environment<'static>,
-    /// The execution date the environment renders for.
+    /// The execution date these templates render for.
     pub date: ExecutionDate,
+    /// The date variables (`ds`, `execution_date`, ...) of `date`, the context of every render.
+    date_context: minijinja::Value,
     pub globals: Arc<Globals>,
     /// Whether the project defines its own `generate_schema_name` / `generate_alias_name`.
     pub custom_schema_name: bool,
@@ -43,6 +45,7 @@ impl Templates {
     pub fn new(project: &Project, date: ExecutionDate, run_started_at: DateTime<Utc>) -> Result<Templates, Diagnostics> {
         let mut env = new_environment();
         let mut diagnostics = Diagnostics::default();
+        let date_context = context::date_context(date);
 
         let mut builtin_macros = BTreeMap::new();
         let mut macros = BTreeMap::new();
@@ -58,7 +61,7 @@ impl Templates {
                 diagnostics.push(jinja_diagnostic(&err, &env, None));
                 continue;
             }
-            let exports = match env.get_template(&name).and_then(|t| t.render_captured(()).map(|c| exported(c.state()))) {
+            let exports = match env.get_template(&name).and_then(|t| t.render_captured(&date_context).map(|c| exported(c.state()))) {
                 Ok(exports) => exports,
                 Err(err) => {
                     diagnostics.push(jinja_diagnostic(&err, &env, None));
@@ -112,11 +115,24 @@ impl Templates {
             builtin_macros,
             environment: OnceLock::new(),
         });
-        context::register(&mut env, &globals, date, run_started_at);
+        context::register(&mut env, &globals, run_started_at);
         env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
         let env: &'static Environment<'static> = Box::leak(Box::new(env));
         let _ = globals.environment.set(env);
-        Ok(Templates { env, date, globals, custom_schema_name, custom_alias_name })
+        Ok(Templates { env, date, date_context, globals, custom_schema_name, custom_alias_name })
+    }
+
+    /// The same environment, rendering for `date`: a backfill builds it once,
+    /// not once a date.
+    pub fn for_date(&self, date: ExecutionDate) -> Templates {
+        Templates {
+            env: self.env,
+            date,
+            date_context: context::date_context(date),
+            globals: Arc::clone(&self.globals),
+            custom_schema_name: self.custom_schema_name,
+            custom_alias_name: self.custom_alias_name,
+        }
     }
 
     /// Compiles a model's (or test's) template; `name` is its project-relative path.
@@ -126,14 +142,14 @@ impl Templates {
 
     /// Renders `template` with `scope` as the node in progress.
     pub fn render(&self, template: &Template<'_, '_>, scope: &mut Scope) -> Result<String, Error> {
-        scope::with_scope(scope, || template.render(()))
+        context::with_date(self.date, &self.date_context, || scope::with_scope(scope, || template.render(&self.date_context)))
     }
 
     /// Calls the macro `name` (project macros first, then built-ins) from Rust.
     pub fn call_macro(&self, name: &str, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
         let template_name = self.globals.macros.get(name).cloned().unwrap_or_else(|| BUILTINS_NAME.to_string());
         let macro_ref = context::MacroRef::new(&self.globals, name, &template_name);
-        scope::with_scope(scope, || macro_ref.invoke(args))
+        context::with_date(self.date, &self.date_context, || scope::with_scope(scope, || macro_ref.invoke(args)))
     }
 
     /// Renders a string that may hold `{{ ... }}` (a description, a hook) outside any model.
@@ -261,17 +277,21 @@ mod tests {
         assert_eq!(render(&templates, "{{ a() }}{{ b() }}{{ a() }}"), "a-b-a-");
     }
 
-    // Macro templates are evaluated once per thread and environment; two
-    // environments on one thread (a backfill parses every date on the same
-    // worker threads) must each see their own date.
+    // Macro templates are evaluated once per thread, environment and date;
+    // one environment renders every date of a backfill on the same worker
+    // threads, and each date must see its own.
     #[test]
     fn each_date_calls_its_own_macros() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let project = project_with_macros(dir.path(), "{% macro day() %}{{ ds }}{% endmacro %}\n");
+        let project = project_with_macros(dir.path(), "{% set prefix = 'day ' ~ ds_nodash %}{% macro day() %}{{ prefix }} {{ ds }}{% endmacro %}\n");
+        let first = ExecutionDate::parse("2026-11-01", "--date").expect("date");
+        let templates = Templates::new(&project, first, Utc::now()).expect("templates");
         for day in ["2026-11-01", "2026-11-02", "2026-11-01"] {
             let date = ExecutionDate::parse(day, "--date").expect("date");
-            let templates = Templates::new(&project, date, Utc::now()).expect("templates");
-            assert_eq!(render(&templates, "{{ day() }}"), day);
+            let for_date = templates.for_date(date);
+            assert_eq!(render(&for_date, "{{ day() }} {{ ds }}"), format!("day {} {day} {day}", date.ds_nodash()));
         }
+        let other = Templates::new(&project, first, Utc::now()).expect("templates");
+        assert_eq!(render(&other, "{{ day() }}"), "day 20261101 2026-11-01");
     }
 }

@@ -421,11 +421,8 @@ fn retry_of_a_backfill_reruns_what_failed_and_was_skipped_on_their_dates() {
     assert_status(&fixture.strata(&["seed"]), 0);
     let backfill = ["run", "--start", "2026-11-02", "--end", "2026-11-04", "--threads", "1", "--full-refresh", "--vars", "{multiplier: 10}"];
     assert_status(&fixture.strata(&backfill), 1);
-    let (_, first) = fixture.results("execution_date");
-    let (_, statuses) = fixture.results("status");
-    let outcome: Vec<String> = first.iter().zip(&statuses).map(|((id, date), (_, status))| format!("{id} {date} {status}")).collect();
     assert_eq!(
-        outcome,
+        outcomes(&fixture),
         [
             "model.shop.daily 2026-11-02 success",
             "model.shop.after 2026-11-02 success",
@@ -455,4 +452,75 @@ fn retry_of_a_backfill_reruns_what_failed_and_was_skipped_on_their_dates() {
         assert_eq!(query(&fixture, sql), query(&clean, sql), "{sql}");
     }
     assert_eq!(query(&fixture, "select events from main.after order by event_date"), [["21"], ["31"], ["41"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+/// Each result of `target/run_results.json` as `unique_id date status`.
+fn outcomes(fixture: &Fixture) -> Vec<String> {
+    let (_, dates) = fixture.results("execution_date");
+    let (_, statuses) = fixture.results("status");
+    dates.iter().zip(&statuses).map(|((id, date), (_, status))| format!("{id} {date} {status}")).collect()
+}
+
+const RAISES_ON_THE_3RD: &str = "{{ config(materialized='incremental', partition_by='event_date') }}\n{% if ds == '2026-11-03' %}{{ exceptions.raise_compiler_error('no events for ' ~ ds) }}{% endif %}\nselect event_date, count(*) as events from {{ ref('events') }} where event_date = '{{ ds }}' group by 1\n";
+
+// A date on which a model's template cannot be rendered is an error on that
+// date, recorded and retried: never a silent gap in the table.
+#[test]
+fn a_date_whose_template_fails_to_render_is_an_error_on_that_date() {
+    let fixture = events()
+        .file("models/daily.sql", RAISES_ON_THE_3RD)
+        .file("models/after.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect * from {{ ref('daily') }} where event_date = '{{ ds }}'\n")
+        .file("models/schema.yml", "version: 2\n");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["build", "--start", "2026-11-02", "--end", "2026-11-04", "--threads", "1"]);
+    assert_status(&run, 1);
+    assert!(run.stdout.contains("2026-11-03 ERROR model daily"), "{}", run.stdout);
+    assert!(run.stdout.contains("no events for 2026-11-03"), "{}", run.stdout);
+    assert_eq!(
+        outcomes(&fixture),
+        [
+            "seed.shop.events 2026-11-02 success",
+            "model.shop.daily 2026-11-02 success",
+            "model.shop.after 2026-11-02 success",
+            "model.shop.daily 2026-11-03 error",
+            "model.shop.after 2026-11-03 skipped",
+            "model.shop.daily 2026-11-04 success",
+            "model.shop.after 2026-11-04 skipped",
+            "model.shop.total 2026-11-04 skipped",
+        ]
+    );
+    assert_eq!(table(&fixture), [["2026-11-02", "2"], ["2026-11-04", "4"]].map(|r| r.map(str::to_string).to_vec()));
+
+    // Fixed, `retry` fills exactly the gap.
+    let fixture = fixture.file("models/daily.sql", &RAISES_ON_THE_3RD.replace("2026-11-03", "never"));
+    assert_status(&fixture.strata(&["retry"]), 0);
+    assert_eq!(
+        outcomes(&fixture),
+        ["model.shop.daily 2026-11-03 success", "model.shop.after 2026-11-03 success", "model.shop.after 2026-11-04 success", "model.shop.total 2026-11-04 success"]
+    );
+    assert_eq!(table(&fixture), [["2026-11-02", "2"], ["2026-11-03", "3"], ["2026-11-04", "4"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
+// A run stopped by an error still writes its record, with every node it did
+// not run skipped for the reason, so `retry` resumes there and not from the
+// invocation before.
+#[test]
+fn a_run_stopped_by_an_error_records_the_nodes_it_did_not_run() {
+    let project = "name: shop\nprofile: shop\non-run-start: [\"{{ 'select * from no_such_table' if var('break', true) else 'select 1' }}\"]\n";
+    let fixture = events().file("dbt_project.yml", project).file("models/schema.yml", "version: 2\n");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--start", "2026-11-02", "--end", "2026-11-03", "--threads", "1"]);
+    assert_status(&run, 2);
+    assert!(run.stderr.contains("`on-run-start` hook failed"), "{}", run.stderr);
+    assert_eq!(
+        outcomes(&fixture),
+        ["model.shop.daily 2026-11-02 skipped", "model.shop.daily 2026-11-03 skipped", "model.shop.total 2026-11-03 skipped"]
+    );
+    let (_, messages) = fixture.results("message");
+    assert!(messages[0].1.starts_with("not run: the run stopped because `on-run-start` hook failed: "), "{messages:?}");
+
+    let run = fixture.strata(&["retry", "--vars", "{break: false}"]);
+    assert_status(&run, 0);
+    assert_eq!(table(&fixture), [["2026-11-02", "2"], ["2026-11-03", "3"]].map(|r| r.map(str::to_string).to_vec()));
+    assert_eq!(scalar(&fixture, "select events || '/' || days from main.total"), "5/2");
 }
