@@ -22,4 +22,4 @@ select
 from orders
 where order_date = {{ ds_literal() }}
   and previous_ordered_at is not null
-  and previous_ordered_at < {{ dateadd('day', -1 * var('dormant_after_days'), ds_literal()) }}
+  and {{ to_date('previous_ordered_at') }} < {{ ds_literal(-1 * var('dormant_after_days')) }}

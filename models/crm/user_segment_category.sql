@@ -8,9 +8,9 @@ select
     last_ordered_at,
     case
         when orders = 0 then 'prospect'
-        when orders = 1 and last_ordered_at >= {{ dateadd('day', -1 * var('dormant_after_days'), ds_literal()) }} then 'new'
-        when last_ordered_at >= {{ dateadd('day', -1 * var('dormant_after_days'), ds_literal()) }} then 'active'
-        when last_ordered_at >= {{ dateadd('day', -3 * var('dormant_after_days'), ds_literal()) }} then 'dormant'
+        when orders = 1 and {{ to_date('last_ordered_at') }} >= {{ ds_literal(-1 * var('dormant_after_days')) }} then 'new'
+        when {{ to_date('last_ordered_at') }} >= {{ ds_literal(-1 * var('dormant_after_days')) }} then 'active'
+        when {{ to_date('last_ordered_at') }} >= {{ ds_literal(-3 * var('dormant_after_days')) }} then 'dormant'
         else 'churned'
     end as segment
 from {{ ref('users_history') }}

@@ -192,6 +192,7 @@ fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
         rows
     };
     assert_eq!(show(&fixture), show(&duckdb));
+    assert_types_bigquery_accepts(&emulator, &fixture);
     for table in EXAMPLE_TABLES {
         let (schema, name) = table.split_once('.').expect("schema.table");
         let duck_schema = schema.replacen("analytics", "main", 1);
@@ -213,6 +214,47 @@ fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
         assert!(!on_duckdb.is_empty(), "{table} is empty on DuckDB");
         assert_eq!(on_bigquery, on_duckdb, "{table}: rows differ between BigQuery and DuckDB");
     }
+}
+
+/// Every table of the emulator's project: project → dataset → table → column → type.
+fn emulator_schemas(emulator: &Emulator) -> Json {
+    let mut datasets = serde_json::Map::new();
+    for dataset in emulator.get("datasets")["datasets"].as_array().into_iter().flatten() {
+        let dataset = dataset["datasetReference"]["datasetId"].as_str().expect("dataset id");
+        let mut tables = serde_json::Map::new();
+        for table in emulator.get(&format!("datasets/{dataset}/tables"))["tables"].as_array().into_iter().flatten() {
+            let table = table["tableReference"]["tableId"].as_str().expect("table id");
+            let fields = emulator.get(&format!("datasets/{dataset}/tables/{table}"))["schema"]["fields"].clone();
+            let columns: serde_json::Map<String, Json> = fields
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|field| (field["name"].as_str().unwrap_or_default().to_string(), field["type"].clone()))
+                .collect();
+            tables.insert(table.to_string(), Json::Object(columns));
+        }
+        datasets.insert(dataset.to_string(), Json::Object(tables));
+    }
+    json!({ emulator.project.clone(): datasets })
+}
+
+/// The emulator runs on DuckDB and compares a TIMESTAMP with a DATETIME that
+/// BigQuery refuses: every statement compiled in `fixture` is typed with
+/// SQLGlot against the tables' schemas, and no comparison, join or set
+/// operation may mix types BigQuery does not coerce.
+fn assert_types_bigquery_accepts(emulator: &Emulator, fixture: &Fixture) {
+    let schema = fixture.path().join("target/schemas.json");
+    std::fs::write(&schema, emulator_schemas(emulator).to_string()).expect("write the schemas");
+    let compiled = walkdir_files(&fixture.path().join("target/compiled"));
+    assert!(compiled.len() > 10, "{} compiled files", compiled.len());
+    let output = Command::new(emulator_python())
+        .arg(repo_root().join("tests/emulator/check_types.py"))
+        .arg(&schema)
+        .args(&compiled)
+        .output()
+        .expect("run check_types.py");
+    let shown = String::from_utf8_lossy(&output.stdout).replace(&format!("{}/", fixture.path().display()), "");
+    assert!(output.status.success(), "SQL that BigQuery refuses:\n{shown}{}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// A number as both warehouses print it: `1.0` and `1`, `0.30000000000000004` and `0.3`.
