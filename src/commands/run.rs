@@ -252,7 +252,7 @@ pub(super) fn run_phases(
         invocation_id: session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
         backfill: session.dates.len() > 1,
     };
-    let mut record = Record { results: Vec::new(), blocked: BTreeMap::new(), to_refresh };
+    let mut record = Record { results: Vec::new(), nodes: BTreeMap::new(), blocked: BTreeMap::new(), to_refresh };
     let ended = run.plan(&plan, &mut record, open);
     run.finish(&plan, record, invocation, started, ended)
 }
@@ -278,9 +278,11 @@ enum Ended {
 
 /// What a run has done so far, kept whatever ends it.
 struct Record {
-    /// Each node as the graph of its own date had it, so every node that ran
-    /// is reported even when a later date's graph no longer has it.
-    results: Vec<(Node, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)>,
+    /// Each node as the graph of the first date it ran on had it, so every node
+    /// that ran is reported even when a later date's graph no longer has it;
+    /// one copy for all its dates, so a long backfill holds its memory flat.
+    results: Vec<(Arc<Node>, ExecutionDate, Outcome, chrono::DateTime<chrono::Utc>)>,
+    nodes: BTreeMap<String, Arc<Node>>,
     /// Unique ids whose ancestor failed, with the reason: skipped on later dates too.
     blocked: BTreeMap<String, String>,
     to_refresh: BTreeSet<String>,
@@ -296,7 +298,12 @@ impl Record {
         if !outcome.status.is_failure() && outcome.status != Status::Skipped {
             self.to_refresh.remove(&node.unique_id);
         }
-        self.results.push((node.clone(), date, outcome, started_at));
+        let node = self.node(node);
+        self.results.push((node, date, outcome, started_at));
+    }
+
+    fn node(&mut self, node: &Node) -> Arc<Node> {
+        Arc::clone(self.nodes.entry(node.unique_id.clone()).or_insert_with(|| Arc::new(node.clone())))
     }
 
     fn block_descendants(&mut self, graph: &Graph, index: usize, reason: &str) {
@@ -316,8 +323,9 @@ impl Record {
             for id in &phase.nodes {
                 let Some(&index) = graph.by_id.get(id) else { continue };
                 if !done.contains(&(id.clone(), phase.date)) {
-                    let node = &graph.nodes[index];
-                    self.results.push((node.clone(), phase.date, Outcome::skipped(node.label(), reason), now));
+                    let node = self.node(&graph.nodes[index]);
+                    let outcome = Outcome::skipped(node.label(), reason);
+                    self.results.push((node, phase.date, outcome, now));
                 }
             }
         }
@@ -619,7 +627,7 @@ impl Run<'_> {
             }
         }
         let elapsed = started.elapsed().as_secs_f64();
-        let nodes: Vec<&Node> = record.results.iter().map(|(node, ..)| node).collect();
+        let nodes: Vec<&Node> = record.results.iter().map(|(node, ..)| node.as_ref()).collect();
         let outcomes: Vec<Outcome> = record.results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
         let dates: Vec<Option<String>> = record.results.iter().map(|(_, date, ..)| self.backfill.then(|| date.ds())).collect();
         self.reporter.summary(&nodes, &outcomes, &dates, elapsed);
