@@ -1,12 +1,14 @@
 //! The SQL each materialization sends, per warehouse dialect. Pure functions of
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
+use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::dates::ExecutionDate;
+use crate::core::job::Job;
 use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::Target;
 use crate::warehouse::RelationKind;
-use crate::warehouse::plan::{Plan, Present, Refusal, TableOptions};
+use crate::warehouse::plan::{Insert, Plan, Present, Refusal, TableOptions};
 
 /// A column of a seed, with the type it was given or inferred.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +68,46 @@ pub trait SqlGenerator: Send + Sync {
         format!("delete from {target} where ({key}) in (select {key} from {staged})")
     }
 
-    fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
-        format!("insert into {target} by name select * from {staged}")
+    /// `'text'` as the warehouse reads a string literal.
+    fn string_literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    /// Column names as an insert lists them: `"id", "name"`.
+    fn column_list(&self, columns: &[&Column]) -> String {
+        columns.iter().map(|column| self.quote(&column.name)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Inserts the `columns` (a [`column_list`](Self::column_list)) of
+    /// `staged` into the same columns of `target`: by name, never by position.
+    fn insert_from(&self, target: &Relation, staged: &Relation, columns: &str) -> String {
+        format!("insert into {target} ({columns})\nselect {columns} from {staged}")
+    }
+
+    /// The jobs of an insert once its columns are known: the statements
+    /// that go before it, then the insert (inside the plan's transaction).
+    fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
+        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        insert.before.iter().map(Job::new).chain(std::iter::once(Job::new(insert_sql))).collect()
+    }
+
+    /// The statements that change `target`'s columns to the model's, as
+    /// `on_schema_change` says (dbt's `sync_column_schemas`): one per column,
+    /// as the BigQuery emulator takes one change per `alter table`.
+    fn alter_columns(&self, target: &Relation, changes: &ColumnChanges, on_schema_change: OnSchemaChange) -> Vec<String> {
+        let (add, sync) = match on_schema_change {
+            OnSchemaChange::Ignore | OnSchemaChange::Fail => return Vec::new(),
+            OnSchemaChange::AppendNewColumns => (true, false),
+            OnSchemaChange::SyncAllColumns => (true, true),
+        };
+        let added = changes.added.iter().filter(|_| add).map(|c| format!("alter table {target} add column {} {}", self.quote(&c.name), c.data_type));
+        let dropped = changes.removed.iter().filter(|_| sync).map(|c| format!("alter table {target} drop column {}", self.quote(&c.name)));
+        let retyped = changes
+            .retyped
+            .iter()
+            .filter(|_| sync)
+            .map(|c| format!("alter table {target} alter column {} set data type {}", self.quote(&c.name), c.data_type));
+        added.chain(dropped).chain(retyped).collect()
     }
 
     /// The rows of a test query that fail, counted (`limit` caps what is counted).
@@ -174,7 +214,7 @@ pub trait SqlGenerator: Send + Sync {
         &self,
         relation: &Relation,
         present: Present,
-        _options: &TableOptions,
+        options: &TableOptions,
         partition: &Partition,
         (first, last): (ExecutionDate, ExecutionDate),
         incremental: bool,
@@ -186,7 +226,8 @@ pub trait SqlGenerator: Send + Sync {
             .run_counting_rows(self.create_table_as(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         if incremental {
-            plan.run(self.delete_partitions(relation, partition, first, last)).run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+            let before = vec![self.delete_partitions(relation, partition, first, last)];
+            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }).run(self.drop_table(&staged))
         } else {
             self.swap_in(plan, &staged, relation, present)
         }
@@ -194,11 +235,16 @@ pub trait SqlGenerator: Send + Sync {
 
     /// Appends the model's rows to `relation`, first deleting the rows they
     /// replace when there is a `unique_key` (delete+insert).
-    fn merge_plan(&self, relation: &Relation, present: Present, unique_key: &[String], sql: &str) -> Plan {
+    fn merge_plan(&self, relation: &Relation, present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
         let staged = staging_relation(relation, "new");
         let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(self.create_table_as(&staged, sql));
-        let plan = if unique_key.is_empty() { plan } else { plan.run(self.delete_matching(relation, &staged, unique_key)) };
-        plan.run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
+    }
+
+    /// The insert of a merge: after the delete of the rows whose `unique_key` comes again.
+    fn merge_insert(&self, relation: &Relation, staged: &Relation, options: &TableOptions, unique_key: &[String]) -> Insert {
+        let before = if unique_key.is_empty() { Vec::new() } else { vec![self.delete_matching(relation, staged, unique_key)] };
+        Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }
     }
 
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
@@ -245,8 +291,20 @@ impl SqlGenerator for BigQuerySql {
         &sqlparser::dialect::BigQueryDialect {}
     }
 
-    fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
-        format!("insert into {target} select * from {staged}")
+    fn string_literal(&self, text: &str) -> String {
+        string_literal(text)
+    }
+
+    /// One job, or with statements before the insert one script transaction,
+    /// so the rows they replace and the new rows change together. (A `merge
+    /// ... insert row` would do it in one statement, but the BigQuery emulator
+    /// the tests use cannot parse `insert row`.)
+    fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
+        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        if insert.before.is_empty() {
+            return vec![Job::new(insert_sql)];
+        }
+        vec![Job::script(format!("begin transaction;\n{};\n{insert_sql};\ncommit transaction", insert.before.join(";\n")))]
     }
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
@@ -306,15 +364,9 @@ impl SqlGenerator for BigQuerySql {
             .run_counting_rows(self.create_staging(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         let plan = if incremental {
-            // One script transaction drops the partitions' old rows and
-            // inserts the new ones, atomically. (A `merge ... insert row` would
-            // do it in one statement, but the BigQuery emulator the tests use
-            // cannot parse `insert row`.)
-            plan.run_script(format!(
-                "begin transaction;\n{};\n{};\ncommit transaction",
-                self.delete_partitions(relation, partition, first, last),
-                self.insert_from(relation, &staged)
-            ))
+            // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
+            let before = vec![self.delete_partitions(relation, partition, first, last)];
+            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before })
         } else {
             let plan = match present.relation {
                 Some(RelationKind::View) => plan.run(self.drop_view(relation)),
@@ -326,20 +378,10 @@ impl SqlGenerator for BigQuerySql {
         plan.run(self.drop_table(&staged))
     }
 
-    fn merge_plan(&self, relation: &Relation, _present: Present, unique_key: &[String], sql: &str) -> Plan {
+    fn merge_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
         let staged = staging_relation(relation, "new");
         let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
-        let write = if unique_key.is_empty() {
-            self.insert_from(relation, &staged)
-        } else {
-            format!(
-                "begin transaction;\n{};\n{};\ncommit transaction",
-                self.delete_matching(relation, &staged, unique_key),
-                self.insert_from(relation, &staged)
-            )
-        };
-        let plan = if unique_key.is_empty() { plan.run(write) } else { plan.run_script(write) };
-        plan.run(self.drop_table(&staged))
+        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
     }
 
     /// BigQuery cannot read a local file from SQL: the rows go in as bounded
@@ -513,6 +555,10 @@ mod tests {
         let sql = DuckDbSql;
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
+        let changes = ColumnChanges::between(
+            &[Column::new("id", "INTEGER"), Column::new("gone", "VARCHAR"), Column::new("amount", "INTEGER")],
+            &[Column::new("id", "INTEGER"), Column::new("amount", "DOUBLE"), Column::new("new", "DATE")],
+        );
         let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         insta::assert_snapshot!(
@@ -522,7 +568,8 @@ mod tests {
                 sql.create_table_as(&staged, "select 1 as id"),
                 sql.rename_table(&staged, &target),
                 sql.delete_matching(&target, &staged, &["id".into(), "day".into()]),
-                sql.insert_from(&target, &staged),
+                sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])),
+                sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
                 sql.count_failures("select * from x where id is null", Some(100)),
                 sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',').unwrap_or_default(),
                 sql.count_outside_partitions(&staged, &partition, day.add_days(-2), day),
@@ -553,7 +600,8 @@ mod tests {
         run(sql.rename_table(&staged, &target));
         assert_eq!(run(sql.create_table_as(&staged, "select 3 as id, 4 as day, timestamp '2026-11-20 11:00' as event_at")), 1);
         assert_eq!(run(sql.delete_matching(&target, &staged, &["id".into(), "day".into()])), 1);
-        assert_eq!(run(sql.insert_from(&target, &staged)), 1);
+        // Columns listed in another order than the table's land in their own columns.
+        assert_eq!(run(sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("day", "INTEGER"), &Column::new("event_at", "TIMESTAMP"), &Column::new("id", "INTEGER")]))), 1);
         assert_eq!(run(sql.delete_partitions(&target, &partition, day.add_days(-2), day)), 2);
         run(sql.drop_table(&staged));
         run(sql.create_view(&rel("orders_view"), &format!("select * from {target}")));
@@ -599,6 +647,7 @@ mod tests {
             partition_expiration_days: Some(400),
             ..TableOptions::default()
         };
+        let synced = TableOptions { on_schema_change: OnSchemaChange::SyncAllColumns, ..TableOptions::default() };
         let fresh = Present::default();
         let table = Present { relation: Some(RelationKind::Table), ..Present::default() };
         let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true, ..Present::default() };
@@ -623,8 +672,8 @@ mod tests {
             ("table, after an interrupted build left its staging table", sql.table_plan(&rel("t"), leftover, &TableOptions::default(), select)),
             ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
             ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
-            ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &["id".into(), "day".into()], select)),
-            ("incremental append", sql.merge_plan(&rel("m"), table, &[], select)),
+            ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &TableOptions::default(), &["id".into(), "day".into()], select)),
+            ("incremental append, syncing its columns", sql.merge_plan(&rel("m"), table, &synced, &[], select)),
             ("seed", sql.seed_plan(&rel("s"), table, &load).unwrap()),
         ]
         .iter()

@@ -224,7 +224,7 @@ fn normalise(cell: &str) -> String {
 }
 
 /// `fixture` (a `shop` project) built into the emulator, with extra target fields.
-fn shop_on(fixture: Fixture, emulator: &Emulator, extra: &str) -> Fixture {
+pub(crate) fn shop_on(fixture: Fixture, emulator: &Emulator, extra: &str) -> Fixture {
     fixture.file("profiles.yml", &emulator_profiles("shop", &emulator.endpoint(), &emulator.project, extra))
 }
 

@@ -2,7 +2,7 @@
 //! example project on the BigQuery generator, so a reviewer reads every job
 //! BigQuery would receive. It answers every count with 0 and keeps track of
 //! the relations the jobs create and drop, so the second date of a backfill
-//! takes the incremental path.
+//! takes the incremental path; it says every table has the same two columns.
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -11,6 +11,7 @@ use clap::Parser;
 use regex::Regex;
 
 use strata::cli::{Cli, Command};
+use strata::core::columns::Column;
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
 use strata::warehouse::sql::SqlGenerator;
@@ -105,6 +106,11 @@ impl Connection for Recording {
 
     fn list_relations(&mut self, _schemas: &[strata::warehouse::Schema]) -> Result<Relations, WarehouseError> {
         Ok(self.log.lock().map(|log| log.relations.clone()).unwrap_or_default())
+    }
+
+    /// Every table has the columns `id` and `day`, so an insert names them.
+    fn columns(&mut self, _relation: &strata::core::relation::Relation) -> Result<Vec<Column>, WarehouseError> {
+        Ok(vec![Column::new("id", "INT64"), Column::new("day", "DATE")])
     }
 }
 
