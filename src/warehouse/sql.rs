@@ -124,7 +124,7 @@ pub trait SqlGenerator: Send + Sync {
     }
 
     fn date_literal(&self, date: ExecutionDate) -> String {
-        format!("date '{}'", date.ds())
+        format!("date {}", self.string_literal(&date.ds()))
     }
 
     /// The partition (a date) a row of a partitioned model belongs to.
@@ -457,7 +457,7 @@ impl BigQuerySql {
         }
         let mut table_options = Vec::new();
         if !options.labels.is_empty() {
-            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", string_literal(k), string_literal(v))).collect::<Vec<_>>().join(", ");
+            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", self.string_literal(k), self.string_literal(v))).collect::<Vec<_>>().join(", ");
             table_options.push(format!("labels = [{labels}]"));
         }
         if options.partition.is_some() {
@@ -501,7 +501,7 @@ fn bigquery_literal(data_type: &str, value: &str) -> String {
 }
 
 /// `'text'`, with quotes and backslashes escaped as BigQuery reads them.
-pub fn string_literal(text: &str) -> String {
+fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
 }
 
@@ -523,13 +523,13 @@ impl SqlGenerator for DuckDbSql {
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String> {
         let types = columns
             .iter()
-            .map(|c| format!("'{}': '{}'", c.name.replace('\'', "''"), c.data_type.replace('\'', "''")))
+            .map(|c| format!("{}: {}", self.string_literal(&c.name), self.string_literal(&c.data_type)))
             .collect::<Vec<_>>()
             .join(", ");
         Some(format!(
-            "create table {relation} as select * from read_csv('{}', header = true, auto_detect = false, delim = '{}', quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
-            path.replace('\'', "''"),
-            delimiter
+            "create table {relation} as select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
+            self.string_literal(path),
+            self.string_literal(&delimiter.to_string())
         ))
     }
 }

@@ -835,3 +835,15 @@ fn oauth_uses_the_application_default_credentials_file() {
     assert!(proxy.requests().iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-adc-token")));
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
 }
+
+// A value with a quote is accepted on BigQuery too: the literal escapes it
+// with a backslash, which the emulator reads as BigQuery does.
+#[test]
+fn accepted_values_with_a_quote_pass_on_bigquery() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = shop_on(crate::run::quoted_words(Fixture::new()), &emulator, "");
+    let run = fixture.strata(&["build"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("PASS  accepted_values_words_word__it_s__plain"), "{}", run.stdout);
+    assert_eq!(emulator.query("select word from `shop-test.analytics.words` order by 1"), [["it's"], ["plain"]]);
+}

@@ -115,7 +115,7 @@ impl Warehouse for BigQuery {
     fn create_schema(&self, relation: &crate::core::relation::Relation) -> String {
         let create = self.sql.create_schema(relation);
         match &self.settings.location {
-            Some(location) => format!("{create} options(location = {})", crate::warehouse::sql::string_literal(location)),
+            Some(location) => format!("{create} options(location = {})", self.sql.string_literal(location)),
             None => create,
         }
     }
