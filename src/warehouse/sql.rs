@@ -131,7 +131,7 @@ pub trait SqlGenerator: Send + Sync {
     fn partition_expression(&self, partition: &Partition) -> String {
         match partition.data_type {
             PartitionType::Date => self.quote(&partition.field),
-            PartitionType::Timestamp => format!("cast({} as date)", self.quote(&partition.field)),
+            PartitionType::Timestamp | PartitionType::Datetime => format!("cast({} as date)", self.quote(&partition.field)),
         }
     }
 
@@ -444,10 +444,13 @@ impl BigQuerySql {
         if let Some(partition) = &options.partition {
             let field = self.quote(&partition.field);
             let granularity = partition.granularity.as_str();
+            // Each type truncates with its own function: `timestamp_trunc` on a
+            // DATETIME is an error. See: https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression
             let expression = match (partition.data_type, partition.granularity) {
                 (PartitionType::Date, Granularity::Day) => field,
                 (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
                 (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
+                (PartitionType::Datetime, _) => format!("datetime_trunc({field}, {granularity})"),
             };
             clauses.push_str(&format!("\npartition by {expression}"));
         }
@@ -700,6 +703,36 @@ mod tests {
     fn bigquery_plans() {
         let (_dir, seed) = seed_file();
         insta::assert_snapshot!(all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed));
+    }
+
+    // Each partition column type at each granularity, as BigQuery partitions
+    // it; a `date` at `hour` is refused at compile (`core::partition`).
+    #[test]
+    fn bigquery_partition_clauses() {
+        let mut lines = Vec::new();
+        for data_type in [PartitionType::Date, PartitionType::Timestamp, PartitionType::Datetime] {
+            for granularity in [Granularity::Hour, Granularity::Day, Granularity::Month, Granularity::Year] {
+                if (data_type, granularity) == (PartitionType::Date, Granularity::Hour) {
+                    continue;
+                }
+                let partition = Partition { field: "at".into(), data_type, lookback: 0, granularity };
+                let options = TableOptions { partition: Some(partition), ..TableOptions::default() };
+                lines.push(format!("{} by {}:{}", data_type.as_str(), granularity.as_str(), BigQuerySql.table_clauses(&options).replace('\n', " ")));
+            }
+        }
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        date by day: partition by `at`
+        date by month: partition by date_trunc(`at`, month)
+        date by year: partition by date_trunc(`at`, year)
+        timestamp by hour: partition by timestamp_trunc(`at`, hour)
+        timestamp by day: partition by timestamp_trunc(`at`, day)
+        timestamp by month: partition by timestamp_trunc(`at`, month)
+        timestamp by year: partition by timestamp_trunc(`at`, year)
+        datetime by hour: partition by datetime_trunc(`at`, hour)
+        datetime by day: partition by datetime_trunc(`at`, day)
+        datetime by month: partition by datetime_trunc(`at`, month)
+        datetime by year: partition by datetime_trunc(`at`, year)
+        ");
     }
 
     // A seed larger than one statement's bound goes in as several inserts.
