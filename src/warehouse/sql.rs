@@ -127,31 +127,40 @@ pub trait SqlGenerator: Send + Sync {
         format!("date {}", self.string_literal(&date.ds()))
     }
 
-    /// The partition (a date) a row of a partitioned model belongs to.
-    fn partition_expression(&self, partition: &Partition) -> String {
-        match partition.data_type {
-            PartitionType::Date => self.quote(&partition.field),
-            PartitionType::Timestamp | PartitionType::Datetime => format!("cast({} as date)", self.quote(&partition.field)),
-        }
+    /// A bound of a partition range: `timestamp '2026-11-20'`, of the column's own type.
+    fn partition_bound(&self, partition: &Partition, date: ExecutionDate) -> String {
+        format!("{} {}", partition.data_type.as_str(), self.string_literal(&date.ds()))
+    }
+
+    /// The rows of the partitions `first..=last`: a half-open range on the
+    /// partition column itself, with constant bounds of its type, so BigQuery
+    /// prunes the other partitions and `require_partition_filter` is
+    /// satisfied (a `cast(ts as date)` would be neither). See:
+    /// https://cloud.google.com/bigquery/docs/querying-partitioned-tables
+    fn partition_range(&self, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
+        let column = self.quote(&partition.field);
+        format!("{column} >= {} and {column} < {}", self.partition_bound(partition, first), self.partition_bound(partition, last.add_days(1)))
+    }
+
+    /// A filter on the partition column that keeps every row strata writes (a
+    /// partition value is never NULL): what a query of the whole table sends
+    /// when the table has `require_partition_filter`.
+    fn whole_table_filter(&self, partition: &Partition) -> String {
+        format!("{} >= {}", self.quote(&partition.field), self.partition_bound(partition, ExecutionDate::EARLIEST))
     }
 
     /// Counts the rows of `staged` outside the partitions `first..=last`, NULL included.
     fn count_outside_partitions(&self, staged: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
-        let expression = self.partition_expression(partition);
+        let column = self.quote(&partition.field);
         format!(
-            "select count(*) from {staged} where {expression} is null or {expression} < {} or {expression} > {}",
-            self.date_literal(first),
-            self.date_literal(last)
+            "select count(*) from {staged} where {column} is null or {column} < {} or {column} >= {}",
+            self.partition_bound(partition, first),
+            self.partition_bound(partition, last.add_days(1))
         )
     }
 
     fn delete_partitions(&self, target: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
-        format!(
-            "delete from {target} where {} between {} and {}",
-            self.partition_expression(partition),
-            self.date_literal(first),
-            self.date_literal(last)
-        )
+        format!("delete from {target} where {}", self.partition_range(partition, first, last))
     }
 
     /// Loads a CSV file into `relation` with the given column types, when the
