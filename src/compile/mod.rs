@@ -187,10 +187,15 @@ impl<'a> Compiler<'a> {
         let mut conditions: Vec<String> = test.config.where_clause.clone().into_iter().collect();
         let partition = tested.and_then(|t| t.partition());
         let whole_table = test.config.whole_table || tested.is_some_and(|t| t.config.str_value("test_scope") == Some("all"));
-        if let (Some(partition), false) = (partition, whole_table) {
-            let sql = crate::warehouse::dialect(self.project.target.kind);
-            let (first, last) = partition.range(self.templates.date);
-            conditions.push(format!("{} between {} and {}", sql.partition_expression(partition), sql.date_literal(first), sql.date_literal(last)));
+        let sql = crate::warehouse::dialect(self.project.target.kind);
+        match (partition, whole_table) {
+            (Some(partition), false) => {
+                let (first, last) = partition.range(self.templates.date);
+                conditions.push(sql.partition_range(partition, first, last));
+            }
+            // BigQuery refuses a query of the whole table without a filter on its partition column.
+            (Some(partition), true) if tested.is_some_and(Node::requires_partition_filter) => conditions.push(sql.whole_table_filter(partition)),
+            _ => {}
         }
         let model = if conditions.is_empty() {
             Value::from_object(relation)
@@ -203,7 +208,16 @@ impl<'a> Compiler<'a> {
         }
         for (key, value) in &test.kwargs {
             let value = match value.as_str().and_then(crate::template::scope::parse_ref_string) {
-                Some(Ok(call)) => Value::from_object(self.resolver.resolve_ref(None, &call.name).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
+                Some(Ok(call)) => {
+                    let relation = self.resolver.resolve_ref(None, &call.name).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?;
+                    // Another table read whole (`relationships`' `to`) gets the
+                    // filter its `require_partition_filter` asks for.
+                    let parent = self.graph.nodes.iter().find(|n| n.relation.as_ref() == Some(&relation) && n.requires_partition_filter());
+                    match parent.and_then(Node::partition) {
+                        Some(partition) => Value::from_safe_string(format!("(select * from {relation} where {}) dbt_subquery", sql.whole_table_filter(partition))),
+                        None => Value::from_object(relation),
+                    }
+                }
                 Some(Err((source, table))) => Value::from_object(self.resolver.resolve_source(&source, &table).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
                 None => Value::from_serialize(value),
             };

@@ -51,6 +51,11 @@ pub fn resolve(
 }
 
 impl ExecutionDate {
+    /// 0001-01-01, the first day both warehouses' dates and timestamps hold.
+    pub const EARLIEST: ExecutionDate = ExecutionDate(match NaiveDate::from_ymd_opt(1, 1, 1) {
+        Some(date) => date,
+        None => NaiveDate::MIN,
+    });
     /// Yesterday in `zone`, as a daily schedule running at midnight processes the day before.
     pub fn yesterday_in(zone: Tz) -> ExecutionDate {
         ExecutionDate::yesterday_at(Utc::now(), zone)

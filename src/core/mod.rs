@@ -2,6 +2,7 @@
 //! (execution dates, relations, partitions, node outcomes, diagnostics, the
 //! Jinja ground). Nothing here imports a feature module.
 
+pub mod columns;
 pub mod dates;
 pub mod diagnostic;
 pub mod jinja;

@@ -38,8 +38,21 @@ impl Granularity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartitionType {
     Date,
-    /// Partitioned by the day of a timestamp.
+    /// Partitioned by the day of a timestamp (UTC on BigQuery).
     Timestamp,
+    /// Partitioned by the day of a civil date and time (BigQuery's DATETIME).
+    Datetime,
+}
+
+impl PartitionType {
+    /// The type's name in SQL, as a literal's prefix: `date '2026-11-20'`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionType::Date => "date",
+            PartitionType::Timestamp => "timestamp",
+            PartitionType::Datetime => "datetime",
+        }
+    }
 }
 
 /// Why a `partition_by` or `lookback` cannot be used.
@@ -51,10 +64,12 @@ pub enum PartitionError {
     NoField,
     #[error("`partition_by` must be a column name or `{{field: ..., data_type: ...}}`, not `{0}`")]
     Shape(String),
-    #[error("`partition_by` data_type `{0}` is not supported; use `date` or `timestamp`")]
+    #[error("`partition_by` data_type `{0}` is not supported; use `date`, `timestamp` or `datetime`")]
     DataType(String),
-    #[error("`partition_by` granularity `{0}` is not supported; use `day`, `month` or `year` (or `hour` for a timestamp)")]
+    #[error("`partition_by` granularity `{0}` is not supported; use `day`, `month` or `year` (or `hour` for a timestamp or datetime)")]
     Granularity(String),
+    #[error("`partition_by` granularity `hour` needs a `timestamp` or `datetime` column; a `date` is partitioned by `day`, `month` or `year`")]
+    HourOfDate,
 }
 
 impl Partition {
@@ -82,11 +97,13 @@ impl Partition {
         };
         let data_type = match data_type.as_str() {
             "date" => PartitionType::Date,
-            "timestamp" | "datetime" => PartitionType::Timestamp,
+            "timestamp" => PartitionType::Timestamp,
+            "datetime" => PartitionType::Datetime,
             other => return Some(Err(PartitionError::DataType(other.to_string()))),
         };
         let granularity = match (granularity.as_str(), data_type) {
-            ("hour", PartitionType::Timestamp) => Granularity::Hour,
+            ("hour", PartitionType::Date) => return Some(Err(PartitionError::HourOfDate)),
+            ("hour", _) => Granularity::Hour,
             ("day", _) => Granularity::Day,
             ("month", _) => Granularity::Month,
             ("year", _) => Granularity::Year,

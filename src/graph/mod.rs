@@ -142,6 +142,14 @@ impl Node {
         }
     }
 
+    /// A partitioned model whose table refuses a query without a filter on its partition column.
+    pub fn requires_partition_filter(&self) -> bool {
+        match &self.details {
+            NodeDetails::Model { config, .. } => config.partition.is_some() && config.require_partition_filter,
+            _ => false,
+        }
+    }
+
     pub fn tags(&self) -> Vec<String> {
         self.config.tags()
     }

@@ -4,6 +4,7 @@
 
 use serde_json::Value as Json;
 
+use crate::core::columns::OnSchemaChange;
 use crate::core::partition::{Partition, PartitionError};
 use crate::project::config::{self, ConfigMap, LabelsError};
 
@@ -57,6 +58,8 @@ pub struct ModelConfig {
     /// BigQuery: `require_partition_filter` and `partition_expiration_days`.
     pub require_partition_filter: bool,
     pub partition_expiration_days: Option<u32>,
+    /// How an incremental run matches the model's columns to its table's.
+    pub on_schema_change: OnSchemaChange,
 }
 
 /// A config value strata cannot use: which key, and why.
@@ -132,7 +135,21 @@ impl ModelConfig {
                 }
             },
         };
+        let on_schema_change = match config.get("on_schema_change") {
+            None | Some(Json::Null) => OnSchemaChange::default(),
+            Some(Json::String(name)) => OnSchemaChange::parse(name).ok_or_else(|| ConfigError {
+                help: Some(match crate::core::diagnostic::did_you_mean(name, OnSchemaChange::NAMES) {
+                    Some(close) => format!("did you mean `{close}`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`"),
+                    None => "the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`".to_string(),
+                }),
+                ..ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`"))
+            })?,
+            Some(other) => {
+                return Err(ConfigError::new("on_schema_change", format!("`on_schema_change` must be a name such as `append_new_columns`, not `{other}`")));
+            }
+        };
         Ok(ModelConfig {
+            on_schema_change,
             require_partition_filter,
             partition_expiration_days,
             materialized,
@@ -254,5 +271,9 @@ mod tests {
         assert_eq!(on_bigquery(json!({"incremental_strategy": "append"})), Err("`incremental_strategy: append` is not available on BigQuery".into()));
         assert_eq!(on_bigquery(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
         assert_eq!(strategy(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Ok(()));
+        assert_eq!(parse(json!({"on_schema_change": "sync_all_columns"})).unwrap().on_schema_change, OnSchemaChange::SyncAllColumns);
+        let unknown = parse(json!({"on_schema_change": "append_new_column"})).unwrap_err();
+        assert_eq!((unknown.key, unknown.message.as_str()), ("on_schema_change", "unknown `on_schema_change` value `append_new_column`"));
+        assert_eq!(unknown.help.as_deref(), Some("did you mean `append_new_columns`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`"));
     }
 }

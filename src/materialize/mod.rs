@@ -123,6 +123,7 @@ impl Materializer<'_> {
             labels: config.labels.clone(),
             require_partition_filter: config.require_partition_filter,
             partition_expiration_days: config.partition_expiration_days,
+            on_schema_change: config.on_schema_change,
         };
         let name = relation.display_name();
         let (plan, description) = match (config.materialized, &config.partition) {
@@ -138,7 +139,7 @@ impl Materializer<'_> {
                 )
             }
             (Materialized::Incremental, None) if is_incremental => {
-                (self.sql.merge_plan(&relation, present, &config.unique_key, &compiled.sql), format!("inserted into {name}"))
+                (self.sql.merge_plan(&relation, present, &options, &config.unique_key, &compiled.sql), format!("inserted into {name}"))
             }
             (Materialized::Incremental, None) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created incremental {name}")),
             // Ephemeral models are inlined and never scheduled.

@@ -130,7 +130,7 @@ select {{ column_name }} as value_field, count(*) as n_records
 from {{ model }}
 where {{ column_name }} not in (
   {%- for value in values -%}
-  {%- if quote %}'{{ value | replace("'", "''") }}'{% else %}{{ value }}{% endif -%}
+  {%- if quote %}{{ string_literal(value) }}{% else %}{{ value }}{% endif -%}
   {%- if not loop.last %}, {% endif -%}
   {%- endfor -%}
 )

@@ -105,6 +105,11 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
     });
 
     env.add_function("env_var", crate::core::jinja::env_var);
+    // A text as the target's SQL reads a string literal: BigQuery escapes a
+    // quote with a backslash (`'it\'s'`; `''` is two adjacent literals there),
+    // DuckDB doubles it (`'it''s'`).
+    let target_kind = globals.target_kind;
+    env.add_function("string_literal", move |value: Value| crate::warehouse::dialect(target_kind).string_literal(&value.to_string()));
 
     env.add_global("config", Value::from_object(ConfigObject));
     env.add_global("this", Value::from_object(ThisObject { globals: globals.clone() }));

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
 
 use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
+use crate::core::columns::Column;
 use crate::core::table::{Cell, Table};
 use crate::core::job::{Job, JobStats};
 use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
@@ -247,6 +248,25 @@ impl Connection for DuckDbConnection {
                     },
                     ExistingRelation::of_kind(relation_kind(kind)),
                 )),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn columns(&mut self, relation: &crate::core::relation::Relation) -> Result<Vec<Column>, WarehouseError> {
+        let literal = |text: &str| DuckDbSql.string_literal(text);
+        let catalog = relation.database.as_deref().map_or_else(|| "current_database()".to_string(), literal);
+        let table = self.read(&format!(
+            "select column_name, data_type from information_schema.columns \
+             where table_catalog = {catalog} and table_schema = {} and table_name = {} order by ordinal_position",
+            literal(relation.schema.as_deref().unwrap_or("main")),
+            literal(&relation.identifier)
+        ))?;
+        Ok(table
+            .rows
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [Cell::Text(name), Cell::Text(data_type)] => Some(Column::new(name.clone(), data_type.clone())),
                 _ => None,
             })
             .collect())

@@ -11,6 +11,7 @@ pub mod sql;
 
 use std::sync::Arc;
 
+use crate::core::columns::Column;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
@@ -158,6 +159,8 @@ pub trait Connection: Send {
     /// schema, not once per node. A warehouse that lists everything at once
     /// (DuckDB) may return more.
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
+    /// The columns of a table, in order, with their types in the warehouse's SQL.
+    fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError>;
 }
 
 /// Plain statements, for callers without job options.
@@ -277,6 +280,10 @@ impl Connection for Timed {
 
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError> {
         self.timed(|c| c.list_relations(schemas))
+    }
+
+    fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError> {
+        self.timed(|c| c.columns(relation))
     }
 }
 

@@ -4,10 +4,12 @@
 //! written. Each warehouse's generator writes its plans (`sql.rs`); [`execute`]
 //! runs any plan on any connection.
 
+use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::dates::ExecutionDate;
 use crate::core::format::thousands;
 use crate::core::job::{Job, JobStats};
 use crate::core::partition::Partition;
+use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
 use crate::warehouse::sql::SqlGenerator;
 use crate::warehouse::{Connection, RelationKind, WarehouseError};
@@ -19,6 +21,23 @@ pub enum Step {
     Run { job: Job, counts_rows: bool },
     /// A count that must be zero, else the plan stops before anything is written.
     Guard { count: Job, refusal: Refusal },
+    /// Rows written by column name: the columns of the table and of the
+    /// staged rows are read when the plan runs, the table changed as
+    /// `on_schema_change` says, then the generator's jobs for the columns both
+    /// have are sent (`options` gives them their labels and limits).
+    Insert { insert: Insert, options: Job },
+}
+
+/// Staged rows to insert into a table, matching columns by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insert {
+    pub target: Relation,
+    pub staged: Relation,
+    pub on_schema_change: OnSchemaChange,
+    /// Statements that go with the insert, before it, once the columns are
+    /// settled (the delete of the rows it replaces): the generator sends them
+    /// in the same transaction.
+    pub before: Vec<String>,
 }
 
 /// Why a guard refuses.
@@ -83,11 +102,16 @@ impl Plan {
         self
     }
 
+    pub fn insert(mut self, insert: Insert) -> Plan {
+        self.steps.push(Step::Insert { insert, options: Job::default() });
+        self
+    }
+
     /// Gives every job of the plan the options of `template` (the labels,
     /// byte limit and timeout of the node it builds).
     pub fn with_options_of(mut self, template: &Job) -> Plan {
         for step in &mut self.steps {
-            let (Step::Run { job, .. } | Step::Guard { count: job, .. }) = step;
+            let (Step::Run { job, .. } | Step::Guard { count: job, .. } | Step::Insert { options: job, .. }) = step;
             job.labels.clone_from(&template.labels);
             job.maximum_bytes_billed = template.maximum_bytes_billed;
             job.timeout = template.timeout;
@@ -106,6 +130,17 @@ impl Plan {
             match step {
                 Step::Run { job, .. } => statements.push(job.sql.clone()),
                 Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
+                Step::Insert { insert, .. } => {
+                    let jobs = sql.write(insert, "<the columns they share>");
+                    let note = format!(
+                        "-- reads the columns of {} and {}; on_schema_change: {}",
+                        insert.target.display_name(),
+                        insert.staged.display_name(),
+                        insert.on_schema_change.as_str()
+                    );
+                    statements.extend(std::iter::once(note).zip(jobs.iter()).map(|(note, job)| format!("{note}\n{}", job.sql)));
+                    statements.extend(jobs.iter().skip(1).map(|job| job.sql.clone()));
+                }
             }
         }
         if self.transaction {
@@ -136,6 +171,8 @@ pub struct TableOptions {
     pub require_partition_filter: bool,
     /// BigQuery: partitions older than this many days are deleted.
     pub partition_expiration_days: Option<u32>,
+    /// How an incremental run matches the model's columns to the table's.
+    pub on_schema_change: OnSchemaChange,
 }
 
 /// Why a plan stopped.
@@ -149,6 +186,17 @@ pub enum PlanError {
     /// A guard's count could not be read; nothing was written.
     #[error("{source}: {sql}")]
     Unreadable { source: CountError, sql: String },
+    /// `on_schema_change: fail`, and the model's columns are not its table's.
+    #[error(
+        "the model's columns are not those of its table `{table}` (`on_schema_change: fail`), so nothing was written: {}\n\
+         = help: set `on_schema_change` to `append_new_columns` or `sync_all_columns` to change the table, or rebuild it with `--full-refresh`",
+        changes.describe().join("; ")
+    )]
+    SchemaChanged { table: String, changes: ColumnChanges },
+    /// The warehouse described a table without columns, or the model and its
+    /// table share none: no insert can be written.
+    #[error("{0}")]
+    Columns(String),
 }
 
 /// Runs `plan` on `connection`; with a transaction, all of it is written or none.
@@ -156,7 +204,7 @@ pub fn execute(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenera
     if plan.transaction {
         connection.execute(sql.begin())?;
     }
-    let result = run_steps(plan, connection);
+    let result = run_steps(plan, connection, sql);
     if plan.transaction {
         match &result {
             Ok(_) => {
@@ -173,7 +221,7 @@ pub fn execute(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenera
     result
 }
 
-fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, PlanError> {
+fn run_steps(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenerator) -> Result<JobStats, PlanError> {
     let mut total = JobStats::default();
     for step in &plan.steps {
         match step {
@@ -191,7 +239,41 @@ fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, P
                     return Err(PlanError::Refused(refusal.message(found)));
                 }
             }
+            Step::Insert { insert, options } => total.add(&insert_by_name(insert, options, connection, sql)?),
         }
+    }
+    Ok(total)
+}
+
+/// Reads the columns of the table and of the staged rows, changes the table
+/// as `on_schema_change` says (dbt's `process_schema_changes`), then writes
+/// the columns both have, by name.
+fn insert_by_name(insert: &Insert, options: &Job, connection: &mut dyn Connection, sql: &dyn SqlGenerator) -> Result<JobStats, PlanError> {
+    let mut columns_of = |relation: &Relation| -> Result<Vec<Column>, PlanError> {
+        let columns = connection.columns(relation)?;
+        if columns.is_empty() {
+            return Err(PlanError::Columns(format!("the warehouse lists no columns for `{}`, so nothing was written", relation.display_name())));
+        }
+        Ok(columns)
+    };
+    let table = columns_of(&insert.target)?;
+    let model = columns_of(&insert.staged)?;
+    let changes = ColumnChanges::between(&table, &model);
+    if insert.on_schema_change == OnSchemaChange::Fail && !changes.is_empty() {
+        return Err(PlanError::SchemaChanged { table: insert.target.display_name(), changes });
+    }
+    let written = changes.written(&model, insert.on_schema_change);
+    if written.is_empty() {
+        return Err(PlanError::Columns(format!(
+            "the model has none of the columns of its table `{}`, so nothing was written; rebuild it with `--full-refresh`",
+            insert.target.display_name()
+        )));
+    }
+    let jobs = sql.alter_columns(&insert.target, &changes, insert.on_schema_change).into_iter().map(Job::new);
+    let jobs = jobs.chain(sql.write(insert, &sql.column_list(&written)));
+    let mut total = JobStats::default();
+    for job in jobs {
+        total.add(&connection.run(&Job { sql: job.sql, script: job.script, ..options.clone() })?);
     }
     Ok(total)
 }

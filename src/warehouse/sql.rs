@@ -1,12 +1,14 @@
 //! The SQL each materialization sends, per warehouse dialect. Pure functions of
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
+use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::dates::ExecutionDate;
+use crate::core::job::Job;
 use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::Target;
 use crate::warehouse::RelationKind;
-use crate::warehouse::plan::{Plan, Present, Refusal, TableOptions};
+use crate::warehouse::plan::{Insert, Plan, Present, Refusal, TableOptions};
 
 /// A column of a seed, with the type it was given or inferred.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,8 +68,46 @@ pub trait SqlGenerator: Send + Sync {
         format!("delete from {target} where ({key}) in (select {key} from {staged})")
     }
 
-    fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
-        format!("insert into {target} by name select * from {staged}")
+    /// `'text'` as the warehouse reads a string literal.
+    fn string_literal(&self, text: &str) -> String {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+
+    /// Column names as an insert lists them: `"id", "name"`.
+    fn column_list(&self, columns: &[&Column]) -> String {
+        columns.iter().map(|column| self.quote(&column.name)).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Inserts the `columns` (a [`column_list`](Self::column_list)) of
+    /// `staged` into the same columns of `target`: by name, never by position.
+    fn insert_from(&self, target: &Relation, staged: &Relation, columns: &str) -> String {
+        format!("insert into {target} ({columns})\nselect {columns} from {staged}")
+    }
+
+    /// The jobs of an insert once its columns are known: the statements
+    /// that go before it, then the insert (inside the plan's transaction).
+    fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
+        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        insert.before.iter().map(Job::new).chain(std::iter::once(Job::new(insert_sql))).collect()
+    }
+
+    /// The statements that change `target`'s columns to the model's, as
+    /// `on_schema_change` says (dbt's `sync_column_schemas`): one per column,
+    /// as the BigQuery emulator takes one change per `alter table`.
+    fn alter_columns(&self, target: &Relation, changes: &ColumnChanges, on_schema_change: OnSchemaChange) -> Vec<String> {
+        let (add, sync) = match on_schema_change {
+            OnSchemaChange::Ignore | OnSchemaChange::Fail => return Vec::new(),
+            OnSchemaChange::AppendNewColumns => (true, false),
+            OnSchemaChange::SyncAllColumns => (true, true),
+        };
+        let added = changes.added.iter().filter(|_| add).map(|c| format!("alter table {target} add column {} {}", self.quote(&c.name), c.data_type));
+        let dropped = changes.removed.iter().filter(|_| sync).map(|c| format!("alter table {target} drop column {}", self.quote(&c.name)));
+        let retyped = changes
+            .retyped
+            .iter()
+            .filter(|_| sync)
+            .map(|c| format!("alter table {target} alter column {} set data type {}", self.quote(&c.name), c.data_type));
+        added.chain(dropped).chain(retyped).collect()
     }
 
     /// The rows of a test query that fail, counted (`limit` caps what is counted).
@@ -84,34 +124,43 @@ pub trait SqlGenerator: Send + Sync {
     }
 
     fn date_literal(&self, date: ExecutionDate) -> String {
-        format!("date '{}'", date.ds())
+        format!("date {}", self.string_literal(&date.ds()))
     }
 
-    /// The partition (a date) a row of a partitioned model belongs to.
-    fn partition_expression(&self, partition: &Partition) -> String {
-        match partition.data_type {
-            PartitionType::Date => self.quote(&partition.field),
-            PartitionType::Timestamp => format!("cast({} as date)", self.quote(&partition.field)),
-        }
+    /// A bound of a partition range: `timestamp '2026-11-20'`, of the column's own type.
+    fn partition_bound(&self, partition: &Partition, date: ExecutionDate) -> String {
+        format!("{} {}", partition.data_type.as_str(), self.string_literal(&date.ds()))
+    }
+
+    /// The rows of the partitions `first..=last`: a half-open range on the
+    /// partition column itself, with constant bounds of its type, so BigQuery
+    /// prunes the other partitions and `require_partition_filter` is
+    /// satisfied (a `cast(ts as date)` would be neither). See:
+    /// https://cloud.google.com/bigquery/docs/querying-partitioned-tables
+    fn partition_range(&self, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
+        let column = self.quote(&partition.field);
+        format!("{column} >= {} and {column} < {}", self.partition_bound(partition, first), self.partition_bound(partition, last.add_days(1)))
+    }
+
+    /// A filter on the partition column that keeps every row strata writes (a
+    /// partition value is never NULL): what a query of the whole table sends
+    /// when the table has `require_partition_filter`.
+    fn whole_table_filter(&self, partition: &Partition) -> String {
+        format!("{} >= {}", self.quote(&partition.field), self.partition_bound(partition, ExecutionDate::EARLIEST))
     }
 
     /// Counts the rows of `staged` outside the partitions `first..=last`, NULL included.
     fn count_outside_partitions(&self, staged: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
-        let expression = self.partition_expression(partition);
+        let column = self.quote(&partition.field);
         format!(
-            "select count(*) from {staged} where {expression} is null or {expression} < {} or {expression} > {}",
-            self.date_literal(first),
-            self.date_literal(last)
+            "select count(*) from {staged} where {column} is null or {column} < {} or {column} >= {}",
+            self.partition_bound(partition, first),
+            self.partition_bound(partition, last.add_days(1))
         )
     }
 
     fn delete_partitions(&self, target: &Relation, partition: &Partition, first: ExecutionDate, last: ExecutionDate) -> String {
-        format!(
-            "delete from {target} where {} between {} and {}",
-            self.partition_expression(partition),
-            self.date_literal(first),
-            self.date_literal(last)
-        )
+        format!("delete from {target} where {}", self.partition_range(partition, first, last))
     }
 
     /// Loads a CSV file into `relation` with the given column types, when the
@@ -174,7 +223,7 @@ pub trait SqlGenerator: Send + Sync {
         &self,
         relation: &Relation,
         present: Present,
-        _options: &TableOptions,
+        options: &TableOptions,
         partition: &Partition,
         (first, last): (ExecutionDate, ExecutionDate),
         incremental: bool,
@@ -186,7 +235,8 @@ pub trait SqlGenerator: Send + Sync {
             .run_counting_rows(self.create_table_as(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         if incremental {
-            plan.run(self.delete_partitions(relation, partition, first, last)).run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+            let before = vec![self.delete_partitions(relation, partition, first, last)];
+            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }).run(self.drop_table(&staged))
         } else {
             self.swap_in(plan, &staged, relation, present)
         }
@@ -194,11 +244,16 @@ pub trait SqlGenerator: Send + Sync {
 
     /// Appends the model's rows to `relation`, first deleting the rows they
     /// replace when there is a `unique_key` (delete+insert).
-    fn merge_plan(&self, relation: &Relation, present: Present, unique_key: &[String], sql: &str) -> Plan {
+    fn merge_plan(&self, relation: &Relation, present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
         let staged = staging_relation(relation, "new");
         let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(self.create_table_as(&staged, sql));
-        let plan = if unique_key.is_empty() { plan } else { plan.run(self.delete_matching(relation, &staged, unique_key)) };
-        plan.run(self.insert_from(relation, &staged)).run(self.drop_table(&staged))
+        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
+    }
+
+    /// The insert of a merge: after the delete of the rows whose `unique_key` comes again.
+    fn merge_insert(&self, relation: &Relation, staged: &Relation, options: &TableOptions, unique_key: &[String]) -> Insert {
+        let before = if unique_key.is_empty() { Vec::new() } else { vec![self.delete_matching(relation, staged, unique_key)] };
+        Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }
     }
 
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
@@ -245,8 +300,20 @@ impl SqlGenerator for BigQuerySql {
         &sqlparser::dialect::BigQueryDialect {}
     }
 
-    fn insert_from(&self, target: &Relation, staged: &Relation) -> String {
-        format!("insert into {target} select * from {staged}")
+    fn string_literal(&self, text: &str) -> String {
+        string_literal(text)
+    }
+
+    /// One job, or with statements before the insert one script transaction,
+    /// so the rows they replace and the new rows change together. (A `merge
+    /// ... insert row` would do it in one statement, but the BigQuery emulator
+    /// the tests use cannot parse `insert row`.)
+    fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
+        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        if insert.before.is_empty() {
+            return vec![Job::new(insert_sql)];
+        }
+        vec![Job::script(format!("begin transaction;\n{};\n{insert_sql};\ncommit transaction", insert.before.join(";\n")))]
     }
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
@@ -306,15 +373,9 @@ impl SqlGenerator for BigQuerySql {
             .run_counting_rows(self.create_staging(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         let plan = if incremental {
-            // One script transaction drops the partitions' old rows and
-            // inserts the new ones, atomically. (A `merge ... insert row` would
-            // do it in one statement, but the BigQuery emulator the tests use
-            // cannot parse `insert row`.)
-            plan.run_script(format!(
-                "begin transaction;\n{};\n{};\ncommit transaction",
-                self.delete_partitions(relation, partition, first, last),
-                self.insert_from(relation, &staged)
-            ))
+            // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
+            let before = vec![self.delete_partitions(relation, partition, first, last)];
+            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before })
         } else {
             let plan = match present.relation {
                 Some(RelationKind::View) => plan.run(self.drop_view(relation)),
@@ -326,20 +387,10 @@ impl SqlGenerator for BigQuerySql {
         plan.run(self.drop_table(&staged))
     }
 
-    fn merge_plan(&self, relation: &Relation, _present: Present, unique_key: &[String], sql: &str) -> Plan {
+    fn merge_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
         let staged = staging_relation(relation, "new");
         let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
-        let write = if unique_key.is_empty() {
-            self.insert_from(relation, &staged)
-        } else {
-            format!(
-                "begin transaction;\n{};\n{};\ncommit transaction",
-                self.delete_matching(relation, &staged, unique_key),
-                self.insert_from(relation, &staged)
-            )
-        };
-        let plan = if unique_key.is_empty() { plan.run(write) } else { plan.run_script(write) };
-        plan.run(self.drop_table(&staged))
+        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
     }
 
     /// BigQuery cannot read a local file from SQL: the rows go in as bounded
@@ -402,10 +453,13 @@ impl BigQuerySql {
         if let Some(partition) = &options.partition {
             let field = self.quote(&partition.field);
             let granularity = partition.granularity.as_str();
+            // Each type truncates with its own function: `timestamp_trunc` on a
+            // DATETIME is an error. See: https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression
             let expression = match (partition.data_type, partition.granularity) {
                 (PartitionType::Date, Granularity::Day) => field,
                 (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
                 (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
+                (PartitionType::Datetime, _) => format!("datetime_trunc({field}, {granularity})"),
             };
             clauses.push_str(&format!("\npartition by {expression}"));
         }
@@ -415,7 +469,7 @@ impl BigQuerySql {
         }
         let mut table_options = Vec::new();
         if !options.labels.is_empty() {
-            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", string_literal(k), string_literal(v))).collect::<Vec<_>>().join(", ");
+            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", self.string_literal(k), self.string_literal(v))).collect::<Vec<_>>().join(", ");
             table_options.push(format!("labels = [{labels}]"));
         }
         if options.partition.is_some() {
@@ -459,7 +513,7 @@ fn bigquery_literal(data_type: &str, value: &str) -> String {
 }
 
 /// `'text'`, with quotes and backslashes escaped as BigQuery reads them.
-pub fn string_literal(text: &str) -> String {
+fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
 }
 
@@ -481,13 +535,13 @@ impl SqlGenerator for DuckDbSql {
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String> {
         let types = columns
             .iter()
-            .map(|c| format!("'{}': '{}'", c.name.replace('\'', "''"), c.data_type.replace('\'', "''")))
+            .map(|c| format!("{}: {}", self.string_literal(&c.name), self.string_literal(&c.data_type)))
             .collect::<Vec<_>>()
             .join(", ");
         Some(format!(
-            "create table {relation} as select * from read_csv('{}', header = true, auto_detect = false, delim = '{}', quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
-            path.replace('\'', "''"),
-            delimiter
+            "create table {relation} as select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
+            self.string_literal(path),
+            self.string_literal(&delimiter.to_string())
         ))
     }
 }
@@ -513,6 +567,10 @@ mod tests {
         let sql = DuckDbSql;
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
+        let changes = ColumnChanges::between(
+            &[Column::new("id", "INTEGER"), Column::new("gone", "VARCHAR"), Column::new("amount", "INTEGER")],
+            &[Column::new("id", "INTEGER"), Column::new("amount", "DOUBLE"), Column::new("new", "DATE")],
+        );
         let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         insta::assert_snapshot!(
@@ -522,7 +580,8 @@ mod tests {
                 sql.create_table_as(&staged, "select 1 as id"),
                 sql.rename_table(&staged, &target),
                 sql.delete_matching(&target, &staged, &["id".into(), "day".into()]),
-                sql.insert_from(&target, &staged),
+                sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])),
+                sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
                 sql.count_failures("select * from x where id is null", Some(100)),
                 sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',').unwrap_or_default(),
                 sql.count_outside_partitions(&staged, &partition, day.add_days(-2), day),
@@ -553,7 +612,8 @@ mod tests {
         run(sql.rename_table(&staged, &target));
         assert_eq!(run(sql.create_table_as(&staged, "select 3 as id, 4 as day, timestamp '2026-11-20 11:00' as event_at")), 1);
         assert_eq!(run(sql.delete_matching(&target, &staged, &["id".into(), "day".into()])), 1);
-        assert_eq!(run(sql.insert_from(&target, &staged)), 1);
+        // Columns listed in another order than the table's land in their own columns.
+        assert_eq!(run(sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("day", "INTEGER"), &Column::new("event_at", "TIMESTAMP"), &Column::new("id", "INTEGER")]))), 1);
         assert_eq!(run(sql.delete_partitions(&target, &partition, day.add_days(-2), day)), 2);
         run(sql.drop_table(&staged));
         run(sql.create_view(&rel("orders_view"), &format!("select * from {target}")));
@@ -599,6 +659,7 @@ mod tests {
             partition_expiration_days: Some(400),
             ..TableOptions::default()
         };
+        let synced = TableOptions { on_schema_change: OnSchemaChange::SyncAllColumns, ..TableOptions::default() };
         let fresh = Present::default();
         let table = Present { relation: Some(RelationKind::Table), ..Present::default() };
         let leftover = Present { relation: Some(RelationKind::Table), leftover_staging: true, ..Present::default() };
@@ -623,8 +684,8 @@ mod tests {
             ("table, after an interrupted build left its staging table", sql.table_plan(&rel("t"), leftover, &TableOptions::default(), select)),
             ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
             ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
-            ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &["id".into(), "day".into()], select)),
-            ("incremental append", sql.merge_plan(&rel("m"), table, &[], select)),
+            ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &TableOptions::default(), &["id".into(), "day".into()], select)),
+            ("incremental append, syncing its columns", sql.merge_plan(&rel("m"), table, &synced, &[], select)),
             ("seed", sql.seed_plan(&rel("s"), table, &load).unwrap()),
         ]
         .iter()
@@ -651,6 +712,36 @@ mod tests {
     fn bigquery_plans() {
         let (_dir, seed) = seed_file();
         insta::assert_snapshot!(all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed));
+    }
+
+    // Each partition column type at each granularity, as BigQuery partitions
+    // it; a `date` at `hour` is refused at compile (`core::partition`).
+    #[test]
+    fn bigquery_partition_clauses() {
+        let mut lines = Vec::new();
+        for data_type in [PartitionType::Date, PartitionType::Timestamp, PartitionType::Datetime] {
+            for granularity in [Granularity::Hour, Granularity::Day, Granularity::Month, Granularity::Year] {
+                if (data_type, granularity) == (PartitionType::Date, Granularity::Hour) {
+                    continue;
+                }
+                let partition = Partition { field: "at".into(), data_type, lookback: 0, granularity };
+                let options = TableOptions { partition: Some(partition), ..TableOptions::default() };
+                lines.push(format!("{} by {}:{}", data_type.as_str(), granularity.as_str(), BigQuerySql.table_clauses(&options).replace('\n', " ")));
+            }
+        }
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        date by day: partition by `at`
+        date by month: partition by date_trunc(`at`, month)
+        date by year: partition by date_trunc(`at`, year)
+        timestamp by hour: partition by timestamp_trunc(`at`, hour)
+        timestamp by day: partition by timestamp_trunc(`at`, day)
+        timestamp by month: partition by timestamp_trunc(`at`, month)
+        timestamp by year: partition by timestamp_trunc(`at`, year)
+        datetime by hour: partition by datetime_trunc(`at`, hour)
+        datetime by day: partition by datetime_trunc(`at`, day)
+        datetime by month: partition by datetime_trunc(`at`, month)
+        datetime by year: partition by datetime_trunc(`at`, year)
+        ");
     }
 
     // A seed larger than one statement's bound goes in as several inserts.

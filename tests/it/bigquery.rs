@@ -266,7 +266,7 @@ fn normalise(cell: &str) -> String {
 }
 
 /// `fixture` (a `shop` project) built into the emulator, with extra target fields.
-fn shop_on(fixture: Fixture, emulator: &Emulator, extra: &str) -> Fixture {
+pub(crate) fn shop_on(fixture: Fixture, emulator: &Emulator, extra: &str) -> Fixture {
     fixture.file("profiles.yml", &emulator_profiles("shop", &emulator.endpoint(), &emulator.project, extra))
 }
 
@@ -876,4 +876,16 @@ fn oauth_uses_the_application_default_credentials_file() {
     assert!(!forms.lock().expect("forms").is_empty(), "the key's token endpoint was asked");
     assert!(proxy.requests().iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-adc-token")));
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+// A value with a quote is accepted on BigQuery too: the literal escapes it
+// with a backslash, which the emulator reads as BigQuery does.
+#[test]
+fn accepted_values_with_a_quote_pass_on_bigquery() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = shop_on(crate::run::quoted_words(Fixture::new()), &emulator, "");
+    let run = fixture.strata(&["build"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("PASS  accepted_values_words_word__it_s__plain"), "{}", run.stdout);
+    assert_eq!(emulator.query("select word from `shop-test.analytics.words` order by 1"), [["it's"], ["plain"]]);
 }

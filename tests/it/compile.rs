@@ -253,3 +253,27 @@ fn the_sql_check_catches_a_model_broken_after_a_clean_compile() {
     let fixture = fixture.file("models/b.sql", "select 2 as id");
     assert_eq!(fixture.strata(&["compile"]).status, 0);
 }
+
+// On a table partitioned by a timestamp that requires a partition filter,
+// every test's query filters the partition column itself with constant
+// bounds, which BigQuery prunes by and accepts: the date's partition by
+// default, every row with `test_scope: all`, and the whole parent table that
+// a `relationships` test reads.
+#[test]
+fn tests_of_a_table_requiring_a_partition_filter_filter_its_column() {
+    let fixture = Fixture::new()
+        .file(
+            "models/events.sql",
+            "{{ config(materialized='incremental', partition_by={'field': 'at', 'data_type': 'timestamp'}, require_partition_filter=true) }}\nselect 1 as id, current_timestamp() as at\n",
+        )
+        .file("models/clicks.sql", "select 1 as event_id\n")
+        .file(
+            "models/schema.yml",
+            "version: 2\nmodels:\n  - name: events\n    columns:\n      - name: id\n        tests:\n          - not_null\n          - unique: {config: {test_scope: all}}\n  - name: clicks\n    columns:\n      - name: event_id\n        tests:\n          - relationships: {to: ref('events'), field: id}\n",
+        );
+    let run = fixture.strata(&["compile", "--target", "prod", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 0, "{}{}", run.stdout, run.stderr);
+    let compiled = ["not_null_events_id", "unique_events_id", "relationships_clicks_event_id__id__ref_events_"]
+        .map(|name| format!("-- {name}\n{}", fixture.read(&format!("target/compiled/shop/models/schema.yml/{name}.sql"))));
+    insta::assert_snapshot!(compiled.join("\n"));
+}

@@ -365,6 +365,7 @@ fn bigquery_partition_options_are_checked_at_compile() {
             "{{ config(\n    materialized='table',\n    partition_by={'field': 'day', 'granularity': 'week'},\n) }}\nselect current_date as day\n",
         )
         .file("models/expiring.sql", "{{ config(materialized='table', partition_by='day', partition_expiration_days=-3) }}\nselect current_date as day\n")
+        .file("models/hourly.sql", "{{ config(materialized='table', partition_by={'field': 'day', 'data_type': 'date', 'granularity': 'hour'}) }}\nselect current_date as day\n")
         .strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);

@@ -12,6 +12,7 @@ mod properties;
 mod recording;
 mod example;
 mod run;
+mod schema_change;
 mod select;
 mod tableau;
 

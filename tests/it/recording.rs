@@ -2,7 +2,7 @@
 //! example project on the BigQuery generator, so a reviewer reads every job
 //! BigQuery would receive. It answers every count with 0 and keeps track of
 //! the relations the jobs create and drop, so the second date of a backfill
-//! takes the incremental path.
+//! takes the incremental path; it says every table has the same two columns.
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -11,6 +11,7 @@ use clap::Parser;
 use regex::Regex;
 
 use strata::cli::{Cli, Command};
+use strata::core::columns::Column;
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
 use strata::warehouse::sql::SqlGenerator;
@@ -106,6 +107,11 @@ impl Connection for Recording {
     fn list_relations(&mut self, _schemas: &[strata::warehouse::Schema]) -> Result<Relations, WarehouseError> {
         Ok(self.log.lock().map(|log| log.relations.clone()).unwrap_or_default())
     }
+
+    /// Every table has the columns `id` and `day`, so an insert names them.
+    fn columns(&mut self, _relation: &strata::core::relation::Relation) -> Result<Vec<Column>, WarehouseError> {
+        Ok(vec![Column::new("id", "INT64"), Column::new("day", "DATE")])
+    }
 }
 
 
@@ -135,11 +141,15 @@ fn build(recording: &Recording, args: &strata::cli::RunArgs) -> i32 {
 /// `build` of a project with `files` on a recorder answering `answer`:
 /// the exit status, run_results.json and the jobs received.
 fn build_answering(files: &[(&str, &str)], answer: Cell) -> (i32, serde_json::Value, Vec<String>) {
+    build_recorded(files, answer, &strata::warehouse::sql::DuckDbSql, "type: duckdb\n      path: target/dev.duckdb\n      schema: main")
+}
+
+/// `build` of a project with `files` on a recorder with `sql`'s generator,
+/// for a target with the `fields` of that warehouse.
+fn build_recorded(files: &[(&str, &str)], answer: Cell, sql: &'static dyn SqlGenerator, fields: &str) -> (i32, serde_json::Value, Vec<String>) {
     let project = tempfile::tempdir().unwrap();
-    let base = [
-        ("dbt_project.yml", "name: shop\nprofile: shop\n"),
-        ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n"),
-    ];
+    let profiles = format!("shop:\n  target: dev\n  outputs:\n    dev:\n      {fields}\n");
+    let base = [("dbt_project.yml", "name: shop\nprofile: shop\n"), ("profiles.yml", profiles.as_str())];
     for (path, text) in base.iter().chain(files) {
         let full = project.path().join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
@@ -149,7 +159,7 @@ fn build_answering(files: &[(&str, &str)], answer: Cell) -> (i32, serde_json::Va
     let cli = Cli::try_parse_from(["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--date", "2026-11-20", "--threads", "1", "--quiet"])
         .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
-    let recording = Recording::answering(&strata::warehouse::sql::DuckDbSql, answer);
+    let recording = Recording::answering(sql, answer);
     let status = build(&recording, args);
     let results = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
     (status, serde_json::from_str(&results).unwrap(), recording.jobs())
@@ -171,6 +181,30 @@ fn a_failure_count_sent_as_text_is_read() {
     assert_eq!(status, 1);
     let test = result(&results, "test.shop.not_null_orders_id");
     assert_eq!((test["status"].as_str(), test["failures"].as_u64()), (Some("fail"), Some(3)));
+}
+
+// A quote in an accepted value is escaped as BigQuery reads it (`''` would be
+// two adjacent literals there, and the test would count `it's` as not accepted).
+#[test]
+fn accepted_values_are_quoted_as_bigquery_reads_them() {
+    let files = [
+        ("seeds/words.csv", "word\nit's\nplain\n"),
+        ("models/schema.yml", "version: 2\nseeds:\n  - name: words\n    columns:\n      - name: word\n        tests:\n          - accepted_values: {values: [\"it's\", plain]}\n"),
+    ];
+    let (status, _, jobs) = build_recorded(&files, Cell::Int(0), &strata::warehouse::sql::BigQuerySql, "type: bigquery\n      project: shop-prod\n      dataset: analytics");
+    assert_eq!(status, 0, "{jobs:#?}");
+    let test = jobs.iter().find(|job| job.contains("dbt_internal_test")).unwrap();
+    insta::assert_snapshot!(test, @r"
+    -- a query
+    select count(*) as failures from (
+    select word as value_field, count(*) as n_records
+    from `shop-prod`.`analytics`.`words`
+    where word not in ('it\'s', 'plain')
+    group by word
+    ) as dbt_internal_test
+    ");
+    let seed = jobs.iter().find(|job| job.starts_with("insert into")).unwrap();
+    assert!(seed.contains("('it\\'s')"), "{seed}");
 }
 
 // A count that cannot be read is an error, never a pass.

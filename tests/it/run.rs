@@ -321,7 +321,7 @@ fn every_kind_of_data_test_catches_its_bad_rows() {
         .file("seeds/users.csv", "id,status\n1,active\n2,active\n,active\n2,gone\n5,lost\n")
         .file("seeds/orders.csv", "order_id,user_id,amount,coupon\n10,1,5,A\n11,9,7,\n12,1,-3,\n13,1,-4,\n")
         .file(
-            "seeds/schema.yml",
+            "models/schema.yml",
             "version: 2
 seeds:
   - name: users
@@ -427,4 +427,21 @@ fn a_build_runs_with_the_allocator_settings_unless_the_user_made_them() {
     assert_eq!(built(&[]), ["glibc.malloc.tcache_count=127", "0"]);
     assert_eq!(built(&[("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")]), ["glibc.malloc.arena_max=1", "0"]);
     assert_eq!(built(&[("MIMALLOC_ARENA_EAGER_COMMIT", "1")]), ["glibc.malloc.tcache_count=127", "1"]);
+}
+
+/// A seed of words, one with a quote, and an `accepted_values` test naming both.
+pub fn quoted_words(fixture: crate::Fixture) -> crate::Fixture {
+    fixture.file("seeds/words.csv", "word\nit's\nplain\n").file(
+        "models/schema.yml",
+        "version: 2\nseeds:\n  - name: words\n    columns:\n      - name: word\n        tests:\n          - accepted_values: {values: [\"it's\", plain]}\n",
+    )
+}
+
+// A value with a quote is accepted: the test's literal keeps the quote.
+#[test]
+fn accepted_values_with_a_quote_pass() {
+    let fixture = quoted_words(Fixture::new());
+    let run = fixture.strata(&["build"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("PASS  accepted_values_words_word__it_s__plain"), "{}", run.stdout);
 }

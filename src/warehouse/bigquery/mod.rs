@@ -23,6 +23,7 @@ use gcp_bigquery_client::model::job_reference::JobReference;
 use gcp_bigquery_client::model::field_type::FieldType;
 use serde_json::Value as Json;
 
+use crate::core::columns::Column;
 use crate::core::job::{Job, JobStats};
 use crate::core::wait::Backoff;
 use crate::core::table::{Cell, Table};
@@ -114,7 +115,7 @@ impl Warehouse for BigQuery {
     fn create_schema(&self, relation: &crate::core::relation::Relation) -> String {
         let create = self.sql.create_schema(relation);
         match &self.settings.location {
-            Some(location) => format!("{create} options(location = {})", crate::warehouse::sql::string_literal(location)),
+            Some(location) => format!("{create} options(location = {})", self.sql.string_literal(location)),
             None => create,
         }
     }
@@ -514,6 +515,57 @@ impl Connection for BigQueryConnection {
         }
         Ok(relations)
     }
+
+    /// The table's schema from BigQuery's tables API (no job, nothing billed),
+    /// as dbt-bigquery reads it; types in standard SQL (`INT64`, `STRUCT<...>`).
+    fn columns(&mut self, relation: &crate::core::relation::Relation) -> Result<Vec<Column>, WarehouseError> {
+        let table = self.table(relation)?;
+        let fields = table.schema.fields.unwrap_or_default();
+        Ok(fields.iter().map(|field| Column::new(field.name.clone(), standard_type(field))).collect())
+    }
+}
+
+impl BigQueryConnection {
+    /// A table's resource from the tables API.
+    fn table(&self, relation: &crate::core::relation::Relation) -> Result<gcp_bigquery_client::model::table::Table, WarehouseError> {
+        let project = relation.database.clone().unwrap_or_else(|| self.settings.project.clone());
+        let dataset = relation.schema.clone().unwrap_or_default();
+        let tables = self.client.table();
+        self.runtime.block_on(self.call(|| tables.get(&project, &dataset, &relation.identifier, None))).map_err(|err| {
+            let (message, retryable) = classify(&err);
+            WarehouseError::Query { message: format!("could not read the table `{}`: {message}", relation.display_name()), retryable, job_id: None, at: None }
+        })
+    }
+}
+
+/// A field's type as standard SQL writes it: the tables API says `INTEGER`
+/// and `RECORD` where `alter table ... add column` takes `INT64` and `STRUCT<...>`.
+fn standard_type(field: &gcp_bigquery_client::model::table_field_schema::TableFieldSchema) -> String {
+    let scalar = match &field.r#type {
+        FieldType::String => "STRING".to_string(),
+        FieldType::Bytes => "BYTES".to_string(),
+        FieldType::Integer | FieldType::Int64 => "INT64".to_string(),
+        FieldType::Float | FieldType::Float64 => "FLOAT64".to_string(),
+        FieldType::Numeric => "NUMERIC".to_string(),
+        FieldType::Bignumeric => "BIGNUMERIC".to_string(),
+        FieldType::Boolean | FieldType::Bool => "BOOL".to_string(),
+        FieldType::Timestamp => "TIMESTAMP".to_string(),
+        FieldType::Date => "DATE".to_string(),
+        FieldType::Time => "TIME".to_string(),
+        FieldType::Datetime => "DATETIME".to_string(),
+        FieldType::Geography => "GEOGRAPHY".to_string(),
+        FieldType::Json => "JSON".to_string(),
+        FieldType::Interval => "INTERVAL".to_string(),
+        FieldType::Record | FieldType::Struct => {
+            let inner = field.fields.iter().flatten().map(|f| format!("{} {}", quote(&f.name), standard_type(f))).collect::<Vec<_>>();
+            format!("STRUCT<{}>", inner.join(", "))
+        }
+    };
+    if field.mode.as_deref().is_some_and(|mode| mode.eq_ignore_ascii_case("REPEATED")) { format!("ARRAY<{scalar}>") } else { scalar }
+}
+
+fn quote(name: &str) -> String {
+    crate::core::relation::QuoteStyle::Backtick.quote(name)
 }
 
 #[cfg(test)]
