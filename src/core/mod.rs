@@ -3,6 +3,7 @@
 //! Jinja ground). Nothing here imports a feature module.
 
 pub mod columns;
+pub mod config_rules;
 pub mod dates;
 pub mod diagnostic;
 pub mod jinja;

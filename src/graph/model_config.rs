@@ -5,6 +5,7 @@
 use serde_json::Value as Json;
 
 use crate::core::columns::OnSchemaChange;
+use crate::core::config_rules::ConfigRules;
 use crate::core::partition::{Partition, PartitionError};
 use crate::project::config::{self, ConfigMap, LabelsError};
 
@@ -77,9 +78,9 @@ impl ConfigError {
 }
 
 impl ModelConfig {
-    /// `target` is the warehouse the model is built in: BigQuery has no
-    /// `delete+insert` or `append` strategy (dbt-bigquery's rule too).
-    pub fn parse(config: &ConfigMap, target: crate::project::TargetKind) -> Result<ModelConfig, ConfigError> {
+    /// `rules` are those of the warehouse the model is built in: which
+    /// strategies it runs, how many clustering columns and which labels it takes.
+    pub fn parse(config: &ConfigMap, rules: &ConfigRules) -> Result<ModelConfig, ConfigError> {
         let materialized = match config.get("materialized") {
             None | Some(Json::Null) => Materialized::View,
             Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| ConfigError {
@@ -112,7 +113,16 @@ impl ModelConfig {
                 return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`")));
             }
         };
-        check_strategy(config, partition.is_some(), !unique_key.is_empty(), target)?;
+        if let Some(max) = rules.max_cluster_by.filter(|&max| cluster_by.len() > max) {
+            return Err(ConfigError::new(
+                "cluster_by",
+                format!("`cluster_by` names {} columns; {} clusters a table by at most {max}", cluster_by.len(), rules.warehouse),
+            ));
+        }
+        if let Some(message) = labels.iter().find_map(|(key, value)| (rules.check_label)(key, value).err()) {
+            return Err(ConfigError::new("labels", message));
+        }
+        check_strategy(config, partition.is_some(), !unique_key.is_empty(), rules)?;
         match config.get("tags") {
             None | Some(Json::Null | Json::String(_)) => {}
             Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => {}
@@ -166,17 +176,17 @@ impl ModelConfig {
 /// An `incremental_strategy`, where one is written, must be the one strata
 /// runs for the model's config: `insert_overwrite` with `partition_by`,
 /// `delete+insert` or `merge` with `unique_key`, `append` otherwise.
-fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, target: crate::project::TargetKind) -> Result<(), ConfigError> {
+fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &ConfigRules) -> Result<(), ConfigError> {
     const STRATEGIES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
     let strategy = match config.get("incremental_strategy") {
         None | Some(Json::Null) => return Ok(()),
         Some(Json::String(strategy)) => strategy.as_str(),
         Some(other) => return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy` must be a name such as `append`, not `{other}`"))),
     };
-    if target == crate::project::TargetKind::BigQuery && matches!(strategy, "delete+insert" | "append") {
+    if STRATEGIES.contains(&strategy) && !rules.strategies.contains(&strategy) {
         return Err(ConfigError {
-            help: Some("BigQuery's strategies are `merge` (with `unique_key`) and `insert_overwrite` (with `partition_by`); without either, leave `incremental_strategy` out".into()),
-            ..ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` is not available on BigQuery"))
+            help: Some(rules.strategies_help.into()),
+            ..ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` is not available on {}", rules.warehouse))
         });
     }
     let needs = match strategy {
@@ -226,7 +236,7 @@ mod tests {
     use crate::core::partition::{Granularity, PartitionType};
 
     fn parse(value: Json) -> Result<ModelConfig, ConfigError> {
-        ModelConfig::parse(value.as_object().expect("an object"), crate::project::TargetKind::DuckDb)
+        ModelConfig::parse(value.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::DuckDb).config_rules())
     }
 
     #[test]
@@ -265,7 +275,7 @@ mod tests {
         assert_eq!((typo.message.as_str(), typo.help.as_deref()), ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?")));
         // BigQuery's strategies are dbt-bigquery's.
         let on_bigquery = |config: Json| {
-            ModelConfig::parse(config.as_object().expect("an object"), crate::project::TargetKind::BigQuery).map(|_| ()).map_err(|e| e.message)
+            ModelConfig::parse(config.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::BigQuery).config_rules()).map(|_| ()).map_err(|e| e.message)
         };
         assert_eq!(on_bigquery(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Err("`incremental_strategy: delete+insert` is not available on BigQuery".into()));
         assert_eq!(on_bigquery(json!({"incremental_strategy": "append"})), Err("`incremental_strategy: append` is not available on BigQuery".into()));

@@ -14,7 +14,8 @@ pub(super) fn model_node(
     props: Option<&ModelProperties>,
     rendered: RenderedModel,
 ) -> (Node, Option<Diagnostic>) {
-    let (typed, config_error) = match ModelConfig::parse(&rendered.config, project.target.kind) {
+    let rules = crate::warehouse::dialect(project.target.kind).config_rules();
+    let (typed, config_error) = match ModelConfig::parse(&rendered.config, rules) {
         Ok(typed) => (typed, None),
         Err(error) => {
             let files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();

@@ -291,6 +291,11 @@ fn validate(
                 .help("add `type: duckdb` or `type: bigquery`"));
         }
     };
+    if kind == TargetKind::BigQuery {
+        for (key, value) in &job_labels {
+            crate::core::config_rules::bigquery_label(key, value).map_err(|message| error(message, &format!("{key}:")))?;
+        }
+    }
     let (schema, database) = match kind {
         TargetKind::DuckDb => {
             let schema = string("schema").unwrap_or_else(|| "main".into());

@@ -2,6 +2,7 @@
 //! relations and compiled SQL; executing them is `materialize.rs`'s job.
 
 use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
+use crate::core::config_rules::ConfigRules;
 use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
 use crate::core::partition::{Granularity, Partition, PartitionType};
@@ -33,6 +34,9 @@ pub trait SqlGenerator: Send + Sync {
 
     /// The sqlparser dialect `compile` checks compiled SQL with.
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect;
+
+    /// What this warehouse accepts of a model's config, checked at compile.
+    fn config_rules(&self) -> &'static ConfigRules;
 
     fn create_schema(&self, relation: &Relation) -> String {
         let schema = relation.schema.as_deref().unwrap_or_default();
@@ -287,7 +291,29 @@ pub struct SeedLoad {
 
 pub struct BigQuerySql;
 
+/// dbt-bigquery's strategies; BigQuery clusters by at most four columns.
+/// See: https://cloud.google.com/bigquery/docs/clustered-tables#limitations
+static BIGQUERY_RULES: ConfigRules = ConfigRules {
+    warehouse: "BigQuery",
+    strategies: &["merge", "insert_overwrite"],
+    strategies_help: "BigQuery's strategies are `merge` (with `unique_key`) and `insert_overwrite` (with `partition_by`); without either, leave `incremental_strategy` out",
+    max_cluster_by: Some(4),
+    check_label: crate::core::config_rules::bigquery_label,
+};
+
+static DUCKDB_RULES: ConfigRules = ConfigRules {
+    warehouse: "DuckDB",
+    strategies: &["append", "delete+insert", "merge", "insert_overwrite"],
+    strategies_help: "",
+    max_cluster_by: None,
+    check_label: crate::core::config_rules::any_label,
+};
+
 impl SqlGenerator for BigQuerySql {
+    fn config_rules(&self) -> &'static ConfigRules {
+        &BIGQUERY_RULES
+    }
+
     fn quote_style(&self) -> QuoteStyle {
         QuoteStyle::Backtick
     }
@@ -520,6 +546,10 @@ fn string_literal(text: &str) -> String {
 pub struct DuckDbSql;
 
 impl SqlGenerator for DuckDbSql {
+    fn config_rules(&self) -> &'static ConfigRules {
+        &DUCKDB_RULES
+    }
+
     fn quote_style(&self) -> QuoteStyle {
         QuoteStyle::Double
     }

@@ -461,3 +461,22 @@ fn an_invalid_glob_in_a_selector_is_an_error() {
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
+
+// What BigQuery would refuse when the job runs is refused at compile, at the
+// line it was written: a fifth clustering column, labels outside BigQuery's
+// characters, a strategy BigQuery does not run.
+#[test]
+fn bigquery_limits_on_clustering_and_labels_are_checked_at_compile() {
+    let fixture = Fixture::new()
+        .file("models/clustered.sql", "{{ config(materialized='table', cluster_by=['a', 'b', 'c', 'd', 'e']) }}\nselect 1 as a, 2 as b, 3 as c, 4 as d, 5 as e\n")
+        .file("models/labelled.sql", "{{ config(materialized='table', labels={'Team': 'marketing'}) }}\nselect 1 as id\n")
+        .file("models/appended.sql", "{{ config(materialized='incremental', incremental_strategy='append') }}\nselect 1 as id\n");
+    let run = fixture.strata(&["compile", "--target", "prod"]);
+    assert_fails(&run);
+    // DuckDB has none of these limits.
+    assert_eq!(fixture.strata(&["compile"]).status, 0);
+    let profiles = crate::PROFILES.replace("      keyfile: /secrets/key.json\n", "      keyfile: /secrets/key.json\n      labels: {cost center: analytics}\n");
+    let target = fixture.file("profiles.yml", &profiles).strata(&["compile", "--target", "prod"]);
+    assert_fails(&target);
+    insta::assert_snapshot!(format!("{}\n{}", run.stderr, target.stderr));
+}
