@@ -456,3 +456,57 @@ fn retry_of_a_backfill_reruns_what_failed_and_was_skipped_on_their_dates() {
     }
     assert_eq!(query(&fixture, "select events from main.after order by event_date"), [["21"], ["31"], ["41"]].map(|r| r.map(str::to_string).to_vec()));
 }
+
+/// `strata args` in `fixture`, for checks whose `timeout` is an hour: one
+/// that waits instead of failing fails the test after two minutes.
+fn strata_within_two_minutes(fixture: &Fixture, args: &[&str]) -> crate::Run {
+    let child = crate::strata_command(fixture.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    crate::Run::from(crate::wait_within(child, std::time::Duration::from_secs(120), "the check waited instead of failing"))
+}
+
+/// What a run printed, durations redacted.
+fn printed(run: &crate::Run) -> String {
+    regex::Regex::new(r"\d+\.\d+s\b").expect("regex").replace_all(&run.stdout, "[t]s").into_owned()
+}
+
+// A condition the warehouse cannot run is a broken check, not a source that
+// is late: it fails at once with the warehouse's error instead of waiting out
+// its hour. A table that does not exist yet is still waited for.
+#[test]
+fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
+    let before_the_load = checked("{sql: \"no_such_column > 0\", timeout: 1s, poke_interval: 0.2s}");
+    let waited = before_the_load.strata(&["run", "--date", "2026-11-05"]);
+    assert_status(&waited, 1);
+    assert!(waited.stdout.contains("  source `raw.events` is not ready for 2026-11-05 after waiting 1s: `main.events` does not exist yet"), "{}", waited.stdout);
+
+    let fixture = checked("{sql: \"no_such_column > 0\", timeout: 1h, poke_interval: 0.2s}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = strata_within_two_minutes(&fixture, &["run", "--date", "2026-11-05"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(printed(&run), @r#"
+    Concurrency: 4 threads (target='dev')
+
+    ERROR source raw.events cannot be checked  [t]s
+    SKIP  model daily  (skipped because source `raw.events` failed)
+    SKIP  model total  (skipped because source `raw.events` failed)
+
+    Finished 3 nodes in [t]s.
+    PASS=0 WARN=0 ERROR=1 SKIP=2 TOTAL=3
+
+    error in source `raw.events` (models/sources.yml)
+      source `raw.events` cannot be checked: Binder Error: Referenced column "no_such_column" not found in FROM clause!
+      Candidate bindings: "event_at"
+
+      LINE 1: select count(*) from "main"."events" where no_such_column > 0
+                                                         ^^^^^^^^^^^^^^
+    "#);
+    let (results, statuses) = fixture.results("status");
+    assert!(statuses.contains(&("source.shop.raw.events".to_string(), "error".to_string())), "{statuses:?}");
+    let message = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "source.shop.raw.events").expect("the check's result")["message"].clone();
+    assert!(message.as_str().is_some_and(|m| m.contains("no_such_column")), "{message}");
+}
