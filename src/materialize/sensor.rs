@@ -2,8 +2,10 @@
 //! date's data (`wait_for`) and is fresh enough (`freshness`), looking again
 //! every `poke_interval` until `timeout`. Each look takes a connection of its
 //! own, so a waiting check holds none between looks. A source not there yet is
-//! waited for; a check that cannot work (SQL the warehouse refuses) fails at
-//! once, since waiting would not mend it.
+//! waited for; a check that cannot work (SQL the warehouse refuses, a load time
+//! in the future) fails at once, since waiting would not mend it.
+
+use std::time::Duration;
 
 use crate::checks::{SourceCheck, WaitFor};
 use crate::core::dates::ExecutionDate;
@@ -21,7 +23,14 @@ enum Poke {
     /// Ready, but older than `warn_after`.
     Stale(String),
     NotReady(String),
+    /// The check itself is wrong: waiting longer would not change its answer.
+    Broken(String),
 }
+
+/// How far in the future a `loaded_at` may be before it is an error: the
+/// loader's clock and this machine's may disagree by this much. More is a
+/// time zone mistake (local time stored as if it were UTC), not skew.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 impl Materializer<'_> {
     /// Waits until the source is ready for the execution date.
@@ -51,6 +60,7 @@ impl Materializer<'_> {
                 Ok(Poke::Ready) => Attempt::Done(Ok(None)),
                 Ok(Poke::Stale(warning)) => Attempt::Done(Ok(Some(warning))),
                 Ok(Poke::NotReady(reason)) => Attempt::NotYet(reason),
+                Ok(Poke::Broken(message)) => Attempt::Done(Err(message)),
                 // A rate limit or a backend error may pass; anything else the warehouse says is final.
                 Err(err) if err.warehouse().is_some_and(WarehouseError::is_retryable) => Attempt::NotYet(err.to_string()),
                 Err(err) => Attempt::Done(Err(err.to_string())),
@@ -121,7 +131,17 @@ impl Materializer<'_> {
             let Some(loaded) = loaded else {
                 return Ok(Poke::NotReady(format!("`{}` has no value yet", freshness.loaded_at_field)));
             };
-            let age = (chrono::Utc::now().naive_utc() - loaded).to_std().unwrap_or_default();
+            let now = chrono::Utc::now().naive_utc();
+            if let Ok(ahead) = (loaded - now).to_std()
+                && ahead > CLOCK_SKEW
+            {
+                return Ok(Poke::Broken(format!(
+                    "`{}` is {} in the future (`{latest}`); strata reads it as UTC, so a local time stored without its zone looks like this",
+                    freshness.loaded_at_field,
+                    humantime(ahead)
+                )));
+            }
+            let age = (now - loaded).to_std().unwrap_or_default();
             if freshness.error_after.is_some_and(|limit| age > limit) {
                 return Ok(Poke::NotReady(format!("last loaded {} ago, more than `error_after`", humantime(age))));
             }

@@ -510,3 +510,45 @@ fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
     let message = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "source.shop.raw.events").expect("the check's result")["message"].clone();
     assert!(message.as_str().is_some_and(|m| m.contains("no_such_column")), "{message}");
 }
+
+// A load time in the future is wrong data (most often a local time stored
+// without its zone), not fresh data: an error, at once. Within the clock skew
+// strata allows (5 minutes) it counts as just loaded.
+#[test]
+fn a_loaded_at_in_the_future_is_an_error_beyond_the_clock_skew() {
+    let loads = |ahead: chrono::Duration| {
+        let loaded_at = (chrono::Utc::now() + ahead).format("%Y-%m-%dT%H:%M:%S").to_string();
+        Fixture::new()
+            .file("seeds/loads.csv", &format!("id,loaded_at\n1,2026-11-01T00:00:00\n2,{loaded_at}\n"))
+            .file(
+                "models/sources.yml",
+                "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: loads\n        loaded_at_field: loaded_at\n        freshness:\n          error_after: {count: 1, period: day}\n          timeout: 1h\n",
+            )
+            .file("models/latest.sql", "select max(id) as id from {{ source('raw', 'loads') }}")
+    };
+    let skewed = loads(chrono::Duration::minutes(2));
+    assert_status(&skewed.strata(&["seed"]), 0);
+    let run = skewed.strata(&["run", "--date", "2026-11-20"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("OK    source raw.loads ready for 2026-11-20"), "{}", run.stdout);
+
+    // Nine hours ahead: Asia/Seoul's wall clock written down as UTC.
+    let seoul = loads(chrono::Duration::hours(9) + chrono::Duration::minutes(10));
+    assert_status(&seoul.strata(&["seed"]), 0);
+    let run = strata_within_two_minutes(&seoul, &["run", "--date", "2026-11-20"]);
+    assert_status(&run, 1);
+    let ahead = regex::Regex::new(r"is 9h (9|10)m in the future \(`[0-9: -]+`\)").expect("regex");
+    insta::assert_snapshot!(ahead.replace_all(&printed(&run), "is [9h 10m] in the future ([loaded_at])"), @r"
+    Concurrency: 4 threads (target='dev')
+
+    ERROR source raw.loads cannot be checked  [t]s
+    SKIP  model latest  (skipped because source `raw.loads` failed)
+
+    Finished 2 nodes in [t]s.
+    PASS=0 WARN=0 ERROR=1 SKIP=1 TOTAL=2
+
+    error in source `raw.loads` (models/sources.yml)
+      source `raw.loads` cannot be checked: `loaded_at` is [9h 10m] in the future ([loaded_at]); strata reads it as UTC, so a local time stored without its zone looks like this
+    ");
+    assert!(run.stdout.contains("SKIP  model latest  (skipped because source `raw.loads` failed)"), "{}", run.stdout);
+}
