@@ -4,9 +4,10 @@
 //! progress) and records every request, so the tests assert the exact sequence.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::bigquery::{Request, read_request};
 use crate::{Fixture, Run, repo_root};
@@ -50,12 +51,24 @@ pub struct State {
     pub expire_session: bool,
     /// Answer this many requests with Tableau Cloud's 429 page first.
     pub too_many_requests: usize,
-    /// Answer the first sign-in with a 307 to another address, as a server moved behind a proxy does.
-    pub redirect_sign_in: bool,
+    /// The `Retry-After` header of those 429s.
+    pub retry_after: Option<&'static str>,
+    /// Answer the first sign-in with a 307 to this address followed by the
+    /// sign-in's path: `/moved` for a server behind a proxy, another
+    /// server's URL for a load balancer sending the client to a node.
+    pub redirect_sign_in: Option<String>,
+    /// Start the job of this many refresh requests but answer none of them
+    /// until the client has given up waiting, as a server that is slow to
+    /// answer after queuing the job.
+    pub unanswered_refreshes: usize,
+    /// The jobs started for refreshes that got no answer: Query Jobs lists them.
+    started_jobs: Vec<String>,
     /// The token the last sign-in handed out; requests must carry it.
     token: Option<String>,
     sign_ins: usize,
     pub requests: Vec<Request>,
+    /// When each request came.
+    pub times: Vec<Instant>,
 }
 
 impl Default for State {
@@ -67,10 +80,14 @@ impl Default for State {
             jobs: VecDeque::from([recorded("job_get_by_id_inprogress.xml"), recorded("job_get_by_id.xml")]),
             expire_session: false,
             too_many_requests: 0,
-            redirect_sign_in: false,
+            retry_after: None,
+            redirect_sign_in: None,
+            unanswered_refreshes: 0,
+            started_jobs: Vec::new(),
             token: None,
             sign_ins: 0,
             requests: Vec::new(),
+            times: Vec::new(),
         }
     }
 }
@@ -87,20 +104,9 @@ impl TableauServer {
         let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
         std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
+            for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
-                std::thread::spawn(move || {
-                    let Some((_, request)) = read_request(&mut stream) else { return };
-                    let (status, body) = answer(&mut shared.lock().expect("state"), request);
-                    let kind = if body.starts_with('<') && !body.starts_with("<html") { "application/xml" } else { "text/html" };
-                    // A redirect's answer is `LOCATION <path>`: sent as the header, with no body.
-                    let (location, body) = match body.strip_prefix("LOCATION ") {
-                        Some(path) => (format!("Location: {path}\r\n"), String::new()),
-                        None => (String::new(), body),
-                    };
-                    let response = format!("HTTP/1.1 {status} X\r\n{location}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-                    let _ = stream.write_all(response.as_bytes());
-                });
+                std::thread::spawn(move || serve(stream, &shared));
             }
         });
         TableauServer { url, state }
@@ -114,6 +120,40 @@ impl TableauServer {
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().expect("state").requests.clone()
     }
+}
+
+/// What the server sends back to one request.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    /// Send nothing until the client gave up (its `timeout` is 1s), then close.
+    unanswered: bool,
+}
+
+impl From<(u16, String)> for Reply {
+    fn from((status, body): (u16, String)) -> Reply {
+        Reply { status, headers: Vec::new(), body, unanswered: false }
+    }
+}
+
+/// Reads one request from `stream` and answers it.
+fn serve(mut stream: impl Read + Write, shared: &Mutex<State>) {
+    let Some((_, request)) = read_request(&mut stream) else { return };
+    let reply = answer(&mut shared.lock().expect("state"), request);
+    if reply.unanswered {
+        std::thread::sleep(Duration::from_secs(3));
+        return;
+    }
+    let kind = if reply.body.starts_with('<') && !reply.body.starts_with("<html") { "application/xml" } else { "text/html" };
+    let headers: String = reply.headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let response = format!(
+        "HTTP/1.1 {} X\r\n{headers}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        reply.status,
+        reply.body.len(),
+        reply.body
+    );
+    let _ = stream.write_all(response.as_bytes());
 }
 
 fn error(code: &str, summary: &str, detail: &str) -> String {
@@ -163,16 +203,51 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn answer(state: &mut State, request: Request) -> (u16, String) {
+fn answer(state: &mut State, request: Request) -> Reply {
     state.requests.push(request.clone());
+    state.times.push(Instant::now());
+    let path = request.path.split('?').next().unwrap_or_default().to_string();
+    if path.ends_with("/auth/signin")
+        && let Some(to) = state.redirect_sign_in.take()
+    {
+        return Reply { status: 307, headers: vec![("Location", format!("{to}{path}"))], body: String::new(), unanswered: false };
+    }
+    if state.too_many_requests > 0 && !path.contains("/auth/") && !path.ends_with("/serverinfo") {
+        state.too_many_requests -= 1;
+        let body = "<html><head><title>429 Too Many Requests</title></head><body>Too many concurrent requests</body></html>".to_string();
+        let headers = state.retry_after.map(|after| vec![("Retry-After", after.to_string())]).unwrap_or_default();
+        return Reply { status: 429, headers, body, unanswered: false };
+    }
+    if path.ends_with("/refresh") && state.unanswered_refreshes > 0 {
+        state.unanswered_refreshes -= 1;
+        state.started_jobs.push(JOB_ID.to_string());
+        return Reply { status: 202, headers: Vec::new(), body: String::new(), unanswered: true };
+    }
+    route(state, request).into()
+}
+
+/// Query Jobs' answer, in the shape of `job_get.xml`: the jobs started for
+/// refreshes that got no answer, as extract refreshes created now.
+fn job_list(started: &[String]) -> String {
+    let recorded = recorded("job_get.xml");
+    let Some(job) = started.first() else {
+        let start = recorded.find("<backgroundJob ").expect("a job in job_get.xml");
+        let end = recorded.find("</backgroundJobs>").expect("the end of the jobs");
+        return format!("{}{}", recorded[..start].replace("totalAvailable=\"1\"", "totalAvailable=\"0\""), &recorded[end..]);
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    recorded
+        .replace("2eef4225-aa0c-41c4-8662-a76d89ed7336", job)
+        .replace("single_subscription_notify", "refresh_extracts")
+        .replace("status=\"Success\"", "status=\"InProgress\"")
+        .replace("2018-05-22T13:00:29Z", &now)
+}
+
+/// The answers of a server that neither redirects, limits nor hangs.
+fn route(state: &mut State, request: Request) -> (u16, String) {
     let path = request.path.split('?').next().unwrap_or_default().to_string();
     if path.ends_with("/serverinfo") {
         return (200, recorded("server_info_get.xml"));
-    }
-    if path.ends_with("/auth/signin") && state.redirect_sign_in {
-        state.redirect_sign_in = false;
-        let moved = path.replace("/api/", "/moved/api/");
-        return (307, format!("LOCATION {moved}"));
     }
     if path.ends_with("/auth/signin") {
         state.sign_ins += 1;
@@ -184,10 +259,6 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
     if path.ends_with("/auth/signout") {
         state.token = None;
         return (204, String::new());
-    }
-    if state.too_many_requests > 0 {
-        state.too_many_requests -= 1;
-        return (429, "<html><head><title>429 Too Many Requests</title></head><body>Too many concurrent requests</body></html>".into());
     }
     let token = request.head.lines().find_map(|l| l.to_ascii_lowercase().starts_with("x-tableau-auth:").then(|| l[15..].trim().to_string()));
     if state.expire_session || token.is_none() || token != state.token {
@@ -206,6 +277,9 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
     }
     if rest.starts_with("datasources/") && rest.ends_with("/refresh") && request.method == "POST" {
         return state.refreshes.pop_front().unwrap_or_else(|| (202, recorded("datasource_refresh.xml")));
+    }
+    if rest == "jobs" {
+        return (200, job_list(&state.started_jobs));
     }
     if rest.starts_with("jobs/") {
         let job = if state.jobs.len() > 1 { state.jobs.pop_front() } else { state.jobs.front().cloned() };
@@ -242,8 +316,7 @@ fn project(server: &TableauServer, tableau: &str, extra_target: &str) -> Fixture
 }
 
 fn run(fixture: &Fixture, args: &[&str]) -> Run {
-    let output = crate::strata_command(fixture.path()).args(args).env("STRATA_TEST_TABLEAU_SECRET", SECRET).output().expect("run strata");
-    Run { status: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Run::from(crate::strata_command(fixture.path()).args(args).env("STRATA_TEST_TABLEAU_SECRET", SECRET).output().expect("run strata"))
 }
 
 /// The lines strata printed about Tableau, times replaced.
@@ -455,7 +528,7 @@ fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
 fn refresh_without_building_and_retry_of_a_failed_refresh() {
     let server = TableauServer::start(State {
         jobs: VecDeque::from([recorded("job_get_by_id_failed_workbook.xml")]),
-        redirect_sign_in: true,
+        redirect_sign_in: Some("/moved".into()),
         ..State::default()
     });
     let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "");
@@ -526,4 +599,50 @@ fn an_empty_token_secret_is_an_error_before_anything_runs() {
        |         ^^^^^^^^^^^^^
        = help: set it in `profiles.yml` (secrets come from the environment, e.g. `token_secret: "{{ env_var('TABLEAU_TOKEN_SECRET') }}"`), or build without refreshing Tableau: `--exclude "exposure:*"`
     "#);
+}
+
+// A refresh request that times out may have started the job: it is not sent
+// again; the job is looked up (Query Jobs, then the job's datasource) and
+// followed to its end.
+#[test]
+fn a_refresh_request_that_times_out_is_not_sent_twice_and_its_job_is_followed() {
+    let server = TableauServer::start(State {
+        unanswered_refreshes: 1,
+        // The lookup reads the job's details (a queued refresh of the datasource), then the poll sees it finish.
+        jobs: VecDeque::from([recorded("datasource_refresh.xml"), recorded("job_get_by_id.xml")]),
+        ..State::default()
+    });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        timeout: 1s\n"), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", run.stdout);
+    let site = format!("/api/3.10/sites/{SITE_ID}");
+    let since = regex::Regex::new(r"createdAt:gte:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").expect("regex");
+    let sequence: Vec<String> = server.sequence().iter().map(|r| since.replace(r, "createdAt:gte:[time]").into_owned()).collect();
+    assert_eq!(
+        sequence[3..],
+        [
+            format!("POST {site}/datasources/9dbd2263-16b5-46e1-9c43-a76bb8ab65fb/refresh"),
+            format!("GET {site}/jobs?pageSize=100&filter=jobType:eq:refresh_extracts,createdAt:gte:[time]"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            "POST /api/3.10/auth/signout".into(),
+        ]
+    );
+}
+
+// A 429 with `Retry-After: 1` is sent again after that second, not after the
+// half second of the first backoff step.
+#[test]
+fn a_429_waits_as_long_as_retry_after_says() {
+    let server = TableauServer::start(State { too_many_requests: 1, retry_after: Some("1"), ..State::default() });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let (sequence, times) = {
+        let state = server.state.lock().expect("state");
+        (state.requests.iter().map(|r| r.path.clone()).collect::<Vec<_>>(), state.times.clone())
+    };
+    let listings: Vec<usize> = sequence.iter().enumerate().filter(|(_, path)| path.contains("/datasources?")).map(|(index, _)| index).collect();
+    assert_eq!(listings.len(), 2, "the 429, then the listing: {sequence:#?}");
+    let waited = times[listings[1]] - times[listings[0]];
+    assert!(waited >= Duration::from_secs(1), "sent again after {waited:?}");
 }
