@@ -66,6 +66,9 @@ struct Answer {
 /// A signed-in session.
 #[derive(Clone)]
 struct Session {
+    /// Where every request of the session goes: the server the sign-in
+    /// ended at, which a load balancer may have redirected to a node.
+    base: String,
     version: String,
     token: String,
     site_id: String,
@@ -290,7 +293,8 @@ impl Client {
             quick_xml::escape::escape(server.token_secret.as_str()),
             quick_xml::escape::escape(server.site.as_str())
         );
-        let mut url = format!("{}/api/{version}/auth/signin", server.url);
+        let sign_in = format!("/api/{version}/auth/signin");
+        let mut url = format!("{}{sign_in}", server.url);
         let mut hops = 0;
         let (status, text) = loop {
             let Answer { status, location, text } = self.send(reqwest::Method::POST, &url, Some(&body), None, Resend::Always, cancelled)?;
@@ -318,7 +322,8 @@ impl Client {
         if token.is_empty() || site_id.is_empty() {
             return Err(TableauError::Other("Tableau's sign-in answer had no token or site".into()));
         }
-        let session = Session { version, token, site_id, generation };
+        let base = session_base(&url, &sign_in);
+        let session = Session { base, version, token, site_id, generation };
         *slot = Some(session.clone());
         Ok(session)
     }
@@ -329,7 +334,7 @@ impl Client {
         let mut session = self.session(None, cancelled)?;
         let mut signed_in_again = false;
         loop {
-            let url = format!("{}/api/{}/sites/{}/{path}", self.server.url, session.version, session.site_id);
+            let url = format!("{}/api/{}/sites/{}/{path}", session.base, session.version, session.site_id);
             let answer = self.send(method.clone(), &url, body, Some(&session.token), resend, cancelled)?;
             match parse_answer(answer.status, &answer.text) {
                 Err(err) if err.code() == Some("401002") && !signed_in_again => {
@@ -345,7 +350,7 @@ impl Client {
     pub fn sign_out(&self) {
         let Ok(mut slot) = self.session.lock() else { return };
         if let Some(session) = slot.take() {
-            let url = format!("{}/api/{}/auth/signout", self.server.url, session.version);
+            let url = format!("{}/api/{}/auth/signout", session.base, session.version);
             let _ = self.http.post(url).header("X-Tableau-Auth", session.token).send();
         }
     }
@@ -515,6 +520,15 @@ fn finished(elements: &[Element]) -> Option<RefreshResult> {
     })
 }
 
+/// Where a session's requests go: the address the sign-in ended at, without
+/// its `/api/<version>/auth/signin` (a path before it, as a proxy adds, is kept).
+fn session_base(sign_in_url: &str, sign_in_path: &str) -> String {
+    match sign_in_url.strip_suffix(sign_in_path) {
+        Some(base) => base.to_string(),
+        None => origin(sign_in_url),
+    }
+}
+
 /// `https://host:port` of a URL: the server a request went to.
 fn origin(url: &str) -> String {
     reqwest::Url::parse(url).map(|parsed| parsed.origin().ascii_serialization()).unwrap_or_else(|_| url.to_string())
@@ -592,5 +606,13 @@ mod tests {
         assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
         assert_eq!(retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
         assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn a_session_keeps_the_address_its_sign_in_ended_at() {
+        let path = "/api/3.10/auth/signin";
+        assert_eq!(session_base("https://node2.example.com:8443/api/3.10/auth/signin", path), "https://node2.example.com:8443");
+        assert_eq!(session_base("https://proxy.example.com/tableau/api/3.10/auth/signin", path), "https://proxy.example.com/tableau");
+        assert_eq!(session_base("https://node2.example.com/signin?x=1", path), "https://node2.example.com");
     }
 }

@@ -601,6 +601,29 @@ fn an_empty_token_secret_is_an_error_before_anything_runs() {
     "#);
 }
 
+// A load balancer that redirects the sign-in to a node: every later request
+// of the session (listing, refresh, job polling, sign-out) goes to that node.
+#[test]
+fn a_sign_in_redirected_to_another_host_keeps_using_that_host() {
+    let node = TableauServer::start(State::default());
+    let balancer = TableauServer::start(State { redirect_sign_in: Some(node.url.clone()), ..State::default() });
+    let run = run(&project(&balancer, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(balancer.sequence(), ["GET /api/3.6/serverinfo", "POST /api/3.10/auth/signin"]);
+    let site = format!("/api/3.10/sites/{SITE_ID}");
+    assert_eq!(
+        node.sequence(),
+        [
+            "POST /api/3.10/auth/signin".to_string(),
+            format!("GET {site}/datasources?pageSize=100&pageNumber=1&filter=name:eq:utm_spend_full_joined"),
+            format!("POST {site}/datasources/9dbd2263-16b5-46e1-9c43-a76bb8ab65fb/refresh"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            "POST /api/3.10/auth/signout".into(),
+        ]
+    );
+}
+
 // A refresh request that times out may have started the job: it is not sent
 // again; the job is looked up (Query Jobs, then the job's datasource) and
 // followed to its end.
