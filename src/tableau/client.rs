@@ -17,6 +17,12 @@ pub enum TableauError {
     /// No answer (refused, timed out), after the retries.
     #[error("could not reach Tableau at {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// A certificate signed by a CA that neither the platform's trust store,
+    /// the bundled roots nor `ca_bundle` holds.
+    #[error(
+        "Tableau at {url} sent a certificate that no CA strata trusts has signed ({message}); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file"
+    )]
+    UntrustedCertificate { url: String, message: String },
     /// An answer with Tableau's error code.
     #[error("Tableau answered {status} ({code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -41,7 +47,7 @@ impl TableauError {
         match self {
             TableauError::Unreachable { .. } => true,
             TableauError::Api { status, .. } => *status >= 500 && *status != 503,
-            TableauError::Other(_) | TableauError::Interrupted => false,
+            TableauError::UntrustedCertificate { .. } | TableauError::Other(_) | TableauError::Interrupted => false,
         }
     }
 }
@@ -193,15 +199,18 @@ const JOB_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl Client {
     pub fn new(server: Server) -> Result<Client, TableauError> {
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
             // The whole request, reading the answer included.
             .timeout(server.timeout)
             .connect_timeout(CONNECT_TIMEOUT.min(server.timeout))
             // Sign-in redirects are followed by hand: the body must be posted again.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| TableauError::Other(format!("could not create the HTTP client: {}", chain(&err))))?;
+            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
+        // Beside the platform's trust store and the bundled roots.
+        for certificate in &server.ca_certificates {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        let http = builder.build().map_err(|err| TableauError::Other(format!("could not create the HTTP client: {}", chain(&err))))?;
         Ok(Client { http, server, session: Mutex::new(None) })
     }
 
@@ -240,7 +249,13 @@ impl Client {
                 }
                 // A request that could not be built will not be built the next time either.
                 Err(err) if err.is_builder() => return Err(TableauError::Other(format!("could not send a request to `{url}`: {err}"))),
-                Err(err) => (TableauError::Unreachable { url: origin(url), message: chain(&err.without_url()) }, None),
+                Err(err) => {
+                    // Sending again will meet the same certificate.
+                    if let Some(refusal) = unknown_issuer(&err) {
+                        return Err(TableauError::UntrustedCertificate { url: origin(url), message: refusal.to_string() });
+                    }
+                    (TableauError::Unreachable { url: origin(url), message: chain(&err.without_url()) }, None)
+                }
             };
             let refused = matches!(failure, TableauError::Api { status: 429 | 503, .. });
             if attempt >= REQUEST_RETRIES || (resend == Resend::IfRefused && !refused) {
@@ -542,6 +557,21 @@ fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
         Ok(seconds) => Some(Duration::from_secs(seconds)),
         Err(_) => httpdate::parse_http_date(value).ok().map(|at| at.duration_since(now).unwrap_or_default()),
     }
+}
+
+/// rustls's refusal of the server's certificate for its issuer, if that is what `err` is.
+fn unknown_issuer<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    rustls_error(err).filter(|refusal| matches!(refusal, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)))
+}
+
+/// The rustls error in reqwest's chain: inside an `io::Error`, perhaps
+/// inside another, whose `source` skips it.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = err.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    let inside = err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref).and_then(|inner| rustls_error(inner));
+    inside.or_else(|| err.source().and_then(rustls_error))
 }
 
 /// An error with its causes, as `error sending request: ...: invalid peer certificate: UnknownIssuer`.

@@ -2,6 +2,7 @@
 //! with Tableau's own recorded responses (`tests/fixtures/tableau/`, MIT, from
 //! tableau/server-client-python), keeps state (the session token, each job's
 //! progress) and records every request, so the tests assert the exact sequence.
+//! The server speaks TLS too, with a certificate of a CA made for the test.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -98,15 +99,36 @@ pub struct TableauServer {
 }
 
 impl TableauServer {
+    /// A server over plain HTTP.
     pub fn start(state: State) -> TableauServer {
+        TableauServer::listen(state, None)
+    }
+
+    /// A server over HTTPS with `tls`'s certificate.
+    pub fn start_tls(state: State, tls: Arc<rustls::ServerConfig>) -> TableauServer {
+        TableauServer::listen(state, Some(tls))
+    }
+
+    fn listen(state: State, tls: Option<Arc<rustls::ServerConfig>>) -> TableauServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Tableau server");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
-                std::thread::spawn(move || serve(stream, &shared));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve(stream, &shared),
+                    Some(tls) => {
+                        let Ok(connection) = rustls::ServerConnection::new(tls) else { return };
+                        let mut stream = rustls::StreamOwned::new(connection, stream);
+                        serve(&mut stream, &shared);
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
+                });
             }
         });
         TableauServer { url, state }
@@ -599,6 +621,98 @@ fn an_empty_token_secret_is_an_error_before_anything_runs() {
        |         ^^^^^^^^^^^^^
        = help: set it in `profiles.yml` (secrets come from the environment, e.g. `token_secret: "{{ env_var('TABLEAU_TOKEN_SECRET') }}"`), or build without refreshing Tableau: `--exclude "exposure:*"`
     "#);
+}
+
+/// A CA made for one test, and a server configuration whose certificate for
+/// 127.0.0.1 it signed: a corporate CA, as an on-premise server's.
+fn corporate_ca() -> (String, Arc<rustls::ServerConfig>) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "strata test corporate CA");
+    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().expect("CA key")).expect("CA certificate");
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("server parameters")
+        .signed_by(&server_key, &ca)
+        .expect("server certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_certificate.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .expect("server TLS configuration");
+    (ca.pem(), Arc::new(config))
+}
+
+// An on-premise server whose certificate a corporate CA signed: with
+// `ca_bundle:` naming that CA's PEM file (relative to the project), or with
+// the CA in the platform's trust store, the refresh goes through; with
+// neither, the exposure fails saying what to set.
+#[test]
+fn a_server_signed_by_a_corporate_ca_is_trusted_through_ca_bundle() {
+    let (ca_pem, tls) = corporate_ca();
+    let server = TableauServer::start_tls(State::default(), tls);
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/corporate-ca.pem\n").file("certs/corporate-ca.pem", &ca_pem);
+    let trusted = run(&fixture, &["run"]);
+    assert_eq!(trusted.status, 0, "stdout:\n{}\nstderr:\n{}", trusted.stdout, trusted.stderr);
+    assert!(trusted.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", trusted.stdout);
+    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "{:#?}", server.sequence());
+
+    // The platform's trust store counts too: rustls-native-certs reads `SSL_CERT_FILE` as OpenSSL does.
+    let without_bundle = project(&server, "{datasources: [utm_spend_full_joined]}", "").file("certs/corporate-ca.pem", &ca_pem);
+    let in_the_system_store = crate::strata_command(without_bundle.path())
+        .args(["run"])
+        .env("STRATA_TEST_TABLEAU_SECRET", SECRET)
+        .env("SSL_CERT_FILE", without_bundle.path().join("certs/corporate-ca.pem"))
+        .output()
+        .expect("run strata");
+    let in_the_system_store = Run::from(in_the_system_store);
+    assert_eq!(in_the_system_store.status, 0, "stdout:\n{}\nstderr:\n{}", in_the_system_store.stdout, in_the_system_store.stderr);
+
+    let untrusted = run(&without_bundle, &["run"]);
+    assert_eq!(untrusted.status, 1, "stdout:\n{}\nstderr:\n{}", untrusted.stdout, untrusted.stderr);
+    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]")]}, {
+        insta::assert_snapshot!(tableau_lines(&untrusted), @r"
+        ERROR Tableau datasource utm_spend_full_joined: Tableau at https://127.0.0.1:[port] sent a certificate that no CA strata trusts has signed (invalid peer certificate: UnknownIssuer); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file  <time>
+        ERROR exposure dash  <time>
+        error in exposure `dash` (models/exposures.yml)
+          Tableau datasource `utm_spend_full_joined`: Tableau at https://127.0.0.1:[port] sent a certificate that no CA strata trusts has signed (invalid peer certificate: UnknownIssuer); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file
+        ");
+    });
+}
+
+// A `ca_bundle` that cannot be read, or holds no certificate, is an error in
+// `profiles.yml` at its line, before anything runs.
+#[test]
+fn a_bad_ca_bundle_is_an_error_at_its_line() {
+    let server = TableauServer::start(State::default());
+    let missing = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/missing.pem\n"), &["run"]);
+    assert_eq!(missing.status, 2, "stdout:\n{}\nstderr:\n{}", missing.stdout, missing.stderr);
+    insta::assert_snapshot!(missing.stderr, @r"
+    error: target `dev`: `tableau.ca_bundle`: cannot read `certs/missing.pem`: No such file or directory (os error 2)
+      --> profiles.yml:12:9
+       |
+    12 |         ca_bundle: certs/missing.pem
+       |         ^^^^^^^^^^
+       = help: point it at a PEM file with your CA's certificate (`-----BEGIN CERTIFICATE-----`), relative to the project directory
+    ");
+    let not_pem = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: ca.pem\n").file("ca.pem", "not a certificate\n");
+    let not_pem = run(&not_pem, &["run"]);
+    assert_eq!(not_pem.status, 2, "stdout:\n{}\nstderr:\n{}", not_pem.stdout, not_pem.stderr);
+    insta::assert_snapshot!(not_pem.stderr, @r"
+    error: target `dev`: `tableau.ca_bundle`: `ca.pem` holds no PEM certificate
+      --> profiles.yml:12:9
+       |
+    12 |         ca_bundle: ca.pem
+       |         ^^^^^^^^^^
+       = help: point it at a PEM file with your CA's certificate (`-----BEGIN CERTIFICATE-----`), relative to the project directory
+    ");
+    assert!(server.sequence().is_empty(), "nothing was sent: {:#?}", server.sequence());
 }
 
 // A load balancer that redirects the sign-in to a node: every later request
