@@ -205,7 +205,7 @@ fn refreshes(node: &crate::graph::Node) -> bool {
 
 /// The target's Tableau server, if it names one.
 fn tableau_server(project: &Project) -> Result<Option<crate::tableau::Server>, Failure> {
-    Ok(crate::tableau::Server::of(&project.target)?)
+    Ok(crate::tableau::Server::of(&project.target, &project.root)?)
 }
 
 /// Whether a node of `nodes` reads `source`, directly or through nodes that do not run.

@@ -69,11 +69,17 @@ pub fn wait_for<T>(
         if attempts == 1 {
             waiting(&reason);
         }
-        let wake = (now + backoff.pause(attempts)).min(deadline);
-        while Instant::now() < wake && !cancelled.load(Ordering::SeqCst) {
-            std::thread::sleep((wake - Instant::now()).min(Duration::from_millis(100)));
-        }
+        sleep((now + backoff.pause(attempts)).min(deadline) - now, cancelled);
     }
+}
+
+/// Sleeps for `duration` in short steps, so Ctrl-C is noticed; false if it was.
+pub fn sleep(duration: Duration, cancelled: &AtomicBool) -> bool {
+    let wake = Instant::now() + duration;
+    while Instant::now() < wake && !cancelled.load(Ordering::SeqCst) {
+        std::thread::sleep(wake.saturating_duration_since(Instant::now()).min(Duration::from_millis(100)));
+    }
+    !cancelled.load(Ordering::SeqCst)
 }
 
 #[cfg(test)]

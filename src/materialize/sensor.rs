@@ -1,7 +1,11 @@
 //! Source checks, Airflow's sensors: wait until a source has the execution
 //! date's data (`wait_for`) and is fresh enough (`freshness`), looking again
 //! every `poke_interval` until `timeout`. Each look takes a connection of its
-//! own, so a waiting check holds none between looks.
+//! own, so a waiting check holds none between looks. A source not there yet is
+//! waited for; a check that cannot work (SQL the warehouse refuses, a load time
+//! in the future) fails at once, since waiting would not mend it.
+
+use std::time::Duration;
 
 use crate::checks::{SourceCheck, WaitFor};
 use crate::core::dates::ExecutionDate;
@@ -11,7 +15,7 @@ use crate::core::relation::Relation;
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::graph::Node;
 use crate::materialize::{Materializer, StepError};
-use crate::warehouse::Connection;
+use crate::warehouse::{Connection, RelationKey, WarehouseError};
 
 /// What one look at a source found.
 enum Poke {
@@ -19,7 +23,14 @@ enum Poke {
     /// Ready, but older than `warn_after`.
     Stale(String),
     NotReady(String),
+    /// The check itself is wrong: waiting longer would not change its answer.
+    Broken(String),
 }
+
+/// How far in the future a `loaded_at` may be before it is an error: the
+/// loader's clock and this machine's may disagree by this much. More is a
+/// time zone mistake (local time stored as if it were UTC), not skew.
+const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 impl Materializer<'_> {
     /// Waits until the source is ready for the execution date.
@@ -46,16 +57,23 @@ impl Materializer<'_> {
                 .map_err(StepError::from)
                 .and_then(|mut connection| self.poke(connection.as_mut(), node, &check, &relation, date));
             match poke {
-                Ok(Poke::Ready) => Attempt::Done(None),
-                Ok(Poke::Stale(warning)) => Attempt::Done(Some(warning)),
+                Ok(Poke::Ready) => Attempt::Done(Ok(None)),
+                Ok(Poke::Stale(warning)) => Attempt::Done(Ok(Some(warning))),
                 Ok(Poke::NotReady(reason)) => Attempt::NotYet(reason),
-                // A missing table is a source not loaded yet: keep waiting.
-                Err(err) => Attempt::NotYet(err.to_string()),
+                Ok(Poke::Broken(message)) => Attempt::Done(Err(message)),
+                // A rate limit or a backend error may pass; anything else the warehouse says is final.
+                Err(err) if err.warehouse().is_some_and(WarehouseError::is_retryable) => Attempt::NotYet(err.to_string()),
+                Err(err) => Attempt::Done(Err(err.to_string())),
             }
         };
         let after = |attempts: u32| if attempts == 1 { String::new() } else { format!(" after {attempts} checks") };
         match wait_for(check.timeout, Backoff::every(check.poke_interval), self.cancelled, waiting, look) {
-            Waited::Done { value: warning, attempts } => {
+            Waited::Done { value: Err(message), .. } => {
+                let mut outcome = Outcome::error(node.label(), format!("source `{name}` cannot be checked: {message}"));
+                outcome.description = format!("source {name} cannot be checked");
+                outcome
+            }
+            Waited::Done { value: Ok(warning), attempts } => {
                 let mut outcome = Outcome::new(
                     if warning.is_some() { Status::Warn } else { Status::Success },
                     format!("source {name} ready for {}{}", date.ds(), after(attempts)),
@@ -76,6 +94,12 @@ impl Materializer<'_> {
     }
 
     fn poke(&self, connection: &mut dyn Connection, node: &Node, check: &SourceCheck, relation: &Relation, date: ExecutionDate) -> Result<Poke, StepError> {
+        // A table not there yet is a source not loaded yet; once it is there,
+        // an error in a check's query is the check's, not the loader's.
+        let key = RelationKey::of(relation);
+        if !exists(connection, &key)? {
+            return Ok(Poke::NotReady(format!("`{}.{}` does not exist yet", key.schema, key.name)));
+        }
         match &check.wait_for {
             Some(WaitFor::Partition(column)) => {
                 let sql = format!("select count(*) from {relation} where cast({} as date) = {}", self.sql.quote(column), self.sql.date_literal(date));
@@ -107,7 +131,17 @@ impl Materializer<'_> {
             let Some(loaded) = loaded else {
                 return Ok(Poke::NotReady(format!("`{}` has no value yet", freshness.loaded_at_field)));
             };
-            let age = (chrono::Utc::now().naive_utc() - loaded).to_std().unwrap_or_default();
+            let now = chrono::Utc::now().naive_utc();
+            if let Ok(ahead) = (loaded - now).to_std()
+                && ahead > CLOCK_SKEW
+            {
+                return Ok(Poke::Broken(format!(
+                    "`{}` is {} in the future (`{latest}`); strata reads it as UTC, so a local time stored without its zone looks like this",
+                    freshness.loaded_at_field,
+                    humantime(ahead)
+                )));
+            }
+            let age = (now - loaded).to_std().unwrap_or_default();
             if freshness.error_after.is_some_and(|limit| age > limit) {
                 return Ok(Poke::NotReady(format!("last loaded {} ago, more than `error_after`", humantime(age))));
             }
@@ -117,4 +151,14 @@ impl Materializer<'_> {
         }
         Ok(Poke::Ready)
     }
+}
+
+/// Whether `wanted` is in the warehouse. A relation named without a database
+/// is looked for in the target's own (DuckDB: the default catalog, which it
+/// lists without a name; BigQuery: the target's project, which it names).
+fn exists(connection: &mut dyn Connection, wanted: &RelationKey) -> Result<bool, WarehouseError> {
+    let relations = connection.list_relations(&[(wanted.database.clone(), wanted.schema.clone())])?;
+    Ok(relations.keys().any(|key| {
+        key.schema == wanted.schema && key.name == wanted.name && (key.database == wanted.database || key.database.is_none() || wanted.database.is_none())
+    }))
 }

@@ -1,13 +1,14 @@
 //! Tableau's REST API over reqwest: one sign-in with a personal access token
 //! per invocation, shared by every refresh (a token allows one session at a
 //! time), datasources found by exact name across every page, refresh jobs
-//! started and waited for.
+//! started and waited for. Every request has a connect and a read timeout; a
+//! request that may have started a job is never sent again blindly.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::core::wait::Backoff;
+use crate::core::wait::{Attempt, Backoff, Waited, sleep, wait_for};
 use crate::tableau::config::{AlreadyQueued, MINIMUM_API_VERSION, Refresh, Server};
 use crate::tableau::xml::{self, Element};
 
@@ -16,6 +17,12 @@ pub enum TableauError {
     /// No answer (refused, timed out), after the retries.
     #[error("could not reach Tableau at {url}: {message}")]
     Unreachable { url: String, message: String },
+    /// A certificate signed by a CA that neither the platform's trust store,
+    /// the bundled roots nor `ca_bundle` holds.
+    #[error(
+        "Tableau at {url} sent a certificate that no CA strata trusts has signed ({message}); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file"
+    )]
+    UntrustedCertificate { url: String, message: String },
     /// An answer with Tableau's error code.
     #[error("Tableau answered {status} ({code}): {message}")]
     Api { status: u16, code: String, message: String },
@@ -32,11 +39,42 @@ impl TableauError {
             _ => None,
         }
     }
+
+    /// Whether the request may have been carried out although no answer
+    /// said so: no answer at all, or a server error other than 503 (which
+    /// says the server did not take it).
+    fn may_have_been_done(&self) -> bool {
+        match self {
+            TableauError::Unreachable { .. } => true,
+            TableauError::Api { status, .. } => *status >= 500 && *status != 503,
+            TableauError::UntrustedCertificate { .. } | TableauError::Other(_) | TableauError::Interrupted => false,
+        }
+    }
+}
+
+/// Which failures a request is sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resend {
+    /// Any failure: sending it twice does no harm (a read, a sign-in).
+    Always,
+    /// Only a refusal (429, 503), which says the request was not carried
+    /// out: a refresh that got no answer may have started a job.
+    IfRefused,
+}
+
+/// An HTTP answer that is not a failure to retry.
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    text: String,
 }
 
 /// A signed-in session.
 #[derive(Clone)]
 struct Session {
+    /// Where every request of the session goes: the server the sign-in
+    /// ended at, which a load balancer may have redirected to a node.
+    base: String,
     version: String,
     token: String,
     site_id: String,
@@ -151,16 +189,28 @@ struct Datasource {
 /// Requests sent again after a 429, a 5xx or no answer, before giving up.
 const REQUEST_RETRIES: u32 = 5;
 const PAGE_SIZE: usize = 100;
+/// How long a connection may take to open, within the request's `timeout`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The longest `Retry-After` waited; a server asking for more is asked again then.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+/// How far Tableau's clock may be behind ours when looking for the job a
+/// refresh request started: a job created so long before it is not taken.
+const JOB_CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 impl Client {
     pub fn new(server: Server) -> Result<Client, TableauError> {
-        let http = reqwest::blocking::Client::builder()
+        let mut builder = reqwest::blocking::Client::builder()
+            // The whole request, reading the answer included.
             .timeout(server.timeout)
+            .connect_timeout(CONNECT_TIMEOUT.min(server.timeout))
             // Sign-in redirects are followed by hand: the body must be posted again.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| TableauError::Other(format!("could not create the HTTP client: {err}")))?;
+            .user_agent(concat!("strata/", env!("CARGO_PKG_VERSION")));
+        // Beside the platform's trust store and the bundled roots.
+        for certificate in &server.ca_certificates {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        let http = builder.build().map_err(|err| TableauError::Other(format!("could not create the HTTP client: {}", chain(&err))))?;
         Ok(Client { http, server, session: Mutex::new(None) })
     }
 
@@ -168,8 +218,9 @@ impl Client {
         &self.server
     }
 
-    /// One HTTP exchange, sent again with backoff on 429, 5xx or no answer.
-    fn send(&self, method: reqwest::Method, url: &str, body: Option<&str>, token: Option<&str>, cancelled: &AtomicBool) -> Result<(u16, Option<String>, String), TableauError> {
+    /// One HTTP exchange, sent again with backoff on 429, 5xx or no answer
+    /// as `resend` allows; a 429 or 503 waits as long as its `Retry-After` says.
+    fn send(&self, method: reqwest::Method, url: &str, body: Option<&str>, token: Option<&str>, resend: Resend, cancelled: &AtomicBool) -> Result<Answer, TableauError> {
         let backoff = Backoff { first: Duration::from_millis(500), factor: 2.0, max: Duration::from_secs(30) };
         let mut attempt = 0;
         loop {
@@ -183,26 +234,37 @@ impl Client {
             if let Some(body) = body {
                 request = request.header("Content-Type", "application/xml").body(body.to_string());
             }
-            let failure = match request.send() {
+            let (failure, asked_pause) = match request.send() {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_string);
+                    let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
+                    let location = header("location");
+                    let asked_pause = matches!(status, 429 | 503).then(|| header("retry-after")).flatten().and_then(|value| retry_after(&value, SystemTime::now()));
                     let text = response.text().unwrap_or_default();
                     if status != 429 && status < 500 {
-                        return Ok((status, location, text));
+                        return Ok(Answer { status, location, text });
                     }
                     // A 429 from Tableau Cloud is an HTML page, not XML.
-                    TableauError::Api { status, code: status.to_string(), message: first_line(&text) }
+                    (TableauError::Api { status, code: status.to_string(), message: first_line(&text) }, asked_pause)
                 }
                 // A request that could not be built will not be built the next time either.
                 Err(err) if err.is_builder() => return Err(TableauError::Other(format!("could not send a request to `{url}`: {err}"))),
-                Err(err) => TableauError::Unreachable { url: self.server.url.clone(), message: err.without_url().to_string() },
+                Err(err) => {
+                    // Sending again will meet the same certificate.
+                    if let Some(refusal) = unknown_issuer(&err) {
+                        return Err(TableauError::UntrustedCertificate { url: origin(url), message: refusal.to_string() });
+                    }
+                    (TableauError::Unreachable { url: origin(url), message: chain(&err.without_url()) }, None)
+                }
             };
-            if attempt >= REQUEST_RETRIES {
+            let refused = matches!(failure, TableauError::Api { status: 429 | 503, .. });
+            if attempt >= REQUEST_RETRIES || (resend == Resend::IfRefused && !refused) {
                 return Err(failure);
             }
-            std::thread::sleep(backoff.pause(attempt + 1));
             attempt += 1;
+            if !sleep(asked_pause.unwrap_or_else(|| backoff.pause(attempt)).min(MAX_RETRY_AFTER), cancelled) {
+                return Err(TableauError::Interrupted);
+            }
         }
     }
 
@@ -212,8 +274,8 @@ impl Client {
             return Ok(version.clone());
         }
         let url = format!("{}/api/{MINIMUM_API_VERSION}/serverinfo", self.server.url);
-        let (status, _, text) = self.send(reqwest::Method::GET, &url, None, None, cancelled)?;
-        let elements = parse_answer(status, &text)?;
+        let answer = self.send(reqwest::Method::GET, &url, None, None, Resend::Always, cancelled)?;
+        let elements = parse_answer(answer.status, &answer.text)?;
         let version = xml::first(&elements, "restApiVersion")
             .map(|e| e.text.clone())
             .filter(|v| !v.is_empty())
@@ -246,10 +308,11 @@ impl Client {
             quick_xml::escape::escape(server.token_secret.as_str()),
             quick_xml::escape::escape(server.site.as_str())
         );
-        let mut url = format!("{}/api/{version}/auth/signin", server.url);
+        let sign_in = format!("/api/{version}/auth/signin");
+        let mut url = format!("{}{sign_in}", server.url);
         let mut hops = 0;
         let (status, text) = loop {
-            let (status, location, text) = self.send(reqwest::Method::POST, &url, Some(&body), None, cancelled)?;
+            let Answer { status, location, text } = self.send(reqwest::Method::POST, &url, Some(&body), None, Resend::Always, cancelled)?;
             match (status, location) {
                 (301 | 302 | 307 | 308, Some(location)) if hops < 3 => {
                     // Relative to the address that answered.
@@ -274,20 +337,21 @@ impl Client {
         if token.is_empty() || site_id.is_empty() {
             return Err(TableauError::Other("Tableau's sign-in answer had no token or site".into()));
         }
-        let session = Session { version, token, site_id, generation };
+        let base = session_base(&url, &sign_in);
+        let session = Session { base, version, token, site_id, generation };
         *slot = Some(session.clone());
         Ok(session)
     }
 
     /// A request under the session's site (`datasources/...`), signing in
     /// again once if Tableau says the session expired (401002).
-    fn site_request(&self, method: reqwest::Method, path: &str, body: Option<&str>, cancelled: &AtomicBool) -> Result<Vec<Element>, TableauError> {
+    fn site_request(&self, method: reqwest::Method, path: &str, body: Option<&str>, resend: Resend, cancelled: &AtomicBool) -> Result<Vec<Element>, TableauError> {
         let mut session = self.session(None, cancelled)?;
         let mut signed_in_again = false;
         loop {
-            let url = format!("{}/api/{}/sites/{}/{path}", self.server.url, session.version, session.site_id);
-            let (status, _, text) = self.send(method.clone(), &url, body, Some(&session.token), cancelled)?;
-            match parse_answer(status, &text) {
+            let url = format!("{}/api/{}/sites/{}/{path}", session.base, session.version, session.site_id);
+            let answer = self.send(method.clone(), &url, body, Some(&session.token), resend, cancelled)?;
+            match parse_answer(answer.status, &answer.text) {
                 Err(err) if err.code() == Some("401002") && !signed_in_again => {
                     session = self.session(Some(session.generation), cancelled)?;
                     signed_in_again = true;
@@ -301,7 +365,7 @@ impl Client {
     pub fn sign_out(&self) {
         let Ok(mut slot) = self.session.lock() else { return };
         if let Some(session) = slot.take() {
-            let url = format!("{}/api/{}/auth/signout", self.server.url, session.version);
+            let url = format!("{}/api/{}/auth/signout", session.base, session.version);
             let _ = self.http.post(url).header("X-Tableau-Auth", session.token).send();
         }
     }
@@ -313,7 +377,8 @@ impl Client {
         let filter = name.filter(|n| !n.contains([',', '&', ':'])).map(|n| format!("&filter=name:eq:{}", urlencode(n))).unwrap_or_default();
         let mut seen = 0;
         for page in 1.. {
-            let elements = self.site_request(reqwest::Method::GET, &format!("datasources?pageSize={PAGE_SIZE}&pageNumber={page}{filter}"), None, cancelled)?;
+            let path = format!("datasources?pageSize={PAGE_SIZE}&pageNumber={page}{filter}");
+            let elements = self.site_request(reqwest::Method::GET, &path, None, Resend::Always, cancelled)?;
             let listed = elements.iter().enumerate().filter(|(_, e)| e.name == "datasource");
             let mut count = 0;
             for (index, element) in listed {
@@ -379,51 +444,149 @@ impl Client {
         if !datasource.has_extracts {
             return done(None, RefreshResult::NoExtracts);
         }
-        let started_job = self.site_request(reqwest::Method::POST, &format!("datasources/{}/refresh", datasource.id), Some("<tsRequest/>"), cancelled);
-        let job_id = match started_job {
-            Ok(elements) => match xml::first(&elements, "job").and_then(|j| j.get("id")) {
-                Some(id) => id.to_string(),
-                None => return done(None, RefreshResult::Error("Tableau started the refresh but named no job".into())),
-            },
-            Err(err) if err.code() == Some("409093") => return done(None, RefreshResult::AlreadyQueued),
-            Err(err) => return done(None, RefreshResult::Error(format!("could not start the refresh: {err}"))),
+        let job_id = match self.start(&datasource, cancelled) {
+            Ok(job_id) => job_id,
+            Err(result) => return done(None, result),
         };
         if !refresh.wait {
             return done(Some(job_id), RefreshResult::Started);
         }
-        let backoff = Backoff { first: Duration::from_secs(1), factor: 1.5, max: Duration::from_secs(30) };
-        let mut attempt = 0;
+        let result = self.follow(&job_id, refresh.timeout.saturating_sub(started.elapsed()), cancelled);
+        let result = match result {
+            RefreshResult::TimedOut(_) => RefreshResult::TimedOut(refresh.timeout),
+            result => result,
+        };
+        done(Some(job_id), result)
+    }
+
+    /// Starts a refresh of `datasource`: its job's id, or how it ended. A
+    /// request that got no answer may have started a job, so it is not sent
+    /// again blindly: the job is looked for, and the request sent once more
+    /// only when Tableau lists none.
+    fn start(&self, datasource: &Datasource, cancelled: &AtomicBool) -> Result<String, RefreshResult> {
+        let path = format!("datasources/{}/refresh", datasource.id);
+        let mut sent_again = false;
         loop {
-            let elements = match self.site_request(reqwest::Method::GET, &format!("jobs/{job_id}"), None, cancelled) {
-                Ok(elements) => elements,
-                Err(TableauError::Interrupted) => return done(Some(job_id), RefreshResult::Error("interrupted".into())),
-                Err(err) => return done(Some(job_id), RefreshResult::Error(format!("could not follow the refresh: {err}"))),
-            };
-            let job = xml::first(&elements, "job");
-            if let Some(code) = job.and_then(|j| j.get("finishCode")) {
-                let notes = elements.iter().filter(|e| e.name == "notes" && !e.text.is_empty()).map(|e| e.text.clone()).collect::<Vec<_>>().join("; ");
-                let result = match code {
-                    "0" | "3" => RefreshResult::Succeeded,
-                    "2" => RefreshResult::Cancelled,
-                    _ => RefreshResult::Failed(notes),
-                };
-                return done(Some(job_id), result);
-            }
-            let wait = backoff.pause(attempt + 1);
-            if started.elapsed() + wait > refresh.timeout {
-                return done(Some(job_id), RefreshResult::TimedOut(refresh.timeout));
-            }
-            // Sleep in short steps, so Ctrl-C is not held up by a long wait.
-            let until = Instant::now() + wait;
-            while Instant::now() < until {
-                if cancelled.load(Ordering::SeqCst) {
-                    return done(Some(job_id), RefreshResult::Error("interrupted".into()));
+            let sent_at = SystemTime::now();
+            let failure = match self.site_request(reqwest::Method::POST, &path, Some("<tsRequest/>"), Resend::IfRefused, cancelled) {
+                Ok(elements) => {
+                    return xml::first(&elements, "job")
+                        .and_then(|job| job.get("id"))
+                        .map(str::to_string)
+                        .ok_or_else(|| RefreshResult::Error("Tableau started the refresh but named no job".into()));
                 }
-                std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
+                Err(err) if err.code() == Some("409093") => return Err(RefreshResult::AlreadyQueued),
+                Err(err) if err.may_have_been_done() => err,
+                Err(err) => return Err(RefreshResult::Error(format!("could not start the refresh: {err}"))),
+            };
+            match self.started_job(datasource, sent_at.checked_sub(JOB_CLOCK_SKEW).unwrap_or(sent_at), cancelled) {
+                Ok(Some(job_id)) => return Ok(job_id),
+                Ok(None) if !sent_again => sent_again = true,
+                Ok(None) => return Err(RefreshResult::Error(format!("could not start the refresh: {failure}"))),
+                Err(lookup) => {
+                    return Err(RefreshResult::Error(format!(
+                        "the refresh request got no answer ({failure}), and Tableau's job list could not say whether it started a job ({lookup}); not sending it again, so as not to refresh twice"
+                    )));
+                }
             }
-            attempt += 1;
         }
     }
+
+    /// The refresh job of `datasource` created since `since`, if Tableau
+    /// lists one: Query Jobs narrows the extract refreshes down to that time,
+    /// and each one's details say which datasource it refreshes.
+    fn started_job(&self, datasource: &Datasource, since: SystemTime, cancelled: &AtomicBool) -> Result<Option<String>, TableauError> {
+        let since = chrono::DateTime::<chrono::Utc>::from(since).format("%Y-%m-%dT%H:%M:%SZ");
+        let path = format!("jobs?pageSize={PAGE_SIZE}&filter=jobType:eq:refresh_extracts,createdAt:gte:{since}");
+        let listed = self.site_request(reqwest::Method::GET, &path, None, Resend::Always, cancelled)?;
+        for job_id in listed.iter().filter(|e| e.name == "backgroundJob").filter_map(|e| e.get("id")) {
+            let details = self.site_request(reqwest::Method::GET, &format!("jobs/{job_id}"), None, Resend::Always, cancelled)?;
+            if details.iter().any(|e| e.name == "datasource" && e.get("id") == Some(datasource.id.as_str())) {
+                return Ok(Some(job_id.to_string()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Polls job `job_id` with backoff until it finishes or `timeout` passes.
+    fn follow(&self, job_id: &str, timeout: Duration, cancelled: &AtomicBool) -> RefreshResult {
+        let backoff = Backoff { first: Duration::from_secs(1), factor: 1.5, max: Duration::from_secs(30) };
+        let poll = || match self.site_request(reqwest::Method::GET, &format!("jobs/{job_id}"), None, Resend::Always, cancelled) {
+            Ok(elements) => finished(&elements).map_or_else(|| Attempt::NotYet("running".into()), Attempt::Done),
+            Err(TableauError::Interrupted) => Attempt::Done(RefreshResult::Error("interrupted".into())),
+            Err(err) => Attempt::Done(RefreshResult::Error(format!("could not follow the refresh: {err}"))),
+        };
+        match wait_for(timeout, backoff, cancelled, |_| {}, poll) {
+            Waited::Done { value, .. } => value,
+            Waited::TimedOut { .. } => RefreshResult::TimedOut(timeout),
+            Waited::Cancelled { .. } => RefreshResult::Error("interrupted".into()),
+        }
+    }
+}
+
+/// How a job ended, if it did: its `finishCode`, with its notes.
+fn finished(elements: &[Element]) -> Option<RefreshResult> {
+    let code = xml::first(elements, "job")?.get("finishCode")?;
+    let notes = elements.iter().filter(|e| e.name == "notes" && !e.text.is_empty()).map(|e| e.text.clone()).collect::<Vec<_>>().join("; ");
+    Some(match code {
+        "0" | "3" => RefreshResult::Succeeded,
+        "2" => RefreshResult::Cancelled,
+        _ => RefreshResult::Failed(notes),
+    })
+}
+
+/// Where a session's requests go: the address the sign-in ended at, without
+/// its `/api/<version>/auth/signin` (a path before it, as a proxy adds, is kept).
+fn session_base(sign_in_url: &str, sign_in_path: &str) -> String {
+    match sign_in_url.strip_suffix(sign_in_path) {
+        Some(base) => base.to_string(),
+        None => origin(sign_in_url),
+    }
+}
+
+/// `https://host:port` of a URL: the server a request went to.
+fn origin(url: &str) -> String {
+    reqwest::Url::parse(url).map(|parsed| parsed.origin().ascii_serialization()).unwrap_or_else(|_| url.to_string())
+}
+
+/// How long a `Retry-After` header asks to wait: seconds, or an HTTP date
+/// (RFC 9110, section 10.2.3). See: https://www.rfc-editor.org/rfc/rfc9110#field.retry-after
+fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    match value.parse::<u64>() {
+        Ok(seconds) => Some(Duration::from_secs(seconds)),
+        Err(_) => httpdate::parse_http_date(value).ok().map(|at| at.duration_since(now).unwrap_or_default()),
+    }
+}
+
+/// rustls's refusal of the server's certificate for its issuer, if that is what `err` is.
+fn unknown_issuer<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    rustls_error(err).filter(|refusal| matches!(refusal, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)))
+}
+
+/// The rustls error in reqwest's chain: inside an `io::Error`, perhaps
+/// inside another, whose `source` skips it.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(found) = err.downcast_ref::<rustls::Error>() {
+        return Some(found);
+    }
+    let inside = err.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref).and_then(|inner| rustls_error(inner));
+    inside.or_else(|| err.source().and_then(rustls_error))
+}
+
+/// An error with its causes, as `error sending request: ...: invalid peer certificate: UnknownIssuer`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// The elements of a successful answer, or Tableau's error as `TableauError::Api`.
@@ -464,5 +627,22 @@ mod tests {
         assert!(version_number("3.10") > version_number("3.6"));
         assert!(version_number("2.8") < version_number(MINIMUM_API_VERSION));
         assert_eq!(urlencode("utm_spend full/1"), "utm_spend%20full%2F1");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn a_session_keeps_the_address_its_sign_in_ended_at() {
+        let path = "/api/3.10/auth/signin";
+        assert_eq!(session_base("https://node2.example.com:8443/api/3.10/auth/signin", path), "https://node2.example.com:8443");
+        assert_eq!(session_base("https://proxy.example.com/tableau/api/3.10/auth/signin", path), "https://proxy.example.com/tableau");
+        assert_eq!(session_base("https://node2.example.com/signin?x=1", path), "https://node2.example.com");
     }
 }

@@ -1,6 +1,7 @@
 //! What a project says about Tableau: the server, in a target of
 //! `profiles.yml`, and which datasources an exposure (or a model) refreshes.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -24,6 +25,8 @@ pub struct Server {
     /// How long one HTTP request may take.
     pub timeout: Duration,
     pub on_already_queued: AlreadyQueued,
+    /// The CAs of `ca_bundle`, trusted beside the platform's and the bundled roots.
+    pub ca_certificates: Vec<reqwest::Certificate>,
 }
 
 impl std::fmt::Debug for Server {
@@ -45,8 +48,9 @@ pub const MINIMUM_API_VERSION: &str = "3.6";
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Server {
-    /// The target's `tableau:` section, if it has one; a wrong field is an error at its line.
-    pub fn of(target: &Target) -> Result<Option<Server>, Diagnostic> {
+    /// The target's `tableau:` section, if it has one; a wrong field is an
+    /// error at its line. `ca_bundle` is read relative to `project_root`.
+    pub fn of(target: &Target, project_root: &Path) -> Result<Option<Server>, Diagnostic> {
         let Some(section) = target.fields.get("tableau").filter(|v| !v.is_null()) else { return Ok(None) };
         let error = |message: String, key: &str| {
             Diagnostic::new(format!("target `{}`: {message}", target.name)).at(target.locate(&format!("{key}:")))
@@ -80,6 +84,13 @@ impl Server {
                 return Err(error(format!("`tableau.on_already_queued` must be `warn` or `error`, not `{other}`"), "on_already_queued"));
             }
         };
+        let ca_certificates = match text("ca_bundle") {
+            None => Vec::new(),
+            Some(path) => ca_bundle(&path, project_root).map_err(|message| {
+                error(format!("`tableau.ca_bundle`: {message}"), "ca_bundle")
+                    .help("point it at a PEM file with your CA's certificate (`-----BEGIN CERTIFICATE-----`), relative to the project directory")
+            })?,
+        };
         Ok(Some(Server {
             url,
             site: text("site").unwrap_or_default(),
@@ -88,8 +99,21 @@ impl Server {
             api_version: text("api_version"),
             timeout,
             on_already_queued,
+            ca_certificates,
         }))
     }
+}
+
+/// The certificates of the PEM file at `path` (as written, relative to
+/// `project_root`), or why there are none.
+fn ca_bundle(path: &str, project_root: &Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let shown = path;
+    let pem = std::fs::read(project_root.join(path)).map_err(|err| format!("cannot read `{shown}`: {err}"))?;
+    let certificates = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| format!("`{shown}` is not a PEM file: {err}"))?;
+    if certificates.is_empty() {
+        return Err(format!("`{shown}` holds no PEM certificate"));
+    }
+    Ok(certificates)
 }
 
 /// `30m`, `90s`, or a number of seconds, more than zero.

@@ -368,7 +368,7 @@ impl Proxy {
     }
 }
 
-pub fn read_request(stream: &mut TcpStream) -> Option<(String, Request)> {
+pub fn read_request(stream: &mut impl Read) -> Option<(String, Request)> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 8192];
     let head_end = loop {

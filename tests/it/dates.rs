@@ -524,3 +524,99 @@ fn a_run_stopped_by_an_error_records_the_nodes_it_did_not_run() {
     assert_eq!(table(&fixture), [["2026-11-02", "2"], ["2026-11-03", "3"]].map(|r| r.map(str::to_string).to_vec()));
     assert_eq!(scalar(&fixture, "select events || '/' || days from main.total"), "5/2");
 }
+
+/// `strata args` in `fixture`, for checks whose `timeout` is an hour: one
+/// that waits instead of failing fails the test after two minutes.
+fn strata_within_two_minutes(fixture: &Fixture, args: &[&str]) -> crate::Run {
+    let child = crate::strata_command(fixture.path())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    crate::Run::from(crate::wait_within(child, std::time::Duration::from_secs(120), "the check waited instead of failing"))
+}
+
+/// What a run printed, durations redacted.
+fn printed(run: &crate::Run) -> String {
+    regex::Regex::new(r"\d+\.\d+s\b").expect("regex").replace_all(&run.stdout, "[t]s").into_owned()
+}
+
+// A condition the warehouse cannot run is a broken check, not a source that
+// is late: it fails at once with the warehouse's error instead of waiting out
+// its hour. A table that does not exist yet is still waited for.
+#[test]
+fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
+    let before_the_load = checked("{sql: \"no_such_column > 0\", timeout: 1s, poke_interval: 0.2s}");
+    let waited = before_the_load.strata(&["run", "--date", "2026-11-05"]);
+    assert_status(&waited, 1);
+    assert!(waited.stdout.contains("  source `raw.events` is not ready for 2026-11-05 after waiting 1s: `main.events` does not exist yet"), "{}", waited.stdout);
+
+    let fixture = checked("{sql: \"no_such_column > 0\", timeout: 1h, poke_interval: 0.2s}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = strata_within_two_minutes(&fixture, &["run", "--date", "2026-11-05"]);
+    assert_status(&run, 1);
+    insta::assert_snapshot!(printed(&run), @r#"
+    Concurrency: 4 threads (target='dev')
+
+    ERROR source raw.events cannot be checked  [t]s
+    SKIP  model daily  (skipped because source `raw.events` failed)
+    SKIP  model total  (skipped because source `raw.events` failed)
+
+    Finished 3 nodes in [t]s.
+    PASS=0 WARN=0 ERROR=1 SKIP=2 TOTAL=3
+
+    error in source `raw.events` (models/sources.yml)
+      source `raw.events` cannot be checked: Binder Error: Referenced column "no_such_column" not found in FROM clause!
+      Candidate bindings: "event_at"
+
+      LINE 1: select count(*) from "main"."events" where no_such_column > 0
+                                                         ^^^^^^^^^^^^^^
+    "#);
+    let (results, statuses) = fixture.results("status");
+    assert!(statuses.contains(&("source.shop.raw.events".to_string(), "error".to_string())), "{statuses:?}");
+    let message = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "source.shop.raw.events").expect("the check's result")["message"].clone();
+    assert!(message.as_str().is_some_and(|m| m.contains("no_such_column")), "{message}");
+}
+
+// A load time in the future is wrong data (most often a local time stored
+// without its zone), not fresh data: an error, at once. Within the clock skew
+// strata allows (5 minutes) it counts as just loaded.
+#[test]
+fn a_loaded_at_in_the_future_is_an_error_beyond_the_clock_skew() {
+    let loads = |ahead: chrono::Duration| {
+        let loaded_at = (chrono::Utc::now() + ahead).format("%Y-%m-%dT%H:%M:%S").to_string();
+        Fixture::new()
+            .file("seeds/loads.csv", &format!("id,loaded_at\n1,2026-11-01T00:00:00\n2,{loaded_at}\n"))
+            .file(
+                "models/sources.yml",
+                "version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: loads\n        loaded_at_field: loaded_at\n        freshness:\n          error_after: {count: 1, period: day}\n          timeout: 1h\n",
+            )
+            .file("models/latest.sql", "select max(id) as id from {{ source('raw', 'loads') }}")
+    };
+    let skewed = loads(chrono::Duration::minutes(2));
+    assert_status(&skewed.strata(&["seed"]), 0);
+    let run = skewed.strata(&["run", "--date", "2026-11-20"]);
+    assert_status(&run, 0);
+    assert!(run.stdout.contains("OK    source raw.loads ready for 2026-11-20"), "{}", run.stdout);
+
+    // Nine hours ahead: Asia/Seoul's wall clock written down as UTC.
+    let seoul = loads(chrono::Duration::hours(9) + chrono::Duration::minutes(10));
+    assert_status(&seoul.strata(&["seed"]), 0);
+    let run = strata_within_two_minutes(&seoul, &["run", "--date", "2026-11-20"]);
+    assert_status(&run, 1);
+    let ahead = regex::Regex::new(r"is 9h (9|10)m in the future \(`[0-9: -]+`\)").expect("regex");
+    insta::assert_snapshot!(ahead.replace_all(&printed(&run), "is [9h 10m] in the future ([loaded_at])"), @r"
+    Concurrency: 4 threads (target='dev')
+
+    ERROR source raw.loads cannot be checked  [t]s
+    SKIP  model latest  (skipped because source `raw.loads` failed)
+
+    Finished 2 nodes in [t]s.
+    PASS=0 WARN=0 ERROR=1 SKIP=1 TOTAL=2
+
+    error in source `raw.loads` (models/sources.yml)
+      source `raw.loads` cannot be checked: `loaded_at` is [9h 10m] in the future ([loaded_at]); strata reads it as UTC, so a local time stored without its zone looks like this
+    ");
+    assert!(run.stdout.contains("SKIP  model latest  (skipped because source `raw.loads` failed)"), "{}", run.stdout);
+}

@@ -109,12 +109,33 @@ pub fn strata_command(dir: &Path) -> Command {
 }
 
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let output = strata_command(dir).args(args).output().expect("run strata");
-    Run {
-        status: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    Run::from(strata_command(dir).args(args).output().expect("run strata"))
+}
+
+impl From<std::process::Output> for Run {
+    fn from(output: std::process::Output) -> Run {
+        Run {
+            status: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
     }
+}
+
+/// Waits for `child` to end; if it still runs after `limit`, ends it and
+/// fails the test with `stuck`. Not a speed check: for a command that, when
+/// the behaviour under test breaks, would run for hours instead of failing.
+pub fn wait_within(mut child: std::process::Child, limit: std::time::Duration, stuck: &str) -> std::process::Output {
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("poll strata").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("read strata's output");
+            panic!("{stuck}\n{}", String::from_utf8_lossy(&output.stdout));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("read strata's output")
 }
 
 pub fn repo_root() -> PathBuf {

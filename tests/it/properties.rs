@@ -264,7 +264,7 @@ fn numeric_settings_and_profiles_never_panic() {
         for target in ["dev", "prod"] {
             let options = strata::project::LoadOptions { project_dir: dir.path().to_path_buf(), target: Some(target.into()), ..Default::default() };
             let Ok(project) = strata::project::Project::load(&options) else { continue };
-            let _ = strata::tableau::Server::of(&project.target);
+            let _ = strata::tableau::Server::of(&project.target, &project.root);
             let _ = strata::warehouse::bigquery::Settings::of(&project.target, &project.root);
             let date = ExecutionDate::parse("2026-11-20", "--date").expect("date");
             let Ok(templates) = strata::template::Templates::new(&project, date, chrono::Utc::now()) else { continue };

@@ -294,16 +294,7 @@ fn interrupt_cancels_the_running_query() {
     assert!(killed.success());
     // Not a speed check: a query that was not cancelled runs for hours, so
     // after 30 s the test stops it and fails instead of hanging.
-    let mut child = child;
-    let started = std::time::Instant::now();
-    while child.try_wait().expect("poll strata").is_none() {
-        if started.elapsed() > std::time::Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("the query was not cancelled");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("wait");
+    let output = crate::wait_within(child, std::time::Duration::from_secs(30), "the query was not cancelled");
     assert_eq!(output.status.code(), Some(130), "{}", String::from_utf8_lossy(&output.stderr));
     let results: serde_json::Value = serde_json::from_str(&fixture.read("target/run_results.json")).expect("run_results.json");
     assert_eq!(results["results"][0]["status"], "error");

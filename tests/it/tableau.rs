@@ -2,11 +2,13 @@
 //! with Tableau's own recorded responses (`tests/fixtures/tableau/`, MIT, from
 //! tableau/server-client-python), keeps state (the session token, each job's
 //! progress) and records every request, so the tests assert the exact sequence.
+//! The server speaks TLS too, with a certificate of a CA made for the test.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::bigquery::{Request, read_request};
 use crate::{Fixture, Run, repo_root};
@@ -50,12 +52,24 @@ pub struct State {
     pub expire_session: bool,
     /// Answer this many requests with Tableau Cloud's 429 page first.
     pub too_many_requests: usize,
-    /// Answer the first sign-in with a 307 to another address, as a server moved behind a proxy does.
-    pub redirect_sign_in: bool,
+    /// The `Retry-After` header of those 429s.
+    pub retry_after: Option<&'static str>,
+    /// Answer the first sign-in with a 307 to this address followed by the
+    /// sign-in's path: `/moved` for a server behind a proxy, another
+    /// server's URL for a load balancer sending the client to a node.
+    pub redirect_sign_in: Option<String>,
+    /// Start the job of this many refresh requests but answer none of them
+    /// until the client has given up waiting, as a server that is slow to
+    /// answer after queuing the job.
+    pub unanswered_refreshes: usize,
+    /// The jobs started for refreshes that got no answer: Query Jobs lists them.
+    started_jobs: Vec<String>,
     /// The token the last sign-in handed out; requests must carry it.
     token: Option<String>,
     sign_ins: usize,
     pub requests: Vec<Request>,
+    /// When each request came.
+    pub times: Vec<Instant>,
 }
 
 impl Default for State {
@@ -67,10 +81,14 @@ impl Default for State {
             jobs: VecDeque::from([recorded("job_get_by_id_inprogress.xml"), recorded("job_get_by_id.xml")]),
             expire_session: false,
             too_many_requests: 0,
-            redirect_sign_in: false,
+            retry_after: None,
+            redirect_sign_in: None,
+            unanswered_refreshes: 0,
+            started_jobs: Vec::new(),
             token: None,
             sign_ins: 0,
             requests: Vec::new(),
+            times: Vec::new(),
         }
     }
 }
@@ -81,25 +99,35 @@ pub struct TableauServer {
 }
 
 impl TableauServer {
+    /// A server over plain HTTP.
     pub fn start(state: State) -> TableauServer {
+        TableauServer::listen(state, None)
+    }
+
+    /// A server over HTTPS with `tls`'s certificate.
+    pub fn start_tls(state: State, tls: Arc<rustls::ServerConfig>) -> TableauServer {
+        TableauServer::listen(state, Some(tls))
+    }
+
+    fn listen(state: State, tls: Option<Arc<rustls::ServerConfig>>) -> TableauServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the Tableau server");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://127.0.0.1:{}", listener.local_addr().expect("addr").port());
         let state = Arc::new(Mutex::new(state));
         let shared = state.clone();
         std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
+            for stream in listener.incoming().flatten() {
                 let shared = shared.clone();
-                std::thread::spawn(move || {
-                    let Some((_, request)) = read_request(&mut stream) else { return };
-                    let (status, body) = answer(&mut shared.lock().expect("state"), request);
-                    let kind = if body.starts_with('<') && !body.starts_with("<html") { "application/xml" } else { "text/html" };
-                    // A redirect's answer is `LOCATION <path>`: sent as the header, with no body.
-                    let (location, body) = match body.strip_prefix("LOCATION ") {
-                        Some(path) => (format!("Location: {path}\r\n"), String::new()),
-                        None => (String::new(), body),
-                    };
-                    let response = format!("HTTP/1.1 {status} X\r\n{location}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-                    let _ = stream.write_all(response.as_bytes());
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve(stream, &shared),
+                    Some(tls) => {
+                        let Ok(connection) = rustls::ServerConnection::new(tls) else { return };
+                        let mut stream = rustls::StreamOwned::new(connection, stream);
+                        serve(&mut stream, &shared);
+                        stream.conn.send_close_notify();
+                        let _ = stream.flush();
+                    }
                 });
             }
         });
@@ -114,6 +142,40 @@ impl TableauServer {
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().expect("state").requests.clone()
     }
+}
+
+/// What the server sends back to one request.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    /// Send nothing until the client gave up (its `timeout` is 1s), then close.
+    unanswered: bool,
+}
+
+impl From<(u16, String)> for Reply {
+    fn from((status, body): (u16, String)) -> Reply {
+        Reply { status, headers: Vec::new(), body, unanswered: false }
+    }
+}
+
+/// Reads one request from `stream` and answers it.
+fn serve(mut stream: impl Read + Write, shared: &Mutex<State>) {
+    let Some((_, request)) = read_request(&mut stream) else { return };
+    let reply = answer(&mut shared.lock().expect("state"), request);
+    if reply.unanswered {
+        std::thread::sleep(Duration::from_secs(3));
+        return;
+    }
+    let kind = if reply.body.starts_with('<') && !reply.body.starts_with("<html") { "application/xml" } else { "text/html" };
+    let headers: String = reply.headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
+    let response = format!(
+        "HTTP/1.1 {} X\r\n{headers}Content-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        reply.status,
+        reply.body.len(),
+        reply.body
+    );
+    let _ = stream.write_all(response.as_bytes());
 }
 
 fn error(code: &str, summary: &str, detail: &str) -> String {
@@ -163,16 +225,51 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn answer(state: &mut State, request: Request) -> (u16, String) {
+fn answer(state: &mut State, request: Request) -> Reply {
     state.requests.push(request.clone());
+    state.times.push(Instant::now());
+    let path = request.path.split('?').next().unwrap_or_default().to_string();
+    if path.ends_with("/auth/signin")
+        && let Some(to) = state.redirect_sign_in.take()
+    {
+        return Reply { status: 307, headers: vec![("Location", format!("{to}{path}"))], body: String::new(), unanswered: false };
+    }
+    if state.too_many_requests > 0 && !path.contains("/auth/") && !path.ends_with("/serverinfo") {
+        state.too_many_requests -= 1;
+        let body = "<html><head><title>429 Too Many Requests</title></head><body>Too many concurrent requests</body></html>".to_string();
+        let headers = state.retry_after.map(|after| vec![("Retry-After", after.to_string())]).unwrap_or_default();
+        return Reply { status: 429, headers, body, unanswered: false };
+    }
+    if path.ends_with("/refresh") && state.unanswered_refreshes > 0 {
+        state.unanswered_refreshes -= 1;
+        state.started_jobs.push(JOB_ID.to_string());
+        return Reply { status: 202, headers: Vec::new(), body: String::new(), unanswered: true };
+    }
+    route(state, request).into()
+}
+
+/// Query Jobs' answer, in the shape of `job_get.xml`: the jobs started for
+/// refreshes that got no answer, as extract refreshes created now.
+fn job_list(started: &[String]) -> String {
+    let recorded = recorded("job_get.xml");
+    let Some(job) = started.first() else {
+        let start = recorded.find("<backgroundJob ").expect("a job in job_get.xml");
+        let end = recorded.find("</backgroundJobs>").expect("the end of the jobs");
+        return format!("{}{}", recorded[..start].replace("totalAvailable=\"1\"", "totalAvailable=\"0\""), &recorded[end..]);
+    };
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    recorded
+        .replace("2eef4225-aa0c-41c4-8662-a76d89ed7336", job)
+        .replace("single_subscription_notify", "refresh_extracts")
+        .replace("status=\"Success\"", "status=\"InProgress\"")
+        .replace("2018-05-22T13:00:29Z", &now)
+}
+
+/// The answers of a server that neither redirects, limits nor hangs.
+fn route(state: &mut State, request: Request) -> (u16, String) {
     let path = request.path.split('?').next().unwrap_or_default().to_string();
     if path.ends_with("/serverinfo") {
         return (200, recorded("server_info_get.xml"));
-    }
-    if path.ends_with("/auth/signin") && state.redirect_sign_in {
-        state.redirect_sign_in = false;
-        let moved = path.replace("/api/", "/moved/api/");
-        return (307, format!("LOCATION {moved}"));
     }
     if path.ends_with("/auth/signin") {
         state.sign_ins += 1;
@@ -184,10 +281,6 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
     if path.ends_with("/auth/signout") {
         state.token = None;
         return (204, String::new());
-    }
-    if state.too_many_requests > 0 {
-        state.too_many_requests -= 1;
-        return (429, "<html><head><title>429 Too Many Requests</title></head><body>Too many concurrent requests</body></html>".into());
     }
     let token = request.head.lines().find_map(|l| l.to_ascii_lowercase().starts_with("x-tableau-auth:").then(|| l[15..].trim().to_string()));
     if state.expire_session || token.is_none() || token != state.token {
@@ -206,6 +299,9 @@ fn answer(state: &mut State, request: Request) -> (u16, String) {
     }
     if rest.starts_with("datasources/") && rest.ends_with("/refresh") && request.method == "POST" {
         return state.refreshes.pop_front().unwrap_or_else(|| (202, recorded("datasource_refresh.xml")));
+    }
+    if rest == "jobs" {
+        return (200, job_list(&state.started_jobs));
     }
     if rest.starts_with("jobs/") {
         let job = if state.jobs.len() > 1 { state.jobs.pop_front() } else { state.jobs.front().cloned() };
@@ -242,8 +338,7 @@ fn project(server: &TableauServer, tableau: &str, extra_target: &str) -> Fixture
 }
 
 fn run(fixture: &Fixture, args: &[&str]) -> Run {
-    let output = crate::strata_command(fixture.path()).args(args).env("STRATA_TEST_TABLEAU_SECRET", SECRET).output().expect("run strata");
-    Run { status: output.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&output.stdout).into_owned(), stderr: String::from_utf8_lossy(&output.stderr).into_owned() }
+    Run::from(crate::strata_command(fixture.path()).args(args).env("STRATA_TEST_TABLEAU_SECRET", SECRET).output().expect("run strata"))
 }
 
 /// The lines strata printed about Tableau, times replaced.
@@ -455,7 +550,7 @@ fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
 fn refresh_without_building_and_retry_of_a_failed_refresh() {
     let server = TableauServer::start(State {
         jobs: VecDeque::from([recorded("job_get_by_id_failed_workbook.xml")]),
-        redirect_sign_in: true,
+        redirect_sign_in: Some("/moved".into()),
         ..State::default()
     });
     let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "");
@@ -526,4 +621,165 @@ fn an_empty_token_secret_is_an_error_before_anything_runs() {
        |         ^^^^^^^^^^^^^
        = help: set it in `profiles.yml` (secrets come from the environment, e.g. `token_secret: "{{ env_var('TABLEAU_TOKEN_SECRET') }}"`), or build without refreshing Tableau: `--exclude "exposure:*"`
     "#);
+}
+
+/// A CA made for one test, and a server configuration whose certificate for
+/// 127.0.0.1 it signed: a corporate CA, as an on-premise server's.
+fn corporate_ca() -> (String, Arc<rustls::ServerConfig>) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "strata test corporate CA");
+    ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().expect("CA key")).expect("CA certificate");
+    let server_key = rcgen::KeyPair::generate().expect("server key");
+    let server_certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("server parameters")
+        .signed_by(&server_key, &ca)
+        .expect("server certificate");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_certificate.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .expect("server TLS configuration");
+    (ca.pem(), Arc::new(config))
+}
+
+// An on-premise server whose certificate a corporate CA signed: with
+// `ca_bundle:` naming that CA's PEM file (relative to the project), or with
+// the CA in the platform's trust store, the refresh goes through; with
+// neither, the exposure fails saying what to set.
+#[test]
+fn a_server_signed_by_a_corporate_ca_is_trusted_through_ca_bundle() {
+    let (ca_pem, tls) = corporate_ca();
+    let server = TableauServer::start_tls(State::default(), tls);
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/corporate-ca.pem\n").file("certs/corporate-ca.pem", &ca_pem);
+    let trusted = run(&fixture, &["run"]);
+    assert_eq!(trusted.status, 0, "stdout:\n{}\nstderr:\n{}", trusted.stdout, trusted.stderr);
+    assert!(trusted.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", trusted.stdout);
+    assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "{:#?}", server.sequence());
+
+    // The platform's trust store counts too: rustls-native-certs reads `SSL_CERT_FILE` as OpenSSL does.
+    let without_bundle = project(&server, "{datasources: [utm_spend_full_joined]}", "").file("certs/corporate-ca.pem", &ca_pem);
+    let in_the_system_store = crate::strata_command(without_bundle.path())
+        .args(["run"])
+        .env("STRATA_TEST_TABLEAU_SECRET", SECRET)
+        .env("SSL_CERT_FILE", without_bundle.path().join("certs/corporate-ca.pem"))
+        .output()
+        .expect("run strata");
+    let in_the_system_store = Run::from(in_the_system_store);
+    assert_eq!(in_the_system_store.status, 0, "stdout:\n{}\nstderr:\n{}", in_the_system_store.stdout, in_the_system_store.stderr);
+
+    let untrusted = run(&without_bundle, &["run"]);
+    assert_eq!(untrusted.status, 1, "stdout:\n{}\nstderr:\n{}", untrusted.stdout, untrusted.stderr);
+    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "127.0.0.1:[port]")]}, {
+        insta::assert_snapshot!(tableau_lines(&untrusted), @r"
+        ERROR Tableau datasource utm_spend_full_joined: Tableau at https://127.0.0.1:[port] sent a certificate that no CA strata trusts has signed (invalid peer certificate: UnknownIssuer); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file  <time>
+        ERROR exposure dash  <time>
+        error in exposure `dash` (models/exposures.yml)
+          Tableau datasource `utm_spend_full_joined`: Tableau at https://127.0.0.1:[port] sent a certificate that no CA strata trusts has signed (invalid peer certificate: UnknownIssuer); if your organisation signs its own servers' certificates, set `ca_bundle` in the target's `tableau:` section of `profiles.yml` to its CA's PEM file
+        ");
+    });
+}
+
+// A `ca_bundle` that cannot be read, or holds no certificate, is an error in
+// `profiles.yml` at its line, before anything runs.
+#[test]
+fn a_bad_ca_bundle_is_an_error_at_its_line() {
+    let server = TableauServer::start(State::default());
+    let missing = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/missing.pem\n"), &["run"]);
+    assert_eq!(missing.status, 2, "stdout:\n{}\nstderr:\n{}", missing.stdout, missing.stderr);
+    insta::assert_snapshot!(missing.stderr, @r"
+    error: target `dev`: `tableau.ca_bundle`: cannot read `certs/missing.pem`: No such file or directory (os error 2)
+      --> profiles.yml:12:9
+       |
+    12 |         ca_bundle: certs/missing.pem
+       |         ^^^^^^^^^^
+       = help: point it at a PEM file with your CA's certificate (`-----BEGIN CERTIFICATE-----`), relative to the project directory
+    ");
+    let not_pem = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: ca.pem\n").file("ca.pem", "not a certificate\n");
+    let not_pem = run(&not_pem, &["run"]);
+    assert_eq!(not_pem.status, 2, "stdout:\n{}\nstderr:\n{}", not_pem.stdout, not_pem.stderr);
+    insta::assert_snapshot!(not_pem.stderr, @r"
+    error: target `dev`: `tableau.ca_bundle`: `ca.pem` holds no PEM certificate
+      --> profiles.yml:12:9
+       |
+    12 |         ca_bundle: ca.pem
+       |         ^^^^^^^^^^
+       = help: point it at a PEM file with your CA's certificate (`-----BEGIN CERTIFICATE-----`), relative to the project directory
+    ");
+    assert!(server.sequence().is_empty(), "nothing was sent: {:#?}", server.sequence());
+}
+
+// A load balancer that redirects the sign-in to a node: every later request
+// of the session (listing, refresh, job polling, sign-out) goes to that node.
+#[test]
+fn a_sign_in_redirected_to_another_host_keeps_using_that_host() {
+    let node = TableauServer::start(State::default());
+    let balancer = TableauServer::start(State { redirect_sign_in: Some(node.url.clone()), ..State::default() });
+    let run = run(&project(&balancer, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(balancer.sequence(), ["GET /api/3.6/serverinfo", "POST /api/3.10/auth/signin"]);
+    let site = format!("/api/3.10/sites/{SITE_ID}");
+    assert_eq!(
+        node.sequence(),
+        [
+            "POST /api/3.10/auth/signin".to_string(),
+            format!("GET {site}/datasources?pageSize=100&pageNumber=1&filter=name:eq:utm_spend_full_joined"),
+            format!("POST {site}/datasources/9dbd2263-16b5-46e1-9c43-a76bb8ab65fb/refresh"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            "POST /api/3.10/auth/signout".into(),
+        ]
+    );
+}
+
+// A refresh request that times out may have started the job: it is not sent
+// again; the job is looked up (Query Jobs, then the job's datasource) and
+// followed to its end.
+#[test]
+fn a_refresh_request_that_times_out_is_not_sent_twice_and_its_job_is_followed() {
+    let server = TableauServer::start(State {
+        unanswered_refreshes: 1,
+        // The lookup reads the job's details (a queued refresh of the datasource), then the poll sees it finish.
+        jobs: VecDeque::from([recorded("datasource_refresh.xml"), recorded("job_get_by_id.xml")]),
+        ..State::default()
+    });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        timeout: 1s\n"), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", run.stdout);
+    let site = format!("/api/3.10/sites/{SITE_ID}");
+    let since = regex::Regex::new(r"createdAt:gte:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").expect("regex");
+    let sequence: Vec<String> = server.sequence().iter().map(|r| since.replace(r, "createdAt:gte:[time]").into_owned()).collect();
+    assert_eq!(
+        sequence[3..],
+        [
+            format!("POST {site}/datasources/9dbd2263-16b5-46e1-9c43-a76bb8ab65fb/refresh"),
+            format!("GET {site}/jobs?pageSize=100&filter=jobType:eq:refresh_extracts,createdAt:gte:[time]"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            format!("GET {site}/jobs/{JOB_ID}"),
+            "POST /api/3.10/auth/signout".into(),
+        ]
+    );
+}
+
+// A 429 with `Retry-After: 1` is sent again after that second, not after the
+// half second of the first backoff step.
+#[test]
+fn a_429_waits_as_long_as_retry_after_says() {
+    let server = TableauServer::start(State { too_many_requests: 1, retry_after: Some("1"), ..State::default() });
+    let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    let (sequence, times) = {
+        let state = server.state.lock().expect("state");
+        (state.requests.iter().map(|r| r.path.clone()).collect::<Vec<_>>(), state.times.clone())
+    };
+    let listings: Vec<usize> = sequence.iter().enumerate().filter(|(_, path)| path.contains("/datasources?")).map(|(index, _)| index).collect();
+    assert_eq!(listings.len(), 2, "the 429, then the listing: {sequence:#?}");
+    let waited = times[listings[1]] - times[listings[0]];
+    assert!(waited >= Duration::from_secs(1), "sent again after {waited:?}");
 }
