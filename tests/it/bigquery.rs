@@ -290,6 +290,12 @@ pub enum Action {
     Answer(u16, String),
     /// Holds the request until a `jobs.cancel` arrives (or 60 s pass), then forwards it.
     HoldUntilCancelled,
+    /// Closes the connection without answering: a connection lost mid-call.
+    Drop,
+    /// Never answers (holds the connection for 5 minutes, then closes it).
+    Hang,
+    /// Forwards the request, and answers with BigQuery's answer rewritten.
+    ForwardRewritten(Box<dyn Fn(&str) -> String + Send>),
 }
 
 /// A proxy in front of the emulator that records every request and answers
@@ -365,12 +371,22 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
         all.push(request.clone());
         rule(&request, &all)
     };
+    let bad_gateway = || b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec();
     let response = match action {
         Action::Answer(status, body) => {
             let kind = if body.starts_with('{') { "application/json" } else { "text/html" };
             format!("HTTP/1.1 {status} Fault\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
                 .into_bytes()
         }
+        Action::Drop => return,
+        Action::Hang => {
+            std::thread::sleep(Duration::from_secs(300));
+            return;
+        }
+        Action::ForwardRewritten(rewrite) => match forward(&head, &request, upstream) {
+            Some(response) => rewrite_body(&response, rewrite.as_ref()),
+            None => bad_gateway(),
+        },
         Action::Forward | Action::HoldUntilCancelled => {
             if matches!(action, Action::HoldUntilCancelled) {
                 let started = Instant::now();
@@ -380,10 +396,24 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
-            forward(&head, &request, upstream).unwrap_or_else(|| b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec())
+            forward(&head, &request, upstream).unwrap_or_else(bad_gateway)
         }
     };
     let _ = client.write_all(&response);
+}
+
+/// An HTTP response (with `Content-Length`) whose body `rewrite` changed.
+fn rewrite_body(response: &[u8], rewrite: &dyn Fn(&str) -> String) -> Vec<u8> {
+    let text = String::from_utf8_lossy(response);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a chunked answer: {head}");
+    let body = rewrite(body);
+    let head: String = head
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("content-length:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
 fn forward(head: &str, request: &Request, upstream: u16) -> Option<Vec<u8>> {
@@ -391,10 +421,19 @@ fn forward(head: &str, request: &Request, upstream: u16) -> Option<Vec<u8>> {
     let headers: String = head
         .lines()
         .skip(1)
-        .filter(|line| !line.is_empty() && !line.to_ascii_lowercase().starts_with("connection:"))
+        .filter(|line| {
+            let line = line.to_ascii_lowercase();
+            !line.is_empty() && !line.starts_with("connection:") && !line.starts_with("content-length:")
+        })
         .map(|line| format!("{line}\r\n"))
         .collect();
-    let request = format!("{} {} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n{}", request.method, request.path, request.body);
+    let request = format!(
+        "{} {} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        request.method,
+        request.path,
+        request.body.len(),
+        request.body
+    );
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
@@ -480,7 +519,7 @@ fn ctrl_c_cancels_the_running_job() {
     let emulator = Emulator::start("shop-test");
     let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "");
-    let mut child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let started = Instant::now();
     while inserts_of(&proxy.requests(), "`analytics`.`one`").is_empty() {
         assert!(started.elapsed() < Duration::from_secs(60), "the model's job was never sent");
@@ -492,22 +531,29 @@ fn ctrl_c_cancels_the_running_job() {
         body["jobReference"]["jobId"].as_str().expect("job id").to_string()
     };
     nix_kill(child.id());
+    let (status, stdout) = exit_of(child, started, "strata did not exit after Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    let cancels: Vec<Request> = proxy.requests().into_iter().filter(|r| r.path.contains("/cancel")).collect();
+    assert_eq!(cancels.len(), 1, "{cancels:#?}");
+    assert!(cancels[0].path.contains(&format!("/jobs/{job_id}/cancel")), "{cancels:#?}");
+}
+
+/// How `child` exited, and its stdout; killed, and `hung` the failure, when
+/// it is still running 90 s after `started`.
+fn exit_of(mut child: Child, started: Instant, hung: &str) -> (std::process::ExitStatus, String) {
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
         if started.elapsed() > Duration::from_secs(90) {
             let _ = child.kill();
-            panic!("strata did not exit after Ctrl-C");
+            panic!("{hung}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stdout = String::new();
     child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read");
-    assert_eq!(status.code(), Some(130), "{stdout}");
-    let cancels: Vec<Request> = proxy.requests().into_iter().filter(|r| r.path.contains("/cancel")).collect();
-    assert_eq!(cancels.len(), 1, "{cancels:#?}");
-    assert!(cancels[0].path.contains(&format!("/jobs/{job_id}/cancel")), "{cancels:#?}");
+    (status, stdout)
 }
 
 fn nix_kill(pid: u32) {
@@ -833,5 +879,86 @@ fn oauth_uses_the_application_default_credentials_file() {
     }
     assert!(!forms.lock().expect("forms").is_empty(), "the key's token endpoint was asked");
     assert!(proxy.requests().iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-adc-token")));
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+/// The ids of the jobs inserted with `marker` in their statement.
+fn job_ids_of(requests: &[Request], marker: &str) -> Vec<String> {
+    inserts_of(requests, marker)
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Json>(&r.body).ok()?["jobReference"]["jobId"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The requests that ask about one of the jobs `ids` (polls, `jobs.get`).
+fn asking_about<'a>(requests: &'a [Request], ids: &[String]) -> Vec<&'a Request> {
+    requests.iter().filter(|r| r.method == "GET" && ids.iter().any(|id| r.path.contains(&format!("/{id}")))).collect()
+}
+
+/// A job answered as accepted and still running, as BigQuery answers a long
+/// job's insert (the emulator runs every job before it answers).
+fn still_running() -> Action {
+    Action::ForwardRewritten(Box::new(|body| body.replace("\"state\":\"DONE\"", "\"state\":\"RUNNING\"")))
+}
+
+/// A proxy that answers the insert of the job whose statement holds
+/// `marker` as accepted and still running, and the n-th question about that
+/// job (a poll, `jobs.get`) with `fault(n)`, counted from 1.
+fn on_questions_about(emulator: &Emulator, marker: &'static str, fault: impl Fn(usize) -> Action + Send + Sync + 'static) -> Proxy {
+    Proxy::start(emulator.port, move |request, seen| {
+        if request.method == "POST" && request.body.contains(marker) {
+            return still_running();
+        }
+        let ids = job_ids_of(seen, marker);
+        if request.method == "GET" && !asking_about(std::slice::from_ref(request), &ids).is_empty() {
+            return fault(asking_about(seen, &ids).len());
+        }
+        Action::Forward
+    })
+}
+
+/// An incremental model without `unique_key`: each run appends its date's row.
+const APPENDED: &str = "{{ config(materialized='incremental') }}\nselect date '{{ ds }}' as day, 1 as n\n";
+/// The statement that appends to `appended`.
+const APPENDS: &str = "insert into `shop-test`.`analytics`.`appended`";
+
+// Polls of an accepted job that get no answer (503s, then a dropped
+// connection) are sent again for the same job: the statement is submitted
+// once, so an append writes its rows once.
+#[test]
+fn a_lost_poll_keeps_polling_the_same_job_instead_of_submitting_it_again() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = on_questions_about(&emulator, APPENDS, |asked| match asked {
+        1..=4 => Action::Answer(503, google_error(503, "backendError", "The service is currently unavailable")),
+        5 => Action::Drop,
+        _ => Action::Forward,
+    });
+    let fixture = Fixture::new()
+        .file("models/appended.sql", APPENDED)
+        .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    for date in ["2026-11-19", "2026-11-20"] {
+        let run = fixture.strata(&["run", "--date", date]);
+        assert_eq!(run.status, 0, "{date}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let requests = proxy.requests();
+    assert_eq!(inserts_of(&requests, APPENDS).len(), 1, "the append was submitted once: {:#?}", inserts_of(&requests, APPENDS));
+    assert!(asking_about(&requests, &job_ids_of(&requests, APPENDS)).len() > 5, "the faults were met");
+    let rows = emulator.query("select cast(day as string), n from `shop-test.analytics.appended` order by 1");
+    assert_eq!(rows, [["2026-11-19", "1"], ["2026-11-20", "1"]]);
+}
+
+// A call BigQuery never answers times out (`job_creation_timeout_seconds`,
+// 60 s unless set) and is asked again, instead of hanging the run.
+#[test]
+fn a_call_that_never_gets_an_answer_times_out_and_is_asked_again() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = on_questions_about(&emulator, BUILDS_ONE, |asked| if asked == 1 { Action::Hang } else { Action::Forward });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_creation_timeout_seconds: 2\n");
+    let child = crate::strata_command(fixture.path()).arg("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let (status, stdout) = exit_of(child, Instant::now(), "strata still waits for an answer that never comes");
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    let requests = proxy.requests();
+    assert_eq!(inserts_of(&requests, BUILDS_ONE).len(), 1);
+    assert!(asking_about(&requests, &job_ids_of(&requests, BUILDS_ONE)).len() >= 2, "the poll was asked again");
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
 }

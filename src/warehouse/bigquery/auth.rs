@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::auth::Authenticator;
@@ -31,6 +32,9 @@ pub struct Settings {
     pub api_endpoint: Option<String>,
     /// On-demand price per TiB, for `--dry-run`'s estimate.
     pub cost_per_tib: f64,
+    /// How long each API call may wait for an answer (dbt's
+    /// `job_creation_timeout_seconds`, else [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 /// How strata signs its requests in.
@@ -47,6 +51,14 @@ pub enum Credentials {
     /// authorized-user file, or the metadata server).
     ApplicationDefault,
 }
+
+/// How long strata waits to connect to BigQuery.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long strata waits for the answer to an API call when the profile does
+/// not say: above the 10 s a poll asks BigQuery to hold its answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a poll asks BigQuery to hold its answer while a job runs.
+const POLL_WAIT: Duration = Duration::from_secs(10);
 
 /// dbt-bigquery's default number of retries of a failed job.
 const DEFAULT_JOB_RETRIES: u32 = 1;
@@ -89,6 +101,15 @@ impl Settings {
                 .filter(|cost| *cost >= 0.0)
                 .ok_or_else(|| error(format!("`cost_per_tib` must be a number of US dollars, not `{value}`"), "cost_per_tib"))?,
         };
+        let request_timeout = match fields.get("job_creation_timeout_seconds") {
+            None | Some(Json::Null) => DEFAULT_REQUEST_TIMEOUT,
+            Some(value) => value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| error(format!("`job_creation_timeout_seconds` must be a positive number of seconds, not `{value}`"), "job_creation_timeout_seconds"))?,
+        };
         let api_endpoint = text("api_endpoint").map(|url| url.trim_end_matches('/').to_string());
         // An emulator takes requests without credentials: `api_endpoint`
         // without a `method`, or `method: emulator`. A method named beside an
@@ -123,7 +144,19 @@ impl Settings {
             priority,
             api_endpoint,
             cost_per_tib,
+            request_timeout,
         })
+    }
+
+    /// The project jobs run in.
+    pub fn job_project(&self) -> &str {
+        &self.project
+    }
+
+    /// How long a poll asks BigQuery to hold its answer: well inside the
+    /// time strata waits for any answer.
+    pub fn poll_wait(&self) -> Duration {
+        POLL_WAIT.min(self.request_timeout / 2)
     }
 
     /// Which credential is used, without any of its secret parts.
@@ -181,8 +214,19 @@ impl Authenticator for NoAuthentication {
     }
 }
 
+/// The HTTP client every BigQuery call goes through: none waits without end
+/// for a connection or an answer (a dropped packet would hang the run).
+fn http_client(settings: &Settings) -> Result<reqwest::Client, WarehouseError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(settings.request_timeout)
+        .build()
+        .map_err(|err| WarehouseError::Connect(format!("could not create the HTTP client for BigQuery: {err}")))
+}
+
 pub(super) async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
     let mut builder = ClientBuilder::new();
+    builder.with_client(http_client(settings)?);
     if let Some(endpoint) = &settings.api_endpoint {
         builder.with_v2_base_url(endpoint.clone());
     }
