@@ -31,6 +31,9 @@ pub enum WarehouseError {
         job_id: Option<String>,
         /// The line of the statement the warehouse's message points at.
         at: Option<ErrorAt>,
+        /// The warehouse's code for the cause, where it gives one (BigQuery's
+        /// `reason`: `notFound`, `accessDenied`, ...).
+        reason: Option<String>,
     },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
@@ -47,7 +50,7 @@ pub enum WarehouseError {
 impl WarehouseError {
     /// A rejected statement that sending again will not fix.
     pub fn query(message: impl Into<String>) -> WarehouseError {
-        WarehouseError::Query { message: message.into(), retryable: false, job_id: None, at: None }
+        WarehouseError::Query { message: message.into(), retryable: false, job_id: None, at: None, reason: None }
     }
 
     /// What to do about an error whose cause is known from its message.
@@ -158,6 +161,12 @@ pub trait Connection: Send {
     /// schema, not once per node. A warehouse that lists everything at once
     /// (DuckDB) may return more.
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
+    /// What `relation` is in the warehouse now, asked of it alone (not read
+    /// from an earlier listing); `None` when it does not exist.
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        let schema = (relation.database.clone(), relation.schema.clone());
+        Ok(self.list_relations(&[schema])?.get(relation).map(|existing| existing.kind))
+    }
 }
 
 /// Plain statements, for callers without job options.
@@ -277,6 +286,10 @@ impl Connection for Timed {
 
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError> {
         self.timed(|c| c.list_relations(schemas))
+    }
+
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        self.timed(|c| c.describe(relation))
     }
 }
 

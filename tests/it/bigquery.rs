@@ -294,6 +294,8 @@ pub enum Action {
     Drop,
     /// Never answers (holds the connection for 5 minutes, then closes it).
     Hang,
+    /// Forwards the request with this body instead.
+    ForwardBody(String),
     /// Forwards the request, and answers with BigQuery's answer rewritten.
     ForwardRewritten(Box<dyn Fn(&str) -> String + Send>),
 }
@@ -383,6 +385,7 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
             std::thread::sleep(Duration::from_secs(300));
             return;
         }
+        Action::ForwardBody(body) => forward(&head, &Request { body, ..request }, upstream).unwrap_or_else(bad_gateway),
         Action::ForwardRewritten(rewrite) => match forward(&head, &request, upstream) {
             Some(response) => rewrite_body(&response, rewrite.as_ref()),
             None => bad_gateway(),
@@ -961,4 +964,112 @@ fn a_call_that_never_gets_an_answer_times_out_and_is_asked_again() {
     assert_eq!(inserts_of(&requests, BUILDS_ONE).len(), 1);
     assert!(asking_about(&requests, &job_ids_of(&requests, BUILDS_ONE)).len() >= 2, "the poll was asked again");
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+/// The statement that lists a dataset's tables.
+const LISTS: &str = "INFORMATION_SCHEMA.TABLES";
+
+/// The events project with `daily` built for 2026-11-03 and 2026-11-04 on the emulator.
+fn daily_with_history(emulator: &Emulator) -> Fixture {
+    let fixture = shop_on(crate::dates::events(), emulator, "");
+    for args in [&["seed"][..], &["run", "--date", "2026-11-03"], &["run", "--date", "2026-11-04"]] {
+        let run = fixture.strata(args);
+        assert_eq!(run.status, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(daily(emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]));
+    fixture
+}
+
+// A listing that fails, or answers what strata cannot read, fails the run
+// (exit 2) instead of being read as an empty dataset, which would rebuild
+// incremental tables from scratch. Only BigQuery's 404 for the dataset itself
+// means "no tables yet".
+#[test]
+fn a_listing_that_fails_or_cannot_be_read_fails_the_run_instead_of_rebuilding() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = daily_with_history(&emulator);
+    let unreadable_rows = json!({
+        "kind": "bigquery#getQueryResultsResponse",
+        "jobComplete": true,
+        "schema": {"fields": [{"name": "table_name", "type": "STRING"}]},
+        "rows": [{"f": [{"v": "daily"}]}],
+        "totalRows": "1"
+    })
+    .to_string();
+    let cases: [(&str, Box<dyn Fn(&Request, &[Request]) -> Action + Send + Sync>); 3] = [
+        (
+            "a job that says not found, for a dataset that exists (another location)",
+            Box::new(|request, _| {
+                if request.method == "POST" && request.body.contains(LISTS) {
+                    Action::Answer(404, google_error(404, "notFound", "Not found: Dataset shop-test:analytics was not found in location EU"))
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+        (
+            "a server error with a page instead of JSON",
+            Box::new(|request, _| {
+                if request.method == "POST" && request.body.contains(LISTS) {
+                    Action::Answer(500, "<html><body>Internal Server Error</body></html>".into())
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+        (
+            "rows of another shape",
+            Box::new(move |request, seen| {
+                let ids = job_ids_of(seen, LISTS);
+                if request.method == "GET" && request.path.contains("/queries/") && !asking_about(std::slice::from_ref(request), &ids).is_empty() {
+                    Action::Answer(200, unreadable_rows.clone())
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+    ];
+    let mut report = String::new();
+    for (what, rule) in cases {
+        let proxy = Proxy::start(emulator.port, rule);
+        let profiles = emulator_profiles("shop", &proxy.endpoint(), &emulator.project, "      job_retries: 0\n");
+        std::fs::write(fixture.path().join("profiles.yml"), profiles).expect("write profiles.yml");
+        let run = fixture.strata(&["run", "--date", "2026-11-05"]);
+        assert_eq!(run.status, 2, "{what}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "{what}: the history is intact");
+        let stderr = regex::Regex::new(r"strata_[0-9a-f]+_\d+_\d+").expect("regex").replace_all(&run.stderr, "<job>");
+        report.push_str(&format!("## {what}\n{}\n", stderr.replace(&proxy.endpoint(), "<endpoint>")));
+        assert!(
+            proxy.requests().iter().all(|r| !r.body.contains("create or replace table `shop-test`.`analytics`.`daily`")),
+            "{what}: nothing was rebuilt"
+        );
+    }
+    insta::assert_snapshot!(report);
+}
+
+// A listing that (wrongly) leaves out an existing incremental table does not
+// cost it its history: before building it anew, strata asks BigQuery for the
+// table itself, finds it, and stops.
+#[test]
+fn a_listing_that_misses_an_incremental_table_does_not_wipe_it() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = daily_with_history(&emulator);
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains(LISTS) {
+            // The same query, answering no rows.
+            Action::ForwardBody(request.body.replace(" as t left join ", " as t inner join ").replace("on c.table_name = t.table_name", "on false"))
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = fixture.file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    let run = fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("`analytics.daily` exists, although listing its dataset did not show it; strata stops rather than build it anew and lose its rows"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "the earlier partitions survive");
+    assert!(proxy.requests().iter().any(|r| r.method == "GET" && r.path.ends_with("/datasets/analytics/tables/daily")), "BigQuery was asked for the table");
 }

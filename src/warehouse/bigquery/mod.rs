@@ -170,6 +170,22 @@ pub(crate) fn describe_error(err: &BQError) -> String {
     }
 }
 
+/// BigQuery's reason code for an error (`notFound`, `accessDenied`).
+fn reason_of(err: &BQError) -> Option<String> {
+    match err {
+        BQError::ResponseError { error } => error.error.errors.first().and_then(|e| e.get("reason")).cloned(),
+        _ => None,
+    }
+}
+
+/// `err` with BigQuery's reason code for it.
+fn with_reason(err: WarehouseError, code: Option<String>) -> WarehouseError {
+    match err {
+        WarehouseError::Query { message, retryable, job_id, at, .. } => WarehouseError::Query { message, retryable, job_id, at, reason: code },
+        other => other,
+    }
+}
+
 fn is_status(err: &BQError, code: i64) -> bool {
     matches!(err, BQError::ResponseError { error } if error.error.code == code)
 }
@@ -200,7 +216,7 @@ fn ended_well(finished: ApiJob, id: &str, sql: &str) -> Result<ApiJob, JobFailur
     let reason = error.reason.clone().unwrap_or_default();
     let message = error.message.clone().unwrap_or_else(|| reason.clone());
     let retryable = RETRYABLE_REASONS.contains(&reason.as_str());
-    let err = job_error(message, retryable, id, sql);
+    let err = with_reason(job_error(message, retryable, id, sql), Some(reason).filter(|r| !r.is_empty()));
     Err(if retryable { JobFailure::Retryable(err) } else { JobFailure::Final(err) })
 }
 
@@ -283,6 +299,7 @@ impl BigQueryConnection {
                             retryable: false,
                             job_id: Some(id.clone()),
                             at: None,
+                            reason: None,
                         }))
                     }
                 }
@@ -327,7 +344,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, _) = classify(&err);
-            JobFailure::Final(job_error(message, false, id, &job.sql))
+            JobFailure::Final(with_reason(job_error(message, false, id, &job.sql), reason_of(&err)))
         };
         // The insert is sent again with the same id, so a job a lost answer
         // hid is found (409), not run twice.
@@ -349,7 +366,7 @@ impl BigQueryConnection {
     async fn wait_until_done(&self, id: &str, mut current: ApiJob) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let jobs = self.client.job();
-        let get_job = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None });
+        let get_job = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) });
         while !is_done(&current) {
             let parameters = GetQueryResultsParameters {
                 location: settings.location.clone(),
@@ -397,6 +414,7 @@ impl BigQueryConnection {
                             retryable: false,
                             job_id: Some(id.to_string()),
                             at: None,
+                            reason: None,
                         }));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
@@ -441,7 +459,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None }
+            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) }
         };
         self.runtime.block_on(async {
             let mut table = Table::default();
@@ -484,7 +502,7 @@ fn job_error(message: String, retryable: bool, id: &str, sql: &str) -> Warehouse
         Some(at) => format!("{message}\n  {}\n  {}^", at.line, " ".repeat(at.column.saturating_sub(1))),
         None => message,
     };
-    WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at }
+    WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at, reason: None }
 }
 
 /// The `[line:column]` BigQuery gives in an error message, counted from 1.
@@ -523,6 +541,19 @@ fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
     }
 }
 
+impl BigQueryConnection {
+    /// Whether `project.dataset` exists. Only BigQuery's 404 (`notFound`)
+    /// says it does not; any other failure is an error, so a listing that
+    /// failed is never read as an empty dataset.
+    fn dataset_exists(&self, project: &str, dataset: &str) -> Result<bool, WarehouseError> {
+        match self.runtime.block_on(self.call(|| self.client.dataset().get(project, dataset))) {
+            Ok(_) => Ok(true),
+            Err(err) if is_status(&err, 404) => Ok(false),
+            Err(err) => Err(WarehouseError::query(format!("could not look up the dataset `{project}.{dataset}`: {}", describe_error(&err)))),
+        }
+    }
+}
+
 impl Connection for BigQueryConnection {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
         let finished = self.execute(job)?;
@@ -537,6 +568,23 @@ impl Connection for BigQueryConnection {
         let finished = self.execute(job)?;
         let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
         self.read_rows(&id)
+    }
+
+    /// One `tables.get`: BigQuery's own word on whether the table exists.
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        let project = relation.database.clone().unwrap_or_else(|| self.settings.project.clone());
+        let tables = self.client.table();
+        let got = self.runtime.block_on(self.call(|| tables.get(&project, &relation.schema, &relation.name, None)));
+        match got {
+            Ok(table) => Ok(Some(if table.r#type.as_deref() == Some("VIEW") { RelationKind::View } else { RelationKind::Table })),
+            Err(err) if is_status(&err, 404) => Ok(None),
+            Err(err) => Err(WarehouseError::query(format!(
+                "could not look up `{project}.{}.{}`: {}",
+                relation.schema,
+                relation.name,
+                describe_error(&err)
+            ))),
+        }
     }
 
     /// One `INFORMATION_SCHEMA` query per dataset: its tables and views, with
@@ -555,18 +603,23 @@ impl Connection for BigQueryConnection {
             );
             let table = match self.query(&Job::new(sql)) {
                 Ok(table) => table,
-                // A dataset that does not exist yet has nothing in it.
-                Err(WarehouseError::Query { message, .. }) if message.contains("Not found") || message.contains("notFound") => continue,
+                // A dataset that does not exist yet has nothing in it. Only
+                // `notFound` may mean that, and only BigQuery's own 404 for the
+                // dataset confirms it (a job also says `notFound` of a dataset
+                // in another location).
+                Err(WarehouseError::Query { reason: Some(reason), .. }) if reason == "notFound" && !self.dataset_exists(&project, dataset)? => continue,
                 Err(err) => return Err(err),
             };
             let mut clustering: Vec<(RelationKey, i64, String)> = Vec::new();
             for row in &table.rows {
-                let [Cell::Text(name), kind, column, data_type, partitioning, cluster] = row.as_slice() else { continue };
-                let key = RelationKey { database: Some(project.clone()), schema: dataset.clone(), name: name.clone() };
-                let kind = match kind {
-                    Cell::Text(kind) if kind.eq_ignore_ascii_case("VIEW") => RelationKind::View,
-                    _ => RelationKind::Table,
+                let [Cell::Text(name), Cell::Text(kind), column, data_type, partitioning, cluster] = row.as_slice() else {
+                    return Err(WarehouseError::query(format!(
+                        "listing the tables of `{project}.{dataset}` returned a row of {} columns, not the 6 strata asked for, so nothing was built",
+                        row.len()
+                    )));
                 };
+                let key = RelationKey { database: Some(project.clone()), schema: dataset.clone(), name: name.clone() };
+                let kind = if kind.eq_ignore_ascii_case("VIEW") { RelationKind::View } else { RelationKind::Table };
                 let entry = relations.entry(key.clone()).or_insert_with(|| ExistingRelation::of_kind(kind));
                 if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning)
                     && yes.eq_ignore_ascii_case("YES")
