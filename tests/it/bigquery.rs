@@ -571,27 +571,34 @@ fn fake_key(token_port: u16) -> String {
         .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"))
 }
 
-/// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the forms it got.
-fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token endpoint");
+/// A server on 127.0.0.1 that answers every request with the JSON `answer`
+/// makes, and records the requests.
+fn json_server(answer: impl Fn() -> Json + Send + 'static) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local server");
     let port = listener.local_addr().expect("addr").port();
-    let forms: Arc<Mutex<Vec<String>>> = Arc::default();
-    let recorded = forms.clone();
+    let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let recorded = requests.clone();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             let Some((_, request)) = read_request(&mut stream) else { continue };
-            recorded.lock().expect("forms").push(request.body);
-            let body = json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).to_string();
+            recorded.lock().expect("requests").push(request);
+            let body = answer().to_string();
             let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = stream.write_all(response.as_bytes());
         }
     });
-    (port, forms)
+    (port, requests)
+}
+
+/// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the requests it got.
+fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    json_server(move || json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}))
 }
 
 /// The JSON inside a JWT's payload (base64url, unpadded).
 fn jwt_payload(jwt: &str) -> Json {
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    // Padding, if any, arrives form-encoded.
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts").trim_end_matches("%3D").trim_end_matches('=');
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits = 0u32;
     let mut count = 0;
@@ -632,7 +639,7 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
 
     let forms = forms.lock().expect("forms").clone();
     assert!(!forms.is_empty(), "the token endpoint was never asked");
-    let form = &forms[0];
+    let form = &forms[0].body;
     assert!(form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"), "{form}");
     let assertion = form.split('&').find_map(|pair| pair.strip_prefix("assertion=")).expect("a signed assertion");
     let claims = jwt_payload(assertion);
@@ -1072,4 +1079,92 @@ fn a_listing_that_misses_an_incremental_table_does_not_wipe_it() {
     );
     assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "the earlier partitions survive");
     assert!(proxy.requests().iter().any(|r| r.method == "GET" && r.path.ends_with("/datasets/analytics/tables/daily")), "BigQuery was asked for the table");
+}
+
+/// IAM's credentials API on 127.0.0.1: `generateAccessToken` answers `token`
+/// for any account; records each request.
+fn iam_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    json_server(move || {
+        let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        json!({"accessToken": token, "expireTime": expires})
+    })
+}
+
+/// The tests' service-account key as a YAML mapping under `keyfile_json:`,
+/// indented for a target's fields.
+fn key_as_yaml(key: &str) -> String {
+    let key: Json = serde_json::from_str(key).expect("key JSON");
+    let mut yaml = String::from("      keyfile_json:\n");
+    for (field, value) in key.as_object().expect("key object") {
+        // A JSON string is a YAML double-quoted string.
+        yaml.push_str(&format!("        {field}: {value}\n"));
+    }
+    yaml
+}
+
+// A dbt-bigquery profile works unchanged: the key as a YAML mapping, another
+// service account impersonated through IAM with the profile's scopes, jobs
+// run and billed in `execution_project` while the tables stay in `project`,
+// and dbt's `job_execution_timeout_seconds`. No token reaches the output.
+#[test]
+fn a_dbt_bigquery_profile_with_impersonation_and_an_execution_project_works_unchanged() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let (token_port, forms) = token_endpoint("strata-base-token");
+    let (iam_port, iam) = iam_endpoint("strata-impersonated-token");
+    let extra = format!(
+        "      method: service-account-json\n{}      impersonate_service_account: runner@shop-test.iam.gserviceaccount.com\n      \
+         scopes: [https://www.googleapis.com/auth/bigquery, https://www.googleapis.com/auth/cloud-platform]\n      \
+         execution_project: shop-billing\n      job_execution_timeout_seconds: 300\n",
+        key_as_yaml(&fake_key(token_port))
+    );
+    let fixture = one_model(&emulator, &proxy.endpoint(), &extra);
+    let output = crate::strata_command(fixture.path())
+        .arg("run")
+        .env("STRATA_IAM_CREDENTIALS_ENDPOINT", format!("http://127.0.0.1:{iam_port}"))
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("warning"), "every key is known: {stderr}");
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+
+    // The key signed in through its token endpoint, then IAM gave the
+    // impersonated account's token, asked with the base token and the scopes.
+    assert!(!forms.lock().expect("forms").is_empty(), "the key's token endpoint was asked");
+    let iam = iam.lock().expect("iam").clone();
+    assert!(!iam.is_empty(), "IAM was asked");
+    assert!(iam[0].path.ends_with("/v1/projects/-/serviceAccounts/runner@shop-test.iam.gserviceaccount.com:generateAccessToken"), "{}", iam[0].path);
+    assert!(iam[0].head.to_ascii_lowercase().contains("authorization: bearer strata-base-token"), "{}", iam[0].head);
+    let asked: Json = serde_json::from_str(&iam[0].body).expect("IAM request");
+    assert_eq!(asked["scope"], json!(["https://www.googleapis.com/auth/bigquery", "https://www.googleapis.com/auth/cloud-platform"]));
+
+    let requests = proxy.requests();
+    assert!(requests.iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-impersonated-token")), "{requests:#?}");
+    let inserts = inserts_of(&requests, BUILDS_ONE);
+    assert_eq!(inserts.len(), 1);
+    assert!(inserts[0].path.ends_with("/projects/shop-billing/jobs"), "jobs run in the execution project: {}", inserts[0].path);
+    let job: Json = serde_json::from_str(&inserts[0].body).expect("job");
+    assert_eq!(job["jobReference"]["projectId"], "shop-billing");
+    assert_eq!(job["configuration"]["jobTimeoutMs"], "300000");
+    let mut written = format!("{stdout}{stderr}");
+    for entry in walkdir_files(&fixture.path().join("target")) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).expect("read target file")));
+    }
+    for secret in ["strata-base-token", "strata-impersonated-token", "PRIVATE KEY"] {
+        assert!(!written.contains(secret), "`{secret}` was written out");
+    }
+}
+
+// A key strata does not use is a warning at its line, not silence: one that
+// dbt-bigquery knows says strata ignores it, any other suggests a name.
+#[test]
+fn profile_keys_strata_does_not_use_are_warnings_at_their_line() {
+    let profiles = "shop:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      method: oauth\n      project: shop-prod\n      \
+                    dataset: analytics\n      retries: 2\n      timeout_seconds: 300\n      gcs_bucket: shop-python-models\n      \
+                    job_retry_deadline_seconds: 600\n      locaton: EU\n      job_retires: 3\n      flavour: strawberry\n";
+    let fixture = Fixture::new().file("models/one.sql", "select 1 as id\n").file("profiles.yml", profiles);
+    let run = fixture.strata(&["ls"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(run.stderr);
 }
