@@ -161,6 +161,11 @@ pub trait Connection: Send {
     /// schema, not once per node. A warehouse that lists everything at once
     /// (DuckDB) may return more.
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
+    /// Loads a file with the warehouse's own loader; `None` when it has
+    /// none, and the plan's statements load it instead.
+    fn load_file(&mut self, _load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        Ok(None)
+    }
     /// What `relation` is in the warehouse now, asked of it alone (not read
     /// from an earlier listing); `None` when it does not exist.
     fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
@@ -290,6 +295,10 @@ impl Connection for Timed {
 
     fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
         self.timed(|c| c.describe(relation))
+    }
+
+    fn load_file(&mut self, load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        self.timed(|c| c.load_file(load))
     }
 }
 

@@ -9,7 +9,8 @@ use crate::core::format::thousands;
 use crate::core::job::{Job, JobStats};
 use crate::core::partition::Partition;
 use crate::core::table::{CountError, first_count};
-use crate::warehouse::sql::SqlGenerator;
+use crate::core::relation::Relation;
+use crate::warehouse::sql::{SeedColumn, SqlGenerator};
 use crate::warehouse::{Connection, RelationKind, WarehouseError};
 
 /// One step of a plan.
@@ -19,6 +20,22 @@ pub enum Step {
     Run { job: Job, counts_rows: bool },
     /// A count that must be zero, else the plan stops before anything is written.
     Guard { count: Job, refusal: Refusal },
+    /// A file the warehouse loads with its own loader; where it has none,
+    /// the `fallback` steps load it with statements instead.
+    Load { load: FileLoad, fallback: Vec<Step> },
+}
+
+/// A CSV file to load into a table, replacing its rows: BigQuery's load job,
+/// the file uploaded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLoad {
+    pub path: std::path::PathBuf,
+    pub relation: Relation,
+    /// Each column with the warehouse's name of its type.
+    pub columns: Vec<SeedColumn>,
+    pub delimiter: char,
+    /// The options of the load job (labels, timeout).
+    pub job: Job,
 }
 
 /// Why a guard refuses.
@@ -83,16 +100,16 @@ impl Plan {
         self
     }
 
+    /// Loads `load` with the warehouse's loader, else with `fallback`'s statements.
+    pub fn load(mut self, load: FileLoad, fallback: Plan) -> Plan {
+        self.steps.push(Step::Load { load, fallback: fallback.steps });
+        self
+    }
+
     /// Gives every job of the plan the options of `template` (the labels,
     /// byte limit and timeout of the node it builds).
     pub fn with_options_of(mut self, template: &Job) -> Plan {
-        for step in &mut self.steps {
-            let (Step::Run { job, .. } | Step::Guard { count: job, .. }) = step;
-            job.labels.clone_from(&template.labels);
-            job.maximum_bytes_billed = template.maximum_bytes_billed;
-            job.timeout = template.timeout;
-            job.dry_run = template.dry_run;
-        }
+        set_options(&mut self.steps, template);
         self
     }
 
@@ -102,16 +119,27 @@ impl Plan {
         if self.transaction {
             statements.push(sql.begin().to_string());
         }
-        for step in &self.steps {
-            match step {
-                Step::Run { job, .. } => statements.push(job.sql.clone()),
-                Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
-            }
-        }
+        render_steps(&self.steps, &mut statements);
         if self.transaction {
             statements.push(sql.commit().to_string());
         }
         statements.join(";\n\n")
+    }
+}
+
+fn set_options(steps: &mut [Step], template: &Job) {
+    for step in steps {
+        let job = match step {
+            Step::Run { job, .. } | Step::Guard { count: job, .. } => job,
+            Step::Load { load, fallback } => {
+                set_options(fallback, template);
+                &mut load.job
+            }
+        };
+        job.labels.clone_from(&template.labels);
+        job.maximum_bytes_billed = template.maximum_bytes_billed;
+        job.timeout = template.timeout;
+        job.dry_run = template.dry_run;
     }
 }
 
@@ -173,9 +201,32 @@ pub fn execute(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenera
     result
 }
 
+fn render_steps(steps: &[Step], statements: &mut Vec<String>) {
+    for step in steps {
+        match step {
+            Step::Run { job, .. } => statements.push(job.sql.clone()),
+            Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
+            Step::Load { load, fallback } => {
+                let columns = load.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect::<Vec<_>>().join(", ");
+                statements.push(format!(
+                    "-- a load job: `{}` (CSV, delimiter `{}`) replaces the rows of {} ({columns})\n-- (where the warehouse takes no upload, the statements below load it instead)",
+                    load.path.display(),
+                    load.delimiter,
+                    load.relation
+                ));
+                render_steps(fallback, statements);
+            }
+        }
+    }
+}
+
 fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, PlanError> {
+    run_step_list(&plan.steps, connection)
+}
+
+fn run_step_list(steps: &[Step], connection: &mut dyn Connection) -> Result<JobStats, PlanError> {
     let mut total = JobStats::default();
-    for step in &plan.steps {
+    for step in steps {
         match step {
             Step::Run { job, counts_rows } => {
                 let stats = connection.run(job)?;
@@ -191,6 +242,16 @@ fn run_steps(plan: &Plan, connection: &mut dyn Connection) -> Result<JobStats, P
                     return Err(PlanError::Refused(refusal.message(found)));
                 }
             }
+            Step::Load { load, fallback } => match connection.load_file(load)? {
+                Some(stats) => total.add(&stats),
+                None => {
+                    let stats = run_step_list(fallback, connection)?;
+                    if stats.rows_affected.is_some() {
+                        total.rows_affected = stats.rows_affected;
+                    }
+                    total.add(&stats);
+                }
+            },
         }
     }
     Ok(total)

@@ -1168,3 +1168,56 @@ fn profile_keys_strata_does_not_use_are_warnings_at_their_line() {
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     insta::assert_snapshot!(run.stderr);
 }
+
+/// A seed with what CSV makes hard: a quoted delimiter, quotes, empty cells.
+const SOURCES_CSV: &str = "id,name,day,active,score\n1,\"Smith, Jo\",2026-11-01,True,1.5\n2,,2026-11-02,False,\n3,\"say \"\"hi\"\"\",,true,2\n";
+
+fn sources(emulator: &Emulator) -> Vec<Vec<String>> {
+    emulator.query(
+        "select id, coalesce(name, 'NULL'), coalesce(cast(day as string), 'NULL'), cast(active as string), coalesce(cast(score as string), 'NULL') \
+         from `shop-test.analytics.sources` order by id",
+    )
+}
+
+// A seed is one load job, its file uploaded with it (as dbt-bigquery loads
+// seeds), not a series of inserts; where the API has no upload endpoint
+// (404), the inserts load it instead, with the same rows.
+#[test]
+fn seeds_load_with_a_load_job_and_with_inserts_where_uploads_are_missing() {
+    let emulator = Emulator::start("shop-test");
+    let expected = [
+        ["1", "Smith, Jo", "2026-11-01", "true", "1.5"],
+        ["2", "NULL", "2026-11-02", "false", "NULL"],
+        ["3", "say \"hi\"", "NULL", "true", "2.0"],
+    ]
+    .map(|row| row.map(str::to_string).to_vec());
+    for uploads in [true, false] {
+        let proxy = Proxy::start(emulator.port, move |request, _| {
+            if !uploads && request.path.starts_with("/upload/") {
+                Action::Answer(404, "<html><body>Not Found</body></html>".into())
+            } else {
+                Action::Forward
+            }
+        });
+        let fixture = Fixture::new()
+            .file("seeds/sources.csv", SOURCES_CSV)
+            .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+        let run = fixture.strata(&["seed"]);
+        assert_eq!(run.status, 0, "uploads: {uploads}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("OK    loaded seed analytics.sources  3 rows"), "{}", run.stdout);
+        assert_eq!(sources(&emulator), expected, "uploads: {uploads}");
+        let requests = proxy.requests();
+        let uploaded: Vec<&Request> = requests.iter().filter(|r| r.method == "POST" && r.path.starts_with("/upload/")).collect();
+        assert_eq!(uploaded.len(), 1, "{uploaded:#?}");
+        assert!(uploaded[0].path.ends_with("/upload/bigquery/v2/projects/shop-test/jobs?uploadType=multipart"), "{}", uploaded[0].path);
+        let inserts = inserts_of(&requests, "insert into `shop-test`.`analytics`.`sources__strata_new`");
+        if uploads {
+            assert!(uploaded[0].head.to_ascii_lowercase().contains("content-type: multipart/related; boundary="), "{}", uploaded[0].head);
+            assert!(uploaded[0].body.contains("\"writeDisposition\":\"WRITE_TRUNCATE\""), "{}", uploaded[0].body);
+            assert!(uploaded[0].body.contains(SOURCES_CSV), "the file is uploaded as it is: {}", uploaded[0].body);
+            assert!(inserts.is_empty(), "{inserts:#?}");
+        } else {
+            assert_eq!(inserts.len(), 1, "the fallback inserts: {inserts:#?}");
+        }
+    }
+}

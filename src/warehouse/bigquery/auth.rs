@@ -69,8 +69,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a poll asks BigQuery to hold its answer while a job runs.
 const POLL_WAIT: Duration = Duration::from_secs(10);
 
-/// What is escaped in a path segment (an account's e-mail).
-const PATH_SEGMENT: &percent_encoding::AsciiSet =
+/// What is escaped in a path segment (an account's e-mail, a project id).
+pub(super) const PATH_SEGMENT: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
 
 /// dbt-bigquery's default scopes.
@@ -185,6 +185,17 @@ impl Settings {
         self.execution_project.as_deref().unwrap_or(&self.project)
     }
 
+    /// Where files are uploaded for load jobs: the API's upload path.
+    pub fn upload_base(&self) -> String {
+        match &self.api_endpoint {
+            Some(endpoint) => match endpoint.strip_suffix("/bigquery/v2") {
+                Some(root) => format!("{root}/upload/bigquery/v2"),
+                None => format!("{endpoint}/upload"),
+            },
+            None => "https://bigquery.googleapis.com/upload/bigquery/v2".into(),
+        }
+    }
+
     /// How long a poll asks BigQuery to hold its answer: well inside the
     /// time strata waits for any answer.
     pub fn poll_wait(&self) -> Duration {
@@ -263,7 +274,16 @@ fn http_client(settings: &Settings) -> Result<reqwest::Client, WarehouseError> {
         .map_err(|err| WarehouseError::Connect(format!("could not create the HTTP client for BigQuery: {err}")))
 }
 
-pub(super) async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
+/// The API client, and what the calls it does not make (uploads) need: the
+/// signer of requests and the HTTP client with its timeouts.
+#[derive(Clone)]
+pub(super) struct Api {
+    pub client: Client,
+    pub authenticator: Arc<dyn Authenticator>,
+    pub http: reqwest::Client,
+}
+
+pub(super) async fn build_client(settings: &Settings) -> Result<Api, WarehouseError> {
     let http = http_client(settings)?;
     let base = base_authenticator(settings).await?;
     let authenticator: Arc<dyn Authenticator> = match &settings.impersonate_service_account {
@@ -281,14 +301,15 @@ pub(super) async fn build_client(settings: &Settings) -> Result<Client, Warehous
         None => base,
     };
     let mut builder = ClientBuilder::new();
-    builder.with_client(http);
+    builder.with_client(http.clone());
     if let Some(endpoint) = &settings.api_endpoint {
         builder.with_v2_base_url(endpoint.clone());
     }
-    builder
-        .build_from_authenticator(authenticator)
+    let client = builder
+        .build_from_authenticator(authenticator.clone())
         .await
-        .map_err(|err| WarehouseError::Connect(format!("could not create the BigQuery client: {}", describe_error(&err))))
+        .map_err(|err| WarehouseError::Connect(format!("could not create the BigQuery client: {}", describe_error(&err))))?;
+    Ok(Api { client, authenticator, http })
 }
 
 /// What signs requests in, as the target's `method` says, with its scopes.

@@ -5,6 +5,7 @@
 //! threads stay as they are for DuckDB.
 
 mod auth;
+mod load;
 
 pub use auth::{Credentials, KeyError, Settings};
 
@@ -32,6 +33,7 @@ use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, Relat
 pub struct BigQuery {
     runtime: tokio::runtime::Runtime,
     client: Client,
+    api: auth::Api,
     settings: Arc<Settings>,
     /// Jobs sent and not yet finished, cancelled by `interrupt`.
     running: Arc<Mutex<HashSet<String>>>,
@@ -47,11 +49,12 @@ impl BigQuery {
             .enable_all()
             .build()
             .map_err(|err| WarehouseError::Connect(format!("could not start the BigQuery client: {err}")))?;
-        let client = runtime.block_on(auth::build_client(&settings))?;
+        let api = runtime.block_on(auth::build_client(&settings))?;
         let (interrupted, _) = tokio::sync::watch::channel(false);
         Ok(BigQuery {
             runtime,
-            client,
+            client: api.client.clone(),
+            api,
             settings: Arc::new(settings),
             running: Arc::new(Mutex::new(HashSet::new())),
             interrupted,
@@ -69,6 +72,7 @@ impl Warehouse for BigQuery {
         Ok(Box::new(BigQueryConnection {
             runtime: self.runtime.handle().clone(),
             client: self.client.clone(),
+            api: self.api.clone(),
             settings: self.settings.clone(),
             running: self.running.clone(),
             interrupted: self.interrupted.subscribe(),
@@ -123,6 +127,7 @@ impl Warehouse for BigQuery {
 struct BigQueryConnection {
     runtime: tokio::runtime::Handle,
     client: Client,
+    api: auth::Api,
     settings: Arc<Settings>,
     running: Arc<Mutex<HashSet<String>>>,
     interrupted: tokio::sync::watch::Receiver<bool>,
@@ -209,6 +214,15 @@ fn new_job_id() -> String {
 /// How long strata goes on asking about a job BigQuery does not answer for
 /// (lost connections, 5xx) before it gives up waiting for it.
 const LOST_CONTACT: Duration = Duration::from_secs(600);
+
+/// How a running job is waited on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Poll {
+    /// `getQueryResults`, which BigQuery holds until the query ends (or 10 s pass).
+    QueryResults,
+    /// `jobs.get` after a pause: for jobs without results (loads).
+    Job,
+}
 
 /// A finished job, or the error it ended with.
 fn ended_well(finished: ApiJob, id: &str, sql: &str) -> Result<ApiJob, JobFailure> {
@@ -355,7 +369,7 @@ impl BigQueryConnection {
             }
             Err(err) => return Err(failed(err)),
         };
-        let finished = self.wait_until_done(id, inserted).await?;
+        let finished = self.wait_until_done(id, inserted, Poll::QueryResults).await?;
         ended_well(finished, id, &job.sql)
     }
 
@@ -363,10 +377,17 @@ impl BigQueryConnection {
     /// answer, or a 5xx or 429, is sent again: the job runs on whatever
     /// happened to the connection. (`job_timeout_seconds` is enforced
     /// around this wait, in `attempts`.)
-    async fn wait_until_done(&self, id: &str, mut current: ApiJob) -> Result<ApiJob, JobFailure> {
+    async fn wait_until_done(&self, id: &str, mut current: ApiJob, poll: Poll) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let jobs = self.client.job();
         let get_job = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) });
+        let mut polls = 0;
+        while !is_done(&current) && poll == Poll::Job {
+            // Only query jobs have results to wait on; a load job is asked after a pause.
+            tokio::time::sleep(backoff(polls).max(Duration::from_millis(200)).min(Duration::from_secs(5))).await;
+            polls += 1;
+            current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(get_job)?;
+        }
         while !is_done(&current) {
             let parameters = GetQueryResultsParameters {
                 location: settings.location.clone(),
@@ -568,6 +589,20 @@ impl Connection for BigQueryConnection {
         let finished = self.execute(job)?;
         let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
         self.read_rows(&id)
+    }
+
+    /// A load job with the file uploaded; `None` where the API has no upload endpoint.
+    fn load_file(&mut self, load: &crate::warehouse::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        let file = std::fs::read(&load.path).map_err(|err| WarehouseError::query(format!("could not read `{}`: {err}", load.path.display())))?;
+        let this = &*self;
+        let uploaded = this.attempts(load.job.timeout, |id| {
+            let file = &file;
+            async move { this.upload_and_wait(&id, load, file).await }
+        })?;
+        match uploaded {
+            load::Uploaded::Done(finished) => Ok(Some(self.stats(&finished))),
+            load::Uploaded::Unsupported => Ok(None),
+        }
     }
 
     /// One `tables.get`: BigQuery's own word on whether the table exists.
