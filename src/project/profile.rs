@@ -317,12 +317,13 @@ fn validate(
 }
 
 /// The keys of a `bigquery` target strata reads (dbt-bigquery's names, their
-/// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`).
+/// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`,
+/// `tableau`).
 const BIGQUERY_KEYS: &[&str] = &[
     "type", "threads", "method", "project", "database", "target_project", "dataset", "schema", "target_dataset",
     "location", "keyfile", "keyfile_json", "priority", "job_retries", "retries", "job_timeout_seconds",
     "job_execution_timeout_seconds", "timeout_seconds", "job_creation_timeout_seconds", "maximum_bytes_billed",
-    "impersonate_service_account", "execution_project", "scopes", "api_endpoint", "labels", "cost_per_tib",
+    "impersonate_service_account", "execution_project", "scopes", "api_endpoint", "labels", "cost_per_tib", "tableau",
 ];
 
 /// Keys dbt-bigquery reads that strata does not (other sign-in methods,
