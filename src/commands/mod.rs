@@ -57,6 +57,7 @@ pub struct Session {
 impl Session {
     pub fn open(options: &LoadOptions, date_args: &DateOptions) -> Result<Session, Failure> {
         let project = Project::load(options)?;
+        warn_of_profile_keys(&project);
         let timezone = date_args
             .timezone
             .clone()
@@ -95,6 +96,13 @@ impl Session {
 
     pub fn select(&self, args: &Selection) -> Result<BTreeSet<usize>, Failure> {
         Ok(select_nodes(self.graph(), &args.select, &args.exclude)?)
+    }
+}
+
+/// Warns of the keys of the target that strata does not use.
+pub(crate) fn warn_of_profile_keys(project: &Project) {
+    if !project.target.warnings.is_empty() {
+        eprint!("{}", Diagnostics(project.target.warnings.clone()));
     }
 }
 

@@ -106,6 +106,11 @@ impl Materializer<'_> {
         let existing = self.existing(&relation);
         let is_incremental =
             config.materialized == Materialized::Incremental && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
+        if config.materialized == Materialized::Incremental && existing.is_none() && !self.full_refresh.contains(&node.unique_id) {
+            if let Some(outcome) = self.refuse_hidden_table(connection, node, &relation) {
+                return outcome;
+            }
+        }
         let compiled = match self.compile(index, is_incremental) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
@@ -174,6 +179,22 @@ impl Materializer<'_> {
                 outcome
             }
         }
+    }
+
+    /// A first build of an incremental model replaces whatever is there, so
+    /// before it the warehouse is asked directly whether the table exists: a
+    /// listing that missed it must not cost the table its history. An error
+    /// outcome when it exists (or the question fails).
+    fn refuse_hidden_table(&self, connection: &mut dyn Connection, node: &Node, relation: &Relation) -> Option<Outcome> {
+        let message = match connection.describe(&RelationKey::of(relation)) {
+            Ok(None) => return None,
+            Ok(Some(_)) => format!(
+                "`{}` exists, although listing its dataset did not show it; strata stops rather than build it anew and lose its rows: run again, or pass `--full-refresh` to rebuild it on purpose",
+                relation.display_name()
+            ),
+            Err(err) => format!("could not check that `{}` does not exist before building it anew: {err}", relation.display_name()),
+        };
+        Some(Outcome::error(node.label(), message))
     }
 
     /// Where in the model's file the line a warehouse error points at is:

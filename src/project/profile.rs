@@ -30,6 +30,8 @@ pub struct Target {
     pub job_timeout: Option<std::time::Duration>,
     /// Every field as written, with `env_var()` resolved.
     pub fields: serde_json::Map<String, Json>,
+    /// Keys strata does not use, each a warning at its line.
+    pub warnings: Vec<Diagnostic>,
     /// The file it came from, and its text as written, for located errors.
     pub file: PathBuf,
     pub source: String,
@@ -262,12 +264,14 @@ fn validate(
         }
     };
     let maximum_bytes_billed = whole("maximum_bytes_billed")?;
-    let job_timeout = match whole("job_timeout_seconds")? {
+    // dbt-bigquery's name for it, and the alias it keeps from older versions.
+    let job_timeout_key = ["job_timeout_seconds", "job_execution_timeout_seconds", "timeout_seconds"].into_iter().find(|key| fields.contains_key(*key));
+    let job_timeout = match job_timeout_key {
         None => None,
-        Some(seconds) => Some(
-            crate::core::format::seconds(seconds as f64, &seconds.to_string())
-                .map_err(|err| error(format!("`job_timeout_seconds`: {err}"), "job_timeout_seconds"))?,
-        ),
+        Some(key) => match whole(key)? {
+            None => None,
+            Some(seconds) => Some(crate::core::format::seconds(seconds as f64, &seconds.to_string()).map_err(|err| error(format!("`{key}`: {err}"), key))?),
+        },
     };
     let job_labels = match fields.get("labels").map(crate::project::config::labels) {
         None => Vec::new(),
@@ -310,11 +314,11 @@ fn validate(
             (schema, database)
         }
         TargetKind::BigQuery => {
-            let Some(project) = string("project").or_else(|| string("database")) else {
+            let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
                 return Err(error("BigQuery targets need `project:`".into(), "type")
                     .help("set `project:` to the Google Cloud project id"));
             };
-            let Some(dataset) = string("dataset").or_else(|| string("schema")) else {
+            let Some(dataset) = string("dataset").or_else(|| string("schema")).or_else(|| string("target_dataset")) else {
                 return Err(error("BigQuery targets need `dataset:`".into(), "type")
                     .help("set `dataset:` to the dataset models are built in"));
             };
@@ -348,9 +352,71 @@ fn validate(
         maximum_bytes_billed,
         job_timeout,
         fields: fields.clone(),
+        warnings: unused_keys(kind, fields, file, source),
         file: file.to_path_buf(),
         source: source.to_string(),
     })
+}
+
+/// The keys of a `bigquery` target strata reads (dbt-bigquery's names, their
+/// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`,
+/// `tableau`).
+const BIGQUERY_KEYS: &[&str] = &[
+    "type", "threads", "method", "project", "database", "target_project", "dataset", "schema", "target_dataset",
+    "location", "keyfile", "keyfile_json", "priority", "job_retries", "retries", "job_timeout_seconds",
+    "job_execution_timeout_seconds", "timeout_seconds", "job_creation_timeout_seconds", "maximum_bytes_billed",
+    "impersonate_service_account", "execution_project", "scopes", "api_endpoint", "labels", "cost_per_tib", "tableau",
+];
+
+/// Keys dbt-bigquery reads that strata does not (other sign-in methods,
+/// Python models, retry deadlines): legitimate, but they change nothing here.
+const BIGQUERY_KEYS_IGNORED: &[&str] = &[
+    "refresh_token", "client_id", "client_secret", "token_uri", "token", "job_retry_deadline_seconds", "gcs_bucket",
+    "dataproc_region", "dataproc_cluster_name", "dataproc_batch", "submission_method", "compute_region", "quota_project",
+];
+
+/// A warning for each key of a target that strata does not use: one dbt
+/// knows says strata ignores it; any other is likely a typo.
+fn unused_keys(kind: TargetKind, fields: &serde_json::Map<String, Json>, file: &Path, source: &str) -> Vec<Diagnostic> {
+    if kind != TargetKind::BigQuery {
+        return Vec::new();
+    }
+    let mut warnings = Vec::new();
+    for key in fields.keys() {
+        if BIGQUERY_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let location = locate_key(file, source, key);
+        let warning = if BIGQUERY_KEYS_IGNORED.contains(&key.as_str()) {
+            Diagnostic::warning(format!("`{key}` is a dbt-bigquery setting strata ignores"))
+                .at(location)
+                .help("strata does not use it; the target works without it")
+        } else {
+            let known = BIGQUERY_KEYS.iter().chain(BIGQUERY_KEYS_IGNORED).copied();
+            let warning = Diagnostic::warning(format!("`{key}` is not a setting of BigQuery targets, so it changes nothing")).at(location);
+            match did_you_mean(key, known) {
+                Some(close) => warning.help(format!("did you mean `{close}`?")),
+                None => warning.help("remove it, or see dbt-bigquery's profile settings for the right name"),
+            }
+        };
+        warnings.push(warning);
+    }
+    warnings
+}
+
+/// Where `key:` begins a line of `source` (so `token` is not found inside
+/// `refresh_token:`), else the file's first line.
+fn locate_key(file: &Path, source: &str, key: &str) -> Location {
+    let written = format!("{key}:");
+    let mut offset = 0;
+    for line in source.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start().len();
+        if line.trim_start().starts_with(&written) {
+            return Location::at_offset(file, source, offset + indent, key.chars().count());
+        }
+        offset += line.len();
+    }
+    Location::of_text(file, source, &written)
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub enum WarehouseError {
         job_id: Option<String>,
         /// The line of the statement the warehouse's message points at.
         at: Option<ErrorAt>,
+        /// The warehouse's code for the cause, where it gives one (BigQuery's
+        /// `reason`: `notFound`, `accessDenied`, ...).
+        reason: Option<String>,
     },
     #[error("could not open the warehouse: {0}")]
     Connect(String),
@@ -48,7 +51,7 @@ pub enum WarehouseError {
 impl WarehouseError {
     /// A rejected statement that sending again will not fix.
     pub fn query(message: impl Into<String>) -> WarehouseError {
-        WarehouseError::Query { message: message.into(), retryable: false, job_id: None, at: None }
+        WarehouseError::Query { message: message.into(), retryable: false, job_id: None, at: None, reason: None }
     }
 
     /// What to do about an error whose cause is known from its message.
@@ -161,6 +164,17 @@ pub trait Connection: Send {
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
     /// The columns of a table, in order, with their types in the warehouse's SQL.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError>;
+    /// Loads a file with the warehouse's own loader; `None` when it has
+    /// none, and the plan's statements load it instead.
+    fn load_file(&mut self, _load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        Ok(None)
+    }
+    /// What `relation` is in the warehouse now, asked of it alone (not read
+    /// from an earlier listing); `None` when it does not exist.
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        let schema = (relation.database.clone(), relation.schema.clone());
+        Ok(self.list_relations(&[schema])?.get(relation).map(|existing| existing.kind))
+    }
 }
 
 /// Plain statements, for callers without job options.
@@ -284,6 +298,14 @@ impl Connection for Timed {
 
     fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError> {
         self.timed(|c| c.columns(relation))
+    }
+
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        self.timed(|c| c.describe(relation))
+    }
+
+    fn load_file(&mut self, load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        self.timed(|c| c.load_file(load))
     }
 }
 

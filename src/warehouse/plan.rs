@@ -11,7 +11,7 @@ use crate::core::job::{Job, JobStats};
 use crate::core::partition::Partition;
 use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
-use crate::warehouse::sql::SqlGenerator;
+use crate::warehouse::sql::{SeedColumn, SqlGenerator};
 use crate::warehouse::{Connection, RelationKind, WarehouseError};
 
 /// One step of a plan.
@@ -26,6 +26,9 @@ pub enum Step {
     /// `on_schema_change` says, then the generator's jobs for the columns both
     /// have are sent (`options` gives them their labels and limits).
     Insert { insert: Insert, options: Job },
+    /// A file the warehouse loads with its own loader; where it has none,
+    /// the `fallback` steps load it with statements instead.
+    Load { load: FileLoad, fallback: Vec<Step> },
 }
 
 /// Staged rows to insert into a table, matching columns by name.
@@ -38,6 +41,19 @@ pub struct Insert {
     /// settled (the delete of the rows it replaces): the generator sends them
     /// in the same transaction.
     pub before: Vec<String>,
+}
+
+/// A CSV file to load into a table, replacing its rows: BigQuery's load job,
+/// the file uploaded with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLoad {
+    pub path: std::path::PathBuf,
+    pub relation: Relation,
+    /// Each column with the warehouse's name of its type.
+    pub columns: Vec<SeedColumn>,
+    pub delimiter: char,
+    /// The options of the load job (labels, timeout).
+    pub job: Job,
 }
 
 /// Why a guard refuses.
@@ -107,16 +123,16 @@ impl Plan {
         self
     }
 
+    /// Loads `load` with the warehouse's loader, else with `fallback`'s statements.
+    pub fn load(mut self, load: FileLoad, fallback: Plan) -> Plan {
+        self.steps.push(Step::Load { load, fallback: fallback.steps });
+        self
+    }
+
     /// Gives every job of the plan the options of `template` (the labels,
     /// byte limit and timeout of the node it builds).
     pub fn with_options_of(mut self, template: &Job) -> Plan {
-        for step in &mut self.steps {
-            let (Step::Run { job, .. } | Step::Guard { count: job, .. } | Step::Insert { options: job, .. }) = step;
-            job.labels.clone_from(&template.labels);
-            job.maximum_bytes_billed = template.maximum_bytes_billed;
-            job.timeout = template.timeout;
-            job.dry_run = template.dry_run;
-        }
+        set_options(&mut self.steps, template);
         self
     }
 
@@ -126,27 +142,27 @@ impl Plan {
         if self.transaction {
             statements.push(sql.begin().to_string());
         }
-        for step in &self.steps {
-            match step {
-                Step::Run { job, .. } => statements.push(job.sql.clone()),
-                Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
-                Step::Insert { insert, .. } => {
-                    let jobs = sql.write(insert, "<the columns they share>");
-                    let note = format!(
-                        "-- reads the columns of {} and {}; on_schema_change: {}",
-                        insert.target.display_name(),
-                        insert.staged.display_name(),
-                        insert.on_schema_change.as_str()
-                    );
-                    statements.extend(std::iter::once(note).zip(jobs.iter()).map(|(note, job)| format!("{note}\n{}", job.sql)));
-                    statements.extend(jobs.iter().skip(1).map(|job| job.sql.clone()));
-                }
-            }
-        }
+        render_steps(&self.steps, sql, &mut statements);
         if self.transaction {
             statements.push(sql.commit().to_string());
         }
         statements.join(";\n\n")
+    }
+}
+
+fn set_options(steps: &mut [Step], template: &Job) {
+    for step in steps {
+        let job = match step {
+            Step::Run { job, .. } | Step::Guard { count: job, .. } | Step::Insert { options: job, .. } => job,
+            Step::Load { load, fallback } => {
+                set_options(fallback, template);
+                &mut load.job
+            }
+        };
+        job.labels.clone_from(&template.labels);
+        job.maximum_bytes_billed = template.maximum_bytes_billed;
+        job.timeout = template.timeout;
+        job.dry_run = template.dry_run;
     }
 }
 
@@ -221,9 +237,43 @@ pub fn execute(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenera
     result
 }
 
+fn render_steps(steps: &[Step], sql: &dyn SqlGenerator, statements: &mut Vec<String>) {
+    for step in steps {
+        match step {
+            Step::Run { job, .. } => statements.push(job.sql.clone()),
+            Step::Guard { count, .. } => statements.push(format!("-- must count 0, else nothing is written\n{}", count.sql)),
+            Step::Load { load, fallback } => {
+                let columns = load.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect::<Vec<_>>().join(", ");
+                statements.push(format!(
+                    "-- a load job: `{}` (CSV, delimiter `{}`) replaces the rows of {} ({columns})\n-- (where the warehouse takes no upload, the statements below load it instead)",
+                    load.path.display(),
+                    load.delimiter,
+                    load.relation
+                ));
+                render_steps(fallback, sql, statements);
+            }
+            Step::Insert { insert, .. } => {
+                let jobs = sql.write(insert, "<the columns they share>");
+                let note = format!(
+                    "-- reads the columns of {} and {}; on_schema_change: {}",
+                    insert.target.display_name(),
+                    insert.staged.display_name(),
+                    insert.on_schema_change.as_str()
+                );
+                statements.extend(std::iter::once(note).zip(jobs.iter()).map(|(note, job)| format!("{note}\n{}", job.sql)));
+                statements.extend(jobs.iter().skip(1).map(|job| job.sql.clone()));
+            }
+        }
+    }
+}
+
 fn run_steps(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenerator) -> Result<JobStats, PlanError> {
+    run_step_list(&plan.steps, connection, sql)
+}
+
+fn run_step_list(steps: &[Step], connection: &mut dyn Connection, sql: &dyn SqlGenerator) -> Result<JobStats, PlanError> {
     let mut total = JobStats::default();
-    for step in &plan.steps {
+    for step in steps {
         match step {
             Step::Run { job, counts_rows } => {
                 let stats = connection.run(job)?;
@@ -240,6 +290,16 @@ fn run_steps(plan: &Plan, connection: &mut dyn Connection, sql: &dyn SqlGenerato
                 }
             }
             Step::Insert { insert, options } => total.add(&insert_by_name(insert, options, connection, sql)?),
+            Step::Load { load, fallback } => match connection.load_file(load)? {
+                Some(stats) => total.add(&stats),
+                None => {
+                    let stats = run_step_list(fallback, connection, sql)?;
+                    if stats.rows_affected.is_some() {
+                        total.rows_affected = stats.rows_affected;
+                    }
+                    total.add(&stats);
+                }
+            },
         }
     }
     Ok(total)

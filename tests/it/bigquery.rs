@@ -332,6 +332,14 @@ pub enum Action {
     Answer(u16, String),
     /// Holds the request until a `jobs.cancel` arrives (or 60 s pass), then forwards it.
     HoldUntilCancelled,
+    /// Closes the connection without answering: a connection lost mid-call.
+    Drop,
+    /// Never answers (holds the connection for 5 minutes, then closes it).
+    Hang,
+    /// Forwards the request with this body instead.
+    ForwardBody(String),
+    /// Forwards the request, and answers with BigQuery's answer rewritten.
+    ForwardRewritten(Box<dyn Fn(&str) -> String + Send>),
 }
 
 /// A proxy in front of the emulator that records every request and answers
@@ -407,12 +415,23 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
         all.push(request.clone());
         rule(&request, &all)
     };
+    let bad_gateway = || b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec();
     let response = match action {
         Action::Answer(status, body) => {
             let kind = if body.starts_with('{') { "application/json" } else { "text/html" };
             format!("HTTP/1.1 {status} Fault\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
                 .into_bytes()
         }
+        Action::Drop => return,
+        Action::Hang => {
+            std::thread::sleep(Duration::from_secs(300));
+            return;
+        }
+        Action::ForwardBody(body) => forward(&head, &Request { body, ..request }, upstream).unwrap_or_else(bad_gateway),
+        Action::ForwardRewritten(rewrite) => match forward(&head, &request, upstream) {
+            Some(response) => rewrite_body(&response, rewrite.as_ref()),
+            None => bad_gateway(),
+        },
         Action::Forward | Action::HoldUntilCancelled => {
             if matches!(action, Action::HoldUntilCancelled) {
                 let started = Instant::now();
@@ -422,10 +441,24 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
-            forward(&head, &request, upstream).unwrap_or_else(|| b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".to_vec())
+            forward(&head, &request, upstream).unwrap_or_else(bad_gateway)
         }
     };
     let _ = client.write_all(&response);
+}
+
+/// An HTTP response (with `Content-Length`) whose body `rewrite` changed.
+fn rewrite_body(response: &[u8], rewrite: &dyn Fn(&str) -> String) -> Vec<u8> {
+    let text = String::from_utf8_lossy(response);
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a chunked answer: {head}");
+    let body = rewrite(body);
+    let head: String = head
+        .lines()
+        .filter(|line| !line.to_ascii_lowercase().starts_with("content-length:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
 fn forward(head: &str, request: &Request, upstream: u16) -> Option<Vec<u8>> {
@@ -433,10 +466,19 @@ fn forward(head: &str, request: &Request, upstream: u16) -> Option<Vec<u8>> {
     let headers: String = head
         .lines()
         .skip(1)
-        .filter(|line| !line.is_empty() && !line.to_ascii_lowercase().starts_with("connection:"))
+        .filter(|line| {
+            let line = line.to_ascii_lowercase();
+            !line.is_empty() && !line.starts_with("connection:") && !line.starts_with("content-length:")
+        })
         .map(|line| format!("{line}\r\n"))
         .collect();
-    let request = format!("{} {} HTTP/1.1\r\n{headers}Connection: close\r\n\r\n{}", request.method, request.path, request.body);
+    let request = format!(
+        "{} {} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        request.method,
+        request.path,
+        request.body.len(),
+        request.body
+    );
     stream.write_all(request.as_bytes()).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
@@ -522,7 +564,7 @@ fn ctrl_c_cancels_the_running_job() {
     let emulator = Emulator::start("shop-test");
     let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "");
-    let mut child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let started = Instant::now();
     while inserts_of(&proxy.requests(), "`analytics`.`one`").is_empty() {
         assert!(started.elapsed() < Duration::from_secs(60), "the model's job was never sent");
@@ -534,22 +576,29 @@ fn ctrl_c_cancels_the_running_job() {
         body["jobReference"]["jobId"].as_str().expect("job id").to_string()
     };
     nix_kill(child.id());
+    let (status, stdout) = exit_of(child, started, "strata did not exit after Ctrl-C");
+    assert_eq!(status.code(), Some(130), "{stdout}");
+    let cancels: Vec<Request> = proxy.requests().into_iter().filter(|r| r.path.contains("/cancel")).collect();
+    assert_eq!(cancels.len(), 1, "{cancels:#?}");
+    assert!(cancels[0].path.contains(&format!("/jobs/{job_id}/cancel")), "{cancels:#?}");
+}
+
+/// How `child` exited, and its stdout; killed, and `hung` the failure, when
+/// it is still running 90 s after `started`.
+fn exit_of(mut child: Child, started: Instant, hung: &str) -> (std::process::ExitStatus, String) {
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
             break status;
         }
         if started.elapsed() > Duration::from_secs(90) {
             let _ = child.kill();
-            panic!("strata did not exit after Ctrl-C");
+            panic!("{hung}");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut stdout = String::new();
     child.stdout.take().expect("stdout").read_to_string(&mut stdout).expect("read");
-    assert_eq!(status.code(), Some(130), "{stdout}");
-    let cancels: Vec<Request> = proxy.requests().into_iter().filter(|r| r.path.contains("/cancel")).collect();
-    assert_eq!(cancels.len(), 1, "{cancels:#?}");
-    assert!(cancels[0].path.contains(&format!("/jobs/{job_id}/cancel")), "{cancels:#?}");
+    (status, stdout)
 }
 
 fn nix_kill(pid: u32) {
@@ -564,27 +613,34 @@ fn fake_key(token_port: u16) -> String {
         .replace("TOKEN_URI", &format!("http://127.0.0.1:{token_port}/token"))
 }
 
-/// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the forms it got.
-fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token endpoint");
+/// A server on 127.0.0.1 that answers every request with the JSON `answer`
+/// makes, and records the requests.
+fn json_server(answer: impl Fn() -> Json + Send + 'static) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local server");
     let port = listener.local_addr().expect("addr").port();
-    let forms: Arc<Mutex<Vec<String>>> = Arc::default();
-    let recorded = forms.clone();
+    let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let recorded = requests.clone();
     std::thread::spawn(move || {
         for mut stream in listener.incoming().flatten() {
             let Some((_, request)) = read_request(&mut stream) else { continue };
-            recorded.lock().expect("forms").push(request.body);
-            let body = json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}).to_string();
+            recorded.lock().expect("requests").push(request);
+            let body = answer().to_string();
             let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = stream.write_all(response.as_bytes());
         }
     });
-    (port, forms)
+    (port, requests)
+}
+
+/// A token endpoint on 127.0.0.1 that accepts any signed JWT; records the requests it got.
+fn token_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    json_server(move || json!({"access_token": token, "expires_in": 3600, "token_type": "Bearer"}))
 }
 
 /// The JSON inside a JWT's payload (base64url, unpadded).
 fn jwt_payload(jwt: &str) -> Json {
-    let payload = jwt.split('.').nth(1).expect("a JWT has three parts");
+    // Padding, if any, arrives form-encoded.
+    let payload = jwt.split('.').nth(1).expect("a JWT has three parts").trim_end_matches("%3D").trim_end_matches('=');
     let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut bits = 0u32;
     let mut count = 0;
@@ -625,7 +681,7 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
 
     let forms = forms.lock().expect("forms").clone();
     assert!(!forms.is_empty(), "the token endpoint was never asked");
-    let form = &forms[0];
+    let form = &forms[0].body;
     assert!(form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"), "{form}");
     let assertion = form.split('&').find_map(|pair| pair.strip_prefix("assertion=")).expect("a signed assertion");
     let claims = jwt_payload(assertion);
@@ -888,4 +944,334 @@ fn accepted_values_with_a_quote_pass_on_bigquery() {
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("PASS  accepted_values_words_word__it_s__plain"), "{}", run.stdout);
     assert_eq!(emulator.query("select word from `shop-test.analytics.words` order by 1"), [["it's"], ["plain"]]);
+}
+
+/// The ids of the jobs inserted with `marker` in their statement.
+fn job_ids_of(requests: &[Request], marker: &str) -> Vec<String> {
+    inserts_of(requests, marker)
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Json>(&r.body).ok()?["jobReference"]["jobId"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The requests that ask about one of the jobs `ids` (polls, `jobs.get`).
+fn asking_about<'a>(requests: &'a [Request], ids: &[String]) -> Vec<&'a Request> {
+    requests.iter().filter(|r| r.method == "GET" && ids.iter().any(|id| r.path.contains(&format!("/{id}")))).collect()
+}
+
+/// A job answered as accepted and still running, as BigQuery answers a long
+/// job's insert (the emulator runs every job before it answers).
+fn still_running() -> Action {
+    Action::ForwardRewritten(Box::new(|body| body.replace("\"state\":\"DONE\"", "\"state\":\"RUNNING\"")))
+}
+
+/// A proxy that answers the insert of the job whose statement holds
+/// `marker` as accepted and still running, and the n-th question about that
+/// job (a poll, `jobs.get`) with `fault(n)`, counted from 1.
+fn on_questions_about(emulator: &Emulator, marker: &'static str, fault: impl Fn(usize) -> Action + Send + Sync + 'static) -> Proxy {
+    Proxy::start(emulator.port, move |request, seen| {
+        if request.method == "POST" && request.body.contains(marker) {
+            return still_running();
+        }
+        let ids = job_ids_of(seen, marker);
+        if request.method == "GET" && !asking_about(std::slice::from_ref(request), &ids).is_empty() {
+            return fault(asking_about(seen, &ids).len());
+        }
+        Action::Forward
+    })
+}
+
+/// An incremental model without `unique_key`: each run appends its date's row.
+const APPENDED: &str = "{{ config(materialized='incremental') }}\nselect date '{{ ds }}' as day, 1 as n\n";
+/// The statement that appends to `appended`.
+const APPENDS: &str = "insert into `shop-test`.`analytics`.`appended`";
+
+// Polls of an accepted job that get no answer (503s, then a dropped
+// connection) are sent again for the same job: the statement is submitted
+// once, so an append writes its rows once.
+#[test]
+fn a_lost_poll_keeps_polling_the_same_job_instead_of_submitting_it_again() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = on_questions_about(&emulator, APPENDS, |asked| match asked {
+        1..=4 => Action::Answer(503, google_error(503, "backendError", "The service is currently unavailable")),
+        5 => Action::Drop,
+        _ => Action::Forward,
+    });
+    let fixture = Fixture::new()
+        .file("models/appended.sql", APPENDED)
+        .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    for date in ["2026-11-19", "2026-11-20"] {
+        let run = fixture.strata(&["run", "--date", date]);
+        assert_eq!(run.status, 0, "{date}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let requests = proxy.requests();
+    assert_eq!(inserts_of(&requests, APPENDS).len(), 1, "the append was submitted once: {:#?}", inserts_of(&requests, APPENDS));
+    assert!(asking_about(&requests, &job_ids_of(&requests, APPENDS)).len() > 5, "the faults were met");
+    let rows = emulator.query("select cast(day as string), n from `shop-test.analytics.appended` order by 1");
+    assert_eq!(rows, [["2026-11-19", "1"], ["2026-11-20", "1"]]);
+}
+
+// A call BigQuery never answers times out (`job_creation_timeout_seconds`,
+// 60 s unless set) and is asked again, instead of hanging the run.
+#[test]
+fn a_call_that_never_gets_an_answer_times_out_and_is_asked_again() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = on_questions_about(&emulator, BUILDS_ONE, |asked| if asked == 1 { Action::Hang } else { Action::Forward });
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      job_creation_timeout_seconds: 2\n");
+    let child = crate::strata_command(fixture.path()).arg("run").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let (status, stdout) = exit_of(child, Instant::now(), "strata still waits for an answer that never comes");
+    assert_eq!(status.code(), Some(0), "{stdout}");
+    let requests = proxy.requests();
+    assert_eq!(inserts_of(&requests, BUILDS_ONE).len(), 1);
+    assert!(asking_about(&requests, &job_ids_of(&requests, BUILDS_ONE)).len() >= 2, "the poll was asked again");
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+/// The statement that lists a dataset's tables.
+const LISTS: &str = "INFORMATION_SCHEMA.TABLES";
+
+/// The events project with `daily` built for 2026-11-03 and 2026-11-04 on the emulator.
+fn daily_with_history(emulator: &Emulator) -> Fixture {
+    let fixture = shop_on(crate::dates::events(), emulator, "");
+    for args in [&["seed"][..], &["run", "--date", "2026-11-03"], &["run", "--date", "2026-11-04"]] {
+        let run = fixture.strata(args);
+        assert_eq!(run.status, 0, "{args:?}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    assert_eq!(daily(emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]));
+    fixture
+}
+
+// A listing that fails, or answers what strata cannot read, fails the run
+// (exit 2) instead of being read as an empty dataset, which would rebuild
+// incremental tables from scratch. Only BigQuery's 404 for the dataset itself
+// means "no tables yet".
+#[test]
+fn a_listing_that_fails_or_cannot_be_read_fails_the_run_instead_of_rebuilding() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = daily_with_history(&emulator);
+    let unreadable_rows = json!({
+        "kind": "bigquery#getQueryResultsResponse",
+        "jobComplete": true,
+        "schema": {"fields": [{"name": "table_name", "type": "STRING"}]},
+        "rows": [{"f": [{"v": "daily"}]}],
+        "totalRows": "1"
+    })
+    .to_string();
+    let cases: [(&str, Box<dyn Fn(&Request, &[Request]) -> Action + Send + Sync>); 3] = [
+        (
+            "a job that says not found, for a dataset that exists (another location)",
+            Box::new(|request, _| {
+                if request.method == "POST" && request.body.contains(LISTS) {
+                    Action::Answer(404, google_error(404, "notFound", "Not found: Dataset shop-test:analytics was not found in location EU"))
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+        (
+            "a server error with a page instead of JSON",
+            Box::new(|request, _| {
+                if request.method == "POST" && request.body.contains(LISTS) {
+                    Action::Answer(500, "<html><body>Internal Server Error</body></html>".into())
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+        (
+            "rows of another shape",
+            Box::new(move |request, seen| {
+                let ids = job_ids_of(seen, LISTS);
+                if request.method == "GET" && request.path.contains("/queries/") && !asking_about(std::slice::from_ref(request), &ids).is_empty() {
+                    Action::Answer(200, unreadable_rows.clone())
+                } else {
+                    Action::Forward
+                }
+            }),
+        ),
+    ];
+    let mut report = String::new();
+    for (what, rule) in cases {
+        let proxy = Proxy::start(emulator.port, rule);
+        let profiles = emulator_profiles("shop", &proxy.endpoint(), &emulator.project, "      job_retries: 0\n");
+        std::fs::write(fixture.path().join("profiles.yml"), profiles).expect("write profiles.yml");
+        let run = fixture.strata(&["run", "--date", "2026-11-05"]);
+        assert_eq!(run.status, 2, "{what}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "{what}: the history is intact");
+        let stderr = regex::Regex::new(r"strata_[0-9a-f]+_\d+_\d+").expect("regex").replace_all(&run.stderr, "<job>");
+        report.push_str(&format!("## {what}\n{}\n", stderr.replace(&proxy.endpoint(), "<endpoint>")));
+        assert!(
+            proxy.requests().iter().all(|r| !r.body.contains("create or replace table `shop-test`.`analytics`.`daily`")),
+            "{what}: nothing was rebuilt"
+        );
+    }
+    insta::assert_snapshot!(report);
+}
+
+// A listing that (wrongly) leaves out an existing incremental table does not
+// cost it its history: before building it anew, strata asks BigQuery for the
+// table itself, finds it, and stops.
+#[test]
+fn a_listing_that_misses_an_incremental_table_does_not_wipe_it() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = daily_with_history(&emulator);
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        if request.method == "POST" && request.body.contains(LISTS) {
+            // The same query, answering no rows.
+            Action::ForwardBody(request.body.replace(" as t left join ", " as t inner join ").replace("on c.table_name = t.table_name", "on false"))
+        } else {
+            Action::Forward
+        }
+    });
+    let fixture = fixture.file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    let run = fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("`analytics.daily` exists, although listing its dataset did not show it; strata stops rather than build it anew and lose its rows"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "the earlier partitions survive");
+    assert!(proxy.requests().iter().any(|r| r.method == "GET" && r.path.ends_with("/datasets/analytics/tables/daily")), "BigQuery was asked for the table");
+}
+
+/// IAM's credentials API on 127.0.0.1: `generateAccessToken` answers `token`
+/// for any account; records each request.
+fn iam_endpoint(token: &'static str) -> (u16, Arc<Mutex<Vec<Request>>>) {
+    json_server(move || {
+        let expires = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        json!({"accessToken": token, "expireTime": expires})
+    })
+}
+
+/// The tests' service-account key as a YAML mapping under `keyfile_json:`,
+/// indented for a target's fields.
+fn key_as_yaml(key: &str) -> String {
+    let key: Json = serde_json::from_str(key).expect("key JSON");
+    let mut yaml = String::from("      keyfile_json:\n");
+    for (field, value) in key.as_object().expect("key object") {
+        // A JSON string is a YAML double-quoted string.
+        yaml.push_str(&format!("        {field}: {value}\n"));
+    }
+    yaml
+}
+
+// A dbt-bigquery profile works unchanged: the key as a YAML mapping, another
+// service account impersonated through IAM with the profile's scopes, jobs
+// run and billed in `execution_project` while the tables stay in `project`,
+// and dbt's `job_execution_timeout_seconds`. No token reaches the output.
+#[test]
+fn a_dbt_bigquery_profile_with_impersonation_and_an_execution_project_works_unchanged() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let (token_port, forms) = token_endpoint("strata-base-token");
+    let (iam_port, iam) = iam_endpoint("strata-impersonated-token");
+    let extra = format!(
+        "      method: service-account-json\n{}      impersonate_service_account: runner@shop-test.iam.gserviceaccount.com\n      \
+         scopes: [https://www.googleapis.com/auth/bigquery, https://www.googleapis.com/auth/cloud-platform]\n      \
+         execution_project: shop-billing\n      job_execution_timeout_seconds: 300\n",
+        key_as_yaml(&fake_key(token_port))
+    );
+    let fixture = one_model(&emulator, &proxy.endpoint(), &extra);
+    let output = crate::strata_command(fixture.path())
+        .arg("run")
+        .env("STRATA_IAM_CREDENTIALS_ENDPOINT", format!("http://127.0.0.1:{iam_port}"))
+        .output()
+        .expect("run");
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(!stderr.contains("warning"), "every key is known: {stderr}");
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+
+    // The key signed in through its token endpoint, then IAM gave the
+    // impersonated account's token, asked with the base token and the scopes.
+    assert!(!forms.lock().expect("forms").is_empty(), "the key's token endpoint was asked");
+    let iam = iam.lock().expect("iam").clone();
+    assert!(!iam.is_empty(), "IAM was asked");
+    assert!(iam[0].path.ends_with("/v1/projects/-/serviceAccounts/runner@shop-test.iam.gserviceaccount.com:generateAccessToken"), "{}", iam[0].path);
+    assert!(iam[0].head.to_ascii_lowercase().contains("authorization: bearer strata-base-token"), "{}", iam[0].head);
+    let asked: Json = serde_json::from_str(&iam[0].body).expect("IAM request");
+    assert_eq!(asked["scope"], json!(["https://www.googleapis.com/auth/bigquery", "https://www.googleapis.com/auth/cloud-platform"]));
+
+    let requests = proxy.requests();
+    assert!(requests.iter().all(|r| r.head.to_ascii_lowercase().contains("authorization: bearer strata-impersonated-token")), "{requests:#?}");
+    let inserts = inserts_of(&requests, BUILDS_ONE);
+    assert_eq!(inserts.len(), 1);
+    assert!(inserts[0].path.ends_with("/projects/shop-billing/jobs"), "jobs run in the execution project: {}", inserts[0].path);
+    let job: Json = serde_json::from_str(&inserts[0].body).expect("job");
+    assert_eq!(job["jobReference"]["projectId"], "shop-billing");
+    assert_eq!(job["configuration"]["jobTimeoutMs"], "300000");
+    let mut written = format!("{stdout}{stderr}");
+    for entry in walkdir_files(&fixture.path().join("target")) {
+        written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).expect("read target file")));
+    }
+    for secret in ["strata-base-token", "strata-impersonated-token", "PRIVATE KEY"] {
+        assert!(!written.contains(secret), "`{secret}` was written out");
+    }
+}
+
+// A key strata does not use is a warning at its line, not silence: one that
+// dbt-bigquery knows says strata ignores it, any other suggests a name.
+#[test]
+fn profile_keys_strata_does_not_use_are_warnings_at_their_line() {
+    let profiles = "shop:\n  target: prod\n  outputs:\n    prod:\n      type: bigquery\n      method: oauth\n      project: shop-prod\n      \
+                    dataset: analytics\n      retries: 2\n      timeout_seconds: 300\n      gcs_bucket: shop-python-models\n      \
+                    job_retry_deadline_seconds: 600\n      locaton: EU\n      job_retires: 3\n      flavour: strawberry\n";
+    let fixture = Fixture::new().file("models/one.sql", "select 1 as id\n").file("profiles.yml", profiles);
+    let run = fixture.strata(&["ls"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    insta::assert_snapshot!(run.stderr);
+}
+
+/// A seed with what CSV makes hard: a quoted delimiter, quotes, empty cells.
+const SOURCES_CSV: &str = "id,name,day,active,score\n1,\"Smith, Jo\",2026-11-01,True,1.5\n2,,2026-11-02,False,\n3,\"say \"\"hi\"\"\",,true,2\n";
+
+fn sources(emulator: &Emulator) -> Vec<Vec<String>> {
+    emulator.query(
+        "select id, coalesce(name, 'NULL'), coalesce(cast(day as string), 'NULL'), cast(active as string), coalesce(cast(score as string), 'NULL') \
+         from `shop-test.analytics.sources` order by id",
+    )
+}
+
+// A seed is one load job, its file uploaded with it (as dbt-bigquery loads
+// seeds), not a series of inserts; where the API has no upload endpoint
+// (404), the inserts load it instead, with the same rows.
+#[test]
+fn seeds_load_with_a_load_job_and_with_inserts_where_uploads_are_missing() {
+    let emulator = Emulator::start("shop-test");
+    let expected = [
+        ["1", "Smith, Jo", "2026-11-01", "true", "1.5"],
+        ["2", "NULL", "2026-11-02", "false", "NULL"],
+        ["3", "say \"hi\"", "NULL", "true", "2.0"],
+    ]
+    .map(|row| row.map(str::to_string).to_vec());
+    for uploads in [true, false] {
+        let proxy = Proxy::start(emulator.port, move |request, _| {
+            if !uploads && request.path.starts_with("/upload/") {
+                Action::Answer(404, "<html><body>Not Found</body></html>".into())
+            } else {
+                Action::Forward
+            }
+        });
+        let fixture = Fixture::new()
+            .file("seeds/sources.csv", SOURCES_CSV)
+            .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+        let run = fixture.strata(&["seed"]);
+        assert_eq!(run.status, 0, "uploads: {uploads}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("OK    loaded seed analytics.sources  3 rows"), "{}", run.stdout);
+        assert_eq!(sources(&emulator), expected, "uploads: {uploads}");
+        let requests = proxy.requests();
+        let uploaded: Vec<&Request> = requests.iter().filter(|r| r.method == "POST" && r.path.starts_with("/upload/")).collect();
+        assert_eq!(uploaded.len(), 1, "{uploaded:#?}");
+        assert!(uploaded[0].path.ends_with("/upload/bigquery/v2/projects/shop-test/jobs?uploadType=multipart"), "{}", uploaded[0].path);
+        let inserts = inserts_of(&requests, "insert into `shop-test`.`analytics`.`sources__strata_new`");
+        if uploads {
+            assert!(uploaded[0].head.to_ascii_lowercase().contains("content-type: multipart/related; boundary="), "{}", uploaded[0].head);
+            assert!(uploaded[0].body.contains("\"writeDisposition\":\"WRITE_TRUNCATE\""), "{}", uploaded[0].body);
+            assert!(uploaded[0].body.contains(SOURCES_CSV), "the file is uploaded as it is: {}", uploaded[0].body);
+            assert!(inserts.is_empty(), "{inserts:#?}");
+        } else {
+            assert_eq!(inserts.len(), 1, "the fallback inserts: {inserts:#?}");
+        }
+    }
 }

@@ -5,10 +5,12 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::client_builder::ClientBuilder;
+use gcp_bigquery_client::yup_oauth2 as yup;
 use gcp_bigquery_client::error::BQError;
 use serde_json::Value as Json;
 
@@ -20,7 +22,10 @@ use crate::warehouse::bigquery::describe_error;
 /// The `bigquery` fields of a target, read once when the warehouse opens.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// Where the tables are.
     pub project: String,
+    /// Where jobs run and are billed, when not in `project` (dbt's `execution_project`).
+    pub execution_project: Option<String>,
     pub location: Option<String>,
     pub credentials: Credentials,
     /// How often a job that failed for a reason worth retrying is sent again.
@@ -31,6 +36,14 @@ pub struct Settings {
     pub api_endpoint: Option<String>,
     /// On-demand price per TiB, for `--dry-run`'s estimate.
     pub cost_per_tib: f64,
+    /// How long each API call may wait for an answer (dbt's
+    /// `job_creation_timeout_seconds`, else [`DEFAULT_REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
+    /// The OAuth scopes tokens are asked for (dbt's `scopes`).
+    pub scopes: Vec<String>,
+    /// The service account jobs run as, through IAM's `generateAccessToken`
+    /// with the credential above (dbt's `impersonate_service_account`).
+    pub impersonate_service_account: Option<String>,
 }
 
 /// How strata signs its requests in.
@@ -47,6 +60,26 @@ pub enum Credentials {
     /// authorized-user file, or the metadata server).
     ApplicationDefault,
 }
+
+/// How long strata waits to connect to BigQuery.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long strata waits for the answer to an API call when the profile does
+/// not say: above the 10 s a poll asks BigQuery to hold its answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a poll asks BigQuery to hold its answer while a job runs.
+const POLL_WAIT: Duration = Duration::from_secs(10);
+
+/// What is escaped in a path segment (an account's e-mail, a project id).
+pub(super) const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
+
+/// dbt-bigquery's default scopes.
+const DEFAULT_SCOPES: [&str; 3] =
+    ["https://www.googleapis.com/auth/bigquery", "https://www.googleapis.com/auth/cloud-platform", "https://www.googleapis.com/auth/drive"];
+
+/// Where IAM's credentials API is; `STRATA_IAM_CREDENTIALS_ENDPOINT` overrides
+/// it (a private endpoint, or the tests' local server).
+const IAM_CREDENTIALS_ENDPOINT: &str = "https://iamcredentials.googleapis.com";
 
 /// dbt-bigquery's default number of retries of a failed job.
 const DEFAULT_JOB_RETRIES: u32 = 1;
@@ -66,7 +99,8 @@ impl Settings {
             Some(Json::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        let job_retries = match fields.get("job_retries") {
+        // `retries` is dbt-bigquery's older name.
+        let job_retries = match fields.get("job_retries").or_else(|| fields.get("retries")) {
             None | Some(Json::Null) => DEFAULT_JOB_RETRIES,
             Some(value) => value
                 .as_u64()
@@ -89,6 +123,15 @@ impl Settings {
                 .filter(|cost| *cost >= 0.0)
                 .ok_or_else(|| error(format!("`cost_per_tib` must be a number of US dollars, not `{value}`"), "cost_per_tib"))?,
         };
+        let request_timeout = match fields.get("job_creation_timeout_seconds") {
+            None | Some(Json::Null) => DEFAULT_REQUEST_TIMEOUT,
+            Some(value) => value
+                .as_f64()
+                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| error(format!("`job_creation_timeout_seconds` must be a positive number of seconds, not `{value}`"), "job_creation_timeout_seconds"))?,
+        };
         let api_endpoint = text("api_endpoint").map(|url| url.trim_end_matches('/').to_string());
         // An emulator takes requests without credentials: `api_endpoint`
         // without a `method`, or `method: emulator`. A method named beside an
@@ -110,6 +153,13 @@ impl Settings {
             "emulator" => Credentials::None,
             _ => Credentials::ApplicationDefault,
         };
+        let scopes = match fields.get("scopes") {
+            None | Some(Json::Null) => DEFAULT_SCOPES.iter().map(|scope| scope.to_string()).collect(),
+            Some(Json::Array(items)) if !items.is_empty() && items.iter().all(|item| item.as_str().is_some_and(|s| !s.is_empty())) => {
+                items.iter().filter_map(Json::as_str).map(str::to_string).collect()
+            }
+            Some(other) => return Err(error(format!("`scopes` must be a list of OAuth scopes, not `{other}`"), "scopes")),
+        };
         let location = text("location");
         if let Some(location) = location.as_ref().filter(|location| !is_location(location)) {
             return Err(error(format!("`{location}` is not a BigQuery location"), "location")
@@ -117,17 +167,50 @@ impl Settings {
         }
         Ok(Settings {
             project: target.database.clone().unwrap_or_default(),
+            execution_project: text("execution_project"),
+            scopes,
+            impersonate_service_account: text("impersonate_service_account"),
             location,
             credentials,
             job_retries,
             priority,
             api_endpoint,
             cost_per_tib,
+            request_timeout,
         })
+    }
+
+    /// The project jobs run in: `execution_project`, else `project`.
+    pub fn job_project(&self) -> &str {
+        self.execution_project.as_deref().unwrap_or(&self.project)
+    }
+
+    /// Where files are uploaded for load jobs: the API's upload path.
+    pub fn upload_base(&self) -> String {
+        match &self.api_endpoint {
+            Some(endpoint) => match endpoint.strip_suffix("/bigquery/v2") {
+                Some(root) => format!("{root}/upload/bigquery/v2"),
+                None => format!("{endpoint}/upload"),
+            },
+            None => "https://bigquery.googleapis.com/upload/bigquery/v2".into(),
+        }
+    }
+
+    /// How long a poll asks BigQuery to hold its answer: well inside the
+    /// time strata waits for any answer.
+    pub fn poll_wait(&self) -> Duration {
+        POLL_WAIT.min(self.request_timeout / 2)
     }
 
     /// Which credential is used, without any of its secret parts.
     pub fn describe_credentials(&self) -> String {
+        match &self.impersonate_service_account {
+            Some(account) => format!("{}, impersonating `{account}`", self.describe_base_credentials()),
+            None => self.describe_base_credentials(),
+        }
+    }
+
+    fn describe_base_credentials(&self) -> String {
         match &self.credentials {
             Credentials::None => format!("none (`api_endpoint: {}`)", self.api_endpoint.as_deref().unwrap_or_default()),
             Credentials::KeyFile(path) => format!("service-account key file `{}`{}", path.display(), client_email(std::fs::read_to_string(path).ok().as_deref())),
@@ -181,66 +264,182 @@ impl Authenticator for NoAuthentication {
     }
 }
 
-pub(super) async fn build_client(settings: &Settings) -> Result<Client, WarehouseError> {
+/// The HTTP client every BigQuery call goes through: none waits without end
+/// for a connection or an answer (a dropped packet would hang the run).
+fn http_client(settings: &Settings) -> Result<reqwest::Client, WarehouseError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .read_timeout(settings.request_timeout)
+        .build()
+        .map_err(|err| WarehouseError::Connect(format!("could not create the HTTP client for BigQuery: {err}")))
+}
+
+/// The API client, and what the calls it does not make (uploads) need: the
+/// signer of requests and the HTTP client with its timeouts.
+#[derive(Clone)]
+pub(super) struct Api {
+    pub client: Client,
+    pub authenticator: Arc<dyn Authenticator>,
+    pub http: reqwest::Client,
+}
+
+pub(super) async fn build_client(settings: &Settings) -> Result<Api, WarehouseError> {
+    let http = http_client(settings)?;
+    let base = base_authenticator(settings).await?;
+    let authenticator: Arc<dyn Authenticator> = match &settings.impersonate_service_account {
+        Some(account) => Arc::new(Impersonated {
+            base,
+            account: account.clone(),
+            scopes: settings.scopes.clone(),
+            endpoint: std::env::var("STRATA_IAM_CREDENTIALS_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| IAM_CREDENTIALS_ENDPOINT.to_string()),
+            http: http.clone(),
+            cached: Arc::default(),
+        }),
+        None => base,
+    };
     let mut builder = ClientBuilder::new();
+    builder.with_client(http.clone());
     if let Some(endpoint) = &settings.api_endpoint {
         builder.with_v2_base_url(endpoint.clone());
     }
-    let credential_error = |what: String, err: BQError| {
-        WarehouseError::Connect(format!("{what}: {}", describe_error(&err)))
-    };
+    let client = builder
+        .build_from_authenticator(authenticator.clone())
+        .await
+        .map_err(|err| WarehouseError::Connect(format!("could not create the BigQuery client: {}", describe_error(&err))))?;
+    Ok(Api { client, authenticator, http })
+}
+
+/// What signs requests in, as the target's `method` says, with its scopes.
+async fn base_authenticator(settings: &Settings) -> Result<Arc<dyn Authenticator>, WarehouseError> {
+    let io_error = |what: String, err: std::io::Error| WarehouseError::Connect(format!("{what}: {err}"));
+    let scoped = |auth| -> Arc<dyn Authenticator> { Arc::new(Scoped { auth, scopes: settings.scopes.clone() }) };
     match &settings.credentials {
-        Credentials::None => builder
-            .build_from_authenticator(Arc::new(NoAuthentication))
-            .await
-            .map_err(|err| credential_error("could not create the BigQuery client".into(), err)),
+        Credentials::None => Ok(Arc::new(NoAuthentication)),
         Credentials::KeyFile(path) => {
             let text = std::fs::read_to_string(path).map_err(|err| {
                 WarehouseError::Connect(format!("could not read the service-account key file `{}`: {err}", path.display()))
             })?;
-            from_key_file(&builder, path, &text, "service-account key file").await
+            from_key_file(path, &text, "service-account key file").await.map(scoped)
         }
         Credentials::KeyJson(text) => {
             let key = parse_key(text)
                 .map_err(|err| WarehouseError::Connect(format!("`keyfile_json` is not a service-account key: {err}")))?;
-            builder
-                .build_from_service_account_key(key, false)
+            yup::ServiceAccountAuthenticator::builder(key)
+                .build()
                 .await
-                .map_err(|err| credential_error("could not use the service-account key of `keyfile_json`".into(), err))
+                .map(scoped)
+                .map_err(|err| io_error("could not use the service-account key of `keyfile_json`".into(), err))
         }
         Credentials::ApplicationDefault => {
             let Some(path) = application_default_file() else {
                 // No file: the metadata server of a Google Cloud machine.
-                return builder
-                    .build_from_application_default_credentials()
-                    .await
-                    .map_err(|err| credential_error("could not find application default credentials".into(), err));
+                let options = yup::ApplicationDefaultCredentialsFlowOpts::default();
+                let built = match yup::ApplicationDefaultCredentialsAuthenticator::builder(options).await {
+                    yup::authenticator::ApplicationDefaultCredentialsTypes::InstanceMetadata(auth) => auth.build().await,
+                    yup::authenticator::ApplicationDefaultCredentialsTypes::ServiceAccount(auth) => auth.build().await,
+                };
+                return built.map(scoped).map_err(|err| io_error("could not find application default credentials".into(), err));
             };
             let text = std::fs::read_to_string(&path).map_err(|err| {
                 WarehouseError::Connect(format!("could not read the application default credentials `{}`: {err}", path.display()))
             })?;
             let kind = serde_json::from_str::<Json>(&text).ok().and_then(|key| key.get("type").and_then(Json::as_str).map(str::to_string));
             if kind.as_deref() == Some("authorized_user") {
-                builder
-                    .build_from_authorized_user_authenticator(&path)
-                    .await
-                    .map_err(|err| credential_error(format!("could not use gcloud's authorized-user file `{}`", path.display()), err))
+                let what = || format!("could not use gcloud's authorized-user file `{}`", path.display());
+                let secret = yup::read_authorized_user_secret(&path).await.map_err(|err| io_error(what(), err))?;
+                yup::AuthorizedUserAuthenticator::builder(secret).build().await.map(scoped).map_err(|err| io_error(what(), err))
             } else {
-                from_key_file(&builder, &path, &text, "application default credentials").await
+                from_key_file(&path, &text, "application default credentials").await.map(scoped)
             }
         }
     }
 }
 
-/// A client signing in with the service-account key `text`, read from `path`
-/// (`what` names the file in messages).
-async fn from_key_file(builder: &ClientBuilder, path: &Path, text: &str, what: &str) -> Result<Client, WarehouseError> {
+/// yup-oauth2's authenticator for one credential, asking for `scopes`.
+#[derive(Clone)]
+struct Scoped {
+    auth: yup::authenticator::DefaultAuthenticator,
+    scopes: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Authenticator for Scoped {
+    async fn access_token(&self) -> Result<String, BQError> {
+        let token = self.auth.token(&self.scopes).await?;
+        token.token().map(str::to_string).ok_or(BQError::NoToken)
+    }
+}
+
+/// Signs in as another service account: IAM's `generateAccessToken`,
+/// authorised by the base credential, gives a token for the account, kept
+/// until a minute before it expires. See:
+/// <https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken>
+#[derive(Clone)]
+struct Impersonated {
+    base: Arc<dyn Authenticator>,
+    account: String,
+    scopes: Vec<String>,
+    endpoint: String,
+    http: reqwest::Client,
+    cached: Arc<tokio::sync::Mutex<Option<(String, std::time::Instant)>>>,
+}
+
+/// IAM's answer to `generateAccessToken`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeneratedToken {
+    access_token: String,
+    expire_time: String,
+}
+
+#[async_trait::async_trait]
+impl Authenticator for Impersonated {
+    async fn access_token(&self) -> Result<String, BQError> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && *expires > std::time::Instant::now() + Duration::from_secs(60)
+        {
+            return Ok(token.clone());
+        }
+        let url = format!(
+            "{}/v1/projects/-/serviceAccounts/{}:generateAccessToken",
+            self.endpoint.trim_end_matches('/'),
+            percent_encoding::utf8_percent_encode(&self.account, PATH_SEGMENT)
+        );
+        let base_token = self.base.access_token().await?;
+        let body = serde_json::json!({"scope": self.scopes, "lifetime": "3600s"});
+        let response = self.http.post(url).bearer_auth(base_token).json(&body).send().await?;
+        if !response.status().is_success() {
+            let status = response.error_for_status_ref().err();
+            let text = response.text().await?;
+            return Err(match (serde_json::from_str(&text), status) {
+                (Ok(error), _) => BQError::ResponseError { error },
+                (Err(_), Some(status)) => BQError::RequestError(status),
+                (Err(_), None) => BQError::NoToken,
+            });
+        }
+        let generated: GeneratedToken = response.json().await?;
+        let lifetime = chrono::DateTime::parse_from_rfc3339(&generated.expire_time)
+            .ok()
+            .and_then(|expires| (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok())
+            .unwrap_or_default();
+        *cached = Some((generated.access_token.clone(), std::time::Instant::now() + lifetime));
+        Ok(generated.access_token)
+    }
+}
+
+/// yup-oauth2's authenticator for the service-account key `text`, read from
+/// `path` (`what` names the file in messages).
+async fn from_key_file(path: &Path, text: &str, what: &str) -> Result<yup::authenticator::DefaultAuthenticator, WarehouseError> {
     let key = parse_key(text)
         .map_err(|err| WarehouseError::Connect(format!("the {what} `{}` is not a service-account key: {err}", path.display())))?;
-    builder
-        .build_from_service_account_key(key, false)
+    yup::ServiceAccountAuthenticator::builder(key)
+        .build()
         .await
-        .map_err(|err| WarehouseError::Connect(format!("could not use the {what} `{}`: {}", path.display(), describe_error(&err))))
+        .map_err(|err| WarehouseError::Connect(format!("could not use the {what} `{}`: {err}", path.display())))
 }
 
 /// Where application default credentials are, as Google's libraries look:

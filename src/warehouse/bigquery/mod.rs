@@ -5,6 +5,7 @@
 //! threads stay as they are for DuckDB.
 
 mod auth;
+mod load;
 
 pub use auth::{Credentials, KeyError, Settings};
 
@@ -33,6 +34,7 @@ use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, Relat
 pub struct BigQuery {
     runtime: tokio::runtime::Runtime,
     client: Client,
+    api: auth::Api,
     settings: Arc<Settings>,
     /// Jobs sent and not yet finished, cancelled by `interrupt`.
     running: Arc<Mutex<HashSet<String>>>,
@@ -48,11 +50,12 @@ impl BigQuery {
             .enable_all()
             .build()
             .map_err(|err| WarehouseError::Connect(format!("could not start the BigQuery client: {err}")))?;
-        let client = runtime.block_on(auth::build_client(&settings))?;
+        let api = runtime.block_on(auth::build_client(&settings))?;
         let (interrupted, _) = tokio::sync::watch::channel(false);
         Ok(BigQuery {
             runtime,
-            client,
+            client: api.client.clone(),
+            api,
             settings: Arc::new(settings),
             running: Arc::new(Mutex::new(HashSet::new())),
             interrupted,
@@ -70,6 +73,7 @@ impl Warehouse for BigQuery {
         Ok(Box::new(BigQueryConnection {
             runtime: self.runtime.handle().clone(),
             client: self.client.clone(),
+            api: self.api.clone(),
             settings: self.settings.clone(),
             running: self.running.clone(),
             interrupted: self.interrupted.subscribe(),
@@ -86,7 +90,7 @@ impl Warehouse for BigQuery {
             .map(|id| {
                 let client = self.client.clone();
                 let settings = self.settings.clone();
-                self.runtime.spawn(async move { client.job().cancel_job(&settings.project, &id, settings.location.as_deref()).await })
+                self.runtime.spawn(async move { client.job().cancel_job(settings.job_project(), &id, settings.location.as_deref()).await })
             })
             .collect();
         // Each cancel was sent concurrently; wait a little for them to reach BigQuery.
@@ -124,6 +128,7 @@ impl Warehouse for BigQuery {
 struct BigQueryConnection {
     runtime: tokio::runtime::Handle,
     client: Client,
+    api: auth::Api,
     settings: Arc<Settings>,
     running: Arc<Mutex<HashSet<String>>>,
     interrupted: tokio::sync::watch::Receiver<bool>,
@@ -141,8 +146,10 @@ fn classify(err: &BQError) -> (String, bool) {
                 || code >= 500
                 || error.error.errors.iter().any(|e| e.get("reason").is_some_and(|r| RETRYABLE_REASONS.contains(&r.as_str())))
         }
-        // No answer, or an answer that is not the API's JSON (a proxy's 502 or 429 page).
-        BQError::RequestError(err) => err.is_timeout() || err.is_connect() || err.is_decode() || err.is_body(),
+        // No answer (refused, dropped, timed out), or an answer that is not
+        // the API's JSON (a proxy's 502 or 429 page). Only a request that
+        // could not be built is not worth sending again.
+        BQError::RequestError(err) => !err.is_builder(),
         _ => false,
     };
     (describe_error(err), retryable)
@@ -162,9 +169,26 @@ pub(crate) fn describe_error(err: &BQError) -> String {
                 message = format!("{message}: {inner}");
                 source = inner.source();
             }
-            message
+            // A proxy's or load balancer's page, not the API's answer.
+            if err.is_decode() { format!("the answer was not BigQuery's JSON ({message})") } else { message }
         }
         other => other.to_string(),
+    }
+}
+
+/// BigQuery's reason code for an error (`notFound`, `accessDenied`).
+fn reason_of(err: &BQError) -> Option<String> {
+    match err {
+        BQError::ResponseError { error } => error.error.errors.first().and_then(|e| e.get("reason")).cloned(),
+        _ => None,
+    }
+}
+
+/// `err` with BigQuery's reason code for it.
+fn with_reason(err: WarehouseError, code: Option<String>) -> WarehouseError {
+    match err {
+        WarehouseError::Query { message, retryable, job_id, at, .. } => WarehouseError::Query { message, retryable, job_id, at, reason: code },
+        other => other,
     }
 }
 
@@ -188,8 +212,38 @@ fn new_job_id() -> String {
     format!("strata_{nanos:x}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// How long one `getQueryResults` call waits on the server for a job to finish.
-const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long strata goes on asking about a job BigQuery does not answer for
+/// (lost connections, 5xx) before it gives up waiting for it.
+const LOST_CONTACT: Duration = Duration::from_secs(600);
+
+/// How a running job is waited on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Poll {
+    /// `getQueryResults`, which BigQuery holds until the query ends (or 10 s pass).
+    QueryResults,
+    /// `jobs.get` after a pause: for jobs without results (loads).
+    Job,
+}
+
+/// A finished job, or the error it ended with.
+fn ended_well(finished: ApiJob, id: &str, sql: &str) -> Result<ApiJob, JobFailure> {
+    let Some(error) = finished.status.as_ref().and_then(|s| s.error_result.as_ref()) else { return Ok(finished) };
+    let reason = error.reason.clone().unwrap_or_default();
+    let message = error.message.clone().unwrap_or_else(|| reason.clone());
+    let retryable = RETRYABLE_REASONS.contains(&reason.as_str());
+    let err = with_reason(job_error(message, retryable, id, sql), Some(reason).filter(|r| !r.is_empty()));
+    Err(if retryable { JobFailure::Retryable(err) } else { JobFailure::Final(err) })
+}
+
+/// Why a job did not finish well.
+enum JobFailure {
+    /// The job ran and BigQuery failed it for a reason worth a new try
+    /// (`backendError`, `rateLimitExceeded`): it wrote nothing, so a new job
+    /// may run the statement again.
+    Retryable(WarehouseError),
+    /// Anything else, a job that may still run included.
+    Final(WarehouseError),
+}
 
 impl BigQueryConnection {
     fn is_interrupted(&self) -> bool {
@@ -214,9 +268,22 @@ impl BigQueryConnection {
         }
     }
 
-    /// Sends `job` and waits for it, again with a new id while it fails for a
-    /// reason worth retrying. The finished job's resource.
-    fn execute(&mut self, job: &Job) -> Result<ApiJob, WarehouseError> {
+    /// Sends `job` and waits for it. A job BigQuery accepted is only ever
+    /// waited for, never sent again, unless it ended failed for a reason
+    /// worth retrying (then it wrote nothing): only then does a new job, under
+    /// a new id, run the statement again. The finished job's resource.
+    fn execute(&self, job: &Job) -> Result<ApiJob, WarehouseError> {
+        self.attempts(job.timeout, |id| async move { self.send_and_wait(&id, job).await })
+    }
+
+    /// Runs `submit` (send a job under the id it is given, and wait for it),
+    /// again under a new id while the job fails for a reason worth retrying,
+    /// up to `job_retries` times; cancels it on Ctrl-C or after `timeout`.
+    fn attempts<T, F, Fut>(&self, timeout: Option<Duration>, mut submit: F) -> Result<T, WarehouseError>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, JobFailure>>,
+    {
         if self.is_interrupted() {
             return Err(WarehouseError::Interrupted);
         }
@@ -229,26 +296,26 @@ impl BigQueryConnection {
             let mut interrupted = self.interrupted.clone();
             let result = self.runtime.block_on(async {
                 let limit = async {
-                    match job.timeout {
+                    match timeout {
                         Some(limit) => tokio::time::sleep(limit).await,
                         None => std::future::pending().await,
                     }
                 };
                 tokio::select! {
-                    result = self.send_and_wait(&id, job) => result,
-                    _ = interrupted.wait_for(|interrupted| *interrupted) => Err(WarehouseError::Interrupted),
+                    result = submit(id.clone()) => result,
+                    _ = interrupted.wait_for(|interrupted| *interrupted) => Err(JobFailure::Final(WarehouseError::Interrupted)),
                     () = limit => {
-                        let settings = &self.settings;
-                        let _ = self.client.job().cancel_job(&settings.project, &id, settings.location.as_deref()).await;
-                        Err(WarehouseError::Query {
+                        let _ = self.client.job().cancel_job(self.settings.job_project(), &id, self.settings.location.as_deref()).await;
+                        Err(JobFailure::Final(WarehouseError::Query {
                             message: format!(
                                 "the job ran longer than `job_timeout_seconds` ({}) and was cancelled",
-                                crate::core::format::humantime(job.timeout.unwrap_or_default())
+                                crate::core::format::humantime(timeout.unwrap_or_default())
                             ),
                             retryable: false,
                             job_id: Some(id.clone()),
                             at: None,
-                        })
+                            reason: None,
+                        }))
                     }
                 }
             });
@@ -256,20 +323,21 @@ impl BigQueryConnection {
                 running.remove(&id);
             }
             match result {
-                Err(err) if err.is_retryable() && attempt < self.settings.job_retries => {
+                Err(JobFailure::Retryable(_)) if attempt < self.settings.job_retries => {
                     std::thread::sleep(backoff(attempt));
                     attempt += 1;
                 }
-                result => return result,
+                Ok(finished) => return Ok(finished),
+                Err(JobFailure::Retryable(err) | JobFailure::Final(err)) => return Err(err),
             }
         }
     }
 
-    async fn send_and_wait(&self, id: &str, job: &Job) -> Result<ApiJob, WarehouseError> {
+    async fn send_and_wait(&self, id: &str, job: &Job) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let request = ApiJob {
             job_reference: Some(JobReference {
-                project_id: Some(settings.project.clone()),
+                project_id: Some(settings.job_project().to_string()),
                 job_id: Some(id.to_string()),
                 location: settings.location.clone(),
             }),
@@ -290,43 +358,92 @@ impl BigQueryConnection {
         };
         let jobs = self.client.job();
         let failed = |err: BQError| {
-            let (message, retryable) = classify(&err);
-            job_error(message, retryable, id, &job.sql)
+            let (message, _) = classify(&err);
+            JobFailure::Final(with_reason(job_error(message, false, id, &job.sql), reason_of(&err)))
         };
-        let inserted = match self.call(|| jobs.insert(&settings.project, request.clone())).await {
+        // The insert is sent again with the same id, so a job a lost answer
+        // hid is found (409), not run twice.
+        let inserted = match self.call(|| jobs.insert(settings.job_project(), request.clone())).await {
             Ok(job) => job,
-            // A retried insert whose first try reached BigQuery: the job exists.
             Err(err) if is_status(&err, 409) => {
-                self.call(|| jobs.get_job(&settings.project, id, settings.location.as_deref())).await.map_err(failed)?
+                self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(failed)?
             }
             Err(err) => return Err(failed(err)),
         };
-        let mut current = inserted;
-        // `job_timeout_seconds` is enforced around this wait (see `execute`).
+        let finished = self.wait_until_done(id, inserted, Poll::QueryResults).await?;
+        ended_well(finished, id, &job.sql)
+    }
+
+    /// Polls the accepted job `id` until it is done. A poll that gets no
+    /// answer, or a 5xx or 429, is sent again: the job runs on whatever
+    /// happened to the connection. (`job_timeout_seconds` is enforced
+    /// around this wait, in `attempts`.)
+    async fn wait_until_done(&self, id: &str, mut current: ApiJob, poll: Poll) -> Result<ApiJob, JobFailure> {
+        let settings = &self.settings;
+        let jobs = self.client.job();
+        let get_job = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) });
+        let mut polls = 0;
+        while !is_done(&current) && poll == Poll::Job {
+            // Only query jobs have results to wait on; a load job is asked after a pause.
+            tokio::time::sleep(backoff(polls).max(Duration::from_millis(200)).min(Duration::from_secs(5))).await;
+            polls += 1;
+            current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(get_job)?;
+        }
         while !is_done(&current) {
             let parameters = GetQueryResultsParameters {
                 location: settings.location.clone(),
                 max_results: Some(0),
-                timeout_ms: Some(i32::try_from(POLL_TIMEOUT.as_millis()).unwrap_or(i32::MAX)),
+                timeout_ms: Some(i32::try_from(settings.poll_wait().as_millis()).unwrap_or(i32::MAX)),
                 ..GetQueryResultsParameters::default()
             };
-            let polled = self.call(|| jobs.get_query_results(&settings.project, id, parameters.clone())).await;
-            let complete = match polled {
+            let complete = match self.keep_asking(id, || jobs.get_query_results(settings.job_project(), id, parameters.clone())).await? {
                 Ok(response) => response.job_complete.unwrap_or(false),
                 // A failed job answers getQueryResults with its error; the job resource says it whole.
-                Err(BQError::ResponseError { .. }) => true,
-                Err(err) => return Err(failed(err)),
+                Err(_) => true,
             };
             if complete {
-                current = self.call(|| jobs.get_job(&settings.project, id, settings.location.as_deref())).await.map_err(failed)?;
+                current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(get_job)?;
             }
         }
-        if let Some(error) = current.status.as_ref().and_then(|s| s.error_result.as_ref()) {
-            let reason = error.reason.clone().unwrap_or_default();
-            let message = error.message.clone().unwrap_or_else(|| reason.clone());
-            return Err(job_error(message, RETRYABLE_REASONS.contains(&reason.as_str()), id, &job.sql));
-        }
         Ok(current)
+    }
+
+    /// Asks BigQuery about job `id` (a read, safe to send again) until it
+    /// answers: through lost connections, 5xx and 429, for up to
+    /// [`LOST_CONTACT`]; then the job is given up on (the outer error), and
+    /// not sent again. The answer, or the error BigQuery answered with.
+    async fn keep_asking<T, F, Fut>(&self, id: &str, mut request: F) -> Result<Result<T, BQError>, JobFailure>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, BQError>>,
+    {
+        let started = tokio::time::Instant::now();
+        let mut attempt = 0;
+        loop {
+            match request().await {
+                Ok(answer) => return Ok(Ok(answer)),
+                Err(err) => {
+                    let (message, transient) = classify(&err);
+                    if !transient {
+                        return Ok(Err(err));
+                    }
+                    if started.elapsed() >= LOST_CONTACT {
+                        return Err(JobFailure::Final(WarehouseError::Query {
+                            message: format!(
+                                "BigQuery did not answer about job `{id}` for {} ({message}); it was not sent again, as it may still run: see `bq show -j {id}`",
+                                crate::core::format::humantime(LOST_CONTACT)
+                            ),
+                            retryable: false,
+                            job_id: Some(id.to_string()),
+                            at: None,
+                            reason: None,
+                        }));
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
     }
 
     fn stats(&self, job: &ApiJob) -> JobStats {
@@ -340,7 +457,7 @@ impl BigQueryConnection {
             bytes_billed: query.and_then(|q| number(&q.total_bytes_billed)),
             slot_ms: query.and_then(|q| number(&q.total_slot_ms)).or_else(|| statistics.and_then(|s| number(&s.total_slot_ms))),
             location: job.job_reference.as_ref().and_then(|r| r.location.clone()).or_else(|| self.settings.location.clone()),
-            project_id: Some(self.settings.project.clone()),
+            project_id: Some(self.settings.job_project().to_string()),
         }
     }
 
@@ -364,7 +481,7 @@ impl BigQueryConnection {
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None }
+            WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) }
         };
         self.runtime.block_on(async {
             let mut table = Table::default();
@@ -374,10 +491,10 @@ impl BigQueryConnection {
                 let parameters = GetQueryResultsParameters {
                     location: settings.location.clone(),
                     page_token: page_token.clone(),
-                    timeout_ms: Some(i32::try_from(POLL_TIMEOUT.as_millis()).unwrap_or(i32::MAX)),
+                    timeout_ms: Some(i32::try_from(settings.poll_wait().as_millis()).unwrap_or(i32::MAX)),
                     ..GetQueryResultsParameters::default()
                 };
-                let page = self.call(|| jobs.get_query_results(&settings.project, id, parameters.clone())).await.map_err(failed)?;
+                let page = self.call(|| jobs.get_query_results(settings.job_project(), id, parameters.clone())).await.map_err(failed)?;
                 if table.columns.is_empty() {
                     for field in page.schema.as_ref().and_then(|s| s.fields.as_ref()).into_iter().flatten() {
                         table.columns.push(field.name.clone());
@@ -407,7 +524,7 @@ fn job_error(message: String, retryable: bool, id: &str, sql: &str) -> Warehouse
         Some(at) => format!("{message}\n  {}\n  {}^", at.line, " ".repeat(at.column.saturating_sub(1))),
         None => message,
     };
-    WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at }
+    WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at, reason: None }
 }
 
 /// The `[line:column]` BigQuery gives in an error message, counted from 1.
@@ -446,6 +563,19 @@ fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
     }
 }
 
+impl BigQueryConnection {
+    /// Whether `project.dataset` exists. Only BigQuery's 404 (`notFound`)
+    /// says it does not; any other failure is an error, so a listing that
+    /// failed is never read as an empty dataset.
+    fn dataset_exists(&self, project: &str, dataset: &str) -> Result<bool, WarehouseError> {
+        match self.runtime.block_on(self.call(|| self.client.dataset().get(project, dataset))) {
+            Ok(_) => Ok(true),
+            Err(err) if is_status(&err, 404) => Ok(false),
+            Err(err) => Err(WarehouseError::query(format!("could not look up the dataset `{project}.{dataset}`: {}", describe_error(&err)))),
+        }
+    }
+}
+
 impl Connection for BigQueryConnection {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
         let finished = self.execute(job)?;
@@ -460,6 +590,37 @@ impl Connection for BigQueryConnection {
         let finished = self.execute(job)?;
         let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
         self.read_rows(&id)
+    }
+
+    /// A load job with the file uploaded; `None` where the API has no upload endpoint.
+    fn load_file(&mut self, load: &crate::warehouse::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+        let file = std::fs::read(&load.path).map_err(|err| WarehouseError::query(format!("could not read `{}`: {err}", load.path.display())))?;
+        let this = &*self;
+        let uploaded = this.attempts(load.job.timeout, |id| {
+            let file = &file;
+            async move { this.upload_and_wait(&id, load, file).await }
+        })?;
+        match uploaded {
+            load::Uploaded::Done(finished) => Ok(Some(self.stats(&finished))),
+            load::Uploaded::Unsupported => Ok(None),
+        }
+    }
+
+    /// One `tables.get`: BigQuery's own word on whether the table exists.
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        let project = relation.database.clone().unwrap_or_else(|| self.settings.project.clone());
+        let tables = self.client.table();
+        let got = self.runtime.block_on(self.call(|| tables.get(&project, &relation.schema, &relation.name, None)));
+        match got {
+            Ok(table) => Ok(Some(if table.r#type.as_deref() == Some("VIEW") { RelationKind::View } else { RelationKind::Table })),
+            Err(err) if is_status(&err, 404) => Ok(None),
+            Err(err) => Err(WarehouseError::query(format!(
+                "could not look up `{project}.{}.{}`: {}",
+                relation.schema,
+                relation.name,
+                describe_error(&err)
+            ))),
+        }
     }
 
     /// One `INFORMATION_SCHEMA` query per dataset: its tables and views, with
@@ -478,18 +639,23 @@ impl Connection for BigQueryConnection {
             );
             let table = match self.query(&Job::new(sql)) {
                 Ok(table) => table,
-                // A dataset that does not exist yet has nothing in it.
-                Err(WarehouseError::Query { message, .. }) if message.contains("Not found") || message.contains("notFound") => continue,
+                // A dataset that does not exist yet has nothing in it. Only
+                // `notFound` may mean that, and only BigQuery's own 404 for the
+                // dataset confirms it (a job also says `notFound` of a dataset
+                // in another location).
+                Err(WarehouseError::Query { reason: Some(reason), .. }) if reason == "notFound" && !self.dataset_exists(&project, dataset)? => continue,
                 Err(err) => return Err(err),
             };
             let mut clustering: Vec<(RelationKey, i64, String)> = Vec::new();
             for row in &table.rows {
-                let [Cell::Text(name), kind, column, data_type, partitioning, cluster] = row.as_slice() else { continue };
-                let key = RelationKey { database: Some(project.clone()), schema: dataset.clone(), name: name.clone() };
-                let kind = match kind {
-                    Cell::Text(kind) if kind.eq_ignore_ascii_case("VIEW") => RelationKind::View,
-                    _ => RelationKind::Table,
+                let [Cell::Text(name), Cell::Text(kind), column, data_type, partitioning, cluster] = row.as_slice() else {
+                    return Err(WarehouseError::query(format!(
+                        "listing the tables of `{project}.{dataset}` returned a row of {} columns, not the 6 strata asked for, so nothing was built",
+                        row.len()
+                    )));
                 };
+                let key = RelationKey { database: Some(project.clone()), schema: dataset.clone(), name: name.clone() };
+                let kind = if kind.eq_ignore_ascii_case("VIEW") { RelationKind::View } else { RelationKind::Table };
                 let entry = relations.entry(key.clone()).or_insert_with(|| ExistingRelation::of_kind(kind));
                 if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning)
                     && yes.eq_ignore_ascii_case("YES")
@@ -533,7 +699,7 @@ impl BigQueryConnection {
         let tables = self.client.table();
         self.runtime.block_on(self.call(|| tables.get(&project, &dataset, &relation.identifier, None))).map_err(|err| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message: format!("could not read the table `{}`: {message}", relation.display_name()), retryable, job_id: None, at: None }
+            WarehouseError::Query { message: format!("could not read the table `{}`: {message}", relation.display_name()), retryable, job_id: None, at: None, reason: None }
         })
     }
 }
