@@ -45,8 +45,8 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
         connections,
         &PoolOptions { fail_fast: false, cancelled: &never },
         |connection, task| {
-            let job = Job { sql: compiled[task].sql.clone(), dry_run: true, maximum_bytes_billed: target.maximum_bytes_billed, ..Job::default() };
-            match connection.run(&job) {
+            let job = Job { sql: compiled[task].sql.clone(), maximum_bytes_billed: target.maximum_bytes_billed, ..Job::default() };
+            match connection.estimate(&job) {
                 Ok(stats) => Outcome { stats, ..Outcome::new(Status::Success, tasks[task].label.clone()) },
                 Err(err) => Outcome::error(tasks[task].label.clone(), err.to_string()),
             }

@@ -1,5 +1,5 @@
 //! A statement sent to a warehouse, with the options a warehouse that bills by
-//! the job needs (labels, a byte limit, a dry run, a timeout), and what comes
+//! the job needs (labels, a byte limit, a timeout), and what comes
 //! back from it: rows, and where the warehouse reports them, the job's id,
 //! bytes processed and billed, and slot time.
 
@@ -13,8 +13,6 @@ pub struct Job {
     /// Several statements separated by `;` (a hook), sent as one script.
     pub script: bool,
     pub labels: Vec<(String, String)>,
-    /// Validate and estimate only; nothing runs.
-    pub dry_run: bool,
     /// Fail instead of billing more than this many bytes.
     pub maximum_bytes_billed: Option<u64>,
     pub timeout: Option<Duration>,

@@ -206,11 +206,6 @@ impl Connection for DuckDbConnection {
     /// that only a billing warehouse has are ignored.
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
         let sql = job.sql.as_str();
-        // DuckDB cannot estimate a scan; `EXPLAIN` plans the query, which checks it.
-        if job.dry_run {
-            self.read(&format!("explain {sql}"))?;
-            return Ok(JobStats::default());
-        }
         if job.script {
             self.check_interrupted()?;
             self.connection.execute_batch(sql).map_err(query_error)?;
@@ -224,6 +219,12 @@ impl Connection for DuckDbConnection {
         let rows = self.connection.execute(sql, []).map_err(query_error)?;
         self.after(sql)?;
         Ok(JobStats { rows_affected: Some(rows as u64), ..JobStats::default() })
+    }
+
+    /// DuckDB cannot estimate a scan; `EXPLAIN` plans the query, which checks it.
+    fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        self.read(&format!("explain {}", job.sql))?;
+        Ok(JobStats::default())
     }
 
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {

@@ -158,6 +158,10 @@ pub trait Connection: Send {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError>;
     /// Runs a query and reads its rows.
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError>;
+    /// Checks `job` without running it (BigQuery's dry run, with the bytes it
+    /// would process; DuckDB's `EXPLAIN`). Every warehouse says how, so
+    /// `--dry-run` can never send a job that builds.
+    fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError>;
     /// The relations in `schemas` (database, schema), so a run asks once per
     /// schema, not once per node. A warehouse that lists everything at once
     /// (DuckDB) may return more.
@@ -290,6 +294,10 @@ impl Connection for Timed {
 
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
         self.timed(|c| c.query(job))
+    }
+
+    fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        self.timed(|c| c.estimate(job))
     }
 
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError> {

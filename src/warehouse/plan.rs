@@ -162,7 +162,6 @@ fn set_options(steps: &mut [Step], template: &Job) {
         job.labels.clone_from(&template.labels);
         job.maximum_bytes_billed = template.maximum_bytes_billed;
         job.timeout = template.timeout;
-        job.dry_run = template.dry_run;
     }
 }
 

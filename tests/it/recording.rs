@@ -97,6 +97,13 @@ impl Connection for Recording {
         Ok(JobStats { rows_affected: Some(0), job_id: Some(format!("job_{}", log.jobs.len())), ..JobStats::default() })
     }
 
+    fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        let mut log = self.log.lock().map_err(|_| WarehouseError::query("log poisoned"))?;
+        log.jobs.push(format!("-- a dry run\n{}", job.sql));
+        log.whole.push(job.clone());
+        Ok(JobStats::default())
+    }
+
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
         let mut log = self.log.lock().map_err(|_| WarehouseError::query("log poisoned"))?;
         log.jobs.push(format!("-- a query\n{}", job.sql));

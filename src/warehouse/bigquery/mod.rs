@@ -272,8 +272,8 @@ impl BigQueryConnection {
     /// waited for, never sent again, unless it ended failed for a reason
     /// worth retrying (then it wrote nothing): only then does a new job, under
     /// a new id, run the statement again. The finished job's resource.
-    fn execute(&self, job: &Job) -> Result<ApiJob, WarehouseError> {
-        self.attempts(job.timeout, |id| async move { self.send_and_wait(&id, job).await })
+    fn execute(&self, job: &Job, mode: Mode) -> Result<ApiJob, WarehouseError> {
+        self.attempts(job.timeout, |id| async move { self.send_and_wait(&id, job, mode).await })
     }
 
     /// Runs `submit` (send a job under the id it is given, and wait for it),
@@ -333,7 +333,7 @@ impl BigQueryConnection {
         }
     }
 
-    async fn send_and_wait(&self, id: &str, job: &Job) -> Result<ApiJob, JobFailure> {
+    async fn send_and_wait(&self, id: &str, job: &Job, mode: Mode) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let request = ApiJob {
             job_reference: Some(JobReference {
@@ -342,7 +342,7 @@ impl BigQueryConnection {
                 location: settings.location.clone(),
             }),
             configuration: Some(JobConfiguration {
-                dry_run: Some(job.dry_run),
+                dry_run: Some(mode == Mode::DryRun),
                 job_timeout_ms: job.timeout.map(|t| t.as_millis().to_string()),
                 labels: (!job.labels.is_empty()).then(|| job.labels.iter().cloned().collect()),
                 query: Some(JobConfigurationQuery {
@@ -576,18 +576,32 @@ impl BigQueryConnection {
     }
 }
 
+/// Whether a job runs, or is only validated and estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Run,
+    DryRun,
+}
+
 impl Connection for BigQueryConnection {
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
-        let finished = self.execute(job)?;
+        let finished = self.execute(job, Mode::Run)?;
         let mut stats = self.stats(&finished);
-        if stats.rows_affected.is_none() && !job.dry_run {
+        if stats.rows_affected.is_none() {
             stats.rows_affected = self.rows_created(&finished);
         }
         Ok(stats)
     }
 
+    /// A dry-run job: BigQuery validates the statement and says how many
+    /// bytes it would process; nothing runs.
+    fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {
+        let finished = self.execute(job, Mode::DryRun)?;
+        Ok(self.stats(&finished))
+    }
+
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
-        let finished = self.execute(job)?;
+        let finished = self.execute(job, Mode::Run)?;
         let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
         self.read_rows(&id)
     }
