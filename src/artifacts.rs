@@ -67,11 +67,8 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         }
         out.write_all(b"}")?;
     }
-    let docs: BTreeMap<String, Json> = project
-        .docs
-        .iter()
-        .map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text})))
-        .collect();
+    let docs: BTreeMap<String, Json> =
+        project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect();
     write!(out, ",\"macros\":{{}},\"docs\":{}", json!(docs))?;
     for (section, ids) in [("parent_map", true), ("child_map", false)] {
         write!(out, ",\"{section}\":{{")?;

@@ -10,12 +10,7 @@ use crate::options::{CompileOptions, DateOptions, LsFormat, LsOptions, RunOption
 use crate::project::LoadOptions;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "strata",
-    version,
-    about = "Build Jinja SQL models in dependency order, one execution date at a time",
-    propagate_version = true
-)]
+#[command(name = "strata", version, about = "Build Jinja SQL models in dependency order, one execution date at a time", propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

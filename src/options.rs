@@ -20,7 +20,9 @@ impl DateOptions {
     /// The dates a backfill recorded, as `--date` or `--start`/`--end`.
     pub fn of_dates(dates: &[String]) -> Option<DateOptions> {
         match (dates.first(), dates.last()) {
-            (Some(first), Some(last)) if first != last => Some(DateOptions { start: Some(first.clone()), end: Some(last.clone()), ..DateOptions::default() }),
+            (Some(first), Some(last)) if first != last => {
+                Some(DateOptions { start: Some(first.clone()), end: Some(last.clone()), ..DateOptions::default() })
+            }
             (_, Some(last)) => Some(DateOptions { date: Some(last.clone()), ..DateOptions::default() }),
             _ => None,
         }

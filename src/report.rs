@@ -8,10 +8,10 @@ use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::graph::Node;
-use crate::core::outcome::{Outcome, Status};
 use crate::core::format::thousands;
+use crate::core::outcome::{Outcome, Status};
 use crate::core::table::Table;
+use crate::graph::Node;
 
 pub struct Reporter {
     bar: Option<ProgressBar>,

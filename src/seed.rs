@@ -79,15 +79,9 @@ pub struct SeedFile {
 /// Reads `path` (relative to `root`), checking every row, and decides the column types.
 pub fn inspect(root: &Path, path: &Path, config: &ConfigMap) -> Result<SeedFile, Diagnostic> {
     let delimiter = config.get("delimiter").and_then(Json::as_str).and_then(|d| d.chars().next()).unwrap_or(',');
-    let text = std::fs::read_to_string(root.join(path))
-        .map_err(|err| Diagnostic::new(format!("could not read seed `{}`: {err}", path.display())))?;
+    let text = std::fs::read_to_string(root.join(path)).map_err(|err| Diagnostic::new(format!("could not read seed `{}`: {err}", path.display())))?;
     let mut reader = csv::ReaderBuilder::new().delimiter(delimiter as u8).from_reader(text.as_bytes());
-    let headers: Vec<String> = reader
-        .headers()
-        .map_err(|err| csv_error(path, &text, &err))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let headers: Vec<String> = reader.headers().map_err(|err| csv_error(path, &text, &err))?.iter().map(|h| h.trim().to_string()).collect();
     if headers.is_empty() || headers.iter().any(String::is_empty) {
         return Err(Diagnostic::new(format!("seed `{}` has an empty column name in its header", path.display()))
             .at(Location::in_source(path, &text, 1, None))

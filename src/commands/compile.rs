@@ -5,11 +5,11 @@ use std::io::Write;
 use rayon::prelude::*;
 
 use crate::artifacts;
-use crate::options::CompileOptions;
-use crate::compile::Compiler;
 use crate::compile as compiling;
+use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostics;
 use crate::graph::ResourceType;
+use crate::options::CompileOptions;
 
 use crate::commands::{Failure, Session, exit_without_freeing, plural};
 

@@ -9,11 +9,11 @@ use std::sync::atomic::AtomicBool;
 use crate::commands::{Failure, Session, plural};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
-use crate::core::outcome::{Outcome, Status};
-use crate::execute::{self, PoolOptions, Task};
 use crate::core::diagnostic::Diagnostics;
 use crate::core::format::bytes;
 use crate::core::job::Job;
+use crate::core::outcome::{Outcome, Status};
+use crate::execute::{self, PoolOptions, Task};
 use crate::graph::ResourceType;
 use crate::options::RunOptions;
 
@@ -37,7 +37,8 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).clamp(1, compiled.len().max(1));
     // The run's worker pool: one connection per worker, no model waiting on another.
-    let tasks: Vec<Task> = compiled.iter().map(|node| Task { node: node.index, parents: Vec::new(), label: graph.nodes[node.index].label() }).collect();
+    let tasks: Vec<Task> =
+        compiled.iter().map(|node| Task { node: node.index, parents: Vec::new(), label: graph.nodes[node.index].label() }).collect();
     let connections = (0..threads).map(|_| warehouse.connect()).collect::<Result<Vec<_>, _>>().map_err(|err| Diagnostic::new(err.to_string()))?;
     let never = AtomicBool::new(false);
     let estimates = execute::run(

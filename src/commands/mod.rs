@@ -12,11 +12,11 @@ pub mod show;
 
 use std::collections::BTreeSet;
 
-use crate::options::{DateOptions, Selection};
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::graph::select::select_nodes;
 use crate::graph::Graph;
+use crate::graph::select::select_nodes;
+use crate::options::{DateOptions, Selection};
 use crate::parse::{self, Parsed};
 use crate::project::{LoadOptions, Project};
 use crate::template::Templates;
@@ -58,16 +58,9 @@ impl Session {
     pub fn open(options: &LoadOptions, date_args: &DateOptions) -> Result<Session, Failure> {
         let project = Project::load(options)?;
         warn_of_profile_keys(&project);
-        let timezone = date_args
-            .timezone
-            .clone()
-            .or_else(|| project.vars.get("timezone").and_then(|tz| tz.as_str()).map(str::to_string));
-        let dates = crate::core::dates::resolve(
-            date_args.date.as_deref(),
-            date_args.start.as_deref(),
-            date_args.end.as_deref(),
-            timezone.as_deref(),
-        )?;
+        let timezone = date_args.timezone.clone().or_else(|| project.vars.get("timezone").and_then(|tz| tz.as_str()).map(str::to_string));
+        let dates =
+            crate::core::dates::resolve(date_args.date.as_deref(), date_args.start.as_deref(), date_args.end.as_deref(), timezone.as_deref())?;
         let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
         let run_started_at = chrono::Utc::now();
         let templates = Templates::new(&project, date, run_started_at)?;

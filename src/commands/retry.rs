@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::cli::RetryArgs;
+use crate::commands::{Failure, Session};
+use crate::core::dates::ExecutionDate;
+use crate::core::diagnostic::Diagnostic;
 use crate::options::{DateOptions, Invocation, RunOptions};
 use crate::project::LoadOptions;
-use crate::commands::{Failure, Session};
-use crate::core::diagnostic::Diagnostic;
-use crate::core::dates::ExecutionDate;
 use crate::project::Project;
 
 use crate::commands::run::{Phase, Which, run_phases};
@@ -27,8 +27,9 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
             .help("`strata retry` re-runs what failed in the last `strata run`, `build`, `seed` or `test`")
     })?;
     let last: serde_json::Value = serde_json::from_str(&text).map_err(|err| Diagnostic::new(format!("`{shown}` is not valid JSON: {err}")))?;
-    let recorded: Invocation = serde_json::from_value(last["args"].clone())
-        .map_err(|err| Diagnostic::new(format!("`{shown}` does not record how it was run: {err}")).help("run the command again instead of `strata retry`"))?;
+    let recorded: Invocation = serde_json::from_value(last["args"].clone()).map_err(|err| {
+        Diagnostic::new(format!("`{shown}` does not record how it was run: {err}")).help("run the command again instead of `strata retry`")
+    })?;
     let which = match recorded.which.as_str() {
         "seed" => Which::Seed,
         "run" => Which::Run,

@@ -7,15 +7,15 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
 use crate::artifacts::{self, RunResult};
-use crate::options::{Invocation, RunOptions};
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
-use crate::core::diagnostic::Diagnostic;
-use crate::execute::{self, PoolOptions};
 use crate::core::dates::ExecutionDate;
-use crate::graph::{Graph, Node, ResourceType};
+use crate::core::diagnostic::Diagnostic;
 use crate::core::outcome::{Outcome, Status};
+use crate::execute::{self, PoolOptions};
+use crate::graph::{Graph, Node, ResourceType};
 use crate::materialize::Materializer;
+use crate::options::{Invocation, RunOptions};
 use crate::project::Project;
 use crate::report::Reporter;
 use crate::warehouse::{Connection, Timed, Warehouse};
@@ -115,7 +115,9 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
     phases.push(Phase {
         date: last,
         nodes: ids(&|i| {
-            graph.nodes[i].resource_type != ResourceType::Seed && (!per_date(i) || graph.nodes[i].resource_type == ResourceType::Source && graph.children(i).any(|c| nodes.contains(&c) && !partitioned(c)))
+            graph.nodes[i].resource_type != ResourceType::Seed
+                && (!per_date(i)
+                    || graph.nodes[i].resource_type == ResourceType::Source && graph.children(i).any(|c| nodes.contains(&c) && !partitioned(c)))
         }),
     });
     phases.retain(|phase| !phase.nodes.is_empty());
@@ -128,7 +130,11 @@ pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, 
 pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
     if args.dry_run {
         if !matches!(which, Which::Run | Which::Build) {
-            return Err(Diagnostic::new(format!("`--dry-run` estimates models: use it with `strata run` or `strata build`, not `strata {}`", which.name())).into());
+            return Err(Diagnostic::new(format!(
+                "`--dry-run` estimates models: use it with `strata run` or `strata build`, not `strata {}`",
+                which.name()
+            ))
+            .into());
         }
         return crate::commands::dry_run::dry_run(args);
     }
@@ -232,13 +238,17 @@ pub(super) fn run_phases(
     open: OpenWarehouse<'_>,
 ) -> Result<i32, Failure> {
     if plan.is_empty() {
-        eprintln!("warning: nothing to {}: the selection has no {}", which.name(), match which {
-            Which::Seed => "seeds",
-            Which::Run => "models",
-            Which::Test => "tests",
-            Which::Build => "seeds, models or tests",
-            Which::Refresh => "exposures with `tableau:` datasources",
-        });
+        eprintln!(
+            "warning: nothing to {}: the selection has no {}",
+            which.name(),
+            match which {
+                Which::Seed => "seeds",
+                Which::Run => "models",
+                Which::Test => "tests",
+                Which::Build => "seeds, models or tests",
+                Which::Refresh => "exposures with `tableau:` datasources",
+            }
+        );
         return Ok(0);
     }
     let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
@@ -292,7 +302,11 @@ impl Record {
     fn add(&mut self, graph: &Graph, index: usize, date: ExecutionDate, outcome: Outcome, started_at: chrono::DateTime<chrono::Utc>) {
         let node = &graph.nodes[index];
         if outcome.status.is_failure() {
-            self.block_descendants(graph, index, &format!("skipped because {} `{}` failed on {}", node.resource_type.name(), node.display_name(), date.ds()));
+            self.block_descendants(
+                graph,
+                index,
+                &format!("skipped because {} `{}` failed on {}", node.resource_type.name(), node.display_name(), date.ds()),
+            );
         }
         // A failed or skipped node kept its old table: it still owes its rebuild.
         if !outcome.status.is_failure() && outcome.status != Status::Skipped {
@@ -532,9 +546,9 @@ impl Run<'_> {
         // Schemas first, once each, before workers race to create them.
         for relation in built {
             if schemas.insert((relation.database.clone(), relation.schema.clone())) {
-                setup.execute(&warehouse.create_schema(relation)).map_err(|err| {
-                    Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default()))
-                })?;
+                setup
+                    .execute(&warehouse.create_schema(relation))
+                    .map_err(|err| Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default())))?;
             }
         }
         Ok(relations)
@@ -614,7 +628,14 @@ impl Run<'_> {
     /// Ends every run: nodes that never ran are recorded as skipped with the
     /// reason, then the summary, run_results.json and the manifest; an error
     /// that stopped the run is returned after its record is written.
-    fn finish(&self, plan: &[Phase], mut record: Record, mut invocation: Invocation, started: Instant, ended: Result<Ended, Failure>) -> Result<i32, Failure> {
+    fn finish(
+        &self,
+        plan: &[Phase],
+        mut record: Record,
+        mut invocation: Invocation,
+        started: Instant,
+        ended: Result<Ended, Failure>,
+    ) -> Result<i32, Failure> {
         let session = self.session;
         let graph = session.graph();
         match &ended {
@@ -641,10 +662,19 @@ impl Run<'_> {
         let warehouse_seconds = self.warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         // The warehouse work is done whatever happens to the artifacts: a failed
         // write is reported, and the run's status stays what the nodes made it.
-        let written = artifacts::write(&session.project, "run_results.json", &artifacts::run_results(&results, elapsed, invocation, warehouse_seconds))
-            .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
+        let written =
+            artifacts::write(&session.project, "run_results.json", &artifacts::run_results(&results, elapsed, invocation, warehouse_seconds))
+                .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
         if let Err(diagnostic) = written {
-            eprint!("{}", Diagnostic { warning: true, ..diagnostic.help("the tables are built; `strata retry` needs `run_results.json`, so free the disk or fix the permissions before the next run") });
+            eprint!(
+                "{}",
+                Diagnostic {
+                    warning: true,
+                    ..diagnostic.help(
+                        "the tables are built; `strata retry` needs `run_results.json`, so free the disk or fix the permissions before the next run"
+                    )
+                }
+            );
         }
         match ended? {
             Ended::Interrupted => {

@@ -4,11 +4,11 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::options::ShowOptions;
 use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::graph::ResourceType;
+use crate::options::ShowOptions;
 use crate::report::render_table;
 
 pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
@@ -21,7 +21,9 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
         (Some(selector), None) => {
             let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(selector), &[])?;
             let Some(&index) = selected.iter().find(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed)) else {
-                return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed")).help("pass a model name, e.g. `--select dau`").into());
+                return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed"))
+                    .help("pass a model name, e.g. `--select dau`")
+                    .into());
             };
             let node = &graph.nodes[index];
             let sql = match node.resource_type {

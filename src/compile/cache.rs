@@ -14,9 +14,9 @@ use std::time::UNIX_EPOCH;
 use rayon::prelude::*;
 
 use super::CompiledNode;
-use crate::{FastMap, FastSet};
 use crate::core::diagnostic::Diagnostic;
 use crate::project::TargetKind;
+use crate::{FastMap, FastSet};
 
 /// A fast hash of `parts` with a fixed seed, the same in every process, so it
 /// can be kept in a file.
@@ -148,10 +148,7 @@ impl CompiledFiles {
         let Ok(now) = self.now.lock() else { return };
         let mut files: HashMap<&Path, Written> = self.before.iter().map(|(path, w)| (Path::new(path), *w)).collect();
         files.extend(now.iter().map(|(path, w)| (path.as_path(), *w)));
-        let text: String = files
-            .iter()
-            .map(|(path, w)| format!("{:016x} {} {} {}\n", w.hash, w.len, w.modified, path.display()))
-            .collect();
+        let text: String = files.iter().map(|(path, w)| format!("{:016x} {} {} {}\n", w.hash, w.len, w.modified, path.display())).collect();
         save(&self.path, &text);
     }
 }

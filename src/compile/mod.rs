@@ -20,11 +20,11 @@ mod cache;
 pub use cache::{CheckedSql, CompiledFiles, write_compiled};
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::config::ConfigExt;
 use crate::project::{Project, TargetKind};
 use crate::template::scope::fill_placeholders;
-use crate::core::relation::Relation;
 use crate::template::{Mode, Resolve, Scope, Templates};
 
 /// A node's SQL, ready to run.
@@ -35,7 +35,6 @@ pub struct CompiledNode {
     /// `target/compiled/<project>/<path>`, relative to the project root.
     pub compiled_path: PathBuf,
 }
-
 
 pub struct Compiler<'a> {
     pub project: &'a Project,
@@ -71,14 +70,10 @@ impl<'a> Compiler<'a> {
             .filter(|(_, n)| n.resource_type == ResourceType::Model && n.materialized() == "ephemeral")
             .map(|(i, _)| i)
             .collect();
-        let rendered_ephemerals: HashMap<usize, Result<String, Diagnostic>> =
-            ephemerals.par_iter().map(|&i| (i, self.parsed_or_render(i))).collect();
+        let rendered_ephemerals: HashMap<usize, Result<String, Diagnostic>> = ephemerals.par_iter().map(|&i| (i, self.parsed_or_render(i))).collect();
 
-        let targets: Vec<usize> = selected
-            .iter()
-            .copied()
-            .filter(|&i| matches!(self.graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
-            .collect();
+        let targets: Vec<usize> =
+            selected.iter().copied().filter(|&i| matches!(self.graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test)).collect();
         let results: Vec<Result<CompiledNode, Diagnostic>> = targets
             .par_iter()
             .map(|&index| {
@@ -122,11 +117,7 @@ impl<'a> Compiler<'a> {
     fn parsed_or_render(&self, index: usize) -> Result<String, Diagnostic> {
         let node = &self.graph.nodes[index];
         if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this)) = (&node.details, &node.relation) {
-            let filled = fill_placeholders(
-                sql,
-                |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()),
-                this,
-            );
+            let filled = fill_placeholders(sql, |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()), this);
             if let Some(sql) = filled {
                 return Ok(sql);
             }
@@ -142,9 +133,13 @@ impl<'a> Compiler<'a> {
         scope.this = node.relation.clone();
         scope.is_incremental = is_incremental;
         match &node.details {
-            NodeDetails::Model { file, .. } => self.render_file(&self.project.models[*file].file.path, &self.project.models[*file].file.text, &mut scope),
+            NodeDetails::Model { file, .. } => {
+                self.render_file(&self.project.models[*file].file.path, &self.project.models[*file].file.text, &mut scope)
+            }
             NodeDetails::Test(test) => match test.singular_file {
-                Some(file) => self.render_file(&self.project.singular_tests[file].file.path, &self.project.singular_tests[file].file.text, &mut scope),
+                Some(file) => {
+                    self.render_file(&self.project.singular_tests[file].file.path, &self.project.singular_tests[file].file.text, &mut scope)
+                }
                 None => self.render_generic_test(node, &mut scope),
             },
             _ => Ok(String::new()),
@@ -214,11 +209,15 @@ impl<'a> Compiler<'a> {
                     // filter its `require_partition_filter` asks for.
                     let parent = self.graph.nodes.iter().find(|n| n.relation.as_ref() == Some(&relation) && n.requires_partition_filter());
                     match parent.and_then(Node::partition) {
-                        Some(partition) => Value::from_safe_string(format!("(select * from {relation} where {}) dbt_subquery", sql.whole_table_filter(partition))),
+                        Some(partition) => {
+                            Value::from_safe_string(format!("(select * from {relation} where {}) dbt_subquery", sql.whole_table_filter(partition)))
+                        }
                         None => Value::from_object(relation),
                     }
                 }
-                Some(Err((source, table))) => Value::from_object(self.resolver.resolve_source(&source, &table).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?),
+                Some(Err((source, table))) => {
+                    Value::from_object(self.resolver.resolve_source(&source, &table).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?)
+                }
                 None => Value::from_serialize(value),
             };
             kwargs.push((key.clone(), value));
@@ -292,9 +291,8 @@ impl<'a> Compiler<'a> {
 
 /// Puts `ctes` in front of `sql`, merging with the query's own `with` if it has one.
 pub fn inject_ctes(sql: &str, ctes: &str) -> String {
-    static LEADING_WITH: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?is)^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\s").unwrap_or_else(|_| unreachable!())
-    });
+    static LEADING_WITH: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?is)^(\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*)with\s").unwrap_or_else(|_| unreachable!()));
     match LEADING_WITH.find(sql) {
         Some(found) => format!("{}{},\n{}", &sql[..found.end()], ctes, &sql[found.end()..]),
         None => format!("with {ctes}\n{sql}"),
@@ -326,8 +324,7 @@ fn parse_sql(dialect: &dyn Dialect, sql: &str) -> Result<(), ParserError> {
 /// Parses `sql` in the target's dialect; a syntax error names the node, the
 /// compiled file and the line in it.
 pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path) -> Result<(), Diagnostic> {
-    static POSITION: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").unwrap_or_else(|_| unreachable!()));
+    static POSITION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*at Line: (\d+), Column: (\d+)").unwrap_or_else(|_| unreachable!()));
     let dialect = crate::warehouse::dialect(kind).parser();
     if sql.trim().is_empty() {
         return Err(Diagnostic::new(format!("{} `{}` compiled to no SQL", node.resource_type.name(), node.name))

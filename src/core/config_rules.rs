@@ -56,8 +56,14 @@ mod tests {
         assert_eq!(bigquery_label("team", "marketing-eu_1"), Ok(()));
         assert_eq!(bigquery_label("équipe", "ü"), Ok(()));
         assert_eq!(bigquery_label("team", ""), Ok(()));
-        assert_eq!(bigquery_label("Team", "x"), Err("the label key `Team` holds `T`: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into()));
-        assert_eq!(bigquery_label("team", "a b"), Err("the label value `a b` holds ` `: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into()));
+        assert_eq!(
+            bigquery_label("Team", "x"),
+            Err("the label key `Team` holds `T`: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into())
+        );
+        assert_eq!(
+            bigquery_label("team", "a b"),
+            Err("the label value `a b` holds ` `: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into())
+        );
         assert_eq!(bigquery_label("1team", "x"), Err("the label key `1team` must start with a lowercase letter".into()));
         assert!(bigquery_label(&"k".repeat(64), "x").is_err());
         assert!(bigquery_label("k", &"v".repeat(63)).is_ok());

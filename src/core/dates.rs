@@ -12,17 +12,11 @@ pub struct ExecutionDate(pub NaiveDate);
 
 /// The dates a command runs for, from `--date`, `--start`/`--end` and the
 /// time zone (`--timezone`, else the project's `timezone` var, else UTC).
-pub fn resolve(
-    date: Option<&str>,
-    start: Option<&str>,
-    end: Option<&str>,
-    timezone: Option<&str>,
-) -> Result<Vec<ExecutionDate>, Diagnostic> {
+pub fn resolve(date: Option<&str>, start: Option<&str>, end: Option<&str>, timezone: Option<&str>) -> Result<Vec<ExecutionDate>, Diagnostic> {
     let zone: Tz = match timezone {
         None => Tz::UTC,
         Some(name) => name.parse().map_err(|_| {
-            Diagnostic::new(format!("`{name}` is not a time zone"))
-                .help("use an IANA name such as `UTC`, `Asia/Seoul` or `America/New_York`")
+            Diagnostic::new(format!("`{name}` is not a time zone")).help("use an IANA name such as `UTC`, `Asia/Seoul` or `America/New_York`")
         })?,
     };
     match (date, start, end) {
@@ -76,8 +70,9 @@ impl ExecutionDate {
         let well_formed = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
         match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             Ok(date) if well_formed => Ok(ExecutionDate(date)),
-            Ok(_) | Err(_) if well_formed => Err(Diagnostic::new(format!("`{flag} {text}` is not a calendar date"))
-                .help("give a day that exists, as `YYYY-MM-DD`")),
+            Ok(_) | Err(_) if well_formed => {
+                Err(Diagnostic::new(format!("`{flag} {text}` is not a calendar date")).help("give a day that exists, as `YYYY-MM-DD`"))
+            }
             _ => Err(Diagnostic::new(format!("`{flag} {text}` is not a date in the form `YYYY-MM-DD`"))
                 .help(format!("for example `{flag} {}`", ExecutionDate::yesterday().ds()))),
         }
@@ -98,11 +93,8 @@ impl ExecutionDate {
     }
 
     pub fn add_days(self, days: i64) -> ExecutionDate {
-        let shifted = if days >= 0 {
-            self.0.checked_add_days(Days::new(days as u64))
-        } else {
-            self.0.checked_sub_days(Days::new(days.unsigned_abs()))
-        };
+        let shifted =
+            if days >= 0 { self.0.checked_add_days(Days::new(days as u64)) } else { self.0.checked_sub_days(Days::new(days.unsigned_abs())) };
         ExecutionDate(shifted.unwrap_or(self.0))
     }
 }

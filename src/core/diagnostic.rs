@@ -21,13 +21,7 @@ impl Location {
     /// A location at a line and column of `source`, the text of `file`.
     pub fn in_source(file: &Path, source: &str, line: usize, column: Option<usize>) -> Location {
         let line = line.max(1);
-        Location {
-            file: file.to_path_buf(),
-            line,
-            column,
-            line_text: source.lines().nth(line - 1).map(|text| text.to_string()),
-            width: 1,
-        }
+        Location { file: file.to_path_buf(), line, column, line_text: source.lines().nth(line - 1).map(|text| text.to_string()), width: 1 }
     }
 
     /// The location of byte `offset` in `source`.
@@ -38,10 +32,7 @@ impl Location {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |at| at + 1);
         let column = source[line_start..offset].chars().count() + 1;
-        Location {
-            width: width.max(1),
-            ..Location::in_source(file, source, line, Some(column))
-        }
+        Location { width: width.max(1), ..Location::in_source(file, source, line, Some(column)) }
     }
 
     /// The location of the first occurrence of `needle` in `source`, else line 1.

@@ -117,8 +117,8 @@ mod tests {
 
     #[test]
     fn durations_parse_as_people_write_them() {
-        use super::parse_duration;
         use super::DurationError::*;
+        use super::parse_duration;
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));

@@ -25,9 +25,10 @@ pub fn env_var(name: String, default: Option<Value>) -> Result<Value, Error> {
         Ok(value) => Ok(Value::from(value)),
         Err(_) => match default {
             Some(default) => Ok(default),
-            None => Err(Error::new(ErrorKind::InvalidOperation, format!(
-                "environment variable `{name}` is not set and `env_var('{name}')` has no default"
-            ))),
+            None => Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("environment variable `{name}` is not set and `env_var('{name}')` has no default"),
+            )),
         },
     }
 }

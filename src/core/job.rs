@@ -92,10 +92,7 @@ mod tests {
         assert_eq!(stats.adapter_response(), json!({"rows_affected": 3}));
         stats.add(&JobStats { job_id: Some("job_1".into()), bytes_processed: Some(10), bytes_billed: Some(0), ..JobStats::default() });
         stats.add(&JobStats { job_id: Some("job_2".into()), bytes_processed: Some(5), slot_ms: Some(7), ..JobStats::default() });
-        assert_eq!(
-            stats.adapter_response(),
-            json!({"rows_affected": 3, "job_id": "job_2", "bytes_processed": 15, "bytes_billed": 0, "slot_ms": 7})
-        );
+        assert_eq!(stats.adapter_response(), json!({"rows_affected": 3, "job_id": "job_2", "bytes_processed": 15, "bytes_billed": 0, "slot_ms": 7}));
         assert_eq!(JobStats::default().adapter_response(), json!({}));
     }
 }

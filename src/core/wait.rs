@@ -100,10 +100,16 @@ mod tests {
         let cancelled = AtomicBool::new(false);
         let mut told = Vec::new();
         let mut left = 3;
-        let waited = wait_for(Duration::from_secs(5), Backoff::every(Duration::ZERO), &cancelled, |why| told.push(why.to_string()), || {
-            left -= 1;
-            if left == 0 { Attempt::Done("landed") } else { Attempt::NotYet(format!("{left} to go")) }
-        });
+        let waited = wait_for(
+            Duration::from_secs(5),
+            Backoff::every(Duration::ZERO),
+            &cancelled,
+            |why| told.push(why.to_string()),
+            || {
+                left -= 1;
+                if left == 0 { Attempt::Done("landed") } else { Attempt::NotYet(format!("{left} to go")) }
+            },
+        );
         assert_eq!(waited, Waited::Done { value: "landed", attempts: 3 });
         assert_eq!(told, ["2 to go"]);
     }
@@ -111,10 +117,12 @@ mod tests {
     #[test]
     fn a_zero_timeout_tries_once_and_ctrl_c_stops_the_wait() {
         let cancelled = AtomicBool::new(false);
-        let waited: Waited<()> = wait_for(Duration::ZERO, Backoff::every(Duration::from_secs(60)), &cancelled, |_| {}, || Attempt::NotYet("empty".into()));
+        let waited: Waited<()> =
+            wait_for(Duration::ZERO, Backoff::every(Duration::from_secs(60)), &cancelled, |_| {}, || Attempt::NotYet("empty".into()));
         assert_eq!(waited, Waited::TimedOut { reason: "empty".into(), attempts: 1 });
         let cancelled = AtomicBool::new(true);
-        let waited: Waited<()> = wait_for(Duration::from_secs(60), Backoff::every(Duration::from_secs(60)), &cancelled, |_| {}, || Attempt::NotYet("empty".into()));
+        let waited: Waited<()> =
+            wait_for(Duration::from_secs(60), Backoff::every(Duration::from_secs(60)), &cancelled, |_| {}, || Attempt::NotYet("empty".into()));
         assert_eq!(waited, Waited::Cancelled { reason: "empty".into(), attempts: 1 });
     }
 }

@@ -16,8 +16,8 @@ use serde_json::Value as Json;
 
 use crate::FastMap;
 use crate::core::diagnostic::{Diagnostic, Location};
-use crate::project::config::{ConfigExt, ConfigMap};
 use crate::core::relation::Relation;
+use crate::project::config::{ConfigExt, ConfigMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceType {
@@ -83,9 +83,18 @@ pub enum NodeDetails {
         /// The config, read into types once.
         config: model_config::ModelConfig,
     },
-    Seed { columns: Vec<Column> },
+    Seed {
+        columns: Vec<Column>,
+    },
     Test(TestDetails),
-    Source { source_name: String, table_name: String, loaded_at_field: Option<String>, freshness: Option<Json>, wait_for: Option<Json>, columns: Vec<Column> },
+    Source {
+        source_name: String,
+        table_name: String,
+        loaded_at_field: Option<String>,
+        freshness: Option<Json>,
+        wait_for: Option<Json>,
+        columns: Vec<Column>,
+    },
     Exposure {
         exposure_type: Option<String>,
         owner: Option<Json>,
@@ -213,8 +222,7 @@ impl Graph {
         }
         let mut errors = Vec::new();
         for component in petgraph::algo::tarjan_scc(&self.graph) {
-            let is_cycle = component.len() > 1
-                || self.graph.contains_edge(component[0], component[0]);
+            let is_cycle = component.len() > 1 || self.graph.contains_edge(component[0], component[0]);
             if !is_cycle {
                 continue;
             }
@@ -238,7 +246,8 @@ impl Graph {
     /// order, starting at the node whose unique id sorts first.
     fn cycle_path(&self, component: &[NodeIndex]) -> Vec<usize> {
         let members: std::collections::HashSet<NodeIndex> = component.iter().copied().collect();
-        let start = component.iter().copied().min_by(|a, b| self.nodes[a.index()].unique_id.cmp(&self.nodes[b.index()].unique_id)).unwrap_or(component[0]);
+        let start =
+            component.iter().copied().min_by(|a, b| self.nodes[a.index()].unique_id.cmp(&self.nodes[b.index()].unique_id)).unwrap_or(component[0]);
         // Breadth-first from start's children back to start gives the shortest cycle.
         let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
         let mut queue = std::collections::VecDeque::from([start]);

@@ -131,7 +131,9 @@ impl ModelConfig {
         let require_partition_filter = match config.get("require_partition_filter") {
             None | Some(Json::Null) => false,
             Some(Json::Bool(required)) => *required,
-            Some(other) => return Err(ConfigError::new("require_partition_filter", format!("`require_partition_filter` must be true or false, not `{other}`"))),
+            Some(other) => {
+                return Err(ConfigError::new("require_partition_filter", format!("`require_partition_filter` must be true or false, not `{other}`")));
+            }
         };
         let partition_expiration_days = match config.get("partition_expiration_days") {
             None | Some(Json::Null) => None,
@@ -155,7 +157,10 @@ impl ModelConfig {
                 ..ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`"))
             })?,
             Some(other) => {
-                return Err(ConfigError::new("on_schema_change", format!("`on_schema_change` must be a name such as `append_new_columns`, not `{other}`")));
+                return Err(ConfigError::new(
+                    "on_schema_change",
+                    format!("`on_schema_change` must be a name such as `append_new_columns`, not `{other}`"),
+                ));
             }
         };
         Ok(ModelConfig {
@@ -181,7 +186,9 @@ fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &Co
     let strategy = match config.get("incremental_strategy") {
         None | Some(Json::Null) => return Ok(()),
         Some(Json::String(strategy)) => strategy.as_str(),
-        Some(other) => return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy` must be a name such as `append`, not `{other}`"))),
+        Some(other) => {
+            return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy` must be a name such as `append`, not `{other}`")));
+        }
     };
     if STRATEGIES.contains(&strategy) && !rules.strategies.contains(&strategy) {
         return Err(ConfigError {
@@ -251,7 +258,10 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(config.materialized, Materialized::Incremental);
-        assert_eq!(config.partition, Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day }));
+        assert_eq!(
+            config.partition,
+            Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day })
+        );
         assert_eq!(config.unique_key, ["id", "day"]);
         assert_eq!((config.pre_hook.len(), config.post_hook.len()), (1, 2));
         assert_eq!(parse(json!({})).unwrap().materialized, Materialized::View);
@@ -269,21 +279,38 @@ mod tests {
         assert_eq!(strategy(json!({"incremental_strategy": "insert_overwrite", "partition_by": "day"})), Ok(()));
         assert_eq!(strategy(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
         assert_eq!(strategy(json!({"incremental_strategy": "append"})), Ok(()));
-        assert_eq!(strategy(json!({"incremental_strategy": "insert_overwrite"})), Err("`incremental_strategy: insert_overwrite` needs `partition_by`".into()));
-        assert_eq!(strategy(json!({"incremental_strategy": "delete+insert"})), Err("`incremental_strategy: delete+insert` needs a `unique_key`".into()));
+        assert_eq!(
+            strategy(json!({"incremental_strategy": "insert_overwrite"})),
+            Err("`incremental_strategy: insert_overwrite` needs `partition_by`".into())
+        );
+        assert_eq!(
+            strategy(json!({"incremental_strategy": "delete+insert"})),
+            Err("`incremental_strategy: delete+insert` needs a `unique_key`".into())
+        );
         let typo = parse(json!({"incremental_strategy": "insert_overwirte"})).unwrap_err();
-        assert_eq!((typo.message.as_str(), typo.help.as_deref()), ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?")));
+        assert_eq!(
+            (typo.message.as_str(), typo.help.as_deref()),
+            ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?"))
+        );
         // BigQuery's strategies are dbt-bigquery's.
         let on_bigquery = |config: Json| {
-            ModelConfig::parse(config.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::BigQuery).config_rules()).map(|_| ()).map_err(|e| e.message)
+            ModelConfig::parse(config.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::BigQuery).config_rules())
+                .map(|_| ())
+                .map_err(|e| e.message)
         };
-        assert_eq!(on_bigquery(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Err("`incremental_strategy: delete+insert` is not available on BigQuery".into()));
+        assert_eq!(
+            on_bigquery(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})),
+            Err("`incremental_strategy: delete+insert` is not available on BigQuery".into())
+        );
         assert_eq!(on_bigquery(json!({"incremental_strategy": "append"})), Err("`incremental_strategy: append` is not available on BigQuery".into()));
         assert_eq!(on_bigquery(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
         assert_eq!(strategy(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Ok(()));
         assert_eq!(parse(json!({"on_schema_change": "sync_all_columns"})).unwrap().on_schema_change, OnSchemaChange::SyncAllColumns);
         let unknown = parse(json!({"on_schema_change": "append_new_column"})).unwrap_err();
         assert_eq!((unknown.key, unknown.message.as_str()), ("on_schema_change", "unknown `on_schema_change` value `append_new_column`"));
-        assert_eq!(unknown.help.as_deref(), Some("did you mean `append_new_columns`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`"));
+        assert_eq!(
+            unknown.help.as_deref(),
+            Some("did you mean `append_new_columns`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`")
+        );
     }
 }

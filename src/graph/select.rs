@@ -288,11 +288,7 @@ fn glob_error(err: &globset::Error) -> String {
 }
 
 fn glob_or_eq(pattern: &str, text: &str) -> bool {
-    if pattern.contains(['*', '?', '[']) {
-        Glob::new(pattern).map(|g| g.compile_matcher().is_match(text)).unwrap_or(false)
-    } else {
-        pattern == text
-    }
+    if pattern.contains(['*', '?', '[']) { Glob::new(pattern).map(|g| g.compile_matcher().is_match(text)).unwrap_or(false) } else { pattern == text }
 }
 
 fn json_text(value: &Json) -> String {
@@ -351,11 +347,8 @@ pub fn select_nodes(graph: &Graph, select: &[String], exclude: &[String]) -> Res
     let select = Selector::parse(select)?;
     let exclude = Selector::parse(exclude)?;
     let mut selected = if select.is_empty() { (0..graph.nodes.len()).collect() } else { select.select(graph) };
-    let tests: Vec<usize> = selected
-        .iter()
-        .flat_map(|&node| graph.children(node))
-        .filter(|&child| graph.nodes[child].resource_type == ResourceType::Test)
-        .collect();
+    let tests: Vec<usize> =
+        selected.iter().flat_map(|&node| graph.children(node)).filter(|&child| graph.nodes[child].resource_type == ResourceType::Test).collect();
     selected.extend(tests);
     if !exclude.is_empty() {
         let excluded = exclude.select(graph);
@@ -419,7 +412,10 @@ mod tests {
         assert_eq!(err.message, "invalid selector `config.:table`: unknown method `config.`");
         // A glob that does not compile would otherwise select nothing and exit 0.
         let err = Criterion::parse("path:models/[a").unwrap_err();
-        assert_eq!(err.message, "invalid selector `path:models/[a`: the pattern `models/[a` is not a valid glob: unclosed character class; missing ']'");
+        assert_eq!(
+            err.message,
+            "invalid selector `path:models/[a`: the pattern `models/[a` is not a valid glob: unclosed character class; missing ']'"
+        );
         assert!(Criterion::parse("stg_[ab]*").is_ok());
     }
 

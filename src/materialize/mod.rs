@@ -12,11 +12,11 @@ mod sensor;
 use std::time::Instant;
 
 use crate::compile::Compiler;
+use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
-use crate::core::job::Job;
 use crate::graph::{Node, NodeDetails, ResourceType};
 use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
 use crate::warehouse::sql::{SeedError, SqlGenerator, staging_relation};
@@ -76,8 +76,9 @@ impl StepError {
     /// hook's statement is not the model's, so its line is not looked for).
     fn at(&self) -> Option<&crate::warehouse::ErrorAt> {
         match self {
-            StepError::Warehouse(WarehouseError::Query { at, .. })
-            | StepError::Plan(PlanError::Warehouse(WarehouseError::Query { at, .. })) => at.as_ref(),
+            StepError::Warehouse(WarehouseError::Query { at, .. }) | StepError::Plan(PlanError::Warehouse(WarehouseError::Query { at, .. })) => {
+                at.as_ref()
+            }
             _ => None,
         }
     }
@@ -146,7 +147,9 @@ impl Materializer<'_> {
             (Materialized::Incremental, None) if is_incremental => {
                 (self.sql.merge_plan(&relation, present, &options, &config.unique_key, &compiled.sql), format!("inserted into {name}"))
             }
-            (Materialized::Incremental, None) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created incremental {name}")),
+            (Materialized::Incremental, None) => {
+                (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created incremental {name}"))
+            }
             // Ephemeral models are inlined and never scheduled.
             (Materialized::Ephemeral, _) => (Plan::default(), format!("inlined {}", node.name)),
         };
@@ -272,9 +275,7 @@ impl Materializer<'_> {
                 .render_text(&node.path.to_string_lossy(), hook, Some(index))
                 .map_err(|d| StepError::HookTemplate { key: key.to_string(), message: d.message })?;
             if !sql.trim().is_empty() {
-                connection
-                    .execute_script(&sql)
-                    .map_err(|source| StepError::Hook { key: key.to_string(), source })?;
+                connection.execute_script(&sql).map_err(|source| StepError::Hook { key: key.to_string(), source })?;
             }
         }
         Ok(())
@@ -286,14 +287,10 @@ impl Materializer<'_> {
         let table = connection.query_sql(sql)?;
         first_count(&table).map_err(|source| StepError::Count { source, sql: sql.trim().to_string() })
     }
-
 }
 
 /// A label key or value as BigQuery accepts it: lowercase letters, digits,
 /// `_` and `-`, at most 63 characters.
 fn label_text(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '_' })
-        .take(63)
-        .collect()
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '_' }).take(63).collect()
 }

@@ -1,8 +1,8 @@
 //! Exposure nodes: the Tableau datasources they read, refreshed once the
 //! models under them were rebuilt, over one sign-in for the invocation.
 
-use std::sync::{Condvar, Mutex};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value as Json, json};

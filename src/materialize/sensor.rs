@@ -52,10 +52,8 @@ impl Materializer<'_> {
             ))
         };
         let look = || {
-            let poke = self
-                .connect()
-                .map_err(StepError::from)
-                .and_then(|mut connection| self.poke(connection.as_mut(), node, &check, &relation, date));
+            let poke =
+                self.connect().map_err(StepError::from).and_then(|mut connection| self.poke(connection.as_mut(), node, &check, &relation, date));
             match poke {
                 Ok(Poke::Ready) => Attempt::Done(Ok(None)),
                 Ok(Poke::Stale(warning)) => Attempt::Done(Ok(Some(warning))),
@@ -82,18 +80,28 @@ impl Materializer<'_> {
                 outcome
             }
             Waited::TimedOut { reason, attempts } | Waited::Cancelled { reason, attempts } => {
-                let mut outcome = Outcome::error(node.label(), format!(
-                    "source `{name}` is not ready for {}{}: {reason}",
-                    date.ds(),
-                    if check.timeout.is_zero() { String::new() } else { format!(" after waiting {}", humantime(check.timeout)) }
-                ));
+                let mut outcome = Outcome::error(
+                    node.label(),
+                    format!(
+                        "source `{name}` is not ready for {}{}: {reason}",
+                        date.ds(),
+                        if check.timeout.is_zero() { String::new() } else { format!(" after waiting {}", humantime(check.timeout)) }
+                    ),
+                );
                 outcome.description = format!("source {name} not ready for {}{}", date.ds(), after(attempts));
                 outcome
             }
         }
     }
 
-    fn poke(&self, connection: &mut dyn Connection, node: &Node, check: &SourceCheck, relation: &Relation, date: ExecutionDate) -> Result<Poke, StepError> {
+    fn poke(
+        &self,
+        connection: &mut dyn Connection,
+        node: &Node,
+        check: &SourceCheck,
+        relation: &Relation,
+        date: ExecutionDate,
+    ) -> Result<Poke, StepError> {
         // A table not there yet is a source not loaded yet; once it is there,
         // an error in a check's query is the check's, not the loader's.
         let key = RelationKey::of(relation);
@@ -121,13 +129,11 @@ impl Materializer<'_> {
         if let Some(freshness) = &check.freshness {
             let table = connection.query_sql(&format!("select max({}) from {relation}", self.sql.quote(&freshness.loaded_at_field)))?;
             let latest = table.rows.first().and_then(|r| r.first()).map(|c| c.to_string()).unwrap_or_default();
-            let loaded = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"]
-                .iter()
-                .find_map(|format| {
-                    chrono::NaiveDateTime::parse_from_str(&latest, format)
-                        .ok()
-                        .or_else(|| chrono::NaiveDate::parse_from_str(&latest, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
-                });
+            let loaded = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d"].iter().find_map(|format| {
+                chrono::NaiveDateTime::parse_from_str(&latest, format)
+                    .ok()
+                    .or_else(|| chrono::NaiveDate::parse_from_str(&latest, format).ok().and_then(|d| d.and_hms_opt(0, 0, 0)))
+            });
             let Some(loaded) = loaded else {
                 return Ok(Poke::NotReady(format!("`{}` has no value yet", freshness.loaded_at_field)));
             };
@@ -159,6 +165,8 @@ impl Materializer<'_> {
 fn exists(connection: &mut dyn Connection, wanted: &RelationKey) -> Result<bool, WarehouseError> {
     let relations = connection.list_relations(&[(wanted.database.clone(), wanted.schema.clone())])?;
     Ok(relations.keys().any(|key| {
-        key.schema == wanted.schema && key.name == wanted.name && (key.database == wanted.database || key.database.is_none() || wanted.database.is_none())
+        key.schema == wanted.schema
+            && key.name == wanted.name
+            && (key.database == wanted.database || key.database.is_none() || wanted.database.is_none())
     }))
 }

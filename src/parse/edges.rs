@@ -71,9 +71,14 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
             if let Some(package) = &call.package {
                 if package != &project.name {
                     errors.push(
-                        Diagnostic::new(format!("{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed", node.resource_type.name(), node.name, call.name))
-                            .at(locate(node, &needle()))
-                            .help(format!("this project is `{}`; packages are not supported yet", project.name)),
+                        Diagnostic::new(format!(
+                            "{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed",
+                            node.resource_type.name(),
+                            node.name,
+                            call.name
+                        ))
+                        .at(locate(node, &needle()))
+                        .help(format!("this project is `{}`; packages are not supported yet", project.name)),
                     );
                     continue;
                 }
@@ -113,7 +118,9 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
                     .at(locate(node, &format!("'{source_name}'")));
                     diagnostic = match did_you_mean(&wanted, known.iter().map(String::as_str)) {
                         Some(close) => diagnostic.help(format!("did you mean `{close}`? Sources are declared under `sources:` in a `.yml` file")),
-                        None => diagnostic.help(format!("declare table `{table_name}` of source `{source_name}` under `sources:` in a `.yml` file under the model paths")),
+                        None => diagnostic.help(format!(
+                            "declare table `{table_name}` of source `{source_name}` under `sources:` in a `.yml` file under the model paths"
+                        )),
                     };
                     errors.push(diagnostic);
                 }

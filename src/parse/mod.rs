@@ -18,17 +18,17 @@ use rayon::prelude::*;
 use regex::Regex;
 use serde_json::Value as Json;
 
-use crate::{FastMap, FastSet};
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::core::relation::Relation;
 use crate::graph::model_config::{ConfigError, ModelConfig};
 use crate::graph::test_config::TestConfig;
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
 use crate::project::config::{self, ConfigExt, ConfigMap};
 use crate::project::properties::{ColumnProperties, ModelProperties};
 use crate::project::{ModelFile, Project};
-use crate::core::relation::Relation;
 use crate::template::scope::parse_ref_string;
 use crate::template::{Mode, RefCall, Scope, Templates};
+use crate::{FastMap, FastSet};
 use data_tests::*;
 use edges::*;
 use models::*;
@@ -58,10 +58,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     errors.into_result()?;
     let mut errors = Diagnostics::default();
 
-    let properties: FastMap<&str, &ModelProperties> =
-        project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
-    let seed_properties: HashMap<&str, &ModelProperties> =
-        project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+    let properties: FastMap<&str, &ModelProperties> = project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+    let seed_properties: HashMap<&str, &ModelProperties> = project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
 
     let source_nodes = build_source_nodes(project, templates, &mut errors);
     // Sources are known before models are parsed, so `source()` resolves for real.
@@ -142,7 +140,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             relation: None,
             details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
         };
-        node.relation = Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
+        node.relation =
+            Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
         nodes.push(node);
     }
 
@@ -195,7 +194,9 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
         match result {
             Ok((fqn, rendered)) if rendered.config.enabled() => match TestConfig::parse(&rendered.config) {
-                Err(error) => errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[])),
+                Err(error) => {
+                    errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
+                }
                 Ok(typed) => nodes.push(Node {
                     unique_id: format!("test.{}.{}", project.name, test.name),
                     resource_type: ResourceType::Test,
@@ -232,10 +233,12 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             Some(Ok(refresh)) => Some(refresh),
             Some(Err(message)) => {
                 let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
-                errors.push(
-                    Diagnostic::new(format!("exposure `{}`: {message}", exposure.name))
-                        .at(exposure_location(&exposure.file, &source, &exposure.name, "tableau:")),
-                );
+                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
+                    &exposure.file,
+                    &source,
+                    &exposure.name,
+                    "tableau:",
+                )));
                 None
             }
         };
@@ -406,10 +409,12 @@ fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostic
         // Messages start with the key they are about: "`timeout: 5x` is not ...".
         let key = message.trim_start_matches('`').split([':', '`']).next().unwrap_or("wait_for").to_string();
         let text = std::fs::read_to_string(project.absolute(&node.path)).unwrap_or_default();
-        errors.push(
-            Diagnostic::new(format!("source `{}`: {message}", node.display_name()))
-                .at(locate_key(project, Some((&node.path, &text)), &[], &format!("{key}:"))),
-        );
+        errors.push(Diagnostic::new(format!("source `{}`: {message}", node.display_name())).at(locate_key(
+            project,
+            Some((&node.path, &text)),
+            &[],
+            &format!("{key}:"),
+        )));
     }
 }
 

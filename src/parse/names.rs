@@ -14,13 +14,9 @@ pub(super) fn check_duplicate_names(project: &Project, errors: &mut Diagnostics)
     for (name, path) in paths {
         if let Some(first) = seen.insert(name, path) {
             errors.push(
-                Diagnostic::new(format!(
-                    "two resources are named `{name}`: `{}` and `{}`",
-                    first.display(),
-                    path.display()
-                ))
-                .at(Location::file(path))
-                .help("`ref()` finds resources by name; rename one of the files"),
+                Diagnostic::new(format!("two resources are named `{name}`: `{}` and `{}`", first.display(), path.display()))
+                    .at(Location::file(path))
+                    .help("`ref()` finds resources by name; rename one of the files"),
             );
         }
     }

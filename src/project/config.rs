@@ -11,13 +11,44 @@ pub type ConfigMap = serde_json::Map<String, Json>;
 /// Config names recognised without a `+` prefix in `dbt_project.yml`. Any other
 /// key without `+` is a folder or model name.
 pub const KNOWN_CONFIGS: &[&str] = &[
-    "alias", "cluster_by", "column_types", "contract", "database", "delimiter", "docs",
-    "enabled", "full_refresh", "grants", "incremental_strategy", "labels", "limit",
-    "lookback", "materialized", "meta", "on_schema_change", "partition_by", "partition_expiration_days",
-    "persist_docs", "post-hook", "post_hook", "pre-hook", "pre_hook", "quote_columns", "quoting",
-    "require_partition_filter", "schema",
-    "severity", "sql_header", "store_failures", "tableau", "tags", "test_scope", "unique_key", "warn_if",
-    "error_if", "where",
+    "alias",
+    "cluster_by",
+    "column_types",
+    "contract",
+    "database",
+    "delimiter",
+    "docs",
+    "enabled",
+    "full_refresh",
+    "grants",
+    "incremental_strategy",
+    "labels",
+    "limit",
+    "lookback",
+    "materialized",
+    "meta",
+    "on_schema_change",
+    "partition_by",
+    "partition_expiration_days",
+    "persist_docs",
+    "post-hook",
+    "post_hook",
+    "pre-hook",
+    "pre_hook",
+    "quote_columns",
+    "quoting",
+    "require_partition_filter",
+    "schema",
+    "severity",
+    "sql_header",
+    "store_failures",
+    "tableau",
+    "tags",
+    "test_scope",
+    "unique_key",
+    "warn_if",
+    "error_if",
+    "where",
 ];
 
 /// Configs whose value is itself a mapping, so a mapping value does not mean a folder.
@@ -139,9 +170,7 @@ fn merge_level(config: &mut ConfigMap, node: &Json) {
     for (key, value) in entries {
         if let Some(key) = key.strip_prefix('+') {
             merge_key(config, key, value);
-        } else if KNOWN_CONFIGS.contains(&key.as_str())
-            && (!value.is_object() || MAPPING_CONFIGS.contains(&key.as_str()))
-        {
+        } else if KNOWN_CONFIGS.contains(&key.as_str()) && (!value.is_object() || MAPPING_CONFIGS.contains(&key.as_str())) {
             merge_key(config, key, value);
         }
     }
@@ -153,7 +182,10 @@ fn merge_level(config: &mut ConfigMap, node: &Json) {
 pub enum LabelsError {
     NotMapping(Json),
     /// A value that is not text (numbers and booleans read as text).
-    NotText { key: String, value: Json },
+    NotText {
+        key: String,
+        value: Json,
+    },
 }
 
 /// `labels:` (a model's or a target's) as name/text pairs; `null` is none.
@@ -193,10 +225,7 @@ impl ConfigExt for ConfigMap {
     }
 
     fn tags(&self) -> Vec<String> {
-        as_list(self.get("tags").unwrap_or(&Json::Null))
-            .into_iter()
-            .filter_map(|tag| tag.as_str().map(str::to_string))
-            .collect()
+        as_list(self.get("tags").unwrap_or(&Json::Null)).into_iter().filter_map(|tag| tag.as_str().map(str::to_string)).collect()
     }
 }
 

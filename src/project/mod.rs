@@ -71,12 +71,24 @@ impl OneOrMany {
     }
 }
 
-fn default_model_paths() -> Vec<String> { vec!["models".into()] }
-fn default_macro_paths() -> Vec<String> { vec!["macros".into()] }
-fn default_seed_paths() -> Vec<String> { vec!["seeds".into()] }
-fn default_test_paths() -> Vec<String> { vec!["tests".into()] }
-fn default_docs_paths() -> Vec<String> { Vec::new() }
-fn default_target_path() -> String { "target".into() }
+fn default_model_paths() -> Vec<String> {
+    vec!["models".into()]
+}
+fn default_macro_paths() -> Vec<String> {
+    vec!["macros".into()]
+}
+fn default_seed_paths() -> Vec<String> {
+    vec!["seeds".into()]
+}
+fn default_test_paths() -> Vec<String> {
+    vec!["tests".into()]
+}
+fn default_docs_paths() -> Vec<String> {
+    Vec::new()
+}
+fn default_target_path() -> String {
+    "target".into()
+}
 
 /// A file of the project: its path relative to the project root and its text.
 #[derive(Debug, Clone)]
@@ -201,10 +213,7 @@ impl Project {
         for (_, source_file) in read_files(&root, &file.docs_paths, &["md"], &mut diagnostics) {
             docs_files.push(source_file);
         }
-        let mut macros: Vec<SourceFile> = read_files(&root, &file.macro_paths, &["sql"], &mut diagnostics)
-            .into_iter()
-            .map(|(_, f)| f)
-            .collect();
+        let mut macros: Vec<SourceFile> = read_files(&root, &file.macro_paths, &["sql"], &mut diagnostics).into_iter().map(|(_, f)| f).collect();
         let mut singular_tests = Vec::new();
         for (folders, source_file) in read_files(&root, &file.test_paths, &["sql", "yml", "yaml"], &mut diagnostics) {
             let is_yaml = source_file.path.extension().is_some_and(|e| e != "sql");
@@ -225,18 +234,24 @@ impl Project {
             properties_files.push(source_file);
         }
 
-        let parsed: Vec<Result<PropertiesFile, Diagnostic>> = properties_files
-            .par_iter()
-            .map(|f| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default))
-            .collect();
+        let parsed: Vec<Result<PropertiesFile, Diagnostic>> =
+            properties_files.par_iter().map(|f| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default)).collect();
         let (mut model_properties, mut seed_properties, mut sources, mut exposures) = (vec![], vec![], vec![], vec![]);
         for (source_file, result) in properties_files.iter().zip(parsed) {
             match result {
                 Ok(mut properties) => {
-                    for m in &mut properties.models { m.file = source_file.path.clone() }
-                    for m in &mut properties.seeds { m.file = source_file.path.clone() }
-                    for s in &mut properties.sources { s.file = source_file.path.clone() }
-                    for e in &mut properties.exposures { e.file = source_file.path.clone() }
+                    for m in &mut properties.models {
+                        m.file = source_file.path.clone()
+                    }
+                    for m in &mut properties.seeds {
+                        m.file = source_file.path.clone()
+                    }
+                    for s in &mut properties.sources {
+                        s.file = source_file.path.clone()
+                    }
+                    for e in &mut properties.exposures {
+                        e.file = source_file.path.clone()
+                    }
                     model_properties.extend(properties.models);
                     seed_properties.extend(properties.seeds);
                     sources.extend(properties.sources);
@@ -333,12 +348,7 @@ fn list_files(root: &Path, dirs: &[String], extensions: &[&str]) -> Vec<(Vec<Str
 }
 
 /// Like `list_files`, and reads each file (in parallel).
-fn read_files(
-    root: &Path,
-    dirs: &[String],
-    extensions: &[&str],
-    diagnostics: &mut Diagnostics,
-) -> Vec<(Vec<String>, SourceFile)> {
+fn read_files(root: &Path, dirs: &[String], extensions: &[&str], diagnostics: &mut Diagnostics) -> Vec<(Vec<String>, SourceFile)> {
     let read: Vec<_> = list_files(root, dirs, extensions)
         .into_par_iter()
         .map(|(folders, path)| match std::fs::read_to_string(root.join(&path)) {
@@ -346,9 +356,7 @@ fn read_files(
             Err(err) => Err(Diagnostic::new(format!("could not read `{}`: {err}", path.display()))),
         })
         .collect();
-    read.into_iter()
-        .filter_map(|result| result.map_err(|d| diagnostics.push(d)).ok())
-        .collect()
+    read.into_iter().filter_map(|result| result.map_err(|d| diagnostics.push(d)).ok()).collect()
 }
 
 /// Collects `{% docs name %}...{% enddocs %}` blocks of a markdown file.
@@ -366,10 +374,12 @@ fn parse_docs_blocks(file: &SourceFile, docs: &mut BTreeMap<String, String>, dia
         }
         let name = words.next().unwrap_or_default().to_string();
         let Some(end) = find_tag(text, tag_end, "enddocs") else {
-            diagnostics.push(
-                Diagnostic::new(format!("`{{% docs {name} %}}` has no `{{% enddocs %}}`"))
-                    .at(Location::at_offset(&file.path, text, start, tag_end - start)),
-            );
+            diagnostics.push(Diagnostic::new(format!("`{{% docs {name} %}}` has no `{{% enddocs %}}`")).at(Location::at_offset(
+                &file.path,
+                text,
+                start,
+                tag_end - start,
+            )));
             return;
         };
         docs.insert(name, text[tag_end..end.0].trim().to_string());

@@ -62,9 +62,7 @@ fn locate_in_target(file: &Path, source: &str, profile: &str, target: &str, need
         }
         None
     }
-    let header = key_line(source, 0, profile)
-        .and_then(|(at, _)| key_line(source, at, "outputs"))
-        .and_then(|(at, _)| key_line(source, at, target));
+    let header = key_line(source, 0, profile).and_then(|(at, _)| key_line(source, at, "outputs")).and_then(|(at, _)| key_line(source, at, target));
     let Some((start, indent)) = header else { return Location::of_text(file, source, needle) };
     // The target's block ends at the next line indented as far as its name, or less.
     let mut end = start + source[start..].find('\n').map_or(source.len() - start, |n| n + 1);
@@ -99,9 +97,7 @@ impl TargetKind {
 /// Field names whose values are credentials: never printed, never in templates.
 pub fn is_secret_field(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["secret", "password", "token", "keyfile_json", "private_key", "credentials"]
-        .iter()
-        .any(|word| key.contains(word))
+    ["secret", "password", "token", "keyfile_json", "private_key", "credentials"].iter().any(|word| key.contains(word))
 }
 
 /// `value` with every secret field replaced by `****`, for printing.
@@ -111,11 +107,7 @@ pub fn mask_secrets(value: &Json) -> Json {
             entries
                 .iter()
                 .map(|(key, value)| {
-                    let value = if is_secret_field(key) && !value.is_null() {
-                        Json::String("****".into())
-                    } else {
-                        mask_secrets(value)
-                    };
+                    let value = if is_secret_field(key) && !value.is_null() { Json::String("****".into()) } else { mask_secrets(value) };
                     (key.clone(), value)
                 })
                 .collect(),
@@ -143,12 +135,7 @@ pub fn search_dirs(profiles_dir: Option<&Path>, project_dir: &Path) -> Vec<PathB
 }
 
 /// Finds and reads the profile `profile_name`, and picks the target.
-pub fn load(
-    profile_name: &str,
-    profiles_dir: Option<&Path>,
-    project_dir: &Path,
-    target_name: Option<&str>,
-) -> Result<Target, Diagnostic> {
+pub fn load(profile_name: &str, profiles_dir: Option<&Path>, project_dir: &Path, target_name: Option<&str>) -> Result<Target, Diagnostic> {
     let dirs = search_dirs(profiles_dir, project_dir);
     let Some(file) = dirs.iter().map(|dir| dir.join("profiles.yml")).find(|path| path.is_file()) else {
         let searched = dirs.iter().map(|d| format!("`{}`", d.display())).collect::<Vec<_>>().join(", ");
@@ -157,16 +144,13 @@ pub fn load(
     };
     // Shown relative to the project when it is there, as users wrote it.
     let file = file.strip_prefix(project_dir).map(Path::to_path_buf).unwrap_or(file);
-    let source = std::fs::read_to_string(project_dir.join(&file))
-        .map_err(|err| Diagnostic::new(format!("could not read `{}`: {err}", file.display())))?;
+    let source =
+        std::fs::read_to_string(project_dir.join(&file)).map_err(|err| Diagnostic::new(format!("could not read `{}`: {err}", file.display())))?;
     let rendered = crate::core::jinja::render_env_vars(&file, &source)?;
     let profiles: Json = yaml::parse(&file, &rendered)?;
     let Some(profile) = profiles.get(profile_name) else {
         let names = profile_names(&profiles);
-        let mut diagnostic = Diagnostic::new(format!(
-            "profile `{profile_name}` named in `dbt_project.yml` is not in `{}`",
-            file.display()
-        ));
+        let mut diagnostic = Diagnostic::new(format!("profile `{profile_name}` named in `dbt_project.yml` is not in `{}`", file.display()));
         if let Some(close) = did_you_mean(profile_name, names.iter().map(String::as_str)) {
             diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
         } else {
@@ -181,10 +165,11 @@ pub fn load(
     };
     let Some(fields) = outputs.and_then(|outputs| outputs.get(&name)).and_then(Json::as_object) else {
         let names: Vec<String> = outputs.map(|o| o.keys().cloned().collect()).unwrap_or_default();
-        let mut diagnostic = Diagnostic::new(format!(
-            "target `{name}` is not defined in profile `{profile_name}`"
-        ))
-        .at(Location::of_text(&file, &source, profile_name));
+        let mut diagnostic = Diagnostic::new(format!("target `{name}` is not defined in profile `{profile_name}`")).at(Location::of_text(
+            &file,
+            &source,
+            profile_name,
+        ));
         diagnostic = match did_you_mean(&name, names.iter().map(String::as_str)) {
             Some(close) => diagnostic.help(format!("did you mean `{close}`?")),
             None => diagnostic.help(format!("targets in this profile: {}", quoted_list(&names))),
@@ -195,10 +180,7 @@ pub fn load(
 }
 
 fn profile_names(profiles: &Json) -> Vec<String> {
-    profiles
-        .as_object()
-        .map(|p| p.keys().filter(|k| k.as_str() != "config").cloned().collect())
-        .unwrap_or_default()
+    profiles.as_object().map(|p| p.keys().filter(|k| k.as_str() != "config").cloned().collect()).unwrap_or_default()
 }
 
 fn quoted_list(names: &[String]) -> String {
@@ -208,22 +190,23 @@ fn quoted_list(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-fn validate(
-    profile_name: &str,
-    name: &str,
-    fields: &serde_json::Map<String, Json>,
-    file: &Path,
-    source: &str,
-) -> Result<Target, Diagnostic> {
+fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Json>, file: &Path, source: &str) -> Result<Target, Diagnostic> {
     let error = |message: String, field: &str| {
-        Diagnostic::new(format!("target `{name}` of profile `{profile_name}`: {message}"))
-            .at(locate_in_target(file, source, profile_name, name, field))
+        Diagnostic::new(format!("target `{name}` of profile `{profile_name}`: {message}")).at(locate_in_target(
+            file,
+            source,
+            profile_name,
+            name,
+            field,
+        ))
     };
-    let string = |key: &str| fields.get(key).and_then(|v| match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        _ => None,
-    });
+    let string = |key: &str| {
+        fields.get(key).and_then(|v| match v {
+            Json::String(s) => Some(s.clone()),
+            Json::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
     let threads = match fields.get("threads") {
         None | Some(Json::Null) => None,
         Some(value) => match value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
@@ -265,12 +248,15 @@ fn validate(
     };
     let maximum_bytes_billed = whole("maximum_bytes_billed")?;
     // dbt-bigquery's name for it, and the alias it keeps from older versions.
-    let job_timeout_key = ["job_timeout_seconds", "job_execution_timeout_seconds", "timeout_seconds"].into_iter().find(|key| fields.contains_key(*key));
+    let job_timeout_key =
+        ["job_timeout_seconds", "job_execution_timeout_seconds", "timeout_seconds"].into_iter().find(|key| fields.contains_key(*key));
     let job_timeout = match job_timeout_key {
         None => None,
         Some(key) => match whole(key)? {
             None => None,
-            Some(seconds) => Some(crate::core::format::seconds(seconds as f64, &seconds.to_string()).map_err(|err| error(format!("`{key}`: {err}"), key))?),
+            Some(seconds) => {
+                Some(crate::core::format::seconds(seconds as f64, &seconds.to_string()).map_err(|err| error(format!("`{key}`: {err}"), key))?)
+            }
         },
     };
     let job_labels = match fields.get("labels").map(crate::project::config::labels) {
@@ -287,12 +273,10 @@ fn validate(
         Some("duckdb") => TargetKind::DuckDb,
         Some("bigquery") => TargetKind::BigQuery,
         Some(other) => {
-            return Err(error(format!("unsupported type `{other}`"), "type")
-                .help("strata supports `type: duckdb` and `type: bigquery`"));
+            return Err(error(format!("unsupported type `{other}`"), "type").help("strata supports `type: duckdb` and `type: bigquery`"));
         }
         None => {
-            return Err(error("has no `type:`".into(), name)
-                .help("add `type: duckdb` or `type: bigquery`"));
+            return Err(error("has no `type:`".into(), name).help("add `type: duckdb` or `type: bigquery`"));
         }
     };
     if kind == TargetKind::BigQuery {
@@ -315,12 +299,10 @@ fn validate(
         }
         TargetKind::BigQuery => {
             let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
-                return Err(error("BigQuery targets need `project:`".into(), "type")
-                    .help("set `project:` to the Google Cloud project id"));
+                return Err(error("BigQuery targets need `project:`".into(), "type").help("set `project:` to the Google Cloud project id"));
             };
             let Some(dataset) = string("dataset").or_else(|| string("schema")).or_else(|| string("target_dataset")) else {
-                return Err(error("BigQuery targets need `dataset:`".into(), "type")
-                    .help("set `dataset:` to the dataset models are built in"));
+                return Err(error("BigQuery targets need `dataset:`".into(), "type").help("set `dataset:` to the dataset models are built in"));
             };
             let method = string("method").unwrap_or_else(|| "oauth".into());
             match method.as_str() {
@@ -362,17 +344,51 @@ fn validate(
 /// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`,
 /// `tableau`).
 const BIGQUERY_KEYS: &[&str] = &[
-    "type", "threads", "method", "project", "database", "target_project", "dataset", "schema", "target_dataset",
-    "location", "keyfile", "keyfile_json", "priority", "job_retries", "retries", "job_timeout_seconds",
-    "job_execution_timeout_seconds", "timeout_seconds", "job_creation_timeout_seconds", "maximum_bytes_billed",
-    "impersonate_service_account", "execution_project", "scopes", "api_endpoint", "labels", "cost_per_tib", "tableau",
+    "type",
+    "threads",
+    "method",
+    "project",
+    "database",
+    "target_project",
+    "dataset",
+    "schema",
+    "target_dataset",
+    "location",
+    "keyfile",
+    "keyfile_json",
+    "priority",
+    "job_retries",
+    "retries",
+    "job_timeout_seconds",
+    "job_execution_timeout_seconds",
+    "timeout_seconds",
+    "job_creation_timeout_seconds",
+    "maximum_bytes_billed",
+    "impersonate_service_account",
+    "execution_project",
+    "scopes",
+    "api_endpoint",
+    "labels",
+    "cost_per_tib",
+    "tableau",
 ];
 
 /// Keys dbt-bigquery reads that strata does not (other sign-in methods,
 /// Python models, retry deadlines): legitimate, but they change nothing here.
 const BIGQUERY_KEYS_IGNORED: &[&str] = &[
-    "refresh_token", "client_id", "client_secret", "token_uri", "token", "job_retry_deadline_seconds", "gcs_bucket",
-    "dataproc_region", "dataproc_cluster_name", "dataproc_batch", "submission_method", "compute_region", "quota_project",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+    "token_uri",
+    "token",
+    "job_retry_deadline_seconds",
+    "gcs_bucket",
+    "dataproc_region",
+    "dataproc_cluster_name",
+    "dataproc_batch",
+    "submission_method",
+    "compute_region",
+    "quota_project",
 ];
 
 /// A warning for each key of a target that strata does not use: one dbt

@@ -220,7 +220,15 @@ impl Client {
 
     /// One HTTP exchange, sent again with backoff on 429, 5xx or no answer
     /// as `resend` allows; a 429 or 503 waits as long as its `Retry-After` says.
-    fn send(&self, method: reqwest::Method, url: &str, body: Option<&str>, token: Option<&str>, resend: Resend, cancelled: &AtomicBool) -> Result<Answer, TableauError> {
+    fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&str>,
+        token: Option<&str>,
+        resend: Resend,
+        cancelled: &AtomicBool,
+    ) -> Result<Answer, TableauError> {
         let backoff = Backoff { first: Duration::from_millis(500), factor: 2.0, max: Duration::from_secs(30) };
         let mut attempt = 0;
         loop {
@@ -239,7 +247,8 @@ impl Client {
                     let status = response.status().as_u16();
                     let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
                     let location = header("location");
-                    let asked_pause = matches!(status, 429 | 503).then(|| header("retry-after")).flatten().and_then(|value| retry_after(&value, SystemTime::now()));
+                    let asked_pause =
+                        matches!(status, 429 | 503).then(|| header("retry-after")).flatten().and_then(|value| retry_after(&value, SystemTime::now()));
                     let text = response.text().unwrap_or_default();
                     if status != 429 && status < 500 {
                         return Ok(Answer { status, location, text });
@@ -318,7 +327,9 @@ impl Client {
                     // Relative to the address that answered.
                     url = reqwest::Url::parse(&url)
                         .and_then(|base| base.join(&location))
-                        .map_err(|err| TableauError::Other(format!("Tableau redirected the sign-in to `{location}`, which is not an address: {err}")))?
+                        .map_err(|err| {
+                            TableauError::Other(format!("Tableau redirected the sign-in to `{location}`, which is not an address: {err}"))
+                        })?
                         .to_string();
                     hops += 1;
                 }
@@ -345,7 +356,14 @@ impl Client {
 
     /// A request under the session's site (`datasources/...`), signing in
     /// again once if Tableau says the session expired (401002).
-    fn site_request(&self, method: reqwest::Method, path: &str, body: Option<&str>, resend: Resend, cancelled: &AtomicBool) -> Result<Vec<Element>, TableauError> {
+    fn site_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+        resend: Resend,
+        cancelled: &AtomicBool,
+    ) -> Result<Vec<Element>, TableauError> {
         let mut session = self.session(None, cancelled)?;
         let mut signed_in_again = false;
         loop {
@@ -383,7 +401,8 @@ impl Client {
             let mut count = 0;
             for (index, element) in listed {
                 count += 1;
-                let project = elements.iter().find(|e| e.parent == Some(index) && e.name == "project").and_then(|p| p.get("name")).unwrap_or_default();
+                let project =
+                    elements.iter().find(|e| e.parent == Some(index) && e.name == "project").and_then(|p| p.get("name")).unwrap_or_default();
                 found.push(Datasource {
                     id: element.get("id").unwrap_or_default().to_string(),
                     name: element.get("name").unwrap_or_default().to_string(),
@@ -403,17 +422,15 @@ impl Client {
 
     /// The one datasource named exactly `name` (in `project`, if given).
     fn find(&self, name: &str, project: Option<&str>, cancelled: &AtomicBool) -> Result<Datasource, LookupError> {
-        let mut matches: Vec<Datasource> = self
-            .datasources(Some(name), cancelled)?
-            .into_iter()
-            .filter(|d| d.name == name && project.is_none_or(|p| d.project == p))
-            .collect();
+        let mut matches: Vec<Datasource> =
+            self.datasources(Some(name), cancelled)?.into_iter().filter(|d| d.name == name && project.is_none_or(|p| d.project == p)).collect();
         let site = if self.server.site.is_empty() { "the default site".to_string() } else { format!("site `{}`", self.server.site) };
         match matches.len() {
             1 => Ok(matches.remove(0)),
             0 => {
                 let all = self.datasources(None, cancelled)?;
-                let mut names: Vec<(usize, &str)> = all.iter().map(|d| (strsim::levenshtein(&d.name.to_lowercase(), &name.to_lowercase()), d.name.as_str())).collect();
+                let mut names: Vec<(usize, &str)> =
+                    all.iter().map(|d| (strsim::levenshtein(&d.name.to_lowercase(), &name.to_lowercase()), d.name.as_str())).collect();
                 names.sort();
                 names.dedup_by(|a, b| a.1 == b.1);
                 let closest = names.iter().take(3).map(|(_, n)| format!("`{n}`")).collect::<Vec<_>>().join(", ");
@@ -593,10 +610,7 @@ fn chain(err: &dyn std::error::Error) -> String {
 fn parse_answer(status: u16, text: &str) -> Result<Vec<Element>, TableauError> {
     let elements = if text.trim().is_empty() { Ok(Vec::new()) } else { xml::parse(text) };
     if status >= 400 {
-        let (code, message) = elements
-            .ok()
-            .and_then(|elements| xml::error(&elements))
-            .unwrap_or_else(|| (status.to_string(), first_line(text)));
+        let (code, message) = elements.ok().and_then(|elements| xml::error(&elements)).unwrap_or_else(|| (status.to_string(), first_line(text)));
         return Err(TableauError::Api { status, code, message });
     }
     elements.map_err(|err| TableauError::Other(format!("Tableau's answer is {err}")))

@@ -52,9 +52,8 @@ impl Server {
     /// error at its line. `ca_bundle` is read relative to `project_root`.
     pub fn of(target: &Target, project_root: &Path) -> Result<Option<Server>, Diagnostic> {
         let Some(section) = target.fields.get("tableau").filter(|v| !v.is_null()) else { return Ok(None) };
-        let error = |message: String, key: &str| {
-            Diagnostic::new(format!("target `{}`: {message}", target.name)).at(target.locate(&format!("{key}:")))
-        };
+        let error =
+            |message: String, key: &str| Diagnostic::new(format!("target `{}`: {message}", target.name)).at(target.locate(&format!("{key}:")));
         let Some(section) = section.as_object() else {
             return Err(error("`tableau` must be a mapping with `server_url`, `site`, `token_name` and `token_secret`".into(), "tableau"));
         };

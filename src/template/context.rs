@@ -16,9 +16,9 @@ use serde_json::Value as Json;
 
 use crate::FastMap;
 use crate::core::dates::ExecutionDate;
+use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
-use crate::core::relation::{QuoteStyle, Relation};
 use crate::template::relation::PendingRelation;
 use crate::template::scope::{self, Mode, RefCall};
 
@@ -117,9 +117,10 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
 
     let g = globals.clone();
     env.add_function("doc", move |name: String| -> Result<Value, Error> {
-        g.docs.get(&name).map(|text| Value::from(text.as_str())).ok_or_else(|| {
-            invalid(format!("`doc('{name}')` names no `{{% docs {name} %}}` block"))
-        })
+        g.docs
+            .get(&name)
+            .map(|text| Value::from(text.as_str()))
+            .ok_or_else(|| invalid(format!("`doc('{name}')` names no `{{% docs {name} %}}` block")))
     });
 
     env.add_function("log", |message: Value, kwargs: Kwargs| -> Result<String, Error> {
@@ -151,9 +152,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         serde_json::to_string(&value).map_err(|err| invalid(format!("`tojson()`: {err}")))
     });
     env.add_function("fromjson", |text: String| -> Result<Value, Error> {
-        serde_json::from_str::<Json>(&text)
-            .map(|json| json_to_value(&json))
-            .map_err(|err| invalid(format!("`fromjson()`: {err}")))
+        serde_json::from_str::<Json>(&text).map(|json| json_to_value(&json)).map_err(|err| invalid(format!("`fromjson()`: {err}")))
     });
 
     env.add_global("exceptions", Value::from_object(Exceptions));
@@ -198,7 +197,6 @@ pub fn json_to_value(value: &Json) -> Value {
         other => Value::from_serialize(other),
     }
 }
-
 
 /// What `return()` unwinds a macro with.
 pub const RETURN_MARKER: &str = "strata:return";
@@ -423,9 +421,7 @@ impl Object for Adapter {
                         return Ok(Value::from_object(MacroRef::new(&self.globals, &candidate, template)));
                     }
                 }
-                Err(invalid(format!(
-                    "`adapter.dispatch('{name}')` found neither `{adapter}__{name}` nor `default__{name}`"
-                )))
+                Err(invalid(format!("`adapter.dispatch('{name}')` found neither `{adapter}__{name}` nor `default__{name}`")))
             }
             "type" => Ok(Value::from(self.globals.target_kind.name())),
             "quote" => {
@@ -465,8 +461,7 @@ impl Object for AirflowMacros {
             }
             "ds_format" => {
                 let (ds, input, output): (String, String, String) = from_args(args)?;
-                let date = NaiveDate::parse_from_str(&ds, &input)
-                    .map_err(|err| invalid(format!("`macros.ds_format('{ds}', '{input}')`: {err}")))?;
+                let date = NaiveDate::parse_from_str(&ds, &input).map_err(|err| invalid(format!("`macros.ds_format('{ds}', '{input}')`: {err}")))?;
                 Ok(Value::from(date.format(&output).to_string()))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),

@@ -51,8 +51,7 @@ impl Templates {
         let mut macros = BTreeMap::new();
         let mut defined_in: BTreeMap<String, &Path> = BTreeMap::new();
         let builtin_path = Path::new(BUILTINS_NAME);
-        let files = std::iter::once((builtin_path, BUILTINS.to_string()))
-            .chain(project.macros.iter().map(|f| (f.path.as_path(), f.text.clone())));
+        let files = std::iter::once((builtin_path, BUILTINS.to_string())).chain(project.macros.iter().map(|f| (f.path.as_path(), f.text.clone())));
         for (path, text) in files {
             let name = path.to_string_lossy().into_owned();
             let is_builtin = path == builtin_path;
@@ -87,13 +86,9 @@ impl Templates {
                     builtin_macros.insert(macro_name.clone(), template_name.clone());
                 } else if let Some(first) = defined_in.insert(macro_name.clone(), path) {
                     diagnostics.push(
-                        Diagnostic::new(format!(
-                            "macro `{macro_name}` is defined twice: in `{}` and in `{}`",
-                            first.display(),
-                            path.display()
-                        ))
-                        .at(Location::of_text(path, &text, &macro_name))
-                        .help("rename or remove one of them"),
+                        Diagnostic::new(format!("macro `{macro_name}` is defined twice: in `{}` and in `{}`", first.display(), path.display()))
+                            .at(Location::of_text(path, &text, &macro_name))
+                            .help("rename or remove one of them"),
                     );
                 }
                 macros.insert(macro_name, template_name);
@@ -168,7 +163,6 @@ impl Templates {
     }
 }
 
-
 /// The names a macro file defines.
 fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
     state.exports().into_iter().map(str::to_string).collect()
@@ -178,8 +172,7 @@ fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
 fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
     static MACRO_START: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
-    static MACRO_END: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\{%-?\s*endmacro\b[^%]*-?%\}").unwrap_or_else(|_| unreachable!()));
+    static MACRO_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{%-?\s*endmacro\b[^%]*-?%\}").unwrap_or_else(|_| unreachable!()));
     let mut spans = BTreeMap::new();
     for start in MACRO_START.captures_iter(text) {
         let (Some(whole), Some(name)) = (start.get(0), start.get(1)) else { continue };
@@ -203,8 +196,7 @@ fn blank_outside(text: &str, start: usize, end: usize) -> String {
 fn rewrite_test_blocks(text: &str) -> String {
     static TEST_START: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"\{%(-?)\s*test\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
-    static TEST_END: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").unwrap_or_else(|_| unreachable!()));
+    static TEST_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{%(-?)\s*endtest\s*(-?)%\}").unwrap_or_else(|_| unreachable!()));
     if !text.contains("test") {
         return text.to_string();
     }
@@ -237,8 +229,6 @@ fn target_context(project: &Project) -> serde_json::Value {
     }
     serde_json::Value::Object(fields)
 }
-
-
 
 #[cfg(test)]
 mod tests {

@@ -12,8 +12,8 @@ use std::sync::{Arc, LazyLock};
 use minijinja::Value;
 use regex::Regex;
 
-use crate::project::config::ConfigMap;
 use crate::core::relation::Relation;
+use crate::project::config::ConfigMap;
 
 /// Why a template is rendered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -126,11 +126,7 @@ pub fn placeholder(index: Option<usize>) -> String {
 
 /// Replaces the placeholders of a parse-mode render: `refs(i)` for `ref()`
 /// number `i`, `this` for `this`.
-pub fn fill_placeholders<R: std::fmt::Display>(
-    sql: &str,
-    refs: impl Fn(usize) -> Option<R>,
-    this: &dyn std::fmt::Display,
-) -> Option<String> {
+pub fn fill_placeholders<R: std::fmt::Display>(sql: &str, refs: impl Fn(usize) -> Option<R>, this: &dyn std::fmt::Display) -> Option<String> {
     if !sql.contains('\u{E000}') {
         return Some(sql.to_string());
     }

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
 
-use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
 use crate::core::columns::Column;
-use crate::core::table::{Cell, Table};
 use crate::core::job::{Job, JobStats};
+use crate::core::table::{Cell, Table};
+use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
 use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct DuckDb {
@@ -55,9 +55,11 @@ impl DuckDb {
     pub fn open(path: &str, project_root: &Path, settings: &[(String, String)]) -> Result<DuckDb, WarehouseError> {
         let mut config = duckdb::Config::default();
         for (name, value) in settings {
-            config = config
-                .with(name, value)
-                .map_err(|err| WarehouseError::Setting { name: name.clone(), value: value.clone(), message: err.to_string() })?;
+            config = config.with(name, value).map_err(|err| WarehouseError::Setting {
+                name: name.clone(),
+                value: value.clone(),
+                message: err.to_string(),
+            })?;
         }
         // Messages name the whole path, wherever strata was started.
         let full = if path == ":memory:" { PathBuf::from(path) } else { project_root.join(path) };
@@ -66,8 +68,9 @@ impl DuckDb {
             duckdb::Connection::open_in_memory_with_flags(config)
         } else {
             if let Some(parent) = full.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|err| WarehouseError::Connect(format!("could not create the folder `{}` for `{}`: {err}", parent.display(), full.display())))?;
+                std::fs::create_dir_all(parent).map_err(|err| {
+                    WarehouseError::Connect(format!("could not create the folder `{}` for `{}`: {err}", parent.display(), full.display()))
+                })?;
             }
             duckdb::Connection::open_with_flags(&full, config)
         }
@@ -194,11 +197,7 @@ fn parse_size(text: &str) -> Option<u64> {
 
 fn query_error(err: duckdb::Error) -> WarehouseError {
     let message = err.to_string();
-    if message.contains("INTERRUPT") || message.contains("Interrupted") {
-        WarehouseError::Interrupted
-    } else {
-        WarehouseError::query(message)
-    }
+    if message.contains("INTERRUPT") || message.contains("Interrupted") { WarehouseError::Interrupted } else { WarehouseError::query(message) }
 }
 
 impl Connection for DuckDbConnection {
@@ -243,7 +242,10 @@ impl Connection for DuckDbConnection {
             .filter_map(|row| match row.as_slice() {
                 [catalog, Cell::Text(schema), Cell::Text(name), kind] => Some((
                     RelationKey {
-                        database: match catalog { Cell::Text(catalog) => Some(catalog.clone()), _ => None },
+                        database: match catalog {
+                            Cell::Text(catalog) => Some(catalog.clone()),
+                            _ => None,
+                        },
                         schema: schema.clone(),
                         name: name.clone(),
                     },
@@ -356,9 +358,9 @@ fn to_cell(value: Value) -> Cell {
         Value::Double(x) => Cell::Float(x),
         Value::Decimal(d) => d.to_string().parse().map_or(Cell::Text(d.to_string()), Cell::Float),
         Value::Text(s) | Value::Enum(s) => Cell::Text(s),
-        Value::Date32(days) => Cell::Text(
-            NaiveDate::from_num_days_from_ce_opt(days + 719_163).map_or(days.to_string(), |d| d.format("%Y-%m-%d").to_string()),
-        ),
+        Value::Date32(days) => {
+            Cell::Text(NaiveDate::from_num_days_from_ce_opt(days + 719_163).map_or(days.to_string(), |d| d.format("%Y-%m-%d").to_string()))
+        }
         Value::Timestamp(unit, amount) => {
             let micros = match unit {
                 TimeUnit::Second => amount.saturating_mul(1_000_000),
@@ -367,8 +369,7 @@ fn to_cell(value: Value) -> Cell {
                 TimeUnit::Nanosecond => amount / 1_000,
             };
             Cell::Text(
-                DateTime::from_timestamp_micros(micros)
-                    .map_or(amount.to_string(), |t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+                DateTime::from_timestamp_micros(micros).map_or(amount.to_string(), |t| t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
             )
         }
         other => Cell::Text(format!("{other:?}")),
@@ -396,7 +397,15 @@ mod tests {
         assert_eq!(table.columns, ["id", "x", "s", "d", "n", "l", "i"]);
         assert_eq!(
             table.rows[0],
-            [Cell::Int(2), Cell::Float(3.0), Cell::Text("a".into()), Cell::Text("2026-11-20".into()), Cell::Null, Cell::Text("[1, 2]".into()), Cell::Text("1 day".into())]
+            [
+                Cell::Int(2),
+                Cell::Float(3.0),
+                Cell::Text("a".into()),
+                Cell::Text("2026-11-20".into()),
+                Cell::Null,
+                Cell::Text("[1, 2]".into()),
+                Cell::Text("1 day".into())
+            ]
         );
     }
 
@@ -428,9 +437,7 @@ mod tests {
             begun.recv().unwrap();
             for round in 1..=3 {
                 writer.execute("begin transaction").unwrap();
-                writer
-                    .execute(&format!("create table t_new as select range as id, 'row ' || range as label from range({round} * 1000)"))
-                    .unwrap();
+                writer.execute(&format!("create table t_new as select range as id, 'row ' || range as label from range({round} * 1000)")).unwrap();
                 writer.execute("drop table t").unwrap();
                 writer.execute("alter table t_new rename to t").unwrap();
                 writer.execute("commit").unwrap();

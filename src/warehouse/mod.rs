@@ -16,8 +16,8 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 use crate::core::table::Table;
-use crate::project::{Project, TargetKind};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
+use crate::project::{Project, TargetKind};
 use duckdb::DuckDb;
 use sql::SqlGenerator;
 #[derive(Debug, thiserror::Error)]
@@ -58,9 +58,13 @@ impl WarehouseError {
     pub fn help(&self) -> Option<&'static str> {
         let WarehouseError::Query { message, .. } = self else { return None };
         if message.contains("(accessDenied)") || message.contains("Access Denied") {
-            Some("the credential lacks a permission: grant its account BigQuery Job User on the project and BigQuery Data Editor on the datasets; `strata debug` shows which credential is used")
+            Some(
+                "the credential lacks a permission: grant its account BigQuery Job User on the project and BigQuery Data Editor on the datasets; `strata debug` shows which credential is used",
+            )
         } else if message.contains("Out of Memory Error") {
-            Some("DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there")
+            Some(
+                "DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there",
+            )
         } else {
             None
         }
@@ -112,7 +116,8 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
                 .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
             let target = &project.target;
             // Another strata (or a notebook) holding the file: wait, saying so once.
-            let waiting = |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
+            let waiting =
+                |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
             let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
             let never = std::sync::atomic::AtomicBool::new(false);
             let mut last_lock = None;
@@ -209,11 +214,7 @@ pub struct RelationKey {
 
 impl RelationKey {
     pub fn of(relation: &Relation) -> RelationKey {
-        RelationKey {
-            database: relation.database.clone(),
-            schema: relation.schema.clone().unwrap_or_default(),
-            name: relation.identifier.clone(),
-        }
+        RelationKey { database: relation.database.clone(), schema: relation.schema.clone().unwrap_or_default(), name: relation.identifier.clone() }
     }
 }
 
@@ -316,4 +317,3 @@ impl Connection for Timed {
         self.timed(|c| c.load_file(load))
     }
 }
-

@@ -240,7 +240,8 @@ pub trait SqlGenerator: Send + Sync {
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         if incremental {
             let before = vec![self.delete_partitions(relation, partition, first, last)];
-            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }).run(self.drop_table(&staged))
+            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before })
+                .run(self.drop_table(&staged))
         } else {
             self.swap_in(plan, &staged, relation, present)
         }
@@ -263,9 +264,7 @@ pub trait SqlGenerator: Send + Sync {
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
     fn seed_plan(&self, relation: &Relation, present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
         let staged = staging_relation(relation, "new");
-        let load = self
-            .load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter)
-            .ok_or(SeedError::Unsupported)?;
+        let load = self.load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter).ok_or(SeedError::Unsupported)?;
         Ok(self.swap_plan(relation, present, load))
     }
 }
@@ -356,11 +355,8 @@ impl SqlGenerator for BigQuerySql {
 
     /// BigQuery has no tuple `in`: the rows of `target` with a match in `staged`.
     fn delete_matching(&self, target: &Relation, staged: &Relation, unique_key: &[String]) -> String {
-        let matches = unique_key
-            .iter()
-            .map(|k| format!("dbt_internal_source.{0} = dbt_internal_dest.{0}", self.quote(k)))
-            .collect::<Vec<_>>()
-            .join(" and ");
+        let matches =
+            unique_key.iter().map(|k| format!("dbt_internal_source.{0} = dbt_internal_dest.{0}", self.quote(k))).collect::<Vec<_>>().join(" and ");
         format!("delete from {target} as dbt_internal_dest where exists (select 1 from {staged} as dbt_internal_source where {matches})")
     }
 
@@ -426,12 +422,7 @@ impl SqlGenerator for BigQuerySql {
     /// `insert` statements fill the staging table instead.
     fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
         let staged = staging_relation(relation, "new");
-        let columns = seed
-            .columns
-            .iter()
-            .map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let columns = seed.columns.iter().map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type))).collect::<Vec<_>>().join(", ");
         let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
         let file = FileLoad {
             path: seed.path.clone(),
@@ -483,7 +474,9 @@ const SEED_BATCH_BYTES: usize = 256 * 1024;
 impl BigQuerySql {
     /// A staging table that expires by itself if a run dies before dropping it.
     fn create_staging(&self, staged: &Relation, sql: &str) -> String {
-        format!("create or replace table {staged}\noptions(expiration_timestamp = timestamp_add(current_timestamp(), interval 12 hour))\nas (\n{sql}\n)")
+        format!(
+            "create or replace table {staged}\noptions(expiration_timestamp = timestamp_add(current_timestamp(), interval 12 hour))\nas (\n{sql}\n)"
+        )
     }
 
     /// `partition by ... cluster by ... options(labels = ...)` of a table.
@@ -508,7 +501,12 @@ impl BigQuerySql {
         }
         let mut table_options = Vec::new();
         if !options.labels.is_empty() {
-            let labels = options.labels.iter().map(|(k, v)| format!("({}, {})", self.string_literal(k), self.string_literal(v))).collect::<Vec<_>>().join(", ");
+            let labels = options
+                .labels
+                .iter()
+                .map(|(k, v)| format!("({}, {})", self.string_literal(k), self.string_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
             table_options.push(format!("labels = [{labels}]"));
         }
         if options.partition.is_some() {
@@ -576,11 +574,8 @@ impl SqlGenerator for DuckDbSql {
     }
 
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String> {
-        let types = columns
-            .iter()
-            .map(|c| format!("{}: {}", self.string_literal(&c.name), self.string_literal(&c.data_type)))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let types =
+            columns.iter().map(|c| format!("{}: {}", self.string_literal(&c.name), self.string_literal(&c.data_type))).collect::<Vec<_>>().join(", ");
         Some(format!(
             "create table {relation} as select * from read_csv({}, header = true, auto_detect = false, delim = {}, quote = '\"', escape = '\"', nullstr = '', columns = {{{types}}})",
             self.string_literal(path),
@@ -588,9 +583,6 @@ impl SqlGenerator for DuckDbSql {
         ))
     }
 }
-
-
-
 
 /// The relation a table is built under before it replaces the old one.
 pub fn staging_relation(relation: &Relation, suffix: &str) -> Relation {
@@ -626,7 +618,8 @@ mod tests {
                 sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])),
                 sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
                 sql.count_failures("select * from x where id is null", Some(100)),
-                sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',').unwrap_or_default(),
+                sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',')
+                    .unwrap_or_default(),
                 sql.count_outside_partitions(&staged, &partition, day.add_days(-2), day),
                 sql.delete_partitions(&target, &partition, day.add_days(-2), day),
             ]
@@ -656,7 +649,14 @@ mod tests {
         assert_eq!(run(sql.create_table_as(&staged, "select 3 as id, 4 as day, timestamp '2026-11-20 11:00' as event_at")), 1);
         assert_eq!(run(sql.delete_matching(&target, &staged, &["id".into(), "day".into()])), 1);
         // Columns listed in another order than the table's land in their own columns.
-        assert_eq!(run(sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("day", "INTEGER"), &Column::new("event_at", "TIMESTAMP"), &Column::new("id", "INTEGER")]))), 1);
+        assert_eq!(
+            run(sql.insert_from(
+                &target,
+                &staged,
+                &sql.column_list(&[&Column::new("day", "INTEGER"), &Column::new("event_at", "TIMESTAMP"), &Column::new("id", "INTEGER")])
+            )),
+            1
+        );
         assert_eq!(run(sql.delete_partitions(&target, &partition, day.add_days(-2), day)), 2);
         run(sql.drop_table(&staged));
         run(sql.create_view(&rel("orders_view"), &format!("select * from {target}")));
@@ -726,7 +726,10 @@ mod tests {
             ("table, replacing a view", sql.table_plan(&rel("t"), view, &TableOptions::default(), select)),
             ("table, after an interrupted build left its staging table", sql.table_plan(&rel("t"), leftover, &TableOptions::default(), select)),
             ("partitioned incremental, first build", sql.partition_plan(&rel("p"), fresh, &options, &partition, partition.range(day), false, select)),
-            ("partitioned incremental, the partitions of 2026-11-19..20", sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select)),
+            (
+                "partitioned incremental, the partitions of 2026-11-19..20",
+                sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select),
+            ),
             ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &TableOptions::default(), &["id".into(), "day".into()], select)),
             ("incremental append, syncing its columns", sql.merge_plan(&rel("m"), table, &synced, &[], select)),
             ("seed", sql.seed_plan(&rel("s"), table, &load).unwrap()),
@@ -754,7 +757,8 @@ mod tests {
     #[test]
     fn bigquery_plans() {
         let (_dir, seed) = seed_file();
-        let plans = all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed).replace(&seed.to_string_lossy().into_owned(), "seeds/utm_sources.csv");
+        let plans = all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed)
+            .replace(&seed.to_string_lossy().into_owned(), "seeds/utm_sources.csv");
         insta::assert_snapshot!(plans);
     }
 
@@ -807,5 +811,4 @@ mod tests {
             .collect();
         assert_eq!(inserts, [500, 500, 200]);
     }
-
 }

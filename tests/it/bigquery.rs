@@ -21,19 +21,18 @@ const EMULATOR_VERSION: &str = "bqemulator==1.4.0";
 fn emulator_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = std::env::var_os("STRATA_BQ_VENV").map(PathBuf::from).unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/strata/bq-venv")
-        });
+        let venv = std::env::var_os("STRATA_BQ_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/strata/bq-venv"));
         let python = venv.join("bin/python");
-        let installed = |python: &Path| {
-            Command::new(python).args(["-c", "import bqemulator, numpy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-        };
+        let installed =
+            |python: &Path| Command::new(python).args(["-c", "import bqemulator, numpy"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
         if !installed(&python) {
             let succeeds = |command: &mut Command| command.stderr(Stdio::null()).status().is_ok_and(|s| s.success());
             // bqemulator uses numpy without declaring it.
             let packages = ["install", "--quiet", EMULATOR_VERSION, "numpy"];
-            let with_pip = succeeds(Command::new("python3").args(["-m", "venv"]).arg(&venv))
-                && succeeds(Command::new(&python).args(["-m", "pip", "--version"]));
+            let with_pip =
+                succeeds(Command::new("python3").args(["-m", "venv"]).arg(&venv)) && succeeds(Command::new(&python).args(["-m", "pip", "--version"]));
             let pip = if with_pip {
                 Command::new(&python).args(["-m", "pip"]).args(packages).status()
             } else {
@@ -101,9 +100,7 @@ impl Emulator {
             .as_array()
             .map(|rows| {
                 rows.iter()
-                    .map(|row| {
-                        row["f"].as_array().expect("cells").iter().map(|cell| cell["v"].as_str().unwrap_or("NULL").to_string()).collect()
-                    })
+                    .map(|row| row["f"].as_array().expect("cells").iter().map(|cell| cell["v"].as_str().unwrap_or("NULL").to_string()).collect())
                     .collect()
             })
             .unwrap_or_default()
@@ -196,7 +193,12 @@ fn the_example_builds_on_bigquery_for_two_dates_with_the_rows_duckdb_builds() {
     for table in EXAMPLE_TABLES {
         let (schema, name) = table.split_once('.').expect("schema.table");
         let duck_schema = schema.replacen("analytics", "main", 1);
-        let columns = crate::run::query(&duckdb, &format!("select column_name from information_schema.columns where table_schema = '{duck_schema}' and table_name = '{name}' order by ordinal_position"));
+        let columns = crate::run::query(
+            &duckdb,
+            &format!(
+                "select column_name from information_schema.columns where table_schema = '{duck_schema}' and table_name = '{name}' order by ordinal_position"
+            ),
+        );
         let columns: Vec<String> = columns.into_iter().map(|row| row[0].clone()).collect();
         let as_text = |quote: char, cast: &str| {
             columns.iter().map(|c| format!("coalesce(cast({quote}{c}{quote} as {cast}), 'NULL')")).collect::<Vec<_>>().join(", ")
@@ -307,11 +309,7 @@ fn partitions_on_bigquery_are_replaced_idempotently_and_rows_outside_the_date_ar
     );
     let run = fixture.strata(&["run", "--date", "2026-11-04", "--select", "daily"]);
     assert_eq!(run.status, 1, "{}", run.stdout);
-    assert!(
-        run.stdout.contains("  6 rows have `event_date` outside 2026-11-04 (or NULL), so nothing was written"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("  6 rows have `event_date` outside 2026-11-04 (or NULL), so nothing was written"), "{}", run.stdout);
     assert_eq!(daily(&emulator), first, "the old partition is intact");
 }
 
@@ -390,10 +388,8 @@ pub fn read_request(stream: &mut impl Read) -> Option<(String, Request)> {
         }
     };
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
-        .unwrap_or(0);
+    let length: usize =
+        head.lines().find_map(|line| line.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))).unwrap_or(0);
     while buffer.len() < head_end + length {
         let read = stream.read(&mut chunk).ok()?;
         if read == 0 {
@@ -435,9 +431,7 @@ fn serve(mut client: TcpStream, upstream: u16, recorded: &Mutex<Vec<Request>>, r
         Action::Forward | Action::HoldUntilCancelled => {
             if matches!(action, Action::HoldUntilCancelled) {
                 let started = Instant::now();
-                while started.elapsed() < Duration::from_secs(60)
-                    && !recorded.lock().expect("requests").iter().any(|r| r.path.contains("/cancel"))
-                {
+                while started.elapsed() < Duration::from_secs(60) && !recorded.lock().expect("requests").iter().any(|r| r.path.contains("/cancel")) {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
@@ -453,11 +447,8 @@ fn rewrite_body(response: &[u8], rewrite: &dyn Fn(&str) -> String) -> Vec<u8> {
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
     assert!(!head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "a chunked answer: {head}");
     let body = rewrite(body);
-    let head: String = head
-        .lines()
-        .filter(|line| !line.to_ascii_lowercase().starts_with("content-length:"))
-        .map(|line| format!("{line}\r\n"))
-        .collect();
+    let head: String =
+        head.lines().filter(|line| !line.to_ascii_lowercase().starts_with("content-length:")).map(|line| format!("{line}\r\n")).collect();
     format!("{head}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
@@ -503,9 +494,12 @@ const BUILDS_ONE: &str = "create or replace table `shop-test`.`analytics`.`one`"
 
 /// A proxy that answers the job building model `one` with `action`, and forwards every other request.
 fn on_building_one(emulator: &Emulator, action: impl Fn(&Request) -> Action + Send + Sync + 'static) -> Proxy {
-    Proxy::start(emulator.port, move |request, _| {
-        if request.method == "POST" && request.body.contains(BUILDS_ONE) { action(request) } else { Action::Forward }
-    })
+    Proxy::start(
+        emulator.port,
+        move |request, _| {
+            if request.method == "POST" && request.body.contains(BUILDS_ONE) { action(request) } else { Action::Forward }
+        },
+    )
 }
 
 fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
@@ -550,7 +544,8 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
 #[test]
 fn a_bad_request_is_not_retried() {
     let emulator = Emulator::start("shop-test");
-    let proxy = on_building_one(&emulator, |_| Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]")));
+    let proxy =
+        on_building_one(&emulator, |_| Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]")));
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -625,7 +620,8 @@ fn json_server(answer: impl Fn() -> Json + Send + 'static) -> (u16, Arc<Mutex<Ve
             let Some((_, request)) = read_request(&mut stream) else { continue };
             recorded.lock().expect("requests").push(request);
             let body = answer().to_string();
-            let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let response =
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = stream.write_all(response.as_bytes());
         }
     });
@@ -667,8 +663,8 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
     let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
     let (token_port, forms) = token_endpoint("strata-test-access-token");
     let key = fake_key(token_port);
-    let fixture = one_model(&emulator, &proxy.endpoint(), "      method: service-account\n      keyfile: secrets/key.json\n")
-        .file("secrets/key.json", &key);
+    let fixture =
+        one_model(&emulator, &proxy.endpoint(), "      method: service-account\n      keyfile: secrets/key.json\n").file("secrets/key.json", &key);
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
@@ -692,7 +688,12 @@ fn a_service_account_key_signs_in_through_its_token_endpoint() {
     let requests = proxy.requests();
     assert!(!requests.is_empty());
     for request in &requests {
-        assert!(request.head.contains("authorization: Bearer strata-test-access-token") || request.head.contains("Authorization: Bearer strata-test-access-token"), "{}", request.head);
+        assert!(
+            request.head.contains("authorization: Bearer strata-test-access-token")
+                || request.head.contains("Authorization: Bearer strata-test-access-token"),
+            "{}",
+            request.head
+        );
     }
     let mut written = run.stdout.clone() + &run.stderr;
     for entry in walkdir_files(&fixture.path().join("target")) {
@@ -721,7 +722,14 @@ fn credential_location_and_permission_mistakes_are_clear_errors() {
     let emulator = Emulator::start("shop-test");
     let denied = Proxy::start(emulator.port, |request, _| {
         if request.method == "POST" {
-            Action::Answer(403, google_error(403, "accessDenied", "Access Denied: Project shop-test: User does not have bigquery.jobs.create permission in project shop-test."))
+            Action::Answer(
+                403,
+                google_error(
+                    403,
+                    "accessDenied",
+                    "Access Denied: Project shop-test: User does not have bigquery.jobs.create permission in project shop-test.",
+                ),
+            )
         } else {
             Action::Forward
         }
@@ -734,10 +742,12 @@ fn credential_location_and_permission_mistakes_are_clear_errors() {
     ];
     let mut report = String::new();
     for (what, endpoint, extra) in cases {
-        let fixture = one_model(&emulator, &endpoint, extra).file("secrets/key.json", "{\"type\": \"service_account\", \"private_key\": \"not a key\"}\n");
+        let fixture =
+            one_model(&emulator, &endpoint, extra).file("secrets/key.json", "{\"type\": \"service_account\", \"private_key\": \"not a key\"}\n");
         let profiles = fixture.read("profiles.yml");
         // The extra `location:` replaces the default one.
-        let fixture = if extra.contains("location") { fixture.file("profiles.yml", &profiles.replacen("      location: US\n", "", 1)) } else { fixture };
+        let fixture =
+            if extra.contains("location") { fixture.file("profiles.yml", &profiles.replacen("      location: US\n", "", 1)) } else { fixture };
         let run = fixture.strata(&["run"]);
         assert_eq!(run.status, 2, "{what}: stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
         let root = fixture.path().to_string_lossy().into_owned();
@@ -771,8 +781,7 @@ fn dry_run_prints_bytes_and_cost_per_model_and_fails_above_the_byte_limit() {
             Action::Forward
         }
     });
-    let fixture = one_model(&emulator, &proxy.endpoint(), "      maximum_bytes_billed: 1099511627776\n")
-        .file("models/big.sql", "select 2 as big\n");
+    let fixture = one_model(&emulator, &proxy.endpoint(), "      maximum_bytes_billed: 1099511627776\n").file("models/big.sql", "select 2 as big\n");
     let run = fixture.strata(&["run", "--dry-run", "--date", "2026-11-20"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     insta::assert_snapshot!(run.stdout, @r"
@@ -854,8 +863,8 @@ fn a_failed_job_points_at_the_line_of_the_model() {
         });
         Action::Answer(200, job.to_string())
     });
-    let fixture = one_model(&emulator, &proxy.endpoint(), "")
-        .file("models/one.sql", "{{ config(materialized='table') }}\nselect 1 as id,\n  nope as other\n");
+    let fixture =
+        one_model(&emulator, &proxy.endpoint(), "").file("models/one.sql", "{{ config(materialized='table') }}\nselect 1 as id,\n  nope as other\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     let report = run.stdout.split_once("error in").map(|(_, report)| report).unwrap_or_default();
@@ -878,7 +887,8 @@ fn retry_on_bigquery_reruns_the_failed_model() {
     let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(missing) as events from {{ ref('daily') }}");
     let run = fixture.strata(&["run", "--date", "2026-11-05"]);
     assert_eq!(run.status, 1, "{}", run.stdout);
-    let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
+    let fixture =
+        fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
     let retry = fixture.strata(&["retry"]);
     assert_eq!(retry.status, 0, "stdout:\n{}\nstderr:\n{}", retry.stdout, retry.stderr);
     assert!(retry.stdout.contains("OK    created table analytics.total"), "{}", retry.stdout);
@@ -1127,12 +1137,17 @@ fn a_listing_that_misses_an_incremental_table_does_not_wipe_it() {
     let run = fixture.strata(&["run", "--date", "2026-11-05", "--select", "daily"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("`analytics.daily` exists, although listing its dataset did not show it; strata stops rather than build it anew and lose its rows"),
+        run.stdout.contains(
+            "`analytics.daily` exists, although listing its dataset did not show it; strata stops rather than build it anew and lose its rows"
+        ),
         "{}",
         run.stdout
     );
     assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "the earlier partitions survive");
-    assert!(proxy.requests().iter().any(|r| r.method == "GET" && r.path.ends_with("/datasets/analytics/tables/daily")), "BigQuery was asked for the table");
+    assert!(
+        proxy.requests().iter().any(|r| r.method == "GET" && r.path.ends_with("/datasets/analytics/tables/daily")),
+        "BigQuery was asked for the table"
+    );
 }
 
 /// IAM's credentials API on 127.0.0.1: `generateAccessToken` answers `token`
@@ -1239,12 +1254,9 @@ fn sources(emulator: &Emulator) -> Vec<Vec<String>> {
 #[test]
 fn seeds_load_with_a_load_job_and_with_inserts_where_uploads_are_missing() {
     let emulator = Emulator::start("shop-test");
-    let expected = [
-        ["1", "Smith, Jo", "2026-11-01", "true", "1.5"],
-        ["2", "NULL", "2026-11-02", "false", "NULL"],
-        ["3", "say \"hi\"", "NULL", "true", "2.0"],
-    ]
-    .map(|row| row.map(str::to_string).to_vec());
+    let expected =
+        [["1", "Smith, Jo", "2026-11-01", "true", "1.5"], ["2", "NULL", "2026-11-02", "false", "NULL"], ["3", "say \"hi\"", "NULL", "true", "2.0"]]
+            .map(|row| row.map(str::to_string).to_vec());
     for uploads in [true, false] {
         let proxy = Proxy::start(emulator.port, move |request, _| {
             if !uploads && request.path.starts_with("/upload/") {

@@ -27,7 +27,8 @@ fn duckdb_in_the_binary_is_compiled_without_debug_verification() {
 /// profile's setting, which wins over cargo's default (on for dev, off for release).
 #[test]
 fn every_profile_builds_duckdb_without_debug_info() {
-    let manifest: toml::Table = std::fs::read_to_string(crate::repo_root().join("Cargo.toml")).expect("Cargo.toml").parse().expect("Cargo.toml parses");
+    let manifest: toml::Table =
+        std::fs::read_to_string(crate::repo_root().join("Cargo.toml")).expect("Cargo.toml").parse().expect("Cargo.toml parses");
     let profiles = manifest.get("profile").and_then(toml::Value::as_table).cloned().unwrap_or_default();
     let mut names: Vec<String> = ["dev", "release", "test", "bench"].map(String::from).to_vec();
     names.extend(profiles.keys().filter(|name| !names.contains(name)).cloned().collect::<Vec<_>>());
@@ -38,7 +39,10 @@ fn every_profile_builds_duckdb_without_debug_info() {
             debug_is_on(&debug).then(|| (name.clone(), debug.to_string()))
         })
         .collect();
-    assert!(turned_on.is_empty(), "profiles that compile DuckDB with -DDEBUG (set `[profile.NAME.package.libduckdb-sys] debug = false`): {turned_on:?}");
+    assert!(
+        turned_on.is_empty(),
+        "profiles that compile DuckDB with -DDEBUG (set `[profile.NAME.package.libduckdb-sys] debug = false`): {turned_on:?}"
+    );
 }
 
 fn duckdb_debug_setting(profiles: &toml::Table, name: &str) -> toml::Value {
@@ -56,9 +60,7 @@ fn duckdb_debug_setting(profiles: &toml::Table, name: &str) -> toml::Value {
         assert!(!chain.contains(&parent) && chain.len() < 16, "profile `{name}` inherits in a circle");
         chain.push(parent);
     }
-    let first_set = |lookup: &dyn Fn(&toml::Value) -> Option<toml::Value>| {
-        chain.iter().find_map(|profile| profiles.get(profile).and_then(lookup))
-    };
+    let first_set = |lookup: &dyn Fn(&toml::Value) -> Option<toml::Value>| chain.iter().find_map(|profile| profiles.get(profile).and_then(lookup));
     let package = |package: &'static str| move |profile: &toml::Value| profile.get("package")?.get(package)?.get("debug").cloned();
     first_set(&package("libduckdb-sys"))
         .or_else(|| first_set(&package("*")))
@@ -98,7 +100,8 @@ fn debug_settings_read_as_cargo_reads_them() {
     assert!(on("dev") && on("test"));
     // The package's own setting wins over the profile's, in every profile that inherits it.
     assert!(!on("release") && !on("dist") && !on("bench") && !on("profiling"));
-    let profiles: toml::Table = "[dev.package.\"*\"]\ndebug = false\n[custom]\ninherits = \"dev\"\ndebug = 2\n[release]\ndebug = true\n".parse().expect("profiles parse");
+    let profiles: toml::Table =
+        "[dev.package.\"*\"]\ndebug = false\n[custom]\ninherits = \"dev\"\ndebug = 2\n[release]\ndebug = true\n".parse().expect("profiles parse");
     let on = |name: &str| debug_is_on(&duckdb_debug_setting(&profiles, name));
     // `*` covers every dependency, and wins over a profile-level setting of a child profile.
     assert!(!on("dev") && !on("test") && !on("custom"));

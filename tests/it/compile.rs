@@ -122,9 +122,7 @@ fn vars_flag_overrides_project_vars() {
 
 #[test]
 fn disabled_models_are_left_out() {
-    let fixture = Fixture::new()
-        .file("models/a.sql", "{{ config(enabled=false) }}\nselect 1 as id")
-        .file("models/b.sql", "select 2 as id");
+    let fixture = Fixture::new().file("models/a.sql", "{{ config(enabled=false) }}\nselect 1 as id").file("models/b.sql", "select 2 as id");
     let run = fixture.strata(&["ls", "--output", "name"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "b\n");
@@ -136,12 +134,12 @@ fn disabled_models_are_left_out() {
 
 #[test]
 fn env_var_and_target_in_models() {
-    let fixture = Fixture::new().file("models/a.sql", "select '{{ env_var(\"STRATA_TEST_REGION\", \"none\") }}' as region, '{{ target.name }}/{{ target.type }}/{{ target.schema }}' as t");
-    let output = crate::strata_command(fixture.path())
-        .args(["compile", "--date", "2026-11-20"])
-        .env("STRATA_TEST_REGION", "eu-west")
-        .output()
-        .expect("run");
+    let fixture = Fixture::new().file(
+        "models/a.sql",
+        "select '{{ env_var(\"STRATA_TEST_REGION\", \"none\") }}' as region, '{{ target.name }}/{{ target.type }}/{{ target.schema }}' as t",
+    );
+    let output =
+        crate::strata_command(fixture.path()).args(["compile", "--date", "2026-11-20"]).env("STRATA_TEST_REGION", "eu-west").output().expect("run");
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(fixture.read("target/compiled/shop/models/a.sql"), "select 'eu-west' as region, 'dev/duckdb/main' as t");
 }

@@ -169,7 +169,8 @@ fn retry_reruns_failed_and_skipped_nodes_for_the_original_date() {
     assert_eq!(retried, [("model.shop.total".to_string(), "2026-11-03".to_string())]);
 
     // Fixed: a retry after a retry builds it, and then there is nothing left.
-    let fixture = fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
+    let fixture =
+        fixture.file("models/total.sql", "{{ config(materialized='table') }} select sum(events) as events, count(*) as days from {{ ref('daily') }}");
     let run = fixture.strata(&["retry"]);
     assert_status(&run, 0);
     assert!(run.stdout.contains("OK    created table main.total  1 row"), "{}", run.stdout);
@@ -451,7 +452,10 @@ fn retry_of_a_backfill_reruns_what_failed_and_was_skipped_on_their_dates() {
     ] {
         assert_eq!(query(&fixture, sql), query(&clean, sql), "{sql}");
     }
-    assert_eq!(query(&fixture, "select events from main.after order by event_date"), [["21"], ["31"], ["41"]].map(|r| r.map(str::to_string).to_vec()));
+    assert_eq!(
+        query(&fixture, "select events from main.after order by event_date"),
+        [["21"], ["31"], ["41"]].map(|r| r.map(str::to_string).to_vec())
+    );
 }
 
 /// Each result of `target/run_results.json` as `unique_id date status`.
@@ -469,7 +473,10 @@ const RAISES_ON_THE_3RD: &str = "{{ config(materialized='incremental', partition
 fn a_date_whose_template_fails_to_render_is_an_error_on_that_date() {
     let fixture = events()
         .file("models/daily.sql", RAISES_ON_THE_3RD)
-        .file("models/after.sql", "{{ config(materialized='incremental', partition_by='event_date') }}\nselect * from {{ ref('daily') }} where event_date = '{{ ds }}'\n")
+        .file(
+            "models/after.sql",
+            "{{ config(materialized='incremental', partition_by='event_date') }}\nselect * from {{ ref('daily') }} where event_date = '{{ ds }}'\n",
+        )
         .file("models/schema.yml", "version: 2\n");
     assert_status(&fixture.strata(&["seed"]), 0);
     let run = fixture.strata(&["build", "--start", "2026-11-02", "--end", "2026-11-04", "--threads", "1"]);
@@ -496,7 +503,12 @@ fn a_date_whose_template_fails_to_render_is_an_error_on_that_date() {
     assert_status(&fixture.strata(&["retry"]), 0);
     assert_eq!(
         outcomes(&fixture),
-        ["model.shop.daily 2026-11-03 success", "model.shop.after 2026-11-03 success", "model.shop.after 2026-11-04 success", "model.shop.total 2026-11-04 success"]
+        [
+            "model.shop.daily 2026-11-03 success",
+            "model.shop.after 2026-11-03 success",
+            "model.shop.after 2026-11-04 success",
+            "model.shop.total 2026-11-04 success"
+        ]
     );
     assert_eq!(table(&fixture), [["2026-11-02", "2"], ["2026-11-03", "3"], ["2026-11-04", "4"]].map(|r| r.map(str::to_string).to_vec()));
 }
@@ -550,7 +562,11 @@ fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
     let before_the_load = checked("{sql: \"no_such_column > 0\", timeout: 1s, poke_interval: 0.2s}");
     let waited = before_the_load.strata(&["run", "--date", "2026-11-05"]);
     assert_status(&waited, 1);
-    assert!(waited.stdout.contains("  source `raw.events` is not ready for 2026-11-05 after waiting 1s: `main.events` does not exist yet"), "{}", waited.stdout);
+    assert!(
+        waited.stdout.contains("  source `raw.events` is not ready for 2026-11-05 after waiting 1s: `main.events` does not exist yet"),
+        "{}",
+        waited.stdout
+    );
 
     let fixture = checked("{sql: \"no_such_column > 0\", timeout: 1h, poke_interval: 0.2s}");
     assert_status(&fixture.strata(&["seed"]), 0);
@@ -575,7 +591,13 @@ fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
     "#);
     let (results, statuses) = fixture.results("status");
     assert!(statuses.contains(&("source.shop.raw.events".to_string(), "error".to_string())), "{statuses:?}");
-    let message = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "source.shop.raw.events").expect("the check's result")["message"].clone();
+    let message = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "source.shop.raw.events")
+        .expect("the check's result")["message"]
+        .clone();
     assert!(message.as_str().is_some_and(|m| m.contains("no_such_column")), "{message}");
 }
 

@@ -76,10 +76,7 @@ fn yaml_syntax_error_points_at_the_line() {
 
 #[test]
 fn duplicate_model_names_list_both_paths() {
-    let run = Fixture::new()
-        .file("models/a/orders.sql", "select 1 as id")
-        .file("models/b/orders.sql", "select 2 as id")
-        .strata(&["compile"]);
+    let run = Fixture::new().file("models/a/orders.sql", "select 1 as id").file("models/b/orders.sql", "select 2 as id").strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
@@ -101,9 +98,7 @@ fn unknown_target_lists_the_targets() {
 
 #[test]
 fn undefined_var_names_the_var_and_the_model() {
-    let run = Fixture::new()
-        .file("models/events.sql", "select *\nfrom raw_events\nwhere day >= '{{ var(\"start_date\") }}'\n")
-        .strata(&["compile"]);
+    let run = Fixture::new().file("models/events.sql", "select *\nfrom raw_events\nwhere day >= '{{ var(\"start_date\") }}'\n").strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
@@ -152,7 +147,10 @@ fn no_project_file() {
 #[test]
 fn compiler_error_raised_by_a_macro() {
     let run = Fixture::new()
-        .file("macros/guard.sql", "{% macro guard(x) %}{% if x < 0 %}{{ exceptions.raise_compiler_error('x must not be negative') }}{% endif %}{{ x }}{% endmacro %}")
+        .file(
+            "macros/guard.sql",
+            "{% macro guard(x) %}{% if x < 0 %}{{ exceptions.raise_compiler_error('x must not be negative') }}{% endif %}{{ x }}{% endmacro %}",
+        )
         .file("models/a.sql", "select {{ guard(-1 * 3) }} as x")
         .strata(&["compile"]);
     assert_fails(&run);
@@ -165,7 +163,13 @@ fn compiler_error_raised_by_a_macro() {
 fn duckdb_settings_apply_and_a_misspelt_one_is_located() {
     let profiles = "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      settings:\n        memory_limit: 300MB\n        threads: 1\n";
     let fixture = Fixture::new().file("profiles.yml", profiles).file("models/one.sql", "select 1 as id");
-    let shown = fixture.strata(&["show", "--inline", "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads", "--output", "json"]);
+    let shown = fixture.strata(&[
+        "show",
+        "--inline",
+        "select current_setting('memory_limit') as memory_limit, current_setting('threads') as threads",
+        "--output",
+        "json",
+    ]);
     assert_eq!(shown.status, 0, "{}", shown.stderr);
     assert!(shown.stdout.contains(r#""memory_limit":"286.1 MiB","threads":1"#), "{}", shown.stdout);
 
@@ -198,7 +202,10 @@ fn a_model_described_twice_in_properties_names_both_lines() {
     let run = Fixture::new()
         .file("models/orders.sql", "select 1 as id")
         .file("models/a.yml", "version: 2\nmodels:\n  - name: orders\n    description: Orders.\n")
-        .file("models/b.yml", "version: 2\nmodels:\n  - name: customers\n  - name: \"orders\"\n    columns:\n      - name: id\n        tests: [unique]\n")
+        .file(
+            "models/b.yml",
+            "version: 2\nmodels:\n  - name: customers\n  - name: \"orders\"\n    columns:\n      - name: id\n        tests: [unique]\n",
+        )
         .strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
@@ -216,9 +223,7 @@ fn a_model_described_twice_in_one_file_names_both_lines() {
 
 #[test]
 fn an_unknown_materialization_is_a_compile_error_at_its_line() {
-    let run = Fixture::new()
-        .file("models/orders.sql", "-- orders by day\n{{ config(materialized='tabel') }}\nselect 1 as id\n")
-        .strata(&["compile"]);
+    let run = Fixture::new().file("models/orders.sql", "-- orders by day\n{{ config(materialized='tabel') }}\nselect 1 as id\n").strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!(run.stderr);
 }
@@ -232,11 +237,11 @@ fn a_bad_partition_by_is_a_compile_error_where_it_was_written() {
     assert_fails(&run);
     insta::assert_snapshot!("partition_by_in_config_call", run.stderr);
     // In dbt_project.yml, for a folder.
-    let project = format!("{}models:\n  shop:\n    events:\n      +materialized: incremental\n      +partition_by: {{field: day, data_type: week}}\n", crate::PROJECT);
-    let run = Fixture::new()
-        .file("dbt_project.yml", &project)
-        .file("models/events/daily.sql", "select current_date as day\n")
-        .strata(&["compile"]);
+    let project = format!(
+        "{}models:\n  shop:\n    events:\n      +materialized: incremental\n      +partition_by: {{field: day, data_type: week}}\n",
+        crate::PROJECT
+    );
+    let run = Fixture::new().file("dbt_project.yml", &project).file("models/events/daily.sql", "select current_date as day\n").strata(&["compile"]);
     assert_fails(&run);
     insta::assert_snapshot!("partition_by_in_project_file", run.stderr);
 }
@@ -269,8 +274,7 @@ fn a_project_without_a_profile_says_so_unless_the_flag_names_one() {
 
 #[test]
 fn a_config_key_one_edit_from_a_known_one_is_a_warning() {
-    let fixture = Fixture::new()
-        .file("models/orders.sql", "-- orders\n{{ config(materialised='table', owner_team='growth') }}\nselect 1 as id\n");
+    let fixture = Fixture::new().file("models/orders.sql", "-- orders\n{{ config(materialised='table', owner_team='growth') }}\nselect 1 as id\n");
     let run = fixture.strata(&["compile"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     // `owner_team` is far from every known key: kept without a word, as dbt does.
@@ -300,7 +304,15 @@ fn a_database_path_whose_folder_cannot_be_made_says_why_without_lock_hints() {
     let run = fixture.strata(&["run"]);
     assert_fails(&run);
     let folder = fixture.path().join("models/a.sql");
-    assert!(run.stderr.starts_with(&format!("error: could not open the warehouse: could not create the folder `{}` for `{}/dev.duckdb`: ", folder.display(), folder.display())), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: could not open the warehouse: could not create the folder `{}` for `{}/dev.duckdb`: ",
+            folder.display(),
+            folder.display()
+        )),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("lock"), "{}", run.stderr);
 }
 
@@ -353,7 +365,12 @@ fn an_artifact_that_cannot_be_written_is_reported_without_failing_the_run() {
     assert!(run.stderr.contains("run_results.json`: Is a directory"), "{}", run.stderr);
     assert_eq!(crate::run::scalar(&fixture, "select id from a"), "1");
     // No temporary file is left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(fixture.path().join("target")).expect("target").filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".tmp")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(fixture.path().join("target"))
+        .expect("target")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".tmp"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -416,7 +433,6 @@ fn source_checked(checks: &str) -> Fixture {
     Fixture::new()
         .file("models/sources.yml", &format!("version: 2\nsources:\n  - name: raw\n    schema: main\n    tables:\n      - name: events\n{checks}"))
         .file("models/daily.sql", "select * from {{ source('raw', 'events') }}")
-        
 }
 
 // Out-of-range values are errors at the line they are written on, from
@@ -468,14 +484,18 @@ fn an_invalid_glob_in_a_selector_is_an_error() {
 #[test]
 fn bigquery_limits_on_clustering_and_labels_are_checked_at_compile() {
     let fixture = Fixture::new()
-        .file("models/clustered.sql", "{{ config(materialized='table', cluster_by=['a', 'b', 'c', 'd', 'e']) }}\nselect 1 as a, 2 as b, 3 as c, 4 as d, 5 as e\n")
+        .file(
+            "models/clustered.sql",
+            "{{ config(materialized='table', cluster_by=['a', 'b', 'c', 'd', 'e']) }}\nselect 1 as a, 2 as b, 3 as c, 4 as d, 5 as e\n",
+        )
         .file("models/labelled.sql", "{{ config(materialized='table', labels={'Team': 'marketing'}) }}\nselect 1 as id\n")
         .file("models/appended.sql", "{{ config(materialized='incremental', incremental_strategy='append') }}\nselect 1 as id\n");
     let run = fixture.strata(&["compile", "--target", "prod"]);
     assert_fails(&run);
     // DuckDB has none of these limits.
     assert_eq!(fixture.strata(&["compile"]).status, 0);
-    let profiles = crate::PROFILES.replace("      keyfile: /secrets/key.json\n", "      keyfile: /secrets/key.json\n      labels: {cost center: analytics}\n");
+    let profiles =
+        crate::PROFILES.replace("      keyfile: /secrets/key.json\n", "      keyfile: /secrets/key.json\n      labels: {cost center: analytics}\n");
     let target = fixture.file("profiles.yml", &profiles).strata(&["compile", "--target", "prod"]);
     assert_fails(&target);
     insta::assert_snapshot!(format!("{}\n{}", run.stderr, target.stderr));

@@ -83,7 +83,12 @@ fn the_dependencies_are_the_pipeline_s() {
     );
     assert_eq!(
         parents("utm_spend_full_joined"),
-        ["model.analytics.daily_utm_funnel", "model.analytics.mkt_spend", "model.analytics.user_signed_up_utm", "model.analytics.utm_orders_status_final"]
+        [
+            "model.analytics.daily_utm_funnel",
+            "model.analytics.mkt_spend",
+            "model.analytics.user_signed_up_utm",
+            "model.analytics.utm_orders_status_final"
+        ]
     );
     assert_eq!(parents("user_segment_category"), ["model.analytics.users_history"]);
     assert_eq!(parents("dau"), ["model.analytics.daily_active_users_list"]);
@@ -127,12 +132,10 @@ fn the_pipeline_backfills_a_week() {
     assert_eq!(scalar(&fixture, "select count(*) from main_product.dau"), "7");
     assert_eq!(scalar(&fixture, "select daily_active_users from main_product.dau where event_date = date '2026-11-20'"), "20");
     // Each snapshot model holds one snapshot per date.
-    assert_eq!(
-        query(&fixture, "select count(distinct snapshot_date), count(*) from main_marketing.userid_mapped")[0][0],
-        "7"
-    );
+    assert_eq!(query(&fixture, "select count(distinct snapshot_date), count(*) from main_marketing.userid_mapped")[0][0], "7");
     let spend: f64 = scalar(&fixture, "select sum(cost) from main_marketing.utm_spend_full_joined").parse().expect("number");
-    let raw: f64 = scalar(&fixture, "select sum(cost) from main.mkt_ad_spend where spend_date between '2026-11-14' and '2026-11-20'").parse().expect("number");
+    let raw: f64 =
+        scalar(&fixture, "select sum(cost) from main.mkt_ad_spend where spend_date between '2026-11-14' and '2026-11-20'").parse().expect("number");
     assert!((spend - raw).abs() < 0.01, "{spend} vs {raw}");
 }
 
@@ -183,7 +186,8 @@ fn kill_9_at_any_moment_leaves_whole_tables_and_the_next_build_completes() {
         let _ = child.kill();
         let _ = child.wait();
         if fixture.path().join("target/dev.duckdb").exists() {
-            let staged = crate::run::scalar(&fixture, "select count(*) from information_schema.tables where table_name like '%\\_\\_strata\\_%' escape '\\'");
+            let staged =
+                crate::run::scalar(&fixture, "select count(*) from information_schema.tables where table_name like '%\\_\\_strata\\_%' escape '\\'");
             assert_eq!(staged, "0", "a staging table is visible after kill -9 at {delay_ms} ms");
             // Every table is whole: as it was before this run, or as a clean
             // build of the dates that finished (the first, or both) makes it.

@@ -73,10 +73,7 @@ fn five_independent(profile_threads: Option<usize>) -> Fixture {
         None => crate::PROFILES.to_string(),
     };
     (1..=5).fold(Fixture::new().file("profiles.yml", &profiles), |fixture, i| {
-        fixture.file(
-            &format!("models/m{i}.sql"),
-            "{{ config(materialized='table') }} select sum(hash(i)) % 7 as h from range(3000000) t(i)",
-        )
+        fixture.file(&format!("models/m{i}.sql"), "{{ config(materialized='table') }} select sum(hash(i)) % 7 as h from range(3000000) t(i)")
     })
 }
 

@@ -90,14 +90,21 @@ fn panics(inputs: impl IntoIterator<Item = String>, check: impl Fn(&str)) -> Vec
 /// Random text and mutations of `valid`, `count` of them.
 fn inputs(seed: u64, count: usize, valid: &[&str], pieces: &[&str], length: usize) -> Vec<String> {
     let mut random = Random(seed);
-    (0..count)
-        .map(|i| if i % 2 == 0 { random.text(pieces, length) } else { random.mutate(valid[i / 2 % valid.len()], pieces) })
-        .collect()
+    (0..count).map(|i| if i % 2 == 0 { random.text(pieces, length) } else { random.mutate(valid[i / 2 % valid.len()], pieces) }).collect()
 }
 
 #[test]
 fn selectors_never_panic() {
-    let valid = ["+orders", "2+orders+1", "@orders", "tag:daily,config.materialized:table", "source:dw+ exposure:x", "path:models/m*", "resource_type:model", "*"];
+    let valid = [
+        "+orders",
+        "2+orders+1",
+        "@orders",
+        "tag:daily,config.materialized:table",
+        "source:dw+ exposure:x",
+        "path:models/m*",
+        "resource_type:model",
+        "*",
+    ];
     let pieces = ["+", "@", ",", " ", ":", "*", "?", "[", "]", "tag", "source", "path", "config.", "orders", "1", "9999999999999999999", ".", "/"];
     let graph = strata::graph::Graph::new(Vec::new());
     let failed = panics(inputs(1, cases(4000), &valid, &pieces, 12), |text| {
@@ -119,8 +126,30 @@ fn dates_never_panic() {
 }
 
 const YAML_PIECES: [&str; 24] = [
-    "version: 2\n", "models:\n", "  - name: m\n", "    config:\n", "      materialized: table\n", "sources:\n", "tables:", "{", "}", "[", "]", ": ", "- ",
-    "\n  ", "&a ", "*a", "!!str ", "<<: *a", "'", "\"", "#", "~", "null", "1e999",
+    "version: 2\n",
+    "models:\n",
+    "  - name: m\n",
+    "    config:\n",
+    "      materialized: table\n",
+    "sources:\n",
+    "tables:",
+    "{",
+    "}",
+    "[",
+    "]",
+    ": ",
+    "- ",
+    "\n  ",
+    "&a ",
+    "*a",
+    "!!str ",
+    "<<: *a",
+    "'",
+    "\"",
+    "#",
+    "~",
+    "null",
+    "1e999",
 ];
 
 #[test]
@@ -158,7 +187,10 @@ fn vars_and_project_files_never_panic() {
 }
 
 fn random_properties(random: &mut Random) -> String {
-    random.mutate("version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n      partition_by: {field: d, granularity: day}\n", &YAML_PIECES)
+    random.mutate(
+        "version: 2\nmodels:\n  - name: m\n    config:\n      materialized: table\n      partition_by: {field: d, granularity: day}\n",
+        &YAML_PIECES,
+    )
 }
 
 #[test]
@@ -191,9 +223,51 @@ fn templates_never_panic() {
         "{{ twice(source('raw', 'events')) }} {{ env_var('NOPE', 'x') }} {{ this }}",
     ];
     let pieces = [
-        "{{", "}}", "{%", "%}", "{#", "#}", "(", ")", "'", "\"", ",", "|", ".", "ref('a')", "source('s', 't')", "var('x')", "config(", "ds", "loop",
-        "for ", " in ", "endfor", "if ", "endif", "macro ", "endmacro", "set ", "=", "~", "*", "**", "range(", "99999", "-1", "[", "]", "twice(",
-        "is_incremental()", "adapter.dispatch(", "exceptions.raise_compiler_error(", "return(", "this", "target.", "none", "select ",
+        "{{",
+        "}}",
+        "{%",
+        "%}",
+        "{#",
+        "#}",
+        "(",
+        ")",
+        "'",
+        "\"",
+        ",",
+        "|",
+        ".",
+        "ref('a')",
+        "source('s', 't')",
+        "var('x')",
+        "config(",
+        "ds",
+        "loop",
+        "for ",
+        " in ",
+        "endfor",
+        "if ",
+        "endif",
+        "macro ",
+        "endmacro",
+        "set ",
+        "=",
+        "~",
+        "*",
+        "**",
+        "range(",
+        "99999",
+        "-1",
+        "[",
+        "]",
+        "twice(",
+        "is_incremental()",
+        "adapter.dispatch(",
+        "exceptions.raise_compiler_error(",
+        "return(",
+        "this",
+        "target.",
+        "none",
+        "select ",
     ];
     let failed = panics(inputs(7, cases(1500), &valid, &pieces, 24), |text| {
         let mut scope = Scope::new("model `m`".into(), Mode::Compile, ConfigMap::new());
@@ -219,8 +293,28 @@ fn durations_never_panic() {
 /// Values for numeric and duration settings: out of range, of the wrong
 /// type, and wrapped in text of several bytes a character.
 const VALUES: [&str; 22] = [
-    "-1", "0", "1", "-3", "1.0e+20", "99999999999999999999", "1e999", "-0.5", "'→'", "null", "[]", "{}", "true", "'5m'", "'-1h'",
-    "2147483648", "18446744073709551616", "4", "'→5m'", "\"é\"", "-9223372036854775809", "0.0",
+    "-1",
+    "0",
+    "1",
+    "-3",
+    "1.0e+20",
+    "99999999999999999999",
+    "1e999",
+    "-0.5",
+    "'→'",
+    "null",
+    "[]",
+    "{}",
+    "true",
+    "'5m'",
+    "'-1h'",
+    "2147483648",
+    "18446744073709551616",
+    "4",
+    "'→5m'",
+    "\"é\"",
+    "-9223372036854775809",
+    "0.0",
 ];
 
 /// A project with every numeric setting strata reads set to values from the
@@ -245,7 +339,10 @@ fn numeric_project(random: &mut Random) -> Vec<(&'static str, String)> {
     FILES
         .iter()
         .map(|(path, template)| {
-            let filled = template.split("$V").enumerate().map(|(i, part)| if i == 0 { part.to_string() } else { format!("{}{part}", VALUES[random.below(VALUES.len())]) });
+            let filled = template
+                .split("$V")
+                .enumerate()
+                .map(|(i, part)| if i == 0 { part.to_string() } else { format!("{}{part}", VALUES[random.below(VALUES.len())]) });
             (*path, filled.collect())
         })
         .collect()

@@ -11,11 +11,11 @@ use clap::Parser;
 use regex::Regex;
 
 use strata::cli::{Cli, Command};
+use strata::commands::run::{Which, execute_on};
 use strata::core::columns::Column;
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
 use strata::warehouse::sql::SqlGenerator;
-use strata::commands::run::{Which, execute_on};
 use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 #[derive(Default)]
@@ -121,7 +121,6 @@ impl Connection for Recording {
     }
 }
 
-
 /// A copy of the example project at the repository root.
 fn example_copy() -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -139,9 +138,8 @@ fn example_copy() -> tempfile::TempDir {
 /// Runs `build` with `args` on `recording`; the exit status.
 fn build(recording: &Recording, args: &strata::cli::RunArgs) -> i32 {
     let handle = recording.handle();
-    let open = move |_: &strata::project::Project| -> Result<Arc<dyn Warehouse>, strata::core::diagnostic::Diagnostic> {
-        Ok(Arc::new(handle.handle()))
-    };
+    let open =
+        move |_: &strata::project::Project| -> Result<Arc<dyn Warehouse>, strata::core::diagnostic::Diagnostic> { Ok(Arc::new(handle.handle())) };
     execute_on(Which::Build, &args.options(), &open).unwrap_or_else(|failure| panic!("{failure}"))
 }
 
@@ -163,8 +161,9 @@ fn build_recorded(files: &[(&str, &str)], answer: Cell, sql: &'static dyn SqlGen
         std::fs::write(full, text).unwrap();
     }
     let dir = project.path().to_string_lossy().into_owned();
-    let cli = Cli::try_parse_from(["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--date", "2026-11-20", "--threads", "1", "--quiet"])
-        .unwrap();
+    let cli =
+        Cli::try_parse_from(["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--date", "2026-11-20", "--threads", "1", "--quiet"])
+            .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
     let recording = Recording::answering(sql, answer);
     let status = build(&recording, args);
@@ -196,9 +195,17 @@ fn a_failure_count_sent_as_text_is_read() {
 fn accepted_values_are_quoted_as_bigquery_reads_them() {
     let files = [
         ("seeds/words.csv", "word\nit's\nplain\n"),
-        ("models/schema.yml", "version: 2\nseeds:\n  - name: words\n    columns:\n      - name: word\n        tests:\n          - accepted_values: {values: [\"it's\", plain]}\n"),
+        (
+            "models/schema.yml",
+            "version: 2\nseeds:\n  - name: words\n    columns:\n      - name: word\n        tests:\n          - accepted_values: {values: [\"it's\", plain]}\n",
+        ),
     ];
-    let (status, _, jobs) = build_recorded(&files, Cell::Int(0), &strata::warehouse::sql::BigQuerySql, "type: bigquery\n      project: shop-prod\n      dataset: analytics");
+    let (status, _, jobs) = build_recorded(
+        &files,
+        Cell::Int(0),
+        &strata::warehouse::sql::BigQuerySql,
+        "type: bigquery\n      project: shop-prod\n      dataset: analytics",
+    );
     assert_eq!(status, 0, "{jobs:#?}");
     let test = jobs.iter().find(|job| job.contains("dbt_internal_test")).unwrap();
     insta::assert_snapshot!(test, @r"
@@ -244,8 +251,24 @@ fn example_build_on_bigquery_for_two_dates() {
     let project = example_copy();
     let dir = project.path().to_string_lossy().into_owned();
     let cli = Cli::try_parse_from([
-        "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--start", "2026-11-19", "--end",
-        "2026-11-20", "--threads", "1", "--skip-checks", "--quiet", "--exclude", "exposure:*",
+        "strata",
+        "build",
+        "--project-dir",
+        &dir,
+        "--profiles-dir",
+        &dir,
+        "--target",
+        "prod",
+        "--start",
+        "2026-11-19",
+        "--end",
+        "2026-11-20",
+        "--threads",
+        "1",
+        "--skip-checks",
+        "--quiet",
+        "--exclude",
+        "exposure:*",
     ])
     .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
@@ -265,7 +288,10 @@ fn example_build_on_bigquery_for_two_dates() {
         .collect();
     let text = jobs.join(";\n\n");
     // The second date replaces partitions rather than rebuilding tables.
-    assert!(text.contains("-- one script\nbegin transaction;\ndelete from `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined` where"), "{text}");
+    assert!(
+        text.contains("-- one script\nbegin transaction;\ndelete from `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined` where"),
+        "{text}"
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -276,15 +302,32 @@ fn jobs_carry_labels_and_the_byte_limit() {
     let project = example_copy();
     let dir = project.path().to_string_lossy().into_owned();
     let cli = Cli::try_parse_from([
-        "strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--date", "2026-11-20", "--threads", "1",
-        "--skip-checks", "--quiet", "--exclude", "exposure:*",
+        "strata",
+        "build",
+        "--project-dir",
+        &dir,
+        "--profiles-dir",
+        &dir,
+        "--target",
+        "prod",
+        "--date",
+        "2026-11-20",
+        "--threads",
+        "1",
+        "--skip-checks",
+        "--quiet",
+        "--exclude",
+        "exposure:*",
     ])
     .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
     let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
     assert_eq!(build(&recording, args), 0);
     let jobs = recording.whole_jobs();
-    let built = jobs.iter().find(|job| job.sql.starts_with("create or replace table `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`\n")).unwrap();
+    let built = jobs
+        .iter()
+        .find(|job| job.sql.starts_with("create or replace table `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined`\n"))
+        .unwrap();
     let label = |job: &Job, key: &str| job.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
     assert_eq!(label(built, "strata_model").as_deref(), Some("utm_spend_full_joined"));
     assert_eq!(label(built, "strata_execution_date").as_deref(), Some("2026-11-20"));

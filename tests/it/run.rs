@@ -23,19 +23,23 @@ pub fn query(fixture: &Fixture, sql: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     while let Some(row) = rows.next().expect("row") {
         let count = row.as_ref().column_count();
-        out.push((0..count).map(|i| {
-            let value: duckdb::types::Value = row.get(i).expect("value");
-            match value {
-                duckdb::types::Value::Null => "NULL".to_string(),
-                duckdb::types::Value::Text(s) => s,
-                duckdb::types::Value::BigInt(i) => i.to_string(),
-                duckdb::types::Value::Int(i) => i.to_string(),
-                duckdb::types::Value::HugeInt(i) => i.to_string(),
-                duckdb::types::Value::Double(x) => x.to_string(),
-                duckdb::types::Value::Boolean(b) => b.to_string(),
-                other => format!("{other:?}"),
-            }
-        }).collect());
+        out.push(
+            (0..count)
+                .map(|i| {
+                    let value: duckdb::types::Value = row.get(i).expect("value");
+                    match value {
+                        duckdb::types::Value::Null => "NULL".to_string(),
+                        duckdb::types::Value::Text(s) => s,
+                        duckdb::types::Value::BigInt(i) => i.to_string(),
+                        duckdb::types::Value::Int(i) => i.to_string(),
+                        duckdb::types::Value::HugeInt(i) => i.to_string(),
+                        duckdb::types::Value::Double(x) => x.to_string(),
+                        duckdb::types::Value::Boolean(b) => b.to_string(),
+                        other => format!("{other:?}"),
+                    }
+                })
+                .collect(),
+        );
     }
     out
 }
@@ -60,7 +64,11 @@ fn dag(fail_b: bool) -> Fixture {
         .file("models/a.sql", "{{ config(materialized='table') }} select 1 as id union all select 2 union all select 3")
         .file(
             "models/b.sql",
-            if fail_b { "{{ config(materialized='table') }} select cast('not a number' as integer) as id from {{ ref('a') }}" } else { "{{ config(materialized='table') }} select id from {{ ref('a') }}" },
+            if fail_b {
+                "{{ config(materialized='table') }} select cast('not a number' as integer) as id from {{ ref('a') }}"
+            } else {
+                "{{ config(materialized='table') }} select id from {{ ref('a') }}"
+            },
         )
         .file("models/c.sql", "select * from {{ ref('b') }}")
         .file("models/d.sql", "{{ config(materialized='table') }} select id * 10 as id from {{ ref('a') }}")
@@ -128,9 +136,10 @@ fn views_tables_ephemerals_and_incrementals() {
         )
         .file("models/log.sql", "{{ config(materialized='incremental') }} select count(*) as n from {{ ref('base') }}");
     assert_status(&fixture.strata(&["run"]), 0);
-    assert_eq!(query(&fixture, "select table_name, table_type from information_schema.tables order by 1"), [
-        ["as_table", "BASE TABLE"], ["as_view", "VIEW"], ["events", "BASE TABLE"], ["log", "BASE TABLE"],
-    ].map(|r| r.map(str::to_string).to_vec()));
+    assert_eq!(
+        query(&fixture, "select table_name, table_type from information_schema.tables order by 1"),
+        [["as_table", "BASE TABLE"], ["as_view", "VIEW"], ["events", "BASE TABLE"], ["log", "BASE TABLE"],].map(|r| r.map(str::to_string).to_vec())
+    );
     assert_eq!(scalar(&fixture, "select count(*) from main.as_view"), "5");
     assert_eq!(scalar(&fixture, "select string_agg(n::varchar, ',' order by bucket) from main.as_table"), "2,2,1");
 
@@ -180,8 +189,14 @@ fn hooks_run_around_models_and_the_run() {
 #[test]
 fn seeds_infer_types_and_reject_malformed_files() {
     let fixture = Fixture::new()
-        .file("dbt_project.yml", "name: shop\nprofile: shop\nseeds:\n  shop:\n    lookup:\n      countries:\n        +column_types: {code: varchar}\n")
-        .file("seeds/people.csv", "id,score,active,born,seen_at,name\n1,1.5,True,2001-02-03,2026-11-20T10:00:00,Ann\n2,,False,,2026-11-21T11:30:00,\"Lee, Bo\"\n")
+        .file(
+            "dbt_project.yml",
+            "name: shop\nprofile: shop\nseeds:\n  shop:\n    lookup:\n      countries:\n        +column_types: {code: varchar}\n",
+        )
+        .file(
+            "seeds/people.csv",
+            "id,score,active,born,seen_at,name\n1,1.5,True,2001-02-03,2026-11-20T10:00:00,Ann\n2,,False,,2026-11-21T11:30:00,\"Lee, Bo\"\n",
+        )
         .file("seeds/lookup/countries.csv", "code,name\n01,Korea\n");
     let run = fixture.strata(&["seed"]);
     assert_status(&run, 0);
@@ -253,7 +268,11 @@ fn show_previews_models_and_inline_queries() {
     assert_eq!(run.stdout.trim(), r#"{"show":[{"n":3,"top":3}]}"#);
     let run = fixture.strata(&["show", "--inline", "select * from nowhere"]);
     assert_status(&run, 2);
-    assert!(run.stderr.starts_with("error: the query of inline query failed: Catalog Error: Table with name nowhere does not exist"), "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("error: the query of inline query failed: Catalog Error: Table with name nowhere does not exist"),
+        "{}",
+        run.stderr
+    );
 }
 
 // Ctrl-C stops scheduling, cancels the running query, writes run_results.json
@@ -375,7 +394,10 @@ select
     let started_year = scalar(&fixture, "select started_year from context");
     assert!([year_before, year()].contains(&started_year), "{started_year}");
     assert_eq!(
-        query(&fixture, "select has_now::varchar, ts::varchar, hashed::varchar, ab, next_day::date::varchar, days, twelve, x, month_start::date::varchar from context"),
+        query(
+            &fixture,
+            "select has_now::varchar, ts::varchar, hashed::varchar, ab, next_day::date::varchar, days, twelve, x, month_start::date::varchar from context"
+        ),
         [["true", "2026-11-20 10:00:00", "true", "ab", "2026-11-21", "5", "12", "x", "2026-11-01"].map(str::to_string).to_vec()]
     );
 }
@@ -384,9 +406,7 @@ select
 // error with DuckDB's message, and nothing is built.
 #[test]
 fn dry_run_on_duckdb_checks_each_model_with_explain() {
-    let fixture = Fixture::new()
-        .file("models/good.sql", "select 1 as id")
-        .file("models/broken.sql", "select missing_column from {{ ref('good') }}");
+    let fixture = Fixture::new().file("models/good.sql", "select 1 as id").file("models/broken.sql", "select missing_column from {{ ref('good') }}");
     // What a model reads exists from an earlier run, as in production.
     assert_eq!(fixture.strata(&["run", "--select", "good"]).status, 0);
     let run = fixture.strata(&["run", "--dry-run", "--date", "2026-11-20"]);

@@ -66,7 +66,8 @@ fn two_runs(fixture: Fixture, rows_of: &dyn Fn(&Fixture, &str) -> Vec<Vec<(Strin
 #[test]
 fn on_schema_change_on_duckdb() {
     let report = two_runs(Fixture::new(), &|fixture, name| {
-        let columns = query(fixture, &format!("select column_name from information_schema.columns where table_name = '{name}' order by ordinal_position"));
+        let columns =
+            query(fixture, &format!("select column_name from information_schema.columns where table_name = '{name}' order by ordinal_position"));
         let columns: Vec<String> = columns.into_iter().map(|row| row[0].clone()).collect();
         let cells = columns.iter().map(|c| format!("cast({c} as varchar)")).collect::<Vec<_>>().join(", ");
         let rows = query(fixture, &format!("select {cells} from main.{name} order by day"));
@@ -87,7 +88,9 @@ fn on_schema_change_on_bigquery() {
                 let object: serde_json::Map<String, Json> = serde_json::from_str(&row[0]).unwrap_or_else(|err| panic!("{err}: {}", row[0]));
                 object
                     .into_iter()
-                    .map(|(column, value)| (column, value.as_str().map_or_else(|| if value.is_null() { "NULL".into() } else { value.to_string() }, str::to_string)))
+                    .map(|(column, value)| {
+                        (column, value.as_str().map_or_else(|| if value.is_null() { "NULL".into() } else { value.to_string() }, str::to_string))
+                    })
                     .collect()
             })
             .collect()

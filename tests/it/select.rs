@@ -14,7 +14,10 @@ fn graph() -> Fixture {
         .file("models/marts/daily.sql", "select * from {{ ref('sessions') }} join {{ ref('countries') }} using (country)")
         .file("models/marts/weekly.sql", "{{ config(materialized='view') }} select * from {{ ref('sessions') }}")
         .file("models/marts/schema.yml", "version: 2\nmodels:\n  - name: daily\n    columns:\n      - name: day\n        data_tests: [not_null]\n")
-        .file("models/exposures.yml", "version: 2\nexposures:\n  - name: dashboard\n    type: dashboard\n    owner: {name: BI}\n    depends_on: [\"ref('daily')\"]\n")
+        .file(
+            "models/exposures.yml",
+            "version: 2\nexposures:\n  - name: dashboard\n    type: dashboard\n    owner: {name: BI}\n    depends_on: [\"ref('daily')\"]\n",
+        )
         .file("seeds/countries.csv", "country,name\nkr,Korea\n")
         .file("tests/assert_daily.sql", "select * from {{ ref('daily') }} where false")
 }

@@ -179,7 +179,9 @@ fn serve(mut stream: impl Read + Write, shared: &Mutex<State>) {
 }
 
 fn error(code: &str, summary: &str, detail: &str) -> String {
-    format!("<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\"><error code=\"{code}\"><summary>{summary}</summary><detail>{detail}</detail></error></tsResponse>")
+    format!(
+        "<?xml version='1.0' encoding='UTF-8'?><tsResponse xmlns=\"http://tableau.com/api\"><error code=\"{code}\"><summary>{summary}</summary><detail>{detail}</detail></error></tsResponse>"
+    )
 }
 
 /// A page of the listing, in the shape of `datasource_get.xml`.
@@ -396,7 +398,13 @@ fn a_refresh_signs_in_once_finds_the_datasource_on_page_3_and_waits_for_its_job(
     assert!(sign_in.body.contains("<site contentUrl=\"Samples\"/>"), "{}", sign_in.body);
     // run_results.json records the job, and the secret is nowhere strata writes.
     let (results, _) = fixture.results("status");
-    let exposure = results["results"].as_array().expect("results").iter().find(|r| r["unique_id"] == "exposure.shop.dash").expect("the exposure's result").clone();
+    let exposure = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["unique_id"] == "exposure.shop.dash")
+        .expect("the exposure's result")
+        .clone();
     assert_eq!(exposure["status"], "success");
     assert_eq!(exposure["adapter_response"]["tableau"][0]["job_id"], JOB_ID);
     assert_eq!(exposure["adapter_response"]["tableau"][0]["status"], "success");
@@ -430,7 +438,11 @@ fn an_already_queued_refresh_follows_on_already_queued() {
     let server = TableauServer::start(duplicate());
     let warned = run(&project(&server, "{datasources: [utm_spend_full_joined]}", ""), &["run"]);
     assert_eq!(warned.status, 0, "stdout:\n{}\nstderr:\n{}", warned.stdout, warned.stderr);
-    assert!(warned.stdout.contains("WARN  Tableau datasource utm_spend_full_joined: a refresh is already queued on Tableau; not queuing another"), "{}", warned.stdout);
+    assert!(
+        warned.stdout.contains("WARN  Tableau datasource utm_spend_full_joined: a refresh is already queued on Tableau; not queuing another"),
+        "{}",
+        warned.stdout
+    );
     assert!(warned.stdout.contains("WARN=1"), "{}", warned.stdout);
 
     let server = TableauServer::start(duplicate());
@@ -499,8 +511,15 @@ fn missing_ambiguous_and_live_datasources() {
 // refresh does not run.
 #[test]
 fn the_example_refreshes_tableau_after_the_model_and_not_when_it_failed() {
-    let datasources = ["utm_spend_full_joined", "utm_orders_status_final", "utm_orders_status_final_1d", "user_signed_up_utm", "user_segment_category"];
-    let ids = ["d0000000-0000-0000-0000-000000000001", "d0000000-0000-0000-0000-000000000002", "d0000000-0000-0000-0000-000000000003", "d0000000-0000-0000-0000-000000000004", "d0000000-0000-0000-0000-000000000005"];
+    let datasources =
+        ["utm_spend_full_joined", "utm_orders_status_final", "utm_orders_status_final_1d", "user_signed_up_utm", "user_segment_category"];
+    let ids = [
+        "d0000000-0000-0000-0000-000000000001",
+        "d0000000-0000-0000-0000-000000000002",
+        "d0000000-0000-0000-0000-000000000003",
+        "d0000000-0000-0000-0000-000000000004",
+        "d0000000-0000-0000-0000-000000000005",
+    ];
     let server = TableauServer::start(State {
         datasources: datasources.iter().zip(ids).map(|(name, id)| Datasource::extract(name, id, "Marketing")).collect(),
         ..State::default()
@@ -641,10 +660,7 @@ fn corporate_ca() -> (String, Arc<rustls::ServerConfig>) {
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
-        .with_single_cert(
-            vec![server_certificate.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
-        )
+        .with_single_cert(vec![server_certificate.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()))
         .expect("server TLS configuration");
     (ca.pem(), Arc::new(config))
 }
@@ -657,10 +673,15 @@ fn corporate_ca() -> (String, Arc<rustls::ServerConfig>) {
 fn a_server_signed_by_a_corporate_ca_is_trusted_through_ca_bundle() {
     let (ca_pem, tls) = corporate_ca();
     let server = TableauServer::start_tls(State::default(), tls);
-    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/corporate-ca.pem\n").file("certs/corporate-ca.pem", &ca_pem);
+    let fixture = project(&server, "{datasources: [utm_spend_full_joined]}", "        ca_bundle: certs/corporate-ca.pem\n")
+        .file("certs/corporate-ca.pem", &ca_pem);
     let trusted = run(&fixture, &["run"]);
     assert_eq!(trusted.status, 0, "stdout:\n{}\nstderr:\n{}", trusted.stdout, trusted.stderr);
-    assert!(trusted.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", trusted.stdout);
+    assert!(
+        trusted.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"),
+        "{}",
+        trusted.stdout
+    );
     assert_eq!(server.sequence().iter().filter(|r| r.ends_with("/refresh")).count(), 1, "{:#?}", server.sequence());
 
     // The platform's trust store counts too: rustls-native-certs reads `SSL_CERT_FILE` as OpenSSL does.
@@ -751,7 +772,11 @@ fn a_refresh_request_that_times_out_is_not_sent_twice_and_its_job_is_followed() 
     });
     let run = run(&project(&server, "{datasources: [utm_spend_full_joined]}", "        timeout: 1s\n"), &["run"]);
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("OK    Tableau datasource utm_spend_full_joined: refreshed (job 7c3d599e-949f-44c3-94a1-f30ba85757e4)"),
+        "{}",
+        run.stdout
+    );
     let site = format!("/api/3.10/sites/{SITE_ID}");
     let since = regex::Regex::new(r"createdAt:gte:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").expect("regex");
     let sequence: Vec<String> = server.sequence().iter().map(|r| since.replace(r, "createdAt:gte:[time]").into_owned()).collect();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::client_builder::ClientBuilder;
-use gcp_bigquery_client::yup_oauth2 as yup;
 use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::yup_oauth2 as yup;
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
@@ -130,7 +130,12 @@ impl Settings {
                 .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
                 .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
                 .map(Duration::from_secs_f64)
-                .ok_or_else(|| error(format!("`job_creation_timeout_seconds` must be a positive number of seconds, not `{value}`"), "job_creation_timeout_seconds"))?,
+                .ok_or_else(|| {
+                    error(
+                        format!("`job_creation_timeout_seconds` must be a positive number of seconds, not `{value}`"),
+                        "job_creation_timeout_seconds",
+                    )
+                })?,
         };
         let api_endpoint = text("api_endpoint").map(|url| url.trim_end_matches('/').to_string());
         // An emulator takes requests without credentials: `api_endpoint`
@@ -213,15 +218,22 @@ impl Settings {
     fn describe_base_credentials(&self) -> String {
         match &self.credentials {
             Credentials::None => format!("none (`api_endpoint: {}`)", self.api_endpoint.as_deref().unwrap_or_default()),
-            Credentials::KeyFile(path) => format!("service-account key file `{}`{}", path.display(), client_email(std::fs::read_to_string(path).ok().as_deref())),
+            Credentials::KeyFile(path) => {
+                format!("service-account key file `{}`{}", path.display(), client_email(std::fs::read_to_string(path).ok().as_deref()))
+            }
             Credentials::KeyJson(key) => format!("service-account key from `keyfile_json`{}", client_email(Some(key))),
             Credentials::ApplicationDefault => match application_default_file() {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path).ok();
-                    let kind = text.as_deref().and_then(|t| serde_json::from_str::<Json>(t).ok()).and_then(|k| k.get("type").and_then(Json::as_str).map(str::to_string));
+                    let kind = text
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str::<Json>(t).ok())
+                        .and_then(|k| k.get("type").and_then(Json::as_str).map(str::to_string));
                     match kind.as_deref() {
                         Some("authorized_user") => format!("application default credentials: gcloud's authorized-user file `{}`", path.display()),
-                        _ => format!("application default credentials: service-account key file `{}`{}", path.display(), client_email(text.as_deref())),
+                        _ => {
+                            format!("application default credentials: service-account key file `{}`{}", path.display(), client_email(text.as_deref()))
+                        }
                     }
                 }
                 None => "application default credentials: the metadata server of the machine".into(),
@@ -319,14 +331,12 @@ async fn base_authenticator(settings: &Settings) -> Result<Arc<dyn Authenticator
     match &settings.credentials {
         Credentials::None => Ok(Arc::new(NoAuthentication)),
         Credentials::KeyFile(path) => {
-            let text = std::fs::read_to_string(path).map_err(|err| {
-                WarehouseError::Connect(format!("could not read the service-account key file `{}`: {err}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|err| WarehouseError::Connect(format!("could not read the service-account key file `{}`: {err}", path.display())))?;
             from_key_file(path, &text, "service-account key file").await.map(scoped)
         }
         Credentials::KeyJson(text) => {
-            let key = parse_key(text)
-                .map_err(|err| WarehouseError::Connect(format!("`keyfile_json` is not a service-account key: {err}")))?;
+            let key = parse_key(text).map_err(|err| WarehouseError::Connect(format!("`keyfile_json` is not a service-account key: {err}")))?;
             yup::ServiceAccountAuthenticator::builder(key)
                 .build()
                 .await
@@ -343,9 +353,8 @@ async fn base_authenticator(settings: &Settings) -> Result<Arc<dyn Authenticator
                 };
                 return built.map(scoped).map_err(|err| io_error("could not find application default credentials".into(), err));
             };
-            let text = std::fs::read_to_string(&path).map_err(|err| {
-                WarehouseError::Connect(format!("could not read the application default credentials `{}`: {err}", path.display()))
-            })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| WarehouseError::Connect(format!("could not read the application default credentials `{}`: {err}", path.display())))?;
             let kind = serde_json::from_str::<Json>(&text).ok().and_then(|key| key.get("type").and_then(Json::as_str).map(str::to_string));
             if kind.as_deref() == Some("authorized_user") {
                 let what = || format!("could not use gcloud's authorized-user file `{}`", path.display());
@@ -434,8 +443,8 @@ impl Authenticator for Impersonated {
 /// yup-oauth2's authenticator for the service-account key `text`, read from
 /// `path` (`what` names the file in messages).
 async fn from_key_file(path: &Path, text: &str, what: &str) -> Result<yup::authenticator::DefaultAuthenticator, WarehouseError> {
-    let key = parse_key(text)
-        .map_err(|err| WarehouseError::Connect(format!("the {what} `{}` is not a service-account key: {err}", path.display())))?;
+    let key =
+        parse_key(text).map_err(|err| WarehouseError::Connect(format!("the {what} `{}` is not a service-account key: {err}", path.display())))?;
     yup::ServiceAccountAuthenticator::builder(key)
         .build()
         .await
@@ -480,7 +489,6 @@ fn parse_key(text: &str) -> Result<gcp_bigquery_client::yup_oauth2::ServiceAccou
         }
     })
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,15 @@ impl BigQueryConnection {
     pub(super) async fn upload_and_wait(&self, id: &str, load: &FileLoad, file: &[u8]) -> Result<Uploaded, JobFailure> {
         let settings = &self.settings;
         let what = format!("load of `{}`", load.path.display());
-        let failed = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) });
+        let failed = |err: BQError| {
+            JobFailure::Final(WarehouseError::Query {
+                message: describe_error(&err),
+                retryable: false,
+                job_id: Some(id.to_string()),
+                at: None,
+                reason: reason_of(&err),
+            })
+        };
         let jobs = self.client.job();
         let mut attempt = 0;
         let accepted = loop {

@@ -16,18 +16,18 @@ use std::time::Duration;
 
 use gcp_bigquery_client::Client;
 use gcp_bigquery_client::error::BQError;
+use gcp_bigquery_client::model::field_type::FieldType;
 use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
 use gcp_bigquery_client::model::job::Job as ApiJob;
 use gcp_bigquery_client::model::job_configuration::JobConfiguration;
 use gcp_bigquery_client::model::job_configuration_query::JobConfigurationQuery;
 use gcp_bigquery_client::model::job_reference::JobReference;
-use gcp_bigquery_client::model::field_type::FieldType;
 use serde_json::Value as Json;
 
 use crate::core::columns::Column;
 use crate::core::job::{Job, JobStats};
-use crate::core::wait::Backoff;
 use crate::core::table::{Cell, Table};
+use crate::core::wait::Backoff;
 use crate::warehouse::sql::{BigQuerySql, SqlGenerator};
 use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
@@ -142,9 +142,7 @@ fn classify(err: &BQError) -> (String, bool) {
     let retryable = match err {
         BQError::ResponseError { error } => {
             let code = error.error.code;
-            code == 429
-                || code >= 500
-                || error.error.errors.iter().any(|e| e.get("reason").is_some_and(|r| RETRYABLE_REASONS.contains(&r.as_str())))
+            code == 429 || code >= 500 || error.error.errors.iter().any(|e| e.get("reason").is_some_and(|r| RETRYABLE_REASONS.contains(&r.as_str())))
         }
         // No answer (refused, dropped, timed out), or an answer that is not
         // the API's JSON (a proxy's 502 or 429 page). Only a request that
@@ -381,7 +379,15 @@ impl BigQueryConnection {
     async fn wait_until_done(&self, id: &str, mut current: ApiJob, poll: Poll) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let jobs = self.client.job();
-        let get_job = |err: BQError| JobFailure::Final(WarehouseError::Query { message: describe_error(&err), retryable: false, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) });
+        let get_job = |err: BQError| {
+            JobFailure::Final(WarehouseError::Query {
+                message: describe_error(&err),
+                retryable: false,
+                job_id: Some(id.to_string()),
+                at: None,
+                reason: reason_of(&err),
+            })
+        };
         let mut polls = 0;
         while !is_done(&current) && poll == Poll::Job {
             // Only query jobs have results to wait on; a load job is asked after a pause.
@@ -453,7 +459,9 @@ impl BigQueryConnection {
         JobStats {
             rows_affected: query.and_then(|q| number(&q.num_dml_affected_rows)),
             job_id: job.job_reference.as_ref().and_then(|r| r.job_id.clone()),
-            bytes_processed: query.and_then(|q| number(&q.total_bytes_processed)).or_else(|| statistics.and_then(|s| number(&s.total_bytes_processed))),
+            bytes_processed: query
+                .and_then(|q| number(&q.total_bytes_processed))
+                .or_else(|| statistics.and_then(|s| number(&s.total_bytes_processed))),
             bytes_billed: query.and_then(|q| number(&q.total_bytes_billed)),
             slot_ms: query.and_then(|q| number(&q.total_slot_ms)).or_else(|| statistics.and_then(|s| number(&s.total_slot_ms))),
             location: job.job_reference.as_ref().and_then(|r| r.location.clone()).or_else(|| self.settings.location.clone()),
@@ -518,8 +526,7 @@ impl BigQueryConnection {
 /// it points at (`at [4:8]`) with a caret under the column; `at` keeps that
 /// line, so the model's file can be searched for it.
 fn job_error(message: String, retryable: bool, id: &str, sql: &str) -> WarehouseError {
-    let at = error_position(&message)
-        .and_then(|(line, column)| Some(ErrorAt { line: sql.lines().nth(line.saturating_sub(1))?.to_string(), column }));
+    let at = error_position(&message).and_then(|(line, column)| Some(ErrorAt { line: sql.lines().nth(line.saturating_sub(1))?.to_string(), column }));
     let message = match &at {
         Some(at) => format!("{message}\n  {}\n  {}^", at.line, " ".repeat(at.column.saturating_sub(1))),
         None => message,
@@ -628,12 +635,9 @@ impl Connection for BigQueryConnection {
         match got {
             Ok(table) => Ok(Some(if table.r#type.as_deref() == Some("VIEW") { RelationKind::View } else { RelationKind::Table })),
             Err(err) if is_status(&err, 404) => Ok(None),
-            Err(err) => Err(WarehouseError::query(format!(
-                "could not look up `{project}.{}.{}`: {}",
-                relation.schema,
-                relation.name,
-                describe_error(&err)
-            ))),
+            Err(err) => {
+                Err(WarehouseError::query(format!("could not look up `{project}.{}.{}`: {}", relation.schema, relation.name, describe_error(&err))))
+            }
         }
     }
 
@@ -657,7 +661,9 @@ impl Connection for BigQueryConnection {
                 // `notFound` may mean that, and only BigQuery's own 404 for the
                 // dataset confirms it (a job also says `notFound` of a dataset
                 // in another location).
-                Err(WarehouseError::Query { reason: Some(reason), .. }) if reason == "notFound" && !self.dataset_exists(&project, dataset)? => continue,
+                Err(WarehouseError::Query { reason: Some(reason), .. }) if reason == "notFound" && !self.dataset_exists(&project, dataset)? => {
+                    continue;
+                }
                 Err(err) => return Err(err),
             };
             let mut clustering: Vec<(RelationKey, i64, String)> = Vec::new();
@@ -674,7 +680,10 @@ impl Connection for BigQueryConnection {
                 if let (Cell::Text(column), Cell::Text(yes)) = (column, partitioning)
                     && yes.eq_ignore_ascii_case("YES")
                 {
-                    let data_type = match data_type { Cell::Text(t) => t.clone(), _ => String::new() };
+                    let data_type = match data_type {
+                        Cell::Text(t) => t.clone(),
+                        _ => String::new(),
+                    };
                     entry.partition = Some((column.clone(), data_type));
                 }
                 let position = match cluster {
@@ -713,7 +722,13 @@ impl BigQueryConnection {
         let tables = self.client.table();
         self.runtime.block_on(self.call(|| tables.get(&project, &dataset, &relation.identifier, None))).map_err(|err| {
             let (message, retryable) = classify(&err);
-            WarehouseError::Query { message: format!("could not read the table `{}`: {message}", relation.display_name()), retryable, job_id: None, at: None, reason: None }
+            WarehouseError::Query {
+                message: format!("could not read the table `{}`: {message}", relation.display_name()),
+                retryable,
+                job_id: None,
+                at: None,
+                reason: None,
+            }
         })
     }
 }
