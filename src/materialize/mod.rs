@@ -130,6 +130,7 @@ impl Materializer<'_> {
             require_partition_filter: config.require_partition_filter,
             partition_expiration_days: config.partition_expiration_days,
             on_schema_change: config.on_schema_change,
+            invocation: Some(self.invocation_id.to_string()),
         };
         let name = relation.display_name();
         let (plan, description) = match (config.materialized, &config.partition) {

@@ -19,7 +19,7 @@ impl Materializer<'_> {
         };
         let path = project.root.join(&node.path);
         let absolute = std::fs::canonicalize(&path).unwrap_or(path);
-        let load = SeedLoad { path: absolute, columns: file.columns, delimiter: file.delimiter };
+        let load = SeedLoad { path: absolute, columns: file.columns, delimiter: file.delimiter, invocation: Some(self.invocation_id.to_string()) };
         let result = self
             .sql
             .seed_plan(&relation, self.present(&relation), &load)

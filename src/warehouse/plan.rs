@@ -188,6 +188,9 @@ pub struct TableOptions {
     pub partition_expiration_days: Option<u32>,
     /// How an incremental run matches the model's columns to the table's.
     pub on_schema_change: OnSchemaChange,
+    /// The invocation building it, whose own staging table it writes on
+    /// BigQuery (see `sql::staging_for`); none in plans built outside a run.
+    pub invocation: Option<String>,
 }
 
 /// Why a plan stopped.

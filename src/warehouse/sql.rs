@@ -286,6 +286,8 @@ pub struct SeedLoad {
     pub path: std::path::PathBuf,
     pub columns: Vec<SeedColumn>,
     pub delimiter: char,
+    /// The invocation loading it (see `staging_for`).
+    pub invocation: Option<String>,
 }
 
 pub struct BigQuerySql;
@@ -369,7 +371,7 @@ impl SqlGenerator for BigQuerySql {
             // BigQuery refuses to replace a table with one partitioned otherwise:
             // the rows are built first, so the table is missing only between
             // its drop and a copy that cannot fail on the model's SQL.
-            let staged = staging_relation(relation, "new");
+            let staged = staging_for(relation, options.invocation.as_deref());
             return Plan::new(false)
                 .run_counting_rows(self.create_staging(&staged, sql))
                 .run(self.drop_table(relation))
@@ -390,7 +392,7 @@ impl SqlGenerator for BigQuerySql {
         incremental: bool,
         sql: &str,
     ) -> Plan {
-        let staged = staging_relation(relation, "new");
+        let staged = staging_for(relation, options.invocation.as_deref());
         let plan = Plan::new(false)
             .run_counting_rows(self.create_staging(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
@@ -410,7 +412,7 @@ impl SqlGenerator for BigQuerySql {
     }
 
     fn merge_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
-        let staged = staging_relation(relation, "new");
+        let staged = staging_for(relation, options.invocation.as_deref());
         let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
         plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
     }
@@ -421,7 +423,7 @@ impl SqlGenerator for BigQuerySql {
     /// upload (an emulator without the upload endpoint), bounded multi-row
     /// `insert` statements fill the staging table instead.
     fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
-        let staged = staging_relation(relation, "new");
+        let staged = staging_for(relation, seed.invocation.as_deref());
         let columns = seed.columns.iter().map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type))).collect::<Vec<_>>().join(", ");
         let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
         let file = FileLoad {
@@ -584,6 +586,18 @@ impl SqlGenerator for DuckDbSql {
     }
 }
 
+/// BigQuery's staging table for `relation` in one invocation: its own name,
+/// so two runs of a model at once (a colleague's backfill, a CI job on the
+/// same dataset) never write each other's staged rows. It expires after 12
+/// hours, so a run that dies leaves nothing for long; none is dropped but
+/// the invocation's own.
+pub fn staging_for(relation: &Relation, invocation: Option<&str>) -> Relation {
+    match invocation {
+        Some(invocation) => staging_relation(relation, invocation),
+        None => staging_relation(relation, "new"),
+    }
+}
+
 /// The relation a table is built under before it replaces the old one.
 pub fn staging_relation(relation: &Relation, suffix: &str) -> Relation {
     Relation { identifier: format!("{}__strata_{suffix}", relation.identifier), ..relation.clone() }
@@ -717,6 +731,7 @@ mod tests {
                 SeedColumn { name: "day".into(), data_type: "DATE".into() },
             ],
             delimiter: ',',
+            invocation: None,
         };
         [
             ("view, over an old table", sql.view_plan(&rel("v"), table, select)),
@@ -799,7 +814,7 @@ mod tests {
         let path = dir.path().join("big.csv");
         let rows: String = (0..1200).map(|i| format!("{i}\n")).collect();
         std::fs::write(&path, format!("id\n{rows}")).unwrap();
-        let load = SeedLoad { path, columns: vec![SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], delimiter: ',' };
+        let load = SeedLoad { path, columns: vec![SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], delimiter: ',', invocation: None };
         let plan = BigQuerySql.seed_plan(&rel("big"), Present::default(), &load).unwrap();
         let [crate::warehouse::plan::Step::Load { fallback, .. }, ..] = plan.steps.as_slice() else { panic!("a load first: {plan:?}") };
         let inserts: Vec<usize> = fallback

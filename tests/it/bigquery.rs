@@ -1276,7 +1276,7 @@ fn seeds_load_with_a_load_job_and_with_inserts_where_uploads_are_missing() {
         let uploaded: Vec<&Request> = requests.iter().filter(|r| r.method == "POST" && r.path.starts_with("/upload/")).collect();
         assert_eq!(uploaded.len(), 1, "{uploaded:#?}");
         assert!(uploaded[0].path.ends_with("/upload/bigquery/v2/projects/shop-test/jobs?uploadType=multipart"), "{}", uploaded[0].path);
-        let inserts = inserts_of(&requests, "insert into `shop-test`.`analytics`.`sources__strata_new`");
+        let inserts = inserts_of(&requests, "insert into `shop-test`.`analytics`.`sources__strata_");
         if uploads {
             assert!(uploaded[0].head.to_ascii_lowercase().contains("content-type: multipart/related; boundary="), "{}", uploaded[0].head);
             assert!(uploaded[0].body.contains("\"writeDisposition\":\"WRITE_TRUNCATE\""), "{}", uploaded[0].body);

@@ -286,7 +286,9 @@ fn example_build_on_bigquery_for_two_dates() {
             _ => job,
         })
         .collect();
-    let text = jobs.join(";\n\n");
+    // Each invocation stages its rows under a name of its own.
+    let invocation = regex::Regex::new(r"__strata_\d{8}t\d{12}\b").expect("regex");
+    let text = invocation.replace_all(&jobs.join(";\n\n"), "__strata_<invocation>").into_owned();
     // The second date replaces partitions rather than rebuilding tables.
     assert!(
         text.contains("-- one script\nbegin transaction;\ndelete from `analytics-prod`.`analytics_marketing`.`utm_spend_full_joined` where"),
@@ -338,4 +340,12 @@ fn jobs_carry_labels_and_the_byte_limit() {
     assert!(test.sql.contains("dbt_internal_test") && test.sql.contains("report_date is null"), "{}", test.sql);
     let seed = jobs.iter().find(|job| job.sql.starts_with("insert into")).unwrap();
     assert!(label(seed, "strata_model").is_some(), "{:?}", seed.labels);
+    // Two runs of a model at once never share staged rows: each invocation's
+    // staging table carries its id.
+    let staged = jobs
+        .iter()
+        .find(|job| job.sql.starts_with("create or replace table `analytics-prod`.`analytics_marketing`.`userid_mapped_logs__strata_"))
+        .unwrap();
+    let invocation = label(staged, "strata_invocation_id").unwrap_or_default();
+    assert!(staged.sql.contains(&format!("userid_mapped_logs__strata_{invocation}`")), "{}", staged.sql);
 }
