@@ -122,6 +122,19 @@ impl Materializer<'_> {
             let existing_field = existing.partition.as_ref().map(|(field, _)| field.to_ascii_lowercase());
             let wanted_field = config.partition.as_ref().map(|p| p.field.to_ascii_lowercase());
             present.partitioning_differs = existing.kind == RelationKind::Table && existing_field != wanted_field;
+            // A table about to be replaced: BigQuery refuses `create or replace`
+            // with another partitioning spec, granularity and clustering included,
+            // so its metadata is compared whole (dbt-bigquery's `is_replaceable`).
+            let replaces = existing.kind == RelationKind::Table && !is_incremental && config.materialized != Materialized::View;
+            if replaces && !present.partitioning_differs {
+                match connection.layout(&relation) {
+                    Ok(Some(layout)) => present.partitioning_differs = layout != wanted_layout(config),
+                    Ok(None) => {}
+                    Err(err) => {
+                        return Outcome::error(node.label(), format!("could not read how `{}` is partitioned: {err}", relation.display_name()));
+                    }
+                }
+            }
         }
         let options = TableOptions {
             partition: config.partition.clone(),
@@ -294,4 +307,13 @@ impl Materializer<'_> {
 /// `_` and `-`, at most 63 characters.
 fn label_text(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c.to_ascii_lowercase() } else { '_' }).take(63).collect()
+}
+
+/// How a model's table should be partitioned and clustered, as a warehouse's metadata says it.
+fn wanted_layout(config: &crate::graph::model_config::ModelConfig) -> crate::warehouse::TableLayout {
+    crate::warehouse::TableLayout {
+        partition_field: config.partition.as_ref().map(|p| p.field.to_ascii_lowercase()),
+        granularity: config.partition.as_ref().map(|p| p.granularity.as_str().to_string()),
+        clustering: config.cluster_by.iter().map(|c| c.to_ascii_lowercase()).collect(),
+    }
 }

@@ -173,6 +173,11 @@ pub trait Connection: Send {
     fn list_relations(&mut self, schemas: &[Schema]) -> Result<Relations, WarehouseError>;
     /// The columns of a table, in order, with their types in the warehouse's SQL.
     fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError>;
+    /// How `relation` is partitioned and clustered, from its metadata; `None`
+    /// where the warehouse neither partitions nor clusters (DuckDB).
+    fn layout(&mut self, _relation: &Relation) -> Result<Option<TableLayout>, WarehouseError> {
+        Ok(None)
+    }
     /// Loads a file with the warehouse's own loader; `None` when it has
     /// none, and the plan's statements load it instead.
     fn load_file(&mut self, _load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
@@ -216,6 +221,17 @@ impl RelationKey {
     pub fn of(relation: &Relation) -> RelationKey {
         RelationKey { database: relation.database.clone(), schema: relation.schema.clone().unwrap_or_default(), name: relation.identifier.clone() }
     }
+}
+
+/// How a table is partitioned and clustered, as the warehouse's metadata says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableLayout {
+    /// The partitioning column, lowercased; none for ingestion-time or no partitioning.
+    pub partition_field: Option<String>,
+    /// `hour`, `day`, `month` or `year`, where the table is time-partitioned.
+    pub granularity: Option<String>,
+    /// The clustering columns in order, lowercased.
+    pub clustering: Vec<String>,
 }
 
 /// What the warehouse says of an existing relation.
@@ -307,6 +323,10 @@ impl Connection for Timed {
 
     fn columns(&mut self, relation: &Relation) -> Result<Vec<Column>, WarehouseError> {
         self.timed(|c| c.columns(relation))
+    }
+
+    fn layout(&mut self, relation: &Relation) -> Result<Option<TableLayout>, WarehouseError> {
+        self.timed(|c| c.layout(relation))
     }
 
     fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {

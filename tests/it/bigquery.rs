@@ -1287,3 +1287,27 @@ fn seeds_load_with_a_load_job_and_with_inserts_where_uploads_are_missing() {
         }
     }
 }
+
+// BigQuery refuses to replace a table with another partitioning spec
+// ("Cannot replace a table with a different partitioning spec"): a change of
+// granularity or of clustering on the same column drops the table first,
+// and an unchanged table is replaced without a drop.
+#[test]
+fn a_change_of_granularity_or_clustering_drops_the_table_before_replacing_it() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let model = |config: &str| {
+        format!(
+            "{{{{ config(materialized='table', partition_by={{'field': 'd', 'data_type': 'date'{config}) }}}}\nselect date '2026-11-20' as d, 'a' as k\n"
+        )
+    };
+    let mut fixture = Fixture::new().file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    let drops = |proxy: &Proxy| inserts_of(&proxy.requests(), "drop table if exists `shop-test`.`analytics`.`t`").len();
+    for (config, dropped) in [("}", 0), ("}", 0), (", 'granularity': 'month'}", 1), (", 'granularity': 'month'}, cluster_by=['k']", 2)] {
+        fixture = fixture.file("models/t.sql", &model(config));
+        let run = fixture.strata(&["run"]);
+        assert_eq!(run.status, 0, "{config}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        assert_eq!(drops(&proxy), dropped, "{config}");
+    }
+    assert_eq!(emulator.query("select k from `shop-test.analytics.t`"), [["a"]]);
+}

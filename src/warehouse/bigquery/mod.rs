@@ -712,6 +712,18 @@ impl Connection for BigQueryConnection {
         let fields = table.schema.fields.unwrap_or_default();
         Ok(fields.iter().map(|field| Column::new(field.name.clone(), standard_type(field))).collect())
     }
+
+    /// The table resource's `timePartitioning` and `clustering`, as dbt-bigquery's
+    /// `is_replaceable` reads them.
+    fn layout(&mut self, relation: &crate::core::relation::Relation) -> Result<Option<crate::warehouse::TableLayout>, WarehouseError> {
+        let table = self.table(relation)?;
+        let partitioning = table.time_partitioning.as_ref();
+        Ok(Some(crate::warehouse::TableLayout {
+            partition_field: partitioning.and_then(|p| p.field.as_ref()).map(|field| field.to_ascii_lowercase()),
+            granularity: partitioning.map(|p| p.r#type.to_ascii_lowercase()),
+            clustering: table.clustering.and_then(|c| c.fields).unwrap_or_default().iter().map(|f| f.to_ascii_lowercase()).collect(),
+        }))
+    }
 }
 
 impl BigQueryConnection {
