@@ -227,6 +227,7 @@ fn reads_before_running(graph: &Graph, source: usize, nodes: &BTreeSet<usize>) -
 /// it ends through [`finish`]: Tableau is signed out, the warehouse closed,
 /// and run_results.json records every node that ran and, as skipped with the
 /// reason, every node that did not, so `strata retry` resumes exactly there.
+#[allow(clippy::too_many_arguments, reason = "what `run` and `retry` each build differently, passed once to the one place that runs them")]
 pub(super) fn run_phases(
     which: Which,
     args: &RunOptions,

@@ -5,7 +5,7 @@ pub fn thousands(number: u64) -> String {
     let digits = number.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);
@@ -31,9 +31,9 @@ pub fn humantime(duration: std::time::Duration) -> String {
     match seconds {
         0 if !duration.is_zero() => format!("{}s", (duration.as_secs_f64() * 10.0).ceil() / 10.0),
         0..60 => format!("{seconds}s"),
-        60..3600 if seconds % 60 == 0 => format!("{}m", seconds / 60),
+        60..3600 if seconds.is_multiple_of(60) => format!("{}m", seconds / 60),
         60..3600 => format!("{}m {}s", seconds / 60, seconds % 60),
-        _ if seconds % 3600 == 0 => format!("{}h", seconds / 3600),
+        _ if seconds.is_multiple_of(3600) => format!("{}h", seconds / 3600),
         _ => format!("{}h {}m", seconds / 3600, (seconds % 3600) / 60),
     }
 }

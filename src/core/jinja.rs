@@ -76,10 +76,10 @@ pub fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str
         _ => Location::file(path),
     };
     let mut diagnostic = Diagnostic::new(message).at(location);
-    if let Some((source_name, _)) = source {
-        if source_name != name {
-            diagnostic = diagnostic.note(format!("while rendering `{source_name}`"));
-        }
+    if let Some((source_name, _)) = source
+        && source_name != name
+    {
+        diagnostic = diagnostic.note(format!("while rendering `{source_name}`"));
     }
     if name == BUILTINS_NAME {
         diagnostic = diagnostic.note("raised inside one of strata's built-in macros");

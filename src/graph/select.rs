@@ -254,10 +254,10 @@ impl Criterion {
             }
             Method::TestName => {
                 for (index, node) in graph.nodes.iter().enumerate() {
-                    if let NodeDetails::Test(test) = &node.details {
-                        if test.test_name.as_deref().is_some_and(|name| glob_or_eq(value, name)) {
-                            matched.insert(index);
-                        }
+                    if let NodeDetails::Test(test) = &node.details
+                        && test.test_name.as_deref().is_some_and(|name| glob_or_eq(value, name))
+                    {
+                        matched.insert(index);
                     }
                 }
             }

@@ -107,10 +107,12 @@ impl Materializer<'_> {
         let existing = self.existing(&relation);
         let is_incremental =
             config.materialized == Materialized::Incremental && existing == Some(RelationKind::Table) && !self.full_refresh.contains(&node.unique_id);
-        if config.materialized == Materialized::Incremental && existing.is_none() && !self.full_refresh.contains(&node.unique_id) {
-            if let Some(outcome) = self.refuse_hidden_table(connection, node, &relation) {
-                return outcome;
-            }
+        if config.materialized == Materialized::Incremental
+            && existing.is_none()
+            && !self.full_refresh.contains(&node.unique_id)
+            && let Some(outcome) = self.refuse_hidden_table(connection, node, &relation)
+        {
+            return outcome;
         }
         let compiled = match self.compile(index, is_incremental) {
             Ok(compiled) => compiled,

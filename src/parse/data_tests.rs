@@ -68,7 +68,13 @@ pub(super) fn collect_tests(
         let typed = match TestConfig::parse(&test_config) {
             Ok(typed) => typed,
             Err(error) => {
-                errors.push(config_diagnostic(project, &format!("data test `{test_name}` of `{}`", props.name), error, None, &[props.file.clone()]));
+                errors.push(config_diagnostic(
+                    project,
+                    &format!("data test `{test_name}` of `{}`", props.name),
+                    error,
+                    None,
+                    std::slice::from_ref(&props.file),
+                ));
                 continue;
             }
         };

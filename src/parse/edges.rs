@@ -35,14 +35,16 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
         .filter_map(|(i, n)| n.relation.as_ref().map(|r| (r, i)))
         .collect();
     for (index, node) in graph.nodes.iter().enumerate() {
-        if let (ResourceType::Source, Some(relation)) = (node.resource_type, &node.relation) {
-            if let Some(&seed) = seeds.get(relation) {
-                edges.push(Edge { parent: seed, child: index, written: None });
-            }
+        if let (ResourceType::Source, Some(relation)) = (node.resource_type, &node.relation)
+            && let Some(&seed) = seeds.get(relation)
+        {
+            edges.push(Edge { parent: seed, child: index, written: None });
         }
     }
     for (index, node) in graph.nodes.iter().enumerate() {
-        let (refs, node_sources, attached): (Cow<[RefCall]>, Cow<[(String, String)]>, Option<&str>) = match &node.details {
+        // The node's `ref()` calls, `source()` calls, and the model a test is attached to.
+        type Calls<'a> = (Cow<'a, [RefCall]>, Cow<'a, [(String, String)]>, Option<&'a str>);
+        let (refs, node_sources, attached): Calls<'_> = match &node.details {
             NodeDetails::Model { refs, sources, .. } => (refs.into(), sources.into(), None),
             NodeDetails::Test(test) => (test.refs.as_slice().into(), test.sources.as_slice().into(), test.attached_to.as_deref()),
             NodeDetails::Exposure { depends_on, .. } => {
@@ -68,20 +70,20 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
         }
         for call in refs.iter() {
             let needle = || format!("'{}'", call.name);
-            if let Some(package) = &call.package {
-                if package != &project.name {
-                    errors.push(
-                        Diagnostic::new(format!(
-                            "{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed",
-                            node.resource_type.name(),
-                            node.name,
-                            call.name
-                        ))
-                        .at(locate(node, &needle()))
-                        .help(format!("this project is `{}`; packages are not supported yet", project.name)),
-                    );
-                    continue;
-                }
+            if let Some(package) = &call.package
+                && package != &project.name
+            {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed",
+                        node.resource_type.name(),
+                        node.name,
+                        call.name
+                    ))
+                    .at(locate(node, &needle()))
+                    .help(format!("this project is `{}`; packages are not supported yet", project.name)),
+                );
+                continue;
             }
             match refable.get(call.name.as_str()) {
                 Some(&parent) => edges.push(Edge { parent, child: index, written: Some(call.name.clone()) }),
@@ -148,7 +150,7 @@ pub(super) fn locate(project: &Project, node: &Node, needle: &str) -> Location {
 
 /// Where a `ref('x')`-style call is written: the quoted name, preferring an
 /// occurrence inside a `ref(`/`source(` call over one in a comment.
-pub(super) fn locate_call(path: &PathBuf, text: &str, quoted: &str) -> Location {
+pub(super) fn locate_call(path: &Path, text: &str, quoted: &str) -> Location {
     let double = quoted.replace('\'', "\"");
     let occurrences = || [quoted, double.as_str()].into_iter().flat_map(|needle| text.match_indices(needle));
     let in_call = |at: usize| {

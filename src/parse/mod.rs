@@ -68,7 +68,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     // Models: render each once, in parallel.
     let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
     // Each yields its node, and the error of naming its relation, if any.
-    let rendered: Vec<Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>> = project
+    type Rendered = Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>;
+    let rendered: Vec<Rendered> = project
         .models
         .par_iter()
         .enumerate()
@@ -348,16 +349,16 @@ pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
 /// Where `key` of a config was written: the file being parsed (`written`),
 /// else the first of `files` that has it, else `dbt_project.yml`.
 fn locate_key(project: &Project, written: Option<(&Path, &str)>, files: &[PathBuf], key: &str) -> Location {
-    if let Some((path, text)) = written {
-        if text.contains(key) {
-            return Location::of_text(path, text, key);
-        }
+    if let Some((path, text)) = written
+        && text.contains(key)
+    {
+        return Location::of_text(path, text, key);
     }
     for file in files.iter().cloned().chain([PathBuf::from("dbt_project.yml")]) {
-        if let Ok(text) = std::fs::read_to_string(project.absolute(&file)) {
-            if text.contains(key) {
-                return Location::of_text(&file, &text, key);
-            }
+        if let Ok(text) = std::fs::read_to_string(project.absolute(&file))
+            && text.contains(key)
+        {
+            return Location::of_text(&file, &text, key);
         }
     }
     match written {

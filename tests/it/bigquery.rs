@@ -1067,7 +1067,8 @@ fn a_listing_that_fails_or_cannot_be_read_fails_the_run_instead_of_rebuilding() 
         "totalRows": "1"
     })
     .to_string();
-    let cases: [(&str, Box<dyn Fn(&Request, &[Request]) -> Action + Send + Sync>); 3] = [
+    type Rule = Box<dyn Fn(&Request, &[Request]) -> Action + Send + Sync>;
+    let cases: [(&str, Rule); 3] = [
         (
             "a job that says not found, for a dataset that exists (another location)",
             Box::new(|request, _| {
@@ -1101,6 +1102,7 @@ fn a_listing_that_fails_or_cannot_be_read_fails_the_run_instead_of_rebuilding() 
         ),
     ];
     let mut report = String::new();
+    let job_id = regex::Regex::new(r"strata_[0-9a-f]+_\d+_\d+").expect("regex");
     for (what, rule) in cases {
         let proxy = Proxy::start(emulator.port, rule);
         let profiles = emulator_profiles("shop", &proxy.endpoint(), &emulator.project, "      job_retries: 0\n");
@@ -1108,7 +1110,7 @@ fn a_listing_that_fails_or_cannot_be_read_fails_the_run_instead_of_rebuilding() 
         let run = fixture.strata(&["run", "--date", "2026-11-05"]);
         assert_eq!(run.status, 2, "{what}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
         assert_eq!(daily(&emulator), rows(&[["2026-11-03", "3"], ["2026-11-04", "4"]]), "{what}: the history is intact");
-        let stderr = regex::Regex::new(r"strata_[0-9a-f]+_\d+_\d+").expect("regex").replace_all(&run.stderr, "<job>");
+        let stderr = job_id.replace_all(&run.stderr, "<job>");
         report.push_str(&format!("## {what}\n{}\n", stderr.replace(&proxy.endpoint(), "<endpoint>")));
         assert!(
             proxy.requests().iter().all(|r| !r.body.contains("create or replace table `shop-test`.`analytics`.`daily`")),

@@ -1,6 +1,9 @@
 //! Integration tests: drive the real `strata` binary on small projects written
 //! into temporary directories, and on the example project at the repository root.
 
+// As in the library: `Diagnostic` is large, and errors are the cold path.
+#![allow(clippy::result_large_err)]
+
 mod bigquery;
 mod build;
 mod cli;
@@ -41,6 +44,12 @@ shop:
       dataset: analytics
       keyfile: /secrets/key.json
 ";
+
+impl Default for Fixture {
+    fn default() -> Fixture {
+        Fixture::new()
+    }
+}
 
 impl Fixture {
     /// A project named `shop` with a DuckDB `dev` and a BigQuery `prod` target.

@@ -35,9 +35,12 @@ fn with_models(fixture: Fixture, second: bool) -> Fixture {
     })
 }
 
+/// A model's rows as `column=value` pairs, read back from the warehouse.
+type RowsOf<'a> = dyn Fn(&Fixture, &str) -> Vec<Vec<(String, String)>> + 'a;
+
 /// Runs both dates; per model, its status on the second, its message, and
 /// its rows as `column=value` pairs sorted by column, read with `rows_of`.
-fn two_runs(fixture: Fixture, rows_of: &dyn Fn(&Fixture, &str) -> Vec<Vec<(String, String)>>) -> String {
+fn two_runs(fixture: Fixture, rows_of: &RowsOf<'_>) -> String {
     let fixture = with_models(fixture, false);
     assert_status(&fixture.strata(&["run", "--date", "2026-11-19"]), 0);
     let fixture = with_models(fixture, true);

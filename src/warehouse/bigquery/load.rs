@@ -14,6 +14,7 @@ use crate::warehouse::WarehouseError;
 use crate::warehouse::plan::FileLoad;
 
 /// How an upload ended.
+#[allow(clippy::large_enum_variant, reason = "one value per upload, moved once; boxing the job resource buys nothing")]
 pub(super) enum Uploaded {
     /// The finished load job.
     Done(ApiJob),
@@ -22,6 +23,7 @@ pub(super) enum Uploaded {
 }
 
 /// What one upload request got back.
+#[allow(clippy::large_enum_variant, reason = "one value per upload request, matched at once; boxing the job resource buys nothing")]
 enum Answer {
     Accepted(ApiJob),
     Unsupported,
