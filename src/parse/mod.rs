@@ -117,34 +117,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         }
     }
 
-    for seed in &project.seeds {
-        let mut fqn = vec![project.name.clone()];
-        fqn.extend(seed.folders.iter().cloned());
-        fqn.push(seed.name.clone());
-        let mut config = config::from_tree(&project.seeds_config, &fqn);
-        let props = seed_properties.get(seed.name.as_str());
-        if let Some(props) = props {
-            config::merge(&mut config, &props.config);
-        }
-        if !config.enabled() {
-            continue;
-        }
-        let mut node = Node {
-            unique_id: format!("seed.{}.{}", project.name, seed.name),
-            resource_type: ResourceType::Seed,
-            name: seed.name.clone(),
-            package: project.name.clone(),
-            path: seed.path.clone(),
-            fqn,
-            config,
-            description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
-        };
-        node.relation =
-            Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
-        nodes.push(node);
-    }
+    seed_nodes(project, templates, &seed_properties, &mut nodes, &mut errors);
 
     nodes.extend(source_nodes);
 
@@ -180,88 +153,9 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     });
     nodes.extend(tests.nodes);
 
-    // Singular tests: SQL files under the test paths.
-    let rendered: Vec<_> = project
-        .singular_tests
-        .par_iter()
-        .map(|test| {
-            let mut fqn = vec![project.name.clone()];
-            fqn.extend(test.folders.iter().cloned());
-            fqn.push(test.name.clone());
-            let base = config::from_tree(&project.tests_config, &fqn);
-            render_for_parse(templates, &sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
-        })
-        .collect();
-    for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
-        match result {
-            Ok((fqn, rendered)) if rendered.config.enabled() => match TestConfig::parse(&rendered.config) {
-                Err(error) => {
-                    errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
-                }
-                Ok(typed) => nodes.push(Node {
-                    unique_id: format!("test.{}.{}", project.name, test.name),
-                    resource_type: ResourceType::Test,
-                    name: test.name.clone(),
-                    package: project.name.clone(),
-                    path: test.file.path.clone(),
-                    fqn,
-                    config: rendered.config,
-                    description: String::new(),
-                    relation: None,
-                    details: NodeDetails::Test(TestDetails {
-                        test_name: None,
-                        attached_to: None,
-                        column_name: None,
-                        kwargs: Default::default(),
-                        refs: rendered.refs,
-                        sources: rendered.sources,
-                        singular_file: Some(index),
-                        config: typed,
-                    }),
-                }),
-            },
-            Ok(_) => {}
-            Err(diagnostic) => errors.push(diagnostic),
-        }
-    }
+    singular_test_nodes(project, templates, &sources, &mut nodes, &mut errors);
 
-    for exposure in &project.exposures {
-        if !exposure.config.enabled() {
-            continue;
-        }
-        let refresh = match exposure.extra.get("tableau").map(crate::tableau::Refresh::parse) {
-            None => None,
-            Some(Ok(refresh)) => Some(refresh),
-            Some(Err(message)) => {
-                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
-                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
-                    &exposure.file,
-                    &source,
-                    &exposure.name,
-                    "tableau:",
-                )));
-                None
-            }
-        };
-        nodes.push(Node {
-            unique_id: format!("exposure.{}.{}", project.name, exposure.name),
-            resource_type: ResourceType::Exposure,
-            name: exposure.name.clone(),
-            package: project.name.clone(),
-            path: exposure.file.clone(),
-            fqn: vec![project.name.clone(), exposure.name.clone()],
-            config: exposure.config.clone(),
-            description: exposure.description.clone().unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Exposure {
-                exposure_type: exposure.exposure_type.clone(),
-                owner: exposure.owner.clone(),
-                depends_on: exposure.depends_on.clone(),
-                extra: exposure.extra.clone(),
-                refresh,
-            },
-        });
-    }
+    exposure_nodes(project, &mut nodes, &mut errors);
     nodes.extend(model_refreshes(project, &nodes, &mut errors));
 
     render_descriptions(project, templates, &mut nodes, &mut errors);
@@ -400,6 +294,138 @@ fn misspelt_config_keys(project: &Project, graph: &Graph) -> Diagnostics {
         }
     }
     warnings
+}
+
+/// A node for each enabled seed, with its relation.
+fn seed_nodes(
+    project: &Project,
+    templates: &Templates,
+    seed_properties: &HashMap<&str, &ModelProperties>,
+    nodes: &mut Vec<Node>,
+    errors: &mut Diagnostics,
+) {
+    for seed in &project.seeds {
+        let mut fqn = vec![project.name.clone()];
+        fqn.extend(seed.folders.iter().cloned());
+        fqn.push(seed.name.clone());
+        let mut config = config::from_tree(&project.seeds_config, &fqn);
+        let props = seed_properties.get(seed.name.as_str());
+        if let Some(props) = props {
+            config::merge(&mut config, &props.config);
+        }
+        if !config.enabled() {
+            continue;
+        }
+        let mut node = Node {
+            unique_id: format!("seed.{}.{}", project.name, seed.name),
+            resource_type: ResourceType::Seed,
+            name: seed.name.clone(),
+            package: project.name.clone(),
+            path: seed.path.clone(),
+            fqn,
+            config,
+            description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+            relation: None,
+            details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
+        };
+        node.relation =
+            Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
+        nodes.push(node);
+    }
+}
+
+/// A node for each enabled singular test (a SQL file under the test paths), rendered once in parse mode.
+fn singular_test_nodes(
+    project: &Project,
+    templates: &Templates,
+    sources: &Arc<dyn crate::template::Resolve>,
+    nodes: &mut Vec<Node>,
+    errors: &mut Diagnostics,
+) {
+    let rendered: Vec<_> = project
+        .singular_tests
+        .par_iter()
+        .map(|test| {
+            let mut fqn = vec![project.name.clone()];
+            fqn.extend(test.folders.iter().cloned());
+            fqn.push(test.name.clone());
+            let base = config::from_tree(&project.tests_config, &fqn);
+            render_for_parse(templates, sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
+        })
+        .collect();
+    for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {
+        match result {
+            Ok((fqn, rendered)) if rendered.config.enabled() => match TestConfig::parse(&rendered.config) {
+                Err(error) => {
+                    errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
+                }
+                Ok(typed) => nodes.push(Node {
+                    unique_id: format!("test.{}.{}", project.name, test.name),
+                    resource_type: ResourceType::Test,
+                    name: test.name.clone(),
+                    package: project.name.clone(),
+                    path: test.file.path.clone(),
+                    fqn,
+                    config: rendered.config,
+                    description: String::new(),
+                    relation: None,
+                    details: NodeDetails::Test(TestDetails {
+                        test_name: None,
+                        attached_to: None,
+                        column_name: None,
+                        kwargs: Default::default(),
+                        refs: rendered.refs,
+                        sources: rendered.sources,
+                        singular_file: Some(index),
+                        config: typed,
+                    }),
+                }),
+            },
+            Ok(_) => {}
+            Err(diagnostic) => errors.push(diagnostic),
+        }
+    }
+}
+
+/// A node for each enabled exposure, with its Tableau refresh if it names one.
+fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnostics) {
+    for exposure in &project.exposures {
+        if !exposure.config.enabled() {
+            continue;
+        }
+        let refresh = match exposure.extra.get("tableau").map(crate::tableau::Refresh::parse) {
+            None => None,
+            Some(Ok(refresh)) => Some(refresh),
+            Some(Err(message)) => {
+                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
+                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
+                    &exposure.file,
+                    &source,
+                    &exposure.name,
+                    "tableau:",
+                )));
+                None
+            }
+        };
+        nodes.push(Node {
+            unique_id: format!("exposure.{}.{}", project.name, exposure.name),
+            resource_type: ResourceType::Exposure,
+            name: exposure.name.clone(),
+            package: project.name.clone(),
+            path: exposure.file.clone(),
+            fqn: vec![project.name.clone(), exposure.name.clone()],
+            config: exposure.config.clone(),
+            description: exposure.description.clone().unwrap_or_default(),
+            relation: None,
+            details: NodeDetails::Exposure {
+                exposure_type: exposure.exposure_type.clone(),
+                owner: exposure.owner.clone(),
+                depends_on: exposure.depends_on.clone(),
+                extra: exposure.extra.clone(),
+                refresh,
+            },
+        });
+    }
 }
 
 /// A source's `wait_for` and `freshness` are checked when the project is
