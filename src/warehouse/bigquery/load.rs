@@ -9,7 +9,7 @@ use gcp_bigquery_client::error::{BQError, ResponseError};
 use gcp_bigquery_client::model::job::Job as ApiJob;
 use serde_json::{Value as Json, json};
 
-use super::{BigQueryConnection, JobFailure, Poll, backoff, classify, describe_error, ended_well, is_status, reason_of};
+use super::{BigQueryConnection, JobFailure, Poll, backoff, classify, describe_error, ended_well, failed_for, is_status};
 use crate::warehouse::WarehouseError;
 use crate::warehouse::plan::FileLoad;
 
@@ -37,15 +37,7 @@ impl BigQueryConnection {
     pub(super) async fn upload_and_wait(&self, id: &str, load: &FileLoad, file: &[u8]) -> Result<Uploaded, JobFailure> {
         let settings = &self.settings;
         let what = format!("load of `{}`", load.path.display());
-        let failed = |err: BQError| {
-            JobFailure::Final(WarehouseError::Query {
-                message: describe_error(&err),
-                retryable: false,
-                job_id: Some(id.to_string()),
-                at: None,
-                reason: reason_of(&err),
-            })
-        };
+        let failed = failed_for(id);
         let jobs = self.client.job();
         let mut attempt = 0;
         let accepted = loop {

@@ -243,6 +243,19 @@ enum JobFailure {
     Final(WarehouseError),
 }
 
+/// What an API error on job `id` that sending again will not mend fails with.
+fn failed_for(id: &str) -> impl Fn(BQError) -> JobFailure + '_ {
+    move |err| {
+        JobFailure::Final(WarehouseError::Query {
+            message: describe_error(&err),
+            retryable: false,
+            job_id: Some(id.to_string()),
+            at: None,
+            reason: reason_of(&err),
+        })
+    }
+}
+
 impl BigQueryConnection {
     fn is_interrupted(&self) -> bool {
         *self.interrupted.borrow()
@@ -379,21 +392,13 @@ impl BigQueryConnection {
     async fn wait_until_done(&self, id: &str, mut current: ApiJob, poll: Poll) -> Result<ApiJob, JobFailure> {
         let settings = &self.settings;
         let jobs = self.client.job();
-        let get_job = |err: BQError| {
-            JobFailure::Final(WarehouseError::Query {
-                message: describe_error(&err),
-                retryable: false,
-                job_id: Some(id.to_string()),
-                at: None,
-                reason: reason_of(&err),
-            })
-        };
+        let get_job = failed_for(id);
         let mut polls = 0;
         while !is_done(&current) && poll == Poll::Job {
             // Only query jobs have results to wait on; a load job is asked after a pause.
             tokio::time::sleep(backoff(polls).max(Duration::from_millis(200)).min(Duration::from_secs(5))).await;
             polls += 1;
-            current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(get_job)?;
+            current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(&get_job)?;
         }
         while !is_done(&current) {
             let parameters = GetQueryResultsParameters {
@@ -408,7 +413,7 @@ impl BigQueryConnection {
                 Err(_) => true,
             };
             if complete {
-                current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(get_job)?;
+                current = self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(&get_job)?;
             }
         }
         Ok(current)
