@@ -256,15 +256,17 @@ impl Connection for DuckDbConnection {
             .collect())
     }
 
+    /// One catalog lookup (`pragma_table_info`), not a scan of
+    /// `information_schema`, which lists every column of every table: an
+    /// incremental run asks this twice per model.
     fn columns(&mut self, relation: &crate::core::relation::Relation) -> Result<Vec<Column>, WarehouseError> {
-        let literal = |text: &str| DuckDbSql.string_literal(text);
-        let catalog = relation.database.as_deref().map_or_else(|| "current_database()".to_string(), literal);
-        let table = self.read(&format!(
-            "select column_name, data_type from information_schema.columns \
-             where table_catalog = {catalog} and table_schema = {} and table_name = {} order by ordinal_position",
-            literal(relation.schema.as_deref().unwrap_or("main")),
-            literal(&relation.identifier)
-        ))?;
+        let read = self.read(&format!("select name, type from pragma_table_info({}) order by cid", DuckDbSql.string_literal(&relation.to_string())));
+        let table = match read {
+            Ok(table) => table,
+            // A relation that is not there has no columns.
+            Err(err) if err.to_string().contains("does not exist") => return Ok(Vec::new()),
+            Err(err) => return Err(err),
+        };
         Ok(table
             .rows
             .iter()
@@ -273,6 +275,18 @@ impl Connection for DuckDbConnection {
                 _ => None,
             })
             .collect())
+    }
+
+    /// One relation looked up by name, instead of listing them all.
+    fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
+        let literal = |text: &str| DuckDbSql.string_literal(text);
+        let catalog = relation.database.as_deref().map_or_else(|| "current_database()".to_string(), literal);
+        let (schema, name) = (literal(&relation.schema), literal(&relation.name));
+        let table = self.read(&format!(
+            "select 'VIEW' from duckdb_views() where database_name = {catalog} and schema_name = {schema} and view_name = {name} \
+             union all select 'BASE TABLE' from duckdb_tables() where database_name = {catalog} and schema_name = {schema} and table_name = {name}"
+        ))?;
+        Ok(table.rows.first().and_then(|row| row.first()).map(relation_kind))
     }
 }
 
