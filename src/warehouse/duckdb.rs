@@ -230,6 +230,19 @@ impl Connection for DuckDbConnection {
         self.read(&job.sql)
     }
 
+    fn stream(&mut self, job: &Job, page: &mut crate::warehouse::Page<'_>) -> Result<u64, WarehouseError> {
+        let described = self.read(&format!("describe select * from (\n{}\n) as strata_stream", job.sql))?;
+        let columns: Vec<Column> = described
+            .rows
+            .iter()
+            .filter_map(|row| match row.as_slice() {
+                [Cell::Text(name), Cell::Text(data_type), ..] => Some(Column::new(name.clone(), data_type.clone())),
+                _ => None,
+            })
+            .collect();
+        self.read_pages(&job.sql, STREAM_PAGE_ROWS, &mut |_, rows| page(&columns, rows))
+    }
+
     fn list_relations(&mut self, _schemas: &[crate::warehouse::Schema]) -> Result<Relations, WarehouseError> {
         // The default catalog's relations are named without a database, as strata names them.
         let table = self.read(
@@ -292,6 +305,20 @@ impl Connection for DuckDbConnection {
 
 impl DuckDbConnection {
     fn read(&mut self, sql: &str) -> Result<Table, WarehouseError> {
+        let mut table = Table::default();
+        self.read_pages(sql, usize::MAX, &mut |columns, rows| {
+            if table.columns.is_empty() {
+                table.columns = columns.to_vec();
+            }
+            table.rows.extend(rows);
+            true
+        })?;
+        Ok(table)
+    }
+
+    /// Reads the rows of `sql`, `per_page` rows at a time, handing each page
+    /// to `page` with the column names until it returns false; the rows read.
+    fn read_pages(&mut self, sql: &str, per_page: usize, page: &mut NamedPage<'_>) -> Result<u64, WarehouseError> {
         self.check_interrupted()?;
         let mut statement = self.connection.prepare(sql).map_err(query_error)?;
         let mut rows = statement.query([]).map_err(query_error)?;
@@ -306,10 +333,12 @@ impl DuckDbConnection {
             if !as_text.is_empty() {
                 drop(rows);
                 drop(statement);
-                return self.read(&format!("select * replace ({}) from (\n{sql}\n) as strata_readable", as_text.join(", ")));
+                return self.read_pages(&format!("select * replace ({}) from (\n{sql}\n) as strata_readable", as_text.join(", ")), per_page, page);
             }
         }
-        let mut table = Table::default();
+        let names: Vec<String> = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        let mut buffer = Vec::new();
+        let mut read = 0u64;
         while let Some(row) = rows.next().map_err(query_error)? {
             let count = row.as_ref().column_count();
             let mut cells = Vec::with_capacity(count);
@@ -317,12 +346,24 @@ impl DuckDbConnection {
                 let value: Value = row.get(index).map_err(query_error)?;
                 cells.push(to_cell(value));
             }
-            table.rows.push(cells);
+            buffer.push(cells);
+            read += 1;
+            if buffer.len() >= per_page && !page(&names, std::mem::take(&mut buffer)) {
+                return Ok(read);
+            }
         }
-        table.columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-        Ok(table)
+        if !buffer.is_empty() || read == 0 {
+            page(&names, buffer);
+        }
+        Ok(read)
     }
 }
+
+/// What `read_pages` hands each page of rows to, with the column names.
+type NamedPage<'a> = dyn FnMut(&[String], Vec<Vec<Cell>>) -> bool + 'a;
+
+/// Rows per page of `stream`.
+const STREAM_PAGE_ROWS: usize = 10_000;
 
 fn relation_kind(table_type: &Cell) -> RelationKind {
     match table_type {

@@ -15,7 +15,7 @@ use crate::core::columns::Column;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
-use crate::core::table::Table;
+use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::project::{Project, TargetKind};
 use duckdb::DuckDb;
@@ -157,12 +157,20 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
     }
 }
 
+/// What `Connection::stream` hands each page of rows to, with the columns;
+/// it returns false to stop reading.
+pub type Page<'a> = dyn FnMut(&[Column], Vec<Vec<Cell>>) -> bool + 'a;
+
 /// A connection owned by one worker thread. Jobs in, rows and statistics out.
 pub trait Connection: Send {
     /// Runs a job that returns no rows.
     fn run(&mut self, job: &Job) -> Result<JobStats, WarehouseError>;
     /// Runs a query and reads its rows.
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError>;
+    /// Runs a query and hands its rows to `page` a page at a time, with the
+    /// columns and their types in the warehouse's SQL, until `page` returns
+    /// false: a large result is never held whole. Returns the rows read.
+    fn stream(&mut self, job: &Job, page: &mut Page<'_>) -> Result<u64, WarehouseError>;
     /// Checks `job` without running it (BigQuery's dry run, with the bytes it
     /// would process; DuckDB's `EXPLAIN`). Every warehouse says how, so
     /// `--dry-run` can never send a job that builds.
@@ -311,6 +319,10 @@ impl Connection for Timed {
 
     fn query(&mut self, job: &Job) -> Result<Table, WarehouseError> {
         self.timed(|c| c.query(job))
+    }
+
+    fn stream(&mut self, job: &Job, page: &mut Page<'_>) -> Result<u64, WarehouseError> {
+        self.timed(|c| c.stream(job, page))
     }
 
     fn estimate(&mut self, job: &Job) -> Result<JobStats, WarehouseError> {

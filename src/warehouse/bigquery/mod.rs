@@ -488,8 +488,23 @@ impl BigQueryConnection {
         got.num_rows?.parse().ok()
     }
 
-    /// Every row of a finished query job, page by page.
+    /// Every row of a finished query job.
     fn read_rows(&self, id: &str) -> Result<Table, WarehouseError> {
+        let mut table = Table::default();
+        self.read_pages(id, None, &mut |columns, rows| {
+            if table.columns.is_empty() {
+                table.columns = columns.iter().map(|c| c.name.clone()).collect();
+            }
+            table.rows.extend(rows);
+            true
+        })?;
+        Ok(table)
+    }
+
+    /// The rows of a finished query job, page by page as BigQuery sends
+    /// them, each handed to `page` with the columns until it returns false.
+    /// `per_page` caps the rows of a page (BigQuery caps its bytes at 10 MB).
+    fn read_pages(&self, id: &str, per_page: Option<u32>, page: &mut crate::warehouse::Page<'_>) -> Result<u64, WarehouseError> {
         let settings = self.settings.clone();
         let jobs = self.client.job();
         let failed = |err: BQError| {
@@ -497,33 +512,57 @@ impl BigQueryConnection {
             WarehouseError::Query { message, retryable, job_id: Some(id.to_string()), at: None, reason: reason_of(&err) }
         };
         self.runtime.block_on(async {
-            let mut table = Table::default();
+            let mut columns: Vec<Column> = Vec::new();
             let mut types: Vec<FieldType> = Vec::new();
             let mut page_token = None;
+            let mut read = 0u64;
             loop {
                 let parameters = GetQueryResultsParameters {
                     location: settings.location.clone(),
                     page_token: page_token.clone(),
+                    max_results: per_page.map(|rows| i32::try_from(rows).unwrap_or(i32::MAX)),
                     timeout_ms: Some(i32::try_from(settings.poll_wait().as_millis()).unwrap_or(i32::MAX)),
                     ..GetQueryResultsParameters::default()
                 };
-                let page = self.call(|| jobs.get_query_results(settings.job_project(), id, parameters.clone())).await.map_err(failed)?;
-                if table.columns.is_empty() {
-                    for field in page.schema.as_ref().and_then(|s| s.fields.as_ref()).into_iter().flatten() {
-                        table.columns.push(field.name.clone());
+                let result = self.call(|| jobs.get_query_results(settings.job_project(), id, parameters.clone())).await.map_err(failed)?;
+                if columns.is_empty() {
+                    for field in result.schema.as_ref().and_then(|s| s.fields.as_ref()).into_iter().flatten() {
+                        let data_type = if field.mode.as_deref() == Some("REPEATED") { "ARRAY".to_string() } else { type_name(&field.r#type) };
+                        columns.push(Column::new(field.name.clone(), data_type));
                         types.push(field.r#type.clone());
                     }
                 }
-                for row in page.rows.unwrap_or_default() {
-                    let cells = row.columns.unwrap_or_default();
-                    table.rows.push(cells.into_iter().enumerate().map(|(i, cell)| to_cell(types.get(i), cell.value)).collect());
+                let rows: Vec<Vec<Cell>> = result
+                    .rows
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|row| row.columns.unwrap_or_default().into_iter().enumerate().map(|(i, cell)| to_cell(types.get(i), cell.value)).collect())
+                    .collect();
+                read += rows.len() as u64;
+                let more = match result.page_token {
+                    Some(token) if !token.is_empty() => Some(token),
+                    _ => None,
+                };
+                if !page(&columns, rows) || more.is_none() {
+                    return Ok(read);
                 }
-                match page.page_token {
-                    Some(token) if !token.is_empty() => page_token = Some(token),
-                    _ => return Ok(table),
-                }
+                page_token = more;
             }
         })
+    }
+}
+
+/// Rows per page of `stream`: an export holds one page at a time.
+const STREAM_PAGE_ROWS: u32 = 10_000;
+
+/// BigQuery's Standard SQL name of a column type (`INT64`, not `INTEGER`).
+fn type_name(field_type: &FieldType) -> String {
+    match field_type {
+        FieldType::Integer | FieldType::Int64 => "INT64".into(),
+        FieldType::Float | FieldType::Float64 => "FLOAT64".into(),
+        FieldType::Boolean | FieldType::Bool => "BOOL".into(),
+        FieldType::Record | FieldType::Struct => "STRUCT".into(),
+        other => serde_json::to_value(other).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "STRING".into()),
     }
 }
 
@@ -564,12 +603,19 @@ fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
             text.parse().map_or(Cell::Text(text), Cell::Float)
         }
         Some(FieldType::Boolean | FieldType::Bool) => Cell::Bool(text.eq_ignore_ascii_case("true")),
-        // Seconds since the epoch, as a float in text.
-        Some(FieldType::Timestamp) => match text.parse::<f64>() {
-            Ok(seconds) => chrono::DateTime::from_timestamp_micros((seconds * 1e6).round() as i64)
-                .map_or(Cell::Text(text), |t| Cell::Text(t.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string())),
-            Err(_) => Cell::Text(text),
-        },
+        // Seconds since the epoch as a float in text (`1.7951823E9`, the
+        // JSON API's default), or microseconds as a whole number (its
+        // `useInt64Timestamp` form, which the emulator always sends).
+        Some(FieldType::Timestamp) => {
+            let micros = match text.parse::<i64>() {
+                Ok(micros) => Some(micros),
+                Err(_) => text.parse::<f64>().ok().map(|seconds| (seconds * 1e6).round() as i64),
+            };
+            match micros.and_then(chrono::DateTime::from_timestamp_micros) {
+                Some(time) => Cell::Text(time.naive_utc().format("%Y-%m-%d %H:%M:%S%.f").to_string()),
+                None => Cell::Text(text),
+            }
+        }
         Some(FieldType::Datetime) => Cell::Text(text.replace('T', " ")),
         _ => Cell::Text(text),
     }
@@ -616,6 +662,12 @@ impl Connection for BigQueryConnection {
         let finished = self.execute(job, Mode::Run)?;
         let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
         self.read_rows(&id)
+    }
+
+    fn stream(&mut self, job: &Job, page: &mut crate::warehouse::Page<'_>) -> Result<u64, WarehouseError> {
+        let finished = self.execute(job, Mode::Run)?;
+        let id = finished.job_reference.as_ref().and_then(|r| r.job_id.clone()).unwrap_or_default();
+        self.read_pages(&id, Some(STREAM_PAGE_ROWS), page)
     }
 
     /// A load job with the file uploaded; `None` where the API has no upload endpoint.
@@ -783,6 +835,14 @@ fn quote(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_read_in_both_of_bigquery_s_forms() {
+        let read = |text: &str| to_cell(Some(&FieldType::Timestamp), Some(Json::String(text.into())));
+        assert_eq!(read("1.7951823305E9"), Cell::Text("2026-11-20 13:45:30.500".into()));
+        assert_eq!(read("1795182330500000"), Cell::Text("2026-11-20 13:45:30.500".into()));
+        assert_eq!(read("not a time"), Cell::Text("not a time".into()));
+    }
 
     #[test]
     fn an_error_position_shows_its_line_of_the_statement() {
