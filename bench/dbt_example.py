@@ -4,7 +4,7 @@ that dbt-core with dbt-duckdb runs the same models for the same date:
 
   - the execution date comes from `--vars '{ds: YYYY-MM-DD}'` (dbt has no `ds`);
   - source checks (`wait_for`, strata's sensors) and exposures' `tableau:`
-    sections are left out, as dbt has neither;
+    and `export:` sections are left out, as dbt has none of them;
   - a partition replacement (`partition_by={'field': F, ...}`, which
     dbt-duckdb reads as something else) becomes dbt-duckdb's equivalent,
     `incremental_strategy='delete+insert'` with `unique_key=F`;
@@ -63,7 +63,7 @@ def main():
 
     exposures = os.path.join(out, "models", "exposures.yml")
     text = open(exposures).read()
-    open(exposures, "w").write(re.sub(r"\n\s+tableau: \{[^\n]*\}", "", text))
+    open(exposures, "w").write(re.sub(r"\n\s+(tableau|export): \{[^\n]*\}", "", text))
     print(f"wrote a dbt copy of the example project to {out}")
 
 

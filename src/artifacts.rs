@@ -223,7 +223,7 @@ fn adapter_response(outcome: &crate::core::outcome::Outcome) -> Json {
 }
 
 /// `warehouse_seconds` is the time spent inside the warehouse, summed over workers.
-pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehouse_seconds: f64) -> Json {
+pub fn run_results(results: &[RunResult<'_>], invocation_id: &str, elapsed: f64, args: Json, warehouse_seconds: f64) -> Json {
     let entries: Vec<Json> = results
         .iter()
         .map(|r| {
@@ -253,6 +253,7 @@ pub fn run_results(results: &[RunResult<'_>], elapsed: f64, args: Json, warehous
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
             "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
             "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "invocation_id": invocation_id,
         },
         "results": entries,
         "elapsed_time": elapsed,

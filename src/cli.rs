@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::graph::ResourceType;
-use crate::options::{CompileOptions, DateOptions, LsFormat, LsOptions, RunOptions, Selection, ShowOptions};
+use crate::log::LogFormat;
+use crate::options::{
+    CompileOptions, DateOptions, DocsOptions, ExportOptions, GraphFormat, GraphOptions, LsFormat, LsOptions, RunOptions, Selection, ShowOptions,
+};
 use crate::project::LoadOptions;
 
 #[derive(Debug, Parser)]
@@ -14,6 +17,10 @@ use crate::project::LoadOptions;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// `json`: one JSON event per line on stdout instead of the human lines
+    /// (seed, run, test, build, refresh, retry); every invocation also appends to `target/strata.log`
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DBT_LOG_FORMAT")]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -39,6 +46,13 @@ pub enum Command {
     Retry(RetryArgs),
     /// Show the resolved project, profile and target (secrets masked)
     Debug(DebugArgs),
+    /// Print the selected DAG as Graphviz dot, a Mermaid flowchart or JSON
+    Graph(GraphArgs),
+    /// Generate the docs site (`target/docs/index.html`) or serve it
+    #[command(subcommand)]
+    Docs(DocsCommand),
+    /// Write a model's rows (a partitioned model's partitions of the dates) to a CSV, Excel or Parquet file
+    Export(ExportArgs),
 }
 
 impl Cli {
@@ -53,6 +67,19 @@ impl Cli {
             Command::Show(args) => &args.project.project_dir,
             Command::Retry(args) => &args.project.project_dir,
             Command::Debug(args) => &args.project.project_dir,
+            Command::Graph(args) => &args.project.project_dir,
+            Command::Export(args) => &args.project.project_dir,
+            Command::Docs(DocsCommand::Generate(args)) => &args.project.project_dir,
+            Command::Docs(DocsCommand::Serve(args)) => &args.project.project_dir,
+        }
+    }
+
+    /// How the log is written: JSON events on stdout only for the commands
+    /// that report nodes; the others keep their own output.
+    pub fn log_format(&self) -> LogFormat {
+        match self.command {
+            Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Refresh(_) | Command::Retry(_) => self.log_format,
+            _ => LogFormat::Text,
         }
     }
 
@@ -220,6 +247,65 @@ pub struct LsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// `dot` (Graphviz), `mermaid` or `json`
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    #[command(flatten)]
+    pub date: DateArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocsCommand {
+    /// Write `target/docs/index.html`: the DAG to explore, each node's columns, tests, SQL and last run
+    Generate(DocsGenerateArgs),
+    /// Serve `target/docs/` on 127.0.0.1
+    Serve(DocsServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DocsGenerateArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Read every relation's columns and types from the warehouse into `target/catalog.json`
+    /// (without it, the last `catalog.json` is used, if any)
+    #[arg(long)]
+    pub catalog: bool,
+    #[command(flatten)]
+    pub date: DateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsServeArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The port on 127.0.0.1 (`0`: any free one)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// The model to export (a seed or a source also works)
+    #[arg(long, short = 's')]
+    pub select: String,
+    /// `csv`, `xlsx` or `parquet` (default: the output's extension)
+    #[arg(long, value_enum)]
+    pub format: Option<crate::export::FileFormat>,
+    /// The file to write (replaced whole once it is complete)
+    #[arg(long, short = 'o')]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub date: DateArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DebugArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -323,6 +409,30 @@ impl LsArgs {
             LsOutput::Json => LsFormat::Json,
         };
         LsOptions { project: self.project.options(), selection: self.select.options(), dates: self.date.options(), resource_types, format }
+    }
+}
+
+impl GraphArgs {
+    pub fn options(&self) -> GraphOptions {
+        GraphOptions { project: self.project.options(), selection: self.select.options(), dates: self.date.options(), format: self.format }
+    }
+}
+
+impl DocsGenerateArgs {
+    pub fn options(&self) -> DocsOptions {
+        DocsOptions { project: self.project.options(), dates: self.date.options(), catalog: self.catalog }
+    }
+}
+
+impl ExportArgs {
+    pub fn options(&self) -> ExportOptions {
+        ExportOptions {
+            project: self.project.options(),
+            select: self.select.clone(),
+            dates: self.date.options(),
+            format: self.format,
+            output: self.output.clone(),
+        }
     }
 }
 

@@ -13,9 +13,13 @@ pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod core;
+pub mod docs;
 pub mod execute;
+pub mod export;
 pub mod graph;
+pub mod log;
 pub mod materialize;
+pub mod notify;
 pub mod options;
 pub mod parse;
 pub mod project;
@@ -34,6 +38,14 @@ pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    log::start(cli.project_dir(), cli.log_format(), &command);
+    let status = run_command(&cli);
+    log::finish(status);
+    status
+}
+
+fn run_command(cli: &Cli) -> i32 {
     let result = match &cli.command {
         Command::Compile(args) => commands::compile::compile(&args.options()),
         Command::Ls(args) => commands::ls::ls(&args.options()),
@@ -45,11 +57,16 @@ pub fn run(cli: Cli) -> i32 {
         Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),
+        Command::Graph(args) => commands::graph::graph(&args.options()),
+        Command::Export(args) => commands::export::export(&args.options()),
+        Command::Docs(cli::DocsCommand::Generate(args)) => docs::generate(&args.options()),
+        Command::Docs(cli::DocsCommand::Serve(args)) => docs::serve::serve(&args.project.options(), args.port),
     };
     match result {
         Ok(status) => status,
         Err(commands::Failure::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(failure) => {
+            log::line(&failure.to_string());
             eprint!("{failure}");
             if let commands::Failure::Output(_) = failure {
                 eprintln!();

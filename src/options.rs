@@ -87,6 +87,48 @@ pub struct LsOptions {
     pub format: LsFormat,
 }
 
+/// How `graph` prints the DAG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz: `strata graph | dot -Tsvg > dag.svg`
+    #[default]
+    Dot,
+    /// A Mermaid flowchart, for Markdown that renders it
+    Mermaid,
+    /// `{"nodes": [...], "edges": [...]}` for scripts
+    Json,
+}
+
+/// `graph`.
+#[derive(Debug, Clone, Default)]
+pub struct GraphOptions {
+    pub project: LoadOptions,
+    pub selection: Selection,
+    pub dates: DateOptions,
+    pub format: GraphFormat,
+}
+
+/// `export`.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub project: LoadOptions,
+    /// The model (or seed, or source) to export.
+    pub select: String,
+    pub dates: DateOptions,
+    /// The format; else the output's extension says.
+    pub format: Option<crate::export::FileFormat>,
+    pub output: std::path::PathBuf,
+}
+
+/// `docs generate`.
+#[derive(Debug, Clone, Default)]
+pub struct DocsOptions {
+    pub project: LoadOptions,
+    pub dates: DateOptions,
+    /// Read the columns and their types from the warehouse into `catalog.json`.
+    pub catalog: bool,
+}
+
 /// `show`: a model (`select`) or a templated query (`inline`).
 #[derive(Debug, Clone, Default)]
 pub struct ShowOptions {

@@ -1,13 +1,16 @@
 //! What a run prints: an indicatif progress bar over the nodes while it runs
 //! (on a terminal, unless `--no-progress`), one line per finished node, and at
 //! the end a summary with the error of every failed node and its compiled SQL.
-//! Colour only on a terminal and never with `NO_COLOR`.
+//! Colour only on a terminal and never with `NO_COLOR`. Every line also goes
+//! to the log file; with `--log-format json`, stdout has the log's JSON events
+//! instead of these lines.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::core::dates::ExecutionDate;
 use crate::core::format::thousands;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::table::Table;
@@ -17,26 +20,35 @@ pub struct Reporter {
     bar: Option<ProgressBar>,
     quiet: bool,
     color: bool,
+    /// Lines start with their execution date (a backfill).
+    dated: bool,
+    /// stdout carries the log's JSON events: lines go to the log file only.
+    json: bool,
     /// Keeps lines from interleaving.
     out: Mutex<()>,
 }
 
 impl Reporter {
-    pub fn new(total: usize, no_progress: bool, quiet: bool) -> Reporter {
+    pub fn new(total: usize, no_progress: bool, quiet: bool, dated: bool) -> Reporter {
         let terminal = std::io::stdout().is_terminal();
-        let bar = (terminal && !no_progress && !quiet && total > 0).then(|| {
+        let json = crate::log::json();
+        let bar = (terminal && !no_progress && !quiet && !json && total > 0).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
             if let Ok(style) = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}") {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar
         });
-        Reporter { bar, quiet, color: terminal && std::env::var_os("NO_COLOR").is_none(), out: Mutex::new(()) }
+        Reporter { bar, quiet, color: terminal && !json && std::env::var_os("NO_COLOR").is_none(), dated, json, out: Mutex::new(()) }
     }
 
     /// Prints a line above the progress bar (or plainly).
     pub fn line(&self, text: &str) {
         let _guard = self.out.lock();
+        crate::log::line(text);
+        if self.json {
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.println(text),
             None => {
@@ -46,23 +58,39 @@ impl Reporter {
         }
     }
 
-    pub fn set_message(&self, message: &str) {
+    /// A node starts on `date`: the progress bar names it.
+    pub fn started(&self, node: &Node, date: ExecutionDate) {
+        crate::log::node_started(node, date);
         if let Some(bar) = &self.bar {
-            bar.set_message(message.to_string());
+            bar.set_message(format!("{}{}", self.prefix(date), node.name));
+        }
+    }
+
+    /// `2026-11-19 ` before each line of a backfill.
+    pub fn prefix(&self, date: ExecutionDate) -> String {
+        if self.dated { format!("{} ", date.ds()) } else { String::new() }
+    }
+
+    /// A line about a node still running (a Tableau job's progress, a source
+    /// check's wait), unless `--quiet`.
+    pub fn progress(&self, date: ExecutionDate, text: &str) {
+        if !self.quiet {
+            self.line(&format!("{}{text}", self.prefix(date)));
         }
     }
 
     /// One line for a finished node:
-    /// `OK    created table main_marketing.utm_spend_full_joined  1,204 rows  0.03s`.
-    /// `prefix` is the date during a backfill.
-    pub fn finished(&self, prefix: &str, outcome: &Outcome) {
+    /// `OK    created table main_marketing.utm_spend_full_joined  1,204 rows  0.03s`,
+    /// after its date during a backfill.
+    pub fn finished(&self, node: &Node, date: ExecutionDate, outcome: &Outcome) {
+        crate::log::node_finished(node, date, outcome);
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
         if self.quiet && !outcome.status.is_failure() {
             return;
         }
-        self.line(&format!("{prefix}{}", self.node_line(outcome)));
+        self.line(&format!("{}{}", self.prefix(date), self.node_line(outcome)));
     }
 
     /// The counts of one date of a backfill.
@@ -138,8 +166,11 @@ impl Reporter {
             }
         }
         let _guard = self.out.lock();
-        let mut stdout = std::io::stdout().lock();
-        let _ = write!(stdout, "{text}");
+        crate::log::line(text.trim_start_matches('\n'));
+        if !self.json {
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "{text}");
+        }
     }
 }
 

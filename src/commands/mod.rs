@@ -5,6 +5,8 @@
 pub mod compile;
 pub mod debug;
 pub mod dry_run;
+pub mod export;
+pub mod graph;
 pub mod ls;
 pub mod retry;
 pub mod run;
@@ -62,7 +64,8 @@ impl Session {
         let dates =
             crate::core::dates::resolve(date_args.date.as_deref(), date_args.start.as_deref(), date_args.end.as_deref(), timezone.as_deref())?;
         let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
-        let run_started_at = chrono::Utc::now();
+        // The invocation's start, so run_results.json and the log name it alike.
+        let run_started_at = crate::log::started_at().unwrap_or_else(chrono::Utc::now);
         let templates = Templates::new(&project, date, run_started_at)?;
         let parsed = parse::parse(&project, &templates)?;
         if !parsed.warnings.is_empty() {

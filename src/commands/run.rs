@@ -177,10 +177,11 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         .copied()
         .filter(|&i| which.runs(graph.nodes[i].resource_type))
         .filter(|&i| !(graph.nodes[i].resource_type == ResourceType::Model && graph.nodes[i].materialized() == "ephemeral"))
-        // Exposures run when they refresh something.
-        .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || refreshes(&graph.nodes[i]))
+        // Exposures run when they refresh something or deliver rows; `refresh` only refreshes.
+        .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || graph.nodes[i].acts())
+        .filter(|&i| which != Which::Refresh || graph.nodes[i].refreshes())
         .collect();
-    let exposures = nodes.iter().filter(|&&i| graph.nodes[i].resource_type == ResourceType::Exposure).count();
+    let exposures = nodes.iter().filter(|&&i| graph.nodes[i].refreshes()).count();
     let has_server = (which == Which::Refresh || exposures > 0) && tableau_server(&session.project)?.is_some();
     if which == Which::Refresh && !has_server {
         let target = &session.project.target;
@@ -190,7 +191,8 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
             .into());
     }
     if exposures > 0 && !has_server {
-        nodes.retain(|&i| graph.nodes[i].resource_type != ResourceType::Exposure);
+        // An exposure that also delivers still does that.
+        nodes.retain(|&i| !graph.nodes[i].refreshes() || graph.nodes[i].delivery().is_some());
         let target = &session.project.target;
         let plural = if exposures == 1 { "exposure" } else { "exposures" };
         eprintln!("Tableau: target `{}` has no `tableau:` section in `profiles.yml`; not refreshing {exposures} {plural}", target.name);
@@ -203,10 +205,6 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         nodes.extend(checks);
     }
     Ok(nodes)
-}
-
-fn refreshes(node: &crate::graph::Node) -> bool {
-    matches!(&node.details, crate::graph::NodeDetails::Exposure { refresh: Some(_), .. })
 }
 
 /// The target's Tableau server, if it names one.
@@ -253,7 +251,8 @@ pub(super) fn run_phases(
         return Ok(0);
     }
     let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
-    let reporter = Reporter::new(total, args.no_progress, args.quiet);
+    let backfill = session.dates.len() > 1;
+    let reporter = Reporter::new(total, args.no_progress, args.quiet, backfill);
     let run = Run {
         which,
         args,
@@ -261,7 +260,7 @@ pub(super) fn run_phases(
         reporter: &reporter,
         warehouse_nanos: Arc::new(AtomicU64::new(0)),
         invocation_id: session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
-        backfill: session.dates.len() > 1,
+        backfill,
     };
     let mut record = Record { results: Vec::new(), nodes: BTreeMap::new(), blocked: BTreeMap::new(), to_refresh };
     let ended = run.plan(&plan, &mut record, open);
@@ -422,20 +421,17 @@ impl Run<'_> {
                 run_hooks(&compiler, setup.as_mut(), &self.session.project.on_run_start, "on-run-start")?;
                 ran_start_hooks = true;
             }
-            if refresher.is_none() && tasks.iter().any(|t| graph.nodes[t.node].resource_type == ResourceType::Exposure) {
-                let server = tableau_server(&self.session.project)?.ok_or_else(|| Diagnostic::new("the target has no Tableau server"))?;
+            if refresher.is_none()
+                && tasks.iter().any(|t| graph.nodes[t.node].refreshes())
+                && let Some(server) = tableau_server(&self.session.project)?
+            {
                 *refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(|err| Diagnostic::new(err.to_string()))?);
             }
             let connections = (0..threads.min(tasks.len().max(1)))
                 .map(|_| warehouse.connect().map(|c| Timed::new(c, self.warehouse_nanos.clone())))
                 .collect::<Result<Vec<Timed>, _>>()
                 .map_err(|err| Diagnostic::new(err.to_string()))?;
-            let prefix = if self.backfill { format!("{} ", phase.date.ds()) } else { String::new() };
-            let waiting = |line: &str| {
-                if !self.args.quiet {
-                    self.reporter.line(&format!("{prefix}{line}"));
-                }
-            };
+            let waiting = |line: &str| self.reporter.progress(phase.date, line);
             let materializer = Materializer {
                 compiler: &compiler,
                 invocation_id: &self.invocation_id,
@@ -446,7 +442,7 @@ impl Run<'_> {
                 relations: &relations,
                 waiting: &waiting,
             };
-            let (outcomes, times) = self.execute_phase(&materializer, &tasks, connections, threads, &record.blocked, refresher.as_ref(), &prefix);
+            let (outcomes, times) = self.execute_phase(&materializer, &tasks, connections, threads, &record.blocked, refresher.as_ref(), phase.date);
             for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
                 record.add(graph, task.node, phase.date, outcome.clone(), started_at);
             }
@@ -508,11 +504,7 @@ impl Run<'_> {
             (Some(error), None) => Outcome::error(node.label(), error),
             (None, None) => Outcome::skipped(node.label(), format!("not part of the project on {}: disabled for that date", date.ds())),
         };
-        let prefix = if self.backfill { format!("{} ", date.ds()) } else { String::new() };
-        if !self.args.quiet || outcome.status.is_failure() {
-            self.reporter.line(&format!("{prefix}{}", self.reporter.node_line(&outcome)));
-        }
-        self.reporter.finished(&prefix, &outcome);
+        self.reporter.finished(node, date, &outcome);
         record.add(graph, index, date, outcome, chrono::Utc::now());
     }
 
@@ -568,7 +560,7 @@ impl Run<'_> {
         threads: usize,
         blocked: &BTreeMap<String, String>,
         refresher: Option<&crate::materialize::refresh::Refresher>,
-        prefix: &str,
+        date: ExecutionDate,
     ) -> (Vec<Outcome>, Vec<chrono::DateTime<chrono::Utc>>) {
         let graph = materializer.compiler.graph;
         let reporter = self.reporter;
@@ -576,6 +568,7 @@ impl Run<'_> {
         let start_times = Mutex::new(vec![chrono::Utc::now(); tasks.len()]);
         let refreshed: Mutex<Vec<(usize, Outcome)>> = Mutex::new(Vec::new());
         let slots = crate::materialize::refresh::Slots::new(threads);
+        let prefix = reporter.prefix(date);
         let line = |shown: &Outcome| {
             if !self.args.quiet || shown.status.is_failure() {
                 reporter.line(&format!("{prefix}{}", reporter.node_line(shown)));
@@ -591,31 +584,31 @@ impl Run<'_> {
                     if let Ok(mut times) = start_times.lock() {
                         times[task] = chrono::Utc::now();
                     }
-                    reporter.set_message(&format!("{prefix}{}", node.name));
+                    reporter.started(node, date);
                     if let Some(reason) = blocked.get(&node.unique_id) {
                         return Outcome::skipped(node.label(), reason.clone());
                     }
-                    // An exposure's refresh starts when the pool reports it done (below).
-                    if node.resource_type == ResourceType::Exposure {
+                    // An exposure delivers here; its refresh starts when the pool reports it done (below).
+                    if node.resource_type == ResourceType::Exposure && node.delivery().is_none() {
                         return Outcome::new(Status::Success, node.label());
                     }
                     materializer.run(connection, tasks[task].node)
                 },
                 |task, reason| Outcome::skipped(graph.nodes[tasks[task].node].label(), reason),
                 |task, outcome| match refresher {
-                    Some(refresher) if graph.nodes[tasks[task].node].resource_type == ResourceType::Exposure && outcome.status == Status::Success => {
+                    Some(refresher) if graph.nodes[tasks[task].node].refreshes() && outcome.status == Status::Success => {
                         let node = &graph.nodes[tasks[task].node];
                         let (refreshed, slots, line) = (&refreshed, &slots, &line);
                         scope.spawn(move || {
                             let _slot = slots.take();
                             let outcome = refresher.refresh(node, cancelled, line);
-                            reporter.finished(prefix, &outcome);
+                            reporter.finished(node, date, &outcome);
                             if let Ok(mut refreshed) = refreshed.lock() {
                                 refreshed.push((task, outcome));
                             }
                         });
                     }
-                    _ => reporter.finished(prefix, outcome),
+                    _ => reporter.finished(&graph.nodes[tasks[task].node], date, outcome),
                 },
             )
         });
@@ -659,13 +652,17 @@ impl Run<'_> {
             .map(|(node, date, outcome, started_at)| RunResult { node, outcome, started_at: *started_at, date: *date })
             .collect();
         invocation.full_refresh_pending = Some(record.to_refresh.iter().cloned().collect());
+        let command = if invocation.retry { "retry" } else { self.which.name() };
         let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
         let warehouse_seconds = self.warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         // The warehouse work is done whatever happens to the artifacts: a failed
         // write is reported, and the run's status stays what the nodes made it.
-        let written =
-            artifacts::write(&session.project, "run_results.json", &artifacts::run_results(&results, elapsed, invocation, warehouse_seconds))
-                .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
+        let written = artifacts::write(
+            &session.project,
+            "run_results.json",
+            &artifacts::run_results(&results, &self.invocation_id, elapsed, invocation, warehouse_seconds),
+        )
+        .and_then(|()| artifacts::write_manifest(&session.project, graph, &Default::default()));
         if let Err(diagnostic) = written {
             eprint!(
                 "{}",
@@ -677,6 +674,7 @@ impl Run<'_> {
                 }
             );
         }
+        self.notify(command, &record, elapsed, &ended);
         match ended? {
             Ended::Interrupted => {
                 eprintln!("interrupted: stopped scheduling and cancelled running queries");
@@ -685,6 +683,57 @@ impl Run<'_> {
             Ended::Done => Ok(if outcomes.iter().any(|o| o.status.is_failure()) { 1 } else { 0 }),
         }
     }
+}
+
+impl Run<'_> {
+    /// Sends the project's notifications of how the run ended; one that cannot
+    /// be delivered is a warning and leaves the exit status alone.
+    fn notify(&self, command: &str, record: &Record, seconds: f64, ended: &Result<Ended, Failure>) {
+        let project = &self.session.project;
+        if project.notifications.is_empty() {
+            return;
+        }
+        let stopped = match ended {
+            Ok(Ended::Done) => None,
+            Ok(Ended::Interrupted) => Some("interrupted (Ctrl-C)".to_string()),
+            Err(failure) => Some(failure.to_string().trim_start_matches("error: ").to_string()),
+        };
+        let report = crate::notify::Report {
+            command,
+            project: &project.name,
+            target: &project.target.name,
+            invocation_id: &self.invocation_id,
+            dates: &self.session.dates,
+            seconds,
+            results: record.results.iter().map(|(node, date, outcome, _)| (node.as_ref(), *date, outcome)).collect(),
+            stopped,
+            retry: retry_command(&self.args.project),
+        };
+        for warning in crate::notify::send(&project.notifications, self.session.graph(), &report) {
+            crate::log::line(&format!("warning: {warning}"));
+            eprintln!("warning: {warning}");
+        }
+    }
+}
+
+/// `strata retry`, with the flags that say where the project and profile are.
+fn retry_command(project: &crate::project::LoadOptions) -> String {
+    let quote = |path: &std::path::Path| {
+        let text = path.to_string_lossy();
+        if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+            text.into_owned()
+        } else {
+            format!("'{}'", text.replace('\'', "'\\''"))
+        }
+    };
+    let mut command = String::from("strata retry");
+    if project.project_dir != std::path::Path::new(".") {
+        command.push_str(&format!(" --project-dir {}", quote(&project.project_dir)));
+    }
+    if let Some(dir) = &project.profiles_dir {
+        command.push_str(&format!(" --profiles-dir {}", quote(dir)));
+    }
+    command
 }
 
 pub(super) fn run_hooks(compiler: &Compiler<'_>, connection: &mut dyn Connection, hooks: &[String], name: &str) -> Result<(), Failure> {

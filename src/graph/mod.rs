@@ -102,6 +102,8 @@ pub enum NodeDetails {
         extra: std::collections::BTreeMap<String, Json>,
         /// The Tableau datasources refreshed once its models are rebuilt.
         refresh: Option<crate::tableau::Refresh>,
+        /// Where its model's rows are delivered (`export:`).
+        delivery: Option<crate::export::Delivery>,
     },
 }
 
@@ -140,6 +142,22 @@ impl Node {
         match &self.details {
             NodeDetails::Model { config, .. } => config.materialized.as_str(),
             _ => self.config.materialized(),
+        }
+    }
+
+    /// Whether running it does something: it refreshes Tableau datasources or delivers rows.
+    pub fn acts(&self) -> bool {
+        matches!(&self.details, NodeDetails::Exposure { refresh, delivery, .. } if refresh.is_some() || delivery.is_some())
+    }
+
+    pub fn refreshes(&self) -> bool {
+        matches!(&self.details, NodeDetails::Exposure { refresh: Some(_), .. })
+    }
+
+    pub fn delivery(&self) -> Option<&crate::export::Delivery> {
+        match &self.details {
+            NodeDetails::Exposure { delivery, .. } => delivery.as_ref(),
+            _ => None,
         }
     }
 

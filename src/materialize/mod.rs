@@ -5,6 +5,7 @@
 //! nothing about order, which is `execute.rs`'s job.
 
 mod data_tests;
+mod deliver;
 pub mod refresh;
 mod seeds;
 mod sensor;
@@ -94,6 +95,7 @@ impl Materializer<'_> {
             ResourceType::Seed => self.seed(connection, node),
             ResourceType::Test => self.test(connection, index),
             ResourceType::Source => self.check_source(node),
+            ResourceType::Exposure if node.delivery().is_some() => self.deliver(connection, index),
             _ => Outcome::new(Status::Success, format!("{} {}", node.resource_type.name(), node.name)),
         };
         outcome.seconds = started.elapsed().as_secs_f64();

@@ -407,6 +407,28 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                 None
             }
         };
+        let delivery = match exposure.extra.get("export").map(crate::export::Delivery::parse) {
+            None => None,
+            Some(Ok(delivery)) => Some(delivery),
+            Some(Err(message)) => {
+                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
+                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
+                    &exposure.file,
+                    &source,
+                    &exposure.name,
+                    "export:",
+                )));
+                None
+            }
+        };
+        if delivery.is_none() && exposure.exposure_type.as_deref() == Some("delivery") {
+            let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
+            errors.push(
+                Diagnostic::new(format!("exposure `{}` of `type: delivery` has no `export:`", exposure.name))
+                    .at(exposure_location(&exposure.file, &source, &exposure.name, "type:"))
+                    .help("say where its rows go: `export: {format: xlsx, path: deliveries/dau_{{ ds_nodash }}.xlsx}`"),
+            );
+        }
         nodes.push(Node {
             unique_id: format!("exposure.{}.{}", project.name, exposure.name),
             resource_type: ResourceType::Exposure,
@@ -423,6 +445,7 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                 depends_on: exposure.depends_on.clone(),
                 extra: exposure.extra.clone(),
                 refresh,
+                delivery,
             },
         });
     }
@@ -486,6 +509,7 @@ fn model_refreshes(project: &Project, nodes: &[Node], errors: &mut Diagnostics) 
                 depends_on: vec![format!("ref('{}')", node.name)],
                 extra: Default::default(),
                 refresh: Some(refresh),
+                delivery: None,
             },
         });
     }

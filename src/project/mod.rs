@@ -50,6 +50,8 @@ struct ProjectFile {
     on_run_start: OneOrMany,
     #[serde(default, rename = "on-run-end")]
     on_run_end: OneOrMany,
+    #[serde(default)]
+    notifications: Json,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -137,6 +139,8 @@ pub struct Project {
     /// `{% docs name %}` blocks, by name.
     pub docs: BTreeMap<String, String>,
     pub target: Target,
+    /// The webhooks of `notifications:`, the project's then the target's.
+    pub notifications: Vec<crate::notify::Webhook>,
 }
 
 /// What the command line says about where the project is and how to run it.
@@ -197,6 +201,11 @@ impl Project {
         }
 
         let target = profile::load(&profile_name, options.profiles_dir.as_deref(), &root, options.target.as_deref())?;
+        let mut notifications =
+            crate::notify::parse(&file.notifications, &display_path, &|key| locate_key_after(&display_path, &source, "notifications:", key))?;
+        if let Some(value) = target.fields.get("notifications") {
+            notifications.extend(crate::notify::parse(value, &target.file, &|key| target.locate(key))?);
+        }
 
         let mut diagnostics = Diagnostics::default();
         let model_files = read_files(&root, &file.model_paths, &["sql", "yml", "yaml", "md"], &mut diagnostics);
@@ -287,6 +296,7 @@ impl Project {
             exposures,
             docs,
             target,
+            notifications,
         })
     }
 
@@ -294,6 +304,22 @@ impl Project {
     pub fn absolute(&self, path: &Path) -> PathBuf {
         self.root.join(path)
     }
+}
+
+/// Where `key` (such as `on:`) is first written as a key after `section` in
+/// `source`: at the start of a line, after `- `, `{` or `,`; else at `section`.
+fn locate_key_after(file: &Path, source: &str, section: &str, key: &str) -> Location {
+    let start = source.find(section).unwrap_or(0);
+    let mut from = start;
+    while let Some(found) = source[from..].find(key) {
+        let at = from + found;
+        let before = source[..at].chars().next_back();
+        if before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-')) {
+            return Location::at_offset(file, source, at, key.trim_end_matches(':').len());
+        }
+        from = at + key.len();
+    }
+    Location::at_offset(file, source, start, section.trim_end_matches(':').len())
 }
 
 /// `--vars '{key: value}'`: a YAML or JSON mapping.

@@ -342,7 +342,7 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
 
 /// The keys of a `bigquery` target strata reads (dbt-bigquery's names, their
 /// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`,
-/// `tableau`).
+/// `tableau`, `notifications`).
 const BIGQUERY_KEYS: &[&str] = &[
     "type",
     "threads",
@@ -371,6 +371,7 @@ const BIGQUERY_KEYS: &[&str] = &[
     "labels",
     "cost_per_tib",
     "tableau",
+    "notifications",
 ];
 
 /// Keys dbt-bigquery reads that strata does not (other sign-in methods,

@@ -1313,3 +1313,74 @@ fn a_change_of_granularity_or_clustering_drops_the_table_before_replacing_it() {
     }
     assert_eq!(emulator.query("select k from `shop-test.analytics.t`"), [["a"]]);
 }
+
+/// `export` on BigQuery: the rows come page by page (`getQueryResults` with
+/// a page token), and every format keeps the values and their types.
+#[test]
+fn export_on_bigquery_reads_page_by_page_and_keeps_the_types() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |_, _| Action::Forward);
+    let fixture = Fixture::new()
+        .file(
+            "models/typed.sql",
+            "{{ config(materialized='table') }}\n\
+             select 1 as id, cast('12.50' as numeric) as amount, 0.25 as ratio, date '2026-11-20' as day, timestamp '2026-11-20 13:45:30' as seen_at, true as active, 'comma, \"quote\"' as note\n\
+             union all select 2, cast('-3' as numeric), 1e10, date '1999-12-31', timestamp '1999-12-31 23:59:59', false, ''\n\
+             union all select 3, null, null, null, null, null, null\n",
+        )
+        .file("models/many.sql", "{{ config(materialized='table') }}\nselect x as id from unnest(generate_array(1, 25000)) as x\n")
+        .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let run = fixture.strata(&["export", "--select", "many", "--output", "many.csv"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "Exported 25,000 rows of `many` to many.csv (csv)\n");
+    let csv = fixture.read("many.csv");
+    let ids: Vec<u64> = csv.lines().skip(1).map(|line| line.parse().expect("an id")).collect();
+    assert_eq!((ids.len(), ids.iter().sum::<u64>()), (25_000, 25_000 * 25_001 / 2));
+    let pages = proxy.requests().iter().filter(|r| r.method == "GET" && r.path.contains("/queries/") && r.path.contains("pageToken=")).count();
+    assert!(pages >= 2, "the rows came in {} pages", pages + 1);
+
+    let run = fixture.strata(&["export", "--select", "typed", "--output", "typed.csv"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let mut lines: Vec<&str> = fixture.read("typed.csv").leak().split("\r\n").collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "",
+            "1,12.5,0.25,2026-11-20,2026-11-20 13:45:30,true,\"comma, \"\"quote\"\"\"",
+            "2,-3,10000000000,1999-12-31,1999-12-31 23:59:59,false,",
+            "3,,,,,,",
+            "id,amount,ratio,day,seen_at,active,note",
+        ]
+    );
+    use calamine::{Data, Reader};
+    let run = fixture.strata(&["export", "--select", "typed", "--output", "typed.xlsx"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(fixture.path().join("typed.xlsx")).expect("xlsx");
+    let range = workbook.worksheet_range("typed").expect("sheet");
+    let first = range.rows().find(|row| row[0] == Data::Float(1.0)).expect("row 1").to_vec();
+    assert_eq!((&first[1], &first[2], &first[5]), (&Data::Float(12.5), &Data::Float(0.25), &Data::Bool(true)));
+    assert!(matches!(first[3], Data::DateTime(_)) && matches!(first[4], Data::DateTime(_)), "{first:?}");
+
+    let run = fixture.strata(&["export", "--select", "typed", "--output", "typed.parquet"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    let parquet = duckdb::Connection::open_in_memory().expect("duckdb");
+    let path = fixture.path().join("typed.parquet");
+    let types: Vec<String> = parquet
+        .prepare(&format!("select column_type from (describe select * from read_parquet('{}'))", path.display()))
+        .expect("describe")
+        .query_map([], |row| row.get(0))
+        .expect("types")
+        .collect::<Result<_, _>>()
+        .expect("types");
+    assert_eq!(types, ["BIGINT", "DECIMAL(38,9)", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN", "VARCHAR"]);
+    let sum: String = parquet
+        .query_row(&format!("select cast(sum(amount) as varchar) || '/' || count(note) from read_parquet('{}')", path.display()), [], |row| {
+            row.get(0)
+        })
+        .expect("sum");
+    assert_eq!(sum, "9.500000000/2");
+}

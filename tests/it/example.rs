@@ -119,6 +119,14 @@ fn the_pipeline_builds_and_its_tests_pass() {
     assert_eq!(scalar(&fixture, "select sum(orders) from main_marketing.utm_orders_status_final_1d"), "7");
     // UTM tags arrive as `Google`/`CPC` and leave normalised.
     assert_eq!(scalar(&fixture, "select count(*) from main_marketing.mkt_spend where utm_source <> lower(utm_source)"), "0");
+    // The data scientists' delivery: the day's DAU as a spreadsheet.
+    assert!(run.stdout.contains("OK    delivered dau to deliveries/dau_20261120.xlsx  1 row"), "{}", run.stdout);
+    use calamine::{Data, Reader};
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(fixture.path().join("deliveries/dau_20261120.xlsx")).expect("the delivery");
+    let rows: Vec<Vec<Data>> = workbook.worksheet_range("dau").expect("its sheet").rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(rows[0], [Data::String("event_date".into()), Data::String("daily_active_users".into())]);
+    assert_eq!(rows[1][1], Data::Float(20.0));
+    assert!(matches!(&rows[1][0], Data::DateTime(day) if day.as_datetime().is_some_and(|d| d.date().to_string() == "2026-11-20")), "{:?}", rows[1]);
 }
 
 /// The pipeline backfilled from an empty database, as a first deploy would.

@@ -9,9 +9,11 @@ mod build;
 mod cli;
 mod compile;
 pub mod dates;
+mod docs;
 mod errors;
 mod example;
 mod flags;
+pub mod operate;
 mod properties;
 mod recording;
 mod run;
@@ -112,6 +114,7 @@ pub fn strata_command(dir: &Path) -> Command {
         .env_remove("DBT_PROFILES_DIR")
         .env_remove("DBT_PROJECT_DIR")
         .env_remove("TZ")
+        .env_remove("DBT_LOG_FORMAT")
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100");
     command

@@ -1,0 +1,254 @@
+//! `strata docs generate` and `strata docs serve`: a static site in
+//! `target/docs/` (one `index.html`, its script, styles and data inline,
+//! nothing fetched from the network) that draws the whole DAG, laid out here
+//! in layers, with each node's description, columns, config, tests, SQL and
+//! last run; and `catalog.json` in dbt's shape, read from the warehouse with
+//! `--catalog`.
+
+mod layout;
+pub mod serve;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use serde_json::{Map, Value as Json, json};
+
+use crate::commands::{Failure, Session, exit_without_freeing, plural};
+use crate::compile::Compiler;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::{Column, Node, NodeDetails, ResourceType};
+use crate::options::DocsOptions;
+use crate::warehouse::RelationKey;
+
+/// The page: styles and script inline; `__STRATA_DATA__` becomes the project's data.
+const PAGE: &str = include_str!("page.html");
+
+pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
+    let session = Session::open(&args.project, &args.dates)?;
+    session.require_parsed()?;
+    let graph = session.graph();
+    let project = &session.project;
+    let compiler = Compiler::new(project, &session.templates, graph);
+    let everything: BTreeSet<usize> = (0..graph.nodes.len()).collect();
+    let (compiled, errors) = compiler.compile(&everything, None, &|_| Ok(()));
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(Diagnostics(errors.0)));
+    }
+    let compiled_sql: BTreeMap<usize, String> = compiled.into_iter().map(|c| (c.index, c.sql)).collect();
+    let catalog_path = project.target_path.join("catalog.json");
+    let catalog = if args.catalog {
+        let catalog = read_catalog(&session)?;
+        crate::artifacts::write(project, "catalog.json", &catalog)?;
+        Some(catalog)
+    } else {
+        std::fs::read_to_string(&catalog_path).ok().and_then(|text| serde_json::from_str(&text).ok())
+    };
+    let last_runs = last_runs(&project.target_path.join("run_results.json"));
+    let data = site_data(&session, &compiled_sql, catalog.as_ref(), &last_runs);
+    // Inside a <script> element, `</` would end it early.
+    let data = data.to_string().replace("</", "<\\/");
+    let page = PAGE.replacen("__STRATA_DATA__", &data, 1);
+    let folder = project.target_path.join("docs");
+    std::fs::create_dir_all(&folder).map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
+    let index = folder.join("index.html");
+    let temporary = folder.join(format!(".index.html.{}", std::process::id()));
+    std::fs::write(&temporary, page)
+        .and_then(|()| std::fs::rename(&temporary, &index))
+        .map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", index.display())))?;
+    crate::artifacts::write_manifest(project, graph, &Default::default())?;
+    let drawn = graph.nodes.iter().filter(|n| n.resource_type != ResourceType::Test).count();
+    let shown = index.strip_prefix(&project.root).unwrap_or(&index).display().to_string();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Wrote the docs of {drawn} {} to {shown}{}; open it, or run `strata docs serve`",
+        plural(drawn, "node", "nodes"),
+        if catalog.is_some() { " with the warehouse's column types" } else { "" }
+    )?;
+    exit_without_freeing(session);
+    Ok(0)
+}
+
+/// The columns a node declares in its YAML.
+fn declared_columns(node: &Node) -> &[Column] {
+    match &node.details {
+        NodeDetails::Model { columns, .. } | NodeDetails::Seed { columns } | NodeDetails::Source { columns, .. } => columns,
+        _ => &[],
+    }
+}
+
+/// Nodes with a relation in the warehouse: models that are not ephemeral, seeds, sources.
+fn in_warehouse(node: &Node) -> bool {
+    matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source) && node.materialized() != "ephemeral"
+}
+
+/// The warehouse's catalog of every relation of the project, in dbt's
+/// `catalog.json` shape; a relation that does not exist yet is left out.
+fn read_catalog(session: &Session) -> Result<Json, Failure> {
+    let project = &session.project;
+    let graph = session.graph();
+    let warehouse = crate::warehouse::open(project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let relations: Vec<&Node> = graph.nodes.iter().filter(|n| in_warehouse(n) && n.relation.is_some()).collect();
+    let schemas: Vec<crate::warehouse::Schema> = relations
+        .iter()
+        .filter_map(|n| n.relation.as_ref())
+        .map(|r| (r.database.clone(), r.schema.clone().unwrap_or_default()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let existing = connection.list_relations(&schemas).map_err(|err| Diagnostic::new(format!("could not list the warehouse's tables: {err}")))?;
+    let (mut nodes, mut sources) = (Map::new(), Map::new());
+    for node in relations {
+        let Some(relation) = &node.relation else { continue };
+        let Some(found) = existing.get(&RelationKey::of(relation)) else { continue };
+        let columns = connection
+            .columns(relation)
+            .map_err(|err| Diagnostic::new(format!("could not read the columns of `{}`: {err}", relation.display_name())))?;
+        let columns: Map<String, Json> = columns
+            .iter()
+            .enumerate()
+            .map(|(index, column)| (column.name.clone(), json!({"type": column.data_type, "index": index + 1, "name": column.name, "comment": null})))
+            .collect();
+        let kind = match found.kind {
+            crate::warehouse::RelationKind::View => "VIEW",
+            crate::warehouse::RelationKind::Table => "BASE TABLE",
+        };
+        let entry = json!({
+            "metadata": {"type": kind, "schema": relation.schema, "name": relation.identifier, "database": relation.database, "comment": null, "owner": null},
+            "columns": columns,
+            "stats": {"has_stats": {"id": "has_stats", "label": "Has Stats?", "value": false, "include": false, "description": "Indicates whether there are statistics for this table"}},
+            "unique_id": node.unique_id,
+        });
+        if node.resource_type == ResourceType::Source { &mut sources } else { &mut nodes }.insert(node.unique_id.clone(), entry);
+    }
+    Ok(json!({
+        "metadata": {
+            "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
+            "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
+            "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "invocation_id": session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
+        },
+        "nodes": nodes,
+        "sources": sources,
+        "errors": null,
+    }))
+}
+
+/// Each node's last result in `run_results.json` (the last date of a backfill).
+fn last_runs(path: &std::path::Path) -> BTreeMap<String, Json> {
+    let Some(results) = std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str::<Json>(&text).ok()) else { return BTreeMap::new() };
+    let mut last = BTreeMap::new();
+    for result in results["results"].as_array().into_iter().flatten() {
+        let Some(id) = result["unique_id"].as_str() else { continue };
+        let first_line = result["message"].as_str().and_then(|m| m.lines().next()).map(str::to_string);
+        last.insert(
+            id.to_string(),
+            json!({
+                "status": result["status"],
+                "execution_date": result["execution_date"],
+                "duration_s": result["execution_time"],
+                "rows": result["adapter_response"]["rows_affected"],
+                "bytes": result["adapter_response"]["bytes_processed"],
+                "completed_at": result["timing"][0]["completed_at"],
+                "message": first_line,
+            }),
+        );
+    }
+    last
+}
+
+/// Everything the page shows: the drawn nodes (all but tests) with their
+/// places, the edges between them, and each node's details.
+fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Option<&Json>, last_runs: &BTreeMap<String, Json>) -> Json {
+    let graph = session.graph();
+    let project = &session.project;
+    let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| graph.nodes[i].resource_type != ResourceType::Test).collect();
+    let position: crate::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
+    let places = layout::layers(graph, &drawn);
+    let nodes: Vec<Json> = drawn
+        .iter()
+        .zip(&places)
+        .map(|(&index, place)| {
+            let node = &graph.nodes[index];
+            let tests: Vec<Json> = graph
+                .children(index)
+                .filter(|&c| graph.nodes[c].resource_type == ResourceType::Test)
+                .map(|c| {
+                    let test = &graph.nodes[c];
+                    json!({"name": test.name, "unique_id": test.unique_id, "last": last_runs.get(&test.unique_id)})
+                })
+                .collect();
+            json!({
+                "id": node.unique_id,
+                "name": node.display_name(),
+                "type": crate::commands::graph::node_type(node),
+                "resource_type": node.resource_type.name(),
+                "materialized": crate::commands::graph::materialization(node),
+                "package": node.package,
+                "fqn": node.fqn,
+                "path": node.path.to_string_lossy(),
+                "tags": node.tags(),
+                "config": node.config,
+                "relation": node.relation.as_ref().map(ToString::to_string),
+                "description": node.description,
+                "partition_field": node.partition().map(|p| p.field.clone()),
+                "columns": columns(node, catalog),
+                "tests": tests,
+                "raw_sql": raw_sql(project, node),
+                "compiled_sql": compiled.get(&index),
+                "source": match &node.details { NodeDetails::Source { source_name, table_name, .. } => json!([source_name, table_name]), _ => Json::Null },
+                "last": last_runs.get(&node.unique_id),
+                "x": place.0,
+                "y": place.1,
+            })
+        })
+        .collect();
+    let mut edges: Vec<[usize; 2]> = Vec::new();
+    for (at, &child) in drawn.iter().enumerate() {
+        edges.extend(graph.parents(child).filter_map(|p| position.get(&p).copied()).map(|parent| [parent, at]));
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    json!({
+        "project": project.name,
+        "target": project.target.name,
+        "execution_date": session.date.ds(),
+        "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "strata_version": env!("CARGO_PKG_VERSION"),
+        "nodes": nodes,
+        "edges": edges,
+    })
+}
+
+/// The node's columns: the warehouse's (with their types) where the catalog
+/// has the relation, in its order, each with the description its YAML gives;
+/// else the ones its YAML declares.
+fn columns(node: &Node, catalog: Option<&Json>) -> Vec<Json> {
+    let declared = declared_columns(node);
+    let description = |name: &str| declared.iter().find(|c| c.name.eq_ignore_ascii_case(name)).map(|c| c.description.clone()).unwrap_or_default();
+    let section = if node.resource_type == ResourceType::Source { "sources" } else { "nodes" };
+    let found = catalog.and_then(|c| c[section][&node.unique_id]["columns"].as_object());
+    match found {
+        Some(columns) => {
+            let mut columns: Vec<&Json> = columns.values().collect();
+            columns.sort_by_key(|c| c["index"].as_u64().unwrap_or(0));
+            columns
+                .iter()
+                .map(|c| {
+                    let name = c["name"].as_str().unwrap_or_default();
+                    json!({"name": name, "type": c["type"], "description": description(name)})
+                })
+                .collect()
+        }
+        None => declared.iter().map(|c| json!({"name": c.name, "type": c.data_type, "description": c.description})).collect(),
+    }
+}
+
+/// The SQL as written: a model's file, a singular test's.
+fn raw_sql(project: &crate::project::Project, node: &Node) -> Option<String> {
+    match &node.details {
+        NodeDetails::Model { file, .. } => project.models.get(*file).map(|m| m.file.text.clone()),
+        _ => None,
+    }
+}

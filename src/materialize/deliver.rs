@@ -1,0 +1,108 @@
+//! Delivery exposures: once the model under an exposure with `export:` is
+//! built, its rows for the execution date (a partitioned model's partition,
+//! else the whole table) go to a file (csv, xlsx, parquet; the path may use
+//! the date variables) or replace a table of the target.
+
+use crate::core::job::Job;
+use crate::core::outcome::{Outcome, Status};
+use crate::core::relation::Relation;
+use crate::export::DeliverTo;
+use crate::graph::{Node, ResourceType};
+use crate::materialize::Materializer;
+use crate::warehouse::plan::{self, Present, TableOptions};
+use crate::warehouse::{Connection, RelationKey};
+
+impl Materializer<'_> {
+    pub(super) fn deliver(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
+        let graph = self.compiler.graph;
+        let exposure = &graph.nodes[index];
+        let Some(delivery) = exposure.delivery() else { return Outcome::new(Status::Success, exposure.label()) };
+        let model = match self.delivered_model(index, delivery.model.as_deref()) {
+            Ok(model) => model,
+            Err(message) => return Outcome::error(exposure.label(), message),
+        };
+        let date = self.compiler.templates.date;
+        let Some(rows) = crate::export::rows_of(self.sql, model, date, date) else {
+            return Outcome::error(exposure.label(), format!("model `{}` is ephemeral: it has no table to deliver", model.name));
+        };
+        let render = |text: &str| self.compiler.render_text(&exposure.path.to_string_lossy(), text, None).map(|t| t.trim().to_string());
+        match &delivery.to {
+            DeliverTo::File { format, path } => {
+                let path = match render(path) {
+                    Ok(path) => path,
+                    Err(diagnostic) => return Outcome::error(exposure.label(), format!("`export.path`: {}", diagnostic.message)),
+                };
+                let absolute = self.compiler.project.absolute(std::path::Path::new(&path));
+                match crate::export::export(connection, &Job::new(rows), *format, &absolute, &model.name) {
+                    Ok(count) => {
+                        let mut outcome = Outcome::new(Status::Success, format!("delivered {} to {path}", model.name));
+                        outcome.stats.rows_affected = Some(count);
+                        outcome
+                    }
+                    Err(err) => Outcome::error(exposure.label(), format!("could not deliver `{}` to {path}: {err}", model.name)),
+                }
+            }
+            DeliverTo::Table { relation } => {
+                let relation = match render(relation).map_err(|d| d.message).and_then(|name| self.delivery_relation(&name)) {
+                    Ok(relation) => relation,
+                    Err(message) => return Outcome::error(exposure.label(), format!("`export.relation`: {message}")),
+                };
+                self.deliver_table(connection, exposure, model, &relation, &rows)
+            }
+        }
+    }
+
+    /// The model an exposure delivers: the one it names, else the one model it depends on.
+    fn delivered_model(&self, index: usize, named: Option<&str>) -> Result<&Node, String> {
+        let graph = self.compiler.graph;
+        let models: Vec<&Node> =
+            graph.parents(index).map(|p| &graph.nodes[p]).filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)).collect();
+        match (named, models.as_slice()) {
+            (Some(name), _) => models
+                .iter()
+                .find(|m| m.name == name)
+                .copied()
+                .ok_or_else(|| format!("`export.model: {name}` is not one of the models it depends on (add `ref('{name}')` to its `depends_on`)")),
+            (None, [one]) => Ok(one),
+            (None, []) => Err("it depends on no model to deliver: add one to `depends_on`".into()),
+            (None, _) => Err("it depends on several models: name the one to deliver with `export.model`".into()),
+        }
+    }
+
+    /// `schema.table` or `database.schema.table` in the target's quoting.
+    fn delivery_relation(&self, name: &str) -> Result<Relation, String> {
+        let parts: Vec<&str> = name.split('.').map(str::trim).collect();
+        let quote = self.sql.quote_style();
+        let default_database = self.sql.default_database(&self.compiler.project.target);
+        match parts.as_slice() {
+            [schema, table] if !schema.is_empty() && !table.is_empty() => Ok(Relation::new(default_database, *schema, *table, quote)),
+            [database, schema, table] if !database.is_empty() && !schema.is_empty() && !table.is_empty() => {
+                Ok(Relation::new(Some(database.to_string()), *schema, *table, quote))
+            }
+            _ => Err(format!("`{name}` is not `schema.table` or `database.schema.table`")),
+        }
+    }
+
+    /// Replaces `relation` with the rows, as a table is rebuilt: whole or not at all.
+    fn deliver_table(&self, connection: &mut dyn Connection, exposure: &Node, model: &Node, relation: &Relation, rows: &str) -> Outcome {
+        let key = RelationKey::of(relation);
+        let steps = (|| {
+            connection.execute(&self.warehouse.create_schema(relation)).map_err(|err| err.to_string())?;
+            let existing = connection.describe(&key).map_err(|err| err.to_string())?;
+            let present = Present { relation: existing, leftover_staging: false, partitioning_differs: false };
+            let options = TableOptions { invocation: Some(self.invocation_id.to_string()), ..TableOptions::default() };
+            let plan = self.sql.table_plan(relation, present, &options, rows).with_options_of(&self.job_options(exposure, &[]));
+            plan::execute(&plan, connection, self.sql).map_err(|err| err.to_string())
+        })();
+        match steps {
+            Ok(stats) => {
+                let mut outcome = Outcome::new(Status::Success, format!("delivered {} to table {}", model.name, relation.display_name()));
+                outcome.stats = stats;
+                outcome
+            }
+            Err(message) => {
+                Outcome::error(exposure.label(), format!("could not deliver `{}` to `{}`: {message}", model.name, relation.display_name()))
+            }
+        }
+    }
+}
