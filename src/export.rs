@@ -63,9 +63,16 @@ pub enum ExportError {
     Parquet(String),
 }
 
-/// Runs `job` on `connection` and writes its rows to `path` as `format`;
-/// returns the number of rows. `sheet` names the Excel sheet.
-pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, path: &Path, sheet: &str) -> Result<u64, ExportError> {
+/// What an export wrote: how many rows, and the columns with the warehouse's types.
+#[derive(Debug, Clone, Default)]
+pub struct Exported {
+    pub rows: u64,
+    pub columns: Vec<Column>,
+}
+
+/// Runs `job` on `connection` and writes its rows to `path` as `format`.
+/// `sheet` names the Excel sheet.
+pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, path: &Path, sheet: &str) -> Result<Exported, ExportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ExportError::Io { path, source }
@@ -81,11 +88,11 @@ pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, pa
             FileFormat::Parquet => Box::new(ParquetWriter::create(&temporary)?),
         };
         let mut failed = None;
-        let mut started = false;
+        let mut seen: Option<Vec<Column>> = None;
         let rows = connection.stream(job, &mut |columns, rows| {
             let step = (|| {
-                if !started {
-                    started = true;
+                if seen.is_none() {
+                    seen = Some(columns.to_vec());
                     writer.header(columns)?;
                 }
                 writer.rows(rows)
@@ -102,12 +109,12 @@ pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, pa
             return Err(err);
         }
         writer.finish()?;
-        Ok(rows)
+        Ok(Exported { rows, columns: seen.unwrap_or_default() })
     })();
     match written {
-        Ok(rows) => {
+        Ok(exported) => {
             std::fs::rename(&temporary, path).map_err(io(path))?;
-            Ok(rows)
+            Ok(exported)
         }
         Err(err) => {
             let _ = std::fs::remove_file(&temporary);
@@ -371,7 +378,7 @@ impl Drop for ParquetWriter {
 
 /// The DuckDB type a column is read back as: its own where DuckDB has it,
 /// BigQuery's mapped to DuckDB's, text for the rest (nested values as written).
-fn duckdb_type(data_type: &str) -> String {
+pub fn duckdb_type(data_type: &str) -> String {
     let upper = data_type.trim().to_ascii_uppercase();
     let base = upper.split(['(', ' ']).next().unwrap_or_default();
     match base {
@@ -439,9 +446,10 @@ pub enum DeliverTo {
     /// A file: its path as written (it may use the date variables), relative
     /// to the project directory.
     File { format: FileFormat, path: String },
-    /// A table of the target, `schema.table` or `database.schema.table` (it
-    /// may use the date variables), replaced whole each time.
-    Table { relation: String },
+    /// A table, `schema.table` or `database.schema.table` (it may use the
+    /// date variables), replaced whole each time: in the invocation's target,
+    /// or in `target`, another output of the profile (another warehouse).
+    Table { relation: String, target: Option<String> },
 }
 
 impl Delivery {
@@ -452,15 +460,15 @@ impl Delivery {
             return Err("`export` must be a mapping such as `{format: xlsx, path: deliveries/dau_{{ ds_nodash }}.xlsx}`".into());
         };
         for key in spec.keys() {
-            if !["format", "path", "relation", "model"].contains(&key.as_str()) {
-                return Err(format!("`export` has an unknown key `{key}` (it takes `format`, `path`, `relation` and `model`)"));
+            if !["format", "path", "relation", "target", "model"].contains(&key.as_str()) {
+                return Err(format!("`export` has an unknown key `{key}` (it takes `format`, `path`, `relation`, `target` and `model`)"));
             }
         }
         let text = |key: &str| spec.get(key).and_then(serde_json::Value::as_str).map(str::trim).filter(|t| !t.is_empty());
         let model = text("model").map(str::to_string);
         let format = text("format").ok_or("`export` needs `format`: `csv`, `xlsx`, `parquet` or `table`")?;
         let to = match (format, text("path"), text("relation")) {
-            ("table", _, Some(relation)) => DeliverTo::Table { relation: relation.to_string() },
+            ("table", _, Some(relation)) => DeliverTo::Table { relation: relation.to_string(), target: text("target").map(str::to_string) },
             ("table", _, None) => return Err("`export: {format: table}` needs `relation`, the `schema.table` to write".into()),
             (format, Some(path), _) => match FileFormat::parse(format) {
                 Some(format) => DeliverTo::File { format, path: path.to_string() },

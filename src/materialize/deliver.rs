@@ -4,12 +4,14 @@
 //! the date variables) or replace a table of the target.
 
 use crate::core::job::Job;
+use crate::core::job::JobStats;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
-use crate::export::DeliverTo;
+use crate::export::{DeliverTo, FileFormat};
 use crate::graph::{Node, ResourceType};
 use crate::materialize::Materializer;
 use crate::warehouse::plan::{self, Present, TableOptions};
+use crate::warehouse::sql::{SeedColumn, SeedLoad};
 use crate::warehouse::{Connection, RelationKey};
 
 impl Materializer<'_> {
@@ -34,20 +36,26 @@ impl Materializer<'_> {
                 };
                 let absolute = self.compiler.project.absolute(std::path::Path::new(&path));
                 match crate::export::export(connection, &Job::new(rows), *format, &absolute, &model.name) {
-                    Ok(count) => {
+                    Ok(exported) => {
                         let mut outcome = Outcome::new(Status::Success, format!("delivered {} to {path}", model.name));
-                        outcome.stats.rows_affected = Some(count);
+                        outcome.stats.rows_affected = Some(exported.rows);
                         outcome
                     }
                     Err(err) => Outcome::error(exposure.label(), format!("could not deliver `{}` to {path}: {err}", model.name)),
                 }
             }
-            DeliverTo::Table { relation } => {
-                let relation = match render(relation).map_err(|d| d.message).and_then(|name| self.delivery_relation(&name)) {
-                    Ok(relation) => relation,
-                    Err(message) => return Outcome::error(exposure.label(), format!("`export.relation`: {message}")),
+            DeliverTo::Table { relation, target } => {
+                let name = match render(relation) {
+                    Ok(name) => name,
+                    Err(diagnostic) => return Outcome::error(exposure.label(), format!("`export.relation`: {}", diagnostic.message)),
                 };
-                self.deliver_table(connection, exposure, model, &relation, &rows)
+                match target.as_deref().filter(|t| *t != self.compiler.project.target.name) {
+                    Some(target) => self.deliver_elsewhere(connection, exposure, model, target, &name, &rows),
+                    None => match delivery_relation(self.sql, &self.compiler.project.target, &name) {
+                        Ok(relation) => self.deliver_table(connection, exposure, model, &relation, &rows),
+                        Err(message) => Outcome::error(exposure.label(), format!("`export.relation`: {message}")),
+                    },
+                }
             }
         }
     }
@@ -66,20 +74,6 @@ impl Materializer<'_> {
             (None, [one]) => Ok(one),
             (None, []) => Err("it depends on no model to deliver: add one to `depends_on`".into()),
             (None, _) => Err("it depends on several models: name the one to deliver with `export.model`".into()),
-        }
-    }
-
-    /// `schema.table` or `database.schema.table` in the target's quoting.
-    fn delivery_relation(&self, name: &str) -> Result<Relation, String> {
-        let parts: Vec<&str> = name.split('.').map(str::trim).collect();
-        let quote = self.sql.quote_style();
-        let default_database = self.sql.default_database(&self.compiler.project.target);
-        match parts.as_slice() {
-            [schema, table] if !schema.is_empty() && !table.is_empty() => Ok(Relation::new(default_database, *schema, *table, quote)),
-            [database, schema, table] if !database.is_empty() && !schema.is_empty() && !table.is_empty() => {
-                Ok(Relation::new(Some(database.to_string()), *schema, *table, quote))
-            }
-            _ => Err(format!("`{name}` is not `schema.table` or `database.schema.table`")),
         }
     }
 
@@ -104,5 +98,59 @@ impl Materializer<'_> {
                 Outcome::error(exposure.label(), format!("could not deliver `{}` to `{}`: {message}", model.name, relation.display_name()))
             }
         }
+    }
+
+    /// Delivers into `target`, another output of the profile: the rows go
+    /// through a CSV file in `target/` into that warehouse, loaded as a seed
+    /// is (a load job on BigQuery), replacing the table whole.
+    fn deliver_elsewhere(&self, connection: &mut dyn Connection, exposure: &Node, model: &Node, target: &str, name: &str, rows: &str) -> Outcome {
+        let project = self.compiler.project;
+        let csv = project.target_path.join(format!(".{}.strata-{}.csv", exposure.name, std::process::id()));
+        let steps = (|| -> Result<(JobStats, Relation), String> {
+            let profiles_dir = project.target.file.parent();
+            let other = crate::project::profile::load(&project.profile_name, profiles_dir, &project.root, Some(target)).map_err(|d| d.message)?;
+            let warehouse = crate::warehouse::open_target(&other, &project.root, &project.profile_name, crate::warehouse::DEFAULT_LOCK_TIMEOUT)
+                .map_err(|d| d.message)?;
+            let sql = warehouse.sql();
+            let relation = delivery_relation(sql, &other, name)?;
+            let exported = crate::export::export(connection, &Job::new(rows), FileFormat::Csv, &csv, &model.name).map_err(|err| err.to_string())?;
+            // Each column in the other warehouse's SQL: DuckDB's names, which BigQuery's loader maps.
+            let columns =
+                exported.columns.iter().map(|c| SeedColumn { name: c.name.clone(), data_type: crate::export::duckdb_type(&c.data_type) }).collect();
+            let mut destination = warehouse.connect().map_err(|err| err.to_string())?;
+            destination.execute(&warehouse.create_schema(&relation)).map_err(|err| err.to_string())?;
+            let existing = destination.describe(&RelationKey::of(&relation)).map_err(|err| err.to_string())?;
+            let present = Present { relation: existing, leftover_staging: false, partitioning_differs: false };
+            let load = SeedLoad { path: csv.clone(), columns, delimiter: ',', invocation: Some(self.invocation_id.to_string()) };
+            let plan = sql.seed_plan(&relation, present, &load).map_err(|err| err.to_string())?.with_options_of(&self.job_options(exposure, &[]));
+            let mut stats = plan::execute(&plan, destination.as_mut(), sql).map_err(|err| err.to_string())?;
+            stats.rows_affected = Some(exported.rows);
+            Ok((stats, relation))
+        })();
+        let _ = std::fs::remove_file(&csv);
+        match steps {
+            Ok((stats, relation)) => {
+                let mut outcome =
+                    Outcome::new(Status::Success, format!("delivered {} to table {} of target {target}", model.name, relation.display_name()));
+                outcome.stats = stats;
+                outcome
+            }
+            Err(message) => {
+                Outcome::error(exposure.label(), format!("could not deliver `{}` to `{name}` of target `{target}`: {message}", model.name))
+            }
+        }
+    }
+}
+
+/// `schema.table` or `database.schema.table` in `target`'s quoting.
+fn delivery_relation(sql: &dyn crate::warehouse::sql::SqlGenerator, target: &crate::project::Target, name: &str) -> Result<Relation, String> {
+    let parts: Vec<&str> = name.split('.').map(str::trim).collect();
+    let quote = sql.quote_style();
+    match parts.as_slice() {
+        [schema, table] if !schema.is_empty() && !table.is_empty() => Ok(Relation::new(sql.default_database(target), *schema, *table, quote)),
+        [database, schema, table] if !database.is_empty() && !schema.is_empty() && !table.is_empty() => {
+            Ok(Relation::new(Some(database.to_string()), *schema, *table, quote))
+        }
+        _ => Err(format!("`{name}` is not `schema.table` or `database.schema.table`")),
     }
 }

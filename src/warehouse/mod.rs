@@ -9,6 +9,7 @@ pub mod plan;
 
 pub mod sql;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::core::columns::Column;
@@ -17,7 +18,7 @@ use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
-use crate::project::{Project, TargetKind};
+use crate::project::{Project, Target, TargetKind};
 use duckdb::DuckDb;
 use sql::SqlGenerator;
 #[derive(Debug, thiserror::Error)]
@@ -105,23 +106,27 @@ pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// Opens the target's warehouse: the one place that chooses it. A DuckDB
 /// file locked by another process is waited for, up to `lock_timeout`.
 pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
-    match project.target.kind {
+    open_target(&project.target, &project.root, &project.profile_name, lock_timeout)
+}
+
+/// Opens the warehouse of `target`, an output of profile `profile_name` of
+/// the project at `root` (a delivery may write into another than the run's).
+pub fn open_target(target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+    match target.kind {
         TargetKind::DuckDb => {
-            let path = project
-                .target
+            let path = target
                 .fields
                 .get("path")
                 .and_then(|p| p.as_str())
                 .map(str::to_string)
-                .unwrap_or_else(|| DuckDb::default_path(&project.profile_name).to_string_lossy().into_owned());
-            let target = &project.target;
+                .unwrap_or_else(|| DuckDb::default_path(profile_name).to_string_lossy().into_owned());
             // Another strata (or a notebook) holding the file: wait, saying so once.
             let waiting =
                 |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
             let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
             let never = std::sync::atomic::AtomicBool::new(false);
             let mut last_lock = None;
-            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, &project.root, &target.settings) {
+            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings) {
                 Err(err @ WarehouseError::Locked { .. }) => {
                     let reason = err.to_string();
                     last_lock = Some(err);
@@ -147,9 +152,9 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
             Ok(Arc::new(warehouse))
         }
         TargetKind::BigQuery => {
-            let settings = bigquery::Settings::of(&project.target, &project.root)?;
+            let settings = bigquery::Settings::of(target, root)?;
             let warehouse = bigquery::BigQuery::open(settings).map_err(|err| {
-                Diagnostic::new(format!("target `{}`: {err}", project.target.name))
+                Diagnostic::new(format!("target `{}`: {err}", target.name))
                     .help("check `method:` and the key it names in `profiles.yml`; `strata debug` tests the connection")
             })?;
             Ok(Arc::new(warehouse))

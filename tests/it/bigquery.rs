@@ -1384,3 +1384,41 @@ fn export_on_bigquery_reads_page_by_page_and_keeps_the_types() {
         .expect("sum");
     assert_eq!(sum, "9.500000000/2");
 }
+
+/// A delivery exposure of a DuckDB build into BigQuery: another output of the
+/// profile, loaded with a load job, with BigQuery's types.
+#[test]
+fn a_delivery_from_duckdb_into_bigquery_loads_the_rows_there() {
+    let emulator = Emulator::start("shop-test");
+    let profiles = format!(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n    \
+         share:\n      type: bigquery\n      api_endpoint: {}\n      project: {}\n      dataset: analytics\n      location: US\n",
+        emulator.endpoint(),
+        emulator.project
+    );
+    let fixture = Fixture::new()
+        .file("profiles.yml", &profiles)
+        .file(
+            "models/daily.sql",
+            "{{ config(materialized='table') }}\nselect * from (values (1, 'Ada', date '2026-11-20', 12.5::double), (2, null, date '2026-11-21', null)) as t(id, name, day, amount)",
+        )
+        .file(
+            "models/exposures.yml",
+            "exposures:\n  - name: daily_to_bigquery\n    type: delivery\n    owner: {name: Science}\n    depends_on: [\"ref('daily')\"]\n    \
+             export: {format: table, target: share, relation: \"science.daily_{{ ds_nodash }}\"}\n",
+        );
+    let run = fixture.strata(&["build", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("OK    delivered daily to table science.daily_20261120 of target share  2 rows"), "{}", run.stdout);
+    let rows = emulator.query(&format!(
+        "select id, coalesce(name, '-'), cast(day as string), coalesce(cast(amount as string), '-') from `{}.science.daily_20261120` order by id",
+        emulator.project
+    ));
+    assert_eq!(
+        rows.iter().map(|r| r.iter().map(|c| normalise(c)).collect::<Vec<_>>().join("|")).collect::<Vec<_>>(),
+        ["1|Ada|2026-11-20|12.5", "2|-|2026-11-21|-"]
+    );
+    let table = emulator.get("datasets/science/tables/daily_20261120");
+    let types: Vec<&str> = table["schema"]["fields"].as_array().expect("fields").iter().filter_map(|f| f["type"].as_str()).collect();
+    assert_eq!(types, ["INTEGER", "STRING", "DATE", "FLOAT"]);
+}

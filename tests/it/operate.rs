@@ -448,3 +448,30 @@ fn a_wrong_export_is_an_error_at_its_line() {
     assert_eq!(run.status, 2);
     insta::assert_snapshot!(run.stderr);
 }
+
+#[test]
+fn a_delivery_into_another_target_loads_the_rows_there() {
+    let fixture = typed()
+        .file(
+            "profiles.yml",
+            &format!(
+                "{}    share:\n      type: duckdb\n      path: target/share.duckdb\n      schema: main\n",
+                crate::PROFILES.trim_end_matches('\n').to_string() + "\n"
+            ),
+        )
+        .file(
+            "models/exposures.yml",
+            "exposures:\n  - name: typed_to_science\n    type: delivery\n    owner: {name: Science}\n    depends_on: [\"ref('typed')\"]\n    \
+             export: {format: table, target: share, relation: science.typed}\n",
+        );
+    let run = fixture.strata(&["build", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("OK    delivered typed to table science.typed of target share  4 rows"), "{}", run.stdout);
+    let share = duckdb::Connection::open(fixture.path().join("target/share.duckdb")).expect("the other database");
+    let text: String = share
+        .query_row("select string_agg(coalesce(cast(id as varchar), '-') || ':' || coalesce(cast(amount as varchar), '-') || ':' || coalesce(cast(day as varchar), '-'), ',' order by id) from science.typed", [], |row| row.get(0))
+        .expect("rows");
+    assert_eq!(text, "1:12.50:2026-11-20,2:-3.00:1999-12-31,3:-:-,4:0.01:2026-01-01");
+    let types: String = share.query_row("select string_agg(column_type, ',') from (describe science.typed)", [], |row| row.get(0)).expect("types");
+    assert_eq!(types, "INTEGER,DECIMAL(10,2),DOUBLE,DATE,TIMESTAMP,BOOLEAN,VARCHAR");
+}
