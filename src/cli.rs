@@ -272,7 +272,7 @@ pub struct DocsGenerateArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
     /// Read every relation's columns and types from the warehouse into `target/catalog.json`
-    /// (without it, the last `catalog.json` is used, if any)
+    /// (without it: only when a run changed the tables since the last catalog)
     #[arg(long)]
     pub catalog: bool,
     #[command(flatten)]

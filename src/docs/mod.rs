@@ -3,7 +3,7 @@
 //! nothing fetched from the network) that draws the whole DAG, laid out here
 //! in layers, with each node's description, columns, config, tests, SQL and
 //! last run; and `catalog.json` in dbt's shape, read from the warehouse with
-//! `--catalog`.
+//! `--catalog` or when a run changed the tables since the last one.
 
 mod layout;
 pub mod serve;
@@ -36,10 +36,26 @@ pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
     }
     let compiled_sql: BTreeMap<usize, String> = compiled.into_iter().map(|c| (c.index, c.sql)).collect();
     let catalog_path = project.target_path.join("catalog.json");
-    let catalog = if args.catalog {
-        let catalog = read_catalog(&session)?;
-        crate::artifacts::write(project, "catalog.json", &catalog)?;
-        Some(catalog)
+    let run_results = project.target_path.join("run_results.json");
+    // A run since the last catalog (or none yet) changed the tables: read them again.
+    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let ran_since = modified(&run_results).is_some_and(|ran| modified(&catalog_path).is_none_or(|read| ran > read));
+    let catalog = if args.catalog || ran_since {
+        match read_catalog(&session) {
+            Ok(catalog) => {
+                crate::artifacts::write(project, "catalog.json", &catalog)?;
+                Some(catalog)
+            }
+            Err(failure) if args.catalog => return Err(failure),
+            // Not asked for: the docs are still written, with the types the YAML declares.
+            Err(failure) => {
+                eprintln!(
+                    "warning: could not read the warehouse's catalog, so the columns show the types their YAML declares: {}",
+                    failure.to_string().trim_start_matches("error: ").trim_end()
+                );
+                None
+            }
+        }
     } else {
         std::fs::read_to_string(&catalog_path).ok().and_then(|text| serde_json::from_str(&text).ok())
     };

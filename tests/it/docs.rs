@@ -292,8 +292,10 @@ fn catalog_json_has_dbt_s_shape_and_the_warehouse_s_types() {
     let fixture = crate::operate::shop();
     assert_eq!(fixture.strata(&["seed"]).status, 0);
     assert_eq!(fixture.strata(&["run", "--select", "orders"]).status, 0);
-    let run = fixture.strata(&["docs", "generate", "--catalog"]);
+    // After a run, the catalog is read without being asked for.
+    let run = fixture.strata(&["docs", "generate"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("with the warehouse's column types"), "{}", run.stdout);
     let catalog: Value = serde_json::from_str(&fixture.read("target/catalog.json")).expect("catalog.json");
     let orders = &catalog["nodes"]["model.shop.orders"];
     assert_eq!(orders["metadata"]["type"], "BASE TABLE");
@@ -302,6 +304,11 @@ fn catalog_json_has_dbt_s_shape_and_the_warehouse_s_types() {
     // Not built: not in the catalog.
     assert!(catalog["nodes"].get("model.shop.broken").is_none());
     assert_eq!(catalog["metadata"]["dbt_schema_version"], "https://schemas.getdbt.com/dbt/catalog/v1.json");
+    // Nothing ran since: the catalog is not read again, and its types still show.
+    std::fs::write(fixture.path().join("target/catalog.json"), catalog.to_string().replace("BIGINT", "RECORDED")).expect("write");
+    let run = fixture.strata(&["docs", "generate"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert!(fixture.read("target/docs/index.html").contains("\"RECORDED\""));
     let page = fixture.read("target/docs/index.html");
     assert!(!page.contains("<script src") && !page.contains("<link rel=\"stylesheet\""), "the page loads nothing");
 }
