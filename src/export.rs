@@ -460,13 +460,14 @@ impl Delivery {
             return Err("`export` must be a mapping such as `{format: xlsx, path: deliveries/dau_{{ ds_nodash }}.xlsx}`".into());
         };
         for key in spec.keys() {
-            if !["format", "path", "relation", "target", "model"].contains(&key.as_str()) {
+            if !["format", "type", "path", "relation", "target", "model"].contains(&key.as_str()) {
                 return Err(format!("`export` has an unknown key `{key}` (it takes `format`, `path`, `relation`, `target` and `model`)"));
             }
         }
         let text = |key: &str| spec.get(key).and_then(serde_json::Value::as_str).map(str::trim).filter(|t| !t.is_empty());
         let model = text("model").map(str::to_string);
-        let format = text("format").ok_or("`export` needs `format`: `csv`, `xlsx`, `parquet` or `table`")?;
+        // `type: table` reads as well as `format: table`.
+        let format = text("format").or_else(|| text("type")).ok_or("`export` needs `format`: `csv`, `xlsx`, `parquet` or `table`")?;
         let to = match (format, text("path"), text("relation")) {
             ("table", _, Some(relation)) => DeliverTo::Table { relation: relation.to_string(), target: text("target").map(str::to_string) },
             ("table", _, None) => return Err("`export: {format: table}` needs `relation`, the `schema.table` to write".into()),
@@ -515,6 +516,22 @@ mod tests {
         assert_eq!(duckdb_type("INTEGER[]"), "VARCHAR");
         assert_eq!(duckdb_type("DECIMAL(18,2)"), "DECIMAL(18,2)");
         assert_eq!(duckdb_type("STRUCT(a INTEGER)"), "VARCHAR");
+    }
+
+    #[test]
+    fn deliveries_as_written() {
+        let parse = |yaml: &str| Delivery::parse(&serde_norway::from_str(yaml).unwrap());
+        assert_eq!(
+            parse("{type: table, target: share, relation: science.dau}"),
+            Ok(Delivery { model: None, to: DeliverTo::Table { relation: "science.dau".into(), target: Some("share".into()) } })
+        );
+        assert_eq!(
+            parse("{format: xlsx, path: 'd/x_{{ ds }}.xlsx', model: dau}"),
+            Ok(Delivery { model: Some("dau".into()), to: DeliverTo::File { format: FileFormat::Xlsx, path: "d/x_{{ ds }}.xlsx".into() } })
+        );
+        assert!(parse("{format: table}").unwrap_err().contains("needs `relation`"));
+        assert!(parse("{format: csv}").unwrap_err().contains("needs `path`"));
+        assert!(parse("{format: csv, path: x, color: red}").unwrap_err().contains("unknown key `color`"));
     }
 
     #[test]
