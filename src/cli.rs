@@ -297,7 +297,7 @@ pub struct ExportArgs {
     pub select: String,
     /// `csv`, `xlsx` or `parquet` (default: the output's extension)
     #[arg(long, value_enum)]
-    pub format: Option<crate::export::FileFormat>,
+    pub format: Option<crate::core::delivery::FileFormat>,
     /// The file to write (replaced whole once it is complete)
     #[arg(long, short = 'o')]
     pub output: PathBuf,

@@ -4,17 +4,17 @@
 //! strata's own JSON: which nodes failed or were skipped on which dates, the
 //! first lines of each error, the duration and the command that retries them.
 //! A webhook that cannot be reached is reported and changes nothing else.
+//! What a project writes (`project::notifications`) is read with the project.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Map, Value as Json, json};
 
 use crate::core::dates::ExecutionDate;
-use crate::core::diagnostic::{Diagnostic, Location};
 use crate::core::outcome::{Outcome, Status};
 use crate::graph::{Graph, Node};
+use crate::project::notifications::{Format, Webhook, When, host};
 
 /// How long one request may take, and how many times a 5xx or a lost
 /// connection is tried in all.
@@ -24,119 +24,6 @@ const ATTEMPTS: u32 = 3;
 const LISTED_NODES: usize = 10;
 /// Lines of each error message in a notification.
 const ERROR_LINES: usize = 5;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum When {
-    Failure,
-    Warn,
-    Success,
-}
-
-impl When {
-    fn name(self) -> &'static str {
-        match self {
-            When::Failure => "failure",
-            When::Warn => "warn",
-            When::Success => "success",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Slack,
-    Json,
-}
-
-/// One entry of `notifications:`.
-#[derive(Clone)]
-pub struct Webhook {
-    /// Where to post: a secret (a Slack webhook's path is its key), never printed whole.
-    url: String,
-    on: BTreeSet<When>,
-    format: Format,
-    /// Only about these nodes (dbt's selector syntax); every node when empty.
-    select: Vec<String>,
-}
-
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("host", &host(&self.url))
-            .field("on", &self.on)
-            .field("format", &self.format)
-            .field("select", &self.select)
-            .finish()
-    }
-}
-
-/// Reads a `notifications:` list written in `file`, where `at` finds a key's
-/// line; `url` may call `env_var()`, and an empty one turns its webhook off
-/// (for a machine without the variable: `env_var('SLACK_WEBHOOK_URL', '')`).
-pub fn parse(value: &Json, file: &Path, at: &dyn Fn(&str) -> Location) -> Result<Vec<Webhook>, Diagnostic> {
-    let error = |message: String, needle: &str| {
-        Diagnostic::new(format!("`notifications`: {message}"))
-            .at(at(needle))
-            .help("write a list of webhooks: `notifications: [{url: \"{{ env_var('SLACK_WEBHOOK_URL') }}\", on: [failure], format: slack}]`")
-    };
-    let entries = match value {
-        Json::Null => return Ok(Vec::new()),
-        Json::Array(entries) => entries,
-        _ => return Err(error("must be a list of webhooks".into(), "notifications:")),
-    };
-    let mut webhooks = Vec::new();
-    for entry in entries {
-        let Some(entry) = entry.as_object() else { return Err(error(format!("`{entry}` is not a mapping with `url`"), "notifications:")) };
-        for key in entry.keys() {
-            if !["url", "on", "format", "select"].contains(&key.as_str()) {
-                return Err(error(format!("unknown key `{key}` (a webhook takes `url`, `on`, `format` and `select`)"), &format!("{key}:")));
-            }
-        }
-        let url = match entry.get("url") {
-            Some(Json::String(url)) => crate::core::jinja::render_env_vars(file, url)?,
-            _ => return Err(error("a webhook needs `url`".into(), "notifications:")),
-        };
-        let url = url.trim().to_string();
-        if url.is_empty() {
-            continue;
-        }
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(error(format!("`url` must start with `https://` (it starts `{}`)", url.chars().take(8).collect::<String>()), "url:"));
-        }
-        let on = match entry.get("on") {
-            None => BTreeSet::from([When::Failure]),
-            Some(value) => {
-                let names: Vec<&Json> = match value {
-                    Json::Array(names) => names.iter().collect(),
-                    other => vec![other],
-                };
-                names
-                    .into_iter()
-                    .map(|name| match name.as_str() {
-                        Some("failure") => Ok(When::Failure),
-                        Some("warn") => Ok(When::Warn),
-                        Some("success") => Ok(When::Success),
-                        _ => Err(error(format!("`on: {name}` is not one of `failure`, `warn`, `success`"), "on:")),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-        };
-        let format = match entry.get("format").and_then(Json::as_str) {
-            None | Some("json") => Format::Json,
-            Some("slack") => Format::Slack,
-            Some(other) => return Err(error(format!("`format: {other}` is not `slack` or `json`"), "format:")),
-        };
-        let select = match entry.get("select") {
-            None | Some(Json::Null) => Vec::new(),
-            Some(Json::String(one)) => one.split_whitespace().map(str::to_string).collect(),
-            Some(Json::Array(many)) => many.iter().map(|s| s.as_str().map(str::to_string).unwrap_or_else(|| s.to_string())).collect(),
-            Some(other) => return Err(error(format!("`select: {other}` is not a selector such as `tag:marketing`"), "select:")),
-        };
-        crate::graph::select::Selector::parse(&select).map_err(|err| err.at(at("select:")))?;
-        webhooks.push(Webhook { url, on, format, select });
-    }
-    Ok(webhooks)
-}
 
 /// What an invocation did, as the notifications tell it.
 pub struct Report<'a> {
@@ -216,17 +103,6 @@ fn post(client: &reqwest::blocking::Client, url: &str, payload: &Json) -> Result
     Err(format!("{last} after {ATTEMPTS} attempts"))
 }
 
-/// `https://hooks.slack.com`: what messages say of a webhook's URL.
-fn host(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => match parsed.port() {
-            Some(port) => format!("{}://{}:{port}", parsed.scheme(), parsed.host_str().unwrap_or_default()),
-            None => format!("{}://{}", parsed.scheme(), parsed.host_str().unwrap_or_default()),
-        },
-        Err(_) => "the webhook".into(),
-    }
-}
-
 fn counts(results: &[(&Node, ExecutionDate, &Outcome)]) -> Map<String, Json> {
     [Status::Success, Status::Pass, Status::Warn, Status::Fail, Status::Error, Status::Skipped]
         .iter()
@@ -273,7 +149,7 @@ fn headline(report: &Report<'_>, results: &[(&Node, ExecutionDate, &Outcome)], w
     ] {
         let n = count(statuses);
         if n > 0 {
-            parts.push(format!("{n} {}", crate::commands::plural(n, one, many)));
+            parts.push(format!("{n} {}", crate::core::format::plural(n, one, many)));
         }
     }
     let verb = match when {
@@ -286,7 +162,7 @@ fn headline(report: &Report<'_>, results: &[(&Node, ExecutionDate, &Outcome)], w
         [one] => format!(" for {}", one.ds()),
         [first, .., last] => format!(" for {} to {}", first.ds(), last.ds()),
     };
-    let nodes = format!("{} {}", results.len(), crate::commands::plural(results.len(), "node", "nodes"));
+    let nodes = format!("{} {}", results.len(), crate::core::format::plural(results.len(), "node", "nodes"));
     let detail = if parts.is_empty() { nodes } else { format!("{} of {nodes}", parts.join(", ")) };
     format!("strata {} {verb}{dates} in {} (target {}): {detail}", report.command, report.project, report.target)
 }

@@ -116,7 +116,7 @@ pub struct ExportOptions {
     pub select: String,
     pub dates: DateOptions,
     /// The format; else the output's extension says.
-    pub format: Option<crate::export::FileFormat>,
+    pub format: Option<crate::core::delivery::FileFormat>,
     pub output: std::path::PathBuf,
 }
 

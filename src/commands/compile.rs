@@ -11,7 +11,8 @@ use crate::core::diagnostic::Diagnostics;
 use crate::graph::ResourceType;
 use crate::options::CompileOptions;
 
-use crate::commands::{Failure, Session, exit_without_freeing, plural};
+use crate::commands::{Failure, Session, exit_without_freeing};
+use crate::core::format::plural;
 
 pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
     if let Some(threads) = args.threads {

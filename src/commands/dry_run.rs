@@ -6,11 +6,12 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
-use crate::commands::{Failure, Session, plural};
+use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::diagnostic::Diagnostics;
 use crate::core::format::bytes;
+use crate::core::format::plural;
 use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
 use crate::execute::{self, PoolOptions, Task};

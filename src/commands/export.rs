@@ -1,11 +1,11 @@
 //! `strata export`: a model's rows (for a date-partitioned model, the
 //! partitions of the command's dates) written to a CSV, Excel or Parquet file.
 
-use crate::commands::{Failure, Session, plural};
+use crate::commands::{Failure, Session};
+use crate::core::delivery::FileFormat;
 use crate::core::diagnostic::Diagnostic;
-use crate::core::format::thousands;
+use crate::core::format::{plural, thousands};
 use crate::core::job::Job;
-use crate::export::FileFormat;
 use crate::graph::ResourceType;
 use crate::options::ExportOptions;
 

@@ -107,7 +107,3 @@ pub(crate) fn warn_of_profile_keys(project: &Project) {
 pub(crate) fn exit_without_freeing<T>(value: T) {
     std::mem::forget(value);
 }
-
-pub(crate) fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
-    if count == 1 { one } else { many }
-}

@@ -1,5 +1,10 @@
 //! Numbers and durations as users read them.
 
+/// `one` for a count of 1, else `many`: `plural(n, "node", "nodes")`.
+pub fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
 /// `1204` → `1,204`.
 pub fn thousands(number: u64) -> String {
     let digits = number.to_string();

@@ -5,6 +5,7 @@
 pub mod columns;
 pub mod config_rules;
 pub mod dates;
+pub mod delivery;
 pub mod diagnostic;
 pub mod format;
 pub mod jinja;

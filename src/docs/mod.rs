@@ -13,9 +13,10 @@ use std::io::Write;
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::commands::{Failure, Session, exit_without_freeing, plural};
+use crate::commands::{Failure, Session, exit_without_freeing};
 use crate::compile::Compiler;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::core::format::plural;
 use crate::graph::{Column, Node, NodeDetails, ResourceType};
 use crate::options::DocsOptions;
 use crate::warehouse::RelationKey;

@@ -103,7 +103,7 @@ pub enum NodeDetails {
         /// The Tableau datasources refreshed once its models are rebuilt.
         refresh: Option<crate::tableau::Refresh>,
         /// Where its model's rows are delivered (`export:`).
-        delivery: Option<crate::export::Delivery>,
+        delivery: Option<crate::core::delivery::Delivery>,
     },
 }
 
@@ -154,7 +154,7 @@ impl Node {
         matches!(&self.details, NodeDetails::Exposure { refresh: Some(_), .. })
     }
 
-    pub fn delivery(&self) -> Option<&crate::export::Delivery> {
+    pub fn delivery(&self) -> Option<&crate::core::delivery::Delivery> {
         match &self.details {
             NodeDetails::Exposure { delivery, .. } => delivery.as_ref(),
             _ => None,

@@ -3,11 +3,11 @@
 //! else the whole table) go to a file (csv, xlsx, parquet; the path may use
 //! the date variables) or replace a table of the target.
 
+use crate::core::delivery::{DeliverTo, FileFormat};
 use crate::core::job::Job;
 use crate::core::job::JobStats;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
-use crate::export::{DeliverTo, FileFormat};
 use crate::graph::{Node, ResourceType};
 use crate::materialize::Materializer;
 use crate::warehouse::plan::{self, Present, TableOptions};

@@ -169,6 +169,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     }
     let warnings = misspelt_config_keys(project, &graph);
     check_source_checks(project, &graph, &mut errors);
+    check_notification_selectors(project, &mut errors);
     Ok(Parsed { graph, errors, warnings })
 }
 
@@ -407,7 +408,7 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                 None
             }
         };
-        let delivery = match exposure.extra.get("export").map(crate::export::Delivery::parse) {
+        let delivery = match exposure.extra.get("export").map(crate::core::delivery::Delivery::parse) {
             None => None,
             Some(Ok(delivery)) => Some(delivery),
             Some(Err(message)) => {
@@ -448,6 +449,16 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                 delivery,
             },
         });
+    }
+}
+
+/// A webhook's `select:` is checked with the rest of the project, so a
+/// selector that cannot select is an error at its line before anything runs.
+fn check_notification_selectors(project: &Project, errors: &mut Diagnostics) {
+    for webhook in &project.notifications {
+        if let Err(diagnostic) = crate::graph::select::Selector::parse(&webhook.select) {
+            errors.push(diagnostic.at(webhook.select_at.clone()));
+        }
     }
 }
 

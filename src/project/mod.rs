@@ -4,6 +4,7 @@
 //! profile's `env_var()` calls.
 
 pub mod config;
+pub mod notifications;
 pub mod profile;
 pub mod properties;
 pub mod yaml;
@@ -140,7 +141,7 @@ pub struct Project {
     pub docs: BTreeMap<String, String>,
     pub target: Target,
     /// The webhooks of `notifications:`, the project's then the target's.
-    pub notifications: Vec<crate::notify::Webhook>,
+    pub notifications: Vec<notifications::Webhook>,
 }
 
 /// What the command line says about where the project is and how to run it.
@@ -202,9 +203,9 @@ impl Project {
 
         let target = profile::load(&profile_name, options.profiles_dir.as_deref(), &root, options.target.as_deref())?;
         let mut notifications =
-            crate::notify::parse(&file.notifications, &display_path, &|key| locate_key_after(&display_path, &source, "notifications:", key))?;
+            notifications::parse(&file.notifications, &display_path, &|key| locate_key_after(&display_path, &source, "notifications:", key))?;
         if let Some(value) = target.fields.get("notifications") {
-            notifications.extend(crate::notify::parse(value, &target.file, &|key| target.locate(key))?);
+            notifications.extend(notifications::parse(value, &target.file, &|key| target.locate(key))?);
         }
 
         let mut diagnostics = Diagnostics::default();

@@ -287,6 +287,11 @@ fn a_wrong_notification_is_an_error_at_its_line() {
     let run = fixture.strata(&["compile"]);
     assert_eq!(run.status, 2);
     insta::assert_snapshot!(run.stderr);
+    // A selector that cannot select is found before anything runs, at its line.
+    let fixture = notified("  - url: https://hooks.example.com/x\n    select: \"path:models/[a\"\n");
+    let run = fixture.strata(&["run"]);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("invalid selector `path:models/[a`") && run.stderr.contains("--> dbt_project.yml:6:5"), "{}", run.stderr);
 }
 
 /// A table with a column of each kind a delivery must keep: whole and
