@@ -394,34 +394,9 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
         if !exposure.config.enabled() {
             continue;
         }
-        let refresh = match exposure.extra.get("tableau").map(crate::tableau::Refresh::parse) {
-            None => None,
-            Some(Ok(refresh)) => Some(refresh),
-            Some(Err(message)) => {
-                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
-                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
-                    &exposure.file,
-                    &source,
-                    &exposure.name,
-                    "tableau:",
-                )));
-                None
-            }
-        };
-        let delivery = match exposure.extra.get("export").map(crate::core::delivery::Delivery::parse) {
-            None => None,
-            Some(Ok(delivery)) => Some(delivery),
-            Some(Err(message)) => {
-                let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
-                errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
-                    &exposure.file,
-                    &source,
-                    &exposure.name,
-                    "export:",
-                )));
-                None
-            }
-        };
+        let refresh = exposure_section(project, exposure, "tableau:", exposure.extra.get("tableau").map(crate::tableau::Refresh::parse), errors);
+        let delivery =
+            exposure_section(project, exposure, "export:", exposure.extra.get("export").map(crate::core::delivery::Delivery::parse), errors);
         if delivery.is_none() && exposure.exposure_type.as_deref() == Some("delivery") {
             let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
             errors.push(
@@ -480,6 +455,30 @@ fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostic
 }
 
 /// Where `key` is written in the exposure `name` of a properties file: after its `name:` line.
+/// A section of an exposure (`tableau:`, `export:`), parsed; one that does not
+/// parse is an error at its key.
+fn exposure_section<T, E: std::fmt::Display>(
+    project: &Project,
+    exposure: &crate::project::properties::ExposureProperties,
+    key: &str,
+    parsed: Option<Result<T, E>>,
+    errors: &mut Diagnostics,
+) -> Option<T> {
+    match parsed? {
+        Ok(section) => Some(section),
+        Err(message) => {
+            let source = std::fs::read_to_string(project.absolute(&exposure.file)).unwrap_or_default();
+            errors.push(Diagnostic::new(format!("exposure `{}`: {message}", exposure.name)).at(exposure_location(
+                &exposure.file,
+                &source,
+                &exposure.name,
+                key,
+            )));
+            None
+        }
+    }
+}
+
 fn exposure_location(file: &std::path::Path, source: &str, name: &str, key: &str) -> Location {
     let start = source.find(&format!("name: {name}")).unwrap_or(0);
     match source[start..].find(key) {
