@@ -17,7 +17,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value as Json, json};
 
 use crate::core::dates::ExecutionDate;
-use crate::core::outcome::{Outcome, Status};
+use crate::core::outcome::{Outcome, Status, StatusCounts};
 use crate::graph::Node;
 
 /// `target/strata.log` is rotated when an invocation starts and it holds this
@@ -43,7 +43,7 @@ struct Log {
     started: Instant,
     file: Mutex<Option<File>>,
     /// Node outcomes so far, by status, for `invocation_finished`.
-    counts: Mutex<[usize; 6]>,
+    counts: Mutex<StatusCounts>,
 }
 
 static LOG: OnceLock<Log> = OnceLock::new();
@@ -60,7 +60,7 @@ pub fn start(project_dir: &Path, format: LogFormat, command: &str) {
         started_at,
         started: Instant::now(),
         file: Mutex::new(file),
-        counts: Mutex::new([0; 6]),
+        counts: Mutex::new(StatusCounts::default()),
     };
     if LOG.set(log).is_ok() {
         Event::new("invocation_started")
@@ -77,9 +77,7 @@ pub fn start(project_dir: &Path, format: LogFormat, command: &str) {
 pub fn finish(exit_status: i32) {
     let Some(log) = LOG.get() else { return };
     let seconds = log.started.elapsed().as_secs_f64();
-    let counts = log.counts.lock().map(|counts| *counts).unwrap_or_default();
-    let statuses = [Status::Success, Status::Pass, Status::Warn, Status::Fail, Status::Error, Status::Skipped];
-    let by_status: Map<String, Json> = statuses.iter().zip(counts).map(|(status, count)| (status.as_str().to_string(), json!(count))).collect();
+    let by_status = log.counts.lock().map(|counts| counts.to_json()).unwrap_or_default();
     Event::new("invocation_finished")
         .level(if exit_status == 0 { "info" } else { "error" })
         .field("exit_status", exit_status)
@@ -112,31 +110,37 @@ pub fn line(text: &str) {
     }
 }
 
-/// `node_started`.
+/// `node_started`; JSON only: the log file has the human lines.
 pub fn node_started(node: &Node, date: ExecutionDate) {
-    node_event("node_started", node, date).emit_json();
+    if json() {
+        print_json(node_event("node_started", node, date));
+    }
 }
 
-/// `node_finished`, with the outcome's status, rows, bytes, duration and message.
+/// `node_finished`, with the outcome's status, rows, bytes, duration and
+/// message; the event is built only for `--log-format json`.
 pub fn node_finished(node: &Node, date: ExecutionDate, outcome: &Outcome) {
     let Some(log) = LOG.get() else { return };
     if let Ok(mut counts) = log.counts.lock() {
-        counts[outcome.status as usize] += 1;
+        counts.add(outcome.status);
+    }
+    if log.format != LogFormat::Json {
+        return;
     }
     let level = match outcome.status {
         Status::Error | Status::Fail => "error",
         Status::Warn => "warn",
         _ => "info",
     };
-    node_event("node_finished", node, date)
+    let event = node_event("node_finished", node, date)
         .level(level)
         .field("status", outcome.status.as_str())
         .field("rows", outcome.stats.rows_affected)
         .field("bytes", outcome.stats.bytes_processed)
         .field("failures", outcome.failures)
         .field("duration_s", round(outcome.seconds))
-        .field("message", (!outcome.message.is_empty()).then_some(outcome.message.as_str()))
-        .emit_json();
+        .field("message", (!outcome.message.is_empty()).then_some(outcome.message.as_str()));
+    print_json(event);
 }
 
 fn node_event(name: &str, node: &Node, date: ExecutionDate) -> Event {
@@ -184,22 +188,17 @@ impl Event {
     /// To stdout as JSON (with `--log-format json`) and to the log file.
     pub fn emit(self) {
         let Some(log) = LOG.get() else { return };
-        let line = Json::Object(self.fields).to_string();
-        log.write_file(self.text.as_deref().unwrap_or(&line));
+        log.write_file(self.text.as_deref().unwrap_or(&Json::Object(self.fields.clone()).to_string()));
         if log.format == LogFormat::Json {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}");
+            print_json(self);
         }
     }
+}
 
-    /// To stdout as JSON only: the log file has the human line already.
-    fn emit_json(self) {
-        if json() {
-            let line = Json::Object(self.fields).to_string();
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{line}");
-        }
-    }
+/// One event as a line of JSON on stdout.
+fn print_json(event: Event) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{}", Json::Object(event.fields));
 }
 
 impl Log {

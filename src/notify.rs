@@ -9,10 +9,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use crate::core::dates::ExecutionDate;
-use crate::core::outcome::{Outcome, Status};
+use crate::core::outcome::{Outcome, Status, StatusCounts};
 use crate::graph::{Graph, Node};
 use crate::project::notifications::{Format, Webhook, When, host};
 
@@ -103,13 +103,6 @@ fn post(client: &reqwest::blocking::Client, url: &str, payload: &Json) -> Result
     Err(format!("{last} after {ATTEMPTS} attempts"))
 }
 
-fn counts(results: &[(&Node, ExecutionDate, &Outcome)]) -> Map<String, Json> {
-    [Status::Success, Status::Pass, Status::Warn, Status::Fail, Status::Error, Status::Skipped]
-        .iter()
-        .map(|status| (status.as_str().to_string(), json!(results.iter().filter(|(_, _, o)| o.status == *status).count())))
-        .collect()
-}
-
 /// The first lines of a message, at most [`ERROR_LINES`] and 1,000 characters.
 fn first_lines(message: &str) -> String {
     let lines: Vec<&str> = message.lines().filter(|line| !line.trim().is_empty()).collect();
@@ -139,7 +132,8 @@ fn notable<'a>(results: &[(&'a Node, ExecutionDate, &'a Outcome)]) -> Vec<(&'a N
 
 /// `failed: 1 error, 2 skipped of 14 nodes`
 fn headline(report: &Report<'_>, results: &[(&Node, ExecutionDate, &Outcome)], when: When) -> String {
-    let count = |statuses: &[Status]| results.iter().filter(|(_, _, o)| statuses.contains(&o.status)).count();
+    let counts = StatusCounts::of(results.iter().map(|(_, _, o)| o.status));
+    let count = |statuses: &[Status]| counts.of_any(statuses);
     let mut parts = Vec::new();
     for (statuses, one, many) in [
         (&[Status::Error][..], "error", "errors"),
@@ -191,7 +185,7 @@ fn json_payload(report: &Report<'_>, results: &[(&Node, ExecutionDate, &Outcome)
         "invocation_id": report.invocation_id,
         "dates": report.dates.iter().map(|d| d.ds()).collect::<Vec<_>>(),
         "duration_s": (report.seconds * 1000.0).round() / 1000.0,
-        "counts": counts(results),
+        "counts": StatusCounts::of(results.iter().map(|(_, _, o)| o.status)).to_json(),
         "stopped": report.stopped,
         "nodes": nodes,
         "retry": (when == When::Failure).then_some(report.retry.as_str()),

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::core::dates::ExecutionDate;
 use crate::core::format::thousands;
-use crate::core::outcome::{Outcome, Status};
+use crate::core::outcome::{Outcome, Status, StatusCounts};
 use crate::core::table::Table;
 use crate::graph::Node;
 
@@ -176,14 +176,14 @@ impl Reporter {
 
 /// `PASS=.. WARN=.. ERROR=.. SKIP=.. TOTAL=..`
 fn counts(outcomes: &[Outcome]) -> String {
-    let count = |statuses: &[Status]| outcomes.iter().filter(|o| statuses.contains(&o.status)).count();
+    let counts = StatusCounts::of(outcomes.iter().map(|o| o.status));
     format!(
         "PASS={} WARN={} ERROR={} SKIP={} TOTAL={}",
-        count(&[Status::Success, Status::Pass]),
-        count(&[Status::Warn]),
-        count(&[Status::Error, Status::Fail]),
-        count(&[Status::Skipped]),
-        outcomes.len()
+        counts.of_any(&[Status::Success, Status::Pass]),
+        counts.of_any(&[Status::Warn]),
+        counts.of_any(&[Status::Error, Status::Fail]),
+        counts.of_any(&[Status::Skipped]),
+        counts.total()
     )
 }
 

@@ -16,6 +16,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in run_results.json's order of severity.
+    pub const ALL: [Status; 6] = [Status::Success, Status::Pass, Status::Warn, Status::Fail, Status::Error, Status::Skipped];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Success => "success",
@@ -30,6 +33,38 @@ impl Status {
     /// Whether descendants must be skipped.
     pub fn is_failure(self) -> bool {
         matches!(self, Status::Fail | Status::Error)
+    }
+}
+
+/// How many nodes ended with each status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts([usize; 6]);
+
+impl StatusCounts {
+    pub fn of(statuses: impl IntoIterator<Item = Status>) -> StatusCounts {
+        let mut counts = StatusCounts::default();
+        for status in statuses {
+            counts.add(status);
+        }
+        counts
+    }
+
+    pub fn add(&mut self, status: Status) {
+        self.0[status as usize] += 1;
+    }
+
+    /// The nodes that ended with any of `statuses`.
+    pub fn of_any(&self, statuses: &[Status]) -> usize {
+        statuses.iter().map(|&status| self.0[status as usize]).sum()
+    }
+
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+
+    /// `{"success": 2, "pass": 1, ...}`, every status named.
+    pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        Status::ALL.iter().map(|&status| (status.as_str().to_string(), self.0[status as usize].into())).collect()
     }
 }
 
