@@ -183,7 +183,7 @@ pub fn write(project: &Project, file: &str, value: &Json) -> Result<(), Diagnost
 
 /// Writes `path` through a temporary file renamed over it, so a reader (or a
 /// crash) never sees half a file: the old one stays until the new one is whole.
-fn write_whole(path: &Path, fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<(), Diagnostic> {
+pub(crate) fn write_whole(path: &Path, fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<(), Diagnostic> {
     let failed = |err: std::io::Error| Diagnostic::new(format!("could not write `{}`: {err}", path.display()));
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder).map_err(failed)?;

@@ -411,8 +411,7 @@ pub fn rows_of(
     first: ExecutionDate,
     last: ExecutionDate,
 ) -> Option<String> {
-    use crate::graph::ResourceType;
-    if !matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source) || node.materialized() == "ephemeral" {
+    if !node.in_warehouse() {
         return None;
     }
     let relation = node.relation.as_ref()?;

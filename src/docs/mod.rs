@@ -30,6 +30,7 @@ pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
     let graph = session.graph();
     let project = &session.project;
     let compiler = Compiler::new(project, &session.templates, graph);
+    // Tests are compiled too, as `compile` does: the docs of a project that does not compile are not written.
     let everything: BTreeSet<usize> = (0..graph.nodes.len()).collect();
     let (compiled, errors) = compiler.compile(&everything, None, &|_| Ok(()));
     if !errors.is_empty() {
@@ -65,13 +66,8 @@ pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
     // Inside a <script> element, `</` would end it early.
     let data = data.to_string().replace("</", "<\\/");
     let page = PAGE.replacen("__STRATA_DATA__", &data, 1);
-    let folder = project.target_path.join("docs");
-    std::fs::create_dir_all(&folder).map_err(|err| Diagnostic::new(format!("could not create `{}`: {err}", folder.display())))?;
-    let index = folder.join("index.html");
-    let temporary = folder.join(format!(".index.html.{}", std::process::id()));
-    std::fs::write(&temporary, page)
-        .and_then(|()| std::fs::rename(&temporary, &index))
-        .map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", index.display())))?;
+    let index = project.target_path.join("docs").join("index.html");
+    crate::artifacts::write_whole(&index, |out| out.write_all(page.as_bytes()))?;
     crate::artifacts::write_manifest(project, graph, &Default::default())?;
     let drawn = graph.nodes.iter().filter(|n| n.resource_type != ResourceType::Test).count();
     let shown = index.strip_prefix(&project.root).unwrap_or(&index).display().to_string();
@@ -94,11 +90,6 @@ fn declared_columns(node: &Node) -> &[Column] {
     }
 }
 
-/// Nodes with a relation in the warehouse: models that are not ephemeral, seeds, sources.
-fn in_warehouse(node: &Node) -> bool {
-    matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source) && node.materialized() != "ephemeral"
-}
-
 /// The warehouse's catalog of every relation of the project, in dbt's
 /// `catalog.json` shape; a relation that does not exist yet is left out.
 fn read_catalog(session: &Session) -> Result<Json, Failure> {
@@ -106,7 +97,7 @@ fn read_catalog(session: &Session) -> Result<Json, Failure> {
     let graph = session.graph();
     let warehouse = crate::warehouse::open(project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let relations: Vec<&Node> = graph.nodes.iter().filter(|n| in_warehouse(n) && n.relation.is_some()).collect();
+    let relations: Vec<&Node> = graph.nodes.iter().filter(|n| n.in_warehouse() && n.relation.is_some()).collect();
     let schemas: Vec<crate::warehouse::Schema> = relations
         .iter()
         .filter_map(|n| n.relation.as_ref())

@@ -145,6 +145,12 @@ impl Node {
         }
     }
 
+    /// Whether it has a relation in the warehouse: a model that is not
+    /// ephemeral, a seed, a source.
+    pub fn in_warehouse(&self) -> bool {
+        matches!(self.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source) && self.materialized() != "ephemeral"
+    }
+
     /// Whether running it does something: it refreshes Tableau datasources or delivers rows.
     pub fn acts(&self) -> bool {
         matches!(&self.details, NodeDetails::Exposure { refresh, delivery, .. } if refresh.is_some() || delivery.is_some())
