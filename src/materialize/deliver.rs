@@ -10,9 +10,9 @@ use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
 use crate::graph::{Node, ResourceType};
 use crate::materialize::Materializer;
-use crate::warehouse::plan::{self, Present, TableOptions};
+use crate::warehouse::plan::{self, Plan, Present, TableOptions};
 use crate::warehouse::sql::{SeedColumn, SeedLoad};
-use crate::warehouse::{Connection, RelationKey};
+use crate::warehouse::{Connection, RelationKey, Warehouse};
 
 impl Materializer<'_> {
     pub(super) fn deliver(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
@@ -79,14 +79,9 @@ impl Materializer<'_> {
 
     /// Replaces `relation` with the rows, as a table is rebuilt: whole or not at all.
     fn deliver_table(&self, connection: &mut dyn Connection, exposure: &Node, model: &Node, relation: &Relation, rows: &str) -> Outcome {
-        let key = RelationKey::of(relation);
         let steps = (|| {
-            connection.execute(&self.warehouse.create_schema(relation)).map_err(|err| err.to_string())?;
-            let existing = connection.describe(&key).map_err(|err| err.to_string())?;
-            let present = Present { relation: existing, leftover_staging: false, partitioning_differs: false };
             let options = TableOptions { invocation: Some(self.invocation_id.to_string()), ..TableOptions::default() };
-            let plan = self.sql.table_plan(relation, present, &options, rows).with_options_of(&self.job_options(exposure, &[]));
-            plan::execute(&plan, connection, self.sql).map_err(|err| err.to_string())
+            self.replace(connection, self.warehouse, exposure, relation, |present| Ok(self.sql.table_plan(relation, present, &options, rows)))
         })();
         match steps {
             Ok(stats) => {
@@ -98,6 +93,22 @@ impl Materializer<'_> {
                 Outcome::error(exposure.label(), format!("could not deliver `{}` to `{}`: {message}", model.name, relation.display_name()))
             }
         }
+    }
+
+    /// Replaces `relation` in `warehouse` through `connection` with the plan
+    /// `plan_for` writes for what exists of it now, its schema created first.
+    fn replace(
+        &self,
+        connection: &mut dyn Connection,
+        warehouse: &dyn Warehouse,
+        exposure: &Node,
+        relation: &Relation,
+        plan_for: impl FnOnce(Present) -> Result<Plan, String>,
+    ) -> Result<JobStats, String> {
+        connection.execute(&warehouse.create_schema(relation)).map_err(|err| err.to_string())?;
+        let existing = connection.describe(&RelationKey::of(relation)).map_err(|err| err.to_string())?;
+        let plan = plan_for(Present { relation: existing, leftover_staging: false, partitioning_differs: false })?;
+        plan::execute(&plan.with_options_of(&self.job_options(exposure, &[])), connection, warehouse.sql()).map_err(|err| err.to_string())
     }
 
     /// Delivers into `target`, another output of the profile: the rows go
@@ -118,12 +129,10 @@ impl Materializer<'_> {
             let columns =
                 exported.columns.iter().map(|c| SeedColumn { name: c.name.clone(), data_type: crate::export::duckdb_type(&c.data_type) }).collect();
             let mut destination = warehouse.connect().map_err(|err| err.to_string())?;
-            destination.execute(&warehouse.create_schema(&relation)).map_err(|err| err.to_string())?;
-            let existing = destination.describe(&RelationKey::of(&relation)).map_err(|err| err.to_string())?;
-            let present = Present { relation: existing, leftover_staging: false, partitioning_differs: false };
             let load = SeedLoad { path: csv.clone(), columns, delimiter: ',', invocation: Some(self.invocation_id.to_string()) };
-            let plan = sql.seed_plan(&relation, present, &load).map_err(|err| err.to_string())?.with_options_of(&self.job_options(exposure, &[]));
-            let mut stats = plan::execute(&plan, destination.as_mut(), sql).map_err(|err| err.to_string())?;
+            let mut stats = self.replace(destination.as_mut(), warehouse.as_ref(), exposure, &relation, |present| {
+                sql.seed_plan(&relation, present, &load).map_err(|err| err.to_string())
+            })?;
             stats.rows_affected = Some(exported.rows);
             Ok((stats, relation))
         })();
