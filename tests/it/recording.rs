@@ -252,34 +252,24 @@ fn an_unreadable_guard_count_refuses_the_write() {
 
 // Every job `strata build --target prod` sends BigQuery for two dates: the
 // first builds every table, the second replaces the date's partitions.
-#[test]
-fn example_build_on_bigquery_for_two_dates() {
+/// `build` of a copy of the example on its BigQuery target, for `dates`
+/// (`--date ...` or `--start ... --end ...`), recorded; it must succeed.
+fn build_example_on_prod(dates: &[&str]) -> Recording {
     let project = example_copy();
     let dir = project.path().to_string_lossy().into_owned();
-    let cli = Cli::try_parse_from([
-        "strata",
-        "build",
-        "--project-dir",
-        &dir,
-        "--profiles-dir",
-        &dir,
-        "--target",
-        "prod",
-        "--start",
-        "2026-11-19",
-        "--end",
-        "2026-11-20",
-        "--threads",
-        "1",
-        "--skip-checks",
-        "--quiet",
-        "--exclude",
-        "exposure:*",
-    ])
-    .unwrap();
+    let mut args = vec!["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod"];
+    args.extend_from_slice(dates);
+    args.extend(["--threads", "1", "--skip-checks", "--quiet", "--exclude", "exposure:*"]);
+    let cli = Cli::try_parse_from(args).unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
     let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
     assert_eq!(build(&recording, args), 0);
+    recording
+}
+
+#[test]
+fn example_build_on_bigquery_for_two_dates() {
+    let recording = build_example_on_prod(&["--start", "2026-11-19", "--end", "2026-11-20"]);
     // A seed's rows are many: the snapshot keeps the first two of each insert.
     let jobs: Vec<String> = recording
         .jobs()
@@ -307,30 +297,7 @@ fn example_build_on_bigquery_for_two_dates() {
 // strata's own) and the target's byte limit.
 #[test]
 fn jobs_carry_labels_and_the_byte_limit() {
-    let project = example_copy();
-    let dir = project.path().to_string_lossy().into_owned();
-    let cli = Cli::try_parse_from([
-        "strata",
-        "build",
-        "--project-dir",
-        &dir,
-        "--profiles-dir",
-        &dir,
-        "--target",
-        "prod",
-        "--date",
-        "2026-11-20",
-        "--threads",
-        "1",
-        "--skip-checks",
-        "--quiet",
-        "--exclude",
-        "exposure:*",
-    ])
-    .unwrap();
-    let Command::Build(args) = &cli.command else { unreachable!() };
-    let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
-    assert_eq!(build(&recording, args), 0);
+    let recording = build_example_on_prod(&["--date", "2026-11-20"]);
     let jobs = recording.whole_jobs();
     let built = jobs
         .iter()
