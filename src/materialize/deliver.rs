@@ -79,10 +79,9 @@ impl Materializer<'_> {
 
     /// Replaces `relation` with the rows, as a table is rebuilt: whole or not at all.
     fn deliver_table(&self, connection: &mut dyn Connection, exposure: &Node, model: &Node, relation: &Relation, rows: &str) -> Outcome {
-        let steps = (|| {
-            let options = TableOptions { invocation: Some(self.invocation_id.to_string()), ..TableOptions::default() };
-            self.replace(connection, self.warehouse, exposure, relation, |present| Ok(self.sql.table_plan(relation, present, &options, rows)))
-        })();
+        let options = TableOptions { invocation: Some(self.invocation_id.to_string()), ..TableOptions::default() };
+        let steps =
+            self.replace(connection, self.warehouse, exposure, relation, |present| Ok(self.sql.table_plan(relation, present, &options, rows)));
         match steps {
             Ok(stats) => {
                 let mut outcome = Outcome::new(Status::Success, format!("delivered {} to table {}", model.name, relation.display_name()));
