@@ -12,6 +12,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value as Json, json};
 
 use crate::core::diagnostic::Diagnostic;
+use crate::graph::state::{Fingerprint, Fingerprints};
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
 
@@ -33,12 +34,14 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         "project_name": project.name,
         "adapter_type": project.target.kind.name(),
     });
+    let fingerprints = Fingerprints::of(project, graph);
     // Each node's JSON is serialized in parallel; only the writing is in order.
     let entries: Vec<Vec<u8>> = order
         .par_iter()
         .map(|&index| {
             let node = &graph.nodes[index];
-            let entry = NodeEntry { project, node, parents: graph.parent_ids(index), compiled_path: compiled_paths.get(&index) };
+            let fingerprint = &fingerprints.nodes[index];
+            let entry = NodeEntry { project, node, fingerprint, parents: graph.parent_ids(index), compiled_path: compiled_paths.get(&index) };
             let mut buffer = Vec::with_capacity(1024);
             serde_json::to_writer(&mut buffer, &node.unique_id).map_err(std::io::Error::other)?;
             buffer.push(b':');
@@ -69,7 +72,23 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     }
     let docs: BTreeMap<String, Json> =
         project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect();
-    write!(out, ",\"macros\":{{}},\"docs\":{}", json!(docs))?;
+    let macros: BTreeMap<&String, Json> = fingerprints
+        .macros
+        .iter()
+        .map(|(id, entry)| {
+            let macro_json = json!({
+                "unique_id": id,
+                "name": entry.name,
+                "resource_type": "macro",
+                "package_name": project.name,
+                "original_file_path": entry.path.to_string_lossy(),
+                "macro_sql": entry.sql,
+                "depends_on": {"macros": entry.depends_on},
+            });
+            (id, macro_json)
+        })
+        .collect();
+    write!(out, ",\"macros\":{},\"docs\":{}", json!(macros), json!(docs))?;
     for (section, ids) in [("parent_map", true), ("child_map", false)] {
         write!(out, ",\"{section}\":{{")?;
         for (position, &index) in order.iter().enumerate() {
@@ -90,6 +109,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
 struct NodeEntry<'a> {
     project: &'a Project,
     node: &'a Node,
+    fingerprint: &'a Fingerprint,
     parents: Vec<String>,
     compiled_path: Option<&'a PathBuf>,
 }
@@ -107,7 +127,8 @@ impl Serialize for NodeEntry<'_> {
         map.serialize_entry("description", &node.description)?;
         map.serialize_entry("config", &node.config)?;
         map.serialize_entry("tags", &node.tags())?;
-        map.serialize_entry("depends_on", &json!({"nodes": self.parents, "macros": []}))?;
+        map.serialize_entry("checksum", &json!({"name": "sha256", "checksum": self.fingerprint.checksum}))?;
+        map.serialize_entry("depends_on", &json!({"nodes": self.parents, "macros": self.fingerprint.macros}))?;
         if let Some(relation) = &node.relation {
             map.serialize_entry("database", &relation.database)?;
             map.serialize_entry("schema", &relation.schema)?;

@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::graph::ResourceType;
 use crate::log::LogFormat;
 use crate::options::{
-    CompileOptions, DateOptions, DocsOptions, ExportOptions, GraphFormat, GraphOptions, LsFormat, LsOptions, RunOptions, Selection, ShowOptions,
+    CompileOptions, DateOptions, Deferral, DiffFormat, DiffOptions, DocsOptions, ExportOptions, GraphFormat, GraphOptions, LsFormat, LsOptions,
+    RunOptions, Selection, ShowOptions,
 };
 use crate::project::LoadOptions;
 
@@ -18,9 +19,17 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// `json`: one JSON event per line on stdout instead of the human lines
-    /// (seed, run, test, build, refresh, retry); every invocation also appends to `target/strata.log`
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DBT_LOG_FORMAT")]
-    pub log_format: LogFormat,
+    /// (seed, run, test, build, refresh, retry); `github`: annotations and a step
+    /// summary for GitHub Actions (the default there); every invocation also appends to `target/strata.log`
+    #[arg(long, global = true, value_enum, env = "DBT_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Fail on every warning instead of printing it (a warning test fails the run)
+    #[arg(long, global = true, env = "DBT_WARN_ERROR")]
+    pub warn_error: bool,
+    /// Which warnings fail: `{"error": "all" | [names], "warn": [names]}` (names: NoNodesForSelectionCriteria,
+    /// LogTestResult, JinjaLogWarning, ProjectWarning)
+    #[arg(long, global = true, env = "DBT_WARN_ERROR_OPTIONS")]
+    pub warn_error_options: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,7 +54,7 @@ pub enum Command {
     /// Re-run the failed and skipped nodes of the last invocation, for its dates and flags
     Retry(RetryArgs),
     /// Show the resolved project, profile and target (secrets masked)
-    Debug(DebugArgs),
+    Debug(ProjectOnlyArgs),
     /// Print the selected DAG as Graphviz dot, a Mermaid flowchart or JSON
     Graph(GraphArgs),
     /// Generate the docs site (`target/docs/index.html`) or serve it
@@ -53,6 +62,10 @@ pub enum Command {
     Docs(DocsCommand),
     /// Write a model's rows (a partitioned model's partitions of the dates) to a CSV, Excel or Parquet file
     Export(ExportArgs),
+    /// Compare the selected models' data with production's (`--state`) or another target's
+    Diff(DiffArgs),
+    /// Remove the `clean-targets` of `dbt_project.yml` (by default `target/`)
+    Clean(ProjectOnlyArgs),
 }
 
 impl Cli {
@@ -66,8 +79,9 @@ impl Cli {
             }
             Command::Show(args) => &args.project.project_dir,
             Command::Retry(args) => &args.project.project_dir,
-            Command::Debug(args) => &args.project.project_dir,
+            Command::Debug(args) | Command::Clean(args) => &args.project.project_dir,
             Command::Graph(args) => &args.project.project_dir,
+            Command::Diff(args) => &args.project.project_dir,
             Command::Export(args) => &args.project.project_dir,
             Command::Docs(DocsCommand::Generate(args)) => &args.project.project_dir,
             Command::Docs(DocsCommand::Serve(args)) => &args.project.project_dir,
@@ -77,10 +91,18 @@ impl Cli {
     /// How the log is written: JSON events on stdout only for the commands
     /// that report nodes; the others keep their own output.
     pub fn log_format(&self) -> LogFormat {
-        match self.command {
-            Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Refresh(_) | Command::Retry(_) => self.log_format,
+        let in_github_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true");
+        let format = self.log_format.unwrap_or(if in_github_actions { LogFormat::Github } else { LogFormat::Text });
+        match (format, &self.command) {
+            (LogFormat::Github, _) => LogFormat::Github,
+            (_, Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Refresh(_) | Command::Retry(_)) => format,
             _ => LogFormat::Text,
         }
+    }
+
+    /// Which warnings fail the invocation.
+    pub fn warn_error_policy(&self) -> Result<crate::warnings::Policy, crate::core::diagnostic::Diagnostic> {
+        crate::warnings::Policy::parse(self.warn_error, self.warn_error_options.as_deref())
     }
 
     /// Whether the command builds or tests in the warehouse, where DuckDB's
@@ -117,6 +139,12 @@ pub struct RunArgs {
     /// cost; DuckDB: `EXPLAIN`) and build nothing
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub defer: DeferArgs,
+    /// Build every model from zero-row inputs (each `ref()` and `source()`), so the
+    /// warehouse checks names, types and SQL for almost nothing; data tests are skipped
+    #[arg(long)]
+    pub empty: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -160,6 +188,11 @@ pub struct ShowArgs {
     pub output: ShowOutput,
     #[command(flatten)]
     pub date: DateArgs,
+    /// Another invocation's `target/`, for `--defer`
+    #[arg(long, env = "DBT_STATE")]
+    pub state: Option<PathBuf>,
+    #[command(flatten)]
+    pub defer: DeferArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -190,12 +223,31 @@ pub struct ProjectArgs {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct SelectArgs {
-    /// Nodes to include, in dbt's selection syntax (`+name`, `tag:x`, `path:models/a`, ...)
+    /// Nodes to include, in dbt's selection syntax (`+name`, `tag:x`, `path:models/a`, `state:modified+`, ...)
     #[arg(long, short = 's', num_args = 1.., alias = "models", short_alias = 'm')]
     pub select: Vec<String>,
     /// Nodes to leave out, in the same syntax
     #[arg(long, num_args = 1..)]
     pub exclude: Vec<String>,
+    /// Another invocation's `target/` (its manifest.json and run_results.json), for `state:`, `result:` and `--defer`
+    #[arg(long, env = "DBT_STATE")]
+    pub state: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DeferArgs {
+    /// Read each model that is not selected and that this target lacks from the relation `--state` recorded
+    #[arg(long, env = "DBT_DEFER")]
+    pub defer: bool,
+    /// With `--defer`: read the state's relation even where this target has its own
+    #[arg(long, env = "DBT_FAVOR_STATE")]
+    pub favor_state: bool,
+}
+
+impl DeferArgs {
+    pub fn options(&self) -> Deferral {
+        Deferral { defer: self.defer, favor_state: self.favor_state }
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -215,6 +267,46 @@ pub struct DateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub date: DateArgs,
+    /// Compare with this target of the profile instead of the `--state` relations
+    #[arg(long)]
+    pub against: Option<String>,
+    /// Match rows on these columns instead of the model's `unique_key` (default: whole rows)
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Sample rows to show of each kind of change
+    #[arg(long, default_value_t = 5)]
+    pub samples: u64,
+    /// Exit with status 1 when a model's data or columns changed
+    #[arg(long)]
+    pub fail_on_change: bool,
+    /// `text` for the terminal, `markdown` for a pull request, `json` for scripts
+    #[arg(long, short = 'o', value_enum, default_value_t = DiffFormat::Text)]
+    pub output: DiffFormat,
+}
+
+impl DiffArgs {
+    pub fn options(&self) -> DiffOptions {
+        DiffOptions {
+            project: self.project.options(),
+            selection: self.select.options(),
+            dates: self.date.options(),
+            against: self.against.clone(),
+            key: self.key.clone(),
+            samples: self.samples,
+            fail_on_change: self.fail_on_change,
+            format: self.output,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
 pub struct CompileArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -228,6 +320,8 @@ pub struct CompileArgs {
     /// Print errors only
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    #[command(flatten)]
+    pub defer: DeferArgs,
 }
 
 #[derive(Debug, Args)]
@@ -306,7 +400,7 @@ pub struct ExportArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DebugArgs {
+pub struct ProjectOnlyArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -352,7 +446,7 @@ impl DateArgs {
 
 impl SelectArgs {
     pub fn options(&self) -> Selection {
-        Selection { select: self.select.clone(), exclude: self.exclude.clone() }
+        Selection { select: self.select.clone(), exclude: self.exclude.clone(), state: self.state.clone() }
     }
 }
 
@@ -370,6 +464,8 @@ impl RunArgs {
             no_progress: self.output.no_progress,
             quiet: self.output.quiet,
             dry_run: self.dry_run,
+            deferral: self.defer.options(),
+            empty: self.empty,
         }
     }
 }
@@ -382,6 +478,7 @@ impl CompileArgs {
             dates: self.date.options(),
             threads: self.threads,
             quiet: self.quiet,
+            deferral: self.defer.options(),
         }
     }
 }
@@ -445,6 +542,8 @@ impl ShowArgs {
             inline: self.inline.clone(),
             limit: self.limit,
             json: self.output == ShowOutput::Json,
+            state: self.state.clone(),
+            deferral: self.defer.options(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod checks;
+pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod compile;
@@ -28,6 +29,7 @@ pub mod seed;
 pub mod tableau;
 pub mod template;
 pub mod warehouse;
+pub mod warnings;
 
 use cli::{Cli, Command};
 
@@ -39,14 +41,26 @@ pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    log::start(cli.project_dir(), cli.log_format(), &command);
+    // `clean` removes the folder the log is in.
+    if !matches!(cli.command, Command::Clean(_)) {
+        log::start(cli.project_dir(), cli.log_format(), &command);
+    }
     let status = run_command(&cli);
     log::finish(status);
     status
 }
 
 fn run_command(cli: &Cli) -> i32 {
-    let result = match &cli.command {
+    let result = cli.warn_error_policy().map_err(commands::Failure::from).and_then(|policy| {
+        warnings::set(policy);
+        command(cli)
+    });
+    exit_status(result)
+}
+
+/// Runs the command `cli` names.
+fn command(cli: &Cli) -> Result<i32, commands::Failure> {
+    match &cli.command {
         Command::Compile(args) => commands::compile::compile(&args.options()),
         Command::Ls(args) => commands::ls::ls(&args.options()),
         Command::Seed(args) => commands::run::execute(commands::run::Which::Seed, &args.options()),
@@ -57,16 +71,25 @@ fn run_command(cli: &Cli) -> i32 {
         Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),
+        Command::Diff(args) => commands::diff::diff(&args.options()),
+        Command::Clean(args) => commands::clean::clean(&args.project.options()),
         Command::Graph(args) => commands::graph::graph(&args.options()),
         Command::Export(args) => commands::export::export(&args.options()),
         Command::Docs(cli::DocsCommand::Generate(args)) => docs::generate(&args.options()),
         Command::Docs(cli::DocsCommand::Serve(args)) => docs::serve::serve(&args.project.options(), args.port),
-    };
+    }
+}
+
+/// Reports how a command ended and decides the exit status.
+fn exit_status(result: Result<i32, commands::Failure>) -> i32 {
     match result {
         Ok(status) => status,
         Err(commands::Failure::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(failure) => {
             log::line(&failure.to_string());
+            if let commands::Failure::Invalid(diagnostics) = &failure {
+                ci::annotate_diagnostics(&diagnostics.0);
+            }
             eprint!("{failure}");
             if let commands::Failure::Output(_) = failure {
                 eprintln!();

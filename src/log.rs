@@ -34,6 +34,10 @@ pub enum LogFormat {
     Text,
     /// One JSON event per line on stdout, for log collectors
     Json,
+    /// The lines for people, with GitHub Actions' workflow annotations for
+    /// errors and failures and a summary in `$GITHUB_STEP_SUMMARY`
+    /// (the default when `GITHUB_ACTIONS=true`)
+    Github,
 }
 
 struct Log {
@@ -96,6 +100,11 @@ pub fn invocation_id() -> Option<&'static str> {
 /// When this invocation started; `None` before [`start`].
 pub fn started_at() -> Option<DateTime<Utc>> {
     LOG.get().map(|log| log.started_at)
+}
+
+/// The invocation's log format; text before [`start`].
+pub fn format() -> LogFormat {
+    LOG.get().map_or(LogFormat::Text, |log| log.format)
 }
 
 /// Whether stdout carries JSON events, so human lines must stay off it.

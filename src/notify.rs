@@ -52,7 +52,7 @@ pub fn send(webhooks: &[Webhook], graph: &Graph, report: &Report<'_>) -> Vec<Str
         let results: Vec<(&Node, ExecutionDate, &Outcome)> = if webhook.select.is_empty() {
             report.results.clone()
         } else {
-            let Ok(selected) = crate::graph::select::select_nodes(graph, &webhook.select, &[]) else { continue };
+            let Ok(selected) = crate::graph::select::select_nodes(graph, &webhook.select, &[], None) else { continue };
             let ids: BTreeSet<&str> = selected.iter().map(|&i| graph.nodes[i].unique_id.as_str()).collect();
             report.results.iter().filter(|(node, ..)| ids.contains(node.unique_id.as_str())).copied().collect()
         };

@@ -29,11 +29,30 @@ impl DateOptions {
     }
 }
 
-/// `--select` and `--exclude`.
+/// `--select`, `--exclude` and `--state`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
     pub select: Vec<String>,
     pub exclude: Vec<String>,
+    /// Another invocation's `target/`, which `state:` and `result:` compare with
+    /// and `--defer` reads relations from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<std::path::PathBuf>,
+}
+
+/// `--defer` and `--favor-state`: read the nodes that are not built from the
+/// relations `--state` recorded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deferral {
+    pub defer: bool,
+    /// Read the state's relation even where this target has its own.
+    pub favor_state: bool,
+}
+
+impl Deferral {
+    pub fn enabled(self) -> bool {
+        self.defer || self.favor_state
+    }
 }
 
 /// `seed`, `run`, `test` and `build`.
@@ -52,6 +71,9 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Check and estimate every selected model instead of building it.
     pub dry_run: bool,
+    pub deferral: Deferral,
+    /// Build every model from zero-row inputs, and skip data tests.
+    pub empty: bool,
 }
 
 /// `compile`.
@@ -63,6 +85,7 @@ pub struct CompileOptions {
     /// Render on this many threads (default: all cores).
     pub threads: Option<usize>,
     pub quiet: bool,
+    pub deferral: Deferral,
 }
 
 /// How `ls` prints each node.
@@ -120,6 +143,36 @@ pub struct ExportOptions {
     pub output: std::path::PathBuf,
 }
 
+/// How `diff` prints what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Lines for the terminal
+    #[default]
+    Text,
+    /// The Markdown summary a reviewer reads
+    Markdown,
+    /// `{"diff": [...]}` for scripts
+    Json,
+}
+
+/// `diff`.
+#[derive(Debug, Clone, Default)]
+pub struct DiffOptions {
+    pub project: LoadOptions,
+    /// The models to compare, and `--state`, the other side unless `against` names one.
+    pub selection: Selection,
+    pub dates: DateOptions,
+    /// Another target of the profile to compare with, instead of the state.
+    pub against: Option<String>,
+    /// The columns rows are matched on, instead of the model's `unique_key`.
+    pub key: Vec<String>,
+    /// Sample rows shown per kind of change.
+    pub samples: u64,
+    /// Exit 1 when anything changed.
+    pub fail_on_change: bool,
+    pub format: DiffFormat,
+}
+
 /// `docs generate`.
 #[derive(Debug, Clone, Default)]
 pub struct DocsOptions {
@@ -138,6 +191,9 @@ pub struct ShowOptions {
     pub inline: Option<String>,
     pub limit: u64,
     pub json: bool,
+    /// Another invocation's `target/`, for `--defer`.
+    pub state: Option<std::path::PathBuf>,
+    pub deferral: Deferral,
 }
 
 /// The `args` of `run_results.json`: what an invocation ran, which `retry`
@@ -157,9 +213,17 @@ pub struct Invocation {
     pub full_refresh: bool,
     pub skip_checks: bool,
     pub threads: Option<usize>,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub deferral: Deferral,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub empty: bool,
     pub retry: bool,
     /// The nodes `--full-refresh` had not rebuilt yet when the invocation ended;
     /// absent from files written before strata recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_refresh_pending: Option<Vec<String>>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }

@@ -7,9 +7,10 @@ use rayon::prelude::*;
 use crate::artifacts;
 use crate::compile as compiling;
 use crate::compile::Compiler;
-use crate::core::diagnostic::Diagnostics;
+use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::ResourceType;
 use crate::options::CompileOptions;
+use crate::warehouse::Connection;
 
 use crate::commands::{Failure, Session, exit_without_freeing};
 use crate::core::format::plural;
@@ -20,9 +21,24 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
         let _ = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build_global();
     }
     let session = Session::open(&args.project, &args.dates)?;
-    let selected = session.select(&args.selection)?;
-    let compiler = Compiler::new(&session.project, &session.templates, session.graph());
-    let graph = session.graph();
+    let state = session.state(&args.selection)?;
+    let selected = session.select_with(&args.selection, state)?;
+    // `--defer` without `--favor-state` asks the target which relations it has.
+    let warehouse = match args.deferral.enabled() && !args.deferral.favor_state {
+        true => Some(crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?),
+        false => None,
+    };
+    let mut connection = warehouse.as_ref().map(|w| w.connect()).transpose().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let deferred = crate::commands::deferred_graph(
+        session.graph(),
+        args.deferral,
+        state,
+        &selected,
+        connection.as_mut().map(|c| c.as_mut() as &mut dyn Connection),
+    )?;
+    drop((connection, warehouse));
+    let graph = deferred.as_ref();
+    let compiler = Compiler::new(&session.project, &session.templates, graph);
     let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected
         .par_iter()
         .filter(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
@@ -50,7 +66,7 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
         return Err(Failure::Invalid(errors));
     }
     if !args.quiet {
-        let models = compiled.iter().filter(|c| session.graph().nodes[c.index].resource_type == ResourceType::Model).count();
+        let models = compiled.iter().filter(|c| graph.nodes[c.index].resource_type == ResourceType::Model).count();
         let tests = compiled.len() - models;
         let target = session.project.target_path.strip_prefix(&session.project.root).unwrap_or(&session.project.target_path);
         let mut out = std::io::stdout().lock();
@@ -63,6 +79,8 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
             target.join("compiled").display()
         )?;
     }
-    exit_without_freeing((session, compiled));
+    exit_without_freeing((compiled, compiler));
+    exit_without_freeing(deferred);
+    exit_without_freeing(session);
     Ok(0)
 }

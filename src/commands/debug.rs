@@ -10,7 +10,7 @@ use crate::commands::Failure;
 pub fn debug(options: &LoadOptions) -> Result<i32, Failure> {
     let options = options.clone();
     let project = Project::load(&options)?;
-    crate::commands::warn_of_profile_keys(&project);
+    crate::commands::warn_of_profile_keys(&project)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "strata {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "project: `{}` at `{}`", project.name, project.root.join("dbt_project.yml").display())?;

@@ -23,18 +23,23 @@ const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
 pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
+    let state = session.state(&args.selection)?;
+    let selected = session.select_with(&args.selection, state)?;
     let graph = session.graph();
-    let selected = session.select(&args.selection)?;
     let models: std::collections::BTreeSet<usize> = selected
         .into_iter()
         .filter(|&i| graph.nodes[i].resource_type == ResourceType::Model && graph.nodes[i].materialized() != "ephemeral")
         .collect();
-    let compiler = Compiler::new(&session.project, &session.templates, graph);
+    let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
+    let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let deferred = crate::commands::deferred_graph(session.graph(), args.deferral, state, &models, Some(setup.as_mut()))?;
+    drop(setup);
+    let graph = deferred.as_ref();
+    let compiler = Compiler::new(&session.project, &session.templates, graph).with_empty_inputs(args.empty);
     let (compiled, errors) = compiler.compile(&models, None, &|_| Ok(()));
     if !errors.is_empty() {
         return Err(Failure::Invalid(Diagnostics(errors.0)));
     }
-    let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
     let target = &session.project.target;
     let threads = args.threads.or(target.threads).unwrap_or(4).clamp(1, compiled.len().max(1));
     // The run's worker pool: one connection per worker, no model waiting on another.

@@ -21,7 +21,7 @@ pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
     let graph = session.graph();
-    let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(&args.select), &[])?;
+    let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(&args.select), &[], None)?;
     let readable: Vec<usize> = selected
         .into_iter()
         .filter(|&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source))

@@ -16,7 +16,7 @@ pub fn graph(args: &GraphOptions) -> Result<i32, Failure> {
     session.require_parsed()?;
     let selected = session.select(&args.selection)?;
     if selected.is_empty() {
-        eprintln!("warning: no nodes selected");
+        crate::commands::warn("NoNodesForSelectionCriteria", "no nodes selected")?;
     }
     let graph = session.graph();
     let text = match args.format {

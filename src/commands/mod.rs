@@ -2,8 +2,10 @@
 //! parsed project for the command's dates) and `Failure` (how a command ends
 //! with a user-facing error).
 
+pub mod clean;
 pub mod compile;
 pub mod debug;
+pub mod diff;
 pub mod dry_run;
 pub mod export;
 pub mod graph;
@@ -16,12 +18,14 @@ use std::collections::BTreeSet;
 
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::graph::Graph;
 use crate::graph::select::select_nodes;
-use crate::options::{DateOptions, Selection};
+use crate::graph::state::State;
+use crate::graph::{Graph, ResourceType};
+use crate::options::{DateOptions, Deferral, Selection};
 use crate::parse::{self, Parsed};
 use crate::project::{LoadOptions, Project};
 use crate::template::Templates;
+use crate::warehouse::{Connection, RelationKey};
 
 /// Why a command stopped: everything here exits with status 2.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +58,14 @@ pub struct Session {
     pub run_started_at: chrono::DateTime<chrono::Utc>,
     pub templates: Templates,
     pub parsed: Parsed,
+    /// The artifacts of `--state`, read once when first asked for.
+    state: std::sync::OnceLock<Option<State>>,
 }
 
 impl Session {
     pub fn open(options: &LoadOptions, date_args: &DateOptions) -> Result<Session, Failure> {
         let project = Project::load(options)?;
-        warn_of_profile_keys(&project);
+        warn_of_profile_keys(&project)?;
         let timezone = date_args.timezone.clone().or_else(|| project.vars.get("timezone").and_then(|tz| tz.as_str()).map(str::to_string));
         let dates =
             crate::core::dates::resolve(date_args.date.as_deref(), date_args.start.as_deref(), date_args.end.as_deref(), timezone.as_deref())?;
@@ -68,10 +74,8 @@ impl Session {
         let run_started_at = crate::log::started_at().unwrap_or_else(chrono::Utc::now);
         let templates = Templates::new(&project, date, run_started_at)?;
         let parsed = parse::parse(&project, &templates)?;
-        if !parsed.warnings.is_empty() {
-            eprint!("{}", parsed.warnings);
-        }
-        Ok(Session { project, dates, date, run_started_at, templates, parsed })
+        project_warnings(&parsed.warnings.0)?;
+        Ok(Session { project, dates, date, run_started_at, templates, parsed, state: std::sync::OnceLock::new() })
     }
 
     /// The templates and DAG of the project for another execution date of the command.
@@ -90,16 +94,110 @@ impl Session {
         &self.parsed.graph
     }
 
+    /// The artifacts of `--state`, when it was given; read on the first call,
+    /// which decides the directory.
+    pub fn state(&self, args: &Selection) -> Result<Option<&State>, Failure> {
+        if let Some(state) = self.state.get() {
+            return Ok(state.as_ref());
+        }
+        let state = args.state.as_deref().map(State::load).transpose()?;
+        Ok(self.state.get_or_init(|| state).as_ref())
+    }
+
     pub fn select(&self, args: &Selection) -> Result<BTreeSet<usize>, Failure> {
-        Ok(select_nodes(self.graph(), &args.select, &args.exclude)?)
+        self.select_with(args, self.state(args)?)
+    }
+
+    /// What `args` select, compared with `state` for `state:` and `result:`.
+    pub fn select_with(&self, args: &Selection, state: Option<&State>) -> Result<BTreeSet<usize>, Failure> {
+        let comparison = state.map(|state| state.compare(&self.project, self.graph()));
+        Ok(select_nodes(self.graph(), &args.select, &args.exclude, comparison.as_ref())?)
+    }
+}
+
+impl Deferral {
+    /// `graph` with each model and seed that is not among `running` reading
+    /// the relation `state` recorded for it, when this target does not have
+    /// it (with `--favor-state`, whether or not it has it). `connection` asks
+    /// the target what it has; without one, nothing exists.
+    pub fn apply(self, graph: &Graph, running: &BTreeSet<usize>, state: &State, connection: Option<&mut dyn Connection>) -> Result<Graph, Failure> {
+        let candidates: Vec<usize> = (0..graph.nodes.len())
+            .filter(|index| !running.contains(index))
+            .filter(|&index| {
+                matches!(graph.nodes[index].resource_type, ResourceType::Model | ResourceType::Seed) && graph.nodes[index].in_warehouse()
+            })
+            .collect();
+        let mut existing = crate::warehouse::Relations::default();
+        if let (false, Some(connection)) = (self.favor_state, connection) {
+            let schemas: BTreeSet<crate::warehouse::Schema> = candidates
+                .iter()
+                .filter_map(|&index| graph.nodes[index].relation.as_ref())
+                .map(|relation| (relation.database.clone(), relation.schema.clone().unwrap_or_default()))
+                .collect();
+            existing = connection
+                .list_relations(&schemas.into_iter().collect::<Vec<_>>())
+                .map_err(|err| Diagnostic::new(format!("`--defer`: could not list the target's tables: {err}")))?;
+        }
+        let exists = |index: usize| graph.nodes[index].relation.as_ref().is_some_and(|r| existing.contains_key(&RelationKey::of(r)));
+        let candidates: BTreeSet<usize> = candidates.into_iter().collect();
+        Ok(crate::graph::state::deferred(graph, state, |index, _| candidates.contains(&index) && (self.favor_state || !exists(index))))
+    }
+}
+
+/// The graph to compile `running` with: `graph`, or with `--defer` the
+/// deferred one; `connection` asks the target what it has.
+pub fn deferred_graph<'g>(
+    graph: &'g Graph,
+    deferral: Deferral,
+    state: Option<&State>,
+    running: &BTreeSet<usize>,
+    connection: Option<&mut dyn Connection>,
+) -> Result<std::borrow::Cow<'g, Graph>, Failure> {
+    match state_to_defer_to(deferral, state)? {
+        Some(state) => Ok(std::borrow::Cow::Owned(deferral.apply(graph, running, state, connection)?)),
+        None => Ok(std::borrow::Cow::Borrowed(graph)),
+    }
+}
+
+/// The state `--defer` reads, when it was asked for; the error that there is none.
+pub fn state_to_defer_to(deferral: Deferral, state: Option<&State>) -> Result<Option<&State>, Failure> {
+    match (deferral.enabled(), state) {
+        (false, _) => Ok(None),
+        (true, Some(state)) => Ok(Some(state)),
+        (true, None) => Err(Diagnostic::new("`--defer` reads the relations of another invocation, but no `--state` was given")
+            .help("add `--state DIR`, the `target/` directory of that invocation (for example the last production run's artifacts)")
+            .into()),
     }
 }
 
 /// Warns of the keys of the target that strata does not use.
-pub(crate) fn warn_of_profile_keys(project: &Project) {
-    if !project.target.warnings.is_empty() {
-        eprint!("{}", Diagnostics(project.target.warnings.clone()));
+pub(crate) fn warn_of_profile_keys(project: &Project) -> Result<(), Failure> {
+    project_warnings(&project.target.warnings)
+}
+
+/// Prints the warnings of the project's files and profile, or fails with
+/// them when `--warn-error` makes `ProjectWarning` an error.
+fn project_warnings(warnings: &[Diagnostic]) -> Result<(), Failure> {
+    if warnings.is_empty() {
+        return Ok(());
     }
+    if crate::warnings::is_error("ProjectWarning") {
+        let errors = warnings.iter().map(|w| Diagnostic { warning: false, ..w.clone() }.note(crate::warnings::failed_by("ProjectWarning"))).collect();
+        return Err(Failure::Invalid(Diagnostics(errors)));
+    }
+    eprint!("{}", Diagnostics(warnings.to_vec()));
+    crate::ci::annotate_diagnostics(warnings);
+    Ok(())
+}
+
+/// Prints the warning `text`, the event `name` of [`crate::warnings::WARNINGS`],
+/// or fails with it when `--warn-error` makes that event an error.
+pub(crate) fn warn(name: &str, text: &str) -> Result<(), Failure> {
+    if crate::warnings::is_error(name) {
+        return Err(Diagnostic::new(text).note(crate::warnings::failed_by(name)).into());
+    }
+    eprintln!("warning: {text}");
+    Ok(())
 }
 
 /// The process exits next: leave the graph, the templates and the SQL of a

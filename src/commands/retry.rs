@@ -74,6 +74,8 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         no_progress: args.output.no_progress,
         quiet: args.output.quiet,
         dry_run: false,
+        deferral: recorded.deferral,
+        empty: recorded.empty,
     };
     let session = Session::open(&run_options.project, &run_options.dates)?;
     let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();

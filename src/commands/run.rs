@@ -11,8 +11,10 @@ use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::Diagnostic;
+use crate::core::format::plural;
 use crate::core::outcome::{Outcome, Status};
 use crate::execute::{self, PoolOptions};
+use crate::graph::state::State;
 use crate::graph::{Graph, Node, ResourceType};
 use crate::materialize::Materializer;
 use crate::options::{Invocation, RunOptions};
@@ -96,7 +98,8 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
     };
     let (Some(&first), Some(&last)) = (dates.first(), dates.last()) else { return Vec::new() };
     if dates.len() == 1 {
-        return vec![Phase { date: first, nodes: ids(&|_| true) }];
+        let nodes = ids(&|_| true);
+        return if nodes.is_empty() { Vec::new() } else { vec![Phase { date: first, nodes }] };
     }
     let partitioned = |i: usize| graph.nodes[i].partition().is_some();
     let per_date = |i: usize| match graph.nodes[i].resource_type {
@@ -145,7 +148,8 @@ pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
 pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
     let started = Instant::now();
     let session = Session::open(&args.project, &args.dates)?;
-    let nodes = select_for(which, &session, &args.selection.select, &args.selection.exclude, args.skip_checks)?;
+    let state = session.state(&args.selection)?;
+    let nodes = select_for(which, &session, args, state)?;
     let plan = phases(session.graph(), &nodes, &session.dates);
     let invocation = Invocation {
         which: which.name().to_string(),
@@ -157,6 +161,8 @@ pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> R
         full_refresh: args.full_refresh,
         skip_checks: args.skip_checks,
         threads: args.threads,
+        deferral: args.deferral,
+        empty: args.empty,
         retry: false,
         full_refresh_pending: None,
     };
@@ -167,11 +173,13 @@ pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> R
 }
 
 /// The nodes `which` runs among those selected: never ephemeral models; source
-/// checks (sources declaring `wait_for` or `freshness`) unless `--skip-checks`.
-fn select_for(which: Which, session: &Session, select: &[String], exclude: &[String], skip_checks: bool) -> Result<BTreeSet<usize>, Failure> {
+/// checks (sources declaring `wait_for` or `freshness`) unless `--skip-checks`;
+/// with `--empty`, neither data tests nor exposures nor source checks.
+fn select_for(which: Which, session: &Session, args: &RunOptions, state: Option<&State>) -> Result<BTreeSet<usize>, Failure> {
     session.require_parsed()?;
     let graph = session.graph();
-    let selected = crate::graph::select::select_nodes(graph, select, exclude)?;
+    let selected = session.select_with(&args.selection, state)?;
+    let skip_checks = args.skip_checks || args.empty;
     let mut nodes: BTreeSet<usize> = selected
         .iter()
         .copied()
@@ -181,6 +189,18 @@ fn select_for(which: Which, session: &Session, select: &[String], exclude: &[Str
         .filter(|&i| graph.nodes[i].resource_type != ResourceType::Exposure || graph.nodes[i].acts())
         .filter(|&i| which != Which::Refresh || graph.nodes[i].refreshes())
         .collect();
+    if args.empty {
+        let skipped = |resource_type: ResourceType| nodes.iter().filter(|&&i| graph.nodes[i].resource_type == resource_type).count();
+        let (tests, exposures) = (skipped(ResourceType::Test), skipped(ResourceType::Exposure));
+        if tests + exposures > 0 {
+            eprintln!(
+                "`--empty`: skipping {tests} data {} and {exposures} {}: their models are built without rows",
+                plural(tests, "test", "tests"),
+                plural(exposures, "exposure", "exposures")
+            );
+        }
+        nodes.retain(|&i| !matches!(graph.nodes[i].resource_type, ResourceType::Test | ResourceType::Exposure));
+    }
     let exposures = nodes.iter().filter(|&&i| graph.nodes[i].refreshes()).count();
     let has_server = (which == Which::Refresh || exposures > 0) && tableau_server(&session.project)?.is_some();
     if which == Which::Refresh && !has_server {
@@ -237,17 +257,14 @@ pub(super) fn run_phases(
     open: OpenWarehouse<'_>,
 ) -> Result<i32, Failure> {
     if plan.is_empty() {
-        eprintln!(
-            "warning: nothing to {}: the selection has no {}",
-            which.name(),
-            match which {
-                Which::Seed => "seeds",
-                Which::Run => "models",
-                Which::Test => "tests",
-                Which::Build => "seeds, models or tests",
-                Which::Refresh => "exposures with `tableau:` datasources",
-            }
-        );
+        let missing = match which {
+            Which::Seed => "seeds",
+            Which::Run => "models",
+            Which::Test => "tests",
+            Which::Build => "seeds, models or tests",
+            Which::Refresh => "exposures with `tableau:` datasources",
+        };
+        crate::commands::warn("NoNodesForSelectionCriteria", &format!("nothing to {}: the selection has no {missing}", which.name()))?;
         return Ok(0);
     }
     let total: usize = plan.iter().map(|p| p.nodes.len()).sum();
@@ -299,8 +316,13 @@ struct Record {
 }
 
 impl Record {
-    fn add(&mut self, graph: &Graph, index: usize, date: ExecutionDate, outcome: Outcome, started_at: chrono::DateTime<chrono::Utc>) {
+    fn add(&mut self, graph: &Graph, index: usize, date: ExecutionDate, mut outcome: Outcome, started_at: chrono::DateTime<chrono::Utc>) {
         let node = &graph.nodes[index];
+        // `--warn-error`: a test that warned fails, and what is built on its model is skipped.
+        if outcome.status == Status::Warn && node.resource_type == ResourceType::Test && crate::warnings::is_error("LogTestResult") {
+            outcome.status = Status::Fail;
+            outcome.message = format!("{}\n{}", outcome.message.trim_end(), crate::warnings::failed_by("LogTestResult"));
+        }
         if outcome.status.is_failure() {
             self.block_descendants(
                 graph,
@@ -412,9 +434,14 @@ impl Run<'_> {
             let Some(date_graph) = self.prepare_date(phase, record)? else { continue };
             let templates = date_graph.templates();
             let graph = &date_graph.parsed().graph;
+            // `--defer`: what the invocation does not build, and this target lacks, is read from the state's relations.
+            let running: BTreeSet<usize> = plan.iter().flat_map(|phase| &phase.nodes).filter_map(|id| graph.by_id.get(id).copied()).collect();
+            let state = self.session.state(&self.args.selection)?;
+            let deferred = crate::commands::deferred_graph(graph, self.args.deferral, state, &running, Some(setup.as_mut()))?;
+            let graph = &*deferred;
             let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
             let tasks = execute::plan(graph, &nodes, self.which == Which::Build);
-            let compiler = Compiler::new(&self.session.project, templates, graph);
+            let compiler = Compiler::new(&self.session.project, templates, graph).with_empty_inputs(self.args.empty);
             let relations = self.set_up_phase(warehouse.as_ref(), setup.as_mut(), graph, &tasks, &mut schemas)?;
             let runs_models = matches!(self.which, Which::Run | Which::Build);
             if runs_models && !ran_start_hooks {
@@ -646,13 +673,15 @@ impl Run<'_> {
         let outcomes: Vec<Outcome> = record.results.iter().map(|(_, _, outcome, ..)| outcome.clone()).collect();
         let dates: Vec<Option<String>> = record.results.iter().map(|(_, date, ..)| self.backfill.then(|| date.ds())).collect();
         self.reporter.summary(&nodes, &outcomes, &dates, elapsed);
+        let command = if invocation.retry { "retry" } else { self.which.name() };
+        let every_date: Vec<Option<String>> = record.results.iter().map(|(_, date, ..)| Some(date.ds())).collect();
+        crate::ci::report_run(command, &session.project.target.name, &nodes, &outcomes, &every_date, elapsed);
         let results: Vec<RunResult<'_>> = record
             .results
             .iter()
             .map(|(node, date, outcome, started_at)| RunResult { node, outcome, started_at: *started_at, date: *date })
             .collect();
         invocation.full_refresh_pending = Some(record.to_refresh.iter().cloned().collect());
-        let command = if invocation.retry { "retry" } else { self.which.name() };
         let invocation = serde_json::to_value(&invocation).map_err(|err| Diagnostic::new(format!("could not record the invocation: {err}")))?;
         let warehouse_seconds = self.warehouse_nanos.load(Ordering::Relaxed) as f64 / 1e9;
         // The warehouse work is done whatever happens to the artifacts: a failed

@@ -8,18 +8,29 @@ use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::graph::ResourceType;
-use crate::options::ShowOptions;
+use crate::options::{Selection, ShowOptions};
 use crate::report::render_table;
 
 pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
-    let graph = session.graph();
+    let selection = Selection { select: args.select.iter().cloned().collect(), exclude: Vec::new(), state: args.state.clone() };
+    let state = session.state(&selection)?;
+    let shown = match &args.select {
+        Some(_) => session.select_with(&selection, state)?,
+        None => Default::default(),
+    };
+    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+    // The shown model itself is compiled as this target builds it; what it reads may be deferred.
+    let running = shown.iter().copied().find(|&i| matches!(session.graph().nodes[i].resource_type, ResourceType::Model | ResourceType::Seed));
+    let deferred = crate::commands::deferred_graph(session.graph(), args.deferral, state, &running.into_iter().collect(), Some(connection.as_mut()))?;
+    let graph = deferred.as_ref();
     let compiler = Compiler::new(&session.project, &session.templates, graph);
     let (title, sql) = match (&args.select, &args.inline) {
         (_, Some(inline)) => ("inline query".to_string(), compiler.render_text("<inline>", inline, None)?),
         (Some(selector), None) => {
-            let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(selector), &[])?;
+            let selected = shown;
             let Some(&index) = selected.iter().find(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed)) else {
                 return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed"))
                     .help("pass a model name, e.g. `--select dau`")
@@ -34,8 +45,6 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
         }
         (None, None) => return Err(Diagnostic::new("`strata show` needs `--select <model>` or `--inline \"<query>\"`").into()),
     };
-    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
-    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let table = connection
         .query_sql(&warehouse.sql().limit_rows(&sql, args.limit))
         .map_err(|err| Diagnostic::new(format!("the query of {title} failed: {err}")))?;

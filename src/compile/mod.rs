@@ -52,6 +52,14 @@ impl<'a> Compiler<'a> {
         Compiler { project, templates, graph, resolver: Arc::new(crate::graph::resolve::GraphResolver::new(&graph.nodes)), compiled_base }
     }
 
+    /// `--empty`: every `ref()` and `source()` renders as a zero-row subquery.
+    pub fn with_empty_inputs(mut self, empty: bool) -> Compiler<'a> {
+        if empty {
+            self.resolver = Arc::new(crate::graph::resolve::GraphResolver::new(&self.graph.nodes).with_empty_inputs(true));
+        }
+        self
+    }
+
     /// Compiles the selected models and tests (and the ephemeral models they
     /// inline), in parallel, handing each to `done` (which writes it) as soon
     /// as it passed the check. Returns what compiled and every error.
@@ -116,7 +124,10 @@ impl<'a> Compiler<'a> {
     /// filled in, when that render was complete; else a fresh render.
     fn parsed_or_render(&self, index: usize) -> Result<String, Diagnostic> {
         let node = &self.graph.nodes[index];
-        if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this)) = (&node.details, &node.relation) {
+        // The parse-mode render holds each source's name, not a subquery of it.
+        if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this), false) =
+            (&node.details, &node.relation, self.resolver.empty_inputs())
+        {
             let filled = fill_placeholders(sql, |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()), this);
             if let Some(sql) = filled {
                 return Ok(sql);

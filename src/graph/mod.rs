@@ -5,6 +5,7 @@
 pub mod model_config;
 pub mod resolve;
 pub mod select;
+pub mod state;
 pub mod test_config;
 
 use std::collections::HashMap;
@@ -207,7 +208,7 @@ impl Node {
 }
 
 /// The project's DAG. Node `i` of `nodes` is `NodeIndex::new(i)` of `graph`.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Graph {
     pub nodes: Vec<Node>,
     pub graph: DiGraph<(), ()>,

@@ -12,6 +12,7 @@ pub struct GraphResolver {
     relations: FastMap<String, Relation>,
     sources: FastMap<(String, String), Relation>,
     placeholder: Relation,
+    empty_inputs: bool,
 }
 
 impl GraphResolver {
@@ -32,13 +33,23 @@ impl GraphResolver {
             }
         }
         let placeholder = Relation { database: None, schema: None, identifier: String::new(), quote: QuoteStyle::Bare };
-        GraphResolver { relations, sources, placeholder }
+        GraphResolver { relations, sources, placeholder, empty_inputs: false }
+    }
+
+    /// `--empty`: every `ref()` and `source()` reads none of its rows.
+    pub fn with_empty_inputs(mut self, empty: bool) -> GraphResolver {
+        self.empty_inputs = empty;
+        self
     }
 }
 
 impl Resolve for GraphResolver {
     fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
         Ok(self.relations.get(name).cloned().unwrap_or_else(|| Relation { identifier: name.to_string(), ..self.placeholder.clone() }))
+    }
+
+    fn empty_inputs(&self) -> bool {
+        self.empty_inputs
     }
 
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {

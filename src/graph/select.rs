@@ -9,6 +9,7 @@ use globset::{Glob, GlobMatcher};
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
+use crate::graph::state::{Change, Comparison};
 use crate::graph::{Graph, NodeDetails, ResourceType};
 
 /// How far to walk up or down from the matched nodes.
@@ -41,7 +42,59 @@ pub enum Method {
     ResourceType,
     Package,
     TestName,
+    /// `state:new`, `state:modified[.body|.configs|.relation|.macros]`,
+    /// `state:unmodified`, `state:old`: compared with `--state`.
+    State(StateMethod),
+    /// `result:error` and the other statuses of the state's run_results.json.
+    Result,
 }
+
+/// What a `state:` selector asks of a node's [`Change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateMethod {
+    New,
+    Old,
+    Modified,
+    Body,
+    Configs,
+    Relation,
+    Macros,
+    Unmodified,
+}
+
+impl StateMethod {
+    fn parse(value: &str) -> Option<StateMethod> {
+        Some(match value {
+            "new" => StateMethod::New,
+            "old" => StateMethod::Old,
+            "modified" => StateMethod::Modified,
+            "modified.body" => StateMethod::Body,
+            "modified.configs" => StateMethod::Configs,
+            "modified.relation" => StateMethod::Relation,
+            "modified.macros" => StateMethod::Macros,
+            "unmodified" => StateMethod::Unmodified,
+            _ => return None,
+        })
+    }
+
+    fn matches(self, change: &Change) -> bool {
+        match self {
+            StateMethod::New => change.new,
+            StateMethod::Old => !change.new,
+            StateMethod::Modified => change.modified(),
+            // As dbt: a new node has a new body, configs and relation, but
+            // calls a changed macro only if it calls one.
+            StateMethod::Body => change.new || change.body,
+            StateMethod::Configs => change.new || change.configs,
+            StateMethod::Relation => change.new || change.relation,
+            StateMethod::Macros => change.macros,
+            StateMethod::Unmodified => !change.modified(),
+        }
+    }
+}
+
+/// The statuses `result:` selects, as run_results.json writes them.
+const RESULT_STATUSES: [&str; 6] = ["success", "error", "fail", "warn", "skipped", "pass"];
 
 /// A whole `--select` value: a union of intersections of criteria.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,11 +122,16 @@ impl Selector {
         self.union.is_empty()
     }
 
+    /// The first criterion that compares with a state (`state:`, `result:`).
+    fn compares_with_state(&self) -> Option<&Criterion> {
+        self.union.iter().flatten().find(|criterion| matches!(criterion.method, Method::State(_) | Method::Result))
+    }
+
     /// The indices of the nodes this selects, graph operators applied.
-    pub fn select(&self, graph: &Graph) -> BTreeSet<usize> {
+    pub fn select(&self, graph: &Graph, state: Option<&Comparison>) -> BTreeSet<usize> {
         let mut selected = BTreeSet::new();
         for intersection in &self.union {
-            let mut sets = intersection.iter().map(|criterion| criterion.select(graph));
+            let mut sets = intersection.iter().map(|criterion| criterion.select(graph, state));
             let Some(mut result) = sets.next() else { continue };
             for set in sets {
                 result = result.intersection(&set).copied().collect();
@@ -130,6 +188,16 @@ impl Criterion {
                     "resource_type" => Method::ResourceType,
                     "package" => Method::Package,
                     "test_name" => Method::TestName,
+                    "state" => match StateMethod::parse(value) {
+                        Some(state) => Method::State(state),
+                        None => {
+                            return Err(invalid(&format!(
+                                "unknown state `{value}`; use new, modified, modified.body, modified.configs, modified.relation, modified.macros, unmodified or old"
+                            )));
+                        }
+                    },
+                    "result" if RESULT_STATUSES.contains(&value) => Method::Result,
+                    "result" => return Err(invalid(&format!("unknown result `{value}`; use {}", RESULT_STATUSES.join(", ")))),
                     other => match other.strip_prefix("config.") {
                         Some(key) if !key.is_empty() => Method::Config(key.to_string()),
                         _ => return Err(invalid(&format!("unknown method `{other}`"))),
@@ -155,8 +223,9 @@ impl Criterion {
         Ok(Criterion { at, parents, children, method, value: value.to_string() })
     }
 
-    /// The nodes this criterion matches, before graph operators.
-    pub fn matches(&self, graph: &Graph) -> BTreeSet<usize> {
+    /// The nodes this criterion matches, before graph operators. `state:` and
+    /// `result:` match nothing without a state.
+    pub fn matches(&self, graph: &Graph, state: Option<&Comparison>) -> BTreeSet<usize> {
         let glob = |pattern: &str| -> Option<GlobMatcher> {
             if pattern.contains(['*', '?', '[']) { Glob::new(pattern).ok().map(|g| g.compile_matcher()) } else { None }
         };
@@ -252,6 +321,14 @@ impl Criterion {
                     }
                 }
             }
+            Method::State(method) => {
+                let changes = state.map_or(&[][..], |state| &state.changes[..]);
+                matched.extend(changes.iter().enumerate().filter(|(_, change)| method.matches(change)).map(|(index, _)| index));
+            }
+            Method::Result => {
+                let results = state.map_or(&[][..], |state| &state.results[..]);
+                matched.extend(results.iter().enumerate().filter(|(_, statuses)| statuses.contains(value)).map(|(index, _)| index));
+            }
             Method::TestName => {
                 for (index, node) in graph.nodes.iter().enumerate() {
                     if let NodeDetails::Test(test) = &node.details
@@ -266,8 +343,8 @@ impl Criterion {
     }
 
     /// The matched nodes with `+` and `@` applied.
-    pub fn select(&self, graph: &Graph) -> BTreeSet<usize> {
-        let matched = self.matches(graph);
+    pub fn select(&self, graph: &Graph, state: Option<&Comparison>) -> BTreeSet<usize> {
+        let matched = self.matches(graph, state);
         let mut selected = matched.clone();
         if self.at {
             let descendants = walk(graph, &matched, Depth::All, true);
@@ -342,16 +419,27 @@ fn walk(graph: &Graph, start: &BTreeSet<usize>, depth: Depth, downstream: bool) 
 }
 
 /// What `--select`/`--exclude` select, with dbt's eager indirect selection: a
-/// test is selected when any node it tests is.
-pub fn select_nodes(graph: &Graph, select: &[String], exclude: &[String]) -> Result<BTreeSet<usize>, Diagnostic> {
+/// test is selected when any node it tests is. `state` is the project compared
+/// with `--state`, which `state:` and `result:` need.
+pub fn select_nodes(graph: &Graph, select: &[String], exclude: &[String], state: Option<&Comparison>) -> Result<BTreeSet<usize>, Diagnostic> {
     let select = Selector::parse(select)?;
     let exclude = Selector::parse(exclude)?;
-    let mut selected = if select.is_empty() { (0..graph.nodes.len()).collect() } else { select.select(graph) };
+    if state.is_none()
+        && let Some(criterion) = select.compares_with_state().or(exclude.compares_with_state())
+    {
+        let method = if criterion.method == Method::Result { "result" } else { "state" };
+        return Err(Diagnostic::new(format!(
+            "the selector `{method}:{}` compares with another invocation, but no `--state` was given",
+            criterion.value
+        ))
+        .help("add `--state DIR`, the `target/` directory of the invocation to compare with (for example the last production run's artifacts)"));
+    }
+    let mut selected = if select.is_empty() { (0..graph.nodes.len()).collect() } else { select.select(graph, state) };
     let tests: Vec<usize> =
         selected.iter().flat_map(|&node| graph.children(node)).filter(|&child| graph.nodes[child].resource_type == ResourceType::Test).collect();
     selected.extend(tests);
     if !exclude.is_empty() {
-        let excluded = exclude.select(graph);
+        let excluded = exclude.select(graph, state);
         selected.retain(|node| !excluded.contains(node));
     }
     Ok(selected)

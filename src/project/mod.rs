@@ -39,6 +39,9 @@ struct ProjectFile {
     docs_paths: Vec<String>,
     #[serde(default = "default_target_path", rename = "target-path")]
     target_path: String,
+    /// What `strata clean` removes; the target path when absent.
+    #[serde(default, rename = "clean-targets")]
+    clean_targets: Option<Vec<String>>,
     #[serde(default)]
     vars: serde_json::Map<String, Json>,
     #[serde(default)]
@@ -174,6 +177,13 @@ impl Project {
     /// from `dbt_project.yml` alone, without the profile.
     pub fn target_path(root: &Path) -> Result<PathBuf, Diagnostics> {
         Ok(root.join(read_project_file(root)?.0.target_path))
+    }
+
+    /// What `strata clean` removes in the project at `root`: `clean-targets`
+    /// of `dbt_project.yml`, else the target path, as written there.
+    pub fn clean_targets(root: &Path) -> Result<Vec<String>, Diagnostics> {
+        let file = read_project_file(root)?.0;
+        Ok(file.clean_targets.unwrap_or_else(|| vec![file.target_path]))
     }
 
     /// Reads the project at `options.project_dir`, reporting every broken file at once.

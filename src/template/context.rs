@@ -19,7 +19,7 @@ use crate::core::dates::ExecutionDate;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
-use crate::template::relation::PendingRelation;
+use crate::template::relation::{EmptyInput, PendingRelation};
 use crate::template::scope::{self, Mode, RefCall};
 
 /// What the globals need to know about the project and the run.
@@ -64,7 +64,10 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             let Some(scope) = scope else { return Err(invalid("`ref()` can only be used while rendering a model")) };
             scope.refs.push(RefCall { package: package.clone(), name: name.clone() });
             match (&scope.resolver, scope.mode) {
-                (Some(resolver), Mode::Compile) => Ok(Value::from_object(resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?)),
+                (Some(resolver), Mode::Compile) => {
+                    let relation = resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?;
+                    Ok(if resolver.empty_inputs() { Value::from_object(EmptyInput(relation)) } else { Value::from_object(relation) })
+                }
                 _ => Ok(Value::from_object(PendingRelation {
                     placeholder: scope::placeholder(Some(scope.refs.len() - 1)),
                     guess: Relation::new(g.target_database.clone(), g.target_schema.clone(), name, g.quote()),
@@ -80,6 +83,9 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             scope.sources.push((source_name.clone(), table_name.clone()));
             // Sources are known before models are parsed, so both modes resolve them.
             let relation = match &scope.resolver {
+                Some(resolver) if resolver.empty_inputs() => {
+                    return Ok(Value::from_object(EmptyInput(resolver.resolve_source(&source_name, &table_name).map_err(invalid)?)));
+                }
                 Some(resolver) => resolver.resolve_source(&source_name, &table_name).map_err(invalid)?,
                 None => {
                     scope.exact = false;
@@ -395,6 +401,9 @@ impl Object for Exceptions {
         let (message,): (String,) = from_args(args)?;
         match method {
             "raise_compiler_error" => Err(invalid(message)),
+            "warn" if crate::warnings::is_error("JinjaLogWarning") => {
+                Err(invalid(format!("{message} ({})", crate::warnings::failed_by("JinjaLogWarning"))))
+            }
             "warn" => {
                 eprintln!("warning: {message}");
                 Ok(Value::from(""))

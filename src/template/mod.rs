@@ -163,6 +163,26 @@ impl Templates {
     }
 }
 
+/// One `{% macro %}` (or `{% test %}`, as `test_<name>`) of the project's macro files.
+pub struct MacroDefinition<'a> {
+    pub name: String,
+    pub path: &'a Path,
+    /// The definition's text, from `{% macro` to `{% endmacro %}`.
+    pub sql: String,
+}
+
+/// Every macro the project's own macro files define, in file order.
+pub fn macro_definitions(project: &Project) -> Vec<MacroDefinition<'_>> {
+    let mut definitions = Vec::new();
+    for file in &project.macros {
+        let text = rewrite_test_blocks(&file.text);
+        for (name, (start, end)) in macro_spans(&text) {
+            definitions.push(MacroDefinition { name, path: &file.path, sql: text[start..end].to_string() });
+        }
+    }
+    definitions
+}
+
 /// The names a macro file defines.
 fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
     state.exports().into_iter().map(str::to_string).collect()

@@ -45,6 +45,26 @@ impl Object for Relation {
     }
 }
 
+/// What `ref()` and `source()` return under `--empty`: the relation, rendered
+/// as a subquery of none of its rows (dbt's spelling), so a model built from
+/// it has its columns and types and no rows, and the warehouse reads nothing.
+#[derive(Debug)]
+pub struct EmptyInput(pub Relation);
+
+impl Object for EmptyInput {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Arc::new(self.0.clone()).get_value(key)
+    }
+
+    fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        Arc::new(self.0.clone()).call_method(state, method, args)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "(select * from {} where false limit 0)", self.0)
+    }
+}
+
 /// What `ref()` returns while parsing, before relation names are known: it
 /// renders as a placeholder that compiling replaces, and a look inside it
 /// means the model must be rendered again once names are known.

@@ -36,6 +36,10 @@ pub struct RefCall {
 pub trait Resolve: Send + Sync {
     fn resolve_ref(&self, package: Option<&str>, name: &str) -> Result<Relation, String>;
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
+    /// `--empty`: `ref()` and `source()` render as zero-row subqueries of their relations.
+    fn empty_inputs(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Default)]

@@ -4,6 +4,7 @@
 //! each materialization sends is unit-tested without a warehouse.
 
 pub mod bigquery;
+pub mod diff;
 pub mod duckdb;
 pub mod plan;
 

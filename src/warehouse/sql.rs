@@ -123,6 +123,14 @@ pub trait SqlGenerator: Send + Sync {
         format!("select count(*) as failures from (\n{limited}\n) as dbt_internal_test")
     }
 
+    /// The type a value of any column casts to for comparing and showing.
+    fn string_type(&self) -> &'static str;
+
+    /// One string that tells every row of `columns` from any other: the row
+    /// as a struct's text (BigQuery: its JSON), which quotes and escapes what
+    /// a separator could not.
+    fn row_text(&self, columns: &[&str]) -> String;
+
     fn limit_rows(&self, sql: &str, limit: u64) -> String {
         format!("select * from (\n{sql}\n) as strata_preview limit {limit}")
     }
@@ -311,6 +319,15 @@ static DUCKDB_RULES: ConfigRules = ConfigRules {
 };
 
 impl SqlGenerator for BigQuerySql {
+    fn string_type(&self) -> &'static str {
+        "string"
+    }
+
+    fn row_text(&self, columns: &[&str]) -> String {
+        let fields = columns.iter().map(|column| format!("{0} as {0}", self.quote(column))).collect::<Vec<_>>().join(", ");
+        format!("to_json_string(struct({fields}))")
+    }
+
     fn config_rules(&self) -> &'static ConfigRules {
         &BIGQUERY_RULES
     }
@@ -559,6 +576,17 @@ fn string_literal(text: &str) -> String {
 pub struct DuckDbSql;
 
 impl SqlGenerator for DuckDbSql {
+    fn string_type(&self) -> &'static str {
+        "varchar"
+    }
+
+    fn row_text(&self, columns: &[&str]) -> String {
+        let fields = columns.iter().map(|column| format!("{}: {}", self.string_literal(column), self.quote(column))).collect::<Vec<_>>().join(", ");
+        // DuckDB quotes and escapes a struct's strings where they would be
+        // ambiguous (`'NULL'` apart from NULL), so the text reads back as the row.
+        format!("cast({{{fields}}} as varchar)")
+    }
+
     fn config_rules(&self) -> &'static ConfigRules {
         &DUCKDB_RULES
     }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::example::example;
+use crate::run::assert_status;
 use crate::{Fixture, repo_root};
 
 const EMULATOR_VERSION: &str = "bqemulator==1.4.0";
@@ -1421,4 +1422,68 @@ fn a_delivery_from_duckdb_into_bigquery_loads_the_rows_there() {
     let table = emulator.get("datasets/science/tables/daily_20261120");
     let types: Vec<&str> = table["schema"]["fields"].as_array().expect("fields").iter().filter_map(|f| f["type"].as_str()).collect();
     assert_eq!(types, ["INTEGER", "STRING", "DATE", "FLOAT"]);
+}
+
+// A pull request's checks on BigQuery: a deferred build of one changed model
+// into the CI dataset reads the unchanged upstream from production's dataset,
+// `--empty` builds it without rows, and `diff` counts the change in one query.
+#[test]
+fn a_deferred_ci_build_reads_production_and_diff_counts_the_change() {
+    let emulator = Emulator::start("shop-test");
+    let profiles = emulator_profiles("shop", &emulator.endpoint(), &emulator.project, "")
+        + &format!(
+            "    ci:\n      type: bigquery\n      api_endpoint: {}\n      project: shop-test\n      dataset: ci\n      location: US\n",
+            emulator.endpoint()
+        );
+    let stg = |rows: &[(i64, &str, i64)]| {
+        rows.iter()
+            .map(|(id, country, amount)| format!("select {id} as order_id, '{country}' as country, {amount} as amount"))
+            .collect::<Vec<_>>()
+            .join("\nunion all\n")
+    };
+    let fixture = Fixture::new()
+        .file("dbt_project.yml", "name: shop\nprofile: shop\nmodels:\n  shop:\n    +materialized: table\n")
+        .file("profiles.yml", &profiles)
+        .file("models/stg_orders.sql", &stg(&[(1, "KR", 10), (2, "US", 20), (3, "KR", 30)]))
+        .file("models/orders.sql", "{{ config(unique_key='order_id') }}\nselect order_id, country, amount from {{ ref('stg_orders') }}\n")
+        .file("models/countries.sql", "select country, count(*) as orders from {{ ref('stg_orders') }} group by country\n");
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-20"]), 0);
+    std::fs::create_dir_all(fixture.path().join("prod-artifacts")).expect("dir");
+    std::fs::copy(fixture.path().join("target/manifest.json"), fixture.path().join("prod-artifacts/manifest.json")).expect("copy");
+    let fixture = fixture
+        .file("models/stg_orders.sql", &stg(&[(1, "KR", 10), (2, "US", 20), (3, "KR", 35), (4, "US", 40)]))
+        .file("models/orders.sql", "{{ config(unique_key='order_id') }}\nselect order_id, country, amount * 2 as amount, 'new' as status\nfrom {{ ref('stg_orders') }}\nwhere order_id <> 2\n");
+    let ci = |extra: &[&str]| {
+        let mut args = vec!["run", "--select", "orders", "--state", "prod-artifacts", "--target", "ci", "--date", "2026-11-20"];
+        args.extend_from_slice(extra);
+        fixture.strata(&args)
+    };
+    let empty = ci(&["--defer", "--empty"]);
+    assert_status(&empty, 0);
+    assert_eq!(emulator.query("select count(*) from `shop-test`.ci.orders"), [["0"]]);
+    let deferred = ci(&["--defer"]);
+    assert_status(&deferred, 0);
+    let compiled = fixture.read("target/compiled/shop/models/orders.sql");
+    assert!(compiled.contains("from `shop-test`.`analytics`.`stg_orders`"), "{compiled}");
+    // Production's orders 1 and 3, doubled.
+    assert_eq!(emulator.query("select order_id, amount, status from `shop-test`.ci.orders order by 1"), [["1", "20", "new"], ["3", "60", "new"]]);
+
+    assert_status(&fixture.strata(&["run", "--select", "stg_orders", "orders", "countries", "--target", "ci", "--date", "2026-11-20"]), 0);
+    // The cost of the changed models alone, each read from zero rows.
+    let estimate =
+        fixture.strata(&["run", "--select", "state:modified", "--state", "prod-artifacts", "--target", "ci", "--defer", "--empty", "--dry-run"]);
+    assert_status(&estimate, 0);
+    assert!(estimate.stdout.contains("orders") && !estimate.stdout.contains("countries"), "{}", estimate.stdout);
+    let diff = fixture.strata(&["diff", "--select", "orders", "countries", "--state", "prod-artifacts", "--target", "ci", "--output", "json"]);
+    assert_status(&diff, 0);
+    let json: Json = serde_json::from_str(&diff.stdout).expect("diff JSON");
+    let counts = |model: usize| {
+        let rows = &json["diff"][model]["rows"];
+        ["added", "removed", "changed", "unchanged"].map(|key| rows[key].as_u64().unwrap_or(u64::MAX))
+    };
+    assert_eq!(json["diff"][0]["model"], "countries");
+    // Whole rows: KR's and US's counts are unchanged, 2 each now against 2 and 1.
+    assert_eq!(counts(0), [1, 1, 0, 1], "{}", diff.stdout);
+    assert_eq!(json["diff"][1]["added_columns"][0]["name"], "status");
+    assert_eq!(counts(1), [1, 1, 2, 0], "{}", diff.stdout);
 }

@@ -19,6 +19,7 @@ mod recording;
 mod run;
 mod schema_change;
 mod select;
+pub mod state;
 mod tableau;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +116,13 @@ pub fn strata_command(dir: &Path) -> Command {
         .env_remove("DBT_PROJECT_DIR")
         .env_remove("TZ")
         .env_remove("DBT_LOG_FORMAT")
+        .env_remove("DBT_STATE")
+        .env_remove("DBT_DEFER")
+        .env_remove("DBT_FAVOR_STATE")
+        .env_remove("DBT_WARN_ERROR")
+        .env_remove("DBT_WARN_ERROR_OPTIONS")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100");
     command

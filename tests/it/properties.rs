@@ -108,7 +108,7 @@ fn selectors_never_panic() {
     let pieces = ["+", "@", ",", " ", ":", "*", "?", "[", "]", "tag", "source", "path", "config.", "orders", "1", "9999999999999999999", ".", "/"];
     let graph = strata::graph::Graph::new(Vec::new());
     let failed = panics(inputs(1, cases(4000), &valid, &pieces, 12), |text| {
-        let _ = strata::graph::select::select_nodes(&graph, &[text.to_string()], &[]);
+        let _ = strata::graph::select::select_nodes(&graph, &[text.to_string()], &[], None);
     });
     assert!(failed.is_empty(), "{} selectors panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
 }
