@@ -144,7 +144,11 @@ fn diff_model(
     let compared: Vec<Compared> = now
         .iter()
         .filter(|column| !is(&changes.added, &column.name))
-        .map(|column| Compared { name: column.name.clone(), as_text: is(&changes.retyped, &column.name) })
+        .map(|column| {
+            let before = old_type(&column.name);
+            let as_text = !before.eq_ignore_ascii_case(&column.data_type) || !sql.comparable(&column.data_type) || !sql.comparable(&before);
+            Compared { name: column.name.clone(), types: (column.data_type.clone(), before), as_text }
+        })
         .collect();
     diff.added_columns = changes.added;
     diff.removed_columns = changes.removed;

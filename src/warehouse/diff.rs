@@ -12,7 +12,9 @@ use crate::warehouse::sql::SqlGenerator;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compared {
     pub name: String,
-    /// Its type differs between the sides: compared as text.
+    /// Its type on each side: this target's, the other's.
+    pub types: (String, String),
+    /// Its type differs between the sides, or cannot be compared: compared as text.
     pub as_text: bool,
 }
 
@@ -103,18 +105,24 @@ impl DiffSpec<'_> {
     /// `samples` rows of each category by key.
     pub fn query(&self, sql: &dyn SqlGenerator) -> String {
         let quote = |name: &str| sql.quote(name);
-        let projection = self
-            .columns
-            .iter()
-            .map(|column| match column.as_text {
-                true => format!("cast({0} as {1}) as {0}", quote(&column.name), sql.string_type()),
-                false => quote(&column.name),
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        // Each side casts a column compared as text from its own type.
+        let projection = |current: bool| {
+            self.columns
+                .iter()
+                .map(|column| {
+                    let data_type = if current { &column.types.0 } else { &column.types.1 };
+                    match column.as_text {
+                        true => format!("{} as {}", sql.as_text(&quote(&column.name), data_type), quote(&column.name)),
+                        false => quote(&column.name),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let filter = self.filter.as_ref().map(|filter| format!(" where {filter}")).unwrap_or_default();
         let whole_rows = self.key.is_empty();
-        let side = |relation: &Relation| {
+        let side = |relation: &Relation, current: bool| {
+            let projection = projection(current);
             let extra = match whole_rows {
                 true => {
                     let names: Vec<&str> = self.columns.iter().map(|column| column.name.as_str()).collect();
@@ -160,8 +168,8 @@ impl DiffSpec<'_> {
             .collect();
         format!(
             "with current_rows as (\n  {current}\n), previous_rows as (\n  {previous}\n), compared as (\n  select {compared}\n  from current_rows as c full outer join previous_rows as p on {join}\n), ranked as (\n  select *, count(*) over (partition by strata_category) as strata_rows, row_number() over (partition by strata_category order by {order}) as strata_rank{totals}\n  from compared\n)\nselect {output}\nfrom ranked\nwhere strata_rank <= case when strata_category = 'same' then 1 else {samples} end\norder by strata_category, strata_rank",
-            current = side(self.current),
-            previous = side(self.previous),
+            current = side(self.current, true),
+            previous = side(self.previous, false),
             compared = compared.join(",\n    "),
             output = output.join(", "),
             samples = self.samples.max(1),
@@ -225,9 +233,9 @@ mod tests {
             current,
             previous,
             columns: vec![
-                Compared { name: "order_id".into(), as_text: false },
-                Compared { name: "amount".into(), as_text: true },
-                Compared { name: "day".into(), as_text: false },
+                Compared { name: "order_id".into(), types: ("INT64".into(), "INT64".into()), as_text: false },
+                Compared { name: "amount".into(), types: ("FLOAT64".into(), "ARRAY<INT64>".into()), as_text: true },
+                Compared { name: "day".into(), types: ("DATE".into(), "DATE".into()), as_text: false },
             ],
             key: key.iter().map(|k| k.to_string()).collect(),
             filter: Some("\"day\" >= date '2026-11-20' and \"day\" < date '2026-11-21'".into()),

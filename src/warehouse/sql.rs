@@ -123,8 +123,16 @@ pub trait SqlGenerator: Send + Sync {
         format!("select count(*) as failures from (\n{limited}\n) as dbt_internal_test")
     }
 
-    /// The type a value of any column casts to for comparing and showing.
-    fn string_type(&self) -> &'static str;
+    /// `expression`, of `data_type`, as text: for comparing values of two
+    /// types, or of a type the warehouse cannot compare.
+    fn as_text(&self, expression: &str, _data_type: &str) -> String {
+        format!("cast({expression} as varchar)")
+    }
+
+    /// Whether values of `data_type` can be compared with `=` and `is distinct from`.
+    fn comparable(&self, _data_type: &str) -> bool {
+        true
+    }
 
     /// One string that tells every row of `columns` from any other: the row
     /// as a struct's text (BigQuery: its JSON), which quotes and escapes what
@@ -319,8 +327,19 @@ static DUCKDB_RULES: ConfigRules = ConfigRules {
 };
 
 impl SqlGenerator for BigQuerySql {
-    fn string_type(&self) -> &'static str {
-        "string"
+    // BigQuery casts neither arrays nor structs to STRING, and compares
+    // neither; their JSON is both. See:
+    // https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#comparable_data_types
+    fn as_text(&self, expression: &str, data_type: &str) -> String {
+        match self.comparable(data_type) {
+            true => format!("cast({expression} as string)"),
+            false => format!("to_json_string({expression})"),
+        }
+    }
+
+    fn comparable(&self, data_type: &str) -> bool {
+        let data_type = data_type.trim_start().to_ascii_uppercase();
+        !["ARRAY", "STRUCT", "RECORD", "JSON", "GEOGRAPHY"].iter().any(|prefix| data_type.starts_with(prefix))
     }
 
     fn row_text(&self, columns: &[&str]) -> String {
@@ -576,10 +595,6 @@ fn string_literal(text: &str) -> String {
 pub struct DuckDbSql;
 
 impl SqlGenerator for DuckDbSql {
-    fn string_type(&self) -> &'static str {
-        "varchar"
-    }
-
     fn row_text(&self, columns: &[&str]) -> String {
         let fields = columns.iter().map(|column| format!("{}: {}", self.string_literal(column), self.quote(column))).collect::<Vec<_>>().join(", ");
         // DuckDB quotes and escapes a struct's strings where they would be
