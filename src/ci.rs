@@ -17,6 +17,15 @@ use crate::core::format::bytes;
 use crate::core::outcome::{Outcome, Status, StatusCounts};
 use crate::graph::Node;
 
+/// The project directory as the command was given it: an annotation names a
+/// file from where the job runs, as GitHub reads it.
+static PROJECT_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Sets the project directory annotations' files are under; only the first call counts.
+pub fn set_project_dir(dir: &Path) {
+    let _ = PROJECT_DIR.set(dir.to_path_buf());
+}
+
 /// Whether this invocation writes GitHub's workflow commands.
 pub fn github() -> bool {
     crate::log::format() == crate::log::LogFormat::Github
@@ -26,6 +35,10 @@ pub fn github() -> bool {
 pub fn annotation(level: &str, file: Option<&Path>, line: Option<usize>, column: Option<usize>, title: &str, message: &str) -> String {
     let mut properties = Vec::new();
     if let Some(file) = file {
+        let file = match PROJECT_DIR.get() {
+            Some(dir) if file.is_relative() && dir != Path::new(".") => dir.join(file),
+            _ => file.to_path_buf(),
+        };
         properties.push(format!("file={}", escape_property(&file.to_string_lossy().replace('\\', "/"))));
         if let Some(line) = line {
             properties.push(format!("line={line}"));
@@ -97,7 +110,10 @@ pub fn node_annotation(node: &Node, outcome: &Outcome, date: Option<&str>) -> Op
             found.get(2).and_then(|m| m.as_str().parse().ok()),
             found.get(3).and_then(|m| m.as_str().parse().ok()),
         ),
-        None => (node.path.clone(), None, None),
+        None => {
+            let (line, column) = test_in_yaml(node).unzip();
+            (node.path.clone(), line, column)
+        }
     };
     let on = date.map(|d| format!(" on {d}")).unwrap_or_default();
     // The words of the run's summary: `failure in test x on 2026-11-20`.
@@ -109,6 +125,23 @@ pub fn node_annotation(node: &Node, outcome: &Outcome, date: Option<&str>) -> Op
     let title = format!("{kind} {} {}{on}", node.resource_type.name(), node.display_name());
     let message = if outcome.message.trim().is_empty() { title.clone() } else { outcome.message.clone() };
     Some(annotation(level, Some(&file), line, column, &title, &message))
+}
+
+/// Where a generic test is written in its YAML file: its name after its
+/// column's after its model's, as near as the text says.
+fn test_in_yaml(node: &Node) -> Option<(usize, usize)> {
+    let crate::graph::NodeDetails::Test(test) = &node.details else { return None };
+    let test_name = test.test_name.as_deref()?;
+    let root = PROJECT_DIR.get().map_or(Path::new("."), |dir| dir.as_path());
+    let text = std::fs::read_to_string(root.join(&node.path)).ok()?;
+    let model = test.attached_to.as_deref().and_then(|id| id.rsplit('.').next());
+    let mut at = 0;
+    for needle in [model, test.column_name.as_deref(), Some(test_name)].into_iter().flatten() {
+        at += text.get(at..)?.find(needle)?;
+    }
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |newline| newline + 1) + 1;
+    Some((line, column))
 }
 
 /// The Markdown summary of a run: nodes by status, then each node with its

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> i32 {
     // `clean` removes the folder the log is in.
     if !matches!(cli.command, Command::Clean(_)) {
         log::start(cli.project_dir(), cli.log_format(), &command);
+        ci::set_project_dir(cli.project_dir());
     }
     let status = run_command(&cli);
     log::finish(status);
