@@ -9,7 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -52,7 +51,7 @@ pub struct Fingerprints {
 impl Fingerprints {
     pub fn of(project: &Project, graph: &Graph) -> Fingerprints {
         let definitions = crate::template::macro_definitions(project);
-        let ids: HashMap<&str, String> = definitions.iter().map(|d| (d.name.as_str(), macro_id(project, &d.name))).collect();
+        let calls = MacroCalls::new(project, &definitions);
         let macros = definitions
             .iter()
             .map(|d| {
@@ -60,12 +59,12 @@ impl Fingerprints {
                     name: d.name.clone(),
                     path: d.path.to_path_buf(),
                     sql: d.sql.clone(),
-                    depends_on: called(&d.sql, &ids, Some(&d.name)),
+                    depends_on: calls.in_text(&d.sql, Some(&d.name)),
                 };
                 (macro_id(project, &d.name), entry)
             })
             .collect();
-        let nodes = graph.nodes.par_iter().map(|node| fingerprint(project, node, &ids)).collect();
+        let nodes = graph.nodes.par_iter().map(|node| fingerprint(project, node, &calls)).collect();
         Fingerprints { nodes, macros }
     }
 }
@@ -74,7 +73,7 @@ fn macro_id(project: &Project, name: &str) -> String {
     format!("macro.{}.{name}", project.name)
 }
 
-fn fingerprint(project: &Project, node: &Node, macro_ids: &HashMap<&str, String>) -> Fingerprint {
+fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprint {
     let (checksum, text) = match &node.details {
         NodeDetails::Model { file, .. } => {
             let text = &project.models[*file].file.text;
@@ -102,26 +101,45 @@ fn fingerprint(project: &Project, node: &Node, macro_ids: &HashMap<&str, String>
             (sha256(definition.to_string().as_bytes()), None)
         }
     };
-    let mut macros = text.map(|text| called(text, macro_ids, None)).unwrap_or_default();
+    let mut macros = text.map(|text| calls.in_text(text, None)).unwrap_or_default();
     if let NodeDetails::Test(test) = &node.details
-        && let Some(id) = test.test_name.as_ref().and_then(|name| macro_ids.get(format!("test_{name}").as_str()))
+        && let Some(id) = test.test_name.as_ref().and_then(|name| calls.ids.get(format!("test_{name}").as_str()))
     {
         macros.push(id.clone());
     }
     Fingerprint { checksum, macros }
 }
 
-/// The project macros `text` calls (a name followed by `(`), by unique id, sorted.
-fn called(text: &str, macro_ids: &HashMap<&str, String>, itself: Option<&str>) -> Vec<String> {
-    static CALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
-    let called: BTreeSet<&String> = CALL
-        .captures_iter(text)
-        .filter_map(|call| call.get(1))
-        .map(|name| name.as_str())
-        .filter(|name| Some(*name) != itself)
-        .filter_map(|name| macro_ids.get(name))
-        .collect();
-    called.into_iter().cloned().collect()
+/// Finds the calls of the project's macros in a text: one search for all
+/// their names (a name followed by `(`), not a look at every word.
+struct MacroCalls<'a> {
+    ids: HashMap<&'a str, String>,
+    call: Option<Regex>,
+}
+
+impl<'a> MacroCalls<'a> {
+    fn new(project: &Project, definitions: &'a [crate::template::MacroDefinition<'_>]) -> MacroCalls<'a> {
+        let ids: HashMap<&str, String> = definitions.iter().map(|d| (d.name.as_str(), macro_id(project, &d.name))).collect();
+        // Longest first, so `cents_total(` is not read as `cents`.
+        let mut names: Vec<String> = ids.keys().map(|name| regex::escape(name)).collect();
+        names.sort_by_key(|name| std::cmp::Reverse(name.len()));
+        let call = (!names.is_empty()).then(|| Regex::new(&format!(r"\b({})\s*\(", names.join("|")))).and_then(Result::ok);
+        MacroCalls { ids, call }
+    }
+
+    /// The project macros `text` calls, by unique id, sorted; `itself` (a
+    /// macro's own name, in its definition) left out.
+    fn in_text(&self, text: &str, itself: Option<&str>) -> Vec<String> {
+        let Some(call) = &self.call else { return Vec::new() };
+        let called: BTreeSet<&String> = call
+            .captures_iter(text)
+            .filter_map(|found| found.get(1))
+            .map(|name| name.as_str())
+            .filter(|name| Some(*name) != itself)
+            .filter_map(|name| self.ids.get(name))
+            .collect();
+        called.into_iter().cloned().collect()
+    }
 }
 
 /// The text a body checksum covers: line endings and trailing whitespace
@@ -346,7 +364,12 @@ mod tests {
 
     #[test]
     fn macro_calls_are_found_by_name() {
-        let ids: HashMap<&str, String> = [("cents", "macro.p.cents".to_string()), ("other", "macro.p.other".to_string())].into_iter().collect();
-        assert_eq!(called("select {{ cents ('x') }}, other_col from t", &ids, None), vec!["macro.p.cents".to_string()]);
+        let ids: HashMap<&str, String> =
+            [("cents", "macro.p.cents".to_string()), ("other", "macro.p.other".to_string()), ("cents_total", "macro.p.cents_total".to_string())]
+                .into_iter()
+                .collect();
+        let calls = MacroCalls { ids, call: Some(Regex::new(r"\b(cents_total|cents|other)\s*\(").unwrap()) };
+        assert_eq!(calls.in_text("select {{ cents ('x') }}, other_col, xcents(1) from t", None), vec!["macro.p.cents".to_string()]);
+        assert_eq!(calls.in_text("{{ cents_total(1) }}", None), vec!["macro.p.cents_total".to_string()]);
     }
 }
