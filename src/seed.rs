@@ -1,5 +1,5 @@
 //! Seeds: reading a CSV once to check it and infer its column types as
-//! dbt-duckdb does (integers, doubles, `True`/`False` booleans, dates, ISO
+//! dbt-duckdb does (32-bit integers, doubles, `True`/`False` booleans, dates, ISO
 //! timestamps, strings), with `column_types` config taking precedence.
 
 use std::path::Path;
@@ -15,7 +15,11 @@ use crate::warehouse::sql::SeedColumn;
 enum Inferred {
     /// Only empty cells so far.
     Empty,
+    /// Whole numbers that fit 32 bits: `INTEGER`, as dbt-duckdb makes them.
     Integer,
+    /// Whole numbers beyond 32 bits, which dbt-duckdb refuses to load
+    /// (`Could not convert string "3000000000" to 'INTEGER'`): `BIGINT`.
+    BigInteger,
     Double,
     Boolean,
     Date,
@@ -26,7 +30,8 @@ enum Inferred {
 impl Inferred {
     fn sql_type(self) -> &'static str {
         match self {
-            Inferred::Integer => "BIGINT",
+            Inferred::Integer => "INTEGER",
+            Inferred::BigInteger => "BIGINT",
             Inferred::Double => "DOUBLE",
             Inferred::Boolean => "BOOLEAN",
             Inferred::Date => "DATE",
@@ -38,8 +43,8 @@ impl Inferred {
     fn of(cell: &str) -> Inferred {
         if cell.is_empty() {
             Inferred::Empty
-        } else if cell.parse::<i64>().is_ok() {
-            Inferred::Integer
+        } else if let Ok(number) = cell.parse::<i64>() {
+            if i32::try_from(number).is_ok() { Inferred::Integer } else { Inferred::BigInteger }
         } else if cell.parse::<f64>().is_ok_and(f64::is_finite) {
             Inferred::Double
         } else if matches!(cell, "True" | "False" | "true" | "false" | "TRUE" | "FALSE") {
@@ -61,7 +66,10 @@ impl Inferred {
         match (self, other) {
             (a, b) if a == b => a,
             (Inferred::Empty, b) | (b, Inferred::Empty) => b,
-            (Inferred::Integer, Inferred::Double) | (Inferred::Double, Inferred::Integer) => Inferred::Double,
+            (Inferred::Integer, Inferred::BigInteger) | (Inferred::BigInteger, Inferred::Integer) => Inferred::BigInteger,
+            (Inferred::Integer | Inferred::BigInteger, Inferred::Double) | (Inferred::Double, Inferred::Integer | Inferred::BigInteger) => {
+                Inferred::Double
+            }
             (Inferred::Date, Inferred::Timestamp) | (Inferred::Timestamp, Inferred::Date) => Inferred::Timestamp,
             _ => Inferred::Text,
         }
@@ -136,7 +144,9 @@ mod tests {
     #[test]
     fn infers_types_like_dbt_duckdb() {
         let infer = |cells: &[&str]| cells.iter().fold(Inferred::Empty, |acc, c| acc.merge(Inferred::of(c))).sql_type();
-        assert_eq!(infer(&["1", "", "42"]), "BIGINT");
+        assert_eq!(infer(&["1", "", "42", "-2147483648"]), "INTEGER");
+        assert_eq!(infer(&["1", "3000000000"]), "BIGINT");
+        assert_eq!(infer(&["3000000000", "1.5"]), "DOUBLE");
         assert_eq!(infer(&["1", "2.5"]), "DOUBLE");
         assert_eq!(infer(&["True", "False", ""]), "BOOLEAN");
         assert_eq!(infer(&["2026-11-01", "2026-11-20"]), "DATE");

@@ -299,13 +299,13 @@ fn catalog_json_has_dbt_s_shape_and_the_warehouse_s_types() {
     let catalog: Value = serde_json::from_str(&fixture.read("target/catalog.json")).expect("catalog.json");
     let orders = &catalog["nodes"]["model.shop.orders"];
     assert_eq!(orders["metadata"]["type"], "BASE TABLE");
-    assert_eq!(orders["columns"]["id"], json!({"type": "BIGINT", "index": 1, "name": "id", "comment": null}));
+    assert_eq!(orders["columns"]["id"], json!({"type": "INTEGER", "index": 1, "name": "id", "comment": null}));
     assert_eq!(orders["columns"]["name"]["type"], "VARCHAR");
     // Not built: not in the catalog.
     assert!(catalog["nodes"].get("model.shop.broken").is_none());
     assert_eq!(catalog["metadata"]["dbt_schema_version"], "https://schemas.getdbt.com/dbt/catalog/v1.json");
     // Nothing ran since: the catalog is not read again, and its types still show.
-    std::fs::write(fixture.path().join("target/catalog.json"), catalog.to_string().replace("BIGINT", "RECORDED")).expect("write");
+    std::fs::write(fixture.path().join("target/catalog.json"), catalog.to_string().replace("INTEGER", "RECORDED")).expect("write");
     let run = fixture.strata(&["docs", "generate"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(fixture.read("target/docs/index.html").contains("\"RECORDED\""));

@@ -202,7 +202,7 @@ fn seeds_infer_types_and_reject_malformed_files() {
     assert_status(&run, 0);
     assert_eq!(
         query(&fixture, "select column_name, data_type from information_schema.columns where table_name = 'people' order by ordinal_position"),
-        [["id", "BIGINT"], ["score", "DOUBLE"], ["active", "BOOLEAN"], ["born", "DATE"], ["seen_at", "TIMESTAMP"], ["name", "VARCHAR"]]
+        [["id", "INTEGER"], ["score", "DOUBLE"], ["active", "BOOLEAN"], ["born", "DATE"], ["seen_at", "TIMESTAMP"], ["name", "VARCHAR"]]
             .map(|r| r.map(str::to_string).to_vec())
     );
     assert_eq!(scalar(&fixture, "select name from main.people where id = 2"), "Lee, Bo");
