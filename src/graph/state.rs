@@ -92,8 +92,13 @@ fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprin
         // A seed that cannot be read has no checksum to compare: it is modified.
         NodeDetails::Seed { .. } => (std::fs::read(project.root.join(&node.path)).map(|bytes| sha256(&bytes)).unwrap_or_default(), None),
         NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, .. } => {
-            let relation = node.relation.as_ref().map(|r| (&r.database, &r.schema, &r.identifier));
-            let definition = json!({"source": source_name, "table": table_name, "relation": relation, "loaded_at_field": loaded_at_field, "freshness": freshness, "wait_for": wait_for});
+            // Where the YAML places it, as written: the relation it resolves to
+            // takes the target's database, which differs between CI and production.
+            let declared = project.sources.iter().find(|source| &source.name == source_name).map(|source| {
+                let identifier = source.tables.iter().find(|table| &table.name == table_name).and_then(|table| table.identifier.as_ref());
+                (&source.database, &source.schema, identifier)
+            });
+            let definition = json!({"source": source_name, "table": table_name, "declared": declared, "loaded_at_field": loaded_at_field, "freshness": freshness, "wait_for": wait_for});
             (sha256(definition.to_string().as_bytes()), None)
         }
         NodeDetails::Exposure { exposure_type, owner, depends_on, extra, .. } => {

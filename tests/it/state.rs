@@ -320,3 +320,17 @@ fn clean_removes_the_clean_targets() {
     assert_status(&refused, 2);
     assert!(refused.stderr.contains("`clean-targets` lists `../elsewhere`, which is not a folder inside the project"), "{}", refused.stderr);
 }
+
+// Production's manifest, compared from another target, finds nothing changed:
+// a source's relation takes each target's database, and is compared as declared.
+#[test]
+fn the_example_is_unmodified_against_its_own_production_manifest() {
+    let fixture = crate::example::example();
+    assert_status(&fixture.strata(&["compile", "--quiet", "--target", "prod", "--date", "2026-11-20"]), 0);
+    std::fs::create_dir_all(fixture.path().join("prod-artifacts")).expect("dir");
+    std::fs::copy(fixture.path().join("target/manifest.json"), fixture.path().join("prod-artifacts/manifest.json")).expect("copy");
+    let modified = fixture.strata(&["ls", "--select", "state:modified", "--state", "prod-artifacts"]);
+    assert_status(&modified, 0);
+    assert_eq!(modified.stdout, "", "{}", modified.stderr);
+    assert!(modified.stderr.contains("no nodes selected"), "{}", modified.stderr);
+}
