@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""Builds dbt projects with strata and with dbt-core + dbt-duckdb, side by
+side, and compares every table both produce: row count, column names and
+types, and a hash of the rows' content (order-independent).
+
+Each PROJECT is copied twice into a temporary directory and built with
+`build` by each tool (`--profiles-dir` the copy: the project's own
+profiles.yml, whose default target must be a DuckDB file). Exits 1 when a
+table differs or exists on one side only.
+
+    python3 bench/dbt_compare.py --strata target/debug/strata PROJECT [PROJECT...]
+
+dbt-core and dbt-duckdb are installed into bench/.venv when it has no `dbt`
+(`--dbt` names another). `--vars` is passed to both tools.
+"""
+
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, "bench", ".venv")
+
+
+def ensure_dbt(dbt):
+    if dbt:
+        return dbt
+    dbt = os.path.join(VENV, "bin", "dbt")
+    if not os.path.exists(dbt):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+        subprocess.run([os.path.join(VENV, "bin", "pip"), "install", "--quiet", "dbt-core~=1.11.0", "dbt-duckdb~=1.11.0"], check=True)
+    return dbt
+
+
+def build(command, cwd):
+    done = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)} failed in {cwd}:\n{done.stdout}")
+    return done.returncode
+
+
+def tables(database):
+    """{schema.table: (rows, [(column, type)], content hash)} of a DuckDB file, read with dbt's duckdb."""
+    import duckdb
+
+    connection = duckdb.connect(database, read_only=True)
+    found = {}
+    names = connection.execute(
+        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1, 2"
+    ).fetchall()
+    for schema, name in names:
+        relation = f'"{schema}"."{name}"'
+        columns = connection.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+        rows, content = connection.execute(
+            f"select count(*), coalesce(sum(hash(cast(t as varchar))), 0)::varchar from {relation} as t"
+        ).fetchone()
+        found[f"{schema}.{name}"] = (rows, columns, content)
+    connection.close()
+    return found
+
+
+def database_of(project):
+    files = [f for f in glob.glob(os.path.join(project, "**", "*.duckdb"), recursive=True) if "/dbt_packages/" not in f]
+    if len(files) != 1:
+        sys.exit(f"expected one DuckDB file under {project}, found {files}")
+    return files[0]
+
+
+def compare(project, strata, dbt, variables):
+    name = os.path.basename(os.path.normpath(project))
+    with tempfile.TemporaryDirectory() as scratch:
+        sides = {}
+        for tool in ("dbt", "strata"):
+            copy = os.path.join(scratch, tool)
+            shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*"))
+            command = [dbt, "build", "--profiles-dir", copy] if tool == "dbt" else [strata, "build", "--profiles-dir", copy, "--no-progress"]
+            if variables:
+                command += ["--vars", variables]
+            build(command, copy)
+            sides[tool] = tables(database_of(copy))
+    differences = 0
+    print(f"== {name}")
+    for table in sorted(set(sides["dbt"]) | set(sides["strata"])):
+        ours, theirs = sides["strata"].get(table), sides["dbt"].get(table)
+        if ours is None or theirs is None:
+            print(f"  {table}: only built by {'dbt' if ours is None else 'strata'}")
+            differences += 1
+            continue
+        problems = []
+        if ours[0] != theirs[0]:
+            problems.append(f"rows {ours[0]} (strata) vs {theirs[0]} (dbt)")
+        if ours[1] != theirs[1]:
+            problems.append(f"columns {ours[1]} (strata) vs {theirs[1]} (dbt)")
+        if not problems and ours[2] != theirs[2]:
+            problems.append("same rows and types, different content")
+        print(f"  {table}: {'; '.join(problems) if problems else f'same ({ours[0]} rows, {len(ours[1])} columns)'}")
+        differences += bool(problems)
+    return differences
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("projects", nargs="+")
+    parser.add_argument("--strata", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/strata/target")), "debug", "strata"))
+    parser.add_argument("--dbt")
+    parser.add_argument("--vars")
+    args = parser.parse_args()
+    dbt = ensure_dbt(args.dbt)
+    sys.path.insert(0, glob.glob(os.path.join(os.path.dirname(os.path.dirname(dbt)), "lib", "python3*", "site-packages"))[0])
+    differences = sum(compare(os.path.abspath(project), os.path.abspath(args.strata), dbt, args.vars) for project in args.projects)
+    print(f"{differences} table(s) differ" if differences else "every table is the same")
+    sys.exit(1 if differences else 0)
+
+
+if __name__ == "__main__":
+    main()
