@@ -16,7 +16,7 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::Job;
 use crate::core::relation::Relation;
 use crate::core::table::Cell;
-use crate::graph::{Node, ResourceType};
+use crate::graph::{Node, NodeDetails, ResourceType};
 use crate::options::{DiffFormat, DiffOptions};
 use crate::warehouse::Connection;
 use crate::warehouse::diff::{Compared, DiffSpec, RowDiff};
@@ -179,11 +179,10 @@ fn diff_model(
     Ok(diff)
 }
 
-/// The model's `unique_key` config: one column or a list.
+/// The `unique_key` the model is built with, as its config was read when parsing.
 fn unique_key(node: &Node) -> Vec<String> {
-    match node.config.get("unique_key") {
-        Some(Json::String(key)) => key.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect(),
-        Some(Json::Array(keys)) => keys.iter().filter_map(Json::as_str).map(str::to_string).collect(),
+    match &node.details {
+        NodeDetails::Model { config, .. } => config.unique_key.clone(),
         _ => Vec::new(),
     }
 }
