@@ -34,11 +34,12 @@ impl Policy {
     pub fn parse(warn_error: bool, options: Option<&str>) -> Result<Policy, Diagnostic> {
         let mut policy = Policy { all: warn_error, ..Policy::default() };
         let Some(text) = options.filter(|text| !text.trim().is_empty()) else { return Ok(policy) };
-        let help = "`--warn-error-options` takes `{\"error\": \"all\" | [names], \"warn\": [names]}`; the names are NoNodesForSelectionCriteria, LogTestResult, JinjaLogWarning and ProjectWarning";
+        let names = WARNINGS.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+        let help = format!("`--warn-error-options` takes `{{\"error\": \"all\" | [names], \"warn\": [names]}}`; the names are {names}");
         let value: Json =
-            serde_norway::from_str(text).map_err(|err| Diagnostic::new(format!("`--warn-error-options` is not YAML or JSON: {err}")).help(help))?;
+            serde_norway::from_str(text).map_err(|err| Diagnostic::new(format!("`--warn-error-options` is not YAML or JSON: {err}")).help(&help))?;
         let Json::Object(map) = value else {
-            return Err(Diagnostic::new(format!("`--warn-error-options` must be a mapping, not `{text}`")).help(help));
+            return Err(Diagnostic::new(format!("`--warn-error-options` must be a mapping, not `{text}`")).help(&help));
         };
         for (key, value) in map {
             let names: Vec<String> = match &value {
@@ -46,14 +47,14 @@ impl Policy {
                 Json::Array(items) => items.iter().map(|item| item.as_str().map(str::to_string).unwrap_or_else(|| item.to_string())).collect(),
                 other => {
                     return Err(
-                        Diagnostic::new(format!("`--warn-error-options`: `{key}` must be `all` or a list of names, not `{other}`")).help(help)
+                        Diagnostic::new(format!("`--warn-error-options`: `{key}` must be `all` or a list of names, not `{other}`")).help(&help)
                     );
                 }
             };
             for name in &names {
                 let all = matches!(name.as_str(), "all" | "*");
                 if !all && !WARNINGS.iter().any(|(known, _)| known == name) {
-                    return Err(Diagnostic::new(format!("`--warn-error-options` names `{name}`, which is not a warning strata gives")).help(help));
+                    return Err(Diagnostic::new(format!("`--warn-error-options` names `{name}`, which is not a warning strata gives")).help(&help));
                 }
             }
             match key.as_str() {
@@ -68,7 +69,7 @@ impl Policy {
                 }
                 "warn" | "exclude" => policy.warn.extend(names),
                 "silence" => {}
-                other => return Err(Diagnostic::new(format!("`--warn-error-options` has the key `{other}`; use `error` and `warn`")).help(help)),
+                other => return Err(Diagnostic::new(format!("`--warn-error-options` has the key `{other}`; use `error` and `warn`")).help(&help)),
             }
         }
         Ok(policy)

@@ -140,7 +140,7 @@ impl Deferral {
         }
         let exists = |index: usize| graph.nodes[index].relation.as_ref().is_some_and(|r| existing.contains_key(&RelationKey::of(r)));
         let candidates: BTreeSet<usize> = candidates.into_iter().collect();
-        Ok(crate::graph::state::deferred(graph, state, |index, _| candidates.contains(&index) && (self.favor_state || !exists(index))))
+        Ok(crate::graph::state::deferred(graph, state, |index| candidates.contains(&index) && (self.favor_state || !exists(index))))
     }
 }
 

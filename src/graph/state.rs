@@ -305,12 +305,12 @@ impl State {
 
 /// `graph` with each node `defer` picks reading the relation `state` recorded
 /// for it instead of its own: `--defer`.
-pub fn deferred(graph: &Graph, state: &State, defer: impl Fn(usize, &Relation) -> bool) -> Graph {
+pub fn deferred(graph: &Graph, state: &State, defer: impl Fn(usize) -> bool) -> Graph {
     let mut graph = graph.clone();
     for (index, node) in graph.nodes.iter_mut().enumerate() {
         if let Some(relation) = state.relation(node)
             && Some(&relation) != node.relation.as_ref()
-            && defer(index, &relation)
+            && defer(index)
         {
             node.relation = Some(relation);
         }
