@@ -435,10 +435,15 @@ impl Run<'_> {
             let templates = date_graph.templates();
             let graph = &date_graph.parsed().graph;
             // `--defer`: what the invocation does not build, and this target lacks, is read from the state's relations.
-            let running: BTreeSet<usize> = plan.iter().flat_map(|phase| &phase.nodes).filter_map(|id| graph.by_id.get(id).copied()).collect();
-            let state = self.session.state(&self.args.selection)?;
-            let deferred = crate::commands::deferred_graph(graph, self.args.deferral, state, &running, Some(setup.as_mut()))?;
-            let graph = &*deferred;
+            let deferred = match self.args.deferral.enabled() {
+                true => {
+                    let running: BTreeSet<usize> = plan.iter().flat_map(|phase| &phase.nodes).filter_map(|id| graph.by_id.get(id).copied()).collect();
+                    let state = self.session.state(&self.args.selection)?;
+                    Some(crate::commands::deferred_graph(graph, self.args.deferral, state, &running, Some(setup.as_mut()))?)
+                }
+                false => None,
+            };
+            let graph = deferred.as_deref().unwrap_or(graph);
             let nodes: BTreeSet<usize> = phase.nodes.iter().filter_map(|id| graph.by_id.get(id).copied()).collect();
             let tasks = execute::plan(graph, &nodes, self.which == Which::Build);
             let compiler = Compiler::new(&self.session.project, templates, graph).with_empty_inputs(self.args.empty);
