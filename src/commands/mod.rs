@@ -121,7 +121,7 @@ impl Deferral {
     /// it (with `--favor-state`, whether or not it has it). `connection` asks
     /// the target what it has; without one, nothing exists.
     pub fn apply(self, graph: &Graph, running: &BTreeSet<usize>, state: &State, connection: Option<&mut dyn Connection>) -> Result<Graph, Failure> {
-        let candidates: Vec<usize> = (0..graph.nodes.len())
+        let candidates: BTreeSet<usize> = (0..graph.nodes.len())
             .filter(|index| !running.contains(index))
             .filter(|&index| {
                 matches!(graph.nodes[index].resource_type, ResourceType::Model | ResourceType::Seed) && graph.nodes[index].in_warehouse()
@@ -135,11 +135,10 @@ impl Deferral {
                 .map(|relation| (relation.database.clone(), relation.schema.clone().unwrap_or_default()))
                 .collect();
             existing = connection
-                .list_relations(&schemas.into_iter().collect::<Vec<_>>())
+                .list_relations(&Vec::from_iter(schemas))
                 .map_err(|err| Diagnostic::new(format!("`--defer`: could not list the target's tables: {err}")))?;
         }
         let exists = |index: usize| graph.nodes[index].relation.as_ref().is_some_and(|r| existing.contains_key(&RelationKey::of(r)));
-        let candidates: BTreeSet<usize> = candidates.into_iter().collect();
         Ok(crate::graph::state::deferred(graph, state, |index| candidates.contains(&index) && (self.favor_state || !exists(index))))
     }
 }
@@ -153,17 +152,9 @@ pub fn deferred_graph<'g>(
     running: &BTreeSet<usize>,
     connection: Option<&mut dyn Connection>,
 ) -> Result<std::borrow::Cow<'g, Graph>, Failure> {
-    match state_to_defer_to(deferral, state)? {
-        Some(state) => Ok(std::borrow::Cow::Owned(deferral.apply(graph, running, state, connection)?)),
-        None => Ok(std::borrow::Cow::Borrowed(graph)),
-    }
-}
-
-/// The state `--defer` reads, when it was asked for; the error that there is none.
-pub fn state_to_defer_to(deferral: Deferral, state: Option<&State>) -> Result<Option<&State>, Failure> {
     match (deferral.enabled(), state) {
-        (false, _) => Ok(None),
-        (true, Some(state)) => Ok(Some(state)),
+        (false, _) => Ok(std::borrow::Cow::Borrowed(graph)),
+        (true, Some(state)) => Ok(std::borrow::Cow::Owned(deferral.apply(graph, running, state, connection)?)),
         (true, None) => Err(Diagnostic::new("`--defer` reads the relations of another invocation, but no `--state` was given")
             .help("add `--state DIR`, the `target/` directory of that invocation (for example the last production run's artifacts)")
             .into()),
