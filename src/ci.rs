@@ -98,11 +98,8 @@ pub fn annotate_diagnostics(diagnostics: &[Diagnostic]) {
 /// else at its file.
 pub fn node_annotation(node: &Node, outcome: &Outcome, date: Option<&str>) -> Option<String> {
     static ARROW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"-->\s+(\S+?):(\d+)(?::(\d+))?\s*$").unwrap_or_else(|_| unreachable!()));
-    let level = match outcome.status {
-        Status::Error | Status::Fail => "error",
-        Status::Warn => "warning",
-        _ => return None,
-    };
+    let kind = outcome.status.heading()?;
+    let level = if outcome.status == Status::Warn { "warning" } else { "error" };
     let located = outcome.message.lines().find_map(|line| ARROW.captures(line));
     let (file, line, column) = match &located {
         Some(found) => (
@@ -117,11 +114,6 @@ pub fn node_annotation(node: &Node, outcome: &Outcome, date: Option<&str>) -> Op
     };
     let on = date.map(|d| format!(" on {d}")).unwrap_or_default();
     // The words of the run's summary: `failure in test x on 2026-11-20`.
-    let kind = match outcome.status {
-        Status::Fail => "failure in",
-        Status::Warn => "warning in",
-        _ => "error in",
-    };
     let title = format!("{kind} {} {}{on}", node.resource_type.name(), node.display_name());
     let message = if outcome.message.trim().is_empty() { title.clone() } else { outcome.message.clone() };
     Some(annotation(level, Some(&file), line, column, &title, &message))

@@ -139,15 +139,8 @@ impl Reporter {
         text.push_str(&counts(outcomes));
         text.push('\n');
         for ((node, outcome), date) in nodes.iter().zip(outcomes).zip(dates.iter().chain(std::iter::repeat(&None))) {
-            if !matches!(outcome.status, Status::Error | Status::Fail | Status::Warn) {
-                continue;
-            }
+            let Some(kind) = outcome.status.heading() else { continue };
             let on = date.as_ref().map(|d| format!(" on {d}")).unwrap_or_default();
-            let kind = match outcome.status {
-                Status::Warn => "warning in",
-                Status::Fail => "failure in",
-                _ => "error in",
-            };
             text.push_str(&format!("\n{kind} {} `{}`{on} ({})\n", node.resource_type.name(), node.display_name(), node.path.display()));
             for line in outcome.message.lines() {
                 if line.trim().is_empty() {

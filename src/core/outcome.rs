@@ -30,6 +30,17 @@ impl Status {
         }
     }
 
+    /// How the run's summary heads a node that ended so: `failure in` test x;
+    /// `None` for a node it does not list.
+    pub fn heading(self) -> Option<&'static str> {
+        match self {
+            Status::Warn => Some("warning in"),
+            Status::Fail => Some("failure in"),
+            Status::Error => Some("error in"),
+            Status::Success | Status::Pass | Status::Skipped => None,
+        }
+    }
+
     /// Whether descendants must be skipped.
     pub fn is_failure(self) -> bool {
         matches!(self, Status::Fail | Status::Error)
