@@ -3,8 +3,8 @@
 side, and compares every table both produce: row count, column names and
 types, and a hash of the rows' content (order-independent).
 
-Each PROJECT is copied twice into a temporary directory and built with
-`build` by each tool (`--profiles-dir` the copy: the project's own
+Each PROJECT is copied twice into a temporary directory, its packages
+installed with `deps` when it declares any, and built with `build` by each tool (`--profiles-dir` the copy: the project's own
 profiles.yml, whose default target must be a DuckDB file). Exits 1 when a
 table differs or exists on one side only.
 
@@ -50,7 +50,7 @@ def tables(database):
     connection = duckdb.connect(database, read_only=True)
     found = {}
     names = connection.execute(
-        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' order by 1, 2"
+        "select table_schema, table_name from information_schema.tables where table_type in ('BASE TABLE', 'VIEW') order by 1, 2"
     ).fetchall()
     for schema, name in names:
         relation = f'"{schema}"."{name}"'
@@ -80,6 +80,8 @@ def compare(project, strata, dbt, variables):
         for tool in ("dbt", "strata"):
             copy = os.path.join(scratch, tool)
             shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*"))
+            if any(os.path.exists(os.path.join(copy, f)) for f in ("packages.yml", "dependencies.yml")):
+                build([dbt, "deps", "--profiles-dir", copy] if tool == "dbt" else [strata, "deps"], copy)
             command = [dbt, "build", "--profiles-dir", copy] if tool == "dbt" else [strata, "build", "--profiles-dir", copy, "--no-progress"]
             if variables:
                 command += ["--vars", variables]

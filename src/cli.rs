@@ -66,6 +66,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Remove the `clean-targets` of `dbt_project.yml` (by default `target/`)
     Clean(ProjectOnlyArgs),
+    /// Install the packages of `packages.yml` as `package-lock.yml` pins them (resolving and writing the lock first when it is missing or stale)
+    Deps(DepsArgs),
 }
 
 impl Cli {
@@ -80,6 +82,7 @@ impl Cli {
             Command::Show(args) => &args.project.project_dir,
             Command::Retry(args) => &args.project.project_dir,
             Command::Debug(args) | Command::Clean(args) => &args.project.project_dir,
+            Command::Deps(args) => &args.project.project_dir,
             Command::Graph(args) => &args.project.project_dir,
             Command::Diff(args) => &args.project.project_dir,
             Command::Export(args) => &args.project.project_dir,
@@ -397,6 +400,18 @@ pub struct ExportArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub date: DateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DepsArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Resolve every package again (the newest versions the ranges allow) and rewrite the lock
+    #[arg(long)]
+    pub upgrade: bool,
+    /// Write `package-lock.yml` without installing anything
+    #[arg(long)]
+    pub lock: bool,
 }
 
 #[derive(Debug, Args)]

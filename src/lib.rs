@@ -74,6 +74,9 @@ fn command(cli: &Cli) -> Result<i32, commands::Failure> {
         Command::Debug(args) => commands::debug::debug(&args.project.options()),
         Command::Diff(args) => commands::diff::diff(&args.options()),
         Command::Clean(args) => commands::clean::clean(&args.project.options()),
+        Command::Deps(args) => {
+            commands::deps::deps(&args.project.options(), commands::deps::DepsOptions { upgrade: args.upgrade, lock_only: args.lock })
+        }
         Command::Graph(args) => commands::graph::graph(&args.options()),
         Command::Export(args) => commands::export::export(&args.options()),
         Command::Docs(cli::DocsCommand::Generate(args)) => docs::generate(&args.options()),

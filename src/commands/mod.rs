@@ -5,6 +5,7 @@
 pub mod clean;
 pub mod compile;
 pub mod debug;
+pub mod deps;
 pub mod diff;
 pub mod dry_run;
 pub mod export;

@@ -394,6 +394,7 @@ impl Run<'_> {
     /// Opens the warehouse, runs every phase, and closes it again, whatever the phases did.
     fn plan(&self, plan: &[Phase], record: &mut Record, open: OpenWarehouse<'_>) -> Result<Ended, Failure> {
         let warehouse = open(&self.session.project)?;
+        self.session.templates.globals.introspection.use_warehouse(&warehouse);
         let cancelled = cancelled_flag(&warehouse);
         let mut refresher = None;
         let ended = self.phases(plan, record, &warehouse, &cancelled, &mut refresher);

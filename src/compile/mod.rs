@@ -175,8 +175,7 @@ impl<'a> Compiler<'a> {
 
     fn render_file(&self, path: &Path, text: &str, scope: &mut Scope) -> Result<String, Diagnostic> {
         let name = path.to_string_lossy();
-        let template = self.templates.template(&name, text).map_err(|err| self.templates.diagnostic(&err, Some((&name, text))))?;
-        self.templates.render(&template, scope).map_err(|err| self.templates.diagnostic(&err, Some((&name, text))))
+        self.templates.render_template(&name, text, scope).map_err(|err| self.templates.diagnostic(&err, Some((&name, text))))
     }
 
     /// Calls the test's macro (`test_not_null`, ...) with the tested relation and
@@ -233,15 +232,14 @@ impl<'a> Compiler<'a> {
             };
             kwargs.push((key.clone(), value));
         }
-        let macro_name = format!("test_{test_name}");
-        if !self.templates.globals.macros.contains_key(&macro_name) {
+        let Some(test_macro) = self.templates.globals.find_test(test.namespace.as_deref(), &test_name) else {
             return Err(Diagnostic::new(format!("data test `{test_name}` on `{}` has no definition", tested.map(|n| n.name.as_str()).unwrap_or_default()))
                 .at(Location::of_text(&node.path, &std::fs::read_to_string(self.project.absolute(&node.path)).unwrap_or_default(), &test_name))
                 .help(format!("define it with `{{% test {test_name}(model, column_name) %}}` in a file under `macros/`, or use not_null, unique, accepted_values or relationships")));
-        }
+        };
         let args = [Value::from(Kwargs::from_iter(kwargs))];
         self.templates
-            .call_macro(&macro_name, &args, scope)
+            .call(&test_macro, &args, scope)
             .map(|value| value.to_string().trim().to_string())
             .map_err(|err| self.templates.diagnostic(&err, None).note(format!("while compiling test `{}`", node.name)))
     }

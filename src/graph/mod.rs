@@ -120,6 +120,8 @@ pub struct Column {
 pub struct TestDetails {
     /// The generic test's name (`not_null`), or `None` for a singular test.
     pub test_name: Option<String>,
+    /// The package a generic test is named with (`dbt_utils` of `dbt_utils.expression_is_true`).
+    pub namespace: Option<String>,
     /// The node the test is attached to (its unique id).
     pub attached_to: Option<String>,
     pub column_name: Option<String>,

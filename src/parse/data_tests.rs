@@ -53,7 +53,7 @@ pub(super) fn collect_tests(
         if let Some(Json::Object(nested)) = args.remove("arguments") {
             args.extend(nested);
         }
-        let mut test_config = config::from_tree(&project.tests_config, &[project.name.clone(), test_name.clone()]);
+        let mut test_config = project.tree_config(ConfigSection::Tests, &[props.package.clone(), test_name.clone()]);
         if let Some(Json::Object(entry_config)) = args.remove("config") {
             config::merge(&mut test_config, &entry_config);
         }
@@ -90,10 +90,10 @@ pub(super) fn collect_tests(
             }
         }
         let name = generic_test_name(&format!("{name_prefix}{short_name}"), target_name, column, &args);
-        let mut unique_id = format!("test.{}.{}", project.name, name);
+        let mut unique_id = format!("test.{}.{}", props.package, name);
         let mut suffix = 2;
         while tests.ids.contains(&unique_id) {
-            unique_id = format!("test.{}.{}_{}", project.name, name, suffix);
+            unique_id = format!("test.{}.{}_{}", props.package, name, suffix);
             suffix += 1;
         }
         tests.ids.insert(unique_id.clone());
@@ -101,12 +101,15 @@ pub(super) fn collect_tests(
             name: unique_id.rsplit('.').next().unwrap_or(&name).to_string(),
             unique_id,
             resource_type: ResourceType::Test,
-            package: project.name.clone(),
+            package: props.package.clone(),
             path: props.file.clone(),
             fqn: {
                 // `[project, folders of the properties file.., test name]`, as dbt.
-                let mut fqn = vec![project.name.clone()];
-                let folders = props.file.parent().map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
+                let mut fqn = vec![props.package.clone()];
+                let folders = project
+                    .project_relative(&props.package, &props.file)
+                    .parent()
+                    .map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
                 fqn.extend(folders.unwrap_or_default());
                 fqn.push(name.clone());
                 fqn
@@ -116,6 +119,7 @@ pub(super) fn collect_tests(
             relation: None,
             details: NodeDetails::Test(TestDetails {
                 test_name: Some(short_name),
+                namespace: test_name.rsplit_once('.').map(|(namespace, _)| namespace.to_string()),
                 attached_to: Some(target.to_string()),
                 column_name: column.map(str::to_string),
                 kwargs: args,

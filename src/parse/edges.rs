@@ -70,20 +70,30 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
         }
         for call in refs.iter() {
             let needle = || format!("'{}'", call.name);
-            if let Some(package) = &call.package
-                && package != &project.name
-            {
-                errors.push(
-                    Diagnostic::new(format!(
-                        "{} `{}` refers to `ref('{package}', '{}')`, but package `{package}` is not installed",
-                        node.resource_type.name(),
-                        node.name,
-                        call.name
-                    ))
-                    .at(locate(node, &needle()))
-                    .help(format!("this project is `{}`; packages are not supported yet", project.name)),
-                );
-                continue;
+            if let Some(package) = &call.package {
+                let installed = project.knows_package(package);
+                let wrong_package = refable.get(call.name.as_str()).is_some_and(|&parent| graph.nodes[parent].package != *package);
+                if !installed || wrong_package {
+                    let (problem, help) = if installed {
+                        (format!("`{}` is not a model or seed of `{package}`", call.name), format!("write `ref('{}')`", call.name))
+                    } else {
+                        (
+                            format!("package `{package}` is not installed"),
+                            format!("add it to `packages.yml` and run `strata deps`; this project is `{}`", project.name),
+                        )
+                    };
+                    errors.push(
+                        Diagnostic::new(format!(
+                            "{} `{}` refers to `ref('{package}', '{}')`, but {problem}",
+                            node.resource_type.name(),
+                            node.name,
+                            call.name
+                        ))
+                        .at(locate(node, &needle()))
+                        .help(help),
+                    );
+                    continue;
+                }
             }
             match refable.get(call.name.as_str()) {
                 Some(&parent) => edges.push(Edge { parent, child: index, written: Some(call.name.clone()) }),

@@ -23,7 +23,7 @@ use crate::core::relation::Relation;
 use crate::graph::model_config::{ConfigError, ModelConfig};
 use crate::graph::test_config::TestConfig;
 use crate::graph::{Column, Edge, Graph, Node, NodeDetails, ResourceType, TestDetails};
-use crate::project::config::{self, ConfigExt, ConfigMap};
+use crate::project::config::{self, ConfigExt, ConfigMap, ConfigSection};
 use crate::project::properties::{ColumnProperties, ModelProperties};
 use crate::project::{ModelFile, Project};
 use crate::template::scope::parse_ref_string;
@@ -66,7 +66,8 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes));
 
     // Models: render each once, in parallel.
-    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, project.models.iter().map(|m| m.folders.as_slice()));
+    let root_models = project.models.iter().filter(|m| m.package == project.name);
+    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, root_models.map(|m| m.folders.as_slice()));
     // Each yields its node, and the error of naming its relation, if any.
     type Rendered = Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>;
     let rendered: Vec<Rendered> = project
@@ -75,7 +76,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         .enumerate()
         .map(|(file, model)| {
             let props = properties.get(model.name.as_str());
-            let mut base = tree_configs.get(&model.folders, &model.name);
+            let mut base = if model.package == project.name {
+                tree_configs.get(&model.folders, &model.name)
+            } else {
+                project.tree_config(ConfigSection::Models, &fqn(model))
+            };
             if let Some(props) = props {
                 config::merge(&mut base, &props.config);
             }
@@ -124,21 +129,22 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     // Generic data tests declared in properties files.
     let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
     for props in &project.model_properties {
-        let target = format!("model.{}.{}", project.name, props.name);
+        let target = format!("model.{}.{}", props.package, props.name);
         collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
     }
     for props in &project.seed_properties {
-        let target = format!("seed.{}.{}", project.name, props.name);
+        let target = format!("seed.{}.{}", props.package, props.name);
         collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
     }
     for source in &project.sources {
         for table in &source.tables {
-            let target = format!("source.{}.{}.{}", project.name, source.name, table.name);
+            let target = format!("source.{}.{}.{}", source.package, source.name, table.name);
             let as_model = ModelProperties {
                 name: table.name.clone(),
                 columns: table.columns.clone(),
                 tests: table.tests.clone(),
                 file: source.file.clone(),
+                package: source.package.clone(),
                 ..Default::default()
             };
             // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
@@ -215,7 +221,6 @@ fn render_for_parse(
     base: ConfigMap,
 ) -> Result<RenderedModel, Diagnostic> {
     let name = path.to_string_lossy();
-    let template = templates.template(&name, text).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
     let model_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut scope = Scope::new(node, Mode::Parse, base);
     scope.this = Some(Relation::new(
@@ -225,7 +230,7 @@ fn render_for_parse(
         templates.globals.quote(),
     ));
     scope.resolver = Some(sources.clone());
-    let sql = templates.render(&template, &mut scope).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
+    let sql = templates.render_template(&name, text, &mut scope).map_err(|err| templates.diagnostic(&err, Some((&name, text))))?;
     let sql = scope.exact.then_some(sql);
     Ok(RenderedModel { config: scope.merged_config(), refs: scope.refs, sources: scope.sources, sql })
 }
@@ -306,10 +311,10 @@ fn seed_nodes(
     errors: &mut Diagnostics,
 ) {
     for seed in &project.seeds {
-        let mut fqn = vec![project.name.clone()];
+        let mut fqn = vec![seed.package.clone()];
         fqn.extend(seed.folders.iter().cloned());
         fqn.push(seed.name.clone());
-        let mut config = config::from_tree(&project.seeds_config, &fqn);
+        let mut config = project.tree_config(ConfigSection::Seeds, &fqn);
         let props = seed_properties.get(seed.name.as_str());
         if let Some(props) = props {
             config::merge(&mut config, &props.config);
@@ -318,10 +323,10 @@ fn seed_nodes(
             continue;
         }
         let mut node = Node {
-            unique_id: format!("seed.{}.{}", project.name, seed.name),
+            unique_id: format!("seed.{}.{}", seed.package, seed.name),
             resource_type: ResourceType::Seed,
             name: seed.name.clone(),
-            package: project.name.clone(),
+            package: seed.package.clone(),
             path: seed.path.clone(),
             fqn,
             config,
@@ -347,10 +352,10 @@ fn singular_test_nodes(
         .singular_tests
         .par_iter()
         .map(|test| {
-            let mut fqn = vec![project.name.clone()];
+            let mut fqn = vec![test.package.clone()];
             fqn.extend(test.folders.iter().cloned());
             fqn.push(test.name.clone());
-            let base = config::from_tree(&project.tests_config, &fqn);
+            let base = project.tree_config(ConfigSection::Tests, &fqn);
             render_for_parse(templates, sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
         })
         .collect();
@@ -361,10 +366,10 @@ fn singular_test_nodes(
                     errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
                 }
                 Ok(typed) => nodes.push(Node {
-                    unique_id: format!("test.{}.{}", project.name, test.name),
+                    unique_id: format!("test.{}.{}", test.package, test.name),
                     resource_type: ResourceType::Test,
                     name: test.name.clone(),
-                    package: project.name.clone(),
+                    package: test.package.clone(),
                     path: test.file.path.clone(),
                     fqn,
                     config: rendered.config,
@@ -372,6 +377,7 @@ fn singular_test_nodes(
                     relation: None,
                     details: NodeDetails::Test(TestDetails {
                         test_name: None,
+                        namespace: None,
                         attached_to: None,
                         column_name: None,
                         kwargs: Default::default(),
@@ -406,12 +412,12 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
             );
         }
         nodes.push(Node {
-            unique_id: format!("exposure.{}.{}", project.name, exposure.name),
+            unique_id: format!("exposure.{}.{}", exposure.package, exposure.name),
             resource_type: ResourceType::Exposure,
             name: exposure.name.clone(),
-            package: project.name.clone(),
+            package: exposure.package.clone(),
             path: exposure.file.clone(),
-            fqn: vec![project.name.clone(), exposure.name.clone()],
+            fqn: vec![exposure.package.clone(), exposure.name.clone()],
             config: exposure.config.clone(),
             description: exposure.description.clone().unwrap_or_default(),
             relation: None,

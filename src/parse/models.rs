@@ -24,12 +24,12 @@ pub(super) fn model_node(
         }
     };
     let mut node = Node {
-        unique_id: format!("model.{}.{}", project.name, model.name),
+        unique_id: format!("model.{}.{}", model.package, model.name),
         resource_type: ResourceType::Model,
         name: model.name.clone(),
-        package: project.name.clone(),
+        package: model.package.clone(),
         path: model.file.path.clone(),
-        fqn: fqn(project, model),
+        fqn: fqn(model),
         description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
         relation: None,
         details: NodeDetails::Model {
@@ -57,9 +57,9 @@ pub(super) fn model_node(
     (node, error)
 }
 
-pub(super) fn fqn(project: &Project, model: &ModelFile) -> Vec<String> {
+pub(super) fn fqn(model: &ModelFile) -> Vec<String> {
     let mut fqn = Vec::with_capacity(model.folders.len() + 2);
-    fqn.push(project.name.clone());
+    fqn.push(model.package.clone());
     fqn.extend(model.folders.iter().cloned());
     fqn.push(model.name.clone());
     fqn

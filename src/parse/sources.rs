@@ -34,12 +34,12 @@ pub(super) fn build_source_nodes(project: &Project, templates: &Templates, error
             let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
             let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
             nodes.push(Node {
-                unique_id: format!("source.{}.{}.{}", project.name, source.name, table.name),
+                unique_id: format!("source.{}.{}.{}", source.package, source.name, table.name),
                 resource_type: ResourceType::Source,
                 name: table.name.clone(),
-                package: project.name.clone(),
+                package: source.package.clone(),
                 path: source.file.clone(),
-                fqn: vec![project.name.clone(), source.name.clone(), table.name.clone()],
+                fqn: vec![source.package.clone(), source.name.clone(), table.name.clone()],
                 config: source_config.clone(),
                 description: table.description.clone().or_else(|| source.description.clone()).unwrap_or_default(),
                 relation: Some(Relation::new(database, schema, identifier, quote)),

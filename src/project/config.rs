@@ -107,6 +107,14 @@ fn as_list(value: &Json) -> Vec<Json> {
     }
 }
 
+/// Which tree of `dbt_project.yml` configures a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSection {
+    Models,
+    Seeds,
+    Tests,
+}
+
 /// The config that the `models:` (or `seeds:`) tree gives a node whose fqn is
 /// `[project, folder.., name]`.
 pub fn from_tree(tree: &Json, fqn: &[String]) -> ConfigMap {

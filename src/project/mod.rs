@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod notifications;
+pub mod packages;
 pub mod profile;
 pub mod properties;
 pub mod yaml;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
+use config::{ConfigMap, ConfigSection};
 pub use profile::{Target, TargetKind};
 use properties::{ExposureProperties, ModelProperties, PropertiesFile, SourceProperties};
 
@@ -56,6 +58,19 @@ struct ProjectFile {
     on_run_end: OneOrMany,
     #[serde(default)]
     notifications: Json,
+    /// Where `strata deps` installs packages, and where they load from.
+    #[serde(default = "default_packages_install_path", rename = "packages-install-path")]
+    packages_install_path: String,
+    /// `dispatch: [{macro_namespace: dbt_utils, search_order: [...]}]`.
+    #[serde(default)]
+    dispatch: Vec<DispatchConfig>,
+}
+
+/// Where `adapter.dispatch('name', macro_namespace)` looks, in order.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DispatchConfig {
+    pub macro_namespace: String,
+    pub search_order: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +110,9 @@ fn default_docs_paths() -> Vec<String> {
 fn default_target_path() -> String {
     "target".into()
 }
+fn default_packages_install_path() -> String {
+    "dbt_packages".into()
+}
 
 /// A file of the project: its path relative to the project root and its text.
 #[derive(Debug, Clone)]
@@ -110,6 +128,8 @@ pub struct ModelFile {
     pub file: SourceFile,
     /// Folders between the model path and the file (`["marketing"]`).
     pub folders: Vec<String>,
+    /// The project or package the file belongs to.
+    pub package: String,
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +137,29 @@ pub struct SeedFile {
     pub name: String,
     pub path: PathBuf,
     pub folders: Vec<String>,
+    pub package: String,
+}
+
+/// An installed package: a dbt project under `packages-install-path`, whose
+/// models, seeds, tests and sources join the root project's, and whose macros
+/// are reachable as `<name>.<macro>`.
+#[derive(Debug)]
+pub struct Package {
+    pub name: String,
+    /// Its folder, relative to the root project.
+    pub path: PathBuf,
+    /// The configs of its own `dbt_project.yml`, under the root project's.
+    pub models_config: Json,
+    pub seeds_config: Json,
+    pub tests_config: Json,
+    pub macros: Vec<SourceFile>,
+}
+
+/// What `strata deps` needs of a project.
+#[derive(Debug)]
+pub struct Identity {
+    pub name: String,
+    pub packages_install_path: PathBuf,
 }
 
 /// A loaded project, ready to be rendered.
@@ -145,6 +188,11 @@ pub struct Project {
     pub target: Target,
     /// The webhooks of `notifications:`, the project's then the target's.
     pub notifications: Vec<notifications::Webhook>,
+    /// The installed packages, by folder name.
+    pub packages: Vec<Package>,
+    /// `packages-install-path`, relative to the root.
+    pub packages_install_path: PathBuf,
+    pub dispatch: Vec<DispatchConfig>,
 }
 
 /// What the command line says about where the project is and how to run it.
@@ -179,6 +227,13 @@ impl Project {
         Ok(root.join(read_project_file(root)?.0.target_path))
     }
 
+    /// The project at `root`'s name and where its packages are installed,
+    /// read from `dbt_project.yml` alone.
+    pub fn identity(root: &Path) -> Result<Identity, Diagnostics> {
+        let file = read_project_file(root)?.0;
+        Ok(Identity { name: file.name, packages_install_path: PathBuf::from(file.packages_install_path) })
+    }
+
     /// What `strata clean` removes in the project at `root`: `clean-targets`
     /// of `dbt_project.yml`, else the target path, as written there.
     pub fn clean_targets(root: &Path) -> Result<Vec<String>, Diagnostics> {
@@ -197,16 +252,17 @@ impl Project {
                 .into());
         };
 
+        let install_path = PathBuf::from(&file.packages_install_path);
+        let mut diagnostics = Diagnostics::default();
+        let installed = installed_packages(&root, &install_path, &mut diagnostics);
+        packages::check_installed(&root, &install_path, installed.len())?;
+
+        // Vars: each package's own as defaults, then the root project's, then `--vars`.
         let mut vars = serde_json::Map::new();
-        for (key, value) in &file.vars {
-            // `vars: {my_project: {...}}` scopes vars to a project; ours are global.
-            match value {
-                Json::Object(scoped) if key == &file.name => vars.extend(scoped.clone()),
-                _ => {
-                    vars.insert(key.clone(), value.clone());
-                }
-            }
+        for (_, package_file) in &installed {
+            scoped_vars(&package_file.vars, &package_file.name, &mut vars);
         }
+        scoped_vars(&file.vars, &file.name, &mut vars);
         if let Some(text) = &options.vars {
             vars.extend(parse_cli_vars(text)?);
         }
@@ -218,59 +274,45 @@ impl Project {
             notifications.extend(notifications::parse(value, &target.file, &|key| target.locate(key))?);
         }
 
-        let mut diagnostics = Diagnostics::default();
-        let model_files = read_files(&root, &file.model_paths, &["sql", "yml", "yaml", "md"], &mut diagnostics);
-        let mut models = Vec::with_capacity(model_files.len());
-        let mut properties_files = Vec::new();
-        let mut docs_files = Vec::new();
-        for (folders, source_file) in model_files {
-            match source_file.path.extension().and_then(|e| e.to_str()) {
-                Some("sql") => models.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders }),
-                Some("md") => docs_files.push(source_file),
-                _ => properties_files.push(source_file),
-            }
-        }
-        for (_, source_file) in read_files(&root, &file.docs_paths, &["md"], &mut diagnostics) {
-            docs_files.push(source_file);
-        }
-        let mut macros: Vec<SourceFile> = read_files(&root, &file.macro_paths, &["sql"], &mut diagnostics).into_iter().map(|(_, f)| f).collect();
-        let mut singular_tests = Vec::new();
-        for (folders, source_file) in read_files(&root, &file.test_paths, &["sql", "yml", "yaml"], &mut diagnostics) {
-            let is_yaml = source_file.path.extension().is_some_and(|e| e != "sql");
-            if is_yaml {
-                properties_files.push(source_file);
-            } else if folders.first().is_some_and(|f| f == "generic") {
-                // `tests/generic/*.sql` hold `{% test %}` blocks, as in dbt.
-                macros.push(source_file);
-            } else {
-                singular_tests.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders });
-            }
-        }
-        let seeds = list_files(&root, &file.seed_paths, &["csv"])
-            .into_iter()
-            .map(|(folders, path)| SeedFile { name: file_stem(&path), path, folders })
-            .collect();
-        for (_, source_file) in read_files(&root, &file.seed_paths, &["yml", "yaml"], &mut diagnostics) {
-            properties_files.push(source_file);
+        let mut files = read_project_files(&root, Path::new(""), &file, &mut diagnostics);
+        let mut package_list = Vec::with_capacity(installed.len());
+        for (path, package_file) in installed {
+            let package_files = read_project_files(&root, &path, &package_file, &mut diagnostics);
+            files.models.extend(package_files.models);
+            files.seeds.extend(package_files.seeds);
+            files.singular_tests.extend(package_files.singular_tests);
+            files.properties.extend(package_files.properties);
+            files.docs.extend(package_files.docs);
+            package_list.push(Package {
+                name: package_file.name,
+                path,
+                models_config: package_file.models,
+                seeds_config: package_file.seeds,
+                tests_config: package_file.tests,
+                macros: package_files.macros,
+            });
         }
 
-        let parsed: Vec<Result<PropertiesFile, Diagnostic>> =
-            properties_files.par_iter().map(|f| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default)).collect();
+        let parsed: Vec<Result<PropertiesFile, Diagnostic>> = files
+            .properties
+            .par_iter()
+            .map(|(_, f)| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default))
+            .collect();
         let (mut model_properties, mut seed_properties, mut sources, mut exposures) = (vec![], vec![], vec![], vec![]);
-        for (source_file, result) in properties_files.iter().zip(parsed) {
+        for ((package, source_file), result) in files.properties.iter().zip(parsed) {
             match result {
                 Ok(mut properties) => {
-                    for m in &mut properties.models {
-                        m.file = source_file.path.clone()
-                    }
-                    for m in &mut properties.seeds {
-                        m.file = source_file.path.clone()
+                    for m in properties.models.iter_mut().chain(&mut properties.seeds) {
+                        m.file = source_file.path.clone();
+                        m.package = package.clone();
                     }
                     for s in &mut properties.sources {
-                        s.file = source_file.path.clone()
+                        s.file = source_file.path.clone();
+                        s.package = package.clone();
                     }
                     for e in &mut properties.exposures {
-                        e.file = source_file.path.clone()
+                        e.file = source_file.path.clone();
+                        e.package = package.clone();
                     }
                     model_properties.extend(properties.models);
                     seed_properties.extend(properties.seeds);
@@ -281,7 +323,7 @@ impl Project {
             }
         }
         let mut docs = BTreeMap::new();
-        for docs_file in &docs_files {
+        for docs_file in &files.docs {
             parse_docs_blocks(docs_file, &mut docs, &mut diagnostics);
         }
         diagnostics.into_result()?;
@@ -297,10 +339,10 @@ impl Project {
             tests_config: file.tests,
             on_run_start: file.on_run_start.into_vec(),
             on_run_end: file.on_run_end.into_vec(),
-            models,
-            macros,
-            seeds,
-            singular_tests,
+            models: files.models,
+            macros: files.macros,
+            seeds: files.seeds,
+            singular_tests: files.singular_tests,
             model_properties,
             seed_properties,
             sources,
@@ -308,7 +350,47 @@ impl Project {
             docs,
             target,
             notifications,
+            packages: package_list,
+            packages_install_path: install_path,
+            dispatch: file.dispatch,
         })
+    }
+
+    /// The installed package named `name`.
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// Whether `name` is this project's or an installed package's.
+    pub fn knows_package(&self, name: &str) -> bool {
+        name == self.name || self.package(name).is_some()
+    }
+
+    /// The config `section` of `dbt_project.yml` gives the node `fqn`
+    /// (`[project, folders.., name]`): a package's own file first, then the
+    /// root project's above it, as in dbt.
+    pub fn tree_config(&self, section: ConfigSection, fqn: &[String]) -> ConfigMap {
+        fn tree(section: ConfigSection, [models, seeds, tests]: [&Json; 3]) -> &Json {
+            match section {
+                ConfigSection::Models => models,
+                ConfigSection::Seeds => seeds,
+                ConfigSection::Tests => tests,
+            }
+        }
+        let root = tree(section, [&self.models_config, &self.seeds_config, &self.tests_config]);
+        let package = fqn.first().filter(|name| **name != self.name).and_then(|name| self.package(name));
+        let Some(package) = package else { return config::from_tree(root, fqn) };
+        let mut merged = config::from_tree(tree(section, [&package.models_config, &package.seeds_config, &package.tests_config]), fqn);
+        config::merge(&mut merged, &config::from_tree(root, fqn));
+        merged
+    }
+
+    /// `path` (of a file of `package`) relative to that project's own folder.
+    pub fn project_relative<'p>(&self, package: &str, path: &'p Path) -> &'p Path {
+        match self.package(package).filter(|_| package != self.name) {
+            Some(package) => path.strip_prefix(&package.path).unwrap_or(path),
+            None => path,
+        }
     }
 
     /// The absolute path of a project-relative path.
@@ -331,6 +413,88 @@ fn locate_key_after(file: &Path, source: &str, section: &str, key: &str) -> Loca
         from = at + key.len();
     }
     Location::at_offset(file, source, start, section.trim_end_matches(':').len())
+}
+
+/// Merges a `vars:` mapping into `vars`: `{project_name: {...}}` scopes vars
+/// to a project and is flattened (strata's vars are global); other keys as written.
+fn scoped_vars(declared: &serde_json::Map<String, Json>, project: &str, vars: &mut serde_json::Map<String, Json>) {
+    for (key, value) in declared {
+        match value {
+            Json::Object(scoped) if key == project => vars.extend(scoped.clone()),
+            _ => {
+                vars.insert(key.clone(), value.clone());
+            }
+        }
+    }
+}
+
+/// Every package installed under `install_path` (relative to `root`): each
+/// folder holding a `dbt_project.yml`, by folder name, with that file read.
+fn installed_packages(root: &Path, install_path: &Path, diagnostics: &mut Diagnostics) -> Vec<(PathBuf, ProjectFile)> {
+    let Ok(entries) = std::fs::read_dir(root.join(install_path)) else { return Vec::new() };
+    let mut folders: Vec<PathBuf> = entries.filter_map(Result::ok).map(|entry| install_path.join(entry.file_name())).collect();
+    folders.sort();
+    let mut packages = Vec::new();
+    for folder in folders {
+        let project_path = folder.join("dbt_project.yml");
+        let Ok(text) = std::fs::read_to_string(root.join(&project_path)) else { continue };
+        match yaml::parse::<ProjectFile>(&project_path, &text) {
+            Ok(file) => packages.push((folder, file)),
+            Err(diagnostic) => diagnostics.push(diagnostic),
+        }
+    }
+    packages
+}
+
+/// The files of one project (the root, `base` empty, or a package under it).
+#[derive(Default)]
+struct ProjectFiles {
+    models: Vec<ModelFile>,
+    macros: Vec<SourceFile>,
+    seeds: Vec<SeedFile>,
+    singular_tests: Vec<ModelFile>,
+    /// Properties files, with the project they belong to.
+    properties: Vec<(String, SourceFile)>,
+    docs: Vec<SourceFile>,
+}
+
+/// Reads every file of the project whose `dbt_project.yml` is `file`, in the
+/// folder `base` under `root`.
+fn read_project_files(root: &Path, base: &Path, file: &ProjectFile, diagnostics: &mut Diagnostics) -> ProjectFiles {
+    let package = &file.name;
+    let under = |dirs: &[String]| -> Vec<String> { dirs.iter().map(|dir| base.join(dir).to_string_lossy().into_owned()).collect() };
+    let mut files = ProjectFiles::default();
+    for (folders, source_file) in read_files(root, &under(&file.model_paths), &["sql", "yml", "yaml", "md"], diagnostics) {
+        match source_file.path.extension().and_then(|e| e.to_str()) {
+            Some("sql") => files.models.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders, package: package.clone() }),
+            Some("md") => files.docs.push(source_file),
+            _ => files.properties.push((package.clone(), source_file)),
+        }
+    }
+    for (_, source_file) in read_files(root, &under(&file.docs_paths), &["md"], diagnostics) {
+        files.docs.push(source_file);
+    }
+    files.macros = read_files(root, &under(&file.macro_paths), &["sql"], diagnostics).into_iter().map(|(_, f)| f).collect();
+    for (folders, source_file) in read_files(root, &under(&file.test_paths), &["sql", "yml", "yaml"], diagnostics) {
+        let is_yaml = source_file.path.extension().is_some_and(|e| e != "sql");
+        if is_yaml {
+            files.properties.push((package.clone(), source_file));
+        } else if folders.first().is_some_and(|f| f == "generic") {
+            // `tests/generic/*.sql` hold `{% test %}` blocks, as in dbt.
+            files.macros.push(source_file);
+        } else {
+            files.singular_tests.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders, package: package.clone() });
+        }
+    }
+    let seed_paths = under(&file.seed_paths);
+    files.seeds = list_files(root, &seed_paths, &["csv"])
+        .into_iter()
+        .map(|(folders, path)| SeedFile { name: file_stem(&path), path, folders, package: package.clone() })
+        .collect();
+    for (_, source_file) in read_files(root, &seed_paths, &["yml", "yaml"], diagnostics) {
+        files.properties.push((package.clone(), source_file));
+    }
+    files
 }
 
 /// `--vars '{key: value}'`: a YAML or JSON mapping.

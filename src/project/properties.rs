@@ -37,6 +37,9 @@ pub struct ModelProperties {
     /// The file this came from, filled in after parsing.
     #[serde(skip)]
     pub file: PathBuf,
+    /// The project or package whose file this is, filled in after parsing.
+    #[serde(skip)]
+    pub package: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,6 +72,8 @@ pub struct SourceProperties {
     pub tables: Vec<SourceTableProperties>,
     #[serde(skip)]
     pub file: PathBuf,
+    #[serde(skip)]
+    pub package: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,4 +115,6 @@ pub struct ExposureProperties {
     pub extra: BTreeMap<String, Json>,
     #[serde(skip)]
     pub file: PathBuf,
+    #[serde(skip)]
+    pub package: String,
 }

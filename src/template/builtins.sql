@@ -1,29 +1,11 @@
 {#- strata's built-in macros. A project macro of the same name takes precedence;
     each stays reachable as `dbt.<name>`. Cross-database macros dispatch on the
-    target type, as dbt's do: `<adapter>__name`, then `default__name`. -#}
+    target type, as dbt's do: `<adapter>__name`, then `default__name`.
+    `default__` is dbt's own default; a `duckdb__` or `bigquery__` variant is
+    there only where dbt-duckdb or dbt-bigquery renders something else. Type
+    names are what each adapter's `api.Column.translate_type` gives. -#}
 
-{%- macro dateadd(datepart, interval, from_date_or_timestamp) -%}
-{{ adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp) }}
-{%- endmacro -%}
-{%- macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
-({{ from_date_or_timestamp }} + interval ({{ interval }}) {{ datepart }})
-{%- endmacro -%}
-{%- macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
-date_add({{ from_date_or_timestamp }}, interval ({{ interval }}) {{ datepart }})
-{%- endmacro -%}
-{%- macro bigquery__dateadd(datepart, interval, from_date_or_timestamp) -%}
-datetime_add(cast({{ from_date_or_timestamp }} as datetime), interval {{ interval }} {{ datepart }})
-{%- endmacro -%}
-
-{%- macro datediff(first_date, second_date, datepart) -%}
-{{ adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart) }}
-{%- endmacro -%}
-{%- macro default__datediff(first_date, second_date, datepart) -%}
-date_diff('{{ datepart }}', cast({{ first_date }} as timestamp), cast({{ second_date }} as timestamp))
-{%- endmacro -%}
-{%- macro bigquery__datediff(first_date, second_date, datepart) -%}
-datetime_diff(cast({{ second_date }} as datetime), cast({{ first_date }} as datetime), {{ datepart }})
-{%- endmacro -%}
+{#- ---------------------------------------------------------------- dates -#}
 
 {%- macro date_trunc(datepart, date) -%}
 {{ adapter.dispatch('date_trunc', 'dbt')(datepart, date) }}
@@ -35,48 +17,262 @@ date_trunc('{{ datepart }}', {{ date }})
 timestamp_trunc(cast({{ date }} as timestamp), {{ datepart }})
 {%- endmacro -%}
 
-{%- macro safe_cast(field, type) -%}
-{{ adapter.dispatch('safe_cast', 'dbt')(field, type) }}
+{%- macro dateadd(datepart, interval, from_date_or_timestamp) -%}
+{{ adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp) }}
 {%- endmacro -%}
-{%- macro default__safe_cast(field, type) -%}
-try_cast({{ field }} as {{ type }})
+{%- macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
+dateadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro -%}
-{%- macro bigquery__safe_cast(field, type) -%}
-safe_cast({{ field }} as {{ type }})
+{#- DuckDB: a multiple of a one-unit interval, so the interval may be any
+    expression; it has no quarter unit, and a week is seven days. -#}
+{%- macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
+{%- set unit = datepart | lower -%}
+{%- if unit == 'quarter' -%}
+({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 3) * interval 1 month)
+{%- elif unit == 'week' -%}
+({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 7) * interval 1 day)
+{%- else -%}
+({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
+{%- endif -%}
+{%- endmacro -%}
+{%- macro bigquery__dateadd(datepart, interval, from_date_or_timestamp) -%}
+datetime_add(cast({{ from_date_or_timestamp }} as datetime), interval {{ interval }} {{ datepart }})
+{%- endmacro -%}
+
+{%- macro datediff(first_date, second_date, datepart) -%}
+{{ adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart) }}
+{%- endmacro -%}
+{%- macro default__datediff(first_date, second_date, datepart) -%}
+datediff({{ datepart }}, {{ first_date }}, {{ second_date }})
+{%- endmacro -%}
+{#- DuckDB: whole weeks are day boundaries crossed, adjusted by the weekdays. -#}
+{%- macro duckdb__datediff(first_date, second_date, datepart) -%}
+{%- if datepart == 'week' -%}
+({{ datediff(first_date, second_date, 'day') }} // 7 + case
+    when date_part('dow', ({{ first_date }})::timestamp) <= date_part('dow', ({{ second_date }})::timestamp) then
+        case when {{ first_date }} <= {{ second_date }} then 0 else -1 end
+    else
+        case when {{ first_date }} <= {{ second_date }} then 1 else 0 end
+end)
+{%- else -%}
+(date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))
+{%- endif -%}
+{%- endmacro -%}
+{%- macro bigquery__datediff(first_date, second_date, datepart) -%}
+datetime_diff(cast({{ second_date }} as datetime), cast({{ first_date }} as datetime), {{ datepart }})
+{%- endmacro -%}
+
+{%- macro last_day(date, datepart) -%}
+{{ adapter.dispatch('last_day', 'dbt')(date, datepart) }}
+{%- endmacro -%}
+{%- macro default_last_day(date, datepart) -%}
+cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datepart, date))) }} as date)
+{%- endmacro -%}
+{%- macro default__last_day(date, datepart) -%}
+{{ dbt.default_last_day(date, datepart) }}
+{%- endmacro -%}
+{%- macro duckdb__last_day(date, datepart) -%}
+{%- if datepart == 'quarter' -%}
+cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))) }} as date)
+{%- else -%}
+{{ dbt.default_last_day(date, datepart) }}
+{%- endif -%}
+{%- endmacro -%}
+
+{#- `dbt.date(2026, 11, 20)`: a date from its year, month and day. -#}
+{%- macro date(year, month, day) -%}
+{{ adapter.dispatch('date', 'dbt')(year, month, day) }}
+{%- endmacro -%}
+{%- macro default__date(year, month, day) -%}
+to_date('{{ "%04d-%02d-%02d" | format(year, month, day) }}', 'YYYY-MM-DD')
+{%- endmacro -%}
+{%- macro duckdb__date(year, month, day) -%}
+make_date({{ year }}, {{ month }}, {{ day }})
+{%- endmacro -%}
+{%- macro bigquery__date(year, month, day) -%}
+date({{ year }}, {{ month }}, {{ day }})
 {%- endmacro -%}
 
 {%- macro current_timestamp() -%}
 {{ adapter.dispatch('current_timestamp', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__current_timestamp() -%}
-current_timestamp
+{{ exceptions.raise_compiler_error('current_timestamp macro not implemented for adapter ' ~ adapter.type()) }}
+{%- endmacro -%}
+{%- macro duckdb__current_timestamp() -%}
+now()
 {%- endmacro -%}
 {%- macro bigquery__current_timestamp() -%}
 current_timestamp()
 {%- endmacro -%}
 
+{#- Deprecated in dbt; kept for projects that used dbt_utils.current_timestamp. -#}
+{%- macro current_timestamp_backcompat() -%}
+{{ adapter.dispatch('current_timestamp_backcompat', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__current_timestamp_backcompat() -%}
+current_timestamp::timestamp
+{%- endmacro -%}
+{%- macro bigquery__current_timestamp_backcompat() -%}
+current_timestamp
+{%- endmacro -%}
+
+{%- macro current_timestamp_in_utc_backcompat() -%}
+{{ adapter.dispatch('current_timestamp_in_utc_backcompat', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__current_timestamp_in_utc_backcompat() -%}
+{{ adapter.dispatch('current_timestamp_backcompat', 'dbt')() }}
+{%- endmacro -%}
+
+{#- ---------------------------------------------------------------- types -#}
+
 {%- macro type_string() -%}
 {{ adapter.dispatch('type_string', 'dbt')() }}
 {%- endmacro -%}
-{%- macro default__type_string() -%}varchar{%- endmacro -%}
+{%- macro default__type_string() -%}TEXT{%- endmacro -%}
 {%- macro bigquery__type_string() -%}string{%- endmacro -%}
-
-{%- macro type_int() -%}
-{{ adapter.dispatch('type_int', 'dbt')() }}
-{%- endmacro -%}
-{%- macro default__type_int() -%}integer{%- endmacro -%}
-{%- macro bigquery__type_int() -%}int64{%- endmacro -%}
 
 {%- macro type_timestamp() -%}
 {{ adapter.dispatch('type_timestamp', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__type_timestamp() -%}timestamp{%- endmacro -%}
 
+{%- macro type_float() -%}
+{{ adapter.dispatch('type_float', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__type_float() -%}float{%- endmacro -%}
+{%- macro bigquery__type_float() -%}FLOAT64{%- endmacro -%}
+
+{%- macro type_numeric() -%}
+{{ adapter.dispatch('type_numeric', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__type_numeric() -%}numeric(28,6){%- endmacro -%}
+{%- macro bigquery__type_numeric() -%}numeric{%- endmacro -%}
+
+{%- macro type_bigint() -%}
+{{ adapter.dispatch('type_bigint', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__type_bigint() -%}bigint{%- endmacro -%}
+
+{%- macro type_int() -%}
+{{ adapter.dispatch('type_int', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__type_int() -%}integer{%- endmacro -%}
+{%- macro bigquery__type_int() -%}INT64{%- endmacro -%}
+
+{%- macro type_boolean() -%}
+{{ adapter.dispatch('type_boolean', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__type_boolean() -%}boolean{%- endmacro -%}
+
+{#- ---------------------------------------------------------------- casts -#}
+
+{%- macro cast(field, type) -%}
+{{ adapter.dispatch('cast', 'dbt')(field, type) }}
+{%- endmacro -%}
+{%- macro default__cast(field, type) -%}
+cast({{ field }} as {{ type }})
+{%- endmacro -%}
+
+{%- macro safe_cast(field, type) -%}
+{{ adapter.dispatch('safe_cast', 'dbt')(field, type) }}
+{%- endmacro -%}
+{#- dbt's default (DuckDB's too) is a plain cast, not `try_cast`. -#}
+{%- macro default__safe_cast(field, type) -%}
+cast({{ field }} as {{ type }})
+{%- endmacro -%}
+{#- BigQuery cannot cast to an array (each element is cast), and cannot cast a
+    string to a struct or a geography (the value's quotes are stripped). -#}
+{%- macro bigquery__safe_cast(field, type) -%}
+{%- if type.lower().startswith('array') and field is iterable and field is not string and field is not mapping and field | length > 0 -%}
+{%- set nested_type = type.lower()[6:-1] -%}
+{%- if cast_from_string_unsupported_for(nested_type) -%}
+(select array_agg(safe_cast(i as {{ nested_type }})) from unnest([
+{%- for nested_field in field -%}
+{{ nested_field.strip('"').strip("'") }}{{ ', ' if not loop.last }}
+{%- endfor -%}
+]) i)
+{%- else -%}
+(select array_agg(safe_cast(i as {{ nested_type }})) from unnest({{ field }}) i)
+{%- endif -%}
+{%- elif type.lower() == 'json' and field is mapping -%}
+safe_cast(json {{ dbt.string_literal(tojson(field)) }} as json)
+{%- elif cast_from_string_unsupported_for(type) and field is string -%}
+safe_cast({{ field.strip('"').strip("'") }} as {{ type }})
+{%- else -%}
+safe_cast({{ field }} as {{ type }})
+{%- endif -%}
+{%- endmacro -%}
+{%- macro cast_from_string_unsupported_for(type) -%}
+{{ return(type.lower().startswith('struct') or type.lower() == 'geography') }}
+{%- endmacro -%}
+
+{%- macro cast_bool_to_text(field) -%}
+{{ adapter.dispatch('cast_bool_to_text', 'dbt')(field) }}
+{%- endmacro -%}
+{%- macro default__cast_bool_to_text(field) -%}
+cast({{ field }} as TEXT)
+{%- endmacro -%}
+{%- macro bigquery__cast_bool_to_text(field) -%}
+cast({{ field }} as string)
+{%- endmacro -%}
+
+{#- ---------------------------------------------------------- aggregates -#}
+
+{%- macro any_value(expression) -%}
+{{ adapter.dispatch('any_value', 'dbt')(expression) }}
+{%- endmacro -%}
+{%- macro default__any_value(expression) -%}
+any_value({{ expression }})
+{%- endmacro -%}
+{%- macro duckdb__any_value(expression) -%}
+arbitrary({{ expression }})
+{%- endmacro -%}
+
+{%- macro bool_or(expression) -%}
+{{ adapter.dispatch('bool_or', 'dbt')(expression) }}
+{%- endmacro -%}
+{%- macro default__bool_or(expression) -%}
+bool_or({{ expression }})
+{%- endmacro -%}
+{%- macro bigquery__bool_or(expression) -%}
+logical_or({{ expression }})
+{%- endmacro -%}
+
+{%- macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) -%}
+{{ adapter.dispatch('listagg', 'dbt')(measure, delimiter_text, order_by_clause, limit_num) }}
+{%- endmacro -%}
+{%- macro default__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+{%- if limit_num -%}
+array_to_string(array_slice(array_agg({{ measure }})
+{%- if order_by_clause %} within group ({{ order_by_clause }}){% endif -%}
+, 0, {{ limit_num }}), {{ delimiter_text }})
+{%- else -%}
+listagg({{ measure }}, {{ delimiter_text }})
+{%- if order_by_clause %} within group ({{ order_by_clause }}){% endif -%}
+{%- endif -%}
+{%- endmacro -%}
+{%- macro duckdb__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+{%- if limit_num -%}
+list_aggr((array_agg({{ measure }}{% if order_by_clause %} {{ order_by_clause }}{% endif %}))[1:{{ limit_num }}], 'string_agg', {{ delimiter_text }})
+{%- else -%}
+string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %})
+{%- endif -%}
+{%- endmacro -%}
+{%- macro bigquery__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+string_agg({{ measure }}, {{ delimiter_text }}
+{%- if order_by_clause %} {{ order_by_clause }}{% endif -%}
+{%- if limit_num %} limit {{ limit_num }}{% endif -%}
+)
+{%- endmacro -%}
+
+{#- ------------------------------------------------------------- strings -#}
+
 {%- macro hash(field) -%}
 {{ adapter.dispatch('hash', 'dbt')(field) }}
 {%- endmacro -%}
 {%- macro default__hash(field) -%}
-md5(cast({{ field }} as varchar))
+md5(cast({{ field }} as TEXT))
 {%- endmacro -%}
 {%- macro bigquery__hash(field) -%}
 to_hex(md5(cast({{ field }} as string)))
@@ -85,11 +281,261 @@ to_hex(md5(cast({{ field }} as string)))
 {%- macro concat(fields) -%}
 {{ adapter.dispatch('concat', 'dbt')(fields) }}
 {%- endmacro -%}
+{#- dbt-bigquery has no concat of its own: `||` there too. -#}
 {%- macro default__concat(fields) -%}
 {{ fields | join(' || ') }}
 {%- endmacro -%}
-{%- macro bigquery__concat(fields) -%}
-concat({{ fields | join(', ') }})
+
+{%- macro split_part(string_text, delimiter_text, part_number) -%}
+{{ adapter.dispatch('split_part', 'dbt')(string_text, delimiter_text, part_number) }}
+{%- endmacro -%}
+{%- macro default__split_part(string_text, delimiter_text, part_number) -%}
+split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }})
+{%- endmacro -%}
+{%- macro duckdb__split_part(string_text, delimiter_text, part_number) -%}
+string_split({{ string_text }}, {{ delimiter_text }})[ {{ part_number }} ]
+{%- endmacro -%}
+{#- BigQuery: a 0-based offset; a negative part counts from the end. -#}
+{%- macro bigquery__split_part(string_text, delimiter_text, part_number) -%}
+{%- if part_number >= 0 -%}
+split({{ string_text }}, {{ delimiter_text }})[safe_offset({{ part_number - 1 }})]
+{%- else -%}
+split({{ string_text }}, {{ delimiter_text }})[safe_offset(length({{ string_text }}) - length(replace({{ string_text }}, {{ delimiter_text }}, '')) + 1 + {{ part_number }})]
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro position(substring_text, string_text) -%}
+{{ adapter.dispatch('position', 'dbt')(substring_text, string_text) }}
+{%- endmacro -%}
+{%- macro default__position(substring_text, string_text) -%}
+position({{ substring_text }} in {{ string_text }})
+{%- endmacro -%}
+{%- macro bigquery__position(substring_text, string_text) -%}
+strpos({{ string_text }}, {{ substring_text }})
+{%- endmacro -%}
+
+{%- macro right(string_text, length_expression) -%}
+{{ adapter.dispatch('right', 'dbt')(string_text, length_expression) }}
+{%- endmacro -%}
+{%- macro default__right(string_text, length_expression) -%}
+right({{ string_text }}, {{ length_expression }})
+{%- endmacro -%}
+{%- macro bigquery__right(string_text, length_expression) -%}
+case when {{ length_expression }} = 0
+    then ''
+else
+    substr({{ string_text }}, -1 * ({{ length_expression }}))
+end
+{%- endmacro -%}
+
+{%- macro length(expression) -%}
+{{ adapter.dispatch('length', 'dbt')(expression) }}
+{%- endmacro -%}
+{%- macro default__length(expression) -%}
+length({{ expression }})
+{%- endmacro -%}
+
+{%- macro replace(field, old_chars, new_chars) -%}
+{{ adapter.dispatch('replace', 'dbt')(field, old_chars, new_chars) }}
+{%- endmacro -%}
+{%- macro default__replace(field, old_chars, new_chars) -%}
+replace({{ field }}, {{ old_chars }}, {{ new_chars }})
+{%- endmacro -%}
+
+{#- Escapes a text's quotes for a literal: `they''re`; on BigQuery `they\'re`. -#}
+{%- macro escape_single_quotes(expression) -%}
+{{ adapter.dispatch('escape_single_quotes', 'dbt')(expression) }}
+{%- endmacro -%}
+{%- macro default__escape_single_quotes(expression) -%}
+{{ expression | replace("'", "''") }}
+{%- endmacro -%}
+{%- macro bigquery__escape_single_quotes(expression) -%}
+{{ expression | replace("'", "\\'") }}
+{%- endmacro -%}
+
+{#- A text as the target's SQL reads a string literal, escaped: BigQuery
+    escapes a quote with a backslash, DuckDB doubles it. (dbt quotes without
+    escaping; a value holding a quote would break its SQL.) -#}
+{%- macro string_literal(value) -%}
+{{ __string_literal(value) }}
+{%- endmacro -%}
+
+{#- -------------------------------------------------------------- arrays -#}
+
+{#- All inputs must have one type; `data_type` types an empty array, and is
+    by default the adapter's integer (`api.Column.translate_type('integer')`). -#}
+{%- macro array_construct(inputs=[], data_type=none) -%}
+{%- set data_type = data_type if data_type is not none else ('INT64' if adapter.type() == 'bigquery' else 'integer') -%}
+{{ adapter.dispatch('array_construct', 'dbt')(inputs, data_type) }}
+{%- endmacro -%}
+{%- macro default__array_construct(inputs, data_type) -%}
+{%- if inputs | length > 0 -%}
+array[ {{ inputs | join(' , ') }} ]
+{%- else -%}
+array[]::{{ data_type }}[]
+{%- endif -%}
+{%- endmacro -%}
+{%- macro bigquery__array_construct(inputs, data_type) -%}
+{%- if inputs | length > 0 -%}
+[ {{ inputs | join(' , ') }} ]
+{%- else -%}
+ARRAY<{{ data_type }}>[]
+{%- endif -%}
+{%- endmacro -%}
+
+{%- macro array_append(array, new_element) -%}
+{{ adapter.dispatch('array_append', 'dbt')(array, new_element) }}
+{%- endmacro -%}
+{%- macro default__array_append(array, new_element) -%}
+array_append({{ array }}, {{ new_element }})
+{%- endmacro -%}
+{%- macro bigquery__array_append(array, new_element) -%}
+{{ array_concat(array, array_construct([new_element])) }}
+{%- endmacro -%}
+
+{%- macro array_concat(array_1, array_2) -%}
+{{ adapter.dispatch('array_concat', 'dbt')(array_1, array_2) }}
+{%- endmacro -%}
+{%- macro default__array_concat(array_1, array_2) -%}
+array_cat({{ array_1 }}, {{ array_2 }})
+{%- endmacro -%}
+{%- macro bigquery__array_concat(array_1, array_2) -%}
+array_concat({{ array_1 }}, {{ array_2 }})
+{%- endmacro -%}
+
+{#- ------------------------------------------------------ set operations -#}
+
+{%- macro except() -%}
+{{ adapter.dispatch('except', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__except() -%}
+except
+{%- endmacro -%}
+{%- macro bigquery__except() -%}
+except distinct
+{%- endmacro -%}
+
+{%- macro intersect() -%}
+{{ adapter.dispatch('intersect', 'dbt')() }}
+{%- endmacro -%}
+{%- macro default__intersect() -%}
+intersect
+{%- endmacro -%}
+{%- macro bigquery__intersect() -%}
+intersect distinct
+{%- endmacro -%}
+
+{#- `equals` is null-safe only under dbt's behavior flag
+    `enable_truthy_nulls_equals_macro` (off by default); strata has no
+    `adapter.behavior`, so unless it gains one the plain `=` is used. -#}
+{%- macro equals(expr1, expr2) -%}
+{{ adapter.dispatch('equals', 'dbt')(expr1, expr2) }}
+{%- endmacro -%}
+{%- macro default__equals(expr1, expr2) -%}
+{%- if adapter.behavior is defined and adapter.behavior.enable_truthy_nulls_equals_macro.no_warn -%}
+case when (({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} is null))
+    then 0
+    else 1
+end = 0
+{%- else -%}
+({{ expr1 }} = {{ expr2 }})
+{%- endif -%}
+{%- endmacro -%}
+{%- macro bigquery__equals(expr1, expr2) -%}
+{%- if adapter.behavior is defined and adapter.behavior.enable_truthy_nulls_equals_macro.no_warn -%}
+({{ expr1 }} IS NOT DISTINCT FROM {{ expr2 }})
+{%- else -%}
+({{ expr1 }} = {{ expr2 }})
+{%- endif -%}
+{%- endmacro -%}
+
+{#- -------------------------------------------------- series and spines -#}
+
+{#- The least n with upper_bound <= 2 ** n: the bits a number up to upper_bound needs. -#}
+{%- macro get_powers_of_two(upper_bound) -%}
+{{ return(adapter.dispatch('get_powers_of_two', 'dbt')(upper_bound)) }}
+{%- endmacro -%}
+{%- macro default__get_powers_of_two(upper_bound) -%}
+{%- if upper_bound <= 0 -%}
+{{ exceptions.raise_compiler_error("upper bound must be positive") }}
+{%- endif -%}
+{%- for _ in range(1, 100) -%}
+{%- if upper_bound <= 2 ** loop.index -%}{{ return(loop.index) }}{%- endif -%}
+{%- endfor -%}
+{%- endmacro -%}
+
+{#- The rows 1..upper_bound, as `generated_number`. -#}
+{%- macro generate_series(upper_bound) -%}
+{{ adapter.dispatch('generate_series', 'dbt')(upper_bound) }}
+{%- endmacro -%}
+{%- macro default__generate_series(upper_bound) -%}
+{%- set n = dbt.get_powers_of_two(upper_bound) -%}
+with p as (
+    select 0 as generated_number union all select 1
+), unioned as (
+    select
+    {% for i in range(n) -%}
+    p{{ i }}.generated_number * power(2, {{ i }}){% if not loop.last %} + {% endif %}
+    {% endfor -%}
+    + 1
+    as generated_number
+    from
+    {% for i in range(n) -%}
+    p as p{{ i }}{% if not loop.last %} cross join {% endif %}
+    {% endfor %}
+)
+select *
+from unioned
+where generated_number <= {{ upper_bound }}
+order by generated_number
+{%- endmacro -%}
+{%- macro duckdb__generate_series(upper_bound) -%}
+select
+    generate_series as generated_number
+from generate_series(1, {{ upper_bound }})
+{%- endmacro -%}
+
+{#- How many `datepart`s from start_date to end_date: dbt runs a query for it
+    while compiling, so this needs `statement` and `load_result`. -#}
+{%- macro get_intervals_between(start_date, end_date, datepart) -%}
+{{ return(adapter.dispatch('get_intervals_between', 'dbt')(start_date, end_date, datepart)) }}
+{%- endmacro -%}
+{%- macro default__get_intervals_between(start_date, end_date, datepart) -%}
+{%- if statement is not defined or load_result is not defined -%}
+{{ exceptions.raise_compiler_error("get_intervals_between (used by date_spine) queries the warehouse while compiling, which strata cannot do yet") }}
+{%- endif -%}
+{%- call statement('get_intervals_between', fetch_result=True) -%}
+select {{ dbt.datediff(start_date, end_date, datepart) }}
+{%- endcall -%}
+{%- set value_list = load_result('get_intervals_between') -%}
+{%- if value_list and value_list['data'] -%}
+{{ return(value_list['data'][0][0]) }}
+{%- else -%}
+{{ return(1) }}
+{%- endif -%}
+{%- endmacro -%}
+
+{#- One row a `datepart` from start_date up to end_date, as `date_<datepart>`:
+    date_spine("day", "date '2026-01-01'", "date '2026-12-31'"). -#}
+{%- macro date_spine(datepart, start_date, end_date) -%}
+{{ adapter.dispatch('date_spine', 'dbt')(datepart, start_date, end_date) }}
+{%- endmacro -%}
+{%- macro default__date_spine(datepart, start_date, end_date) -%}
+with rawdata as (
+    {{ dbt.generate_series(dbt.get_intervals_between(start_date, end_date, datepart)) }}
+),
+all_periods as (
+    select (
+        {{ dbt.dateadd(datepart, "row_number() over (order by 1) - 1", start_date) }}
+    ) as date_{{ datepart }}
+    from rawdata
+),
+filtered as (
+    select *
+    from all_periods
+    where date_{{ datepart }} <= {{ end_date }}
+)
+select * from filtered
 {%- endmacro -%}
 
 {#- Schema and alias naming, as dbt does by default: a custom schema `x`

@@ -32,10 +32,17 @@ pub struct Globals {
     pub target_database: Option<String>,
     pub vars: serde_json::Map<String, Json>,
     pub docs: BTreeMap<String, String>,
-    /// Macro name → the template that defines it.
+    /// Macro name → the template that defines it: the root project's
+    /// macros and the built-ins, callable without a namespace.
     pub macros: BTreeMap<String, String>,
-    /// Built-in macro name → its template (reachable as `dbt.name`).
-    pub builtin_macros: BTreeMap<String, String>,
+    /// Namespace (`dbt`, the root project, each package) → its macros, by
+    /// name → template: `dbt_utils.star(...)`.
+    pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    pub root_project: String,
+    /// `dispatch:` of `dbt_project.yml`: macro namespace → search order.
+    pub dispatch: BTreeMap<String, Vec<String>>,
+    /// The target, for the introspective queries of templates.
+    pub introspection: Arc<crate::template::introspect::Introspection>,
     /// The environment these globals are registered in, once it is built.
     pub environment: OnceLock<&'static Environment<'static>>,
 }
@@ -43,6 +50,60 @@ pub struct Globals {
 impl Globals {
     pub fn quote(&self) -> QuoteStyle {
         self.quote
+    }
+
+    /// The macro `name` of `namespace`, or without one: the root project's,
+    /// then the built-ins.
+    pub fn find_macro(self: &Arc<Self>, namespace: Option<&str>, name: &str) -> Option<MacroRef> {
+        let Some(namespace) = namespace else {
+            return self.macros.get(name).map(|template| MacroRef::new(self, None, name, template));
+        };
+        let template = self.namespaces.get(namespace)?.get(name)?;
+        Some(MacroRef::new(self, self.package_scope(namespace), name, template))
+    }
+
+    /// A generic test's macro (`test_<name>`): in `namespace` when the test
+    /// names one (`dbt_utils.expression_is_true`); else the root project's,
+    /// then any package's, then the built-ins, as dbt finds them.
+    pub fn find_test(self: &Arc<Self>, namespace: Option<&str>, name: &str) -> Option<MacroRef> {
+        let macro_name = format!("test_{name}");
+        if namespace.is_some() {
+            return self.find_macro(namespace, &macro_name);
+        }
+        let root = self.find_macro(Some(self.root_project.as_str()), &macro_name);
+        let packages = || {
+            self.namespaces
+                .keys()
+                .filter(|ns| **ns != self.root_project && *ns != crate::template::BUILTIN_NAMESPACE)
+                .find_map(|ns| self.find_macro(Some(ns), &macro_name))
+        };
+        root.or_else(packages).or_else(|| self.find_macro(Some(crate::template::BUILTIN_NAMESPACE), &macro_name))
+    }
+
+    /// A relation from `(database, schema, identifier)` given by position or
+    /// by name, as `api.Relation.create` and `adapter.get_relation` take them.
+    fn relation_from_args(&self, args: &[Value]) -> Result<Relation, Error> {
+        let (database, schema, identifier, kwargs): (Option<Value>, Option<Value>, Option<Value>, Kwargs) = from_args(args)?;
+        let text = |positional: Option<Value>, key: &str| -> Result<Option<String>, Error> {
+            let value = match positional {
+                Some(value) => Some(value),
+                None => kwargs.get::<Option<Value>>(key)?,
+            };
+            Ok(value.filter(|v| !v.is_none() && !v.is_undefined()).map(|v| v.to_string()))
+        };
+        let database = text(database, "database")?.or_else(|| self.target_database.clone());
+        let schema = text(schema, "schema")?.unwrap_or_else(|| self.target_schema.clone());
+        let identifier = text(identifier, "identifier")?.unwrap_or_default();
+        for key in ["type", "quote_policy", "include_policy"] {
+            let _: Option<Value> = kwargs.get(key)?;
+        }
+        Ok(Relation::new(database, schema, identifier, self.quote()))
+    }
+
+    /// The package whose own macros a macro of `namespace` sees unqualified;
+    /// none for the root project and the built-ins, which are globals.
+    fn package_scope(&self, namespace: &str) -> Option<Arc<str>> {
+        (namespace != self.root_project && namespace != crate::template::BUILTIN_NAMESPACE).then(|| Arc::from(namespace))
     }
 }
 
@@ -115,7 +176,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
     // quote with a backslash (`'it\'s'`; `''` is two adjacent literals there),
     // DuckDB doubles it (`'it''s'`).
     let target_kind = globals.target_kind;
-    env.add_function("string_literal", move |value: Value| crate::warehouse::dialect(target_kind).string_literal(&value.to_string()));
+    env.add_function("__string_literal", move |value: Value| crate::warehouse::dialect(target_kind).string_literal(&value.to_string()));
 
     env.add_global("config", Value::from_object(ConfigObject));
     env.add_global("this", Value::from_object(ThisObject { globals: globals.clone() }));
@@ -161,15 +222,47 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         serde_json::from_str::<Json>(&text).map(|json| json_to_value(&json)).map_err(|err| invalid(format!("`fromjson()`: {err}")))
     });
 
+    env.add_function("fromyaml", |text: String| -> Result<Value, Error> {
+        serde_norway::from_str::<Json>(&text).map(|json| json_to_value(&json)).map_err(|err| invalid(format!("`fromyaml()`: {err}")))
+    });
+    env.add_function("toyaml", |value: Value| -> Result<String, Error> {
+        serde_norway::to_string(&value).map_err(|err| invalid(format!("`toyaml()`: {err}")))
+    });
+    env.add_function("local_md5", |text: String| format!("{:x}", md5::compute(text.as_bytes())));
+    env.add_function("print", |value: Value| {
+        eprintln!("{value}");
+        String::new()
+    });
+    // Python's `zip(a, b, ...)`: tuples of the items at each position, as long as the shortest.
+    env.add_function("zip", |lists: Rest<Value>| -> Result<Value, Error> {
+        let lists: Vec<Vec<Value>> = lists.iter().map(|list| list.try_iter().map(Iterator::collect)).collect::<Result<_, _>>()?;
+        let shortest = lists.iter().map(Vec::len).min().unwrap_or(0);
+        Ok(Value::from((0..shortest).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
+    });
+    // `set(items)` and `try_or_compiler_error` are dbt's; a set is a list without repeats here.
+    env.add_function("set", |items: Value| -> Result<Value, Error> {
+        let mut unique: Vec<Value> = Vec::new();
+        for item in items.try_iter()? {
+            if !unique.contains(&item) {
+                unique.push(item);
+            }
+        }
+        Ok(Value::from(unique))
+    });
+    env.add_global("execute", Value::from_object(Execute));
+    crate::template::introspect::register(env, &globals.introspection);
+    env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
     env.add_global("exceptions", Value::from_object(Exceptions));
     env.add_global("adapter", Value::from_object(Adapter { globals: globals.clone() }));
-    env.add_global("dbt", Value::from_object(BuiltinNamespace { globals: globals.clone() }));
+    for namespace in globals.namespaces.keys() {
+        env.add_global(namespace.clone(), Value::from_object(Namespace { globals: globals.clone(), name: namespace.clone() }));
+    }
     env.add_global("run_started_at", Value::from_object(DateValue::Timestamp(run_started_at)));
 
     env.add_global("macros", Value::from_object(AirflowMacros));
 
     for (name, template) in globals.macros.iter() {
-        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, name, template)));
+        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
     }
 }
 
@@ -207,11 +300,13 @@ pub fn json_to_value(value: &Json) -> Value {
 /// What `return()` unwinds a macro with.
 pub const RETURN_MARKER: &str = "strata:return";
 
-/// A project or built-in macro, callable from any template without an import.
+/// A project, package or built-in macro, callable from any template without an import.
 #[derive(Debug)]
 pub struct MacroRef {
     pub name: String,
     pub template: String,
+    /// The package that defines it, whose other macros it calls unqualified.
+    package: Option<Arc<str>>,
     globals: Arc<Globals>,
 }
 
@@ -242,8 +337,8 @@ pub fn with_date<T>(date: ExecutionDate, context: &Value, render: impl FnOnce() 
 }
 
 impl MacroRef {
-    pub fn new(globals: &Arc<Globals>, name: &str, template: &str) -> MacroRef {
-        MacroRef { name: name.to_string(), template: template.to_string(), globals: Arc::clone(globals) }
+    pub fn new(globals: &Arc<Globals>, package: Option<Arc<str>>, name: &str, template: &str) -> MacroRef {
+        MacroRef { name: name.to_string(), template: template.to_string(), package, globals: Arc::clone(globals) }
     }
 
     /// This macro's template, evaluated for the current date, from this
@@ -267,6 +362,14 @@ impl MacroRef {
         }
         let Some(env) = self.globals.environment.get() else {
             return Err(invalid("macros are called once the template environment is built"));
+        };
+        // A package's macros see its other macros first, as dbt's do.
+        let context = match &self.package {
+            Some(package) => minijinja::value::merge_maps([
+                Value::from_object(PackageMacros { globals: Arc::clone(&self.globals), package: Arc::clone(package) }),
+                context,
+            ]),
+            None => context,
         };
         let module = Rc::new(env.get_template(&self.template)?.render_captured(context)?);
         MODULES.with(|modules| {
@@ -393,6 +496,27 @@ impl Object for ThisObject {
     }
 }
 
+/// `execute`: false while strata parses a model to learn its `ref()`s and
+/// config (introspective queries are not run then), true when it compiles the
+/// SQL that runs, as in dbt.
+#[derive(Debug)]
+struct Execute;
+
+impl Object for Execute {
+    fn is_true(self: &Arc<Self>) -> bool {
+        let parsing = scope::current(|scope| scope.is_some_and(|s| s.mode == Mode::Parse));
+        if parsing {
+            // The parse render's SQL cannot stand for the compiled one.
+            scope::mark_inexact();
+        }
+        !parsing
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_true() { "True" } else { "False" })
+    }
+}
+
 #[derive(Debug)]
 struct Exceptions;
 
@@ -420,19 +544,21 @@ struct Adapter {
 }
 
 impl Object for Adapter {
-    fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+    fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {
             "dispatch" => {
-                let (name, _namespace, _kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
-                let adapter = self.globals.target_kind.name();
-                for candidate in [format!("{adapter}__{name}"), format!("default__{name}")] {
-                    if let Some(template) = self.globals.macros.get(&candidate) {
-                        return Ok(Value::from_object(MacroRef::new(&self.globals, &candidate, template)));
-                    }
-                }
-                Err(invalid(format!("`adapter.dispatch('{name}')` found neither `{adapter}__{name}` nor `default__{name}`")))
+                let (name, namespace, _kwargs): (String, Option<String>, Kwargs) = from_args(args)?;
+                self.dispatch(state, &name, namespace.as_deref())
             }
             "type" => Ok(Value::from(self.globals.target_kind.name())),
+            "get_columns_in_relation" => {
+                let (relation,): (Value,) = from_args(args)?;
+                crate::template::introspect::columns_in_relation(&self.globals.introspection, &relation)
+            }
+            "get_relation" => {
+                let relation = self.globals.relation_from_args(args)?;
+                crate::template::introspect::get_relation(&self.globals.introspection, relation)
+            }
             "quote" => {
                 let (name,): (String,) = from_args(args)?;
                 Ok(Value::from(self.globals.quote().quote(&name)))
@@ -442,17 +568,118 @@ impl Object for Adapter {
     }
 }
 
-/// `dbt.dateadd(...)` and the other built-in macros by their namespaced name.
+impl Adapter {
+    /// `adapter.dispatch(name, namespace)`, as dbt searches: the packages of
+    /// `dispatch:` for that namespace, else the root project then the
+    /// namespace; in each, `<adapter>__name` then `default__name`. Without a
+    /// namespace, the names the caller sees.
+    fn dispatch(&self, state: &State<'_, '_>, name: &str, namespace: Option<&str>) -> Result<Value, Error> {
+        let globals = &self.globals;
+        let prefixes = [globals.target_kind.name(), "default"];
+        let mut searched = Vec::new();
+        let Some(namespace) = namespace else {
+            for prefix in prefixes {
+                let candidate = format!("{prefix}__{name}");
+                if let Some(found) = state.lookup(&candidate).filter(|v| !v.is_undefined()) {
+                    return Ok(found);
+                }
+                searched.push(format!("`{candidate}`"));
+            }
+            return Err(invalid(format!("`adapter.dispatch('{name}')` found no macro: searched {}", searched.join(", "))));
+        };
+        let search_order = match globals.dispatch.get(namespace) {
+            Some(order) => order.clone(),
+            None if globals.namespaces.contains_key(namespace) => vec![globals.root_project.clone(), namespace.to_string()],
+            None => vec![namespace.to_string()],
+        };
+        for package in &search_order {
+            for prefix in prefixes {
+                let candidate = format!("{prefix}__{name}");
+                if let Some(found) = globals.find_macro(Some(package), &candidate) {
+                    return Ok(Value::from_object(found));
+                }
+                searched.push(format!("`{package}.{candidate}`"));
+            }
+        }
+        Err(invalid(format!("`adapter.dispatch('{name}', '{namespace}')` found no macro: searched {}", searched.join(", "))))
+    }
+}
+
+/// `api.Relation.create(...)` and `api.Column(name, type)`.
 #[derive(Debug)]
-struct BuiltinNamespace {
+struct Api {
     globals: Arc<Globals>,
 }
 
-impl Object for BuiltinNamespace {
+impl Object for Api {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let name = key.as_str()?;
-        let template = self.globals.builtin_macros.get(name)?;
-        Some(Value::from_object(MacroRef::new(&self.globals, name, template)))
+        let kind = match key.as_str()? {
+            "Relation" => ApiKind::Relation,
+            "Column" => ApiKind::Column,
+            _ => return None,
+        };
+        Some(Value::from_object(ApiClass { globals: self.globals.clone(), kind }))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ApiKind {
+    Relation,
+    Column,
+}
+
+#[derive(Debug)]
+struct ApiClass {
+    globals: Arc<Globals>,
+    kind: ApiKind,
+}
+
+impl Object for ApiClass {
+    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        match self.kind {
+            ApiKind::Column => {
+                let (name, data_type): (String, String) = from_args(args)?;
+                Ok(Value::from_object(crate::template::introspect::ColumnValue(crate::core::columns::Column::new(name, data_type))))
+            }
+            ApiKind::Relation => Err(invalid("write `api.Relation.create(database=..., schema=..., identifier=...)`")),
+        }
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match (self.kind, method) {
+            (ApiKind::Relation, "create") => Ok(Value::from_object(self.globals.relation_from_args(args)?)),
+            (ApiKind::Column, "create") => {
+                let (name, data_type): (String, String) = from_args(args)?;
+                Ok(Value::from_object(crate::template::introspect::ColumnValue(crate::core::columns::Column::new(name, data_type))))
+            }
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A namespace of macros: `dbt_utils.star(...)`, `dbt.date_trunc(...)`.
+#[derive(Debug)]
+struct Namespace {
+    globals: Arc<Globals>,
+    name: String,
+}
+
+impl Object for Namespace {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.globals.find_macro(Some(&self.name), key.as_str()?).map(Value::from_object)
+    }
+}
+
+/// A package's own macros, seen unqualified by its macros.
+#[derive(Debug)]
+struct PackageMacros {
+    globals: Arc<Globals>,
+    package: Arc<str>,
+}
+
+impl Object for PackageMacros {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.globals.find_macro(Some(&self.package), key.as_str()?).map(Value::from_object)
     }
 }
 

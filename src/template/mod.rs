@@ -4,6 +4,8 @@
 //! diagnostics.
 
 pub mod context;
+pub mod introspect;
+mod mutable;
 mod relation;
 pub mod scope;
 
@@ -24,6 +26,8 @@ pub use scope::{Mode, RefCall, Resolve, Scope};
 
 /// strata's own macros: cross-database helpers, schema naming and generic tests.
 const BUILTINS: &str = include_str!("builtins.sql");
+/// The namespace of the built-in macros, as dbt's: `dbt.date_trunc(...)`.
+pub const BUILTIN_NAMESPACE: &str = "dbt";
 
 pub struct Templates {
     /// Built once per process and kept for all of it, every date of a
@@ -44,18 +48,21 @@ impl Templates {
     /// Builds the environment for rendering `project` for `date`.
     pub fn new(project: &Project, date: ExecutionDate, run_started_at: DateTime<Utc>) -> Result<Templates, Diagnostics> {
         let mut env = new_environment();
+        mutable::register(&mut env);
         let mut diagnostics = Diagnostics::default();
         let date_context = context::date_context(date);
 
-        let mut builtin_macros = BTreeMap::new();
-        let mut macros = BTreeMap::new();
-        let mut defined_in: BTreeMap<String, &Path> = BTreeMap::new();
+        // Each macro file, with the namespace its macros belong to.
         let builtin_path = Path::new(BUILTINS_NAME);
-        let files = std::iter::once((builtin_path, BUILTINS.to_string())).chain(project.macros.iter().map(|f| (f.path.as_path(), f.text.clone())));
-        for (path, text) in files {
+        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS.to_string()));
+        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.clone()));
+        let packages = project.packages.iter().flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.clone())));
+        let mut macros = BTreeMap::new();
+        let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut defined_in: BTreeMap<(&str, String), &Path> = BTreeMap::new();
+        for (namespace, path, text) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
-            let is_builtin = path == builtin_path;
-            let text = rewrite_test_blocks(&text);
+            let text = mutable::rewrite(&rewrite_test_blocks(&text)).into_owned();
             if let Err(err) = env.add_template_owned(name.clone(), text.clone()) {
                 diagnostics.push(jinja_diagnostic(&err, &env, None));
                 continue;
@@ -82,22 +89,28 @@ impl Templates {
                     }
                     _ => name.clone(),
                 };
-                if is_builtin {
-                    builtin_macros.insert(macro_name.clone(), template_name.clone());
-                } else if let Some(first) = defined_in.insert(macro_name.clone(), path) {
+                if namespace != BUILTIN_NAMESPACE
+                    && let Some(first) = defined_in.insert((namespace, macro_name.clone()), path)
+                {
                     diagnostics.push(
                         Diagnostic::new(format!("macro `{macro_name}` is defined twice: in `{}` and in `{}`", first.display(), path.display()))
                             .at(Location::of_text(path, &text, &macro_name))
                             .help("rename or remove one of them"),
                     );
                 }
-                macros.insert(macro_name, template_name);
+                // Built-ins and the root project's macros are called without a
+                // namespace; a package's, with its name (or from its own macros).
+                if namespace == BUILTIN_NAMESPACE || namespace == project.name {
+                    macros.insert(macro_name.clone(), template_name.clone());
+                }
+                namespaces.entry(namespace.to_string()).or_default().insert(macro_name, template_name);
             }
         }
         diagnostics.into_result()?;
 
-        let custom_schema_name = defined_in.contains_key("generate_schema_name");
-        let custom_alias_name = defined_in.contains_key("generate_alias_name");
+        let root_defines = |name: &str| defined_in.contains_key(&(project.name.as_str(), name.to_string()));
+        let custom_schema_name = root_defines("generate_schema_name");
+        let custom_alias_name = root_defines("generate_alias_name");
         let dialect = crate::warehouse::dialect(project.target.kind);
         let globals = Arc::new(Globals {
             target_kind: project.target.kind,
@@ -107,7 +120,10 @@ impl Templates {
             vars: project.vars.clone(),
             docs: project.docs.clone(),
             macros,
-            builtin_macros,
+            namespaces,
+            root_project: project.name.clone(),
+            dispatch: project.dispatch.iter().map(|d| (d.macro_namespace.clone(), d.search_order.clone())).collect(),
+            introspection: Arc::new(introspect_target(project)),
             environment: OnceLock::new(),
         });
         context::register(&mut env, &globals, run_started_at);
@@ -130,20 +146,29 @@ impl Templates {
         }
     }
 
-    /// Compiles a model's (or test's) template; `name` is its project-relative path.
-    pub fn template<'a>(&'a self, name: &'a str, source: &'a str) -> Result<Template<'a, 'a>, Error> {
-        self.env.template_from_named_str(name, source)
+    /// Compiles and renders a model's (or test's) template with `scope` as
+    /// the node in progress; `name` is its project-relative path.
+    pub fn render_template(&self, name: &str, text: &str, scope: &mut Scope) -> Result<String, Error> {
+        let source = mutable::rewrite(text);
+        let template = self.env.template_from_named_str(name, &source)?;
+        self.render(&template, scope)
     }
 
-    /// Renders `template` with `scope` as the node in progress.
-    pub fn render(&self, template: &Template<'_, '_>, scope: &mut Scope) -> Result<String, Error> {
+    fn render(&self, template: &Template<'_, '_>, scope: &mut Scope) -> Result<String, Error> {
         context::with_date(self.date, &self.date_context, || scope::with_scope(scope, || template.render(&self.date_context)))
     }
 
     /// Calls the macro `name` (project macros first, then built-ins) from Rust.
     pub fn call_macro(&self, name: &str, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
-        let template_name = self.globals.macros.get(name).cloned().unwrap_or_else(|| BUILTINS_NAME.to_string());
-        let macro_ref = context::MacroRef::new(&self.globals, name, &template_name);
+        let macro_ref = match self.globals.find_macro(None, name) {
+            Some(found) => found,
+            None => context::MacroRef::new(&self.globals, None, name, BUILTINS_NAME),
+        };
+        self.call(&macro_ref, args, scope)
+    }
+
+    /// Calls a macro found with [`Globals::find_macro`] from Rust.
+    pub fn call(&self, macro_ref: &context::MacroRef, args: &[minijinja::Value], scope: &mut Scope) -> Result<minijinja::Value, Error> {
         context::with_date(self.date, &self.date_context, || scope::with_scope(scope, || macro_ref.invoke(args)))
     }
 
@@ -152,8 +177,7 @@ impl Templates {
         if !source.contains("{{") && !source.contains("{%") {
             return Ok(source.to_string());
         }
-        let template = self.template(name, source)?;
-        self.render(&template, scope)
+        self.render_template(name, source, scope)
     }
 
     /// A located diagnostic for a template error; `source` is the text of the
@@ -222,6 +246,14 @@ fn rewrite_test_blocks(text: &str) -> String {
     }
     let text = TEST_START.replace_all(text, "{%$1 macro test_$2(");
     TEST_END.replace_all(&text, "{%$1 endmacro $2%}").into_owned()
+}
+
+/// Questions to `project`'s target, which opens only when a template asks one.
+fn introspect_target(project: &Project) -> introspect::Introspection {
+    let (target, root, profile) = (project.target.clone(), project.root.clone(), project.profile_name.clone());
+    introspect::Introspection::new(move || {
+        crate::warehouse::open_target(&target, &root, &profile, crate::warehouse::DEFAULT_LOCK_TIMEOUT).map_err(|d| d.message)
+    })
 }
 
 /// `target` in templates: every field of the output but its secrets.

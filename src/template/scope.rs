@@ -59,6 +59,8 @@ pub struct Scope {
     pub resolver: Option<Arc<dyn Resolve>>,
     /// One slot per macro call in progress, for `return()`.
     pub(crate) returns: Vec<Option<Value>>,
+    /// The named `statement` results of this render, for `load_result()`.
+    pub(crate) results: crate::FastMap<String, Value>,
     /// Whether a parse-mode render is the final SQL once its relation
     /// placeholders are replaced: false when the template looked inside a
     /// relation that was not known yet (`ref('x').identifier`).
@@ -78,6 +80,7 @@ impl Scope {
             is_incremental: false,
             resolver: None,
             returns: Vec::new(),
+            results: Default::default(),
             exact: true,
         }
     }

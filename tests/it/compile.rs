@@ -114,7 +114,7 @@ fn vars_flag_overrides_project_vars() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     let sql = fixture.read("target/compiled/shop/models/marts/daily_revenue.sql");
     assert!(sql.contains("region us"), "{sql}");
-    assert!(sql.contains("interval (-7) day"), "{sql}");
+    assert!(sql.contains("cast(-7 as bigint) * interval 1 day"), "{sql}");
     let run = fixture.strata(&["compile", "--date", "2026-11-20", "--vars", r#"{"region": "apac"}"#]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert!(fixture.read("target/compiled/shop/models/marts/daily_revenue.sql").contains("region apac"));

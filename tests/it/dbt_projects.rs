@@ -98,3 +98,55 @@ fn a_dbt_project_as_teams_write_it_builds_unchanged() {
     let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest");
     assert_eq!(manifest["nodes"]["model.jaffle.counts"]["description"], "How many customers.");
 }
+
+/// A copy of the dbt project `tests/fixtures/dbt/<name>`, which
+/// `bench/dbt_compare.py` also builds with dbt.
+pub fn dbt_fixture(name: &str) -> Fixture {
+    crate::example::copy(Fixture::new(), &crate::repo_root().join("tests/fixtures/dbt").join(name), std::path::Path::new(""))
+}
+
+/// Each table's columns and types, and its rows, as text.
+fn table(fixture: &Fixture, relation: &str, order_by: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let (schema, name) = relation.split_once('.').expect("schema.table");
+    let columns = query(
+        fixture,
+        &format!(
+            "select column_name, data_type from information_schema.columns where table_schema = '{schema}' and table_name = '{name}' order by ordinal_position"
+        ),
+    );
+    let list: Vec<String> = columns.iter().map(|c| format!("cast(\"{}\" as varchar)", c[0])).collect();
+    let rows = query(fixture, &format!("select {} from {relation} order by {order_by}", list.join(", ")));
+    (columns, rows)
+}
+
+// A project with a local package of its own written as dbt packages are:
+// dispatch with the project's `dispatch:` order, lists built with `append`,
+// `return()`, introspective queries while compiling (`star`, column values),
+// dbt's cross-database macros, a package model and generic test.
+#[test]
+fn a_project_with_a_package_builds_the_tables_dbt_builds() {
+    let fixture = dbt_fixture("jaffle_utils");
+    assert_status(&fixture.strata(&["deps"]), 0);
+    let build = fixture.strata(&["build", "--date", "2026-11-20"]);
+    assert_status(&build, 0);
+    let mut report = String::new();
+    for (relation, order) in [
+        ("main_raw.raw_orders", "id"),
+        ("main_raw.raw_customers", "id"),
+        ("main.stg_orders", "id"),
+        ("main.customers", "customer_id"),
+        ("main.order_status_pivot", "customer_id"),
+        ("main.calendar", "1"),
+        ("main_utils.utils_numbers", "n"),
+    ] {
+        let (columns, rows) = table(&fixture, relation, order);
+        report.push_str(&format!("{relation}\n"));
+        for column in columns {
+            report.push_str(&format!("  {}: {}\n", column[0], column[1]));
+        }
+        for row in rows {
+            report.push_str(&format!("  | {}\n", row.join(" | ")));
+        }
+    }
+    insta::assert_snapshot!(report);
+}

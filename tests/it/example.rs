@@ -13,7 +13,7 @@ pub fn example() -> Fixture {
     fixture
 }
 
-fn copy(fixture: Fixture, root: &Path, relative: &Path) -> Fixture {
+pub fn copy(fixture: Fixture, root: &Path, relative: &Path) -> Fixture {
     let source = root.join(relative);
     if source.is_dir() {
         let mut fixture = fixture;

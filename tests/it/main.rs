@@ -15,6 +15,7 @@ mod errors;
 mod example;
 mod flags;
 pub mod operate;
+mod packages;
 mod properties;
 mod recording;
 mod run;

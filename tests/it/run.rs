@@ -5,11 +5,15 @@ use crate::{Fixture, Run};
 
 /// Rows of `sql` on the fixture's DuckDB file, as text.
 pub fn query(fixture: &Fixture, sql: &str) -> Vec<Vec<String>> {
-    let path = fixture.path().join("target/dev.duckdb");
+    query_file(&fixture.path().join("target/dev.duckdb"), sql)
+}
+
+/// Rows of `sql` on the DuckDB file at `path`, as text.
+pub fn query_file(path: &std::path::Path, sql: &str) -> Vec<Vec<String>> {
     // A process that strata's test just killed may take a moment to release the file.
     let mut attempts = 0;
     let connection = loop {
-        match duckdb::Connection::open(&path) {
+        match duckdb::Connection::open(path) {
             Ok(connection) => break connection,
             Err(err) if attempts < 20 && err.to_string().contains("lock") => {
                 attempts += 1;
