@@ -1487,3 +1487,47 @@ fn a_deferred_ci_build_reads_production_and_diff_counts_the_change() {
     assert_eq!(json["diff"][1]["added_columns"][0]["name"], "status");
     assert_eq!(counts(1), [1, 1, 2, 0], "{}", diff.stdout);
 }
+
+/// `tests/fixtures/dbt/<name>` with its `prod` target on the emulator.
+fn dbt_fixture_on(name: &str, emulator: &Emulator) -> Fixture {
+    crate::dbt_projects::dbt_fixture(name).file("profiles.yml", &emulator_profiles(name, &emulator.endpoint(), &emulator.project, ""))
+}
+
+/// Each table's columns with their types, then its rows, as text.
+fn bigquery_report(emulator: &Emulator, tables: &[(&str, &str)]) -> String {
+    let mut report = String::new();
+    for (table, order_by) in tables {
+        let (dataset, name) = table.split_once('.').expect("dataset.table");
+        report.push_str(&format!("{table}\n"));
+        let fields = emulator.get(&format!("datasets/{dataset}/tables/{name}"))["schema"]["fields"].clone();
+        for field in fields.as_array().into_iter().flatten() {
+            report.push_str(&format!("  {}: {}\n", field["name"].as_str().unwrap_or_default(), field["type"].as_str().unwrap_or_default()));
+        }
+        for row in emulator.query(&format!("select * from `{}`.{dataset}.{name} order by {order_by}", emulator.project)) {
+            report.push_str(&format!("  | {}\n", row.join(" | ")));
+        }
+    }
+    report
+}
+
+// The package fixture on BigQuery: dbt's BigQuery SQL for the cross-database
+// macros, introspection through the REST API, the package's dataset.
+#[test]
+fn a_project_with_a_package_builds_on_bigquery() {
+    let emulator = Emulator::start("jaffle-test");
+    let fixture = dbt_fixture_on("jaffle_utils", &emulator);
+    crate::run::assert_status(&fixture.strata(&["deps"]), 0);
+    crate::run::assert_status(&fixture.strata(&["build", "--date", "2026-11-20"]), 0);
+    let report = bigquery_report(
+        &emulator,
+        &[
+            ("analytics_raw.raw_orders", "id"),
+            ("analytics.stg_orders", "id"),
+            ("analytics.customers", "customer_id"),
+            ("analytics.order_status_pivot", "customer_id"),
+            ("analytics.calendar", "1"),
+            ("analytics_utils.utils_numbers", "n"),
+        ],
+    );
+    insta::assert_snapshot!(report);
+}

@@ -9,7 +9,7 @@ mod build;
 mod cli;
 mod compile;
 pub mod dates;
-mod dbt_projects;
+pub mod dbt_projects;
 mod docs;
 mod errors;
 mod example;
