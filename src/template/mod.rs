@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use minijinja::{Environment, Error, Template};
 use regex::Regex;
 
+use crate::FastMap;
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::core::jinja::{BUILTINS_NAME, jinja_diagnostic, new_environment};
@@ -54,37 +55,46 @@ impl Templates {
 
         // Each macro file, with the namespace its macros belong to.
         let builtin_path = Path::new(BUILTINS_NAME);
-        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS.to_string()));
-        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.clone()));
-        let packages = project.packages.iter().flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.clone())));
+        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS));
+        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str()));
+        let packages = project.packages.iter().flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.as_str())));
         let mut macros = BTreeMap::new();
         let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut defined_in: BTreeMap<(&str, String), &Path> = BTreeMap::new();
+        // The macro templates compiled on first call, by name: their file's text and the macro's span.
+        let mut lazy: FastMap<String, (Arc<str>, Option<(usize, usize)>)> = FastMap::default();
         for (namespace, path, text) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
-            let text = mutable::rewrite(&rewrite_test_blocks(&text)).into_owned();
-            if let Err(err) = env.add_template_owned(name.clone(), text.clone()) {
-                diagnostics.push(jinja_diagnostic(&err, &env, None));
-                continue;
-            }
-            let exports = match env.get_template(&name).and_then(|t| t.render_captured(&date_context).map(|c| exported(c.state()))) {
-                Ok(exports) => exports,
-                Err(err) => {
+            let text: Arc<str> = Arc::from(mutable::rewrite(&rewrite_test_blocks(text)).as_ref());
+            let spans = macro_spans(&text);
+            // The root project's files are compiled now, so their errors are
+            // reported before anything runs. Built-ins and packages (hundreds of
+            // macros, most never called) are compiled when first called.
+            let exports: Vec<String> = if namespace == project.name {
+                if let Err(err) = env.add_template_owned(name.clone(), text.to_string()) {
                     diagnostics.push(jinja_diagnostic(&err, &env, None));
                     continue;
                 }
+                match env.get_template(&name).and_then(|t| t.render_captured(&date_context).map(|c| exported(c.state()))) {
+                    Ok(exports) => exports,
+                    Err(err) => {
+                        diagnostics.push(jinja_diagnostic(&err, &env, None));
+                        continue;
+                    }
+                }
+            } else {
+                lazy.insert(name.clone(), (Arc::clone(&text), None));
+                spans.keys().cloned().collect()
             };
             // One template per macro, so a call evaluates that macro's definition
-            // only, not every definition in its file.
-            let spans = macro_spans(&text);
-            let split = exports.iter().all(|export| spans.contains_key(export));
+            // only, not every definition in its file; unless the file shares
+            // top-level `set`s between its macros.
+            let split = exports.iter().all(|export| spans.contains_key(export)) && only_macros(&text, &spans);
             for macro_name in exports {
                 let template_name = match spans.get(&macro_name) {
-                    Some(&(start, end)) if split => {
+                    Some(&span) if split => {
                         let template_name = format!("{name}#{macro_name}");
-                        if let Err(err) = env.add_template_owned(template_name.clone(), blank_outside(&text, start, end)) {
-                            diagnostics.push(jinja_diagnostic(&err, &env, None));
-                        }
+                        lazy.insert(template_name.clone(), (Arc::clone(&text), Some(span)));
                         template_name
                     }
                     _ => name.clone(),
@@ -106,6 +116,12 @@ impl Templates {
                 namespaces.entry(namespace.to_string()).or_default().insert(macro_name, template_name);
             }
         }
+        env.set_loader(move |name| {
+            Ok(lazy.get(name).map(|(text, span)| match span {
+                Some((start, end)) => blank_outside(text, *start, *end),
+                None => text.to_string(),
+            }))
+        });
         diagnostics.into_result()?;
 
         let root_defines = |name: &str| defined_in.contains_key(&(project.name.as_str(), name.to_string()));
@@ -225,6 +241,22 @@ fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
         }
     }
     spans
+}
+
+/// Whether a macro file holds nothing but its macros (and comments and
+/// whitespace): then each macro can be a template of its own.
+fn only_macros(text: &str, spans: &BTreeMap<String, (usize, usize)>) -> bool {
+    let mut ordered: Vec<(usize, usize)> = spans.values().copied().collect();
+    ordered.sort_unstable();
+    let mut at = 0;
+    for (start, end) in ordered.into_iter().chain(std::iter::once((text.len(), text.len()))) {
+        let between = text.get(at..start).unwrap_or_default();
+        if between.contains("{%") || between.contains("{{") {
+            return false;
+        }
+        at = at.max(end);
+    }
+    true
 }
 
 /// `text` with everything outside `start..end` blanked to spaces (newlines

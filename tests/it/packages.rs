@@ -351,3 +351,35 @@ fn a_ref_to_a_package_that_is_not_installed_names_it() {
     assert_eq!(compile.status, 2);
     insta::assert_snapshot!("ref_to_missing_package", compile.stderr);
 }
+
+#[test]
+fn an_unpinned_git_package_warns_and_subdirectories_and_tarballs_install() {
+    let workspace = Workspace::new();
+    // A repository whose package sits in a folder of it.
+    let repo = workspace.dir.path().join("mono");
+    write(&repo, &[("README.md", "not a package\n"), ("dbt/dbt_project.yml", "name: mono_pkg\nversion: 1.0.0\nconfig-version: 2\n")]);
+    git(&repo, &["init", "--quiet"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    std::fs::remove_file(workspace.project().join("packages.yml")).expect("remove packages.yml");
+    write(
+        &workspace.project(),
+        &[(
+            "dependencies.yml",
+            &format!(
+                "packages:\n  - git: \"file://{}\"\n    subdirectory: dbt\n  - tarball: \"{}tarballs/hub_strings-1.0.0.tar.gz\"\n    name: strings_from_tarball\n",
+                repo.display(),
+                workspace.hub.url
+            ),
+        )],
+    );
+    let deps = workspace.strata(&["deps"]);
+    assert_eq!(deps.status, 0, "{}", deps.stderr);
+    insta::assert_snapshot!("unpinned_git_warning", workspace.anonymize(&deps.stderr));
+    let installed = workspace.project().join("dbt_packages");
+    assert!(installed.join("mono_pkg/dbt_project.yml").is_file());
+    assert!(!installed.join("mono_pkg/README.md").exists(), "only the subdirectory is installed");
+    assert!(installed.join("strings_from_tarball/macros/strings.sql").is_file());
+    let lock = std::fs::read_to_string(workspace.project().join("package-lock.yml")).expect("lock");
+    assert!(lock.contains("    subdirectory: dbt\n") && lock.contains("  - name: strings_from_tarball\n    tarball: "), "{lock}");
+}
