@@ -105,6 +105,28 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     out.write_all(b"}")
 }
 
+/// `graph` in templates: the manifest's `nodes`, `sources` and `exposures`,
+/// for macros that walk the project (`graph.nodes.values()`).
+pub fn graph_context(project: &Project, graph: &Graph) -> Json {
+    let unfingerprinted = Fingerprint::default();
+    let mut sections: BTreeMap<&str, serde_json::Map<String, Json>> = BTreeMap::new();
+    for section in ["nodes", "sources", "exposures", "metrics", "semantic_models", "macros"] {
+        sections.insert(section, serde_json::Map::new());
+    }
+    for (index, node) in graph.nodes.iter().enumerate() {
+        let section = match node.resource_type {
+            ResourceType::Source => "sources",
+            ResourceType::Exposure => "exposures",
+            _ => "nodes",
+        };
+        let entry = NodeEntry { project, node, fingerprint: &unfingerprinted, parents: graph.parent_ids(index), compiled_path: None };
+        if let (Some(entries), Ok(value)) = (sections.get_mut(section), serde_json::to_value(&entry)) {
+            entries.insert(node.unique_id.clone(), value);
+        }
+    }
+    json!(sections)
+}
+
 /// One node of the manifest, serialized straight from the graph.
 struct NodeEntry<'a> {
     project: &'a Project,

@@ -76,6 +76,13 @@ impl Session {
         let templates = Templates::new(&project, date, run_started_at)?;
         let parsed = parse::parse(&project, &templates)?;
         project_warnings(&parsed.warnings.0)?;
+        // `graph` costs a serialization of the project, made only when a template reads it.
+        let reads_graph = |text: &str| text.contains("graph.");
+        if project.macros.iter().chain(project.packages.iter().flat_map(|p| &p.macros)).any(|f| reads_graph(&f.text))
+            || project.models.iter().any(|m| reads_graph(&m.file.text))
+        {
+            let _ = templates.globals.graph.set(minijinja::Value::from_serialize(crate::artifacts::graph_context(&project, &parsed.graph)));
+        }
         Ok(Session { project, dates, date, run_started_at, templates, parsed, state: std::sync::OnceLock::new() })
     }
 

@@ -21,7 +21,7 @@ use crate::project::Project;
 
 /// What a node is compared by: a checksum of its definition and the project
 /// macros it calls directly.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     /// sha256, hex: of the SQL file with trailing whitespace ignored (models,
     /// singular tests), of the CSV file's bytes (seeds, as dbt), or of the

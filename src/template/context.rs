@@ -43,6 +43,8 @@ pub struct Globals {
     pub dispatch: BTreeMap<String, Vec<String>>,
     /// The target, for the introspective queries of templates.
     pub introspection: Arc<crate::template::introspect::Introspection>,
+    /// `graph`: the parsed project, once parsed, when a template reads it.
+    pub graph: OnceLock<Value>,
     /// The environment these globals are registered in, once it is built.
     pub environment: OnceLock<&'static Environment<'static>>,
 }
@@ -250,6 +252,8 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         Ok(Value::from(unique))
     });
     env.add_global("execute", Value::from_object(Execute));
+    env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
+    crate::template::modules::register(env);
     crate::template::introspect::register(env, &globals.introspection);
     env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
     env.add_global("exceptions", Value::from_object(Exceptions));
@@ -493,6 +497,22 @@ impl Object for ThisObject {
             return f.write_str(&scope::placeholder(None));
         }
         fmt::Display::fmt(&self.relation(), f)
+    }
+}
+
+/// `graph`: the manifest's `nodes`, `sources` and `exposures`, empty until
+/// the project is parsed (dbt's is too, while it parses).
+#[derive(Debug)]
+struct GraphObject {
+    globals: Arc<Globals>,
+}
+
+impl Object for GraphObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match self.globals.graph.get() {
+            Some(graph) => graph.get_item(key).ok().filter(|v| !v.is_undefined()),
+            None => Some(Value::from_iter(Vec::<(String, Value)>::new())),
+        }
     }
 }
 
@@ -761,6 +781,19 @@ impl Object for DateValue {
                 Ok(Value::from(self.strftime(&format)?))
             }
             "isoformat" => Ok(Value::from(self.iso())),
+            "replace" => {
+                let (kwargs,): (Kwargs,) = from_args(args)?;
+                Ok(Value::from_object(crate::template::modules::replace(self, &kwargs)?))
+            }
+            "weekday" | "isoweekday" => {
+                use chrono::Datelike;
+                let date = match &**self {
+                    DateValue::Date(date) => *date,
+                    DateValue::Timestamp(ts) => ts.date_naive(),
+                };
+                let monday_zero = date.weekday().num_days_from_monday();
+                Ok(Value::from(if method == "weekday" { monday_zero } else { monday_zero + 1 }))
+            }
             "date" => Ok(Value::from_object(match &**self {
                 DateValue::Date(date) => DateValue::Date(*date),
                 DateValue::Timestamp(ts) => DateValue::Date(ts.date_naive()),

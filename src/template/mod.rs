@@ -5,6 +5,7 @@
 
 pub mod context;
 pub mod introspect;
+mod modules;
 mod mutable;
 mod relation;
 pub mod scope;
@@ -140,6 +141,7 @@ impl Templates {
             root_project: project.name.clone(),
             dispatch: project.dispatch.iter().map(|d| (d.macro_namespace.clone(), d.search_order.clone())).collect(),
             introspection: Arc::new(introspect_target(project)),
+            graph: OnceLock::new(),
             environment: OnceLock::new(),
         });
         context::register(&mut env, &globals, run_started_at);

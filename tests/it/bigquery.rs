@@ -1526,6 +1526,7 @@ fn a_project_with_a_package_builds_on_bigquery() {
             ("analytics.customers", "customer_id"),
             ("analytics.order_status_pivot", "customer_id"),
             ("analytics.calendar", "1"),
+            ("analytics.model_inventory", "1"),
             ("analytics_utils.utils_numbers", "n"),
         ],
     );

@@ -137,6 +137,7 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
         ("main.customers", "customer_id"),
         ("main.order_status_pivot", "customer_id"),
         ("main.calendar", "1"),
+        ("main.model_inventory", "1"),
         ("main_utils.utils_numbers", "n"),
     ] {
         let (columns, rows) = table(&fixture, relation, order);
