@@ -78,9 +78,13 @@ pub fn declared(root: &Path) -> Result<Option<Declared>, Diagnostics> {
 fn entry_location(file: &Path, text: &str, index: usize) -> Location {
     let mut offset = 0;
     let mut seen = 0;
+    // The entries are the `- ` items at the first item's indentation (a
+    // version list under an entry is deeper).
+    let mut entry_indent = None;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
-        if trimmed.starts_with("- ") {
+        let indent = line.len() - trimmed.len();
+        if trimmed.starts_with("- ") && *entry_indent.get_or_insert(indent) == indent {
             if seen == index {
                 let at = offset + line.len() - trimmed.len();
                 return Location::at_offset(file, text, at, trimmed.trim_end().len());
@@ -350,6 +354,13 @@ mod tests {
     fn the_lock_hash_is_dbt_s() {
         let hub: Json = serde_json::json!({"package": "fivetran/fivetran_utils", "version": "0.4.7"});
         assert_eq!(sha1_hash(&[hub]), "71304bca2138cf8004070b3573a1e17183c0c1a8");
+    }
+
+    #[test]
+    fn an_entry_is_located_past_the_version_lists_of_those_before_it() {
+        let text = "packages:\n  - package: a/b\n    version:\n      - \">=1.0.0\"\n  - gitt: x\n";
+        let location = entry_location(Path::new("packages.yml"), text, 1);
+        assert_eq!(location.to_string(), Location::in_source(Path::new("packages.yml"), text, 5, Some(3)).to_string());
     }
 
     #[test]

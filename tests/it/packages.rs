@@ -383,3 +383,12 @@ fn an_unpinned_git_package_warns_and_subdirectories_and_tarballs_install() {
     let lock = std::fs::read_to_string(workspace.project().join("package-lock.yml")).expect("lock");
     assert!(lock.contains("    subdirectory: dbt\n") && lock.contains("  - name: strings_from_tarball\n    tarball: "), "{lock}");
 }
+
+#[test]
+fn a_package_entry_strata_cannot_read_is_an_error_at_its_line() {
+    let workspace = Workspace::new();
+    workspace.root_project("packages:\n  - local: ../local_utils\n  - package: acme/hub_strings\n  - gitt: https://example.com/x.git\n");
+    let deps = workspace.strata(&["deps"]);
+    assert_eq!(deps.status, 2);
+    insta::assert_snapshot!("unreadable_package_entries", deps.stderr);
+}
