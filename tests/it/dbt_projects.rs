@@ -151,3 +151,37 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
     }
     insta::assert_snapshot!(report);
 }
+
+// The rest of the Jinja surface dbt packages use, in one model.
+#[test]
+fn the_jinja_dbt_packages_use_renders() {
+    let model = r#"
+{%- macro wrap(tag) -%}<{{ tag }}>{{ caller() }}</{{ tag }}>{%- endmacro -%}
+{%- set ns = namespace(total=0) -%}
+{%- for a, b in zip([1, 2, 3], [10, 20, 30]) -%}{%- set ns.total = ns.total + a * b -%}{%- endfor -%}
+{%- set parsed = fromyaml("a: 1\nb: [x, y]") -%}
+{%- set existing = adapter.get_relation(database=this.database, schema='main', identifier='numbers') -%}
+{%- set missing = adapter.get_relation(database=this.database, schema='main', identifier='nothing_here') -%}
+{%- set relation = api.Relation.create(schema='main', identifier='numbers') -%}
+{%- set column = api.Column('amount', 'integer') -%}
+{%- set result = run_query('select sum(n) as total from ' ~ relation) -%}
+select
+    {{ ns.total }} as zipped_total,
+    '{{ parsed.b | join("") }}{{ parsed.a }}' as from_yaml,
+    '{{ toyaml({"k": "v"}) | trim }}' as to_yaml,
+    {{ existing is not none }} as numbers_exist,
+    {{ missing is none }} as nothing_here_missing,
+    '{{ relation.identifier }}' as relation_name,
+    '{{ column.name }}:{{ column.is_integer() }}' as column_info,
+    {{ result.rows[0][0] if execute else 0 }} as queried_total,
+    {{ result.columns[0].values() | first if execute else 0 }} as first_value,
+    '{% call wrap("b") %}bold{% endcall %}' as called
+"#;
+    let fixture = Fixture::new().file("models/numbers.sql", "select * from (values (1), (2), (3)) as t(n)").file("models/surface.sql", model);
+    assert_status(&fixture.strata(&["run", "--select", "numbers"]), 0);
+    assert_status(&fixture.strata(&["run", "--select", "surface"]), 0);
+    assert_eq!(
+        query(&fixture, "select * from main.surface").into_iter().map(|row| row.join(" | ")).collect::<Vec<_>>(),
+        ["140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b>"]
+    );
+}
