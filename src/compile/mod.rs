@@ -142,6 +142,7 @@ impl<'a> Compiler<'a> {
         let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
         scope.resolver = Some(self.resolver.clone());
         scope.this = node.relation.clone();
+        scope.model = Some(model_value(node));
         scope.is_incremental = is_incremental;
         match &node.details {
             NodeDetails::Model { file, .. } => {
@@ -355,6 +356,28 @@ pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path)
     Err(Diagnostic::new(format!("SQL syntax error in {} `{}` ({}): {message}", node.resource_type.name(), node.name, kind.name()))
         .at(location)
         .note(format!("the line is from the compiled SQL of `{}`", node.path.display())))
+}
+
+/// `model` in templates: the node being compiled, by dbt's names.
+fn model_value(node: &Node) -> Value {
+    let relation = node.relation.as_ref();
+    let mut config = node.config.clone();
+    if node.resource_type == ResourceType::Model {
+        config.entry("materialized").or_insert_with(|| node.materialized().into());
+    }
+    Value::from_iter([
+        ("unique_id", Value::from(node.unique_id.as_str())),
+        ("name", Value::from(node.name.as_str())),
+        ("resource_type", Value::from(node.resource_type.name())),
+        ("package_name", Value::from(node.package.as_str())),
+        ("original_file_path", Value::from(node.path.to_string_lossy().as_ref())),
+        ("fqn", Value::from(node.fqn.clone())),
+        ("config", Value::from_serialize(&config)),
+        ("tags", Value::from_serialize(node.tags())),
+        ("database", Value::from(relation.and_then(|r| r.database.clone()))),
+        ("schema", Value::from(relation.and_then(|r| r.schema.clone()))),
+        ("alias", Value::from(relation.map(|r| r.identifier.clone()))),
+    ])
 }
 
 #[cfg(test)]

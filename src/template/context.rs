@@ -253,6 +253,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
     });
     env.add_global("execute", Value::from_object(Execute));
     env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
+    env.add_global("model", Value::from_object(ModelObject));
     crate::template::modules::register(env);
     crate::template::introspect::register(env, &globals.introspection);
     env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
@@ -513,6 +514,26 @@ impl Object for GraphObject {
             Some(graph) => graph.get_item(key).ok().filter(|v| !v.is_undefined()),
             None => Some(Value::from_iter(Vec::<(String, Value)>::new())),
         }
+    }
+}
+
+/// `model`: the node being compiled (empty while parsing).
+#[derive(Debug)]
+struct ModelObject;
+
+impl Object for ModelObject {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        scope::current(|scope| {
+            let scope = scope?;
+            match &scope.model {
+                Some(model) => model.get_item(key).ok().filter(|v| !v.is_undefined()),
+                None => {
+                    // While parsing: nothing yet, but `model.config.x` reads as undefined, not an error.
+                    scope.exact = false;
+                    Some(Value::from_iter(Vec::<(String, Value)>::new()))
+                }
+            }
+        })
     }
 }
 

@@ -59,6 +59,8 @@ pub struct Scope {
     pub resolver: Option<Arc<dyn Resolve>>,
     /// One slot per macro call in progress, for `return()`.
     pub(crate) returns: Vec<Option<Value>>,
+    /// `model`: the node as the manifest shows it, when compiling.
+    pub model: Option<Value>,
     /// The named `statement` results of this render, for `load_result()`.
     pub(crate) results: crate::FastMap<String, Value>,
     /// Whether a parse-mode render is the final SQL once its relation
@@ -80,6 +82,7 @@ impl Scope {
             is_incremental: false,
             resolver: None,
             returns: Vec::new(),
+            model: None,
             results: Default::default(),
             exact: true,
         }

@@ -175,13 +175,14 @@ select
     '{{ column.name }}:{{ column.is_integer() }}' as column_info,
     {{ result.rows[0][0] if execute else 0 }} as queried_total,
     {{ result.columns[0].values() | first if execute else 0 }} as first_value,
-    '{% call wrap("b") %}bold{% endcall %}' as called
+    '{% call wrap("b") %}bold{% endcall %}' as called,
+    '{{ model.unique_id }} {{ model.config.materialized }}' as model_id
 "#;
     let fixture = Fixture::new().file("models/numbers.sql", "select * from (values (1), (2), (3)) as t(n)").file("models/surface.sql", model);
     assert_status(&fixture.strata(&["run", "--select", "numbers"]), 0);
     assert_status(&fixture.strata(&["run", "--select", "surface"]), 0);
     assert_eq!(
         query(&fixture, "select * from main.surface").into_iter().map(|row| row.join(" | ")).collect::<Vec<_>>(),
-        ["140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b>"]
+        ["140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view"]
     );
 }

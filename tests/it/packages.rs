@@ -90,7 +90,12 @@ impl Workspace {
                     "{% test is_positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}\n",
                 ),
                 ("models/utils_calendar.sql", "select * from (values (date '2026-11-01'), (date '2026-11-02')) as t(day)\n"),
-                ("models/schema.yml", "models:\n  - name: utils_calendar\n    columns:\n      - name: day\n        data_tests: [not_null]\n"),
+                (
+                    "models/schema.yml",
+                    "models:\n  - name: utils_calendar\n    columns:\n      - name: day\n        data_tests: [not_null]\n\
+                     sources:\n  - name: utils_raw\n    schema: main\n    tables:\n      - name: utils_countries\n",
+                ),
+                ("models/utils_country_count.sql", "select count(*) as n from {{ source('utils_raw', 'utils_countries') }}\n"),
                 ("seeds/utils_countries.csv", "code,name\nfr,France\nde,Germany\n"),
             ],
         );
@@ -268,10 +273,12 @@ fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
         vec![vec!["1", "12.5", "ada-lovelace", "2026-11-01", "1.2.0", "France"], vec!["2", "3.99", "alan-turing", "2026-10-01", "1.2.0", "Germany"],]
     );
     assert_eq!(query(&db, "select days from main.calendar_days"), vec![vec!["2"]]);
+    // A package's model reads the package's own source (its seed, loaded first).
+    assert_eq!(query(&db, "select n from main_utils.utils_country_count"), vec![vec!["2"]]);
     // The package's model and seed take the root project's `+schema: utils` and the package's own `+materialized: table`.
     assert_eq!(
         query(&db, "select table_schema, table_name, table_type from information_schema.tables where table_schema = 'main_utils' order by 2"),
-        vec![vec!["main_utils", "utils_calendar", "BASE TABLE"]]
+        vec![vec!["main_utils", "utils_calendar", "BASE TABLE"], vec!["main_utils", "utils_country_count", "BASE TABLE"]]
     );
     let compiled = std::fs::read_to_string(workspace.project().join("target/compiled/jaffle/models/orders.sql")).expect("compiled orders");
     assert!(compiled.contains("round(cast(o.amount_cents as decimal(12, 2)) / 100, 2) as amount"), "{compiled}");
