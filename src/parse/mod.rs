@@ -87,7 +87,16 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             if !base.enabled() {
                 return Ok(None);
             }
-            let rendered = render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base)?;
+            let mut rendered = render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base)?;
+            if model.package != project.name {
+                // As in dbt, the root project's `models:` config of a package's
+                // model wins over the package's own `config()` calls.
+                for (key, value) in config::from_tree(&project.models_config, &fqn(model)) {
+                    if !matches!(key.as_str(), "tags" | "pre_hook" | "post_hook") {
+                        rendered.config.insert(key, value);
+                    }
+                }
+            }
             if !rendered.config.enabled() {
                 return Ok(None);
             }

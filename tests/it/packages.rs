@@ -25,6 +25,8 @@ config-version: 2
 models:
   local_utils:
     +schema: utils
+    utils_calendar:
+      +materialized: table
 ";
 
 const PROFILES: &str = "\
@@ -89,7 +91,10 @@ impl Workspace {
                     "macros/tests.sql",
                     "{% test is_positive(model, column_name) %}select * from {{ model }} where {{ column_name }} <= 0{% endtest %}\n",
                 ),
-                ("models/utils_calendar.sql", "select * from (values (date '2026-11-01'), (date '2026-11-02')) as t(day)\n"),
+                (
+                    "models/utils_calendar.sql",
+                    "{{ config(materialized='view') }}\nselect * from (values (date '2026-11-01'), (date '2026-11-02')) as t(day)\n",
+                ),
                 (
                     "models/schema.yml",
                     "models:\n  - name: utils_calendar\n    columns:\n      - name: day\n        data_tests: [not_null]\n\
@@ -275,7 +280,8 @@ fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
     assert_eq!(query(&db, "select days from main.calendar_days"), vec![vec!["2"]]);
     // A package's model reads the package's own source (its seed, loaded first).
     assert_eq!(query(&db, "select n from main_utils.utils_country_count"), vec![vec!["2"]]);
-    // The package's model and seed take the root project's `+schema: utils` and the package's own `+materialized: table`.
+    // The package's models take the root project's `+schema: utils`, and the
+    // root's `+materialized: table` wins over the package model's own `config()`.
     assert_eq!(
         query(&db, "select table_schema, table_name, table_type from information_schema.tables where table_schema = 'main_utils' order by 2"),
         vec![vec!["main_utils", "utils_calendar", "BASE TABLE"], vec!["main_utils", "utils_country_count", "BASE TABLE"]]
