@@ -89,7 +89,7 @@ pub(super) fn collect_tests(
                 }
             }
         }
-        let name = generic_test_name(&format!("{name_prefix}{short_name}"), target_name, column, &args);
+        let name = generic_test_name(&format!("{name_prefix}{test_name}"), target_name, column, &args);
         let mut unique_id = format!("test.{}.{}", props.package, name);
         let mut suffix = 2;
         while tests.ids.contains(&unique_id) {
@@ -135,20 +135,24 @@ pub(super) fn collect_tests(
 /// dbt's generated test name: `accepted_values_orders_status__placed__shipped`.
 pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, args: &serde_json::Map<String, Json>) -> String {
     static UNSAFE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^0-9a-zA-Z_]+").unwrap_or_else(|_| unreachable!()));
-    let mut name = format!("{test}_{target}");
-    if let Some(column) = column {
-        name.push('_');
-        name.push_str(column);
+    // As dbt: `<namespace>_<test>_<target>_` and the arguments' values in the
+    // order of their names, the column's (`column_name`) among them.
+    let mut keys: Vec<&str> = args.keys().map(String::as_str).filter(|k| *k != "column_name" && *k != "model").collect();
+    if column.is_some() {
+        keys.push("column_name");
     }
-    let mut keys: Vec<&String> = args.keys().filter(|k| k.as_str() != "column_name" && k.as_str() != "model").collect();
-    keys.sort();
+    keys.sort_unstable();
+    let mut flat = Vec::new();
     for key in keys {
-        let mut flat = Vec::new();
-        flatten(&args[key], &mut flat);
-        for part in flat {
-            name.push_str("__");
-            name.push_str(&part);
+        match (key, column) {
+            ("column_name", Some(column)) => flat.push(column.to_string()),
+            _ => flatten(&args[key], &mut flat),
         }
+    }
+    let mut name = format!("{}_{target}", test.replace('.', "_"));
+    if !flat.is_empty() {
+        name.push('_');
+        name.push_str(&flat.join("__"));
     }
     UNSAFE.replace_all(&name, "_").into_owned()
 }

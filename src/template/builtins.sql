@@ -538,6 +538,18 @@ filtered as (
 select * from filtered
 {%- endmacro -%}
 
+{#- dbt's helpers that packages call: the relation if it exists, else none;
+    whether a test stores its failures. -#}
+{%- macro load_relation(relation) -%}
+{{ return(adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier)) }}
+{%- endmacro -%}
+{%- macro load_cached_relation(relation) -%}
+{{ return(load_relation(relation)) }}
+{%- endmacro -%}
+{%- macro should_store_failures() -%}
+{{ return(config.get('store_failures') or flags.STORE_FAILURES) }}
+{%- endmacro -%}
+
 {#- Schema and alias naming, as dbt does by default: a custom schema `x`
     becomes `<target schema>_x`. strata computes these defaults in Rust unless
     the project overrides them; these are what `dbt.generate_schema_name` calls. -#}

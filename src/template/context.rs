@@ -254,6 +254,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
     env.add_global("execute", Value::from_object(Execute));
     env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
     env.add_global("model", Value::from_object(ModelObject));
+    env.add_global("flags", Value::from_object(Flags::of_command_line()));
     crate::template::modules::register(env);
     crate::template::introspect::register(env, &globals.introspection);
     env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
@@ -514,6 +515,41 @@ impl Object for GraphObject {
             Some(graph) => graph.get_item(key).ok().filter(|v| !v.is_undefined()),
             None => Some(Value::from_iter(Vec::<(String, Value)>::new())),
         }
+    }
+}
+
+/// `flags`: the invocation's command and switches, by dbt's names
+/// (`flags.WHICH`, `flags.FULL_REFRESH`, `flags.EMPTY`, `flags.STORE_FAILURES`).
+#[derive(Debug)]
+struct Flags {
+    which: String,
+    switches: Vec<String>,
+}
+
+impl Flags {
+    fn of_command_line() -> Flags {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        // The command is the first of strata's command names on the line.
+        const COMMANDS: &[&str] = &[
+            "build", "clean", "compile", "debug", "deps", "diff", "docs", "export", "graph", "ls", "refresh", "retry", "run", "seed", "show", "test",
+        ];
+        let which = args.iter().find(|a| COMMANDS.contains(&a.as_str())).cloned().unwrap_or_default();
+        Flags { which, switches: args.into_iter().filter(|a| a.starts_with("--")).collect() }
+    }
+}
+
+impl Object for Flags {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let switch = |name: &str| Value::from(self.switches.iter().any(|s| s == name));
+        Some(match key.as_str()? {
+            "WHICH" => Value::from(self.which.as_str()),
+            "FULL_REFRESH" => switch("--full-refresh"),
+            "EMPTY" => switch("--empty"),
+            "STORE_FAILURES" => switch("--store-failures"),
+            "WARN_ERROR" => switch("--warn-error"),
+            "FAIL_FAST" => switch("--fail-fast"),
+            _ => Value::from(()),
+        })
     }
 }
 

@@ -63,7 +63,7 @@ impl Templates {
         let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut defined_in: BTreeMap<(&str, String), &Path> = BTreeMap::new();
         // The macro templates compiled on first call, by name: their file's text and the macro's span.
-        let mut lazy: FastMap<String, (Arc<str>, Option<(usize, usize)>)> = FastMap::default();
+        let mut lazy: FastMap<String, LazyTemplate> = FastMap::default();
         for (namespace, path, text) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
             let text: Arc<str> = Arc::from(mutable::rewrite(&rewrite_test_blocks(text)).as_ref());
@@ -244,6 +244,10 @@ fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
     }
     spans
 }
+
+/// A macro template compiled on first call: its file's text, and the span
+/// of the macro (none: the whole file).
+type LazyTemplate = (Arc<str>, Option<(usize, usize)>);
 
 /// Whether a macro file holds nothing but its macros (and comments and
 /// whitespace): then each macro can be a template of its own.

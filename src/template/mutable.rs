@@ -16,8 +16,8 @@ use minijinja::{Error, ErrorKind, State};
 
 /// The functions the rewritten literals call.
 pub fn register(env: &mut minijinja::Environment<'static>) {
-    env.add_function("__list", |items: Value| -> Result<Value, Error> { Ok(MutableList::from_value(&items)?) });
-    env.add_function("__dict", |entries: Value| -> Result<Value, Error> { Ok(MutableDict::from_value(&entries)?) });
+    env.add_function("__list", |items: Value| MutableList::from_value(&items));
+    env.add_function("__dict", |entries: Value| MutableDict::from_value(&entries));
 }
 
 /// Python's keywords after which `[` opens a list, not a subscript.

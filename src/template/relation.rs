@@ -4,14 +4,33 @@
 use std::fmt;
 use std::sync::Arc;
 
-use minijinja::value::{Kwargs, Object, Value};
+use minijinja::value::{Enumerator, Kwargs, Object, Value};
 use minijinja::{Error, State};
 
 use crate::core::relation::{QuoteStyle, Relation};
 
+/// The keys a relation enumerates as a mapping: two relations are equal, and
+/// key a dict apart, by their names.
+const RELATION_KEYS: &[&str] = &["database", "schema", "identifier"];
+
 impl Object for Relation {
+    /// A relation is true in `{% if relation %}`, as dbt's is.
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(RELATION_KEYS)
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         match key.as_str()? {
+            // dbt's relations answer `get('metadata')` with their class, which
+            // packages check (`dbt_utils._is_relation`).
+            "metadata" => {
+                let class = if self.quote == QuoteStyle::Backtick { "BigQueryRelation" } else { "DuckDBRelation" };
+                Some(Value::from_iter([("type", class)]))
+            }
             "database" | "project" => Some(Value::from(self.database.clone())),
             "schema" | "dataset" => Some(Value::from(self.schema.clone())),
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),
@@ -52,6 +71,14 @@ impl Object for Relation {
 pub struct EmptyInput(pub Relation);
 
 impl Object for EmptyInput {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(RELATION_KEYS)
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         Arc::new(self.0.clone()).get_value(key)
     }
@@ -76,6 +103,14 @@ pub struct PendingRelation {
 }
 
 impl Object for PendingRelation {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(RELATION_KEYS)
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         crate::template::scope::mark_inexact();
         Arc::new(self.guess.clone()).get_value(key)
