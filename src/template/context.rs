@@ -390,8 +390,9 @@ impl MacroRef {
         let Some(function) = module.state().lookup(&self.name) else {
             return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));
         };
+        let args = with_catch_all_kwargs(&function, args);
         scope::current(|scope| scope.map(|s| s.returns.push(None)));
-        let result = function.call(module.state(), args);
+        let result = function.call(module.state(), &args);
         let returned = scope::current(|scope| scope.and_then(|s| s.returns.pop()).flatten());
         match (result, returned) {
             (_, Some(value)) => Ok(value),
@@ -399,6 +400,31 @@ impl MacroRef {
             (Err(err), None) => Err(err),
         }
     }
+}
+
+/// `args` with the keyword arguments `function` does not declare gathered
+/// into its `kwargs` parameter, when it has one (see `catch_all_kwargs`).
+fn with_catch_all_kwargs<'a>(function: &Value, args: &'a [Value]) -> std::borrow::Cow<'a, [Value]> {
+    let Some(Ok(kwargs)) = args.last().filter(|a| a.is_kwargs()).map(|a| Kwargs::try_from(a.clone())) else {
+        return args.into();
+    };
+    let Ok(declared) = function.get_attr("arguments") else { return args.into() };
+    let declared: Vec<String> = declared.try_iter().map(|names| names.map(|n| n.to_string()).collect()).unwrap_or_default();
+    if !declared.iter().any(|n| n == "kwargs") {
+        return args.into();
+    }
+    let (mut known, mut extra) = (Vec::new(), Vec::new());
+    for key in kwargs.args() {
+        let value = kwargs.peek::<Value>(key).unwrap_or_default();
+        if declared.iter().any(|n| n == key) && key != "kwargs" { known.push((key.to_string(), value)) } else { extra.push((key.to_string(), value)) }
+    }
+    if extra.is_empty() {
+        return args.into();
+    }
+    known.push(("kwargs".to_string(), Value::from_iter(extra)));
+    let mut rewritten = args[..args.len() - 1].to_vec();
+    rewritten.push(Value::from(Kwargs::from_iter(known)));
+    rewritten.into()
 }
 
 impl Object for MacroRef {

@@ -10,6 +10,7 @@ mod mutable;
 mod relation;
 pub mod scope;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, OnceLock};
@@ -66,7 +67,7 @@ impl Templates {
         let mut lazy: FastMap<String, LazyTemplate> = FastMap::default();
         for (namespace, path, text) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
-            let text: Arc<str> = Arc::from(mutable::rewrite(&rewrite_test_blocks(text)).as_ref());
+            let text: Arc<str> = Arc::from(mutable::rewrite(&catch_all_kwargs(&rewrite_test_blocks(text))).as_ref());
             let spans = macro_spans(&text);
             // The root project's files are compiled now, so their errors are
             // reported before anything runs. Built-ins and packages (hundreds of
@@ -272,6 +273,61 @@ fn blank_outside(text: &str, start: usize, end: usize) -> String {
     format!("{}{}", blank(&text[..start]), &text[start..end])
 }
 
+/// A macro whose body reads `kwargs` takes any keyword argument, as in
+/// Jinja2: it gets a `kwargs={}` parameter, which [`context::MacroRef`]
+/// fills with the keyword arguments the macro does not declare.
+fn catch_all_kwargs(text: &str) -> Cow<'_, str> {
+    static KWARGS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bkwargs\b").unwrap_or_else(|_| unreachable!()));
+    if !KWARGS.is_match(text) {
+        return Cow::Borrowed(text);
+    }
+    let spans = macro_spans(text);
+    let mut inserts: Vec<usize> = Vec::new();
+    for &(start, end) in spans.values() {
+        let Some(open) = text[start..end].find('(').map(|i| start + i) else { continue };
+        let Some(close) = matching_paren(text, open) else { continue };
+        if !KWARGS.is_match(&text[open..close]) && KWARGS.is_match(&text[close..end]) {
+            inserts.push(close);
+        }
+    }
+    if inserts.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    inserts.sort_unstable();
+    let mut out = String::with_capacity(text.len() + 16 * inserts.len());
+    let mut at = 0;
+    for close in inserts {
+        out.push_str(&text[at..close]);
+        let empty = text[..close].trim_end().ends_with('(');
+        out.push_str(if empty { "kwargs={}" } else { ", kwargs={}" });
+        at = close;
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
+}
+
+/// The offset of the `)` closing the `(` at `open`, strings skipped.
+fn matching_paren(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote = None;
+    for (i, c) in text[open..].char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `{% test name(args) %}...{% endtest %}` defines the generic test `name`; dbt
 /// stores it as the macro `test_name`, and so does strata. Offsets of lines stay
 /// the same, so errors still point at the right line.
@@ -325,7 +381,7 @@ mod tests {
     use super::*;
     use crate::project::LoadOptions;
 
-    fn project_with_macros(dir: &Path, macros: &str) -> Project {
+    pub(super) fn project_with_macros(dir: &Path, macros: &str) -> Project {
         let files = [
             ("dbt_project.yml", "name: shop\nprofile: shop\n"),
             ("profiles.yml", "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: dev.duckdb\n      schema: main\n"),
@@ -340,7 +396,7 @@ mod tests {
         Project::load(&options).expect("project loads")
     }
 
-    fn render(templates: &Templates, text: &str) -> String {
+    pub(super) fn render(templates: &Templates, text: &str) -> String {
         let mut scope = Scope::new("model `m`".into(), Mode::Compile, Default::default());
         templates.render_str("m", text, &mut scope).expect("renders")
     }
@@ -373,5 +429,22 @@ mod tests {
         }
         let other = Templates::new(&project, first, Utc::now()).expect("templates");
         assert_eq!(render(&other, "{{ day() }}"), "day 20261101 2026-11-01");
+    }
+}
+
+#[cfg(test)]
+mod kwargs_tests {
+    use super::*;
+
+    // dbt_utils' `test_not_null_proportion` passes `**kwargs` on to a macro that reads them.
+    #[test]
+    fn macros_that_read_kwargs_take_any_keyword_argument() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let macros = "{% macro outer(model) %}{{ return(inner(model, **kwargs)) }}{% endmacro %}\
+                      {% macro inner(model) %}{{ model }}:{{ kwargs.get('at_least', 'none') }}{% endmacro %}\n";
+        let project = tests::project_with_macros(dir.path(), macros);
+        let date = ExecutionDate::parse("2026-11-01", "--date").expect("date");
+        let templates = Templates::new(&project, date, Utc::now()).expect("templates");
+        assert_eq!(tests::render(&templates, "{{ outer('m', at_least=0.5) }} {{ inner('n') }}"), "m:0.5 n:none");
     }
 }
