@@ -78,7 +78,7 @@ def main():
         subprocess.run([STRATA, "compile", "--date", "2026-11-20"], cwd=project, check=True, stdout=subprocess.DEVNULL)
     results = {}
     # Alternating, so both see the same machine.
-    for _ in range(3):
+    for _ in range(8):
         for label, project in (("without packages", plain), (f"with {macros} package macros", with_packages)):
             best, median = timed([STRATA, "compile", "--date", "2026-11-20"], project, 1)
             results.setdefault(label, []).append(best)
