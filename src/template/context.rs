@@ -241,7 +241,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         let shortest = lists.iter().map(Vec::len).min().unwrap_or(0);
         Ok(Value::from((0..shortest).map(|i| Value::from(lists.iter().map(|l| l[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()))
     });
-    // `set(items)` and `try_or_compiler_error` are dbt's; a set is a list without repeats here.
+    // dbt's `set(items)`: here a list without repeats, in first-seen order.
     env.add_function("set", |items: Value| -> Result<Value, Error> {
         let mut unique: Vec<Value> = Vec::new();
         for item in items.try_iter()? {
