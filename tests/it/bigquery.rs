@@ -1532,3 +1532,27 @@ fn a_project_with_a_package_builds_on_bigquery() {
     );
     insta::assert_snapshot!(report);
 }
+
+// The packages workspace (a local, a git and a hub package) on BigQuery: the
+// package's dispatch falls to its `default__` there (the project overrides
+// only DuckDB's), its model and seed land in their datasets.
+#[test]
+fn packages_from_a_folder_git_and_the_hub_build_on_bigquery() {
+    let emulator = Emulator::start("packages-test");
+    let workspace = crate::packages::Workspace::new();
+    std::fs::write(workspace.project().join("profiles.yml"), emulator_profiles("jaffle", &emulator.endpoint(), &emulator.project, ""))
+        .expect("profiles.yml");
+    crate::run::assert_status(&workspace.strata(&["deps"]), 0);
+    crate::run::assert_status(&workspace.strata(&["build", "--date", "2026-11-20"]), 0);
+    let report = bigquery_report(
+        &emulator,
+        &[
+            ("analytics.orders", "id"),
+            ("analytics.calendar_days", "1"),
+            ("analytics.utils_countries", "code"),
+            ("analytics_utils.utils_calendar", "day"),
+            ("analytics_utils.utils_country_count", "1"),
+        ],
+    );
+    insta::assert_snapshot!(report);
+}

@@ -15,7 +15,7 @@ mod errors;
 mod example;
 mod flags;
 pub mod operate;
-mod packages;
+pub mod packages;
 mod properties;
 mod recording;
 mod run;

@@ -13,7 +13,7 @@ use crate::{Run, strata_command};
 
 /// A folder holding the root project (`project/`), a local package beside
 /// it, a git repository of a package, and a package hub.
-struct Workspace {
+pub struct Workspace {
     dir: tempfile::TempDir,
     hub: Hub,
 }
@@ -39,7 +39,12 @@ jaffle:
       schema: main
 ";
 
+// Portable SQL: the workspace builds on DuckDB and on the BigQuery emulator.
 const ORDERS: &str = "\
+with o as (
+  select 1 as id, 1250 as amount_cents, 'Ada Lovelace' as customer, date '2026-11-20' as ordered_at, 'fr' as country
+  union all select 2, 399, 'Alan Turing', date '2026-10-02', 'de'
+)
 select
   o.id,
   {{ local_utils.cents_to_dollars('o.amount_cents') }} as amount,
@@ -47,8 +52,7 @@ select
   {{ git_dates.first_of_month('o.ordered_at') }} as order_month,
   {{ hub_strings.version() }} as hub_version,
   c.name as country
-from (values (1, 1250, 'Ada Lovelace', date '2026-11-20', 'fr'), (2, 399, 'Alan Turing', date '2026-10-02', 'de'))
-  as o(id, amount_cents, customer, ordered_at, country)
+from o
 join {{ ref('local_utils', 'utils_countries') }} c on c.code = o.country
 ";
 
@@ -71,7 +75,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 impl Workspace {
-    fn new() -> Workspace {
+    pub fn new() -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
         write(
@@ -93,12 +97,12 @@ impl Workspace {
                 ),
                 (
                     "models/utils_calendar.sql",
-                    "{{ config(materialized='view') }}\nselect * from (values (date '2026-11-01'), (date '2026-11-02')) as t(day)\n",
+                    "{{ config(materialized='view') }}\nselect date '2026-11-01' as day union all select date '2026-11-02'\n",
                 ),
                 (
                     "models/schema.yml",
                     "models:\n  - name: utils_calendar\n    columns:\n      - name: day\n        data_tests: [not_null]\n\
-                     sources:\n  - name: utils_raw\n    schema: main\n    tables:\n      - name: utils_countries\n",
+                     sources:\n  - name: utils_raw\n    schema: \"{{ target.schema }}\"\n    tables:\n      - name: utils_countries\n",
                 ),
                 ("models/utils_country_count.sql", "select count(*) as n from {{ source('utils_raw', 'utils_countries') }}\n"),
                 ("seeds/utils_countries.csv", "code,name\nfr,France\nde,Germany\n"),
@@ -112,7 +116,7 @@ impl Workspace {
                 (
                     "macros/dates.sql",
                     "{% macro first_of_month(column) %}{{ month_start(column) }}{% endmacro %}\n\
-                     {% macro month_start(column) %}cast(date_trunc('month', {{ column }}) as date){% endmacro %}\n",
+                     {% macro month_start(column) %}cast({{ dbt.date_trunc('month', column) }} as date){% endmacro %}\n",
                 ),
             ],
         );
@@ -161,11 +165,11 @@ impl Workspace {
         );
     }
 
-    fn project(&self) -> PathBuf {
+    pub fn project(&self) -> PathBuf {
         self.dir.path().join("project")
     }
 
-    fn strata(&self, args: &[&str]) -> Run {
+    pub fn strata(&self, args: &[&str]) -> Run {
         Run::from(strata_command(&self.project()).env("DBT_PACKAGE_HUB_URL", &self.hub.url).args(args).output().expect("run strata"))
     }
 
