@@ -289,12 +289,18 @@ impl<'a> Compiler<'a> {
     }
 
     pub fn compiled_path(&self, node: &Node) -> PathBuf {
+        // A package's node goes under the package's name, by its path in the package, as dbt lays it out.
+        let base = match node.package == self.project.name {
+            true => self.compiled_base.clone(),
+            false => self.compiled_base.with_file_name(&node.package),
+        };
+        let path = self.project.project_relative(&node.package, &node.path);
         match &node.details {
             NodeDetails::Test(test) if test.singular_file.is_none() => {
                 // dbt's layout: `<properties file>/<test name>.sql`.
-                self.compiled_base.join(&node.path).join(format!("{}.sql", node.name))
+                base.join(path).join(format!("{}.sql", node.name))
             }
-            _ => self.compiled_base.join(&node.path),
+            _ => base.join(path),
         }
     }
 }

@@ -292,6 +292,8 @@ fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
     );
     let compiled = std::fs::read_to_string(workspace.project().join("target/compiled/jaffle/models/orders.sql")).expect("compiled orders");
     assert!(compiled.contains("round(cast(o.amount_cents as decimal(12, 2)) / 100, 2) as amount"), "{compiled}");
+    // A package's compiled SQL sits under its own name, as dbt writes it.
+    assert!(workspace.project().join("target/compiled/local_utils/models/utils_calendar.sql").is_file());
     let results = std::fs::read_to_string(workspace.project().join("target/run_results.json")).expect("run results");
     for id in [
         "model.local_utils.utils_calendar",
