@@ -75,7 +75,7 @@ fn git(dir: &Path, args: &[&str]) {
 }
 
 impl Workspace {
-    pub fn new() -> Workspace {
+    pub fn create() -> Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
         write(
@@ -262,7 +262,7 @@ fn write_tarball(path: &Path, top: &str, files: &[(&str, String)]) {
 
 #[test]
 fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     let deps = workspace.strata(&["deps"]);
     assert_eq!(deps.status, 0, "{}", deps.stderr);
     insta::assert_snapshot!("deps_output", workspace.anonymize(&deps.stdout));
@@ -308,7 +308,7 @@ fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
 
 #[test]
 fn deps_with_an_unchanged_lock_and_every_package_installed_fetches_nothing() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     assert_eq!(workspace.strata(&["deps"]).status, 0);
     let requests = workspace.hub.requests();
     let again = workspace.strata(&["deps"]);
@@ -319,7 +319,7 @@ fn deps_with_an_unchanged_lock_and_every_package_installed_fetches_nothing() {
 
 #[test]
 fn the_lock_pins_versions_until_deps_upgrade() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     let locked = workspace.strata(&["deps", "--lock"]);
     assert_eq!(locked.status, 0, "{}", locked.stderr);
     assert!(!workspace.project().join("dbt_packages").exists(), "--lock installs nothing");
@@ -341,7 +341,7 @@ fn the_lock_pins_versions_until_deps_upgrade() {
 
 #[test]
 fn requirements_no_version_satisfies_are_an_error_naming_both() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     write(
         &workspace.dir.path().join("local_utils"),
         &[("packages.yml", "packages:\n  - package: acme/hub_strings\n    version: [\">=1.0.0\", \"<2.0.0\"]\n")],
@@ -355,7 +355,7 @@ fn requirements_no_version_satisfies_are_an_error_naming_both() {
 
 #[test]
 fn a_project_whose_packages_are_not_installed_says_to_run_deps() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     let build = workspace.strata(&["compile"]);
     assert_eq!(build.status, 2);
     insta::assert_snapshot!("packages_not_installed", build.stderr);
@@ -363,7 +363,7 @@ fn a_project_whose_packages_are_not_installed_says_to_run_deps() {
 
 #[test]
 fn a_ref_to_a_package_that_is_not_installed_names_it() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     assert_eq!(workspace.strata(&["deps"]).status, 0);
     write(&workspace.project(), &[("models/bad.sql", "select * from {{ ref('dbt_utils', 'utils_calendar') }}\n")]);
     let compile = workspace.strata(&["compile"]);
@@ -373,7 +373,7 @@ fn a_ref_to_a_package_that_is_not_installed_names_it() {
 
 #[test]
 fn an_unpinned_git_package_warns_and_subdirectories_and_tarballs_install() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     // A repository whose package sits in a folder of it.
     let repo = workspace.dir.path().join("mono");
     write(&repo, &[("README.md", "not a package\n"), ("dbt/dbt_project.yml", "name: mono_pkg\nversion: 1.0.0\nconfig-version: 2\n")]);
@@ -405,7 +405,7 @@ fn an_unpinned_git_package_warns_and_subdirectories_and_tarballs_install() {
 
 #[test]
 fn a_package_entry_strata_cannot_read_is_an_error_at_its_line() {
-    let workspace = Workspace::new();
+    let workspace = Workspace::create();
     workspace.root_project("packages:\n  - local: ../local_utils\n  - package: acme/hub_strings\n  - gitt: https://example.com/x.git\n");
     let deps = workspace.strata(&["deps"]);
     assert_eq!(deps.status, 2);
