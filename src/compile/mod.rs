@@ -143,6 +143,7 @@ impl<'a> Compiler<'a> {
         scope.resolver = Some(self.resolver.clone());
         scope.this = node.relation.clone();
         scope.model = Some(model_value(node));
+        scope.package = Some(node.package.clone());
         scope.is_incremental = is_incremental;
         match &node.details {
             NodeDetails::Model { file, .. } => {

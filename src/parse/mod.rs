@@ -87,7 +87,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             if !base.enabled() {
                 return Ok(None);
             }
-            let mut rendered = render_for_parse(templates, &sources, &model.file.path, &model.file.text, format!("model `{}`", model.name), base)?;
+            let mut rendered = render_for_parse(templates, &sources, model, format!("model `{}`", model.name), base)?;
             if model.package != project.name {
                 // As in dbt, the root project's `models:` config of a package's
                 // model wins over the package's own `config()` calls.
@@ -224,14 +224,15 @@ fn columns(columns: &[ColumnProperties]) -> Vec<Column> {
 fn render_for_parse(
     templates: &Templates,
     sources: &Arc<dyn crate::template::Resolve>,
-    path: &Path,
-    text: &str,
+    file: &ModelFile,
     node: String,
     base: ConfigMap,
 ) -> Result<RenderedModel, Diagnostic> {
+    let (path, text) = (&file.file.path, file.file.text.as_str());
     let name = path.to_string_lossy();
     let model_name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let mut scope = Scope::new(node, Mode::Parse, base);
+    scope.package = Some(file.package.clone());
     scope.this = Some(Relation::new(
         templates.globals.target_database.clone(),
         templates.globals.target_schema.clone(),
@@ -365,7 +366,7 @@ fn singular_test_nodes(
             fqn.extend(test.folders.iter().cloned());
             fqn.push(test.name.clone());
             let base = project.tree_config(ConfigSection::Tests, &fqn);
-            render_for_parse(templates, sources, &test.file.path, &test.file.text, format!("test `{}`", test.name), base).map(|r| (fqn, r))
+            render_for_parse(templates, sources, test, format!("test `{}`", test.name), base).map(|r| (fqn, r))
         })
         .collect();
     for (index, (test, result)) in project.singular_tests.iter().zip(rendered).enumerate() {

@@ -169,7 +169,9 @@ pub struct Project {
     pub name: String,
     pub profile_name: String,
     pub target_path: PathBuf,
+    /// The vars the root project's nodes see (`package_vars`: a package's).
     pub vars: serde_json::Map<String, Json>,
+    pub package_vars: BTreeMap<String, serde_json::Map<String, Json>>,
     pub models_config: Json,
     pub seeds_config: Json,
     pub tests_config: Json,
@@ -257,15 +259,21 @@ impl Project {
         let installed = installed_packages(&root, &install_path, &mut diagnostics);
         packages::check_installed(&root, &install_path, installed.len())?;
 
-        // Vars: each package's own as defaults, then the root project's, then `--vars`.
-        let mut vars = serde_json::Map::new();
-        for (_, package_file) in &installed {
-            scoped_vars(&package_file.vars, &package_file.name, &mut vars);
-        }
-        scoped_vars(&file.vars, &file.name, &mut vars);
-        if let Some(text) = &options.vars {
-            vars.extend(parse_cli_vars(text)?);
-        }
+        // Vars, as dbt scopes them: a node of project P sees P's own file's
+        // vars (for a package), then the root project's, each file's global
+        // keys first and then its `P:` block; `--vars` last.
+        let cli_vars = options.vars.as_deref().map(parse_cli_vars).transpose()?.unwrap_or_default();
+        let scopes: Vec<&str> = std::iter::once(file.name.as_str()).chain(installed.iter().map(|(_, p)| p.name.as_str())).collect();
+        let view = |layers: &[&serde_json::Map<String, Json>], project: &str| {
+            let mut vars = serde_json::Map::new();
+            for layer in layers {
+                scoped_vars(layer, project, &scopes, &mut vars);
+            }
+            vars.extend(cli_vars.clone());
+            vars
+        };
+        let vars = view(&[&file.vars], &file.name);
+        let package_vars = installed.iter().map(|(_, p)| (p.name.clone(), view(&[&p.vars, &file.vars], &p.name))).collect();
 
         let target = profile::load(&profile_name, options.profiles_dir.as_deref(), &root, options.target.as_deref())?;
         let mut notifications =
@@ -334,6 +342,7 @@ impl Project {
             name: file.name,
             profile_name,
             vars,
+            package_vars,
             models_config: file.models,
             seeds_config: file.seeds,
             tests_config: file.tests,
@@ -415,16 +424,17 @@ fn locate_key_after(file: &Path, source: &str, section: &str, key: &str) -> Loca
     Location::at_offset(file, source, start, section.trim_end_matches(':').len())
 }
 
-/// Merges a `vars:` mapping into `vars`: `{project_name: {...}}` scopes vars
-/// to a project and is flattened (strata's vars are global); other keys as written.
-fn scoped_vars(declared: &serde_json::Map<String, Json>, project: &str, vars: &mut serde_json::Map<String, Json>) {
+/// Merges what a `vars:` mapping gives the nodes of `project` into `vars`:
+/// its global keys, then its `{project: {...}}` block. The blocks of other
+/// projects (`scopes`) are theirs.
+fn scoped_vars(declared: &serde_json::Map<String, Json>, project: &str, scopes: &[&str], vars: &mut serde_json::Map<String, Json>) {
     for (key, value) in declared {
-        match value {
-            Json::Object(scoped) if key == project => vars.extend(scoped.clone()),
-            _ => {
-                vars.insert(key.clone(), value.clone());
-            }
+        if !(value.is_object() && scopes.contains(&key.as_str())) {
+            vars.insert(key.clone(), value.clone());
         }
+    }
+    if let Some(Json::Object(scoped)) = declared.get(project) {
+        vars.extend(scoped.clone());
     }
 }
 

@@ -30,7 +30,10 @@ pub struct Globals {
     pub quote: QuoteStyle,
     pub target_schema: String,
     pub target_database: Option<String>,
+    /// The vars the root project's nodes see.
     pub vars: serde_json::Map<String, Json>,
+    /// The vars each package's nodes see, by package.
+    pub package_vars: BTreeMap<String, serde_json::Map<String, Json>>,
     pub docs: BTreeMap<String, String>,
     /// Macro name → the template that defines it: the root project's
     /// macros and the built-ins, callable without a namespace.
@@ -161,7 +164,9 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
 
     let g = globals.clone();
     env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
-        if let Some(value) = g.vars.get(&name) {
+        let package = scope::current(|scope| scope.and_then(|s| s.package.clone()));
+        let vars = package.and_then(|p| g.package_vars.get(&p)).unwrap_or(&g.vars);
+        if let Some(value) = vars.get(&name) {
             return Ok(json_to_value(value));
         }
         if let Some(default) = default {

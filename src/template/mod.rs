@@ -136,6 +136,7 @@ impl Templates {
             target_schema: project.target.schema.clone(),
             target_database: dialect.default_database(&project.target),
             vars: project.vars.clone(),
+            package_vars: project.package_vars.clone(),
             docs: project.docs.clone(),
             macros,
             namespaces,

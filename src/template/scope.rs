@@ -59,6 +59,8 @@ pub struct Scope {
     pub resolver: Option<Arc<dyn Resolve>>,
     /// One slot per macro call in progress, for `return()`.
     pub(crate) returns: Vec<Option<Value>>,
+    /// The project or package of the node, whose `vars` it sees.
+    pub package: Option<String>,
     /// `model`: the node as the manifest shows it, when compiling.
     pub model: Option<Value>,
     /// The named `statement` results of this render, for `load_result()`.
@@ -82,6 +84,7 @@ impl Scope {
             is_incremental: false,
             resolver: None,
             returns: Vec::new(),
+            package: None,
             model: None,
             results: Default::default(),
             exact: true,

@@ -27,6 +27,10 @@ models:
     +schema: utils
     utils_calendar:
       +materialized: table
+vars:
+  currency_divisor: 100
+  local_utils:
+    greeting: root
 ";
 
 const PROFILES: &str = "\
@@ -83,7 +87,7 @@ impl Workspace {
             &[
                 (
                     "dbt_project.yml",
-                    "name: local_utils\nversion: 1.0.0\nconfig-version: 2\nmodels:\n  local_utils:\n    +materialized: table\nvars:\n  local_utils:\n    currency_divisor: 100\n",
+                    "name: local_utils\nversion: 1.0.0\nconfig-version: 2\nmodels:\n  local_utils:\n    +materialized: table\nvars:\n  local_utils:\n    currency_divisor: 1\n    greeting: package\n",
                 ),
                 ("packages.yml", "packages:\n  - package: acme/hub_strings\n    version: \">=1.0.0\"\n"),
                 (
@@ -104,7 +108,10 @@ impl Workspace {
                     "models:\n  - name: utils_calendar\n    columns:\n      - name: day\n        data_tests: [not_null]\n\
                      sources:\n  - name: utils_raw\n    schema: \"{{ target.schema }}\"\n    tables:\n      - name: utils_countries\n",
                 ),
-                ("models/utils_country_count.sql", "select count(*) as n from {{ source('utils_raw', 'utils_countries') }}\n"),
+                (
+                    "models/utils_country_count.sql",
+                    "select count(*) as n, '{{ var(\"greeting\") }}' as greeting, {{ var('currency_divisor') }} as divisor from {{ source('utils_raw', 'utils_countries') }}\n",
+                ),
                 ("seeds/utils_countries.csv", "code,name\nfr,France\nde,Germany\n"),
             ],
         );
@@ -151,7 +158,10 @@ impl Workspace {
                 ("profiles.yml", PROFILES),
                 ("packages.yml", packages),
                 ("models/orders.sql", ORDERS),
-                ("models/calendar_days.sql", "select count(*) as days from {{ ref('utils_calendar') }}\n"),
+                (
+                    "models/calendar_days.sql",
+                    "select count(*) as days, '{{ var(\"greeting\", \"unset\") }}' as greeting from {{ ref('utils_calendar') }}\n",
+                ),
                 (
                     "models/schema.yml",
                     "models:\n  - name: orders\n    columns:\n      - name: amount\n        data_tests: [local_utils.is_positive, is_positive]\n",
@@ -281,9 +291,12 @@ fn deps_installs_local_git_and_hub_packages_and_the_project_builds_with_them() {
         query(&db, "select id, amount::varchar, customer_slug, order_month::varchar, hub_version, country from main.orders order by id"),
         vec![vec!["1", "12.5", "ada-lovelace", "2026-11-01", "1.2.0", "France"], vec!["2", "3.99", "alan-turing", "2026-10-01", "1.2.0", "Germany"],]
     );
-    assert_eq!(query(&db, "select days from main.calendar_days"), vec![vec!["2"]]);
+    // Vars as dbt scopes them: for the package's nodes, the root project's vars
+    // (its global `currency_divisor`, its `local_utils:` block) win over the
+    // package's own; root nodes see no package's block.
+    assert_eq!(query(&db, "select days, greeting from main.calendar_days"), vec![vec!["2", "unset"]]);
     // A package's model reads the package's own source (its seed, loaded first).
-    assert_eq!(query(&db, "select n from main_utils.utils_country_count"), vec![vec!["2"]]);
+    assert_eq!(query(&db, "select n, greeting, divisor from main_utils.utils_country_count"), vec![vec!["2", "root", "100"]]);
     // The package's models take the root project's `+schema: utils`, and the
     // root's `+materialized: table` wins over the package model's own `config()`.
     assert_eq!(
