@@ -145,6 +145,7 @@ impl<'a> Session<'a> {
                     let (locked, requires) = self.resolve_hub(package, entry, *install_prerelease)?;
                     let first = !resolved.contains_key(&key);
                     if first {
+                        claim_name(&mut names, root_name, locked_name(&locked), &requirement.spec.label())?;
                         order.push(key.clone());
                         next.extend(requires.into_iter().map(|spec| Requirement { spec, by: describe(&locked) }));
                     }
@@ -155,19 +156,7 @@ impl<'a> Session<'a> {
                     continue;
                 }
                 let (locked, folder) = self.fetch(&requirement.spec)?;
-                let name = locked_name(&locked).to_string();
-                if name == root_name {
-                    return Err(Diagnostic::new(format!(
-                        "package {} is named `{name}`, as this project is; package names must differ from the root project's",
-                        requirement.spec.label()
-                    ))
-                    .into());
-                }
-                if let Some(other) = names.insert(name.clone(), requirement.spec.label()) {
-                    return Err(Diagnostic::new(format!("two packages are named `{name}`: {other} and {}", requirement.spec.label()))
-                        .help("remove one of them from `packages.yml`")
-                        .into());
-                }
+                claim_name(&mut names, root_name, locked_name(&locked), &requirement.spec.label())?;
                 for spec in package_requirements(&folder)? {
                     next.push(Requirement { spec, by: describe(&locked) });
                 }
@@ -417,6 +406,20 @@ fn copy_folder(from: &Path, to: &Path) -> std::io::Result<()> {
         } else {
             std::fs::copy(entry.path(), &destination)?;
         }
+    }
+    Ok(())
+}
+
+/// Records that the package `label` installs as `name`: two packages
+/// installing into one folder, or one named as the root project, is an error.
+fn claim_name(names: &mut BTreeMap<String, String>, root_name: &str, name: &str, label: &str) -> Result<(), Diagnostic> {
+    if name == root_name {
+        return Err(Diagnostic::new(format!(
+            "package {label} is named `{name}`, as this project is; package names must differ from the root project's"
+        )));
+    }
+    if let Some(other) = names.insert(name.to_string(), label.to_string()) {
+        return Err(Diagnostic::new(format!("two packages are named `{name}`: {other} and {label}")).help("remove one of them from `packages.yml`"));
     }
     Ok(())
 }

@@ -424,3 +424,17 @@ fn a_package_entry_strata_cannot_read_is_an_error_at_its_line() {
     assert_eq!(deps.status, 2);
     insta::assert_snapshot!("unreadable_package_entries", deps.stderr);
 }
+
+#[test]
+fn two_packages_installing_into_one_folder_are_an_error() {
+    let workspace = Workspace::create();
+    // A local copy of the hub's package: both would install as `hub_strings`.
+    write(&workspace.dir.path().join("strings_copy"), &[("dbt_project.yml", "name: hub_strings\nversion: 1.0.0\nconfig-version: 2\n")]);
+    workspace.root_project("packages:\n  - package: acme/hub_strings\n    version: \">=1.0.0\"\n  - local: ../strings_copy\n");
+    let deps = workspace.strata(&["deps"]);
+    assert_eq!(deps.status, 2);
+    assert_eq!(
+        deps.stderr,
+        "error: two packages are named `hub_strings`: acme/hub_strings and ../strings_copy\n  = help: remove one of them from `packages.yml`\n"
+    );
+}
