@@ -370,5 +370,8 @@ mod tests {
             {% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}{{ xs.pop() }}{{ xs | length }}{% if xs %} yes{% endif %}";
         let rendered = env.render_str(&rewrite(template), ()).expect("renders");
         assert_eq!(rendered, "0,1,2,7 4 12 a=1;b=2;73 yes");
+        // What minijinja's own lists do, these do: concatenate, compare, test membership, slice.
+        let template = "{{ ([1] + [2]) | join(',') }} {{ [1, 2] == [1, 2] }} {{ 2 in [1, 2] }} {{ [1, 2, 3][1:] | join(',') }} {{ {'a': 1} == {'a': 1} }} {{ [3, 1] | sort | join(',') }}";
+        assert_eq!(env.render_str(&rewrite(template), ()).expect("renders"), "1,2 True True 2,3 True 1,3");
     }
 }
