@@ -41,28 +41,31 @@ pub fn deps(options: &LoadOptions, deps: DepsOptions) -> Result<i32, Failure> {
         return Ok(0);
     };
     let hash = packages::sha1_hash(&declared.entries);
-    let mut session = Session::new(root, &install_path);
+    let mut fetcher = Fetcher::new(root, &install_path);
     let current = Lock::read(root)?;
-    let lock = match current {
-        Some(lock) if lock.sha1_hash == hash && !deps.upgrade => lock,
+    let (lock, lock_text) = match current {
+        Some(lock) if lock.sha1_hash == hash && !deps.upgrade => {
+            let text = lock.to_yaml();
+            (lock, text)
+        }
         _ => {
-            let lock = Lock { packages: session.resolve(&declared, &identity.name)?, sha1_hash: hash };
-            std::fs::write(root.join(LOCK_FILE), lock.to_yaml()).map_err(|err| Diagnostic::new(format!("could not write `{LOCK_FILE}`: {err}")))?;
+            let lock = Lock { packages: fetcher.resolve(&declared, &identity.name)?, sha1_hash: hash };
+            let text = lock.to_yaml();
+            std::fs::write(root.join(LOCK_FILE), &text).map_err(|err| Diagnostic::new(format!("could not write `{LOCK_FILE}`: {err}")))?;
             writeln!(out, "Locked {} package(s) in `{LOCK_FILE}`", lock.packages.len())?;
-            lock
+            (lock, text)
         }
     };
     if deps.lock_only {
         return Ok(0);
     }
     let record = install_path.join(INSTALLED_RECORD);
-    let lock_text = lock.to_yaml();
     let installed = std::fs::read_to_string(&record).is_ok_and(|text| text == lock_text);
     if installed && lock.packages.iter().all(|package| install_path.join(locked_name(package)).exists()) {
         writeln!(out, "All {} package(s) are installed and match `{LOCK_FILE}`", lock.packages.len())?;
         return Ok(0);
     }
-    session.install(&lock)?;
+    fetcher.install(&lock)?;
     std::fs::write(&record, lock_text).map_err(|err| Diagnostic::new(format!("could not write `{}`: {err}", record.display())))?;
     for package in &lock.packages {
         writeln!(out, "Installed {}", describe(package))?;
@@ -98,32 +101,35 @@ struct Requirement {
     by: String,
 }
 
-/// One resolution and installation: fetched hub documents and checkouts are
-/// kept for its length, in a folder removed at the end.
-struct Session<'a> {
+/// One resolution and installation: hub documents, checkouts and downloads
+/// are fetched once and kept for its length (installing takes what resolving
+/// fetched), in a folder removed at the end.
+struct Fetcher<'a> {
     root: &'a Path,
     install_path: &'a Path,
     hub: String,
     client: Option<reqwest::blocking::Client>,
     hub_documents: BTreeMap<String, Json>,
+    /// Checkouts by (URL, commit) and unpacked downloads by URL, not yet installed.
+    fetched: BTreeMap<String, PathBuf>,
     scratch: PathBuf,
     checkouts: usize,
 }
 
-impl Drop for Session<'_> {
+impl Drop for Fetcher<'_> {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }
 
-impl<'a> Session<'a> {
-    fn new(root: &'a Path, install_path: &'a Path) -> Session<'a> {
+impl<'a> Fetcher<'a> {
+    fn new(root: &'a Path, install_path: &'a Path) -> Fetcher<'a> {
         let mut hub = std::env::var("DBT_PACKAGE_HUB_URL").unwrap_or_else(|_| DEFAULT_HUB.to_string());
         if !hub.ends_with('/') {
             hub.push('/');
         }
         let scratch = std::env::temp_dir().join(format!("strata-deps-{}", std::process::id()));
-        Session { root, install_path, hub, client: None, hub_documents: BTreeMap::new(), scratch, checkouts: 0 }
+        Fetcher { root, install_path, hub, client: None, hub_documents: BTreeMap::new(), fetched: BTreeMap::new(), scratch, checkouts: 0 }
     }
 
     /// Every package, the declared ones first, then what each requires, a level at a time.
@@ -274,6 +280,7 @@ impl<'a> Session<'a> {
                 }
                 let checkout = self.checkout(git, revision.as_deref().unwrap_or("HEAD"))?;
                 let sha = git_output(&checkout, &["rev-parse", "HEAD"])?;
+                self.fetched.insert(format!("{git}@{sha}"), checkout.clone());
                 let folder = match subdirectory {
                     Some(sub) => checkout.join(sub),
                     None => checkout,
@@ -283,17 +290,22 @@ impl<'a> Session<'a> {
             }
             PackageSpec::Tarball { tarball, name } => {
                 let folder = self.download(tarball)?;
+                self.fetched.insert(tarball.clone(), folder.clone());
                 Ok((LockedPackage::Tarball { tarball: tarball.clone(), name: name.clone() }, folder))
             }
             PackageSpec::Hub { .. } => unreachable!("hub packages are resolved by version"),
         }
     }
 
-    /// A fresh clone of `url` at `revision` (a commit, tag or branch), in the scratch folder.
+    /// A clone of `url` at `revision` (a commit, tag or branch), in the scratch
+    /// folder: the one resolving made of that commit, else a fresh one.
     fn checkout(&mut self, url: &str, revision: &str) -> Result<PathBuf, Diagnostic> {
+        if let Some(folder) = self.fetched.remove(&format!("{url}@{revision}")) {
+            return Ok(folder);
+        }
         self.checkouts += 1;
         let folder = self.scratch.join(format!("git-{}", self.checkouts));
-        let rendered = render_secrets(url)?;
+        let rendered = crate::core::jinja::render_env_vars(Path::new("packages.yml"), url)?;
         git(None, &["clone", "--quiet", &rendered, &folder.to_string_lossy()]).map_err(|err| {
             Diagnostic::new(format!("could not clone the git package `{url}`: {}", scrub(&err, &rendered, url)))
                 .help("check the URL and that this machine can reach it with `git clone`")
@@ -310,8 +322,11 @@ impl<'a> Session<'a> {
         Ok(folder)
     }
 
-    /// Downloads and unpacks a tarball; the folder holding the package.
+    /// Downloads and unpacks a tarball (unless resolving did); the folder holding the package.
     fn download(&mut self, url: &str) -> Result<PathBuf, Diagnostic> {
+        if let Some(folder) = self.fetched.remove(url) {
+            return Ok(folder);
+        }
         self.checkouts += 1;
         let folder = self.scratch.join(format!("tar-{}", self.checkouts));
         let response = self
@@ -481,17 +496,6 @@ fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
 
 fn git_output(dir: &Path, args: &[&str]) -> Result<String, Diagnostic> {
     git(Some(dir), args).map_err(|err| Diagnostic::new(format!("git {} failed: {err}", args.join(" "))))
-}
-
-/// A URL with its `{{ env_var('...') }}` rendered (a token, typically); the
-/// lock keeps it as written.
-fn render_secrets(text: &str) -> Result<String, Diagnostic> {
-    if !text.contains("{{") {
-        return Ok(text.to_string());
-    }
-    let mut env = crate::core::jinja::new_environment();
-    env.add_function("env_var", crate::core::jinja::env_var);
-    env.render_str(text, ()).map_err(|err| Diagnostic::new(format!("`{text}`: {err}")))
 }
 
 /// `message` with the rendered URL (which may hold a secret) replaced by the URL as written.

@@ -412,6 +412,8 @@ fn an_unpinned_git_package_warns_and_subdirectories_and_tarballs_install() {
     assert!(installed.join("mono_pkg/dbt_project.yml").is_file());
     assert!(!installed.join("mono_pkg/README.md").exists(), "only the subdirectory is installed");
     assert!(installed.join("strings_from_tarball/macros/strings.sql").is_file());
+    // Installing takes the tarball resolving downloaded: one request in all.
+    assert_eq!(workspace.hub.requests(), 1);
     let lock = std::fs::read_to_string(workspace.project().join("package-lock.yml")).expect("lock");
     assert!(lock.contains("    subdirectory: dbt\n") && lock.contains("  - name: strings_from_tarball\n    tarball: "), "{lock}");
 }
