@@ -112,7 +112,8 @@ impl Globals {
     }
 }
 
-fn invalid(message: impl Into<String>) -> Error {
+/// A template error with `message`.
+pub(super) fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
@@ -222,6 +223,31 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         }
     });
 
+    register_data_functions(env);
+    env.add_global("execute", Value::from_object(Execute));
+    env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
+    env.add_global("model", Value::from_object(ModelObject));
+    env.add_global("flags", Value::from_object(Flags::of_command_line()));
+    crate::template::modules::register(env);
+    crate::template::introspect::register(env, &globals.introspection);
+    env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
+    env.add_global("exceptions", Value::from_object(Exceptions));
+    env.add_global("adapter", Value::from_object(Adapter { globals: globals.clone() }));
+    for namespace in globals.namespaces.keys() {
+        env.add_global(namespace.clone(), Value::from_object(Namespace { globals: globals.clone(), name: namespace.clone() }));
+    }
+    env.add_global("run_started_at", Value::from_object(DateValue::Timestamp(run_started_at)));
+
+    env.add_global("macros", Value::from_object(AirflowMacros));
+
+    for (name, template) in globals.macros.iter() {
+        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
+    }
+}
+
+/// Python's and dbt's functions over data: `tojson`/`fromjson`,
+/// `fromyaml`/`toyaml`, `local_md5`, `print`, `zip`, `set`.
+fn register_data_functions(env: &mut Environment<'static>) {
     env.add_function("tojson", |value: Value| -> Result<String, Error> {
         serde_json::to_string(&value).map_err(|err| invalid(format!("`tojson()`: {err}")))
     });
@@ -256,25 +282,6 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
         }
         Ok(Value::from(unique))
     });
-    env.add_global("execute", Value::from_object(Execute));
-    env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
-    env.add_global("model", Value::from_object(ModelObject));
-    env.add_global("flags", Value::from_object(Flags::of_command_line()));
-    crate::template::modules::register(env);
-    crate::template::introspect::register(env, &globals.introspection);
-    env.add_global("api", Value::from_object(Api { globals: globals.clone() }));
-    env.add_global("exceptions", Value::from_object(Exceptions));
-    env.add_global("adapter", Value::from_object(Adapter { globals: globals.clone() }));
-    for namespace in globals.namespaces.keys() {
-        env.add_global(namespace.clone(), Value::from_object(Namespace { globals: globals.clone(), name: namespace.clone() }));
-    }
-    env.add_global("run_started_at", Value::from_object(DateValue::Timestamp(run_started_at)));
-
-    env.add_global("macros", Value::from_object(AirflowMacros));
-
-    for (name, template) in globals.macros.iter() {
-        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
-    }
 }
 
 /// Airflow's names for the execution date: the context every template and
@@ -377,7 +384,7 @@ impl MacroRef {
         // A package's macros see its other macros first, as dbt's do.
         let context = match &self.package {
             Some(package) => minijinja::value::merge_maps([
-                Value::from_object(PackageMacros { globals: Arc::clone(&self.globals), package: Arc::clone(package) }),
+                Value::from_object(Namespace { globals: Arc::clone(&self.globals), name: package.to_string() }),
                 context,
             ]),
             None => context,
@@ -661,7 +668,7 @@ impl Object for Adapter {
             "type" => Ok(Value::from(self.globals.target_kind.name())),
             "get_columns_in_relation" => {
                 let (relation,): (Value,) = from_args(args)?;
-                crate::template::introspect::columns_in_relation(&self.globals.introspection, &relation)
+                crate::template::introspect::columns_in_relation(&self.globals.introspection, &relation, self.globals.quote())
             }
             "get_relation" => {
                 let relation = self.globals.relation_from_args(args)?;
@@ -743,12 +750,9 @@ struct ApiClass {
 }
 
 impl Object for ApiClass {
-    fn call(self: &Arc<Self>, _state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+    fn call(self: &Arc<Self>, state: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
         match self.kind {
-            ApiKind::Column => {
-                let (name, data_type): (String, String) = from_args(args)?;
-                Ok(Value::from_object(crate::template::introspect::ColumnValue(crate::core::columns::Column::new(name, data_type))))
-            }
+            ApiKind::Column => self.call_method(state, "create", args),
             ApiKind::Relation => Err(invalid("write `api.Relation.create(database=..., schema=..., identifier=...)`")),
         }
     }
@@ -758,14 +762,16 @@ impl Object for ApiClass {
             (ApiKind::Relation, "create") => Ok(Value::from_object(self.globals.relation_from_args(args)?)),
             (ApiKind::Column, "create") => {
                 let (name, data_type): (String, String) = from_args(args)?;
-                Ok(Value::from_object(crate::template::introspect::ColumnValue(crate::core::columns::Column::new(name, data_type))))
+                let column = crate::core::columns::Column::new(name, data_type);
+                Ok(Value::from_object(crate::template::introspect::ColumnValue { column, quote: self.globals.quote() }))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
     }
 }
 
-/// A namespace of macros: `dbt_utils.star(...)`, `dbt.date_trunc(...)`.
+/// A namespace of macros: `dbt_utils.star(...)`, `dbt.date_trunc(...)`; and
+/// a package's own macros, which its macros call unqualified.
 #[derive(Debug)]
 struct Namespace {
     globals: Arc<Globals>,
@@ -775,19 +781,6 @@ struct Namespace {
 impl Object for Namespace {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         self.globals.find_macro(Some(&self.name), key.as_str()?).map(Value::from_object)
-    }
-}
-
-/// A package's own macros, seen unqualified by its macros.
-#[derive(Debug)]
-struct PackageMacros {
-    globals: Arc<Globals>,
-    package: Arc<str>,
-}
-
-impl Object for PackageMacros {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        self.globals.find_macro(Some(&self.package), key.as_str()?).map(Value::from_object)
     }
 }
 

@@ -16,8 +16,9 @@ use minijinja::{Error, ErrorKind, State};
 
 use crate::FastMap;
 use crate::core::columns::Column;
-use crate::core::relation::Relation;
+use crate::core::relation::{QuoteStyle, Relation};
 use crate::core::table::{Cell, Table};
+use crate::template::context::invalid;
 use crate::template::relation::EmptyInput;
 use crate::template::scope::{self, Mode};
 use crate::warehouse::{RelationKey, Warehouse};
@@ -40,10 +41,6 @@ impl fmt::Debug for Introspection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Introspection")
     }
-}
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 impl Introspection {
@@ -161,14 +158,15 @@ fn load_result_value(table: &Arc<Table>) -> Value {
     ])
 }
 
-/// `adapter.get_columns_in_relation(relation)`: its columns, none while parsing.
-pub fn columns_in_relation(introspection: &Introspection, relation: &Value) -> Result<Value, Error> {
+/// `adapter.get_columns_in_relation(relation)`: its columns (quoted as
+/// `quote` says), none while parsing.
+pub fn columns_in_relation(introspection: &Introspection, relation: &Value, quote: QuoteStyle) -> Result<Value, Error> {
     if parsing() {
         return Ok(Value::from(Vec::<Value>::new()));
     }
     let relation = as_relation(relation)?;
     let columns = introspection.columns(&relation)?;
-    Ok(Value::from(columns.iter().map(|c| Value::from_object(ColumnValue(c.clone()))).collect::<Vec<_>>()))
+    Ok(Value::from(columns.iter().map(|c| Value::from_object(ColumnValue { column: c.clone(), quote })).collect::<Vec<_>>()))
 }
 
 /// `adapter.get_relation(database, schema, identifier)`: the relation if it exists, else none.
@@ -191,10 +189,8 @@ pub fn as_relation(value: &Value) -> Result<Relation, Error> {
     let text = value.to_string();
     let parts: Vec<&str> = text.split('.').map(|p| p.trim_matches(|c| c == '"' || c == '`')).collect();
     match parts.as_slice() {
-        [schema, name] => Ok(Relation::new(None, schema.to_string(), name.to_string(), crate::core::relation::QuoteStyle::Bare)),
-        [database, schema, name] => {
-            Ok(Relation::new(Some(database.to_string()), schema.to_string(), name.to_string(), crate::core::relation::QuoteStyle::Bare))
-        }
+        [schema, name] => Ok(Relation::new(None, schema.to_string(), name.to_string(), QuoteStyle::Bare)),
+        [database, schema, name] => Ok(Relation::new(Some(database.to_string()), schema.to_string(), name.to_string(), QuoteStyle::Bare)),
         _ => Err(invalid(format!("`{text}` is not a relation"))),
     }
 }
@@ -297,36 +293,42 @@ impl Object for AgateColumn {
     }
 }
 
-/// A column as dbt's `api.Column` shows it.
+/// A column as dbt's `api.Column` shows it, quoted as its target quotes names.
 #[derive(Debug)]
-pub struct ColumnValue(pub Column);
+pub struct ColumnValue {
+    pub column: Column,
+    pub quote: QuoteStyle,
+}
 
 impl Object for ColumnValue {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let column = &self.0;
+        let column = &self.column;
         match key.as_str()? {
             "name" | "column" => Some(Value::from(column.name.as_str())),
             "data_type" | "dtype" => Some(Value::from(column.data_type.as_str())),
-            "quoted" => Some(Value::from(format!("\"{}\"", column.name))),
+            "quoted" => Some(Value::from(self.quote.quote(&column.name))),
             _ => None,
         }
     }
 
     fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
-        let data_type = self.0.data_type.to_ascii_lowercase();
+        let data_type = self.column.data_type.to_ascii_lowercase();
         let any = |names: &[&str]| names.iter().any(|n| data_type.starts_with(n));
+        let integer = || any(&["int", "bigint", "smallint", "tinyint", "hugeint", "int64", "integer"]);
+        let float = || any(&["float", "double", "real", "float64"]);
+        let numeric = || any(&["numeric", "decimal", "bignumeric"]);
         let answer = match method {
             "is_string" => any(&["varchar", "text", "string", "char"]),
-            "is_integer" => any(&["int", "bigint", "smallint", "tinyint", "hugeint", "int64", "integer"]),
-            "is_float" => any(&["float", "double", "real", "float64"]),
-            "is_numeric" => any(&["numeric", "decimal", "bignumeric"]),
-            "is_number" => any(&["int", "bigint", "smallint", "tinyint", "hugeint", "float", "double", "real", "numeric", "decimal", "bignumeric"]),
+            "is_integer" => integer(),
+            "is_float" => float(),
+            "is_numeric" => numeric(),
+            "is_number" => integer() || float() || numeric(),
             _ => return Err(Error::from(ErrorKind::UnknownMethod)),
         };
         Ok(Value::from(answer))
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<Column {} ({})>", self.0.name, self.0.data_type)
+        write!(f, "<Column {} ({})>", self.column.name, self.column.data_type)
     }
 }

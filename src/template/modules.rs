@@ -11,11 +11,7 @@ use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 use regex::Regex;
 
-use crate::template::context::DateValue;
-
-fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
-}
+use crate::template::context::{DateValue, invalid};
 
 pub fn register(env: &mut minijinja::Environment<'static>) {
     env.add_global("modules", Value::from_object(Modules));
