@@ -23,50 +23,51 @@ pub fn register(env: &mut minijinja::Environment<'static>) {
 /// Python's keywords after which `[` opens a list, not a subscript.
 const KEYWORDS: &[&str] = &["in", "and", "or", "not", "if", "else", "is", "return", "do", "set", "for", "elif", "with"];
 
-/// `text` with every list and dict literal inside `{{ }}` and `{% %}` made changeable.
+/// `text` with every list and dict literal inside `{{ }}` and `{% %}` made
+/// changeable. Text without literals is returned as it is, uncopied: models
+/// pass through here on every render.
 pub fn rewrite(text: &str) -> Cow<'_, str> {
     if !text.contains("{{") && !text.contains("{%") {
         return Cow::Borrowed(text);
     }
     let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len() + 64);
+    // The rewritten text, and how far `text` has been copied into it.
+    let mut out = String::new();
+    let mut copied = 0;
     let mut at = 0;
-    let mut changed = false;
     while let Some(open) = text[at..].find('{').map(|i| i + at) {
         let kind = bytes.get(open + 1).copied();
         let close = match kind {
             Some(b'{') => "}}",
             Some(b'%') => "%}",
+            // A comment is skipped whole.
             Some(b'#') => {
-                // A comment: copied as it is.
-                let end = text[open..].find("#}").map_or(text.len(), |i| open + i + 2);
-                out.push_str(&text[at..end]);
-                at = end;
+                at = text[open..].find("#}").map_or(text.len(), |i| open + i + 2);
                 continue;
             }
             _ => {
-                out.push_str(&text[at..=open]);
                 at = open + 1;
                 continue;
             }
         };
-        out.push_str(&text[at..open + 2]);
         let (body, end) = tag_body(text, open + 2, close);
+        at = end;
         if kind == Some(b'%') && body.trim_start().trim_start_matches('-').trim_start().starts_with("raw") {
             // `{% raw %}...{% endraw %}` is text.
-            let end_raw = text[end..].find("endraw").and_then(|i| text[end + i..].find("%}").map(|j| end + i + j + 2)).unwrap_or(text.len());
-            out.push_str(&text[open + 2..end_raw]);
-            at = end_raw;
+            at = text[end..].find("endraw").and_then(|i| text[end + i..].find("%}").map(|j| end + i + j + 2)).unwrap_or(text.len());
             continue;
         }
-        let rewritten = rewrite_expression(body);
-        changed |= matches!(rewritten, Cow::Owned(_));
-        out.push_str(&rewritten);
-        at = end;
-        out.push_str(&text[open + 2 + body.len()..at]);
+        if let Cow::Owned(rewritten) = rewrite_expression(body) {
+            out.push_str(&text[copied..open + 2]);
+            out.push_str(&rewritten);
+            copied = open + 2 + body.len();
+        }
     }
-    out.push_str(&text[at..]);
-    if changed { Cow::Owned(out) } else { Cow::Borrowed(text) }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
+    out.push_str(&text[copied..]);
+    Cow::Owned(out)
 }
 
 /// The text of a tag from `start` to its closing delimiter (strings skipped),
