@@ -1540,7 +1540,7 @@ fn a_project_with_a_package_builds_on_bigquery() {
 fn packages_from_a_folder_git_and_the_hub_build_on_bigquery() {
     let emulator = Emulator::start("packages-test");
     let workspace = crate::packages::Workspace::create();
-    std::fs::write(workspace.project().join("profiles.yml"), emulator_profiles("jaffle", &emulator.endpoint(), &emulator.project, ""))
+    std::fs::write(workspace.project().join("profiles.yml"), emulator_profiles("shop", &emulator.endpoint(), &emulator.project, ""))
         .expect("profiles.yml");
     crate::run::assert_status(&workspace.strata(&["deps"]), 0);
     crate::run::assert_status(&workspace.strata(&["build", "--date", "2026-11-20"]), 0);

@@ -20,7 +20,7 @@ pub struct Workspace {
 
 const ROOT_PROJECT: &str = "\
 name: jaffle
-profile: jaffle
+profile: shop
 config-version: 2
 models:
   local_utils:
@@ -31,16 +31,6 @@ vars:
   currency_divisor: 100
   local_utils:
     greeting: root
-";
-
-const PROFILES: &str = "\
-jaffle:
-  target: dev
-  outputs:
-    dev:
-      type: duckdb
-      path: target/dev.duckdb
-      schema: main
 ";
 
 // Portable SQL: the workspace builds on DuckDB and on the BigQuery emulator.
@@ -155,7 +145,7 @@ impl Workspace {
             &self.project(),
             &[
                 ("dbt_project.yml", ROOT_PROJECT),
-                ("profiles.yml", PROFILES),
+                ("profiles.yml", crate::PROFILES),
                 ("packages.yml", packages),
                 ("models/orders.sql", ORDERS),
                 (
