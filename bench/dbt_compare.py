@@ -8,6 +8,12 @@ installed with `deps` when it declares any, and built with `build` by each tool 
 profiles.yml, whose default target must be a DuckDB file). Exits 1 when a
 table differs or exists on one side only.
 
+A project with a `steps/` folder is built once per step: before step N, the
+files of `steps/N/` are copied into `seeds/` and loaded, and the tables are compared
+after each step (snapshots over a changing source). Times a snapshot stamps
+with the moment it ran (after 2026-11-30) differ between two runs, so they
+are compared as `run time`, and so is a `dbt_scd_id` hashed from one.
+
     python3 bench/dbt_compare.py --strata target/debug/strata PROJECT [PROJECT...]
 
 dbt-core and dbt-duckdb are installed into bench/.venv when it has no `dbt`
@@ -43,9 +49,33 @@ def build(command, cwd):
     return done.returncode
 
 
+RUN_TIME = "2026-11-30"
+
+
+def masked(columns, rows):
+    """The rows, each time after RUN_TIME replaced by `run time`, and the
+    `*scd_id` of a row that has one (a check snapshot hashes its run time)."""
+    times = [i for i, (_, kind) in enumerate(columns) if kind.startswith("TIMESTAMP")]
+    ids = [i for i, (name, _) in enumerate(columns) if name.endswith("scd_id")]
+    out = []
+    for row in rows:
+        row = list(row)
+        ran = False
+        for i in times:
+            if row[i] is not None and str(row[i]) > RUN_TIME:
+                row[i] = "run time"
+                ran = True
+        if ran:
+            for i in ids:
+                row[i] = "hash of a run time"
+        out.append(tuple("NULL" if v is None else str(v) for v in row))
+    return sorted(out)
+
+
 def tables(database):
     """{schema.table: (rows, [(column, type)], content hash)} of a DuckDB file, read with dbt's duckdb."""
     import duckdb
+    import hashlib
 
     connection = duckdb.connect(database, read_only=True)
     found = {}
@@ -58,10 +88,9 @@ def tables(database):
             "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ? order by ordinal_position",
             [schema, name],
         ).fetchall()
-        rows, content = connection.execute(
-            f"select count(*), coalesce(sum(hash(cast(t as varchar))), 0)::varchar from {relation} as t"
-        ).fetchone()
-        found[f"{schema}.{name}"] = (rows, columns, content)
+        rows = masked(columns, connection.execute(f"select * from {relation}").fetchall())
+        content = hashlib.sha1(repr(rows).encode()).hexdigest()
+        found[f"{schema}.{name}"] = (len(rows), columns, content)
     connection.close()
     return found
 
@@ -73,22 +102,46 @@ def database_of(project):
     return files[0]
 
 
+def steps(project):
+    """The source-change steps of `project` (`steps/1`, `steps/2`, ...), or one step of nothing."""
+    folder = os.path.join(project, "steps")
+    if not os.path.isdir(folder):
+        return [None]
+    return sorted((os.path.join(folder, step) for step in os.listdir(folder)), key=lambda path: int(os.path.basename(path)))
+
+
 def compare(project, strata, dbt, variables):
     name = os.path.basename(os.path.normpath(project))
+    differences = 0
     with tempfile.TemporaryDirectory() as scratch:
-        sides = {}
+        copies = {}
         for tool in ("dbt", "strata"):
             copy = os.path.join(scratch, tool)
             shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "dbt_packages", "logs", "*.duckdb*"))
             if any(os.path.exists(os.path.join(copy, f)) for f in ("packages.yml", "dependencies.yml")):
                 build([dbt, "deps", "--profiles-dir", copy] if tool == "dbt" else [strata, "deps"], copy)
-            command = [dbt, "build", "--profiles-dir", copy] if tool == "dbt" else [strata, "build", "--profiles-dir", copy, "--no-progress"]
-            if variables:
-                command += ["--vars", variables]
-            build(command, copy)
-            sides[tool] = tables(database_of(copy))
+            copies[tool] = copy
+        for step in steps(project):
+            sides = {}
+            for tool, copy in copies.items():
+                if step:
+                    for source in glob.glob(os.path.join(step, "*")):
+                        shutil.copy(source, os.path.join(copy, "seeds"))
+                    # dbt truncates a seed's table and reloads it, so a seed that gains a column needs `--full-refresh`.
+                    build([dbt, "seed", "--full-refresh", "--profiles-dir", copy] if tool == "dbt" else [strata, "seed", "--no-progress"], copy)
+                command = [dbt, "build", "--profiles-dir", copy] if tool == "dbt" else [strata, "build", "--profiles-dir", copy, "--no-progress"]
+                if variables:
+                    command += ["--vars", variables]
+                build(command, copy)
+                sides[tool] = tables(database_of(copy))
+            print(f"== {name}" + (f" after step {os.path.basename(step)}" if step else ""))
+            differences += report(sides)
+    return differences
+
+
+def report(sides):
+    """Prints each table's comparison; the number of tables that differ."""
     differences = 0
-    print(f"== {name}")
     for table in sorted(set(sides["dbt"]) | set(sides["strata"])):
         ours, theirs = sides["strata"].get(table), sides["dbt"].get(table)
         if ours is None or theirs is None:

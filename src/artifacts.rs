@@ -51,7 +51,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         .collect::<std::io::Result<_>>()?;
     write!(out, "{{\"metadata\":{metadata}")?;
     let sections = [
-        ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test][..]),
+        ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test, ResourceType::Snapshot][..]),
         ("sources", &[ResourceType::Source][..]),
         ("exposures", &[ResourceType::Exposure][..]),
     ];

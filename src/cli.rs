@@ -45,10 +45,12 @@ pub enum Command {
     Run(RunArgs),
     /// Run the selected data tests
     Test(RunArgs),
-    /// Seed, run and test in DAG order; a failing test skips what is built on its model
+    /// Seed, snapshot, run and test in DAG order; a failing test skips what is built on its model
     Build(RunArgs),
     /// Refresh the Tableau datasources of the selected exposures, without building anything
     Refresh(RunArgs),
+    /// Record the changes of the selected snapshots' sources as new versions in their tables
+    Snapshot(RunArgs),
     /// Print the first rows of a model or of an inline query
     Show(ShowArgs),
     /// Re-run the failed and skipped nodes of the last invocation, for its dates and flags
@@ -76,9 +78,12 @@ impl Cli {
         match &self.command {
             Command::Compile(args) => &args.project.project_dir,
             Command::Ls(args) => &args.project.project_dir,
-            Command::Seed(args) | Command::Run(args) | Command::Test(args) | Command::Build(args) | Command::Refresh(args) => {
-                &args.project.project_dir
-            }
+            Command::Seed(args)
+            | Command::Run(args)
+            | Command::Test(args)
+            | Command::Build(args)
+            | Command::Refresh(args)
+            | Command::Snapshot(args) => &args.project.project_dir,
             Command::Show(args) => &args.project.project_dir,
             Command::Retry(args) => &args.project.project_dir,
             Command::Debug(args) | Command::Clean(args) => &args.project.project_dir,
@@ -98,7 +103,16 @@ impl Cli {
         let format = self.log_format.unwrap_or(if in_github_actions { LogFormat::Github } else { LogFormat::Text });
         match (format, &self.command) {
             (LogFormat::Github, _) => LogFormat::Github,
-            (_, Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Refresh(_) | Command::Retry(_)) => format,
+            (
+                _,
+                Command::Seed(_)
+                | Command::Run(_)
+                | Command::Test(_)
+                | Command::Build(_)
+                | Command::Refresh(_)
+                | Command::Snapshot(_)
+                | Command::Retry(_),
+            ) => format,
             _ => LogFormat::Text,
         }
     }
@@ -111,7 +125,7 @@ impl Cli {
     /// Whether the command builds or tests in the warehouse, where DuckDB's
     /// allocations are most of the time spent.
     pub fn builds(&self) -> bool {
-        matches!(self.command, Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Retry(_))
+        matches!(self.command, Command::Seed(_) | Command::Run(_) | Command::Test(_) | Command::Build(_) | Command::Snapshot(_) | Command::Retry(_))
     }
 }
 
@@ -427,6 +441,7 @@ pub enum ResourceTypeArg {
     Test,
     Source,
     Exposure,
+    Snapshot,
     All,
 }
 
@@ -511,6 +526,7 @@ impl LsArgs {
                 ResourceTypeArg::Test => Some(ResourceType::Test),
                 ResourceTypeArg::Source => Some(ResourceType::Source),
                 ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
+                ResourceTypeArg::Snapshot => Some(ResourceType::Snapshot),
                 ResourceTypeArg::All => None,
             })
             .collect();

@@ -69,6 +69,7 @@ fn command(cli: &Cli) -> Result<i32, commands::Failure> {
         Command::Test(args) => commands::run::execute(commands::run::Which::Test, &args.options()),
         Command::Build(args) => commands::run::execute(commands::run::Which::Build, &args.options()),
         Command::Refresh(args) => commands::run::execute(commands::run::Which::Refresh, &args.options()),
+        Command::Snapshot(args) => commands::run::execute(commands::run::Which::Snapshot, &args.options()),
         Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),

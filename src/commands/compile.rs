@@ -41,7 +41,7 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
     let compiler = Compiler::new(&session.project, &session.templates, graph);
     let compiled_paths: std::collections::HashMap<usize, std::path::PathBuf> = selected
         .par_iter()
-        .filter(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test))
+        .filter(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test | ResourceType::Snapshot))
         .map(|&i| (i, compiler.compiled_path(&graph.nodes[i])))
         .collect();
     // The manifest is written while the models compile: it needs the graph, not the SQL.

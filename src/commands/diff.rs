@@ -73,7 +73,9 @@ pub fn diff(args: &DiffOptions) -> Result<i32, Failure> {
     let selected: Vec<usize> = session
         .select_with(&args.selection, state)?
         .into_iter()
-        .filter(|&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed) && graph.nodes[i].in_warehouse())
+        .filter(|&i| {
+            matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) && graph.nodes[i].in_warehouse()
+        })
         .collect();
     let previous_of = |node: &Node| -> Option<Relation> {
         match &other {

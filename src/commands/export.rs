@@ -24,7 +24,7 @@ pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
     let selected = crate::graph::select::select_nodes(graph, std::slice::from_ref(&args.select), &[], None)?;
     let readable: Vec<usize> = selected
         .into_iter()
-        .filter(|&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source))
+        .filter(|&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source | ResourceType::Snapshot))
         .collect();
     let index = match readable.as_slice() {
         [one] => *one,

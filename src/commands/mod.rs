@@ -132,7 +132,8 @@ impl Deferral {
         let candidates: BTreeSet<usize> = (0..graph.nodes.len())
             .filter(|index| !running.contains(index))
             .filter(|&index| {
-                matches!(graph.nodes[index].resource_type, ResourceType::Model | ResourceType::Seed) && graph.nodes[index].in_warehouse()
+                matches!(graph.nodes[index].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot)
+                    && graph.nodes[index].in_warehouse()
             })
             .collect();
         let mut existing = crate::warehouse::Relations::default();

@@ -36,6 +36,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         "test" => Which::Test,
         "build" => Which::Build,
         "refresh" => Which::Refresh,
+        "snapshot" => Which::Snapshot,
         _ => return Err(Diagnostic::new(format!("`{shown}` was not written by `strata run`, `build`, `seed` or `test`")).into()),
     };
     let mut failed: BTreeMap<ExecutionDate, BTreeSet<String>> = BTreeMap::new();

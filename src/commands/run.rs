@@ -30,6 +30,7 @@ pub enum Which {
     Build,
     /// Refresh the selected exposures' Tableau datasources, building nothing.
     Refresh,
+    Snapshot,
 }
 
 impl Which {
@@ -40,6 +41,7 @@ impl Which {
             Which::Test => "test",
             Which::Build => "build",
             Which::Refresh => "refresh",
+            Which::Snapshot => "snapshot",
         }
     }
 
@@ -49,7 +51,8 @@ impl Which {
             (Which::Seed, ResourceType::Seed)
                 | (Which::Run, ResourceType::Model | ResourceType::Exposure)
                 | (Which::Test, ResourceType::Test)
-                | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test | ResourceType::Exposure)
+                | (Which::Snapshot, ResourceType::Snapshot)
+                | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test | ResourceType::Exposure | ResourceType::Snapshot)
                 | (Which::Refresh, ResourceType::Exposure)
         )
     }
@@ -261,7 +264,8 @@ pub(super) fn run_phases(
             Which::Seed => "seeds",
             Which::Run => "models",
             Which::Test => "tests",
-            Which::Build => "seeds, models or tests",
+            Which::Build => "seeds, models, snapshots or tests",
+            Which::Snapshot => "snapshots",
             Which::Refresh => "exposures with `tableau:` datasources",
         };
         crate::commands::warn("NoNodesForSelectionCriteria", &format!("nothing to {}: the selection has no {missing}", which.name()))?;
@@ -553,7 +557,7 @@ impl Run<'_> {
         let built: Vec<&crate::core::relation::Relation> = tasks
             .iter()
             .map(|task| &graph.nodes[task.node])
-            .filter(|node| matches!(node.resource_type, ResourceType::Model | ResourceType::Seed))
+            .filter(|node| matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
             .filter_map(|node| node.relation.as_ref())
             .collect();
         let phase_schemas: Vec<crate::warehouse::Schema> = built

@@ -80,8 +80,11 @@ impl<'a> Compiler<'a> {
             .collect();
         let rendered_ephemerals: HashMap<usize, Result<String, Diagnostic>> = ephemerals.par_iter().map(|&i| (i, self.parsed_or_render(i))).collect();
 
-        let targets: Vec<usize> =
-            selected.iter().copied().filter(|&i| matches!(self.graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test)).collect();
+        let targets: Vec<usize> = selected
+            .iter()
+            .copied()
+            .filter(|&i| matches!(self.graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Test | ResourceType::Snapshot))
+            .collect();
         let results: Vec<Result<CompiledNode, Diagnostic>> = targets
             .par_iter()
             .map(|&index| {
@@ -369,7 +372,7 @@ pub fn check_sql(kind: TargetKind, node: &Node, sql: &str, compiled_path: &Path)
 fn model_value(node: &Node) -> Value {
     let relation = node.relation.as_ref();
     let mut config = node.config.clone();
-    if node.resource_type == ResourceType::Model {
+    if matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot) {
         config.entry("materialized").or_insert_with(|| node.materialized().into());
     }
     Value::from_iter([

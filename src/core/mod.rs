@@ -13,5 +13,6 @@ pub mod job;
 pub mod outcome;
 pub mod partition;
 pub mod relation;
+pub mod snapshot;
 pub mod table;
 pub mod wait;

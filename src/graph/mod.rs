@@ -27,6 +27,7 @@ pub enum ResourceType {
     Test,
     Source,
     Exposure,
+    Snapshot,
 }
 
 impl ResourceType {
@@ -37,6 +38,7 @@ impl ResourceType {
             ResourceType::Test => "test",
             ResourceType::Source => "source",
             ResourceType::Exposure => "exposure",
+            ResourceType::Snapshot => "snapshot",
         }
     }
 
@@ -47,6 +49,7 @@ impl ResourceType {
             "test" | "data_test" => ResourceType::Test,
             "source" => ResourceType::Source,
             "exposure" => ResourceType::Exposure,
+            "snapshot" => ResourceType::Snapshot,
             _ => return None,
         })
     }
@@ -151,7 +154,8 @@ impl Node {
     /// Whether it has a relation in the warehouse: a model that is not
     /// ephemeral, a seed, a source.
     pub fn in_warehouse(&self) -> bool {
-        matches!(self.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source) && self.materialized() != "ephemeral"
+        matches!(self.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Source | ResourceType::Snapshot)
+            && self.materialized() != "ephemeral"
     }
 
     /// Whether running it does something: it refreshes Tableau datasources or delivers rows.

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 use crate::core::columns::OnSchemaChange;
 use crate::core::config_rules::ConfigRules;
 use crate::core::partition::{Partition, PartitionError};
+use crate::core::snapshot::{CheckColumns, HardDeletes, MetaColumns, Snapshot, Strategy};
 use crate::project::config::{self, ConfigMap, LabelsError};
 
 /// How a model is built.
@@ -17,6 +18,8 @@ pub enum Materialized {
     Table,
     Incremental,
     Ephemeral,
+    /// A snapshot's table of versions (snapshots only).
+    Snapshot,
 }
 
 impl Materialized {
@@ -28,6 +31,7 @@ impl Materialized {
             "table" => Some(Materialized::Table),
             "incremental" => Some(Materialized::Incremental),
             "ephemeral" => Some(Materialized::Ephemeral),
+            "snapshot" => Some(Materialized::Snapshot),
             _ => None,
         }
     }
@@ -38,6 +42,7 @@ impl Materialized {
             Materialized::Table => "table",
             Materialized::Incremental => "incremental",
             Materialized::Ephemeral => "ephemeral",
+            Materialized::Snapshot => "snapshot",
         }
     }
 }
@@ -61,6 +66,8 @@ pub struct ModelConfig {
     pub partition_expiration_days: Option<u32>,
     /// How an incremental run matches the model's columns to its table's.
     pub on_schema_change: OnSchemaChange,
+    /// A snapshot's strategy, key and columns.
+    pub snapshot: Option<Snapshot>,
 }
 
 /// A config value strata cannot use: which key, and why.
@@ -163,7 +170,12 @@ impl ModelConfig {
                 ));
             }
         };
+        let snapshot = match materialized {
+            Materialized::Snapshot => Some(snapshot(config, unique_key.clone())?),
+            _ => None,
+        };
         Ok(ModelConfig {
+            snapshot,
             on_schema_change,
             require_partition_filter,
             partition_expiration_days,
@@ -225,6 +237,112 @@ fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigE
         }
         Some(other) => Err(refused(other)),
     }
+}
+
+/// A snapshot's config: `strategy` with `updated_at` or `check_cols`,
+/// `unique_key`, `hard_deletes` (or the older `invalidate_hard_deletes`),
+/// `snapshot_meta_column_names` and `dbt_valid_to_current`, as dbt reads them.
+fn snapshot(config: &ConfigMap, unique_key: Vec<String>) -> Result<Snapshot, ConfigError> {
+    let text = |key: &'static str| -> Result<Option<String>, ConfigError> {
+        match config.get(key) {
+            None | Some(Json::Null) => Ok(None),
+            Some(Json::String(text)) => Ok(Some(text.clone())),
+            Some(other) => Err(ConfigError::new(key, format!("`{key}` must be text, not `{other}`"))),
+        }
+    };
+    if unique_key.is_empty() {
+        return Err(ConfigError {
+            help: Some("name the column (or columns) that identify a row, e.g. `unique_key: id`".into()),
+            ..ConfigError::new("config", "a snapshot needs a `unique_key`")
+        });
+    }
+    let strategy = match text("strategy")?.as_deref() {
+        Some("timestamp") => match text("updated_at")? {
+            Some(updated_at) => Strategy::Timestamp { updated_at },
+            None => {
+                return Err(ConfigError {
+                    help: Some("name the column that says when a row last changed, e.g. `updated_at: updated_at`".into()),
+                    ..ConfigError::new("strategy", "the `timestamp` strategy needs `updated_at`")
+                });
+            }
+        },
+        Some("check") => {
+            let columns = match config.get("check_cols") {
+                Some(Json::String(all)) if all == "all" => CheckColumns::All,
+                Some(Json::Array(_)) => match columns(config, "check_cols")? {
+                    listed if !listed.is_empty() => CheckColumns::Listed(listed),
+                    _ => return Err(ConfigError::new("check_cols", "`check_cols` lists no column")),
+                },
+                None | Some(Json::Null) => {
+                    return Err(ConfigError {
+                        help: Some("write `check_cols: all`, or list the columns to compare".into()),
+                        ..ConfigError::new("strategy", "the `check` strategy needs `check_cols`")
+                    });
+                }
+                Some(other) => return Err(ConfigError::new("check_cols", format!("`check_cols` must be `all` or a list of columns, not `{other}`"))),
+            };
+            Strategy::Check { columns, updated_at: text("updated_at")? }
+        }
+        Some(other) => {
+            return Err(ConfigError {
+                help: Some("strata runs the `timestamp` and `check` strategies".into()),
+                ..ConfigError::new("strategy", format!("unknown snapshot strategy `{other}`"))
+            });
+        }
+        None => {
+            return Err(ConfigError {
+                help: Some("add `strategy: timestamp` with `updated_at`, or `strategy: check` with `check_cols`".into()),
+                ..ConfigError::new("config", "a snapshot needs a `strategy`")
+            });
+        }
+    };
+    let invalidate = match config.get("invalidate_hard_deletes") {
+        None | Some(Json::Null) => None,
+        Some(Json::Bool(invalidate)) => Some(*invalidate),
+        Some(other) => {
+            return Err(ConfigError::new("invalidate_hard_deletes", format!("`invalidate_hard_deletes` must be true or false, not `{other}`")));
+        }
+    };
+    let hard_deletes = match (text("hard_deletes")?, invalidate) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new("hard_deletes", "set `hard_deletes` or the older `invalidate_hard_deletes`, not both"));
+        }
+        (None, Some(true)) => HardDeletes::Invalidate,
+        (None, _) => HardDeletes::Ignore,
+        (Some(name), None) => HardDeletes::parse(&name).ok_or_else(|| ConfigError {
+            help: Some("the values are `ignore`, `invalidate` and `new_record`".into()),
+            ..ConfigError::new("hard_deletes", format!("unknown `hard_deletes` value `{name}`"))
+        })?,
+    };
+    let mut meta = MetaColumns::default();
+    match config.get("snapshot_meta_column_names") {
+        None | Some(Json::Null) => {}
+        Some(Json::Object(names)) => {
+            for (key, value) in names {
+                let slot = match key.as_str() {
+                    "dbt_valid_from" => &mut meta.valid_from,
+                    "dbt_valid_to" => &mut meta.valid_to,
+                    "dbt_scd_id" => &mut meta.scd_id,
+                    "dbt_updated_at" => &mut meta.updated_at,
+                    "dbt_is_deleted" => &mut meta.is_deleted,
+                    other => {
+                        return Err(ConfigError {
+                            help: Some("the keys are `dbt_valid_from`, `dbt_valid_to`, `dbt_scd_id`, `dbt_updated_at` and `dbt_is_deleted`".into()),
+                            ..ConfigError::new("snapshot_meta_column_names", format!("unknown snapshot column `{other}`"))
+                        });
+                    }
+                };
+                match value.as_str() {
+                    Some(name) => *slot = name.to_string(),
+                    None => return Err(ConfigError::new("snapshot_meta_column_names", format!("`{key}` must be a column name, not `{value}`"))),
+                }
+            }
+        }
+        Some(other) => {
+            return Err(ConfigError::new("snapshot_meta_column_names", format!("`snapshot_meta_column_names` must be a mapping, not `{other}`")));
+        }
+    }
+    Ok(Snapshot { strategy, unique_key, hard_deletes, columns: meta, valid_to_current: text("dbt_valid_to_current")? })
 }
 
 fn hooks(config: &ConfigMap, key: &str) -> Vec<String> {

@@ -276,7 +276,11 @@ impl Criterion {
                     let hit = match node.config.get(key) {
                         Some(Json::Array(items)) => items.iter().any(|item| same(value, &matcher, &json_text(item))),
                         Some(item) => same(value, &matcher, &json_text(item)),
-                        None => key == "materialized" && node.resource_type == ResourceType::Model && same(value, &matcher, node.materialized()),
+                        None => {
+                            key == "materialized"
+                                && matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot)
+                                && same(value, &matcher, node.materialized())
+                        }
                     };
                     if hit {
                         matched.insert(index);

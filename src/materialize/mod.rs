@@ -9,6 +9,7 @@ mod deliver;
 pub mod refresh;
 mod seeds;
 mod sensor;
+mod snapshots;
 
 use std::time::Instant;
 
@@ -92,6 +93,7 @@ impl Materializer<'_> {
         let node = &self.compiler.graph.nodes[index];
         let mut outcome = match node.resource_type {
             ResourceType::Model => self.model(connection, index),
+            ResourceType::Snapshot => self.snapshot(connection, index),
             ResourceType::Seed => self.seed(connection, node),
             ResourceType::Test => self.test(connection, index),
             ResourceType::Source => self.check_source(node),
@@ -170,7 +172,25 @@ impl Materializer<'_> {
             }
             // Ephemeral models are inlined and never scheduled.
             (Materialized::Ephemeral, _) => (Plan::default(), format!("inlined {}", node.name)),
+            // A snapshot's plan depends on its table's columns: `snapshot` writes it.
+            (Materialized::Snapshot, _) => return self.snapshot(connection, index),
         };
+        self.run_plan(connection, index, plan, description, &compiled)
+    }
+
+    /// Runs a model's (or snapshot's) `plan` between its hooks, and reports
+    /// it as `description` with its statistics, or with the error and where
+    /// in the model's file it points.
+    fn run_plan(
+        &self,
+        connection: &mut dyn Connection,
+        index: usize,
+        plan: Plan,
+        description: String,
+        compiled: &crate::compile::CompiledNode,
+    ) -> Outcome {
+        let node = &self.compiler.graph.nodes[index];
+        let NodeDetails::Model { config, .. } = &node.details else { return Outcome::error(node.label(), "is not a model") };
         let plan = plan.with_options_of(&self.job_options(node, &config.labels));
         let counts_rows = config.materialized != Materialized::View;
         let result = self
@@ -184,7 +204,7 @@ impl Materializer<'_> {
                 }
                 let mut outcome = Outcome::new(Status::Success, description);
                 outcome.stats = stats;
-                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome.compiled_path = Some(compiled.compiled_path.clone());
                 outcome
             }
             Err(err) => {
@@ -196,7 +216,7 @@ impl Materializer<'_> {
                     message.push_str(&format!("\n= help: {help}"));
                 }
                 let mut outcome = Outcome::error(node.label(), message);
-                outcome.compiled_path = Some(compiled.compiled_path);
+                outcome.compiled_path = Some(compiled.compiled_path.clone());
                 outcome
             }
         }

@@ -60,13 +60,14 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 
     let properties: FastMap<&str, &ModelProperties> = project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
     let seed_properties: HashMap<&str, &ModelProperties> = project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+    let snapshot_properties: FastMap<&str, &ModelProperties> = project.snapshot_properties.iter().map(|p| (p.name.as_str(), p)).collect();
 
     let source_nodes = build_source_nodes(project, templates, &mut errors);
     // Sources are known before models are parsed, so `source()` resolves for real.
     let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes));
 
     // Models: render each once, in parallel.
-    let root_models = project.models.iter().filter(|m| m.package == project.name);
+    let root_models = project.models.iter().filter(|m| m.package == project.name && !m.is_snapshot);
     let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, root_models.map(|m| m.folders.as_slice()));
     // Each yields its node, and the error of naming its relation, if any.
     type Rendered = Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>;
@@ -75,8 +76,10 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         .par_iter()
         .enumerate()
         .map(|(file, model)| {
-            let props = properties.get(model.name.as_str());
-            let mut base = if model.package == project.name {
+            let props = if model.is_snapshot { &snapshot_properties } else { &properties }.get(model.name.as_str());
+            let mut base = if model.is_snapshot {
+                project.tree_config(ConfigSection::Snapshots, &fqn(model))
+            } else if model.package == project.name {
                 tree_configs.get(&model.folders, &model.name)
             } else {
                 project.tree_config(ConfigSection::Models, &fqn(model))
@@ -87,8 +90,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
             if !base.enabled() {
                 return Ok(None);
             }
-            let mut rendered = render_for_parse(templates, &sources, model, format!("model `{}`", model.name), base)?;
-            if model.package != project.name {
+            let kind = if model.is_snapshot { "snapshot" } else { "model" };
+            let mut rendered = render_for_parse(templates, &sources, model, format!("{kind} `{}`", model.name), base)?;
+            if model.is_snapshot {
+                rendered.config.insert("materialized".into(), Json::from("snapshot"));
+            } else if model.package != project.name {
                 // As in dbt, the root project's `models:` config of a package's
                 // model wins over the package's own `config()` calls.
                 for (key, value) in config::from_tree(&project.models_config, &fqn(model)) {
@@ -143,6 +149,10 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     }
     for props in &project.seed_properties {
         let target = format!("seed.{}.{}", props.package, props.name);
+        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+    }
+    for props in &project.snapshot_properties {
+        let target = format!("snapshot.{}.{}", props.package, props.name);
         collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
     }
     for source in &project.sources {
@@ -251,7 +261,7 @@ pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed))
+        .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
         .map(|(i, n)| (n.name.clone(), i))
         .collect()
 }

@@ -15,17 +15,19 @@ pub(super) fn model_node(
     rendered: RenderedModel,
 ) -> (Node, Option<Diagnostic>) {
     let rules = crate::warehouse::dialect(project.target.kind).config_rules();
+    let resource_type = if model.is_snapshot { ResourceType::Snapshot } else { ResourceType::Model };
     let (typed, config_error) = match ModelConfig::parse(&rendered.config, rules) {
         Ok(typed) => (typed, None),
         Err(error) => {
             let files: Vec<PathBuf> = props.map(|p| p.file.clone()).into_iter().collect();
             let written = Some((model.file.path.as_path(), model.file.text.as_str()));
-            (ModelConfig::default(), Some(config_diagnostic(project, &format!("model `{}`", model.name), error, written, &files)))
+            let label = format!("{} `{}`", resource_type.name(), model.name);
+            (ModelConfig::default(), Some(config_diagnostic(project, &label, error, written, &files)))
         }
     };
     let mut node = Node {
-        unique_id: format!("model.{}.{}", model.package, model.name),
-        resource_type: ResourceType::Model,
+        unique_id: format!("{}.{}.{}", resource_type.name(), model.package, model.name),
+        resource_type,
         name: model.name.clone(),
         package: model.package.clone(),
         path: model.file.path.clone(),
@@ -70,7 +72,11 @@ pub(super) fn fqn(model: &ModelFile) -> Vec<String> {
 pub(super) fn model_relation(project: &Project, templates: &Templates, node: &Node) -> Result<Relation, Diagnostic> {
     let custom_schema = node.config.str_value("schema").filter(|s| !s.is_empty());
     let custom_alias = node.config.str_value("alias").filter(|s| !s.is_empty());
-    let schema = if templates.custom_schema_name {
+    // A snapshot's legacy `target_schema` and `target_database` are used as written.
+    let target_schema = node.config.str_value("target_schema").filter(|_| node.resource_type == ResourceType::Snapshot);
+    let schema = if let Some(target_schema) = target_schema {
+        target_schema.to_string()
+    } else if templates.custom_schema_name {
         call_naming_macro(templates, "generate_schema_name", custom_schema, node)?
     } else {
         match custom_schema {
@@ -84,7 +90,12 @@ pub(super) fn model_relation(project: &Project, templates: &Templates, node: &No
         custom_alias.map(|a| a.trim().to_string()).unwrap_or_else(|| node.name.clone())
     };
     let dialect = crate::warehouse::dialect(project.target.kind);
-    let database = node.config.str_value("database").map(str::to_string).or_else(|| dialect.default_database(&project.target));
+    let database = node
+        .config
+        .str_value("database")
+        .or_else(|| node.config.str_value("target_database").filter(|_| node.resource_type == ResourceType::Snapshot))
+        .map(str::to_string)
+        .or_else(|| dialect.default_database(&project.target));
     Ok(Relation::new(database, schema, identifier, dialect.quote_style()))
 }
 

@@ -113,6 +113,7 @@ pub enum ConfigSection {
     Models,
     Seeds,
     Tests,
+    Snapshots,
 }
 
 /// The config that the `models:` (or `seeds:`) tree gives a node whose fqn is

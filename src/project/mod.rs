@@ -37,6 +37,8 @@ struct ProjectFile {
     seed_paths: Vec<String>,
     #[serde(default = "default_test_paths", rename = "test-paths")]
     test_paths: Vec<String>,
+    #[serde(default = "default_snapshot_paths", rename = "snapshot-paths")]
+    snapshot_paths: Vec<String>,
     #[serde(default = "default_docs_paths", rename = "docs-paths")]
     docs_paths: Vec<String>,
     #[serde(default = "default_target_path", rename = "target-path")]
@@ -52,6 +54,8 @@ struct ProjectFile {
     seeds: Json,
     #[serde(default, alias = "data_tests")]
     tests: Json,
+    #[serde(default)]
+    snapshots: Json,
     #[serde(default, rename = "on-run-start")]
     on_run_start: OneOrMany,
     #[serde(default, rename = "on-run-end")]
@@ -104,6 +108,9 @@ fn default_seed_paths() -> Vec<String> {
 fn default_test_paths() -> Vec<String> {
     vec!["tests".into()]
 }
+fn default_snapshot_paths() -> Vec<String> {
+    vec!["snapshots".into()]
+}
 fn default_docs_paths() -> Vec<String> {
     Vec::new()
 }
@@ -130,6 +137,8 @@ pub struct ModelFile {
     pub folders: Vec<String>,
     /// The project or package the file belongs to.
     pub package: String,
+    /// A snapshot (`{% snapshot %}` block or YAML `snapshots:` entry), not a model.
+    pub is_snapshot: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -152,6 +161,7 @@ pub struct Package {
     pub models_config: Json,
     pub seeds_config: Json,
     pub tests_config: Json,
+    pub snapshots_config: Json,
     pub macros: Vec<SourceFile>,
 }
 
@@ -175,6 +185,7 @@ pub struct Project {
     pub models_config: Json,
     pub seeds_config: Json,
     pub tests_config: Json,
+    pub snapshots_config: Json,
     pub on_run_start: Vec<String>,
     pub on_run_end: Vec<String>,
     pub models: Vec<ModelFile>,
@@ -183,6 +194,7 @@ pub struct Project {
     pub singular_tests: Vec<ModelFile>,
     pub model_properties: Vec<ModelProperties>,
     pub seed_properties: Vec<ModelProperties>,
+    pub snapshot_properties: Vec<ModelProperties>,
     pub sources: Vec<SourceProperties>,
     pub exposures: Vec<ExposureProperties>,
     /// `{% docs name %}` blocks, by name.
@@ -297,6 +309,7 @@ impl Project {
                 models_config: package_file.models,
                 seeds_config: package_file.seeds,
                 tests_config: package_file.tests,
+                snapshots_config: package_file.snapshots,
                 macros: package_files.macros,
             });
         }
@@ -307,10 +320,11 @@ impl Project {
             .map(|(_, f)| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default))
             .collect();
         let (mut model_properties, mut seed_properties, mut sources, mut exposures) = (vec![], vec![], vec![], vec![]);
+        let mut snapshot_properties = vec![];
         for ((package, source_file), result) in files.properties.iter().zip(parsed) {
             match result {
                 Ok(mut properties) => {
-                    for m in properties.models.iter_mut().chain(&mut properties.seeds) {
+                    for m in properties.models.iter_mut().chain(&mut properties.seeds).chain(&mut properties.snapshots) {
                         m.file = source_file.path.clone();
                         m.package = package.clone();
                     }
@@ -326,10 +340,12 @@ impl Project {
                     seed_properties.extend(properties.seeds);
                     sources.extend(properties.sources);
                     exposures.extend(properties.exposures);
+                    snapshot_properties.extend(properties.snapshots);
                 }
                 Err(diagnostic) => diagnostics.push(diagnostic),
             }
         }
+        files.models.extend(snapshot_properties.iter().filter_map(yaml_snapshot));
         let mut docs = BTreeMap::new();
         for docs_file in &files.docs {
             parse_docs_blocks(docs_file, &mut docs, &mut diagnostics);
@@ -346,6 +362,7 @@ impl Project {
             models_config: file.models,
             seeds_config: file.seeds,
             tests_config: file.tests,
+            snapshots_config: file.snapshots,
             on_run_start: file.on_run_start.into_vec(),
             on_run_end: file.on_run_end.into_vec(),
             models: files.models,
@@ -354,6 +371,7 @@ impl Project {
             singular_tests: files.singular_tests,
             model_properties,
             seed_properties,
+            snapshot_properties,
             sources,
             exposures,
             docs,
@@ -379,17 +397,19 @@ impl Project {
     /// (`[project, folders.., name]`): a package's own file first, then the
     /// root project's above it, as in dbt.
     pub fn tree_config(&self, section: ConfigSection, fqn: &[String]) -> ConfigMap {
-        fn tree(section: ConfigSection, [models, seeds, tests]: [&Json; 3]) -> &Json {
+        fn tree(section: ConfigSection, [models, seeds, tests, snapshots]: [&Json; 4]) -> &Json {
             match section {
                 ConfigSection::Models => models,
                 ConfigSection::Seeds => seeds,
                 ConfigSection::Tests => tests,
+                ConfigSection::Snapshots => snapshots,
             }
         }
-        let root = tree(section, [&self.models_config, &self.seeds_config, &self.tests_config]);
+        let root = tree(section, [&self.models_config, &self.seeds_config, &self.tests_config, &self.snapshots_config]);
         let package = fqn.first().filter(|name| **name != self.name).and_then(|name| self.package(name));
         let Some(package) = package else { return config::from_tree(root, fqn) };
-        let mut merged = config::from_tree(tree(section, [&package.models_config, &package.seeds_config, &package.tests_config]), fqn);
+        let mut merged =
+            config::from_tree(tree(section, [&package.models_config, &package.seeds_config, &package.tests_config, &package.snapshots_config]), fqn);
         config::merge(&mut merged, &config::from_tree(root, fqn));
         merged
     }
@@ -476,7 +496,13 @@ fn read_project_files(root: &Path, base: &Path, file: &ProjectFile, diagnostics:
     let mut files = ProjectFiles::default();
     for (folders, source_file) in read_files(root, &under(&file.model_paths), &["sql", "yml", "yaml", "md"], diagnostics) {
         match source_file.path.extension().and_then(|e| e.to_str()) {
-            Some("sql") => files.models.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders, package: package.clone() }),
+            Some("sql") => files.models.push(ModelFile {
+                name: file_stem(&source_file.path),
+                file: source_file,
+                folders,
+                package: package.clone(),
+                is_snapshot: false,
+            }),
             Some("md") => files.docs.push(source_file),
             _ => files.properties.push((package.clone(), source_file)),
         }
@@ -493,7 +519,20 @@ fn read_project_files(root: &Path, base: &Path, file: &ProjectFile, diagnostics:
             // `tests/generic/*.sql` hold `{% test %}` blocks, as in dbt.
             files.macros.push(source_file);
         } else {
-            files.singular_tests.push(ModelFile { name: file_stem(&source_file.path), file: source_file, folders, package: package.clone() });
+            files.singular_tests.push(ModelFile {
+                name: file_stem(&source_file.path),
+                file: source_file,
+                folders,
+                package: package.clone(),
+                is_snapshot: false,
+            });
+        }
+    }
+    for (folders, source_file) in read_files(root, &under(&file.snapshot_paths), &["sql", "yml", "yaml"], diagnostics) {
+        if source_file.path.extension().is_some_and(|e| e == "sql") {
+            files.models.extend(parse_snapshot_blocks(&source_file, &folders, package, diagnostics));
+        } else {
+            files.properties.push((package.clone(), source_file));
         }
     }
     let seed_paths = under(&file.seed_paths);
@@ -571,31 +610,76 @@ fn read_files(root: &Path, dirs: &[String], extensions: &[&str], diagnostics: &m
 }
 
 /// Collects `{% docs name %}...{% enddocs %}` blocks of a markdown file.
+/// A snapshot defined in YAML (`snapshots:` with `relation: ref('orders')`,
+/// dbt 1.9): a snapshot of every row of that relation.
+fn yaml_snapshot(properties: &ModelProperties) -> Option<ModelFile> {
+    let relation = properties.relation.as_deref()?;
+    Some(ModelFile {
+        name: properties.name.clone(),
+        file: SourceFile { path: properties.file.clone(), text: format!("select * from {{{{ {} }}}}", relation.trim()) },
+        folders: Vec::new(),
+        package: properties.package.clone(),
+        is_snapshot: true,
+    })
+}
+
 fn parse_docs_blocks(file: &SourceFile, docs: &mut BTreeMap<String, String>, diagnostics: &mut Diagnostics) {
+    for (name, body) in named_blocks(file, "docs", diagnostics) {
+        docs.insert(name, file.text[body].trim().to_string());
+    }
+}
+
+/// The `{% snapshot name %}` blocks of a snapshot file, each a model file of
+/// its own whose text is the block's body, at the lines it has in the file
+/// (the lines before it left blank), so errors point into the file.
+fn parse_snapshot_blocks(file: &SourceFile, folders: &[String], package: &str, diagnostics: &mut Diagnostics) -> Vec<ModelFile> {
+    let blocks = named_blocks(file, "snapshot", diagnostics);
+    blocks
+        .into_iter()
+        .map(|(name, body)| {
+            let lines_before = file.text[..body.start].matches('\n').count();
+            let column = body.start - file.text[..body.start].rfind('\n').map_or(0, |at| at + 1);
+            let text = format!("{}{}{}", "\n".repeat(lines_before), " ".repeat(column), &file.text[body]);
+            ModelFile {
+                name,
+                file: SourceFile { path: file.path.clone(), text },
+                folders: folders.to_vec(),
+                package: package.to_string(),
+                is_snapshot: true,
+            }
+        })
+        .collect()
+}
+
+/// Every `{% word name %} ... {% endword %}` block of `file`: its name and
+/// the byte range of its body. A block without its end is an error.
+fn named_blocks(file: &SourceFile, word: &str, diagnostics: &mut Diagnostics) -> Vec<(String, std::ops::Range<usize>)> {
     let text = &file.text;
+    let mut blocks = Vec::new();
     let mut rest = 0;
     while let Some(start) = text[rest..].find("{%").map(|at| at + rest) {
         // The closing `%}` comes after the opening `{%`: in `{%}` they overlap.
         let Some(tag_end) = text[start + 2..].find("%}").map(|at| at + start + 4) else { break };
         let tag = text[start + 2..tag_end - 2].trim().trim_matches('-').trim();
         let mut words = tag.split_whitespace();
-        if words.next() != Some("docs") {
+        if words.next() != Some(word) {
             rest = tag_end;
             continue;
         }
         let name = words.next().unwrap_or_default().to_string();
-        let Some(end) = find_tag(text, tag_end, "enddocs") else {
-            diagnostics.push(Diagnostic::new(format!("`{{% docs {name} %}}` has no `{{% enddocs %}}`")).at(Location::at_offset(
+        let Some(end) = find_tag(text, tag_end, &format!("end{word}")) else {
+            diagnostics.push(Diagnostic::new(format!("`{{% {word} {name} %}}` has no `{{% end{word} %}}`")).at(Location::at_offset(
                 &file.path,
                 text,
                 start,
                 tag_end - start,
             )));
-            return;
+            break;
         };
-        docs.insert(name, text[tag_end..end.0].trim().to_string());
+        blocks.push((name, tag_end..end.0));
         rest = end.1;
     }
+    blocks
 }
 
 /// The start and end offsets of the first `{% word %}` tag at or after `from`.

@@ -1,5 +1,5 @@
 //! Properties files (`*.yml` under the model paths): `models:`, `seeds:`,
-//! `sources:` and `exposures:`. Sections strata does not use (semantic models,
+//! `snapshots:`, `sources:` and `exposures:`. Sections strata does not use (semantic models,
 //! metrics, saved queries, ...) are skipped without being read further.
 
 use std::collections::BTreeMap;
@@ -21,6 +21,8 @@ pub struct PropertiesFile {
     pub sources: Vec<SourceProperties>,
     #[serde(default)]
     pub exposures: Vec<ExposureProperties>,
+    #[serde(default)]
+    pub snapshots: Vec<ModelProperties>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,6 +36,9 @@ pub struct ModelProperties {
     pub columns: Vec<ColumnProperties>,
     #[serde(default, alias = "data_tests")]
     pub tests: Vec<Json>,
+    /// A snapshot defined in YAML: what it snapshots (`ref('orders')`).
+    #[serde(default)]
+    pub relation: Option<String>,
     /// The file this came from, filled in after parsing.
     #[serde(skip)]
     pub file: PathBuf,

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod duckdb;
 pub mod plan;
 
+pub mod snapshot;
 pub mod sql;
 
 use std::path::Path;

@@ -41,6 +41,18 @@ pub struct Insert {
     /// settled (the delete of the rows it replaces): the generator sends them
     /// in the same transaction.
     pub before: Vec<String>,
+    /// Which staged rows are written (a snapshot's new versions); all when `None`.
+    pub rows: Option<String>,
+    /// Staged columns that are neither written nor added to the table (a
+    /// snapshot's change type and key copies).
+    pub internal: Vec<String>,
+}
+
+impl Insert {
+    /// Every staged row into `target`, after the statements `before`.
+    pub fn new(target: &Relation, staged: &Relation, on_schema_change: OnSchemaChange, before: Vec<String>) -> Insert {
+        Insert { target: target.clone(), staged: staged.clone(), on_schema_change, before, rows: None, internal: Vec::new() }
+    }
 }
 
 /// A CSV file to load into a table, replacing its rows: BigQuery's load job,
@@ -319,7 +331,8 @@ fn insert_by_name(insert: &Insert, options: &Job, connection: &mut dyn Connectio
         Ok(columns)
     };
     let table = columns_of(&insert.target)?;
-    let model = columns_of(&insert.staged)?;
+    let mut model = columns_of(&insert.staged)?;
+    model.retain(|column| !insert.internal.iter().any(|internal| internal.eq_ignore_ascii_case(&column.name)));
     let changes = ColumnChanges::between(&table, &model);
     if insert.on_schema_change == OnSchemaChange::Fail && !changes.is_empty() {
         return Err(PlanError::SchemaChanged { table: insert.target.display_name(), changes });

@@ -82,16 +82,20 @@ pub trait SqlGenerator: Send + Sync {
         columns.iter().map(|column| self.quote(&column.name)).collect::<Vec<_>>().join(", ")
     }
 
-    /// Inserts the `columns` (a [`column_list`](Self::column_list)) of
-    /// `staged` into the same columns of `target`: by name, never by position.
-    fn insert_from(&self, target: &Relation, staged: &Relation, columns: &str) -> String {
-        format!("insert into {target} ({columns})\nselect {columns} from {staged}")
+    /// Inserts the `columns` (a [`column_list`](Self::column_list)) of the
+    /// staged rows into the same columns of the target: by name, never by position.
+    fn insert_from(&self, insert: &Insert, columns: &str) -> String {
+        let (target, staged) = (&insert.target, &insert.staged);
+        match &insert.rows {
+            Some(rows) => format!("insert into {target} ({columns})\nselect {columns} from {staged}\nwhere {rows}"),
+            None => format!("insert into {target} ({columns})\nselect {columns} from {staged}"),
+        }
     }
 
     /// The jobs of an insert once its columns are known: the statements
     /// that go before it, then the insert (inside the plan's transaction).
     fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
-        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        let insert_sql = self.insert_from(insert, columns);
         insert.before.iter().map(Job::new).chain(std::iter::once(Job::new(insert_sql))).collect()
     }
 
@@ -138,6 +142,18 @@ pub trait SqlGenerator: Send + Sync {
     /// as a struct's text (BigQuery: its JSON), which quotes and escapes what
     /// a separator could not.
     fn row_text(&self, columns: &[&str]) -> String;
+
+    /// One text that changes when any of `args` does (dbt's
+    /// `snapshot_hash_arguments`): the md5 of their texts joined by `|`.
+    fn hash_arguments(&self, args: &[String]) -> String {
+        let texts = args.iter().map(|arg| format!("coalesce(cast({arg} as varchar), '')")).collect::<Vec<_>>();
+        format!("md5({})", texts.join(" || '|' || "))
+    }
+
+    /// `time` as a literal of the warehouse's `timestamp` type (a snapshot's time).
+    fn timestamp_literal(&self, time: chrono::DateTime<chrono::Utc>) -> String {
+        format!("timestamp {}", self.string_literal(&time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()))
+    }
 
     fn limit_rows(&self, sql: &str, limit: u64) -> String {
         format!("select * from (\n{sql}\n) as strata_preview limit {limit}")
@@ -256,25 +272,30 @@ pub trait SqlGenerator: Send + Sync {
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
         if incremental {
             let before = vec![self.delete_partitions(relation, partition, first, last)];
-            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before })
-                .run(self.drop_table(&staged))
+            plan.insert(Insert::new(relation, &staged, options.on_schema_change, before)).run(self.drop_table(&staged))
         } else {
             self.swap_in(plan, &staged, relation, present)
         }
     }
 
+    /// Stages `sql`'s rows, writes them into `relation` as the [`Insert`]
+    /// that `insert` makes of the staging table says, and drops the staging table.
+    fn insert_plan(&self, relation: &Relation, present: Present, _options: &TableOptions, sql: &str, insert: &dyn Fn(&Relation) -> Insert) -> Plan {
+        let staged = staging_relation(relation, "new");
+        let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(self.create_table_as(&staged, sql));
+        plan.insert(insert(&staged)).run(self.drop_table(&staged))
+    }
+
     /// Appends the model's rows to `relation`, first deleting the rows they
     /// replace when there is a `unique_key` (delete+insert).
     fn merge_plan(&self, relation: &Relation, present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
-        let staged = staging_relation(relation, "new");
-        let plan = self.clear_leftover(Plan::new(true), relation, present).run_counting_rows(self.create_table_as(&staged, sql));
-        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
+        self.insert_plan(relation, present, options, sql, &|staged| self.merge_insert(relation, staged, options, unique_key))
     }
 
     /// The insert of a merge: after the delete of the rows whose `unique_key` comes again.
     fn merge_insert(&self, relation: &Relation, staged: &Relation, options: &TableOptions, unique_key: &[String]) -> Insert {
         let before = if unique_key.is_empty() { Vec::new() } else { vec![self.delete_matching(relation, staged, unique_key)] };
-        Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before }
+        Insert::new(relation, staged, options.on_schema_change, before)
     }
 
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
@@ -372,7 +393,7 @@ impl SqlGenerator for BigQuerySql {
     /// ... insert row` would do it in one statement, but the BigQuery emulator
     /// the tests use cannot parse `insert row`.)
     fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
-        let insert_sql = self.insert_from(&insert.target, &insert.staged, columns);
+        let insert_sql = self.insert_from(insert, columns);
         if insert.before.is_empty() {
             return vec![Job::new(insert_sql)];
         }
@@ -381,6 +402,12 @@ impl SqlGenerator for BigQuerySql {
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
         None
+    }
+
+    /// dbt-bigquery's `snapshot_hash_arguments`: `to_hex(md5(concat(...)))`.
+    fn hash_arguments(&self, args: &[String]) -> String {
+        let texts = args.iter().map(|arg| format!("coalesce(cast({arg} as string), '')")).collect::<Vec<_>>();
+        format!("to_hex(md5(concat({})))", texts.join(", '|', "))
     }
 
     fn commit(&self) -> &'static str {
@@ -435,7 +462,7 @@ impl SqlGenerator for BigQuerySql {
         let plan = if incremental {
             // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
             let before = vec![self.delete_partitions(relation, partition, first, last)];
-            plan.insert(Insert { target: relation.clone(), staged: staged.clone(), on_schema_change: options.on_schema_change, before })
+            plan.insert(Insert::new(relation, &staged, options.on_schema_change, before))
         } else {
             let plan = match present.relation {
                 Some(RelationKind::View) => plan.run(self.drop_view(relation)),
@@ -447,10 +474,10 @@ impl SqlGenerator for BigQuerySql {
         plan.run(self.drop_table(&staged))
     }
 
-    fn merge_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, unique_key: &[String], sql: &str) -> Plan {
+    fn insert_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, sql: &str, insert: &dyn Fn(&Relation) -> Insert) -> Plan {
         let staged = staging_for(relation, options.invocation.as_deref());
         let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
-        plan.insert(self.merge_insert(relation, &staged, options, unique_key)).run(self.drop_table(&staged))
+        plan.insert(insert(&staged)).run(self.drop_table(&staged))
     }
 
     /// BigQuery cannot read a local file from SQL: a load job takes the file
@@ -672,7 +699,10 @@ mod tests {
                 sql.create_table_as(&staged, "select 1 as id"),
                 sql.rename_table(&staged, &target),
                 sql.delete_matching(&target, &staged, &["id".into(), "day".into()]),
-                sql.insert_from(&target, &staged, &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])),
+                sql.insert_from(
+                    &Insert::new(&target, &staged, OnSchemaChange::Ignore, Vec::new()),
+                    &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])
+                ),
                 sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
                 sql.count_failures("select * from x where id is null", Some(100)),
                 sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',')
@@ -708,8 +738,7 @@ mod tests {
         // Columns listed in another order than the table's land in their own columns.
         assert_eq!(
             run(sql.insert_from(
-                &target,
-                &staged,
+                &Insert::new(&target, &staged, OnSchemaChange::Ignore, Vec::new()),
                 &sql.column_list(&[&Column::new("day", "INTEGER"), &Column::new("event_at", "TIMESTAMP"), &Column::new("id", "INTEGER")])
             )),
             1

@@ -1556,3 +1556,33 @@ fn packages_from_a_folder_git_and_the_hub_build_on_bigquery() {
     );
     insta::assert_snapshot!(report);
 }
+
+// The snapshots fixture on BigQuery, step by step: the same versions as on
+// DuckDB (dbt-bigquery's hash, the update and insert in one script transaction).
+#[test]
+fn snapshots_keep_every_version_on_bigquery() {
+    use crate::snapshot_history::{SNAPSHOTS, step, versions};
+    let emulator = Emulator::start("history-test");
+    let fixture = dbt_fixture_on("jaffle_history", &emulator);
+    let mut report = String::new();
+    for n in 1..=4 {
+        step(&fixture, n);
+        crate::run::assert_status(&fixture.strata(&["build", "--date", "2026-11-20"]), 0);
+        let tables: Vec<(String, Vec<Vec<String>>)> = SNAPSHOTS
+            .iter()
+            .map(|(table, columns, order)| {
+                let table = table.replace("main_", "analytics_");
+                let cast: Vec<String> = columns.split(", ").map(|c| format!("cast({c} as string)")).collect();
+                let sql = format!("select {} from `{}`.{table} order by {order}", cast.join(", "), emulator.project);
+                (table, emulator.query(&sql))
+            })
+            .collect();
+        report.push_str(&format!("after step {n}\n{}", versions(&tables)));
+    }
+    insta::assert_snapshot!(report);
+    // Step 4's new column was added to the table; the versions before it have none.
+    let emails =
+        emulator.query(&format!("select id, email from `{}`.analytics_snapshots.customers_ts order by id, dbt_valid_from", emulator.project));
+    assert_eq!(emails.len(), 6);
+    assert!(emails.iter().all(|row| row[1] == "NULL"), "{emails:?}");
+}

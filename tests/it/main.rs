@@ -21,6 +21,7 @@ mod recording;
 mod run;
 mod schema_change;
 mod select;
+pub mod snapshot_history;
 pub mod state;
 mod tableau;
 
