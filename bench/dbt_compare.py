@@ -14,10 +14,18 @@ after each step (snapshots over a changing source). Times a snapshot stamps
 with the moment it ran (after 2026-11-30) differ between two runs, so they
 are compared as `run time`, and so is a `dbt_scd_id` hashed from one.
 
+Each unit test's verdict (pass, fail, error) in `target/run_results.json` is
+compared too. A project with unit tests gets a `run` before its `build`: dbt
+refuses a unit test whose input table does not exist yet (`this` of an
+incremental model on its first build), where strata types the given rows from
+their values.
+
     python3 bench/dbt_compare.py --strata target/debug/strata PROJECT [PROJECT...]
 
 dbt-core and dbt-duckdb are installed into bench/.venv when it has no `dbt`
-(`--dbt` names another). `--vars` is passed to both tools.
+(`--dbt` names another). `--vars`, and the words of `--build-args`
+(`--build-args "--event-time-start 2026-11-01 --event-time-end 2026-11-05"`),
+are passed to both tools' `build`.
 """
 
 import argparse
@@ -102,6 +110,19 @@ def database_of(project):
     return files[0]
 
 
+def verdicts(project):
+    """{unique_id: status} of the unit tests of the last run in `project`."""
+    import json
+
+    with open(os.path.join(project, "target", "run_results.json")) as file:
+        results = json.load(file)["results"]
+    return {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+
+
+def has_unit_tests(project):
+    return any("unit_tests:" in open(path).read() for path in glob.glob(os.path.join(project, "**", "*.yml"), recursive=True))
+
+
 def steps(project):
     """The source-change steps of `project` (`steps/1`, `steps/2`, ...), or one step of nothing."""
     folder = os.path.join(project, "steps")
@@ -110,7 +131,7 @@ def steps(project):
     return sorted((os.path.join(folder, step) for step in os.listdir(folder)), key=lambda path: int(os.path.basename(path)))
 
 
-def compare(project, strata, dbt, variables):
+def compare(project, strata, dbt, variables, build_args):
     name = os.path.basename(os.path.normpath(project))
     differences = 0
     with tempfile.TemporaryDirectory() as scratch:
@@ -124,18 +145,33 @@ def compare(project, strata, dbt, variables):
         for step in steps(project):
             sides = {}
             for tool, copy in copies.items():
-                if step:
-                    for source in glob.glob(os.path.join(step, "*")):
-                        shutil.copy(source, os.path.join(copy, "seeds"))
-                    # dbt truncates a seed's table and reloads it, so a seed that gains a column needs `--full-refresh`.
-                    build([dbt, "seed", "--full-refresh", "--profiles-dir", copy] if tool == "dbt" else [strata, "seed", "--no-progress"], copy)
+                for source in glob.glob(os.path.join(step, "*")) if step else []:
+                    shutil.copy(source, os.path.join(copy, "seeds"))
+                # Seeds first: dbt does not order a source after the seed that loads it.
+                # dbt truncates a seed's table and reloads it, so a seed that gains a column needs `--full-refresh`.
+                build([dbt, "seed", "--full-refresh", "--profiles-dir", copy] if tool == "dbt" else [strata, "seed", "--no-progress"], copy)
                 command = [dbt, "build", "--profiles-dir", copy] if tool == "dbt" else [strata, "build", "--profiles-dir", copy, "--no-progress"]
                 if variables:
                     command += ["--vars", variables]
+                command += build_args
+                if has_unit_tests(project):
+                    build([part if part != "build" else "run" for part in command], copy)
                 build(command, copy)
-                sides[tool] = tables(database_of(copy))
+                sides[tool] = (tables(database_of(copy)), verdicts(copy))
             print(f"== {name}" + (f" after step {os.path.basename(step)}" if step else ""))
-            differences += report(sides)
+            differences += report({tool: side[0] for tool, side in sides.items()})
+            differences += report_verdicts({tool: side[1] for tool, side in sides.items()})
+    return differences
+
+
+def report_verdicts(sides):
+    """Prints each unit test's verdict on both sides; the number that differ."""
+    differences = 0
+    for test in sorted(set(sides["dbt"]) | set(sides["strata"])):
+        ours, theirs = sides["strata"].get(test), sides["dbt"].get(test)
+        same = ours == theirs
+        print(f"  {test}: {ours} (strata) vs {theirs} (dbt)" if not same else f"  {test}: same verdict ({ours})")
+        differences += not same
     return differences
 
 
@@ -166,10 +202,11 @@ def main():
     parser.add_argument("--strata", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/strata/target")), "debug", "strata"))
     parser.add_argument("--dbt")
     parser.add_argument("--vars")
+    parser.add_argument("--build-args", default="")
     args = parser.parse_args()
     dbt = ensure_dbt(args.dbt)
     sys.path.insert(0, glob.glob(os.path.join(os.path.dirname(os.path.dirname(dbt)), "lib", "python3*", "site-packages"))[0])
-    differences = sum(compare(os.path.abspath(project), os.path.abspath(args.strata), dbt, args.vars) for project in args.projects)
+    differences = sum(compare(os.path.abspath(project), os.path.abspath(args.strata), dbt, args.vars, args.build_args.split()) for project in args.projects)
     print(f"{differences} table(s) differ" if differences else "every table is the same")
     sys.exit(1 if differences else 0)
 

@@ -54,6 +54,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test, ResourceType::Snapshot][..]),
         ("sources", &[ResourceType::Source][..]),
         ("exposures", &[ResourceType::Exposure][..]),
+        ("unit_tests", &[ResourceType::UnitTest][..]),
     ];
     for (section, types) in sections {
         write!(out, ",\"{section}\":{{")?;
@@ -178,6 +179,9 @@ impl Serialize for NodeEntry<'_> {
                 }
                 map.serialize_entry("column_name", &test.column_name)?;
                 map.serialize_entry("attached_node", &test.attached_to)?;
+            }
+            NodeDetails::UnitTest(test) => {
+                map.serialize_entry("model", &test.model)?;
             }
             NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, columns } => {
                 map.serialize_entry("source_name", source_name)?;

@@ -278,6 +278,12 @@ pub struct DateArgs {
     /// The last date of a backfill (inclusive)
     #[arg(long)]
     pub end: Option<String>,
+    /// dbt's microbatch range: its first batch (inclusive), as `--start`
+    #[arg(long, conflicts_with_all = ["date", "start"], requires = "event_time_end")]
+    pub event_time_start: Option<String>,
+    /// dbt's microbatch range: where it ends (exclusive: `2026-11-04` ends with the batch of the 3rd)
+    #[arg(long, conflicts_with_all = ["date", "end"], requires = "event_time_start")]
+    pub event_time_end: Option<String>,
     /// The time zone that decides "yesterday" (IANA name; default: the `timezone` var, else UTC)
     #[arg(long)]
     pub timezone: Option<String>,
@@ -442,6 +448,7 @@ pub enum ResourceTypeArg {
     Source,
     Exposure,
     Snapshot,
+    UnitTest,
     All,
 }
 
@@ -470,7 +477,23 @@ impl ProjectArgs {
 
 impl DateArgs {
     pub fn options(&self) -> DateOptions {
-        DateOptions { date: self.date.clone(), start: self.start.clone(), end: self.end.clone(), timezone: self.timezone.clone() }
+        let start = self.event_time_start.as_deref().map(|start| start.chars().take(10).collect()).or_else(|| self.start.clone());
+        let end = self.event_time_end.as_deref().map(last_batch_of).or_else(|| self.end.clone());
+        DateOptions { date: self.date.clone(), start, end, timezone: self.timezone.clone() }
+    }
+}
+
+/// The day of the last batch before `--event-time-end`, which is exclusive:
+/// `2026-11-04` (midnight) ends with the 3rd, `2026-11-04T06:00:00` with the 4th.
+/// Text that is not a date is passed on for `--end` to refuse.
+fn last_batch_of(end: &str) -> String {
+    let day: String = end.chars().take(10).collect();
+    let Ok(date) = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { return end.to_string() };
+    let time = end[day.len()..].trim_start_matches(['T', ' ']);
+    let midnight = time.chars().take_while(|c| !matches!(c, 'Z' | '+')).all(|c| matches!(c, '0' | ':' | '.'));
+    match (midnight, date.pred_opt()) {
+        (true, Some(previous)) => previous.format("%Y-%m-%d").to_string(),
+        _ => day,
     }
 }
 
@@ -527,6 +550,7 @@ impl LsArgs {
                 ResourceTypeArg::Source => Some(ResourceType::Source),
                 ResourceTypeArg::Exposure => Some(ResourceType::Exposure),
                 ResourceTypeArg::Snapshot => Some(ResourceType::Snapshot),
+                ResourceTypeArg::UnitTest => Some(ResourceType::UnitTest),
                 ResourceTypeArg::All => None,
             })
             .collect();

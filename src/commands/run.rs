@@ -50,9 +50,17 @@ impl Which {
             (self, resource_type),
             (Which::Seed, ResourceType::Seed)
                 | (Which::Run, ResourceType::Model | ResourceType::Exposure)
-                | (Which::Test, ResourceType::Test)
+                | (Which::Test, ResourceType::Test | ResourceType::UnitTest)
                 | (Which::Snapshot, ResourceType::Snapshot)
-                | (Which::Build, ResourceType::Seed | ResourceType::Model | ResourceType::Test | ResourceType::Exposure | ResourceType::Snapshot)
+                | (
+                    Which::Build,
+                    ResourceType::Seed
+                        | ResourceType::Model
+                        | ResourceType::Test
+                        | ResourceType::UnitTest
+                        | ResourceType::Exposure
+                        | ResourceType::Snapshot
+                )
                 | (Which::Refresh, ResourceType::Exposure)
         )
     }
@@ -92,9 +100,10 @@ pub(super) struct Phase {
     pub(super) nodes: BTreeSet<String>,
 }
 
-/// Splits the nodes to run into phases. One date: one phase. A backfill: seeds
-/// once, then the partitioned models (and their tests) once per date in date
-/// order, then everything else once, for the last date.
+/// Splits the nodes to run into phases. One date: one phase. A backfill: seeds,
+/// unit tests and the other models that partitioned models read, once; then
+/// the partitioned models (and their tests) once per date in date order; then
+/// everything else once, for the last date.
 fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Vec<Phase> {
     let ids = |filter: &dyn Fn(usize) -> bool| -> BTreeSet<String> {
         nodes.iter().copied().filter(|&i| filter(i)).map(|i| graph.nodes[i].unique_id.clone()).collect()
@@ -114,14 +123,27 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
         ResourceType::Source => graph.children(i).any(|c| nodes.contains(&c) && partitioned(c)),
         _ => false,
     };
-    let mut phases = vec![Phase { date: first, nodes: ids(&|i| graph.nodes[i].resource_type == ResourceType::Seed) }];
+    // The models a partitioned model reads (a staging view) are built before its first date.
+    let mut inputs = BTreeSet::new();
+    let mut walk: Vec<usize> = nodes.iter().copied().filter(|&i| partitioned(i)).collect();
+    let mut seen: BTreeSet<usize> = walk.iter().copied().collect();
+    while let Some(node) = walk.pop() {
+        for parent in graph.parents(node).filter(|&p| nodes.contains(&p) && seen.insert(p)) {
+            walk.push(parent);
+            if matches!(graph.nodes[parent].resource_type, ResourceType::Model | ResourceType::Snapshot) && !partitioned(parent) {
+                inputs.insert(parent);
+            }
+        }
+    }
+    let first_phase = |i: usize| matches!(graph.nodes[i].resource_type, ResourceType::Seed | ResourceType::UnitTest) || inputs.contains(&i);
+    let mut phases = vec![Phase { date: first, nodes: ids(&first_phase) }];
     for &date in dates {
         phases.push(Phase { date, nodes: ids(&per_date) });
     }
     phases.push(Phase {
         date: last,
         nodes: ids(&|i| {
-            graph.nodes[i].resource_type != ResourceType::Seed
+            !first_phase(i)
                 && (!per_date(i)
                     || graph.nodes[i].resource_type == ResourceType::Source && graph.children(i).any(|c| nodes.contains(&c) && !partitioned(c)))
         }),

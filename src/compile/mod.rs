@@ -128,8 +128,9 @@ impl<'a> Compiler<'a> {
     fn parsed_or_render(&self, index: usize) -> Result<String, Diagnostic> {
         let node = &self.graph.nodes[index];
         // The parse-mode render holds each source's name, not a subquery of it.
-        if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this), false) =
-            (&node.details, &node.relation, self.resolver.empty_inputs())
+        // A microbatch model reads its inputs filtered to the batch, which the parse did not.
+        if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this), false, false) =
+            (&node.details, &node.relation, self.resolver.empty_inputs(), node.is_microbatch())
         {
             let filled = fill_placeholders(sql, |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()), this);
             if let Some(sql) = filled {
@@ -141,22 +142,35 @@ impl<'a> Compiler<'a> {
 
     /// Renders one model or test for the execution date.
     pub fn render_node(&self, index: usize, is_incremental: bool) -> Result<String, Diagnostic> {
+        let mut scope = self.node_scope(index);
+        scope.is_incremental = is_incremental;
+        self.render_in(index, &mut scope)
+    }
+
+    /// The scope node `index` renders in: its config, `this`, `model`, its
+    /// package's vars, and the run's relations.
+    pub fn node_scope(&self, index: usize) -> Scope {
         let node = &self.graph.nodes[index];
         let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
         scope.resolver = Some(self.resolver.clone());
         scope.this = node.relation.clone();
         scope.model = Some(model_value(node));
         scope.package = Some(node.package.clone());
-        scope.is_incremental = is_incremental;
+        if let (true, Some(partition)) = (node.is_microbatch(), node.partition()) {
+            let (first, last) = partition.range(self.templates.date);
+            scope.batch = Some((first.ds(), last.add_days(1).ds()));
+        }
+        scope
+    }
+
+    /// Renders node `index` in `scope` (a unit test's, whose inputs are its fixtures).
+    pub fn render_in(&self, index: usize, scope: &mut Scope) -> Result<String, Diagnostic> {
+        let node = &self.graph.nodes[index];
         match &node.details {
-            NodeDetails::Model { file, .. } => {
-                self.render_file(&self.project.models[*file].file.path, &self.project.models[*file].file.text, &mut scope)
-            }
+            NodeDetails::Model { file, .. } => self.render_file(&self.project.models[*file].file.path, &self.project.models[*file].file.text, scope),
             NodeDetails::Test(test) => match test.singular_file {
-                Some(file) => {
-                    self.render_file(&self.project.singular_tests[file].file.path, &self.project.singular_tests[file].file.text, &mut scope)
-                }
-                None => self.render_generic_test(node, &mut scope),
+                Some(file) => self.render_file(&self.project.singular_tests[file].file.path, &self.project.singular_tests[file].file.text, scope),
+                None => self.render_generic_test(node, scope),
             },
             _ => Ok(String::new()),
         }

@@ -7,6 +7,7 @@ pub mod resolve;
 pub mod select;
 pub mod state;
 pub mod test_config;
+pub mod unit_test;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ pub enum ResourceType {
     Source,
     Exposure,
     Snapshot,
+    UnitTest,
 }
 
 impl ResourceType {
@@ -39,6 +41,7 @@ impl ResourceType {
             ResourceType::Source => "source",
             ResourceType::Exposure => "exposure",
             ResourceType::Snapshot => "snapshot",
+            ResourceType::UnitTest => "unit_test",
         }
     }
 
@@ -50,6 +53,7 @@ impl ResourceType {
             "source" => ResourceType::Source,
             "exposure" => ResourceType::Exposure,
             "snapshot" => ResourceType::Snapshot,
+            "unit_test" => ResourceType::UnitTest,
             _ => return None,
         })
     }
@@ -91,6 +95,7 @@ pub enum NodeDetails {
         columns: Vec<Column>,
     },
     Test(TestDetails),
+    UnitTest(Box<unit_test::UnitTest>),
     Source {
         source_name: String,
         table_name: String,
@@ -149,6 +154,12 @@ impl Node {
             NodeDetails::Model { config, .. } => config.materialized.as_str(),
             _ => self.config.materialized(),
         }
+    }
+
+    /// Whether it is a microbatch model (`incremental_strategy: microbatch`),
+    /// whose inputs with an `event_time` are read one batch at a time.
+    pub fn is_microbatch(&self) -> bool {
+        self.materialized() == "incremental" && self.config.str_value("incremental_strategy") == Some("microbatch")
     }
 
     /// Whether it has a relation in the warehouse: a model that is not

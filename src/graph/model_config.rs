@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 
 use crate::core::columns::OnSchemaChange;
 use crate::core::config_rules::ConfigRules;
-use crate::core::partition::{Partition, PartitionError};
+use crate::core::partition::{Granularity, Partition, PartitionError, PartitionType};
 use crate::core::snapshot::{CheckColumns, HardDeletes, MetaColumns, Snapshot, Strategy};
 use crate::project::config::{self, ConfigMap, LabelsError};
 
@@ -130,6 +130,10 @@ impl ModelConfig {
             return Err(ConfigError::new("labels", message));
         }
         check_strategy(config, partition.is_some(), !unique_key.is_empty(), rules)?;
+        let partition = match config.get("incremental_strategy").and_then(Json::as_str) {
+            Some("microbatch") => Some(microbatch(config, partition)?),
+            _ => partition,
+        };
         match config.get("tags") {
             None | Some(Json::Null | Json::String(_)) => {}
             Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => {}
@@ -194,7 +198,7 @@ impl ModelConfig {
 /// runs for the model's config: `insert_overwrite` with `partition_by`,
 /// `delete+insert` or `merge` with `unique_key`, `append` otherwise.
 fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &ConfigRules) -> Result<(), ConfigError> {
-    const STRATEGIES: [&str; 4] = ["append", "delete+insert", "merge", "insert_overwrite"];
+    const STRATEGIES: [&str; 5] = ["append", "delete+insert", "merge", "insert_overwrite", "microbatch"];
     let strategy = match config.get("incremental_strategy") {
         None | Some(Json::Null) => return Ok(()),
         Some(Json::String(strategy)) => strategy.as_str(),
@@ -212,12 +216,13 @@ fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &Co
         "insert_overwrite" if !partitioned => "`partition_by`",
         "delete+insert" | "merge" if !keyed => "a `unique_key`",
         "append" if partitioned || keyed => "neither `partition_by` nor `unique_key` (strata replaces partitions or merges by key when they are set)",
-        "insert_overwrite" | "delete+insert" | "merge" | "append" => return Ok(()),
+        // Its own keys are checked by `microbatch`.
+        "insert_overwrite" | "delete+insert" | "merge" | "append" | "microbatch" => return Ok(()),
         unknown => {
             return Err(ConfigError {
                 help: Some(match crate::core::diagnostic::did_you_mean(unknown, STRATEGIES) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => "use `append`, `delete+insert`, `merge` or `insert_overwrite`".to_string(),
+                    None => "use `append`, `delete+insert`, `merge`, `insert_overwrite` or `microbatch`".to_string(),
                 }),
                 ..ConfigError::new("incremental_strategy", format!("unknown incremental strategy `{unknown}`"))
             });
@@ -237,6 +242,51 @@ fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigE
         }
         Some(other) => Err(refused(other)),
     }
+}
+
+/// dbt's microbatch model as strata runs it: one batch per execution date,
+/// the rows of its `event_time` day replaced (the partition, with
+/// `partition_by` when it is given), its inputs' rows filtered to the batch.
+/// `lookback` is in batches (days), 1 unless set, as in dbt.
+fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<Partition, ConfigError> {
+    let Some(event_time) = config.get("event_time").and_then(Json::as_str) else {
+        return Err(ConfigError {
+            help: Some("name the column that says when each row happened, e.g. `event_time: ordered_at`".into()),
+            ..ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `event_time`")
+        });
+    };
+    match config.get("batch_size").and_then(Json::as_str) {
+        Some("day") => {}
+        Some(other) => {
+            return Err(ConfigError {
+                help: Some("strata runs a microbatch model once per execution date: use `batch_size: day`".into()),
+                ..ConfigError::new("batch_size", format!("`batch_size: {other}` is not supported"))
+            });
+        }
+        None => {
+            return Err(ConfigError {
+                help: Some("add `batch_size: day`".into()),
+                ..ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `batch_size`")
+            });
+        }
+    }
+    if let Some(begin) = config.get("begin").filter(|v| !v.is_null()) {
+        let day: String = begin.as_str().unwrap_or_default().chars().take(10).collect();
+        if chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_err() {
+            return Err(ConfigError::new("begin", format!("`begin` must be a date such as `2026-11-01`, not `{begin}`")));
+        }
+    }
+    let lookback = match config.get("lookback") {
+        None | Some(Json::Null) => 1,
+        Some(value) => value
+            .as_u64()
+            .and_then(|batches| u32::try_from(batches).ok())
+            .ok_or_else(|| ConfigError::new("lookback", format!("`lookback` must be a number of batches, not `{value}`")))?,
+    };
+    Ok(match declared {
+        Some(partition) => Partition { lookback, ..partition },
+        None => Partition { field: event_time.to_string(), data_type: PartitionType::Timestamp, lookback, granularity: Granularity::Day },
+    })
 }
 
 /// A snapshot's config: `strategy` with `updated_at` or `check_cols`,

@@ -42,6 +42,8 @@ pub enum Method {
     ResourceType,
     Package,
     TestName,
+    /// `test_type:unit`, `test_type:data` (or `generic`, `singular`).
+    TestType,
     /// `state:new`, `state:modified[.body|.configs|.relation|.macros]`,
     /// `state:unmodified`, `state:old`: compared with `--state`.
     State(StateMethod),
@@ -188,6 +190,7 @@ impl Criterion {
                     "resource_type" => Method::ResourceType,
                     "package" => Method::Package,
                     "test_name" => Method::TestName,
+                    "test_type" => Method::TestType,
                     "state" => match StateMethod::parse(value) {
                         Some(state) => Method::State(state),
                         None => {
@@ -342,6 +345,19 @@ impl Criterion {
                     }
                 }
             }
+            Method::TestType => {
+                for (index, node) in graph.nodes.iter().enumerate() {
+                    let kind = match &node.details {
+                        NodeDetails::UnitTest(_) => "unit",
+                        NodeDetails::Test(test) if test.singular_file.is_some() => "singular",
+                        NodeDetails::Test(_) => "generic",
+                        _ => continue,
+                    };
+                    if value == kind || (value == "data" && kind != "unit") {
+                        matched.insert(index);
+                    }
+                }
+            }
         }
         matched
     }
@@ -439,8 +455,11 @@ pub fn select_nodes(graph: &Graph, select: &[String], exclude: &[String], state:
         .help("add `--state DIR`, the `target/` directory of the invocation to compare with (for example the last production run's artifacts)"));
     }
     let mut selected = if select.is_empty() { (0..graph.nodes.len()).collect() } else { select.select(graph, state) };
-    let tests: Vec<usize> =
-        selected.iter().flat_map(|&node| graph.children(node)).filter(|&child| graph.nodes[child].resource_type == ResourceType::Test).collect();
+    // A model's data tests and unit tests come with it (the unit tests are its parents).
+    let data_tests = selected.iter().flat_map(|&node| graph.children(node)).filter(|&child| graph.nodes[child].resource_type == ResourceType::Test);
+    let unit_tests =
+        selected.iter().flat_map(|&node| graph.parents(node)).filter(|&parent| graph.nodes[parent].resource_type == ResourceType::UnitTest);
+    let tests: Vec<usize> = data_tests.chain(unit_tests).collect();
     selected.extend(tests);
     if !exclude.is_empty() {
         let excluded = exclude.select(graph, state);

@@ -89,6 +89,7 @@ fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprin
                 (sha256(definition.to_string().as_bytes()), None)
             }
         },
+        NodeDetails::UnitTest(test) => (sha256(format!("{test:?}").as_bytes()), None),
         // A seed that cannot be read has no checksum to compare: it is modified.
         NodeDetails::Seed { .. } => (std::fs::read(project.root.join(&node.path)).map(|bytes| sha256(&bytes)).unwrap_or_default(), None),
         NodeDetails::Source { source_name, table_name, loaded_at_field, freshness, wait_for, .. } => {

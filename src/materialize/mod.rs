@@ -10,6 +10,7 @@ pub mod refresh;
 mod seeds;
 mod sensor;
 mod snapshots;
+mod unit_tests;
 
 use std::time::Instant;
 
@@ -96,6 +97,7 @@ impl Materializer<'_> {
             ResourceType::Snapshot => self.snapshot(connection, index),
             ResourceType::Seed => self.seed(connection, node),
             ResourceType::Test => self.test(connection, index),
+            ResourceType::UnitTest => self.unit_test(connection, index),
             ResourceType::Source => self.check_source(node),
             ResourceType::Exposure if node.delivery().is_some() => self.deliver(connection, index),
             _ => Outcome::new(Status::Success, format!("{} {}", node.resource_type.name(), node.name)),

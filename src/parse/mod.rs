@@ -8,6 +8,7 @@ mod edges;
 mod models;
 mod names;
 mod sources;
+mod unit_tests;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -34,6 +35,7 @@ use edges::*;
 use models::*;
 use names::*;
 use sources::*;
+use unit_tests::*;
 
 /// The DAG, and the errors of the files that could not be parsed (their nodes
 /// are left out, so the rest of the project can still be compiled and checked).
@@ -181,11 +183,14 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     singular_test_nodes(project, templates, &sources, &mut nodes, &mut errors);
 
     exposure_nodes(project, &mut nodes, &mut errors);
+    let unit_tests = unit_test_nodes(project, &nodes, &mut errors);
+    nodes.extend(unit_tests);
     nodes.extend(model_refreshes(project, &nodes, &mut errors));
 
     render_descriptions(project, templates, &mut nodes, &mut errors);
     let mut graph = Graph::new(nodes);
-    let edges = resolve_edges(project, &graph, &failed, &mut errors);
+    let mut edges = resolve_edges(project, &graph, &failed, &mut errors);
+    unit_test_edges(&graph, &mut edges);
     if let Err(cycles) = graph.connect(edges, |node, needle| locate(project, node, needle)) {
         for cycle in cycles {
             errors.push(cycle);

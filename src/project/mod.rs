@@ -179,6 +179,8 @@ pub struct Project {
     pub name: String,
     pub profile_name: String,
     pub target_path: PathBuf,
+    /// `test-paths`, relative to the root (unit tests' fixture files are under them).
+    pub test_paths: Vec<String>,
     /// The vars the root project's nodes see (`package_vars`: a package's).
     pub vars: serde_json::Map<String, Json>,
     pub package_vars: BTreeMap<String, serde_json::Map<String, Json>>,
@@ -195,6 +197,7 @@ pub struct Project {
     pub model_properties: Vec<ModelProperties>,
     pub seed_properties: Vec<ModelProperties>,
     pub snapshot_properties: Vec<ModelProperties>,
+    pub unit_tests: Vec<properties::UnitTestProperties>,
     pub sources: Vec<SourceProperties>,
     pub exposures: Vec<ExposureProperties>,
     /// `{% docs name %}` blocks, by name.
@@ -321,6 +324,7 @@ impl Project {
             .collect();
         let (mut model_properties, mut seed_properties, mut sources, mut exposures) = (vec![], vec![], vec![], vec![]);
         let mut snapshot_properties = vec![];
+        let mut unit_tests = vec![];
         for ((package, source_file), result) in files.properties.iter().zip(parsed) {
             match result {
                 Ok(mut properties) => {
@@ -341,6 +345,11 @@ impl Project {
                     sources.extend(properties.sources);
                     exposures.extend(properties.exposures);
                     snapshot_properties.extend(properties.snapshots);
+                    for test in &mut properties.unit_tests {
+                        test.file = source_file.path.clone();
+                        test.package = package.clone();
+                    }
+                    unit_tests.extend(properties.unit_tests);
                 }
                 Err(diagnostic) => diagnostics.push(diagnostic),
             }
@@ -354,6 +363,7 @@ impl Project {
 
         Ok(Project {
             target_path: root.join(&file.target_path),
+            test_paths: file.test_paths.clone(),
             root,
             name: file.name,
             profile_name,
@@ -372,6 +382,7 @@ impl Project {
             model_properties,
             seed_properties,
             snapshot_properties,
+            unit_tests,
             sources,
             exposures,
             docs,
@@ -518,6 +529,8 @@ fn read_project_files(root: &Path, base: &Path, file: &ProjectFile, diagnostics:
         } else if folders.first().is_some_and(|f| f == "generic") {
             // `tests/generic/*.sql` hold `{% test %}` blocks, as in dbt.
             files.macros.push(source_file);
+        } else if folders.first().is_some_and(|f| f == "fixtures") {
+            // `tests/fixtures/` holds unit tests' rows, read when a test names them.
         } else {
             files.singular_tests.push(ModelFile {
                 name: file_stem(&source_file.path),

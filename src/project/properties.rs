@@ -1,5 +1,5 @@
 //! Properties files (`*.yml` under the model paths): `models:`, `seeds:`,
-//! `snapshots:`, `sources:` and `exposures:`. Sections strata does not use (semantic models,
+//! `snapshots:`, `sources:`, `exposures:` and `unit_tests:`. Sections strata does not use (semantic models,
 //! metrics, saved queries, ...) are skipped without being read further.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ pub struct PropertiesFile {
     pub exposures: Vec<ExposureProperties>,
     #[serde(default)]
     pub snapshots: Vec<ModelProperties>,
+    #[serde(default)]
+    pub unit_tests: Vec<UnitTestProperties>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -122,4 +124,59 @@ pub struct ExposureProperties {
     pub file: PathBuf,
     #[serde(skip)]
     pub package: String,
+}
+
+/// A unit test (dbt 1.8): the model, the rows it is given in place of its
+/// inputs, and the rows it must return.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitTestProperties {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub model: String,
+    #[serde(default)]
+    pub given: Vec<UnitTestInput>,
+    #[serde(default)]
+    pub expect: UnitTestRows,
+    #[serde(default)]
+    pub overrides: UnitTestOverrides,
+    #[serde(default)]
+    pub config: ConfigMap,
+    #[serde(skip)]
+    pub file: PathBuf,
+    #[serde(skip)]
+    pub package: String,
+}
+
+/// One input of a unit test: `ref('orders')`, `source('shop', 'orders')` or `this`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitTestInput {
+    pub input: String,
+    #[serde(flatten)]
+    pub rows: UnitTestRows,
+}
+
+/// Rows as a unit test writes them: `dict` (a list of mappings, the
+/// default), `csv` (text with a header), or `sql` (a select).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitTestRows {
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub rows: Option<Json>,
+    /// A file under `tests/fixtures/` holding the rows, by name.
+    #[serde(default)]
+    pub fixture: Option<String>,
+}
+
+/// What a unit test changes for its model: `vars`, `env_vars`, and macros
+/// (`is_incremental`) replaced by values.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UnitTestOverrides {
+    #[serde(default)]
+    pub vars: serde_json::Map<String, Json>,
+    #[serde(default)]
+    pub env_vars: serde_json::Map<String, Json>,
+    #[serde(default)]
+    pub macros: serde_json::Map<String, Json>,
 }

@@ -19,7 +19,7 @@ use crate::core::dates::ExecutionDate;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
-use crate::template::relation::{EmptyInput, PendingRelation};
+use crate::template::relation::{FilteredInput, PendingRelation};
 use crate::template::scope::{self, Mode, RefCall};
 
 /// What the globals need to know about the project and the run.
@@ -133,7 +133,11 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             match (&scope.resolver, scope.mode) {
                 (Some(resolver), Mode::Compile) => {
                     let relation = resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?;
-                    Ok(if resolver.empty_inputs() { Value::from_object(EmptyInput(relation)) } else { Value::from_object(relation) })
+                    Ok(match (resolver.empty_inputs(), &scope.batch, resolver.ref_event_time(&name)) {
+                        (true, _, _) => Value::from_object(FilteredInput::empty(relation)),
+                        (false, Some((start, end)), Some(column)) => Value::from_object(FilteredInput::batch(relation, &column, (start, end))),
+                        _ => Value::from_object(relation),
+                    })
                 }
                 _ => Ok(Value::from_object(PendingRelation {
                     placeholder: scope::placeholder(Some(scope.refs.len() - 1)),
@@ -151,7 +155,11 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             // Sources are known before models are parsed, so both modes resolve them.
             let relation = match &scope.resolver {
                 Some(resolver) if resolver.empty_inputs() => {
-                    return Ok(Value::from_object(EmptyInput(resolver.resolve_source(&source_name, &table_name).map_err(invalid)?)));
+                    return Ok(Value::from_object(FilteredInput::empty(resolver.resolve_source(&source_name, &table_name).map_err(invalid)?)));
+                }
+                Some(resolver) if let (Some((start, end)), Some(column)) = (&scope.batch, resolver.source_event_time(&source_name, &table_name)) => {
+                    let relation = resolver.resolve_source(&source_name, &table_name).map_err(invalid)?;
+                    return Ok(Value::from_object(FilteredInput::batch(relation, &column, (start, end))));
                 }
                 Some(resolver) => resolver.resolve_source(&source_name, &table_name).map_err(invalid)?,
                 None => {
@@ -165,6 +173,10 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
 
     let g = globals.clone();
     env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
+        let overridden = scope::current(|scope| scope.and_then(|s| s.vars.as_ref().and_then(|vars| vars.get(&name).cloned())));
+        if let Some(value) = overridden {
+            return Ok(json_to_value(&value));
+        }
         let package = scope::current(|scope| scope.and_then(|s| s.package.clone()));
         let vars = package.and_then(|p| g.package_vars.get(&p)).unwrap_or(&g.vars);
         if let Some(value) = vars.get(&name) {
@@ -398,6 +410,10 @@ impl MacroRef {
 
     /// Calls the macro in its own template's state (so no caller state is needed).
     pub fn invoke(&self, args: &[Value]) -> Result<Value, Error> {
+        let overridden = scope::current(|scope| scope.and_then(|s| s.macros.as_ref().and_then(|macros| macros.get(&self.name).cloned())));
+        if let Some(value) = overridden {
+            return Ok(json_to_value(&value));
+        }
         let module = self.module()?;
         let Some(function) = module.state().lookup(&self.name) else {
             return Err(invalid(format!("macro `{}` is not defined in `{}`", self.name, self.template)));

@@ -19,7 +19,7 @@ use crate::core::columns::Column;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::core::table::{Cell, Table};
 use crate::template::context::invalid;
-use crate::template::relation::EmptyInput;
+use crate::template::relation::FilteredInput;
 use crate::template::scope::{self, Mode};
 use crate::warehouse::{RelationKey, Warehouse};
 
@@ -182,8 +182,8 @@ pub fn as_relation(value: &Value) -> Result<Relation, Error> {
     if let Some(relation) = value.downcast_object_ref::<Relation>() {
         return Ok(relation.clone());
     }
-    if let Some(EmptyInput(relation)) = value.downcast_object_ref::<EmptyInput>() {
-        return Ok(relation.clone());
+    if let Some(input) = value.downcast_object_ref::<FilteredInput>() {
+        return Ok(input.relation.clone());
     }
     // `this` renders as its relation.
     let text = value.to_string();

@@ -64,13 +64,32 @@ impl Object for Relation {
     }
 }
 
-/// What `ref()` and `source()` return under `--empty`: the relation, rendered
-/// as a subquery of none of its rows (dbt's spelling), so a model built from
-/// it has its columns and types and no rows, and the warehouse reads nothing.
+/// What `ref()` and `source()` return when the model reads only some of an
+/// input's rows, rendered as a subquery of them: none under `--empty` (dbt's
+/// spelling, so a model built from it has its columns and types and no rows,
+/// and the warehouse reads nothing); a microbatch model's batch of an input
+/// with an `event_time`.
 #[derive(Debug)]
-pub struct EmptyInput(pub Relation);
+pub struct FilteredInput {
+    pub relation: Relation,
+    pub condition: String,
+}
 
-impl Object for EmptyInput {
+impl FilteredInput {
+    /// None of the rows of `relation`.
+    pub fn empty(relation: Relation) -> FilteredInput {
+        FilteredInput { relation, condition: "false limit 0".to_string() }
+    }
+
+    /// The rows of `relation` whose `column` is within `[start, end)`,
+    /// bounds as text literals, which both warehouses read as the column's
+    /// type (a date, a timestamp or a datetime).
+    pub fn batch(relation: Relation, column: &str, (start, end): (&str, &str)) -> FilteredInput {
+        FilteredInput { relation, condition: format!("{column} >= '{start}' and {column} < '{end}'") }
+    }
+}
+
+impl Object for FilteredInput {
     fn is_true(self: &Arc<Self>) -> bool {
         true
     }
@@ -80,15 +99,15 @@ impl Object for EmptyInput {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        Arc::new(self.0.clone()).get_value(key)
+        Arc::new(self.relation.clone()).get_value(key)
     }
 
     fn call_method(self: &Arc<Self>, state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        Arc::new(self.0.clone()).call_method(state, method, args)
+        Arc::new(self.relation.clone()).call_method(state, method, args)
     }
 
     fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "(select * from {} where false limit 0)", self.0)
+        write!(f, "(select * from {} where {})", self.relation, self.condition)
     }
 }
 

@@ -40,6 +40,13 @@ pub trait Resolve: Send + Sync {
     fn empty_inputs(&self) -> bool {
         false
     }
+    /// The `event_time` column of the model or seed `name`, which a microbatch model filters to its batch.
+    fn ref_event_time(&self, _name: &str) -> Option<String> {
+        None
+    }
+    fn source_event_time(&self, _source: &str, _table: &str) -> Option<String> {
+        None
+    }
 }
 
 #[derive(Default)]
@@ -61,6 +68,13 @@ pub struct Scope {
     pub(crate) returns: Vec<Option<Value>>,
     /// The project or package of the node, whose `vars` it sees.
     pub package: Option<String>,
+    /// Macros replaced by a value (a unit test's `overrides: {macros}`), by name.
+    pub macros: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A microbatch model's batch, `[start, end)` as dates: the rows of
+    /// inputs with an `event_time` it reads.
+    pub batch: Option<(String, String)>,
+    /// Vars seen before the project's (a unit test's `overrides: {vars}`).
+    pub vars: Option<serde_json::Map<String, serde_json::Value>>,
     /// `model`: the node as the manifest shows it, when compiling.
     pub model: Option<Value>,
     /// The named `statement` results of this render, for `load_result()`.
@@ -85,6 +99,9 @@ impl Scope {
             resolver: None,
             returns: Vec::new(),
             package: None,
+            vars: None,
+            macros: None,
+            batch: None,
             model: None,
             results: Default::default(),
             exact: true,

@@ -54,6 +54,11 @@ pub trait SqlGenerator: Send + Sync {
         format!("create table {relation} as (\n{sql}\n)")
     }
 
+    /// A table of `sql`'s rows that a check reads and then drops (a unit test's result).
+    fn create_scratch(&self, relation: &Relation, sql: &str) -> String {
+        format!("create or replace table {relation} as (\n{sql}\n)")
+    }
+
     fn drop_table(&self, relation: &Relation) -> String {
         format!("drop table if exists {relation}")
     }
@@ -333,15 +338,15 @@ pub struct BigQuerySql;
 /// See: https://cloud.google.com/bigquery/docs/clustered-tables#limitations
 static BIGQUERY_RULES: ConfigRules = ConfigRules {
     warehouse: "BigQuery",
-    strategies: &["merge", "insert_overwrite"],
-    strategies_help: "BigQuery's strategies are `merge` (with `unique_key`) and `insert_overwrite` (with `partition_by`); without either, leave `incremental_strategy` out",
+    strategies: &["merge", "insert_overwrite", "microbatch"],
+    strategies_help: "BigQuery's strategies are `merge` (with `unique_key`), `insert_overwrite` (with `partition_by`) and `microbatch` (with `event_time`); without either, leave `incremental_strategy` out",
     max_cluster_by: Some(4),
     check_label: crate::core::config_rules::bigquery_label,
 };
 
 static DUCKDB_RULES: ConfigRules = ConfigRules {
     warehouse: "DuckDB",
-    strategies: &["append", "delete+insert", "merge", "insert_overwrite"],
+    strategies: &["append", "delete+insert", "merge", "insert_overwrite", "microbatch"],
     strategies_help: "",
     max_cluster_by: None,
     check_label: crate::core::config_rules::any_label,
@@ -402,6 +407,11 @@ impl SqlGenerator for BigQuerySql {
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
         None
+    }
+
+    /// Expires by itself if the run dies before dropping it.
+    fn create_scratch(&self, relation: &Relation, sql: &str) -> String {
+        self.create_staging(relation, sql)
     }
 
     /// dbt-bigquery's `snapshot_hash_arguments`: `to_hex(md5(concat(...)))`.
@@ -590,13 +600,15 @@ impl BigQuerySql {
 }
 
 /// BigQuery's name for a seed column's type (inferred ones are DuckDB's names).
+/// Upper case, as a load job's schema takes it (`column_types: {at: timestamp}`).
 fn bigquery_type(data_type: &str) -> String {
-    match data_type.to_ascii_uppercase().as_str() {
+    let upper = data_type.to_ascii_uppercase();
+    match upper.as_str() {
         "BIGINT" | "INTEGER" | "INT" => "INT64".into(),
         "DOUBLE" | "FLOAT" | "REAL" => "FLOAT64".into(),
         "BOOLEAN" => "BOOL".into(),
         "VARCHAR" | "TEXT" => "STRING".into(),
-        _ => data_type.to_string(),
+        _ => upper,
     }
 }
 

@@ -1586,3 +1586,32 @@ fn snapshots_keep_every_version_on_bigquery() {
     assert_eq!(emails.len(), 6);
     assert!(emails.iter().all(|row| row[1] == "NULL"), "{emails:?}");
 }
+
+// The unit tests fixture on BigQuery: fixtures cast to BigQuery's types,
+// the same verdicts as on DuckDB, and the models built from the real rows.
+#[test]
+fn unit_tests_check_each_model_on_bigquery() {
+    let emulator = Emulator::start("units-test");
+    let fixture = dbt_fixture_on("jaffle_units", &emulator);
+    let build = fixture.strata(&["build", "--no-progress", "--threads", "1"]);
+    crate::run::assert_status(&build, 1);
+    assert!(build.stdout.contains("| - | 2        | small |"), "{}", build.stdout);
+    insta::assert_snapshot!(format!("{:#?}", crate::unit_tests::verdicts(&fixture)));
+    let report = bigquery_report(&emulator, &[("analytics.customer_orders", "customer_id"), ("analytics.big_orders", "order_id")]);
+    insta::assert_snapshot!(report);
+}
+
+// The microbatch fixture on BigQuery: each day's batch replaces its
+// partition, reading its day of the view and of the source.
+#[test]
+fn microbatch_models_build_one_batch_per_day_on_bigquery() {
+    let emulator = Emulator::start("batches-test");
+    let fixture = dbt_fixture_on("jaffle_batches", &emulator);
+    let range = ["build", "--event-time-start", "2026-11-01", "--event-time-end", "2026-11-05"];
+    crate::run::assert_status(&fixture.strata(&range), 0);
+    let report = bigquery_report(
+        &emulator,
+        &[("analytics.daily_event_counts", "event_day, event_type"), ("analytics.user_events", "occurred_at"), ("analytics.user_totals", "user_id")],
+    );
+    insta::assert_snapshot!(report);
+}

@@ -14,6 +14,7 @@ mod docs;
 mod errors;
 mod example;
 mod flags;
+mod microbatch;
 pub mod operate;
 pub mod packages;
 mod properties;
@@ -24,6 +25,7 @@ mod select;
 pub mod snapshot_history;
 pub mod state;
 mod tableau;
+pub mod unit_tests;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -57,7 +57,7 @@ pub fn assert_status(run: &Run, status: i32) {
 }
 
 /// Redacts durations, which differ from run to run.
-fn redact(text: &str) -> String {
+pub fn redact(text: &str) -> String {
     let seconds = regex::Regex::new(r"\d+\.\d\ds").expect("regex");
     seconds.replace_all(text, "[t]s").into_owned()
 }

@@ -1,0 +1,62 @@
+//! dbt's unit tests: the `jaffle_units` fixture's models checked on the rows
+//! each test gives them, before they are built; a failing test prints the
+//! rows that differ and skips its model.
+
+use crate::Fixture;
+use crate::run::{assert_status, query, redact};
+
+/// Each unit test's status in `target/run_results.json`, by unique id.
+pub fn verdicts(fixture: &Fixture) -> Vec<(String, String)> {
+    let (_, mut results) = fixture.results("status");
+    results.retain(|(id, _)| id.starts_with("unit_test."));
+    results.sort();
+    results
+}
+
+// `build` runs each model's unit tests before it: the passing ones let it
+// build, the failing one skips it and shows expected and actual rows.
+#[test]
+fn unit_tests_check_each_model_before_it_is_built() {
+    let fixture = crate::dbt_projects::dbt_fixture("jaffle_units");
+    let build = fixture.strata(&["build", "--no-progress", "--threads", "1"]);
+    assert_status(&build, 1);
+    insta::assert_snapshot!(redact(&build.stdout));
+    insta::assert_snapshot!(format!("{:#?}", verdicts(&fixture)));
+    // The models whose tests passed were built from the real rows.
+    assert_eq!(
+        query(&fixture, "select customer_id, name, has_valid_email, order_count, kept_amount from main.customer_orders order by 1"),
+        [["1", "alice", "true", "2", "160"], ["2", "bob", "false", "1", "0"], ["3", "carol", "true", "1", "15"]]
+    );
+    assert_eq!(query(&fixture, "select order_id from main.big_orders order by 1"), [["2"], ["3"]]);
+    // The macro a test overrides is the project's own in the real build.
+    assert_eq!(query(&fixture, "select cast(tax as varchar) from main.order_taxes where order_id = 1"), [["10.00"]]);
+    let sizes = query(
+        &fixture,
+        "select count(*) from information_schema.tables where table_name in ('order_sizes', 'order_sizes__strata_unit_order_sizes_at_the_threshold')",
+    );
+    assert_eq!(sizes, [["0"]], "neither the model nor the test's scratch table is left");
+}
+
+// `test --select test_type:unit` runs the unit tests alone; the inputs that
+// exist type the given rows.
+#[test]
+fn unit_tests_run_alone_with_test_type_unit() {
+    let fixture = crate::dbt_projects::dbt_fixture("jaffle_units");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let test = fixture.strata(&["test", "--select", "test_type:unit", "--no-progress"]);
+    assert_status(&test, 1);
+    assert!(test.stdout.contains("PASS=5 WARN=0 ERROR=1 SKIP=0 TOTAL=6"), "{}", test.stdout);
+    let listed = fixture.strata(&["ls", "--select", "test_type:unit", "--output", "name"]);
+    insta::assert_snapshot!(listed.stdout);
+}
+
+// A unit test of a model that does not exist is an error at its line.
+#[test]
+fn a_unit_test_of_a_missing_model_is_an_error_at_its_line() {
+    let fixture = Fixture::new()
+        .file("models/a.sql", "select 1 as id\n")
+        .file("models/tests.yml", "unit_tests:\n  - name: t\n    model: b\n    given: []\n    expect:\n      rows: [{id: 1}]\n");
+    let compile = fixture.strata(&["compile"]);
+    assert_status(&compile, 2);
+    insta::assert_snapshot!(compile.stderr);
+}
