@@ -49,3 +49,24 @@ fn an_hourly_batch_is_an_error_at_its_line() {
     assert_status(&compile, 2);
     insta::assert_snapshot!(compile.stderr);
 }
+
+// A failed batch is one (model, date): `retry` runs that batch again, and
+// none of the batches that were built.
+#[test]
+fn retry_reruns_only_the_failed_batch() {
+    let flaky = "{{ config(materialized='incremental', incremental_strategy='microbatch', event_time='occurred_at', batch_size='day', begin='2026-11-01', lookback=0) }}\n\
+                 select user_id, occurred_at{% if ds == '2026-11-03' and env_var('FAIL_BATCH', '') %}, cast('not a number' as integer) as broken{% endif %}\n\
+                 from {{ source('app', 'raw_events') }}\n";
+    let fixture = crate::dbt_projects::dbt_fixture("jaffle_batches").file("models/flaky_events.sql", flaky);
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let mut args = vec!["build", "--no-progress", "--select", "flaky_events"];
+    args.extend(RANGE);
+    let failed = crate::Run::from(crate::strata_command(fixture.path()).args(&args).env("FAIL_BATCH", "1").output().expect("run strata"));
+    assert_status(&failed, 1);
+    let retry = fixture.strata(&["retry", "--no-progress"]);
+    assert_status(&retry, 0);
+    let (_, retried) = fixture.results("execution_date");
+    assert_eq!(retried, [("model.jaffle_batches.flaky_events".to_string(), "2026-11-03".to_string())]);
+    let per_day = query(&fixture, "select cast(occurred_at as date)::varchar, count(*) from main.flaky_events group by 1 order by 1");
+    assert_eq!(per_day, [["2026-11-01", "2"], ["2026-11-02", "2"], ["2026-11-03", "1"], ["2026-11-04", "1"]]);
+}
