@@ -69,7 +69,7 @@ pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
     let index = project.target_path.join("docs").join("index.html");
     crate::artifacts::write_whole(&index, |out| out.write_all(page.as_bytes()))?;
     crate::artifacts::write_manifest(project, graph, &Default::default())?;
-    let drawn = graph.nodes.iter().filter(|n| n.resource_type != ResourceType::Test).count();
+    let drawn = graph.nodes.iter().filter(|n| !n.resource_type.is_test()).count();
     let shown = index.strip_prefix(&project.root).unwrap_or(&index).display().to_string();
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -171,7 +171,7 @@ fn last_runs(path: &std::path::Path) -> BTreeMap<String, Json> {
 fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Option<&Json>, last_runs: &BTreeMap<String, Json>) -> Json {
     let graph = session.graph();
     let project = &session.project;
-    let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| graph.nodes[i].resource_type != ResourceType::Test).collect();
+    let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !graph.nodes[i].resource_type.is_test()).collect();
     let position: crate::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
     let places = layout::layers(graph, &drawn);
     let nodes: Vec<Json> = drawn
@@ -179,9 +179,11 @@ fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Opt
         .zip(&places)
         .map(|(&index, place)| {
             let node = &graph.nodes[index];
-            let tests: Vec<Json> = graph
-                .children(index)
-                .filter(|&c| graph.nodes[c].resource_type == ResourceType::Test)
+            // A model's data tests read it; its unit tests run before it.
+            let data_tests = graph.children(index).filter(|&c| graph.nodes[c].resource_type == ResourceType::Test);
+            let unit_tests = graph.parents(index).filter(|&p| graph.nodes[p].resource_type == ResourceType::UnitTest);
+            let tests: Vec<Json> = data_tests
+                .chain(unit_tests)
                 .map(|c| {
                     let test = &graph.nodes[c];
                     json!({"name": test.name, "unique_id": test.unique_id, "last": last_runs.get(&test.unique_id)})

@@ -45,6 +45,11 @@ impl ResourceType {
         }
     }
 
+    /// A data test or a unit test: a check, drawn with what it checks.
+    pub fn is_test(self) -> bool {
+        matches!(self, ResourceType::Test | ResourceType::UnitTest)
+    }
+
     pub fn parse(text: &str) -> Option<ResourceType> {
         Some(match text {
             "model" => ResourceType::Model,
