@@ -1580,6 +1580,22 @@ fn snapshots_keep_every_version_on_bigquery() {
         report.push_str(&format!("after step {n}\n{}", versions(&tables)));
     }
     insta::assert_snapshot!(report);
+    // The columns of each snapshot's table as the emulator describes them (it
+    // leaves out a column added by `alter table`, which the query below reads).
+    let types: Vec<String> = ["customers_ts", "customers_check", "order_lines_history"]
+        .iter()
+        .map(|table| {
+            let fields = emulator.get(&format!("datasets/analytics_snapshots/tables/{table}"))["schema"]["fields"].clone();
+            let fields: Vec<String> = fields
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| format!("{}: {}", f["name"].as_str().unwrap_or_default(), f["type"].as_str().unwrap_or_default()))
+                .collect();
+            format!("{table}: {}", fields.join(", "))
+        })
+        .collect();
+    insta::assert_snapshot!(types.join("\n"));
     // Step 4's new column was added to the table; the versions before it have none.
     let emails =
         emulator.query(&format!("select id, email from `{}`.analytics_snapshots.customers_ts order by id, dbt_valid_from", emulator.project));

@@ -129,18 +129,27 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
     assert_status(&fixture.strata(&["deps"]), 0);
     let build = fixture.strata(&["build", "--date", "2026-11-20"]);
     assert_status(&build, 0);
+    let report = tables_report(
+        &fixture,
+        &[
+            ("main_raw.raw_orders", "id"),
+            ("main_raw.raw_customers", "id"),
+            ("main.stg_orders", "id"),
+            ("main.customers", "customer_id"),
+            ("main.order_status_pivot", "customer_id"),
+            ("main.calendar", "1"),
+            ("main.model_inventory", "1"),
+            ("main_utils.utils_numbers", "n"),
+        ],
+    );
+    insta::assert_snapshot!(report);
+}
+
+/// Each table's columns with their types, then its rows, as text.
+pub fn tables_report(fixture: &Fixture, tables: &[(&str, &str)]) -> String {
     let mut report = String::new();
-    for (relation, order) in [
-        ("main_raw.raw_orders", "id"),
-        ("main_raw.raw_customers", "id"),
-        ("main.stg_orders", "id"),
-        ("main.customers", "customer_id"),
-        ("main.order_status_pivot", "customer_id"),
-        ("main.calendar", "1"),
-        ("main.model_inventory", "1"),
-        ("main_utils.utils_numbers", "n"),
-    ] {
-        let (columns, rows) = table(&fixture, relation, order);
+    for (relation, order) in tables {
+        let (columns, rows) = table(fixture, relation, order);
         report.push_str(&format!("{relation}\n"));
         for column in columns {
             report.push_str(&format!("  {}: {}\n", column[0], column[1]));
@@ -149,7 +158,7 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
             report.push_str(&format!("  | {}\n", row.join(" | ")));
         }
     }
-    insta::assert_snapshot!(report);
+    report
 }
 
 // The rest of the Jinja surface dbt packages use, in one model.
