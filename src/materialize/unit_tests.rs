@@ -117,8 +117,9 @@ impl Materializer<'_> {
         let ctes: Vec<String> = ctes.iter().map(|(name, sql)| format!("{name} as (\n{sql}\n)")).collect();
         let sql = crate::compile::inject_ctes(&sql, &ctes.join(",\n"));
 
-        // The model's rows, in a scratch table whose columns type the expected rows.
-        let scratch = staging_relation(&model_relation, &format!("unit_{}", node.name));
+        // The model's rows, in a scratch table whose columns type the expected
+        // rows; named for the invocation, so two runs at once do not meet.
+        let scratch = staging_relation(&model_relation, &format!("unit_{}_{}", node.name, self.invocation_id.replace('-', "_")));
         connection.execute(&self.sql.create_schema(&scratch)).map_err(|err| err.to_string())?;
         connection.execute(&self.sql.create_scratch(&scratch, &sql)).map_err(|err| format!("the model failed on the given rows: {err}"))?;
         let expected = staging_relation(&scratch, "expected");
