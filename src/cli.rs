@@ -448,6 +448,7 @@ pub enum ResourceTypeArg {
     Source,
     Exposure,
     Snapshot,
+    #[value(name = "unit_test")]
     UnitTest,
     All,
 }

@@ -50,6 +50,8 @@ fn unit_tests_run_alone_with_test_type_unit() {
     assert!(test.stdout.contains("PASS=5 WARN=0 ERROR=1 SKIP=0 TOTAL=6"), "{}", test.stdout);
     let listed = fixture.strata(&["ls", "--select", "test_type:unit", "--output", "name"]);
     insta::assert_snapshot!(listed.stdout);
+    let by_type = fixture.strata(&["ls", "--resource-type", "unit_test", "--output", "name"]);
+    assert_eq!(by_type.stdout, listed.stdout);
 }
 
 // A unit test of a model that does not exist is an error at its line.
