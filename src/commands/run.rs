@@ -497,6 +497,7 @@ impl Run<'_> {
                 warehouse: warehouse.as_ref(),
                 sql: warehouse.sql(),
                 full_refresh: &record.to_refresh,
+                backfill: self.backfill,
                 cancelled,
                 relations: &relations,
                 waiting: &waiting,

@@ -44,7 +44,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
             let node = &graph.nodes[index];
             let sql = match node.resource_type {
                 ResourceType::Seed => format!("select * from {}", node.relation.as_ref().map(|r| r.to_string()).unwrap_or_default()),
-                _ => compiler.compile_one(index, false)?.sql,
+                _ => compiler.compile_one(index, false, None)?.sql,
             };
             (format!("node `{}`", node.name), sql)
         }

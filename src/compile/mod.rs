@@ -19,6 +19,7 @@ mod cache;
 
 pub use cache::{CheckedSql, CompiledFiles, write_compiled};
 
+use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
@@ -264,9 +265,15 @@ impl<'a> Compiler<'a> {
     }
 
     /// Compiles one node for running it: `is_incremental` is what the
-    /// warehouse says about its table.
-    pub fn compile_one(&self, index: usize, is_incremental: bool) -> Result<CompiledNode, Diagnostic> {
-        let sql = self.render_node(index, is_incremental)?;
+    /// warehouse says about its table; `days`, the days a microbatch model
+    /// builds when they are not the run's (its first build, from `begin`).
+    pub fn compile_one(&self, index: usize, is_incremental: bool, days: Option<(ExecutionDate, ExecutionDate)>) -> Result<CompiledNode, Diagnostic> {
+        let mut scope = self.node_scope(index);
+        scope.is_incremental = is_incremental;
+        if let (Some((first, last)), Some(_)) = (days, &scope.batch) {
+            scope.batch = Some((first.ds(), last.add_days(1).ds()));
+        }
+        let sql = self.render_in(index, &mut scope)?;
         let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false))?;
         Ok(CompiledNode { index, sql, compiled_path: self.compiled_path(&self.graph.nodes[index]) })
     }

@@ -68,6 +68,8 @@ pub struct ModelConfig {
     pub on_schema_change: OnSchemaChange,
     /// A snapshot's strategy, key and columns.
     pub snapshot: Option<Snapshot>,
+    /// A microbatch model's `begin`: its first build covers the days from it.
+    pub begin: Option<crate::core::dates::ExecutionDate>,
 }
 
 /// A config value strata cannot use: which key, and why.
@@ -130,9 +132,12 @@ impl ModelConfig {
             return Err(ConfigError::new("labels", message));
         }
         check_strategy(config, partition.is_some(), !unique_key.is_empty(), rules)?;
-        let partition = match config.get("incremental_strategy").and_then(Json::as_str) {
-            Some("microbatch") => Some(microbatch(config, partition)?),
-            _ => partition,
+        let (partition, begin) = match config.get("incremental_strategy").and_then(Json::as_str) {
+            Some("microbatch") => {
+                let (partition, begin) = microbatch(config, partition)?;
+                (Some(partition), begin)
+            }
+            _ => (partition, None),
         };
         match config.get("tags") {
             None | Some(Json::Null | Json::String(_)) => {}
@@ -179,6 +184,7 @@ impl ModelConfig {
             _ => None,
         };
         Ok(ModelConfig {
+            begin,
             snapshot,
             on_schema_change,
             require_partition_filter,
@@ -248,7 +254,7 @@ fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigE
 /// the rows of its `event_time` day replaced (the partition, with
 /// `partition_by` when it is given), its inputs' rows filtered to the batch.
 /// `lookback` is in batches (days), 1 unless set, as in dbt.
-fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<Partition, ConfigError> {
+fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<(Partition, Option<crate::core::dates::ExecutionDate>), ConfigError> {
     let Some(event_time) = config.get("event_time").and_then(Json::as_str) else {
         return Err(ConfigError {
             help: Some("name the column that says when each row happened, e.g. `event_time: ordered_at`".into()),
@@ -270,12 +276,14 @@ fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<Partiti
             });
         }
     }
-    if let Some(begin) = config.get("begin").filter(|v| !v.is_null()) {
-        let day: String = begin.as_str().unwrap_or_default().chars().take(10).collect();
-        if chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").is_err() {
-            return Err(ConfigError::new("begin", format!("`begin` must be a date such as `2026-11-01`, not `{begin}`")));
+    let begin = match config.get("begin").filter(|v| !v.is_null()) {
+        None => None,
+        Some(begin) => {
+            let day: String = begin.as_str().unwrap_or_default().chars().take(10).collect();
+            let parsed = crate::core::dates::ExecutionDate::parse(&day, "begin").ok();
+            Some(parsed.ok_or_else(|| ConfigError::new("begin", format!("`begin` must be a date such as `2026-11-01`, not `{begin}`")))?)
         }
-    }
+    };
     let lookback = match config.get("lookback") {
         None | Some(Json::Null) => 1,
         Some(value) => value
@@ -283,10 +291,11 @@ fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<Partiti
             .and_then(|batches| u32::try_from(batches).ok())
             .ok_or_else(|| ConfigError::new("lookback", format!("`lookback` must be a number of batches, not `{value}`")))?,
     };
-    Ok(match declared {
+    let partition = match declared {
         Some(partition) => Partition { lookback, ..partition },
         None => Partition { field: event_time.to_string(), data_type: PartitionType::Timestamp, lookback, granularity: Granularity::Day },
-    })
+    };
+    Ok((partition, begin))
 }
 
 /// A snapshot's config: `strategy` with `updated_at` or `check_cols`,

@@ -11,7 +11,7 @@ use crate::warehouse::Connection;
 impl Materializer<'_> {
     pub(super) fn test(&self, connection: &mut dyn Connection, index: usize) -> Outcome {
         let node = &self.compiler.graph.nodes[index];
-        let compiled = match self.compile(index, false) {
+        let compiled = match self.compile(index, false, None) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };

@@ -15,6 +15,7 @@ mod unit_tests;
 use std::time::Instant;
 
 use crate::compile::Compiler;
+use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
@@ -34,6 +35,9 @@ pub struct Materializer<'a> {
     pub sql: &'a dyn SqlGenerator,
     /// The unique ids `--full-refresh` still has to rebuild.
     pub full_refresh: &'a std::collections::BTreeSet<String>,
+    /// Whether the run covers a range of dates (a microbatch model's first
+    /// build then covers the range, not the days from its `begin`).
+    pub backfill: bool,
     /// Set by Ctrl-C; a source check stops waiting.
     pub cancelled: &'a std::sync::atomic::AtomicBool,
     /// What existed in the warehouse when this date's run started.
@@ -120,7 +124,15 @@ impl Materializer<'_> {
         {
             return outcome;
         }
-        let compiled = match self.compile(index, is_incremental) {
+        // A microbatch model built anew on one date covers the days from its `begin`, as dbt's does.
+        let days = match (config.begin, &config.partition, self.backfill || is_incremental) {
+            (Some(begin), Some(partition), false) => {
+                let (first, last) = partition.range(self.compiler.templates.date);
+                (begin < first).then_some((begin, last))
+            }
+            _ => None,
+        };
+        let compiled = match self.compile(index, is_incremental, days) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };
@@ -158,7 +170,7 @@ impl Materializer<'_> {
             (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
             (Materialized::Table, _) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created table {name}")),
             (Materialized::Incremental, Some(partition)) => {
-                let (first, last) = partition.range(self.compiler.templates.date);
+                let (first, last) = days.unwrap_or_else(|| partition.range(self.compiler.templates.date));
                 let partitions = if first == last { last.ds_nodash() } else { format!("{}..{}", first.ds_nodash(), last.ds_nodash()) };
                 let verb = if is_incremental { "created partition" } else { "created table" };
                 (
@@ -296,11 +308,16 @@ impl Materializer<'_> {
 
     /// Compiles node `index` and writes its SQL under `target/compiled/`, where
     /// the summary points a user at it.
-    fn compile(&self, index: usize, is_incremental: bool) -> Result<crate::compile::CompiledNode, Box<Outcome>> {
+    fn compile(
+        &self,
+        index: usize,
+        is_incremental: bool,
+        days: Option<(ExecutionDate, ExecutionDate)>,
+    ) -> Result<crate::compile::CompiledNode, Box<Outcome>> {
         let node = &self.compiler.graph.nodes[index];
         let compiled = self
             .compiler
-            .compile_one(index, is_incremental)
+            .compile_one(index, is_incremental, days)
             .map_err(|diagnostic| Box::new(Outcome::error(node.label(), diagnostic.to_string().trim_end())))?;
         // The SQL is still run when the file cannot be written; only the pointer to it is lost.
         let _ = crate::compile::write_compiled(&self.compiler.project.root, std::slice::from_ref(&compiled));

@@ -35,7 +35,7 @@ impl Materializer<'_> {
         {
             return outcome;
         }
-        let compiled = match self.compile(index, false) {
+        let compiled = match self.compile(index, false, None) {
             Ok(compiled) => compiled,
             Err(outcome) => return *outcome,
         };

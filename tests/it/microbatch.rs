@@ -72,3 +72,17 @@ fn retry_reruns_only_the_failed_batch() {
     let per_day = query(&fixture, "select cast(occurred_at as date)::varchar, count(*) from main.flaky_events group by 1 order by 1");
     assert_eq!(per_day, [["2026-11-01", "2"], ["2026-11-02", "2"], ["2026-11-03", "1"], ["2026-11-04", "1"]]);
 }
+
+// Without a range, a microbatch model's first build covers the days from its
+// `begin` to the execution date, as dbt's does; later runs add their day.
+#[test]
+fn a_first_build_starts_at_begin() {
+    let fixture = crate::dbt_projects::dbt_fixture("jaffle_batches");
+    let first = fixture.strata(&["build", "--no-progress", "--date", "2026-11-03"]);
+    assert_status(&first, 0);
+    assert!(first.stdout.contains("created table main.user_events$20261101..20261103"), "{}", first.stdout);
+    let days = "select cast(occurred_at as date)::varchar, count(*) from main.user_events group by 1 order by 1";
+    assert_eq!(query(&fixture, days), [["2026-11-01", "2"], ["2026-11-02", "2"], ["2026-11-03", "1"]]);
+    assert_status(&fixture.strata(&["build", "--no-progress", "--date", "2026-11-04"]), 0);
+    assert_eq!(query(&fixture, days), [["2026-11-01", "2"], ["2026-11-02", "2"], ["2026-11-03", "1"], ["2026-11-04", "1"]]);
+}
