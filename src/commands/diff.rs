@@ -16,7 +16,7 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::Job;
 use crate::core::relation::Relation;
 use crate::core::table::Cell;
-use crate::graph::{Node, NodeDetails, ResourceType};
+use crate::graph::{Node, NodeDetails};
 use crate::options::{DiffFormat, DiffOptions};
 use crate::warehouse::Connection;
 use crate::warehouse::diff::{Compared, DiffSpec, RowDiff};
@@ -73,9 +73,7 @@ pub fn diff(args: &DiffOptions) -> Result<i32, Failure> {
     let selected: Vec<usize> = session
         .select_with(&args.selection, state)?
         .into_iter()
-        .filter(|&i| {
-            matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot) && graph.nodes[i].in_warehouse()
-        })
+        .filter(|&i| graph.nodes[i].resource_type.builds_relation() && graph.nodes[i].in_warehouse())
         .collect();
     let previous_of = |node: &Node| -> Option<Relation> {
         match &other {

@@ -19,9 +19,9 @@ use std::collections::BTreeSet;
 
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
+use crate::graph::Graph;
 use crate::graph::select::select_nodes;
 use crate::graph::state::State;
-use crate::graph::{Graph, ResourceType};
 use crate::options::{DateOptions, Deferral, Selection};
 use crate::parse::{self, Parsed};
 use crate::project::{LoadOptions, Project};
@@ -131,10 +131,7 @@ impl Deferral {
     pub fn apply(self, graph: &Graph, running: &BTreeSet<usize>, state: &State, connection: Option<&mut dyn Connection>) -> Result<Graph, Failure> {
         let candidates: BTreeSet<usize> = (0..graph.nodes.len())
             .filter(|index| !running.contains(index))
-            .filter(|&index| {
-                matches!(graph.nodes[index].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot)
-                    && graph.nodes[index].in_warehouse()
-            })
+            .filter(|&index| graph.nodes[index].resource_type.builds_relation() && graph.nodes[index].in_warehouse())
             .collect();
         let mut existing = crate::warehouse::Relations::default();
         if let (false, Some(connection)) = (self.favor_state, connection) {

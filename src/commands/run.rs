@@ -580,7 +580,7 @@ impl Run<'_> {
         let built: Vec<&crate::core::relation::Relation> = tasks
             .iter()
             .map(|task| &graph.nodes[task.node])
-            .filter(|node| matches!(node.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
+            .filter(|node| node.resource_type.builds_relation())
             .filter_map(|node| node.relation.as_ref())
             .collect();
         let phase_schemas: Vec<crate::warehouse::Schema> = built

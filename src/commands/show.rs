@@ -23,10 +23,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
     let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     // The shown model itself is compiled as this target builds it; what it reads may be deferred.
-    let running = shown
-        .iter()
-        .copied()
-        .find(|&i| matches!(session.graph().nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot));
+    let running = shown.iter().copied().find(|&i| session.graph().nodes[i].resource_type.builds_relation());
     let deferred = crate::commands::deferred_graph(session.graph(), args.deferral, state, &running.into_iter().collect(), Some(connection.as_mut()))?;
     let graph = deferred.as_ref();
     let compiler = Compiler::new(&session.project, &session.templates, graph);
@@ -34,9 +31,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
         (_, Some(inline)) => ("inline query".to_string(), compiler.render_text("<inline>", inline, None)?),
         (Some(selector), None) => {
             let selected = shown;
-            let Some(&index) =
-                selected.iter().find(|&&i| matches!(graph.nodes[i].resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
-            else {
+            let Some(&index) = selected.iter().find(|&&i| graph.nodes[i].resource_type.builds_relation()) else {
                 return Err(Diagnostic::new(format!("`--select {selector}` selects no model or seed"))
                     .help("pass a model name, e.g. `--select dau`")
                     .into());

@@ -45,6 +45,11 @@ impl ResourceType {
         }
     }
 
+    /// A model, seed or snapshot: a node whose relation the project builds.
+    pub fn builds_relation(self) -> bool {
+        matches!(self, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot)
+    }
+
     /// A data test or a unit test: a check, drawn with what it checks.
     pub fn is_test(self) -> bool {
         matches!(self, ResourceType::Test | ResourceType::UnitTest)

@@ -262,13 +262,7 @@ fn render_for_parse(
 
 /// Model name → node index of every model and seed, for resolving `ref()` at compile time.
 pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
-    graph
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot))
-        .map(|(i, n)| (n.name.clone(), i))
-        .collect()
+    graph.nodes.iter().enumerate().filter(|(_, n)| n.resource_type.builds_relation()).map(|(i, n)| (n.name.clone(), i)).collect()
 }
 
 /// Where `key` of a config was written: the file being parsed (`written`),
