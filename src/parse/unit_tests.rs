@@ -27,7 +27,7 @@ pub(super) fn unit_test_nodes(project: &Project, nodes: &[Node], errors: &mut Di
         if !config.enabled() {
             continue;
         }
-        match unit_test(project, props, &model.unique_id) {
+        match unit_test(project, props, &model.unique_id).and_then(|details| inputs_of(model, props, details)) {
             Ok(details) => tests.push(Node {
                 unique_id: format!("unit_test.{}.{}.{}", props.package, props.model, props.name),
                 resource_type: ResourceType::UnitTest,
@@ -90,6 +90,27 @@ fn unit_test(project: &Project, props: &UnitTestProperties, model: &str) -> Resu
         ));
     }
     Ok(UnitTest { model: model.to_string(), given, expect, vars: props.overrides.vars.clone(), is_incremental, macros })
+}
+
+/// `details`, when every input it gives rows for is one the model reads (a
+/// typo would otherwise give rows no query reads); as dbt checks it.
+fn inputs_of(model: &Node, props: &UnitTestProperties, details: UnitTest) -> Result<UnitTest, Problem> {
+    let NodeDetails::Model { refs, sources, .. } = &model.details else { return Ok(details) };
+    for (given, written) in details.given.iter().zip(&props.given) {
+        let read = match &given.input {
+            Input::Ref(call) => refs.iter().any(|r| r.name == call.name),
+            Input::Source(source, table) => sources.iter().any(|(s, t)| s == source && t == table),
+            Input::This => true,
+        };
+        if !read {
+            return Err((
+                written.input.clone(),
+                format!("rows are given for `{}`, which model `{}` does not read", written.input, model.name),
+                format!("give rows for the `ref()`s and `source()`s of `{}` only", model.name),
+            ));
+        }
+    }
+    Ok(details)
 }
 
 /// Rows as the test writes them: inline (`dict`, `csv`, `sql`) or in a

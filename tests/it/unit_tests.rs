@@ -64,3 +64,16 @@ fn a_unit_test_of_a_missing_model_is_an_error_at_its_line() {
     assert_status(&compile, 2);
     insta::assert_snapshot!(compile.stderr);
 }
+
+// Rows given for an input the model does not read (a misspelt name) are an
+// error at that input, not rows silently left out.
+#[test]
+fn rows_for_an_input_the_model_does_not_read_are_an_error() {
+    let fixture = Fixture::new().file("models/a.sql", "select 1 as id\n").file("models/b.sql", "select id from {{ ref('a') }}\n").file(
+        "models/tests.yml",
+        "unit_tests:\n  - name: t\n    model: b\n    given:\n      - input: ref('aa')\n        rows: [{id: 1}]\n    expect:\n      rows: [{id: 1}]\n",
+    );
+    let compile = fixture.strata(&["compile"]);
+    assert_status(&compile, 2);
+    insta::assert_snapshot!(compile.stderr);
+}
