@@ -50,17 +50,11 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
         })
         .collect::<std::io::Result<_>>()?;
     write!(out, "{{\"metadata\":{metadata}")?;
-    let sections = [
-        ("nodes", &[ResourceType::Model, ResourceType::Seed, ResourceType::Test, ResourceType::Snapshot][..]),
-        ("sources", &[ResourceType::Source][..]),
-        ("exposures", &[ResourceType::Exposure][..]),
-        ("unit_tests", &[ResourceType::UnitTest][..]),
-    ];
-    for (section, types) in sections {
+    for section in ["nodes", "sources", "exposures", "unit_tests"] {
         write!(out, ",\"{section}\":{{")?;
         let mut first = true;
         for (&index, entry) in order.iter().zip(&entries) {
-            if !types.contains(&graph.nodes[index].resource_type) {
+            if manifest_section(graph.nodes[index].resource_type) != section {
                 continue;
             }
             if !first {
@@ -106,6 +100,16 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     out.write_all(b"}")
 }
 
+/// The section of manifest.json a node of `resource_type` is listed in, as dbt lists it.
+fn manifest_section(resource_type: ResourceType) -> &'static str {
+    match resource_type {
+        ResourceType::Model | ResourceType::Seed | ResourceType::Test | ResourceType::Snapshot => "nodes",
+        ResourceType::Source => "sources",
+        ResourceType::Exposure => "exposures",
+        ResourceType::UnitTest => "unit_tests",
+    }
+}
+
 /// `graph` in templates: the manifest's `nodes`, `sources` and `exposures`,
 /// for macros that walk the project (`graph.nodes.values()`).
 pub fn graph_context(project: &Project, graph: &Graph) -> Json {
@@ -115,11 +119,7 @@ pub fn graph_context(project: &Project, graph: &Graph) -> Json {
         sections.insert(section, serde_json::Map::new());
     }
     for (index, node) in graph.nodes.iter().enumerate() {
-        let section = match node.resource_type {
-            ResourceType::Source => "sources",
-            ResourceType::Exposure => "exposures",
-            _ => "nodes",
-        };
+        let section = manifest_section(node.resource_type);
         let entry = NodeEntry { project, node, fingerprint: &unfingerprinted, parents: graph.parent_ids(index), compiled_path: None };
         if let (Some(entries), Ok(value)) = (sections.get_mut(section), serde_json::to_value(&entry)) {
             entries.insert(node.unique_id.clone(), value);
