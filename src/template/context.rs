@@ -585,7 +585,8 @@ impl Flags {
         let args: Vec<String> = std::env::args().skip(1).collect();
         // The command is the first of strata's command names on the line.
         const COMMANDS: &[&str] = &[
-            "build", "clean", "compile", "debug", "deps", "diff", "docs", "export", "graph", "ls", "refresh", "retry", "run", "seed", "show", "test",
+            "build", "clean", "compile", "debug", "deps", "diff", "docs", "export", "graph", "ls", "refresh", "retry", "run", "seed", "show",
+            "snapshot", "test",
         ];
         let which = args.iter().find(|a| COMMANDS.contains(&a.as_str())).cloned().unwrap_or_default();
         Flags { which, switches: args.into_iter().filter(|a| a.starts_with("--")).collect() }

@@ -124,3 +124,14 @@ fn a_snapshot_without_its_strategy_is_an_error_at_its_line() {
     assert_status(&compile, 2);
     insta::assert_snapshot!(compile.stderr);
 }
+
+// `flags.WHICH` names the command, `snapshot` included, as dbt's does.
+#[test]
+fn flags_which_is_snapshot_under_strata_snapshot() {
+    let fixture = Fixture::new().file(
+        "snapshots/which.sql",
+        "{% snapshot which_ran %}\n{{ config(unique_key='id', strategy='check', check_cols='all') }}\nselect 1 as id, '{{ flags.WHICH }}' as which\n{% endsnapshot %}\n",
+    );
+    assert_status(&fixture.strata(&["snapshot"]), 0);
+    assert_eq!(query(&fixture, "select which from main.which_ran"), [["snapshot"]]);
+}
