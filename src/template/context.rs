@@ -133,11 +133,7 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             match (&scope.resolver, scope.mode) {
                 (Some(resolver), Mode::Compile) => {
                     let relation = resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?;
-                    Ok(match (resolver.empty_inputs(), &scope.batch, resolver.ref_event_time(&name)) {
-                        (true, _, _) => Value::from_object(FilteredInput::empty(relation)),
-                        (false, Some((start, end)), Some(column)) => Value::from_object(FilteredInput::batch(relation, &column, (start, end))),
-                        _ => Value::from_object(relation),
-                    })
+                    Ok(input_rows(resolver.as_ref(), scope.batch.as_ref(), relation, || resolver.ref_event_time(&name)))
                 }
                 _ => Ok(Value::from_object(PendingRelation {
                     placeholder: scope::placeholder(Some(scope.refs.len() - 1)),
@@ -153,21 +149,16 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             let Some(scope) = scope else { return Err(invalid("`source()` can only be used while rendering a model")) };
             scope.sources.push((source_name.clone(), table_name.clone()));
             // Sources are known before models are parsed, so both modes resolve them.
-            let relation = match &scope.resolver {
-                Some(resolver) if resolver.empty_inputs() => {
-                    return Ok(Value::from_object(FilteredInput::empty(resolver.resolve_source(&source_name, &table_name).map_err(invalid)?)));
-                }
-                Some(resolver) if let (Some((start, end)), Some(column)) = (&scope.batch, resolver.source_event_time(&source_name, &table_name)) => {
+            match &scope.resolver {
+                Some(resolver) => {
                     let relation = resolver.resolve_source(&source_name, &table_name).map_err(invalid)?;
-                    return Ok(Value::from_object(FilteredInput::batch(relation, &column, (start, end))));
+                    Ok(input_rows(resolver.as_ref(), scope.batch.as_ref(), relation, || resolver.source_event_time(&source_name, &table_name)))
                 }
-                Some(resolver) => resolver.resolve_source(&source_name, &table_name).map_err(invalid)?,
                 None => {
                     scope.exact = false;
-                    Relation::new(None, source_name, table_name, g.quote())
+                    Ok(Value::from_object(Relation::new(None, source_name, table_name, g.quote())))
                 }
-            };
-            Ok(Value::from_object(relation))
+            }
         })
     });
 
@@ -254,6 +245,24 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
 
     for (name, template) in globals.macros.iter() {
         env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
+    }
+}
+
+/// An input (`ref()`, `source()`) as the node reads it: none of its rows
+/// under `--empty`; only the batch's rows when the node is a microbatch model
+/// and the input has an `event_time`; else all of them.
+fn input_rows(
+    resolver: &dyn crate::template::Resolve,
+    batch: Option<&(String, String)>,
+    relation: Relation,
+    event_time: impl FnOnce() -> Option<String>,
+) -> Value {
+    if resolver.empty_inputs() {
+        return Value::from_object(FilteredInput::empty(relation));
+    }
+    match (batch, batch.and_then(|_| event_time())) {
+        (Some((start, end)), Some(column)) => Value::from_object(FilteredInput::batch(relation, &column, (start, end))),
+        _ => Value::from_object(relation),
     }
 }
 
