@@ -138,19 +138,21 @@ impl<'a> Compiler<'a> {
                 return Ok(sql);
             }
         }
-        self.render_node(index, false)
+        self.render_node(index, false, None)
     }
 
-    /// Renders one model or test for the execution date.
-    pub fn render_node(&self, index: usize, is_incremental: bool) -> Result<String, Diagnostic> {
-        let mut scope = self.node_scope(index);
+    /// Renders one model or test for the execution date (a microbatch model
+    /// for `days`, when given).
+    fn render_node(&self, index: usize, is_incremental: bool, days: Option<(ExecutionDate, ExecutionDate)>) -> Result<String, Diagnostic> {
+        let mut scope = self.node_scope(index, days);
         scope.is_incremental = is_incremental;
         self.render_in(index, &mut scope)
     }
 
     /// The scope node `index` renders in: its config, `this`, `model`, its
-    /// package's vars, and the run's relations.
-    pub fn node_scope(&self, index: usize) -> Scope {
+    /// package's vars, and the run's relations; a microbatch model's batch
+    /// is `days`, else the partitions of the execution date.
+    pub fn node_scope(&self, index: usize, days: Option<(ExecutionDate, ExecutionDate)>) -> Scope {
         let node = &self.graph.nodes[index];
         let mut scope = Scope::new(format!("{} `{}`", node.resource_type.name(), node.name), Mode::Compile, node.config.clone());
         scope.resolver = Some(self.resolver.clone());
@@ -158,7 +160,7 @@ impl<'a> Compiler<'a> {
         scope.model = Some(model_value(node));
         scope.package = Some(node.package.clone());
         if let (true, Some(partition)) = (node.is_microbatch(), node.partition()) {
-            let (first, last) = partition.range(self.templates.date);
+            let (first, last) = days.unwrap_or_else(|| partition.range(self.templates.date));
             scope.batch = Some((first.ds(), last.add_days(1).ds()));
         }
         scope
@@ -268,13 +270,8 @@ impl<'a> Compiler<'a> {
     /// warehouse says about its table; `days`, the days a microbatch model
     /// builds when they are not the run's (its first build, from `begin`).
     pub fn compile_one(&self, index: usize, is_incremental: bool, days: Option<(ExecutionDate, ExecutionDate)>) -> Result<CompiledNode, Diagnostic> {
-        let mut scope = self.node_scope(index);
-        scope.is_incremental = is_incremental;
-        if let (Some((first, last)), Some(_)) = (days, &scope.batch) {
-            scope.batch = Some((first.ds(), last.add_days(1).ds()));
-        }
-        let sql = self.render_in(index, &mut scope)?;
-        let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false))?;
+        let sql = self.render_node(index, is_incremental, days)?;
+        let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false, None))?;
         Ok(CompiledNode { index, sql, compiled_path: self.compiled_path(&self.graph.nodes[index]) })
     }
 

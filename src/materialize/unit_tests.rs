@@ -105,7 +105,7 @@ impl Materializer<'_> {
             }
         }
 
-        let mut scope = self.compiler.node_scope(model_index);
+        let mut scope = self.compiler.node_scope(model_index, None);
         scope.resolver = Some(Arc::new(fixtures));
         scope.vars = Some(test.vars.clone());
         scope.is_incremental = test.is_incremental;
