@@ -84,6 +84,10 @@ impl ConfigError {
     fn new(key: &'static str, message: impl Into<String>) -> ConfigError {
         ConfigError { key, message: message.into(), help: None }
     }
+
+    fn help(self, help: impl Into<String>) -> ConfigError {
+        ConfigError { help: Some(help.into()), ..self }
+    }
 }
 
 impl ModelConfig {
@@ -92,12 +96,13 @@ impl ModelConfig {
     pub fn parse(config: &ConfigMap, rules: &ConfigRules) -> Result<ModelConfig, ConfigError> {
         let materialized = match config.get("materialized") {
             None | Some(Json::Null) => Materialized::View,
-            Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| ConfigError {
-                help: Some(match crate::core::diagnostic::did_you_mean(name, Materialized::NAMES.iter().copied()) {
-                    Some(close) => format!("did you mean `{close}`? strata builds `view`, `table`, `incremental` and `ephemeral` models"),
-                    None => "strata builds `view`, `table`, `incremental` and `ephemeral` models".to_string(),
-                }),
-                ..ConfigError::new("materialized", format!("unknown materialization `{name}`"))
+            Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| {
+                ConfigError::new("materialized", format!("unknown materialization `{name}`")).help(
+                    match crate::core::diagnostic::did_you_mean(name, Materialized::NAMES.iter().copied()) {
+                        Some(close) => format!("did you mean `{close}`? strata builds `view`, `table`, `incremental` and `ephemeral` models"),
+                        None => "strata builds `view`, `table`, `incremental` and `ephemeral` models".to_string(),
+                    },
+                )
             })?,
             Some(other) => return Err(ConfigError::new("materialized", format!("`materialized` must be a name such as `table`, not `{other}`"))),
         };
@@ -106,10 +111,8 @@ impl ModelConfig {
             Some(Ok(partition)) => Some(partition),
             Some(Err(error @ PartitionError::Lookback(_))) => return Err(ConfigError::new("lookback", error.to_string())),
             Some(Err(error)) => {
-                return Err(ConfigError {
-                    help: Some("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`, and `granularity`)".into()),
-                    ..ConfigError::new("partition_by", error.to_string())
-                });
+                return Err(ConfigError::new("partition_by", error.to_string())
+                    .help("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`, and `granularity`)"));
             }
         };
         let unique_key = columns(config, "unique_key")?;
@@ -165,12 +168,15 @@ impl ModelConfig {
         };
         let on_schema_change = match config.get("on_schema_change") {
             None | Some(Json::Null) => OnSchemaChange::default(),
-            Some(Json::String(name)) => OnSchemaChange::parse(name).ok_or_else(|| ConfigError {
-                help: Some(match crate::core::diagnostic::did_you_mean(name, OnSchemaChange::NAMES) {
-                    Some(close) => format!("did you mean `{close}`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`"),
-                    None => "the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`".to_string(),
-                }),
-                ..ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`"))
+            Some(Json::String(name)) => OnSchemaChange::parse(name).ok_or_else(|| {
+                ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`")).help(
+                    match crate::core::diagnostic::did_you_mean(name, OnSchemaChange::NAMES) {
+                        Some(close) => {
+                            format!("did you mean `{close}`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`")
+                        }
+                        None => "the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`".to_string(),
+                    },
+                )
             })?,
             Some(other) => {
                 return Err(ConfigError::new(
@@ -213,10 +219,8 @@ fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &Co
         }
     };
     if STRATEGIES.contains(&strategy) && !rules.strategies.contains(&strategy) {
-        return Err(ConfigError {
-            help: Some(rules.strategies_help.into()),
-            ..ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` is not available on {}", rules.warehouse))
-        });
+        return Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` is not available on {}", rules.warehouse))
+            .help(rules.strategies_help));
     }
     let needs = match strategy {
         "insert_overwrite" if !partitioned => "`partition_by`",
@@ -225,13 +229,12 @@ fn check_strategy(config: &ConfigMap, partitioned: bool, keyed: bool, rules: &Co
         // Its own keys are checked by `microbatch`.
         "insert_overwrite" | "delete+insert" | "merge" | "append" | "microbatch" => return Ok(()),
         unknown => {
-            return Err(ConfigError {
-                help: Some(match crate::core::diagnostic::did_you_mean(unknown, STRATEGIES) {
+            return Err(ConfigError::new("incremental_strategy", format!("unknown incremental strategy `{unknown}`")).help(
+                match crate::core::diagnostic::did_you_mean(unknown, STRATEGIES) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => "use `append`, `delete+insert`, `merge`, `insert_overwrite` or `microbatch`".to_string(),
-                }),
-                ..ConfigError::new("incremental_strategy", format!("unknown incremental strategy `{unknown}`"))
-            });
+                },
+            ));
         }
     };
     Err(ConfigError::new("incremental_strategy", format!("`incremental_strategy: {strategy}` needs {needs}")))
@@ -256,24 +259,19 @@ fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigE
 /// `lookback` is in batches (days), 1 unless set, as in dbt.
 fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<(Partition, Option<crate::core::dates::ExecutionDate>), ConfigError> {
     let Some(event_time) = config.get("event_time").and_then(Json::as_str) else {
-        return Err(ConfigError {
-            help: Some("name the column that says when each row happened, e.g. `event_time: ordered_at`".into()),
-            ..ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `event_time`")
-        });
+        return Err(ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `event_time`")
+            .help("name the column that says when each row happened, e.g. `event_time: ordered_at`"));
     };
     match config.get("batch_size").and_then(Json::as_str) {
         Some("day") => {}
         Some(other) => {
-            return Err(ConfigError {
-                help: Some("strata runs a microbatch model once per execution date: use `batch_size: day`".into()),
-                ..ConfigError::new("batch_size", format!("`batch_size: {other}` is not supported"))
-            });
+            return Err(ConfigError::new("batch_size", format!("`batch_size: {other}` is not supported"))
+                .help("strata runs a microbatch model once per execution date: use `batch_size: day`"));
         }
         None => {
-            return Err(ConfigError {
-                help: Some("add `batch_size: day`".into()),
-                ..ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `batch_size`")
-            });
+            return Err(
+                ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `batch_size`").help("add `batch_size: day`")
+            );
         }
     }
     let begin = match config.get("begin").filter(|v| !v.is_null()) {
@@ -310,19 +308,15 @@ fn snapshot(config: &ConfigMap, unique_key: Vec<String>) -> Result<Snapshot, Con
         }
     };
     if unique_key.is_empty() {
-        return Err(ConfigError {
-            help: Some("name the column (or columns) that identify a row, e.g. `unique_key: id`".into()),
-            ..ConfigError::new("config", "a snapshot needs a `unique_key`")
-        });
+        return Err(ConfigError::new("config", "a snapshot needs a `unique_key`")
+            .help("name the column (or columns) that identify a row, e.g. `unique_key: id`"));
     }
     let strategy = match text("strategy")?.as_deref() {
         Some("timestamp") => match text("updated_at")? {
             Some(updated_at) => Strategy::Timestamp { updated_at },
             None => {
-                return Err(ConfigError {
-                    help: Some("name the column that says when a row last changed, e.g. `updated_at: updated_at`".into()),
-                    ..ConfigError::new("strategy", "the `timestamp` strategy needs `updated_at`")
-                });
+                return Err(ConfigError::new("strategy", "the `timestamp` strategy needs `updated_at`")
+                    .help("name the column that says when a row last changed, e.g. `updated_at: updated_at`"));
             }
         },
         Some("check") => {
@@ -333,26 +327,20 @@ fn snapshot(config: &ConfigMap, unique_key: Vec<String>) -> Result<Snapshot, Con
                     _ => return Err(ConfigError::new("check_cols", "`check_cols` lists no column")),
                 },
                 None | Some(Json::Null) => {
-                    return Err(ConfigError {
-                        help: Some("write `check_cols: all`, or list the columns to compare".into()),
-                        ..ConfigError::new("strategy", "the `check` strategy needs `check_cols`")
-                    });
+                    return Err(ConfigError::new("strategy", "the `check` strategy needs `check_cols`")
+                        .help("write `check_cols: all`, or list the columns to compare"));
                 }
                 Some(other) => return Err(ConfigError::new("check_cols", format!("`check_cols` must be `all` or a list of columns, not `{other}`"))),
             };
             Strategy::Check { columns, updated_at: text("updated_at")? }
         }
         Some(other) => {
-            return Err(ConfigError {
-                help: Some("strata runs the `timestamp` and `check` strategies".into()),
-                ..ConfigError::new("strategy", format!("unknown snapshot strategy `{other}`"))
-            });
+            return Err(ConfigError::new("strategy", format!("unknown snapshot strategy `{other}`"))
+                .help("strata runs the `timestamp` and `check` strategies"));
         }
         None => {
-            return Err(ConfigError {
-                help: Some("add `strategy: timestamp` with `updated_at`, or `strategy: check` with `check_cols`".into()),
-                ..ConfigError::new("config", "a snapshot needs a `strategy`")
-            });
+            return Err(ConfigError::new("config", "a snapshot needs a `strategy`")
+                .help("add `strategy: timestamp` with `updated_at`, or `strategy: check` with `check_cols`"));
         }
     };
     let invalidate = match config.get("invalidate_hard_deletes") {
@@ -368,9 +356,9 @@ fn snapshot(config: &ConfigMap, unique_key: Vec<String>) -> Result<Snapshot, Con
         }
         (None, Some(true)) => HardDeletes::Invalidate,
         (None, _) => HardDeletes::Ignore,
-        (Some(name), None) => HardDeletes::parse(&name).ok_or_else(|| ConfigError {
-            help: Some("the values are `ignore`, `invalidate` and `new_record`".into()),
-            ..ConfigError::new("hard_deletes", format!("unknown `hard_deletes` value `{name}`"))
+        (Some(name), None) => HardDeletes::parse(&name).ok_or_else(|| {
+            ConfigError::new("hard_deletes", format!("unknown `hard_deletes` value `{name}`"))
+                .help("the values are `ignore`, `invalidate` and `new_record`")
         })?,
     };
     let mut meta = MetaColumns::default();
@@ -385,10 +373,8 @@ fn snapshot(config: &ConfigMap, unique_key: Vec<String>) -> Result<Snapshot, Con
                     "dbt_updated_at" => &mut meta.updated_at,
                     "dbt_is_deleted" => &mut meta.is_deleted,
                     other => {
-                        return Err(ConfigError {
-                            help: Some("the keys are `dbt_valid_from`, `dbt_valid_to`, `dbt_scd_id`, `dbt_updated_at` and `dbt_is_deleted`".into()),
-                            ..ConfigError::new("snapshot_meta_column_names", format!("unknown snapshot column `{other}`"))
-                        });
+                        return Err(ConfigError::new("snapshot_meta_column_names", format!("unknown snapshot column `{other}`"))
+                            .help("the keys are `dbt_valid_from`, `dbt_valid_to`, `dbt_scd_id`, `dbt_updated_at` and `dbt_is_deleted`"));
                     }
                 };
                 match value.as_str() {
