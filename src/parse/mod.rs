@@ -145,17 +145,12 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
 
     // Generic data tests declared in properties files.
     let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
-    for props in &project.model_properties {
-        let target = format!("model.{}.{}", props.package, props.name);
-        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
-    }
-    for props in &project.seed_properties {
-        let target = format!("seed.{}.{}", props.package, props.name);
-        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
-    }
-    for props in &project.snapshot_properties {
-        let target = format!("snapshot.{}.{}", props.package, props.name);
-        collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+    let described = [("model", &project.model_properties), ("seed", &project.seed_properties), ("snapshot", &project.snapshot_properties)];
+    for (resource_type, properties) in described {
+        for props in properties {
+            let target = format!("{resource_type}.{}.{}", props.package, props.name);
+            collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+        }
     }
     for source in &project.sources {
         for table in &source.tables {
