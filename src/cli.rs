@@ -55,6 +55,8 @@ pub enum Command {
     Show(ShowArgs),
     /// Re-run the failed and skipped nodes of the last invocation, for its dates and flags
     Retry(RetryArgs),
+    /// Show which dates each date-partitioned model and waited-for source holds: built, missing, stale or failed
+    Status(StatusArgs),
     /// Show the resolved project, profile and target (secrets masked)
     Debug(ProjectOnlyArgs),
     /// Print the selected DAG as Graphviz dot, a Mermaid flowchart or JSON
@@ -86,6 +88,7 @@ impl Cli {
             | Command::Snapshot(args) => &args.project.project_dir,
             Command::Show(args) => &args.project.project_dir,
             Command::Retry(args) => &args.project.project_dir,
+            Command::Status(args) => &args.project.project_dir,
             Command::Debug(args) | Command::Clean(args) => &args.project.project_dir,
             Command::Deps(args) => &args.project.project_dir,
             Command::Graph(args) => &args.project.project_dir,
@@ -162,8 +165,45 @@ pub struct RunArgs {
     /// warehouse checks names, types and SQL for almost nothing; data tests are skipped
     #[arg(long)]
     pub empty: bool,
+    /// `run` and `build` over `--start`/`--end`: build only the (model, date) pairs
+    /// `strata status` finds missing, stale or failed, and what depends on them on
+    /// those dates; the plan is printed first (`--dry-run` stops there)
+    #[arg(long)]
+    pub missing: bool,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// One date
+    #[arg(long, conflicts_with_all = ["start", "end"])]
+    pub date: Option<String>,
+    /// The first date shown (inclusive); default: 30 days before `--end`
+    #[arg(long)]
+    pub start: Option<String>,
+    /// The last date shown (inclusive); default: yesterday in the project's time zone
+    #[arg(long)]
+    pub end: Option<String>,
+    /// The time zone that decides "yesterday" (IANA name; default: the `timezone` var, else UTC)
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// `grid` for people, `json` for scripts
+    #[arg(long, short = 'o', value_enum, default_value_t = StatusOutput::Grid)]
+    pub output: StatusOutput,
+    /// How long to wait for another process to release the DuckDB file (`0` fails at once)
+    #[arg(long, default_value = "5m", value_parser = lock_timeout)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusOutput {
+    Grid,
+    Json,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -520,6 +560,7 @@ impl RunArgs {
             dry_run: self.dry_run,
             deferral: self.defer.options(),
             empty: self.empty,
+            missing: self.missing,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod parse;
 pub mod project;
 pub mod report;
 pub mod seed;
+pub mod status;
 pub mod tableau;
 pub mod template;
 pub mod warehouse;
@@ -72,6 +73,7 @@ fn command(cli: &Cli) -> Result<i32, commands::Failure> {
         Command::Snapshot(args) => commands::run::execute(commands::run::Which::Snapshot, &args.options()),
         Command::Show(args) => commands::show::show(&args.options()),
         Command::Retry(args) => commands::retry::retry(args),
+        Command::Status(args) => commands::status::status(args),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),
         Command::Diff(args) => commands::diff::diff(&args.options()),
         Command::Clean(args) => commands::clean::clean(&args.project.options()),

@@ -74,6 +74,8 @@ pub struct RunOptions {
     pub deferral: Deferral,
     /// Build every model from zero-row inputs, and skip data tests.
     pub empty: bool,
+    /// Build only the (model, date) pairs that are missing, stale or failed.
+    pub missing: bool,
 }
 
 /// `compile`.

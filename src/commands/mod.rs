@@ -14,6 +14,7 @@ pub mod ls;
 pub mod retry;
 pub mod run;
 pub mod show;
+pub mod status;
 
 use std::collections::BTreeSet;
 

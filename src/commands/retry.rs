@@ -77,6 +77,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         dry_run: false,
         deferral: recorded.deferral,
         empty: recorded.empty,
+        missing: false,
     };
     let session = Session::open(&run_options.project, &run_options.dates)?;
     let plan: Vec<Phase> = failed.into_iter().map(|(date, nodes)| Phase { date, nodes }).collect();

@@ -114,15 +114,7 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
         return if nodes.is_empty() { Vec::new() } else { vec![Phase { date: first, nodes }] };
     }
     let partitioned = |i: usize| graph.nodes[i].partition().is_some();
-    let per_date = |i: usize| match graph.nodes[i].resource_type {
-        ResourceType::Model => partitioned(i),
-        ResourceType::Test => {
-            let models: Vec<usize> = graph.parents(i).filter(|&p| graph.nodes[p].resource_type == ResourceType::Model).collect();
-            !models.is_empty() && models.into_iter().all(partitioned)
-        }
-        ResourceType::Source => graph.children(i).any(|c| nodes.contains(&c) && partitioned(c)),
-        _ => false,
-    };
+    let per_date = |i: usize| runs_per_date(graph, nodes, i);
     // The models a partitioned model reads (a staging view) are built before its first date.
     let mut inputs = BTreeSet::new();
     let mut walk: Vec<usize> = nodes.iter().copied().filter(|&i| partitioned(i)).collect();
@@ -152,11 +144,34 @@ fn phases(graph: &Graph, nodes: &BTreeSet<usize>, dates: &[ExecutionDate]) -> Ve
     phases
 }
 
+/// Whether node `i` of a backfill of `nodes` runs once per date: a
+/// partitioned model, a test of partitioned models only, a source check read
+/// by a partitioned model.
+pub(super) fn runs_per_date(graph: &Graph, nodes: &BTreeSet<usize>, i: usize) -> bool {
+    let partitioned = |i: usize| graph.nodes[i].partition().is_some();
+    match graph.nodes[i].resource_type {
+        ResourceType::Model => partitioned(i),
+        ResourceType::Test => {
+            let models: Vec<usize> = graph.parents(i).filter(|&p| graph.nodes[p].resource_type == ResourceType::Model).collect();
+            !models.is_empty() && models.into_iter().all(partitioned)
+        }
+        ResourceType::Source => graph.children(i).any(|c| nodes.contains(&c) && partitioned(c)),
+        _ => false,
+    }
+}
+
 /// How a run gets its warehouse: `warehouse::open`, or a test's own.
 pub type OpenWarehouse<'a> = &'a dyn Fn(&Project) -> Result<Arc<dyn Warehouse>, Diagnostic>;
 
 pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
-    if args.dry_run {
+    if args.missing && !matches!(which, Which::Run | Which::Build) {
+        return Err(Diagnostic::new(format!(
+            "`--missing` builds the dates `strata status` finds missing, stale or failed: use it with `strata run` or `strata build`, not `strata {}`",
+            which.name()
+        ))
+        .into());
+    }
+    if args.dry_run && !args.missing {
         if !matches!(which, Which::Run | Which::Build) {
             return Err(Diagnostic::new(format!(
                 "`--dry-run` estimates models: use it with `strata run` or `strata build`, not `strata {}`",
@@ -175,7 +190,13 @@ pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> R
     let session = Session::open(&args.project, &args.dates)?;
     let state = session.state(&args.selection)?;
     let nodes = select_for(which, &session, args, state)?;
-    let plan = phases(session.graph(), &nodes, &session.dates);
+    let plan = match args.missing {
+        false => phases(session.graph(), &nodes, &session.dates),
+        true => match crate::commands::status::missing_phases(&session, &nodes, args, open)? {
+            Some(plan) if !args.dry_run => plan,
+            _ => return Ok(0),
+        },
+    };
     let invocation = Invocation {
         which: which.name().to_string(),
         selection: args.selection.clone(),
@@ -603,6 +624,14 @@ impl Run<'_> {
                     .execute(&warehouse.create_schema(relation))
                     .map_err(|err| Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default())))?;
             }
+        }
+        // Where the warehouse's metadata does not say when a partition was
+        // written, strata's partition log does (`strata status`).
+        let builds_partitions = tasks.iter().any(|task| graph.nodes[task.node].partition().is_some());
+        if builds_partitions && let Some(log) = crate::warehouse::partitions::log_of(&self.session.project.target, warehouse.sql()) {
+            setup
+                .execute_script(&format!("{};\n{}", warehouse.create_schema(&log), warehouse.sql().create_partition_log(&log)))
+                .map_err(|err| Diagnostic::new(format!("could not create the partition log `{}`: {err}", log.display_name())))?;
         }
         Ok(relations)
     }

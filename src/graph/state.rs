@@ -77,7 +77,7 @@ fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprin
     let (checksum, text) = match &node.details {
         NodeDetails::Model { file, .. } => {
             let text = &project.models[*file].file.text;
-            (sha256(normalized(text).as_bytes()), Some(text.as_str()))
+            (sql_checksum(text), Some(text.as_str()))
         }
         NodeDetails::Test(test) => match test.singular_file {
             Some(file) => {
@@ -150,6 +150,11 @@ impl<'a> MacroCalls<'a> {
 
 /// The text a body checksum covers: line endings and trailing whitespace
 /// (of each line, and blank lines at either end) do not change a model.
+/// The checksum of a model's SQL file, as its manifest entry records it.
+pub fn sql_checksum(text: &str) -> String {
+    sha256(normalized(text).as_bytes())
+}
+
 fn normalized(text: &str) -> String {
     let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
     let first = lines.iter().position(|line| !line.is_empty()).unwrap_or(lines.len());

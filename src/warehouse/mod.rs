@@ -6,6 +6,7 @@
 pub mod bigquery;
 pub mod diff;
 pub mod duckdb;
+pub mod partitions;
 pub mod plan;
 
 pub mod snapshot;

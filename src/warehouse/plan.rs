@@ -203,6 +203,11 @@ pub struct TableOptions {
     /// The invocation building it, whose own staging table it writes on
     /// BigQuery (see `sql::staging_for`); none in plans built outside a run.
     pub invocation: Option<String>,
+    /// Where the partitions written are recorded, on a warehouse whose
+    /// metadata does not say when each was written (`SqlGenerator::partition_log`).
+    pub partition_log: Option<Relation>,
+    /// The checksum of the model's SQL, recorded with its partitions in the log.
+    pub checksum: Option<String>,
 }
 
 /// Why a plan stopped.

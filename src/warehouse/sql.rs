@@ -9,6 +9,7 @@ use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::Target;
 use crate::warehouse::RelationKind;
+use crate::warehouse::partitions::{PARTITION_LOG, PartitionedTable};
 use crate::warehouse::plan::{FileLoad, Insert, Plan, Present, Refusal, TableOptions};
 
 /// A column of a seed, with the type it was given or inferred.
@@ -204,6 +205,98 @@ pub trait SqlGenerator: Send + Sync {
         format!("delete from {target} where {}", self.partition_range(partition, first, last))
     }
 
+    // Partition status (`strata status`): see `partitions.rs`.
+
+    /// The query that reads the day partitions of the tables `names` in
+    /// `dataset`'s dataset from the warehouse's metadata, without scanning
+    /// them; `None` where the warehouse keeps no partition metadata (DuckDB).
+    /// Columns: table name; partition id (`20261120`, NULL for a table that is
+    /// not partitioned); rows; last written, in microseconds since 1970.
+    fn partition_metadata(&self, _dataset: &Relation, _names: &[&str], _range: (ExecutionDate, ExecutionDate)) -> Option<String> {
+        None
+    }
+
+    /// One query that counts the rows of each of `tables` per day of its
+    /// partition column in `first..=last`, with its latest `loaded_at` value.
+    /// Columns: the table's position in `tables`; the day as `YYYY-MM-DD`;
+    /// rows; the latest load time in microseconds since 1970 (NULL without `loaded_at`).
+    fn partition_counts(&self, tables: &[&PartitionedTable], (first, last): (ExecutionDate, ExecutionDate)) -> String {
+        let selects: Vec<String> = tables
+            .iter()
+            .enumerate()
+            .map(|(position, table)| {
+                let day = format!("cast({} as date)", self.quote(&table.field));
+                let loaded = match &table.loaded_at {
+                    Some(column) => self.epoch_micros(&format!("max({})", self.quote(column))),
+                    None => "null".to_string(),
+                };
+                format!(
+                    "select {position} as strata_table, {} as partition_date, count(*) as row_count, {loaded} as loaded_at\nfrom {}\nwhere {day} between {} and {}\ngroup by 1, 2",
+                    self.as_text(&day, "date"),
+                    table.relation,
+                    self.date_literal(first),
+                    self.date_literal(last)
+                )
+            })
+            .collect();
+        selects.join("\nunion all\n")
+    }
+
+    /// `expression`, a date or time, as microseconds since 1970 (UTC).
+    fn epoch_micros(&self, expression: &str) -> String {
+        format!("epoch_us({expression})")
+    }
+
+    /// Where strata records when it wrote each partition, on a warehouse whose
+    /// metadata does not say (DuckDB): a table in the target schema. `None`
+    /// where the metadata says (BigQuery).
+    fn partition_log(&self, database: Option<String>, schema: &str) -> Option<Relation> {
+        Some(Relation::new(database, schema, PARTITION_LOG, self.quote_style()))
+    }
+
+    fn create_partition_log(&self, log: &Relation) -> String {
+        format!(
+            "create table if not exists {log} (schema_name varchar, table_name varchar, partition_date date, written_at timestamp with time zone, row_count bigint, checksum varchar)"
+        )
+    }
+
+    /// The statements that record `first..=last` of `relation` as written now,
+    /// with the rows each holds (sent in the transaction that writes them, so
+    /// a date written empty is told from one deleted since); `whole` when the
+    /// table was built anew, so no other date of it is recorded any more.
+    fn log_partitions(
+        &self,
+        log: &Relation,
+        relation: &Relation,
+        partition: &Partition,
+        (first, last): (ExecutionDate, ExecutionDate),
+        whole: bool,
+        checksum: Option<&str>,
+    ) -> Vec<String> {
+        let checksum = checksum.map_or("null".to_string(), |checksum| self.string_literal(checksum));
+        let schema = self.string_literal(relation.schema.as_deref().unwrap_or_default());
+        let name = self.string_literal(&relation.identifier);
+        let (from, to) = (self.date_literal(first), self.date_literal(last));
+        let dates = if whole { String::new() } else { format!(" and partition_date between {from} and {to}") };
+        vec![
+            format!("delete from {log} where schema_name = {schema} and table_name = {name}{dates}"),
+            format!(
+                "insert into {log} (schema_name, table_name, partition_date, written_at, row_count, checksum)\nselect {schema}, {name}, cast(day as date), now(), (select count(*) from {relation} where cast({} as date) = cast(day as date)), {checksum}\nfrom generate_series({from}, {to}, interval 1 day) as days(day)",
+                self.quote(&partition.field)
+            ),
+        ]
+    }
+
+    fn read_partition_log(&self, log: &Relation, (first, last): (ExecutionDate, ExecutionDate)) -> String {
+        format!(
+            "select schema_name, table_name, {}, {}, row_count, checksum from {log} where partition_date between {} and {}",
+            self.as_text("partition_date", "date"),
+            self.epoch_micros("written_at"),
+            self.date_literal(first),
+            self.date_literal(last)
+        )
+    }
+
     /// Loads a CSV file into `relation` with the given column types, when the
     /// warehouse can read local files from SQL.
     fn load_csv(&self, relation: &Relation, path: &str, columns: &[SeedColumn], delimiter: char) -> Option<String>;
@@ -275,12 +368,17 @@ pub trait SqlGenerator: Send + Sync {
             .clear_leftover(Plan::new(true), relation, present)
             .run_counting_rows(self.create_table_as(&staged, sql))
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
-        if incremental {
+        let plan = if incremental {
             let before = vec![self.delete_partitions(relation, partition, first, last)];
             plan.insert(Insert::new(relation, &staged, options.on_schema_change, before)).run(self.drop_table(&staged))
         } else {
             self.swap_in(plan, &staged, relation, present)
-        }
+        };
+        let log = options
+            .partition_log
+            .iter()
+            .flat_map(|log| self.log_partitions(log, relation, partition, (first, last), !incremental, options.checksum.as_deref()));
+        log.fold(plan, Plan::run)
     }
 
     /// Stages `sql`'s rows, writes them into `relation` as the [`Insert`]
@@ -406,6 +504,34 @@ impl SqlGenerator for BigQuerySql {
     }
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
+        None
+    }
+
+    /// `INFORMATION_SCHEMA.PARTITIONS` of the dataset: metadata, no table
+    /// scanned. A day partition's id is `YYYYMMDD`; `__NULL__` and
+    /// `__UNPARTITIONED__` sort after every such id. See:
+    /// https://cloud.google.com/bigquery/docs/information-schema-partitions
+    fn partition_metadata(&self, dataset: &Relation, names: &[&str], (first, last): (ExecutionDate, ExecutionDate)) -> Option<String> {
+        let mut prefix = String::new();
+        if let Some(project) = &dataset.database {
+            prefix = format!("{}.", self.quote(project));
+        }
+        prefix.push_str(&self.quote(dataset.schema.as_deref().unwrap_or_default()));
+        let names = names.iter().map(|name| self.string_literal(name)).collect::<Vec<_>>().join(", ");
+        Some(format!(
+            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\nwhere table_name in ({}) and (partition_id is null or partition_id between '{}' and '{}')",
+            if names.is_empty() { "''".to_string() } else { names },
+            first.ds_nodash(),
+            last.ds_nodash()
+        ))
+    }
+
+    fn epoch_micros(&self, expression: &str) -> String {
+        format!("unix_micros(timestamp({expression}))")
+    }
+
+    /// BigQuery's partition metadata says when each partition was written.
+    fn partition_log(&self, _database: Option<String>, _schema: &str) -> Option<Relation> {
         None
     }
 

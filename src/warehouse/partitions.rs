@@ -1,0 +1,197 @@
+//! Which date partitions tables hold, and when each was written, read from
+//! the warehouse's own metadata where it keeps it (BigQuery's
+//! `INFORMATION_SCHEMA.PARTITIONS`, one query per dataset, no table scanned),
+//! else from a grouped count over the partition column. A warehouse whose
+//! metadata does not say when a partition was written (DuckDB) gets strata's
+//! record of it: the partition log, a small table in the target schema that
+//! each partition's write fills in the same transaction.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use crate::core::dates::ExecutionDate;
+use crate::core::relation::Relation;
+use crate::core::table::{Cell, Table};
+use crate::project::Target;
+use crate::warehouse::sql::SqlGenerator;
+use crate::warehouse::{Connection, RelationKey, RelationKind, Schema, WarehouseError};
+
+/// The name of the partition log, in the target schema.
+pub const PARTITION_LOG: &str = "_strata_partitions";
+
+/// Where `target` records when each partition was written, on a warehouse
+/// whose metadata does not say (see `SqlGenerator::partition_log`).
+pub fn log_of(target: &Target, sql: &dyn SqlGenerator) -> Option<Relation> {
+    sql.partition_log(sql.default_database(target), &target.schema)
+}
+
+/// A table partitioned by the day of a column, whose partitions are asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionedTable {
+    pub relation: Relation,
+    /// The column whose day is the partition (`partition_by`'s field, a source's `wait_for.partition`).
+    pub field: String,
+    /// A column that says when each row was loaded (a source's `loaded_at_field`):
+    /// where the metadata does not say when a partition changed, its latest value does.
+    pub loaded_at: Option<String>,
+}
+
+/// One date partition of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionInfo {
+    pub rows: u64,
+    /// When it was last written, where the warehouse (or strata's log) says.
+    pub written_at: Option<DateTime<Utc>>,
+}
+
+/// What strata's partition log records of a partition it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    pub written_at: Option<DateTime<Utc>>,
+    /// The checksum of the SQL it was written with.
+    pub checksum: Option<String>,
+}
+
+/// The partitions of each table, by date; a table that does not exist is absent.
+pub type Partitions = HashMap<RelationKey, BTreeMap<ExecutionDate, PartitionInfo>>;
+
+/// What the partitions were read with: the partitions, and the queries sent (for `--output json`).
+pub struct PartitionRead {
+    pub partitions: Partitions,
+    /// The partition log's record of each partition, where there is a log.
+    pub logged: HashMap<(RelationKey, ExecutionDate), Logged>,
+    pub queries: Vec<String>,
+}
+
+/// Reads the partitions `first..=last` of `tables`: one listing per schema,
+/// one metadata query per dataset where the warehouse has partition
+/// metadata, one grouped count for every other table together, and one read
+/// of the partition log `log` where there is one.
+pub fn read(
+    connection: &mut dyn Connection,
+    sql: &dyn SqlGenerator,
+    tables: &[PartitionedTable],
+    (first, last): (ExecutionDate, ExecutionDate),
+    log: Option<&Relation>,
+) -> Result<PartitionRead, WarehouseError> {
+    let mut schemas: BTreeSet<Schema> = tables.iter().map(|t| (t.relation.database.clone(), t.relation.schema.clone().unwrap_or_default())).collect();
+    if let Some(log) = log {
+        schemas.insert((log.database.clone(), log.schema.clone().unwrap_or_default()));
+    }
+    let existing = connection.list_relations(&schemas.into_iter().collect::<Vec<_>>())?;
+    let kind = |relation: &Relation| existing.get(&RelationKey::of(relation)).map(|e| e.kind);
+    let present: Vec<&PartitionedTable> = tables.iter().filter(|t| kind(&t.relation).is_some()).collect();
+    let mut partitions: Partitions = present.iter().map(|t| (RelationKey::of(&t.relation), BTreeMap::new())).collect();
+    let mut queries = Vec::new();
+    let mut logged = HashMap::new();
+
+    // Tables the metadata answers for; the others are counted.
+    let mut counted: Vec<&PartitionedTable> = Vec::new();
+    let mut by_dataset: BTreeMap<Schema, Vec<&PartitionedTable>> = BTreeMap::new();
+    for table in &present {
+        if kind(&table.relation) == Some(RelationKind::Table) && sql.partition_metadata(&table.relation, &[], (first, last)).is_some() {
+            by_dataset.entry((table.relation.database.clone(), table.relation.schema.clone().unwrap_or_default())).or_default().push(table);
+        } else {
+            counted.push(table);
+        }
+    }
+    for dataset in by_dataset.values() {
+        // BigQuery reads at most 1000 tables' partitions in one query.
+        for chunk in dataset.chunks(1000) {
+            let names: Vec<&str> = chunk.iter().map(|t| t.relation.identifier.as_str()).collect();
+            let Some(query) = sql.partition_metadata(&chunk[0].relation, &names, (first, last)) else { continue };
+            let table = connection.query_sql(&query)?;
+            queries.push(query);
+            let mut partitioned: BTreeSet<String> = BTreeSet::new();
+            let mut unpartitioned: BTreeSet<String> = BTreeSet::new();
+            for row in text_rows(&table) {
+                let [name, id, rows, written] = row.as_slice() else { continue };
+                match id.as_deref().and_then(partition_date) {
+                    Some(date) => {
+                        partitioned.insert(name.clone().unwrap_or_default());
+                        let Some(table) = chunk.iter().find(|t| Some(&t.relation.identifier) == name.as_ref()) else { continue };
+                        if (first..=last).contains(&date) {
+                            let info = PartitionInfo { rows: count(rows), written_at: micros(written) };
+                            partitions.entry(RelationKey::of(&table.relation)).or_default().insert(date, info);
+                        }
+                    }
+                    // Not partitioned by day (no partitions, or by month): counted instead.
+                    None if id.is_none() || id.as_deref().is_some_and(|id| !id.starts_with("__")) => {
+                        unpartitioned.insert(name.clone().unwrap_or_default());
+                    }
+                    None => {}
+                }
+            }
+            counted.extend(chunk.iter().filter(|t| unpartitioned.contains(&t.relation.identifier) && !partitioned.contains(&t.relation.identifier)));
+        }
+    }
+    if !counted.is_empty() {
+        let query = sql.partition_counts(&counted, (first, last));
+        let table = connection.query_sql(&query)?;
+        queries.push(query);
+        for row in text_rows(&table) {
+            let [Some(position), Some(date), rows, changed] = row.as_slice() else { continue };
+            let (Some(table), Some(date)) = (position.parse::<usize>().ok().and_then(|p| counted.get(p)), parse_date(date)) else { continue };
+            let info = PartitionInfo { rows: count(rows), written_at: micros(changed) };
+            partitions.entry(RelationKey::of(&table.relation)).or_default().insert(date, info);
+        }
+    }
+    if let Some(log) = log.filter(|log| kind(log).is_some()) {
+        let query = sql.read_partition_log(log, (first, last));
+        let table = connection.query_sql(&query)?;
+        queries.push(query);
+        for row in text_rows(&table) {
+            let [Some(schema), Some(name), Some(date), written, rows, checksum] = row.as_slice() else { continue };
+            let key = RelationKey { database: log.database.clone(), schema: schema.clone(), name: name.clone() };
+            let (Some(dates), Some(date)) = (partitions.get_mut(&key), parse_date(date)) else { continue };
+            logged.insert((key, date), Logged { written_at: micros(written), checksum: checksum.clone() });
+            match dates.get_mut(&date) {
+                Some(info) => info.written_at = micros(written),
+                // Written without rows, as opposed to written with rows deleted since.
+                None if count(rows) == 0 => {
+                    dates.insert(date, PartitionInfo { rows: 0, written_at: micros(written) });
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(PartitionRead { partitions, logged, queries })
+}
+
+/// Each row's cells as text, NULL as `None`.
+fn text_rows(table: &Table) -> Vec<Vec<Option<String>>> {
+    table.rows.iter().map(|row| row.iter().map(|cell| if matches!(cell, Cell::Null) { None } else { Some(cell.to_string()) }).collect()).collect()
+}
+
+fn count(cell: &Option<String>) -> u64 {
+    cell.as_deref().and_then(|text| text.trim().parse::<f64>().ok()).map_or(0, |n| n.max(0.0) as u64)
+}
+
+/// A time given as microseconds since 1970 (text of an integer).
+fn micros(cell: &Option<String>) -> Option<DateTime<Utc>> {
+    let micros = cell.as_deref()?.trim().parse::<f64>().ok()? as i64;
+    DateTime::from_timestamp_micros(micros)
+}
+
+fn parse_date(text: &str) -> Option<ExecutionDate> {
+    chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok().map(ExecutionDate)
+}
+
+/// A day partition's id, `20261120`, as its date.
+fn partition_date(id: &str) -> Option<ExecutionDate> {
+    (id.len() == 8).then(|| chrono::NaiveDate::parse_from_str(id, "%Y%m%d").ok().map(ExecutionDate)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_day_partition_ids_only() {
+        assert_eq!(partition_date("20261120").map(|d| d.ds()), Some("2026-11-20".to_string()));
+        assert_eq!(partition_date("202611"), None);
+        assert_eq!(partition_date("__NULL__"), None);
+        assert_eq!(micros(&Some("1764547200000000".into())).map(|t| t.to_rfc3339()), Some("2025-12-01T00:00:00+00:00".to_string()));
+    }
+}
