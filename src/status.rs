@@ -93,6 +93,14 @@ pub struct Status {
     pub queries: Vec<String>,
 }
 
+/// A model's name; a source's `source.table`.
+pub fn display_name(node: &Node) -> String {
+    match &node.details {
+        NodeDetails::Source { source_name, .. } => format!("{source_name}.{}", node.name),
+        _ => node.name.clone(),
+    }
+}
+
 /// Where a node's partitions are read from.
 fn partitioned_table(node: &Node) -> Option<PartitionedTable> {
     let relation = node.relation.clone()?;
@@ -200,7 +208,7 @@ pub fn read(
                                 && written > own
                             {
                                 let input = &graph.nodes[input];
-                                status.reasons.push(format!("{} `{}` was written after it", input.resource_type.name(), input.name));
+                                status.reasons.push(format!("{} `{}` was written after it", input.resource_type.name(), display_name(input)));
                             }
                         }
                         if !status.reasons.is_empty() {

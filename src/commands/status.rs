@@ -59,11 +59,7 @@ pub fn grid(status: &Status, graph: &Graph, target: &str, color: bool) -> String
     }
     let label = |node: usize| {
         let node = &graph.nodes[node];
-        let name = match node.resource_type {
-            ResourceType::Source => node.unique_id.splitn(4, '.').nth(2).map_or(node.name.clone(), |source| format!("{source}.{}", node.name)),
-            _ => node.name.clone(),
-        };
-        format!("{:<6} {name}", node.resource_type.name())
+        format!("{:<6} {}", node.resource_type.name(), crate::status::display_name(node))
     };
     let width = status.rows.iter().map(|row| label(row.node).chars().count()).max().unwrap_or(0) + 2;
     // Three header lines: the month where it starts, the day's tens, its units.
@@ -107,7 +103,7 @@ pub fn grid(status: &Status, graph: &Graph, target: &str, color: bool) -> String
         }
         for ((state, reasons), dates) in groups {
             let reasons = if reasons.is_empty() { String::new() } else { format!(": {reasons}") };
-            why.push(format!("{:<8} {} {}{reasons}", state.name(), graph.nodes[row.node].name, date_ranges(&dates)));
+            why.push(format!("{:<8} {} {}{reasons}", state.name(), crate::status::display_name(&graph.nodes[row.node]), date_ranges(&dates)));
         }
     }
     if !why.is_empty() {

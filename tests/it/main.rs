@@ -24,6 +24,7 @@ mod schema_change;
 mod select;
 pub mod snapshot_history;
 pub mod state;
+mod status;
 mod tableau;
 pub mod unit_tests;
 
