@@ -86,11 +86,13 @@ pub fn read(
     let mut queries = Vec::new();
     let mut logged = HashMap::new();
 
-    // Tables the metadata answers for; the others are counted.
+    // Tables partitioned in the warehouse are read from its metadata, where it
+    // keeps any; the others (DuckDB's, a source table without partitions) are counted.
     let mut counted: Vec<&PartitionedTable> = Vec::new();
     let mut by_dataset: BTreeMap<Schema, Vec<&PartitionedTable>> = BTreeMap::new();
     for table in &present {
-        if kind(&table.relation) == Some(RelationKind::Table) && sql.partition_metadata(&table.relation, &[], (first, last)).is_some() {
+        let partitioned = existing.get(&RelationKey::of(&table.relation)).is_some_and(|e| e.kind == RelationKind::Table && e.partition.is_some());
+        if partitioned && sql.partition_metadata(&table.relation, &[], (first, last)).is_some() {
             by_dataset.entry((table.relation.database.clone(), table.relation.schema.clone().unwrap_or_default())).or_default().push(table);
         } else {
             counted.push(table);
@@ -103,27 +105,14 @@ pub fn read(
             let Some(query) = sql.partition_metadata(&chunk[0].relation, &names, (first, last)) else { continue };
             let table = connection.query_sql(&query)?;
             queries.push(query);
-            let mut partitioned: BTreeSet<String> = BTreeSet::new();
-            let mut unpartitioned: BTreeSet<String> = BTreeSet::new();
             for row in text_rows(&table) {
-                let [name, id, rows, written] = row.as_slice() else { continue };
-                match id.as_deref().and_then(partition_date) {
-                    Some(date) => {
-                        partitioned.insert(name.clone().unwrap_or_default());
-                        let Some(table) = chunk.iter().find(|t| Some(&t.relation.identifier) == name.as_ref()) else { continue };
-                        if (first..=last).contains(&date) {
-                            let info = PartitionInfo { rows: count(rows), written_at: micros(written) };
-                            partitions.entry(RelationKey::of(&table.relation)).or_default().insert(date, info);
-                        }
-                    }
-                    // Not partitioned by day (no partitions, or by month): counted instead.
-                    None if id.is_none() || id.as_deref().is_some_and(|id| !id.starts_with("__")) => {
-                        unpartitioned.insert(name.clone().unwrap_or_default());
-                    }
-                    None => {}
+                let [Some(name), Some(id), rows, written] = row.as_slice() else { continue };
+                let (Some(table), Some(date)) = (chunk.iter().find(|t| &t.relation.identifier == name), partition_date(id)) else { continue };
+                if (first..=last).contains(&date) {
+                    let info = PartitionInfo { rows: count(rows), written_at: micros(written) };
+                    partitions.entry(RelationKey::of(&table.relation)).or_default().insert(date, info);
                 }
             }
-            counted.extend(chunk.iter().filter(|t| unpartitioned.contains(&t.relation.identifier) && !partitioned.contains(&t.relation.identifier)));
         }
     }
     if !counted.is_empty() {

@@ -210,8 +210,8 @@ pub trait SqlGenerator: Send + Sync {
     /// The query that reads the day partitions of the tables `names` in
     /// `dataset`'s dataset from the warehouse's metadata, without scanning
     /// them; `None` where the warehouse keeps no partition metadata (DuckDB).
-    /// Columns: table name; partition id (`20261120`, NULL for a table that is
-    /// not partitioned); rows; last written, in microseconds since 1970.
+    /// Columns: table name; partition id (`20261120`); rows; last written, in
+    /// microseconds since 1970.
     fn partition_metadata(&self, _dataset: &Relation, _names: &[&str], _range: (ExecutionDate, ExecutionDate)) -> Option<String> {
         None
     }
@@ -519,7 +519,7 @@ impl SqlGenerator for BigQuerySql {
         prefix.push_str(&self.quote(dataset.schema.as_deref().unwrap_or_default()));
         let names = names.iter().map(|name| self.string_literal(name)).collect::<Vec<_>>().join(", ");
         Some(format!(
-            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\nwhere table_name in ({}) and (partition_id is null or partition_id between '{}' and '{}')",
+            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\nwhere table_name in ({}) and partition_id between '{}' and '{}'",
             if names.is_empty() { "''".to_string() } else { names },
             first.ds_nodash(),
             last.ds_nodash()

@@ -146,7 +146,7 @@ fn emulator_profiles(profile: &str, endpoint: &str, project: &str, extra: &str) 
 }
 
 /// The example project pointed at `endpoint`.
-fn example_on(endpoint: &str, project: &str) -> Fixture {
+pub(crate) fn example_on(endpoint: &str, project: &str) -> Fixture {
     example().file("profiles.yml", &emulator_profiles("analytics", endpoint, project, ""))
 }
 

@@ -18,11 +18,11 @@ pub fn execute(fixture: &Fixture, sql: &str) {
     connection.execute_batch(sql).expect("execute");
 }
 
-/// A late event of the 5th, landed now (UTC).
-fn late_event() -> String {
+/// A late event of the 5th, landed now (UTC), into the events table `events`.
+fn late_event(events: &str) -> String {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f");
     format!(
-        "insert into main.raw_events (event_id, event_at, event_date, anonymous_id, user_id, event_name, page_path, utm_source, utm_medium, utm_campaign, loaded_at) \
+        "insert into {events} (event_id, event_at, event_date, anonymous_id, user_id, event_name, page_path, utm_source, utm_medium, utm_campaign, loaded_at) \
          values (99999, timestamp '2026-11-05 23:59:00', date '2026-11-05', 'anon_late', null, 'page_view', '/', 'Google', 'cpc', 'brand_search', timestamp '{now}')"
     )
 }
@@ -81,7 +81,7 @@ fn status_names_the_dates_to_rebuild_and_build_missing_rebuilds_exactly_them() {
     assert!(clean.stdout.contains("models: 160 built\nsources: 30 built\n"), "{}", clean.stdout);
 
     execute(&fixture, "delete from main_marketing.daily_utm_funnel where event_date = date '2026-11-03'");
-    execute(&fixture, &late_event());
+    execute(&fixture, &late_event("main.raw_events"));
     edit_dau(&fixture);
     fail_mkt_spend(&fixture, "2026-11-07");
 
@@ -155,7 +155,7 @@ fn status_names_the_dates_to_rebuild_and_build_missing_rebuilds_exactly_them() {
     let reference = example();
     edit_dau(&reference);
     assert_status(&reference.strata(&["seed", "--quiet"]), 0);
-    execute(&reference, &late_event());
+    execute(&reference, &late_event("main.raw_events"));
     // `run`, not `build`, which would load the seeds again over the late event.
     let mut run = vec!["run", "--quiet"];
     run.extend(RANGE);
@@ -167,4 +167,61 @@ fn status_names_the_dates_to_rebuild_and_build_missing_rebuilds_exactly_them() {
         let only_clean: Vec<&Vec<String>> = clean_rows.iter().filter(|r| !rows.contains(r)).take(3).collect();
         assert!(only_rebuilt.is_empty() && only_clean.is_empty(), "{table} differs:\nrebuilt only: {only_rebuilt:?}\nclean only: {only_clean:?}");
     }
+}
+
+/// The same on the BigQuery emulator, with `run`: the partitions come from
+/// `INFORMATION_SCHEMA.PARTITIONS`. The emulator keeps one modification time
+/// per table, which DML does not change, so a late source row cannot be told
+/// from the partitions' times there: this test leaves it out. The date fails
+/// because its source table is missing when it runs, and the SQL of `dau` is
+/// edited after that run, whose manifest it is compared with.
+#[test]
+fn status_and_run_missing_on_bigquery() {
+    let emulator = crate::bigquery::Emulator::start("analytics-status");
+    let fixture = crate::bigquery::example_on(&emulator.endpoint(), &emulator.project);
+    assert_status(&fixture.strata(&["seed", "--quiet"]), 0);
+    let mut run = vec!["run", "--quiet", "--skip-checks", "--exclude", "exposure:*"];
+    run.extend(RANGE);
+    assert_status(&fixture.strata(&run), 0);
+    let mut status = vec!["status"];
+    status.extend(RANGE);
+    let clean = fixture.strata(&status);
+    assert!(clean.stdout.contains("models: 160 built\nsources: 30 built\n"), "{}", clean.stdout);
+
+    let project = &emulator.project;
+    emulator.query(&format!("delete from `{project}.analytics_marketing.daily_utm_funnel` where event_date = date '2026-11-03'"));
+    emulator.query(&format!("alter table `{project}.analytics.mkt_ad_spend` rename to mkt_ad_spend_late"));
+    let failed = fixture.strata(&["run", "--select", "mkt_spend", "--date", "2026-11-07", "--skip-checks", "--quiet"]);
+    assert_status(&failed, 1);
+    emulator.query(&format!("alter table `{project}.analytics.mkt_ad_spend_late` rename to mkt_ad_spend"));
+    edit_dau(&fixture);
+    let grid = fixture.strata(&status);
+    assert_status(&grid, 0);
+    insta::assert_snapshot!("status_grid_bigquery", grid.stdout);
+
+    let mut missing = run.clone();
+    missing.push("--missing");
+    let rebuilt = fixture.strata(&missing);
+    assert_status(&rebuilt, 0);
+    let (_, results) = fixture.results("status");
+    let mut built: Vec<String> = results.iter().map(|(id, _)| id.clone()).collect();
+    built.sort();
+    built.dedup();
+    // BigQuery keeps no partition for a date without rows: `daily_dormant_user_order`'s
+    // empty dates count as missing until a run records them built empty.
+    assert_eq!(
+        built,
+        [
+            "model.analytics.daily_dormant_user_order",
+            "model.analytics.daily_utm_funnel",
+            "model.analytics.dau",
+            "model.analytics.mkt_spend",
+            "model.analytics.utm_spend_full_joined"
+        ]
+    );
+    assert_eq!(results.len(), 18, "{results:?}");
+    let after = fixture.strata(&status);
+    assert!(after.stdout.contains("models: 160 built\nsources: 30 built\n"), "{}", after.stdout);
+    let again = fixture.strata(&missing);
+    assert_eq!(again.stdout, "Nothing to build: every date of 2026-11-01..2026-11-10 of the selected partitioned models is built\n");
 }
