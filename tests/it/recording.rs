@@ -88,7 +88,12 @@ impl Connection for Recording {
                 }
                 verb => {
                     let kind = if verb.ends_with("view") { RelationKind::View } else { RelationKind::Table };
-                    log.relations.insert(key, ExistingRelation::of_kind(kind));
+                    let mut relation = ExistingRelation::of_kind(kind);
+                    // A table created partitioned says so, as BigQuery's listing does.
+                    if let Some(field) = job.sql.split("\npartition by ").nth(1).and_then(|rest| rest.split_whitespace().next()) {
+                        relation.partition = Some((field.trim_matches('`').to_string(), "DATE".to_string()));
+                    }
+                    log.relations.insert(key, relation);
                 }
             }
         }
@@ -291,6 +296,24 @@ fn example_build_on_bigquery_for_two_dates() {
         "{text}"
     );
     insta::assert_snapshot!(text);
+}
+
+// `build --missing --dry-run` reads the partitions of BigQuery tables from
+// `INFORMATION_SCHEMA.PARTITIONS`, one query per dataset that scans no table;
+// only the sources, whose tables are not partitioned, are counted. Nothing is built.
+#[test]
+fn status_reads_bigquery_partitions_from_metadata_one_query_per_dataset() {
+    let recording = build_example_on_prod(&["--date", "2026-11-10"]);
+    let before = recording.jobs().len();
+    let project = example_copy();
+    let dir = project.path().to_string_lossy().into_owned();
+    let args = ["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--start", "2026-11-01", "--end", "2026-11-10"];
+    let cli = Cli::try_parse_from(args.iter().chain(&["--missing", "--dry-run", "--skip-checks", "--exclude", "exposure:*"])).unwrap();
+    let Command::Build(args) = &cli.command else { unreachable!() };
+    assert_eq!(build(&recording, args), 0);
+    let jobs = recording.jobs()[before..].to_vec();
+    assert_eq!(jobs.iter().filter(|job| job.contains("INFORMATION_SCHEMA.PARTITIONS")).count(), 3, "{jobs:#?}");
+    insta::assert_snapshot!(jobs.join(";\n\n"));
 }
 
 // Every job carries labels for cost attribution (the target's, the model's and
