@@ -18,7 +18,7 @@ use crate::execute::{self, PoolOptions, Task};
 use crate::graph::ResourceType;
 use crate::options::RunOptions;
 
-const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+pub(super) const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
 
 pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;

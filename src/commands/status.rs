@@ -155,12 +155,10 @@ pub(super) fn missing_phases(
     open: OpenWarehouse<'_>,
 ) -> Result<Option<Vec<Phase>>, Failure> {
     let graph = session.graph();
-    let status = {
-        let warehouse = open(&session.project)?;
-        let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-        crate::status::read(&session.project, graph, nodes, &session.dates, connection.as_mut(), warehouse.sql())
-            .map_err(|err| Diagnostic::new(format!("could not read the partitions: {err}")))?
-    };
+    let warehouse = open(&session.project)?;
+    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+    let status = crate::status::read(&session.project, graph, nodes, &session.dates, connection.as_mut(), warehouse.sql())
+        .map_err(|err| Diagnostic::new(format!("could not read the partitions: {err}")))?;
     let to_build = status.to_build(graph, nodes);
     let mut out = std::io::stdout().lock();
     let (Some(first), Some(last)) = (session.dates.first(), session.dates.last()) else { return Ok(None) };
@@ -191,6 +189,30 @@ pub(super) fn missing_phases(
             .collect();
         writeln!(out, "  {}  {}", date.ds(), names.join(", "))?;
     }
+    // Where the warehouse bills by bytes, what the plan would scan.
+    if let Some(price) = warehouse.price_per_tib() {
+        let mut scanned = 0u64;
+        for (&date, models) in &to_build {
+            let (templates, parsed) = session.prepare(date)?;
+            let dated: BTreeSet<usize> = models.iter().filter_map(|&i| parsed.graph.by_id.get(&graph.nodes[i].unique_id).copied()).collect();
+            let compiler = crate::compile::Compiler::new(&session.project, &templates, &parsed.graph);
+            let (compiled, _) = compiler.compile(&dated, None, &|_| Ok(()));
+            for node in compiled {
+                let job = crate::core::job::Job {
+                    maximum_bytes_billed: session.project.target.maximum_bytes_billed,
+                    ..crate::core::job::Job::new(node.sql)
+                };
+                let stats = connection.estimate(&job).map_err(|err| {
+                    Diagnostic::new(format!("the dry run of `{}` for {} failed: {err}", parsed.graph.nodes[node.index].name, date.ds()))
+                })?;
+                scanned = scanned.saturating_add(stats.bytes_processed.unwrap_or(0));
+            }
+        }
+        let cost = scanned as f64 / crate::commands::dry_run::TIB * price;
+        writeln!(out, "Dry run: {} would be processed, about ${cost:.2} on demand (${price} per TiB)", crate::core::format::bytes(scanned))?;
+    }
+    drop(connection);
+    drop(warehouse);
     if args.dry_run {
         writeln!(out, "\n`--dry-run`: nothing was built")?;
         return Ok(None);

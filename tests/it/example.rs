@@ -147,20 +147,33 @@ fn the_pipeline_backfills_a_week() {
     assert!((spend - raw).abs() < 0.01, "{spend} vs {raw}");
 }
 
-/// Every table and view of the example's database, with its rows as text, in order.
+/// Every table and view of the example's database, with its rows as text, in
+/// order. The partition log, written in each partition's transaction, counts
+/// as one table per table it records, without the times it records.
 fn contents(fixture: &Fixture) -> std::collections::BTreeMap<String, String> {
     let relations = crate::run::query(fixture, "select table_schema, table_name from information_schema.tables order by 1, 2");
-    relations
-        .into_iter()
-        .map(|relation| {
-            let name = format!("\"{}\".\"{}\"", relation[0], relation[1]);
-            let rows = crate::run::scalar(
-                fixture,
-                &format!("select coalesce(string_agg(cast(t as varchar), chr(10) order by cast(t as varchar)), '') from {name} as t"),
+    let rows = |from: &str| {
+        crate::run::scalar(
+            fixture,
+            &format!("select coalesce(string_agg(cast(t as varchar), chr(10) order by cast(t as varchar)), '') from {from} as t"),
+        )
+    };
+    let mut contents = std::collections::BTreeMap::new();
+    for relation in relations {
+        let name = format!("\"{}\".\"{}\"", relation[0], relation[1]);
+        if relation[1] != "_strata_partitions" {
+            contents.insert(name.clone(), rows(&name));
+            continue;
+        }
+        for logged in crate::run::query(fixture, &format!("select distinct schema_name, table_name from {name}")) {
+            let slice = format!(
+                "(select partition_date, row_count, checksum from {name} where schema_name = '{}' and table_name = '{}')",
+                logged[0], logged[1]
             );
-            (name, rows)
-        })
-        .collect()
+            contents.insert(format!("{name} of {}.{}", logged[0], logged[1]), rows(&slice));
+        }
+    }
+    contents
 }
 
 // `kill -9` at any moment of a backfill leaves no half-written table: nothing

@@ -201,6 +201,20 @@ fn status_and_run_missing_on_bigquery() {
 
     let mut missing = run.clone();
     missing.push("--missing");
+    let mut dry_run = missing.clone();
+    dry_run.push("--dry-run");
+    let plan = fixture.strata(&dry_run);
+    assert_status(&plan, 0);
+    assert!(
+        plan.stdout.contains("  2026-11-07  daily_dormant_user_order (missing), dau (stale), mkt_spend (failed), utm_spend_full_joined\n"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        regex::Regex::new(r"\nDry run: [0-9.,]+ [KMGT]?i?B would be processed, about \$[0-9.]+ on demand").expect("regex").is_match(&plan.stdout),
+        "{}",
+        plan.stdout
+    );
     let rebuilt = fixture.strata(&missing);
     assert_status(&rebuilt, 0);
     let (_, results) = fixture.results("status");
