@@ -1,17 +1,16 @@
 //! Which dates are built: for each date-partitioned model and each source a
 //! check waits on (`wait_for: {partition: ...}`), the state of every date of
-//! a range, read from the warehouse's metadata (`warehouse::partitions`),
-//! the last manifest and the last run_results.json. No state of strata's own
-//! beyond what a run already leaves: the partition log on a warehouse whose
-//! metadata does not say when a partition was written.
+//! a range, read from the warehouse (`warehouse::partitions`: its metadata and
+//! strata's partition log) and from the last run_results.json.
 //!
 //! A model's partition is **missing** when absent; **failed** when the last
 //! run_results.json records an error for that model and date after the
-//! partition was written; **stale** when its SQL changed since the last
-//! manifest, or an input's partition of the same date (an upstream model's,
-//! or a source's) was written after it; else **built**. `build --missing`
-//! rebuilds the (model, date) pairs that are not built, with what depends on
-//! them on the same dates.
+//! partition was written; **stale** when the SQL it was built with (as the
+//! partition log records it, else as the last manifest does) is not the
+//! model's SQL now, or an input's partition of the same date (an upstream
+//! model's, or a source's) was written after it; else **built**.
+//! `build --missing` rebuilds the (model, date) pairs that are not built,
+//! with what depends on them on the same dates.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -154,11 +153,11 @@ pub fn read(
     read.extend(inputs.values().flatten());
     let tables: Vec<PartitionedTable> = read.iter().filter_map(|&i| partitioned_table(&graph.nodes[i])).collect();
     let log = partitions::log_of(&project.target, sql);
-    let found = partitions::read(connection, sql, &tables, (first, last), log.as_ref())?;
+    let found = partitions::read(connection, sql, &tables, (first, last), Some(&log))?;
     let partitions_of = |index: usize| graph.nodes[index].relation.as_ref().and_then(|r| found.partitions.get(&RelationKey::of(r)));
 
     let checksums = checksums(project, graph, &models);
-    let results = last_results(&project.target_path, (first, last));
+    let failures = last_failures(&project.target_path, (first, last));
     let mut rows = Vec::new();
     let order = graph.topological_order();
     let ordered = order.iter().copied().filter(|i| shown.contains(i));
@@ -170,16 +169,7 @@ pub fn read(
         let dates = dates
             .iter()
             .map(|&date| {
-                let last = results.get(&(node.unique_id.clone(), date));
-                let mut info = partitions.and_then(|p| p.get(&date)).copied();
-                // No partition, as the last run left it: that date has no rows.
-                if let (None, Some(last)) = (info, last)
-                    && !last.failed
-                    && last.rows == Some(0)
-                    && node.partition().is_some_and(|p| p.lookback == 0)
-                {
-                    info = Some(PartitionInfo { rows: 0, written_at: Some(last.at) });
-                }
+                let info = partitions.and_then(|p| p.get(&date)).copied();
                 let mut status = DateStatus {
                     date,
                     state: State::Built,
@@ -187,7 +177,7 @@ pub fn read(
                     written_at: info.and_then(|i| i.written_at),
                     reasons: Vec::new(),
                 };
-                match (info, last.filter(|last| last.failed)) {
+                match (info, failures.get(&(node.unique_id.clone(), date))) {
                     (info, Some(failed)) if is_model && info.and_then(|i| i.written_at).is_none_or(|written| written < failed.at) => {
                         status.state = State::Failed;
                         status.reasons.push(format!("the last run failed: {}", failed.message));
@@ -238,27 +228,22 @@ fn checksums(project: &Project, graph: &Graph, models: &[usize]) -> HashMap<usiz
         .collect()
 }
 
-/// What the last run_results.json records of a (unique id, execution date).
-struct LastResult {
-    failed: bool,
+/// A failure the last run_results.json records.
+struct Failed {
     /// When it completed.
     at: DateTime<Utc>,
-    /// The rows it wrote, where the warehouse said.
-    rows: Option<u64>,
     /// The error's first line.
     message: String,
 }
 
-/// The results the last run_results.json records in `first..=last`, by (unique id, date).
-fn last_results(target: &Path, (first, last): (ExecutionDate, ExecutionDate)) -> HashMap<(String, ExecutionDate), LastResult> {
+/// The failures the last run_results.json records in `first..=last`, by (unique id, date).
+fn last_failures(target: &Path, (first, last): (ExecutionDate, ExecutionDate)) -> HashMap<(String, ExecutionDate), Failed> {
     let Some(results) = read_json(&target.join("run_results.json")) else { return HashMap::new() };
-    let mut recorded = HashMap::new();
+    let mut failures = HashMap::new();
     for result in results["results"].as_array().into_iter().flatten() {
-        let failed = match result["status"].as_str() {
-            Some("error" | "fail") => true,
-            Some("success") => false,
-            _ => continue,
-        };
+        if !matches!(result["status"].as_str(), Some("error" | "fail")) {
+            continue;
+        }
         let (Some(id), Some(date)) = (result["unique_id"].as_str(), result["execution_date"].as_str()) else { continue };
         let Ok(date) = ExecutionDate::parse(date, "execution_date") else { continue };
         let at = result["timing"][0]["completed_at"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
@@ -266,11 +251,10 @@ fn last_results(target: &Path, (first, last): (ExecutionDate, ExecutionDate)) ->
             && let Some(at) = at
         {
             let message = result["message"].as_str().and_then(|m| m.lines().next()).unwrap_or("failed").trim().to_string();
-            let rows = result["adapter_response"]["rows_affected"].as_u64();
-            recorded.insert((id.to_string(), date), LastResult { failed, at, rows, message });
+            failures.insert((id.to_string(), date), Failed { at, message });
         }
     }
-    recorded
+    failures
 }
 
 fn read_json(path: &Path) -> Option<Json> {

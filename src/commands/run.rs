@@ -325,6 +325,7 @@ pub(super) fn run_phases(
         warehouse_nanos: Arc::new(AtomicU64::new(0)),
         invocation_id: session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
         backfill,
+        partition_log_ready: AtomicBool::new(false),
     };
     let mut record = Record { results: Vec::new(), nodes: BTreeMap::new(), blocked: BTreeMap::new(), to_refresh };
     let ended = run.plan(&plan, &mut record, open);
@@ -341,6 +342,8 @@ struct Run<'a> {
     warehouse_nanos: Arc<AtomicU64>,
     invocation_id: String,
     backfill: bool,
+    /// Whether the partition log exists (created once, before the first partition is written).
+    partition_log_ready: AtomicBool,
 }
 
 /// How the phases of a run ended, when nothing stopped them with an error.
@@ -625,10 +628,10 @@ impl Run<'_> {
                     .map_err(|err| Diagnostic::new(format!("could not create schema `{}`: {err}", relation.schema.as_deref().unwrap_or_default())))?;
             }
         }
-        // Where the warehouse's metadata does not say when a partition was
-        // written, strata's partition log does (`strata status`).
+        // Each partition written is recorded in the partition log (`strata status`).
         let builds_partitions = tasks.iter().any(|task| graph.nodes[task.node].partition().is_some());
-        if builds_partitions && let Some(log) = crate::warehouse::partitions::log_of(&self.session.project.target, warehouse.sql()) {
+        if builds_partitions && !self.partition_log_ready.swap(true, Ordering::SeqCst) {
+            let log = crate::warehouse::partitions::log_of(&self.session.project.target, warehouse.sql());
             setup
                 .execute_script(&format!("{};\n{}", warehouse.create_schema(&log), warehouse.sql().create_partition_log(&log)))
                 .map_err(|err| Diagnostic::new(format!("could not create the partition log `{}`: {err}", log.display_name())))?;

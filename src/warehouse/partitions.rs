@@ -1,10 +1,12 @@
-//! Which date partitions tables hold, and when each was written, read from
-//! the warehouse's own metadata where it keeps it (BigQuery's
+//! Which date partitions tables hold, and when each was written: from the
+//! warehouse's own metadata where it keeps it (BigQuery's
 //! `INFORMATION_SCHEMA.PARTITIONS`, one query per dataset, no table scanned),
-//! else from a grouped count over the partition column. A warehouse whose
-//! metadata does not say when a partition was written (DuckDB) gets strata's
-//! record of it: the partition log, a small table in the target schema that
-//! each partition's write fills in the same transaction.
+//! else from a grouped count over the partition column; and from strata's
+//! partition log, a small table in the target schema where every partition
+//! write records when it was written, its rows and the checksum of its SQL
+//! (DuckDB: in the transaction that writes it; BigQuery: appended by an
+//! `insert` job right after it). The log tells a date written empty from one
+//! never written, and which SQL built each date.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -20,9 +22,8 @@ use crate::warehouse::{Connection, RelationKey, RelationKind, Schema, WarehouseE
 /// The name of the partition log, in the target schema.
 pub const PARTITION_LOG: &str = "_strata_partitions";
 
-/// Where `target` records when each partition was written, on a warehouse
-/// whose metadata does not say (see `SqlGenerator::partition_log`).
-pub fn log_of(target: &Target, sql: &dyn SqlGenerator) -> Option<Relation> {
+/// Where `target` records the partitions strata writes (see `SqlGenerator::partition_log`).
+pub fn log_of(target: &Target, sql: &dyn SqlGenerator) -> Relation {
     sql.partition_log(sql.default_database(target), &target.schema)
 }
 
@@ -49,6 +50,8 @@ pub struct PartitionInfo {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Logged {
     pub written_at: Option<DateTime<Utc>>,
+    /// The rows it held when written.
+    pub rows: u64,
     /// The checksum of the SQL it was written with.
     pub checksum: Option<String>,
 }
@@ -84,7 +87,7 @@ pub fn read(
     let present: Vec<&PartitionedTable> = tables.iter().filter(|t| kind(&t.relation).is_some()).collect();
     let mut partitions: Partitions = present.iter().map(|t| (RelationKey::of(&t.relation), BTreeMap::new())).collect();
     let mut queries = Vec::new();
-    let mut logged = HashMap::new();
+    let mut logged: HashMap<(RelationKey, ExecutionDate), Logged> = HashMap::new();
 
     // Tables partitioned in the warehouse are read from its metadata, where it
     // keeps any; the others (DuckDB's, a source table without partitions) are counted.
@@ -130,16 +133,29 @@ pub fn read(
         let query = sql.read_partition_log(log, (first, last));
         let table = connection.query_sql(&query)?;
         queries.push(query);
+        // The latest record of each date counts (BigQuery's log is only appended to).
         for row in text_rows(&table) {
             let [Some(schema), Some(name), Some(date), written, rows, checksum] = row.as_slice() else { continue };
-            let key = RelationKey { database: log.database.clone(), schema: schema.clone(), name: name.clone() };
-            let (Some(dates), Some(date)) = (partitions.get_mut(&key), parse_date(date)) else { continue };
-            logged.insert((key, date), Logged { written_at: micros(written), checksum: checksum.clone() });
-            match dates.get_mut(&date) {
-                Some(info) => info.written_at = micros(written),
+            let (key, Some(date)) = (RelationKey { database: log.database.clone(), schema: schema.clone(), name: name.clone() }, parse_date(date))
+            else {
+                continue;
+            };
+            let record = Logged { written_at: micros(written), rows: count(rows), checksum: checksum.clone() };
+            match logged.get(&(key.clone(), date)) {
+                Some(Logged { written_at: latest, .. }) if *latest >= record.written_at => {}
+                _ => {
+                    logged.insert((key, date), record);
+                }
+            }
+        }
+        for ((key, date), record) in &logged {
+            let Some(dates) = partitions.get_mut(key) else { continue };
+            match dates.get_mut(date) {
+                // The later of the two: the metadata's time, where a write after strata's changed it.
+                Some(info) => info.written_at = info.written_at.max(record.written_at),
                 // Written without rows, as opposed to written with rows deleted since.
-                None if count(rows) == 0 => {
-                    dates.insert(date, PartitionInfo { rows: 0, written_at: micros(written) });
+                None if record.rows == 0 => {
+                    dates.insert(*date, PartitionInfo { rows: 0, written_at: record.written_at });
                 }
                 None => {}
             }

@@ -247,11 +247,25 @@ pub trait SqlGenerator: Send + Sync {
         format!("epoch_us({expression})")
     }
 
-    /// Where strata records when it wrote each partition, on a warehouse whose
-    /// metadata does not say (DuckDB): a table in the target schema. `None`
-    /// where the metadata says (BigQuery).
-    fn partition_log(&self, database: Option<String>, schema: &str) -> Option<Relation> {
-        Some(Relation::new(database, schema, PARTITION_LOG, self.quote_style()))
+    /// Where strata records each partition it writes (when, its rows, the
+    /// checksum of the model's SQL): a table in the target schema.
+    fn partition_log(&self, database: Option<String>, schema: &str) -> Relation {
+        Relation::new(database, schema, PARTITION_LOG, self.quote_style())
+    }
+
+    /// `plan`, then the records of the partitions it wrote in `options.partition_log`, if any.
+    fn logging_partitions(
+        &self,
+        plan: Plan,
+        relation: &Relation,
+        partition: &Partition,
+        range: (ExecutionDate, ExecutionDate),
+        whole: bool,
+        options: &TableOptions,
+    ) -> Plan {
+        let log =
+            options.partition_log.iter().flat_map(|log| self.log_partitions(log, relation, partition, range, whole, options.checksum.as_deref()));
+        log.fold(plan, Plan::run)
     }
 
     fn create_partition_log(&self, log: &Relation) -> String {
@@ -260,10 +274,27 @@ pub trait SqlGenerator: Send + Sync {
         )
     }
 
+    /// A query of one column, `day`: every date of `first..=last`.
+    fn date_series(&self, first: ExecutionDate, last: ExecutionDate) -> String {
+        format!(
+            "select cast(day as date) as day from generate_series({}, {}, interval 1 day) as days(day)",
+            self.date_literal(first),
+            self.date_literal(last)
+        )
+    }
+
+    /// Whether the log's records of a table's dates are replaced (in the
+    /// transaction that writes them), or only appended to, the latest record
+    /// of a date being the one that counts (BigQuery: no mutating DML, which
+    /// would contend with the other models' records).
+    fn log_replaces(&self) -> bool {
+        true
+    }
+
     /// The statements that record `first..=last` of `relation` as written now,
-    /// with the rows each holds (sent in the transaction that writes them, so
-    /// a date written empty is told from one deleted since); `whole` when the
-    /// table was built anew, so no other date of it is recorded any more.
+    /// with the rows each holds (so a date written empty is told from one
+    /// whose rows were deleted since) and the checksum of its SQL; `whole`
+    /// when the table was built anew, so no other date of it counts any more.
     fn log_partitions(
         &self,
         log: &Relation,
@@ -276,15 +307,27 @@ pub trait SqlGenerator: Send + Sync {
         let checksum = checksum.map_or("null".to_string(), |checksum| self.string_literal(checksum));
         let schema = self.string_literal(relation.schema.as_deref().unwrap_or_default());
         let name = self.string_literal(&relation.identifier);
-        let (from, to) = (self.date_literal(first), self.date_literal(last));
-        let dates = if whole { String::new() } else { format!(" and partition_date between {from} and {to}") };
-        vec![
-            format!("delete from {log} where schema_name = {schema} and table_name = {name}{dates}"),
-            format!(
-                "insert into {log} (schema_name, table_name, partition_date, written_at, row_count, checksum)\nselect {schema}, {name}, cast(day as date), now(), (select count(*) from {relation} where cast({} as date) = cast(day as date)), {checksum}\nfrom generate_series({from}, {to}, interval 1 day) as days(day)",
-                self.quote(&partition.field)
-            ),
-        ]
+        let mut statements = Vec::new();
+        if self.log_replaces() {
+            let dates = match whole {
+                true => String::new(),
+                false => format!(" and partition_date between {} and {}", self.date_literal(first), self.date_literal(last)),
+            };
+            statements.push(format!("delete from {log} where schema_name = {schema} and table_name = {name}{dates}"));
+        }
+        // The rows of each date, read through a filter on the partition column that prunes the others.
+        let written = format!(
+            "select cast({} as date) as day from {relation} where {}",
+            self.quote(&partition.field),
+            self.partition_range(partition, first, last)
+        );
+        statements.push(format!(
+            "insert into {log} (schema_name, table_name, partition_date, written_at, row_count, checksum)\n\
+             select {schema}, {name}, days.day, current_timestamp, count(written.day), {checksum}\n\
+             from ({}) as days\nleft join ({written}) as written on written.day = days.day\ngroup by days.day",
+            self.date_series(first, last)
+        ));
+        statements
     }
 
     fn read_partition_log(&self, log: &Relation, (first, last): (ExecutionDate, ExecutionDate)) -> String {
@@ -374,11 +417,7 @@ pub trait SqlGenerator: Send + Sync {
         } else {
             self.swap_in(plan, &staged, relation, present)
         };
-        let log = options
-            .partition_log
-            .iter()
-            .flat_map(|log| self.log_partitions(log, relation, partition, (first, last), !incremental, options.checksum.as_deref()));
-        log.fold(plan, Plan::run)
+        self.logging_partitions(plan, relation, partition, (first, last), !incremental, options)
     }
 
     /// Stages `sql`'s rows, writes them into `relation` as the [`Insert`]
@@ -530,9 +569,18 @@ impl SqlGenerator for BigQuerySql {
         format!("unix_micros(timestamp({expression}))")
     }
 
-    /// BigQuery's partition metadata says when each partition was written.
-    fn partition_log(&self, _database: Option<String>, _schema: &str) -> Option<Relation> {
-        None
+    fn create_partition_log(&self, log: &Relation) -> String {
+        format!(
+            "create table if not exists {log} (schema_name STRING, table_name STRING, partition_date DATE, written_at TIMESTAMP, row_count INT64, checksum STRING)"
+        )
+    }
+
+    fn date_series(&self, first: ExecutionDate, last: ExecutionDate) -> String {
+        format!("select day from unnest(generate_date_array({}, {})) as day", self.date_literal(first), self.date_literal(last))
+    }
+
+    fn log_replaces(&self) -> bool {
+        false
     }
 
     /// Expires by itself if the run dies before dropping it.
@@ -607,7 +655,7 @@ impl SqlGenerator for BigQuerySql {
             };
             plan.run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
         };
-        plan.run(self.drop_table(&staged))
+        self.logging_partitions(plan.run(self.drop_table(&staged)), relation, partition, (first, last), !incremental, options)
     }
 
     fn insert_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, sql: &str, insert: &dyn Fn(&Relation) -> Insert) -> Plan {

@@ -829,8 +829,9 @@ fn partition_options_reach_the_table_and_a_changed_partitioning_replaces_it() {
     let table = emulator.get("datasets/analytics/tables/t");
     assert_eq!(table["timePartitioning"]["field"], "e", "{table}");
     assert_eq!(emulator.query("select id, cast(e as string) from `shop-test.analytics.t` where e = '2026-11-21'"), [["1", "2026-11-21"]]);
-    // No staging table is left behind.
-    assert_eq!(emulator.query("select table_name from `shop-test.analytics.INFORMATION_SCHEMA.TABLES`"), [["t"]]);
+    // No staging table is left behind: the table and the partition log only.
+    let tables = emulator.query("select table_name from `shop-test.analytics.INFORMATION_SCHEMA.TABLES` order by 1");
+    assert_eq!(tables, [["_strata_partitions"], ["t"]]);
 }
 
 // A job that runs longer than `job_timeout_seconds` is cancelled and fails the model.
