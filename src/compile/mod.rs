@@ -319,8 +319,10 @@ impl<'a> Compiler<'a> {
         let path = self.project.project_relative(&node.package, &node.path);
         match &node.details {
             NodeDetails::Test(test) if test.singular_file.is_none() => {
-                // dbt's layout: `<properties file>/<test name>.sql`.
-                base.join(path).join(format!("{}.sql", node.name))
+                // dbt's layout: `<properties file>/<test name>.sql`, the
+                // name shortened when long (its alias).
+                let name = node.config.str_value("alias").unwrap_or(&node.name);
+                base.join(path).join(format!("{name}.sql"))
             }
             _ => base.join(path),
         }

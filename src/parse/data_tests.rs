@@ -89,7 +89,12 @@ pub(super) fn collect_tests(
                 }
             }
         }
-        let name = generic_test_name(&format!("{name_prefix}{test_name}"), target_name, column, &args);
+        let (name, compiled_name) = generic_test_name(&format!("{name_prefix}{test_name}"), target_name, column, &args);
+        // A name too long for a file or a table is shortened for both, as dbt
+        // does, unless the test has an alias of its own.
+        if compiled_name != name && test_config.str_value("alias").is_none() {
+            config::merge_key(&mut test_config, "alias", &Json::String(compiled_name));
+        }
         let mut unique_id = format!("test.{}.{}", props.package, name);
         let mut suffix = 2;
         while tests.ids.contains(&unique_id) {
@@ -132,8 +137,11 @@ pub(super) fn collect_tests(
     }
 }
 
-/// dbt's generated test name: `accepted_values_orders_status__placed__shipped`.
-pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, args: &serde_json::Map<String, Json>) -> String {
+/// dbt's generated test name, `accepted_values_orders_status__placed__shipped`,
+/// and the name of its compiled file: the same, or when the name is 64
+/// characters or more, its first 30 characters before the arguments and the
+/// MD5 of the whole name.
+pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, args: &serde_json::Map<String, Json>) -> (String, String) {
     static UNSAFE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^0-9a-zA-Z_]+").unwrap_or_else(|_| unreachable!()));
     // As dbt: `<namespace>_<test>_<target>_` and the arguments' values in the
     // order of their names, the column's (`column_name`) among them.
@@ -149,12 +157,17 @@ pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, 
             _ => flatten(&args[key], &mut flat),
         }
     }
-    let mut name = format!("{}_{target}", test.replace('.', "_"));
+    let identifier = UNSAFE.replace_all(&format!("{}_{target}", test.replace('.', "_")), "_").into_owned();
+    let mut name = identifier.clone();
     if !flat.is_empty() {
         name.push('_');
-        name.push_str(&flat.join("__"));
+        name.push_str(&UNSAFE.replace_all(&flat.join("__"), "_"));
     }
-    UNSAFE.replace_all(&name, "_").into_owned()
+    let compiled = match name.len() >= 64 {
+        true => format!("{}_{:x}", identifier.chars().take(30).collect::<String>(), md5::compute(name.as_bytes())),
+        false => name.clone(),
+    };
+    (name, compiled)
 }
 
 pub(super) fn flatten(value: &Json, out: &mut Vec<String>) {

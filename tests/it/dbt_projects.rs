@@ -129,6 +129,11 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
     assert_status(&fixture.strata(&["deps"]), 0);
     let build = fixture.strata(&["build", "--date", "2026-11-20"]);
     assert_status(&build, 0);
+    // A test named with 64 characters or more keeps its whole name, and its
+    // compiled file is named as dbt names it: 30 characters and an MD5.
+    assert!(build.stdout.contains("PASS  mini_utils_expression_is_true_customers_active_days_0_and_last_name_length_0 "), "{}", build.stdout);
+    let compiled = fixture.read("target/compiled/jaffle_utils/models/schema.yml/mini_utils_expression_is_true__d8edb4119ce02e0e69a5562946db215f.sql");
+    assert!(compiled.contains("active_days >= 0 and last_name_length >= 0"), "{compiled}");
     let report = tables_report(
         &fixture,
         &[
