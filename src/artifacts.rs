@@ -24,6 +24,25 @@ pub fn write_manifest(project: &Project, graph: &Graph, compiled: &HashMap<usize
     write_whole(&path, |out| write_manifest_to(out, project, graph, compiled))
 }
 
+/// A macro's entry in the manifest, as dbt writes it (those of the keys
+/// strata has), serialized without building a JSON value: packages bring
+/// thousands.
+#[derive(serde::Serialize)]
+struct MacroJson<'a> {
+    unique_id: &'a str,
+    name: &'a str,
+    resource_type: &'static str,
+    package_name: &'a str,
+    original_file_path: std::borrow::Cow<'a, str>,
+    macro_sql: &'a str,
+    depends_on: MacroDependencies<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct MacroDependencies<'a> {
+    macros: &'a [String],
+}
+
 fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, compiled_paths: &HashMap<usize, PathBuf>) -> std::io::Result<()> {
     let mut order: Vec<usize> = (0..graph.nodes.len()).collect();
     order.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
@@ -67,23 +86,26 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     }
     let docs: BTreeMap<String, Json> =
         project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect();
-    let macros: BTreeMap<&String, Json> = fingerprints
+    let macros: BTreeMap<&String, MacroJson> = fingerprints
         .macros
         .iter()
         .map(|(id, entry)| {
-            let macro_json = json!({
-                "unique_id": id,
-                "name": entry.name,
-                "resource_type": "macro",
-                "package_name": project.name,
-                "original_file_path": entry.path.to_string_lossy(),
-                "macro_sql": entry.sql,
-                "depends_on": {"macros": entry.depends_on},
-            });
+            let macro_json = MacroJson {
+                unique_id: id,
+                name: &entry.name,
+                resource_type: "macro",
+                package_name: &entry.package,
+                original_file_path: entry.path.to_string_lossy(),
+                macro_sql: &entry.sql,
+                depends_on: MacroDependencies { macros: &entry.depends_on },
+            };
             (id, macro_json)
         })
         .collect();
-    write!(out, ",\"macros\":{},\"docs\":{}", json!(macros), json!(docs))?;
+    out.write_all(b",\"macros\":")?;
+    serde_json::to_writer(&mut *out, &macros)?;
+    out.write_all(b",\"docs\":")?;
+    serde_json::to_writer(&mut *out, &docs)?;
     for (section, ids) in [("parent_map", true), ("child_map", false)] {
         write!(out, ",\"{section}\":{{")?;
         for (position, &index) in order.iter().enumerate() {

@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use regex::Regex;
 use serde_json::{Value as Json, json};
 
 use crate::core::diagnostic::Diagnostic;
@@ -19,30 +18,31 @@ use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails};
 use crate::project::Project;
 
-/// What a node is compared by: a checksum of its definition and the project
-/// macros it calls directly.
+/// What a node is compared by: a checksum of its definition and the macros
+/// (of the project or its packages) it calls directly.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fingerprint {
     /// sha256, hex: of the SQL file with trailing whitespace ignored (models,
     /// singular tests), of the CSV file's bytes (seeds, as dbt), or of the
     /// YAML definition (generic tests, sources, exposures).
     pub checksum: String,
-    /// Unique ids (`macro.<project>.<name>`) of the project macros it calls.
+    /// Unique ids (`macro.<package>.<name>`) of the macros it calls.
     pub macros: Vec<String>,
 }
 
-/// One macro of the project, as the manifest records it.
+/// One macro of the project or of a package, as the manifest records it.
 #[derive(Debug, Clone)]
 pub struct MacroEntry {
+    pub package: String,
     pub name: String,
     pub path: PathBuf,
     pub sql: String,
-    /// The unique ids of the project macros it calls.
+    /// The unique ids of the macros it calls.
     pub depends_on: Vec<String>,
 }
 
 /// The fingerprints of a whole project: one per node of its graph, in graph
-/// order, and every macro of the project by unique id.
+/// order, and every macro of the project and its packages by unique id.
 pub struct Fingerprints {
     pub nodes: Vec<Fingerprint>,
     pub macros: BTreeMap<String, MacroEntry>,
@@ -51,17 +51,18 @@ pub struct Fingerprints {
 impl Fingerprints {
     pub fn of(project: &Project, graph: &Graph) -> Fingerprints {
         let definitions = crate::template::macro_definitions(project);
-        let calls = MacroCalls::new(project, &definitions);
+        let calls = MacroCalls::new(&project.name, &definitions);
         let macros = definitions
-            .iter()
+            .par_iter()
             .map(|d| {
                 let entry = MacroEntry {
+                    package: d.package.to_string(),
                     name: d.name.clone(),
-                    path: d.path.to_path_buf(),
+                    path: project.project_relative(d.package, d.path).to_path_buf(),
                     sql: d.sql.clone(),
-                    depends_on: calls.in_text(&d.sql, Some(&d.name)),
+                    depends_on: calls.in_text(&d.sql, d.package, Some(&d.name)),
                 };
-                (macro_id(project, &d.name), entry)
+                (macro_id(d.package, &d.name), entry)
             })
             .collect();
         let nodes = graph.nodes.par_iter().map(|node| fingerprint(project, node, &calls)).collect();
@@ -69,8 +70,8 @@ impl Fingerprints {
     }
 }
 
-fn macro_id(project: &Project, name: &str) -> String {
-    format!("macro.{}.{name}", project.name)
+fn macro_id(package: &str, name: &str) -> String {
+    format!("macro.{package}.{name}")
 }
 
 fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprint {
@@ -107,45 +108,121 @@ fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprin
             (sha256(definition.to_string().as_bytes()), None)
         }
     };
-    let mut macros = text.map(|text| calls.in_text(text, None)).unwrap_or_default();
+    let mut macros = text.map(|text| calls.in_text(text, &node.package, None)).unwrap_or_default();
     if let NodeDetails::Test(test) = &node.details
-        && let Some(id) = test.test_name.as_ref().and_then(|name| calls.ids.get(format!("test_{name}").as_str()))
+        && let Some(name) = &test.test_name
+        && let Some(id) = calls.resolve(test.namespace.as_deref(), &node.package, &format!("test_{name}"))
     {
         macros.push(id.clone());
     }
     Fingerprint { checksum, macros }
 }
 
-/// Finds the calls of the project's macros in a text: one search for all
-/// their names (a name followed by `(`), not a look at every word.
+/// Finds the macro calls in a text: names followed by `(`, perhaps after
+/// their namespace (`dbt_utils.star(`), looked up in a table (one small
+/// regex, whatever the number of macros: packages define hundreds); and
+/// `adapter.dispatch('name', 'namespace')`, which calls the dispatched
+/// variants (`default__name`, `duckdb__name`, ...).
 struct MacroCalls<'a> {
-    ids: HashMap<&'a str, String>,
-    call: Option<Regex>,
+    /// The root project's name: unqualified names not found in the caller's
+    /// own package are looked for there.
+    root: &'a str,
+    /// Package (or project) → name → unique id.
+    ids: HashMap<&'a str, HashMap<&'a str, String>>,
+    /// Package → name → the unique ids of the variants `<prefix>__name`.
+    variants: HashMap<&'a str, HashMap<&'a str, Vec<String>>>,
 }
 
 impl<'a> MacroCalls<'a> {
-    fn new(project: &Project, definitions: &'a [crate::template::MacroDefinition<'_>]) -> MacroCalls<'a> {
-        let ids: HashMap<&str, String> = definitions.iter().map(|d| (d.name.as_str(), macro_id(project, &d.name))).collect();
-        // Longest first, so `cents_total(` is not read as `cents`.
-        let mut names: Vec<String> = ids.keys().map(|name| regex::escape(name)).collect();
-        names.sort_by_key(|name| std::cmp::Reverse(name.len()));
-        let call = (!names.is_empty()).then(|| Regex::new(&format!(r"\b({})\s*\(", names.join("|")))).and_then(Result::ok);
-        MacroCalls { ids, call }
+    fn new(root: &'a str, definitions: &'a [crate::template::MacroDefinition<'_>]) -> MacroCalls<'a> {
+        let mut ids: HashMap<&str, HashMap<&str, String>> = HashMap::new();
+        let mut variants: HashMap<&str, HashMap<&str, Vec<String>>> = HashMap::new();
+        for d in definitions {
+            let id = macro_id(d.package, &d.name);
+            if let Some((_, base)) = d.name.split_once("__") {
+                variants.entry(d.package).or_default().entry(base).or_default().push(id.clone());
+            }
+            ids.entry(d.package).or_default().insert(d.name.as_str(), id);
+        }
+        MacroCalls { root, ids, variants }
     }
 
-    /// The project macros `text` calls, by unique id, sorted; `itself` (a
-    /// macro's own name, in its definition) left out.
-    fn in_text(&self, text: &str, itself: Option<&str>) -> Vec<String> {
-        let Some(call) = &self.call else { return Vec::new() };
-        let called: BTreeSet<&String> = call
-            .captures_iter(text)
-            .filter_map(|found| found.get(1))
-            .map(|name| name.as_str())
-            .filter(|name| Some(*name) != itself)
-            .filter_map(|name| self.ids.get(name))
-            .collect();
+    /// The macro a call names: in `namespace` when it names one, else in the
+    /// caller's own package, then in the root project.
+    fn resolve(&self, namespace: Option<&str>, own: &str, name: &str) -> Option<&String> {
+        let find = |package: &str| self.ids.get(package).and_then(|names| names.get(name));
+        match namespace {
+            Some(namespace) => find(namespace),
+            None => find(own).or_else(|| find(self.root)),
+        }
+    }
+
+    /// The macros `text` (of package `own`) calls, by unique id, sorted;
+    /// `itself` (a macro's own name, in its definition) left out.
+    fn in_text(&self, text: &str, own: &str, itself: Option<&str>) -> Vec<String> {
+        if self.ids.is_empty() {
+            return Vec::new();
+        }
+        let mut called: BTreeSet<&String> = BTreeSet::new();
+        for (namespace, name) in calls_in(text) {
+            if namespace.is_none() && Some(name) == itself {
+                continue;
+            }
+            // `adapter.quote(`, `modules.re.sub(`: not a namespace of macros.
+            if let Some(namespace) = namespace
+                && !self.ids.contains_key(namespace)
+            {
+                continue;
+            }
+            called.extend(self.resolve(namespace, own, name));
+        }
+        for (dispatched, namespace) in dispatches_in(text) {
+            for package in [namespace.unwrap_or(own), self.root] {
+                called.extend(self.variants.get(package).and_then(|names| names.get(dispatched)).into_iter().flatten());
+            }
+        }
         called.into_iter().cloned().collect()
     }
+}
+
+/// The names called in a text, each with the namespace before it if any:
+/// `dbt_utils.star (` is `(Some("dbt_utils"), "star")`. Read back from each
+/// `(`, which is faster than a regex over every word: most of a text's calls
+/// are SQL functions, looked up and dropped.
+fn calls_in(text: &str) -> impl Iterator<Item = (Option<&str>, &str)> {
+    // The word that ends `before`, and what precedes it.
+    fn last_word(before: &str) -> (&str, &str) {
+        let start = before.bytes().rposition(|b| !(b.is_ascii_alphanumeric() || b == b'_')).map_or(0, |p| p + 1);
+        before.split_at(start)
+    }
+    text.match_indices('(').filter_map(|(at, _)| {
+        let (rest, name) = last_word(text[..at].trim_end());
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            return None;
+        }
+        let namespace = rest.trim_end().strip_suffix('.').map(|rest| last_word(rest.trim_end()).1).filter(|namespace| !namespace.is_empty());
+        Some((namespace, name))
+    })
+}
+
+/// The macros dispatched in a text, with their namespace if given:
+/// `adapter.dispatch('star', 'dbt_utils')` or with `macro_name=` and
+/// `macro_namespace=`.
+fn dispatches_in(text: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+    // A quoted word at the start of `text` (after `keyword =` if written), and what follows it.
+    fn quoted<'t>(text: &'t str, keyword: &str) -> Option<(&'t str, &'t str)> {
+        let text = text.trim_start();
+        let text = text.strip_prefix(keyword).and_then(|rest| rest.trim_start().strip_prefix('=')).unwrap_or(text).trim_start();
+        let quote = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let (word, rest) = text[1..].split_once(quote)?;
+        word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_').then_some((word, rest))
+    }
+    text.match_indices("dispatch").filter_map(|(at, found)| {
+        let after = text[at + found.len()..].trim_start().strip_prefix('(')?;
+        let (name, rest) = quoted(after, "macro_name")?;
+        let namespace = rest.trim_start().strip_prefix(',').and_then(|rest| quoted(rest, "macro_namespace")).map(|(namespace, _)| namespace);
+        Some((name, namespace))
+    })
 }
 
 /// The text a body checksum covers: line endings and trailing whitespace
@@ -375,12 +452,31 @@ mod tests {
 
     #[test]
     fn macro_calls_are_found_by_name() {
-        let ids: HashMap<&str, String> =
-            [("cents", "macro.p.cents".to_string()), ("other", "macro.p.other".to_string()), ("cents_total", "macro.p.cents_total".to_string())]
-                .into_iter()
-                .collect();
-        let calls = MacroCalls { ids, call: Some(Regex::new(r"\b(cents_total|cents|other)\s*\(").unwrap()) };
-        assert_eq!(calls.in_text("select {{ cents ('x') }}, other_col, xcents(1) from t", None), vec!["macro.p.cents".to_string()]);
-        assert_eq!(calls.in_text("{{ cents_total(1) }}", None), vec!["macro.p.cents_total".to_string()]);
+        let definition = |package, name: &str| crate::template::MacroDefinition {
+            package,
+            name: name.to_string(),
+            path: Path::new("macros/m.sql"),
+            sql: String::new(),
+        };
+        let definitions = [
+            definition("p", "cents"),
+            definition("p", "other"),
+            definition("p", "cents_total"),
+            definition("utils", "star"),
+            definition("utils", "default__star"),
+            definition("utils", "duckdb__star"),
+            definition("utils", "helper"),
+        ];
+        let calls = MacroCalls::new("p", &definitions);
+        let found = |text, own| calls.in_text(text, own, None);
+        assert_eq!(found("select {{ cents ('x') }}, other_col, xcents(1) from t", "p"), ["macro.p.cents"]);
+        assert_eq!(found("{{ cents_total(1) }}", "p"), ["macro.p.cents_total"]);
+        // A package's macro by its namespace; `adapter.` is not one.
+        assert_eq!(found("{{ utils.star(ref('a')) }} {{ adapter.other(1) }}", "p"), ["macro.utils.star"]);
+        // Unqualified in a package: its own macros, then the project's.
+        assert_eq!(found("{{ helper() }} {{ cents(1) }}", "utils"), ["macro.p.cents", "macro.utils.helper"]);
+        assert_eq!(found("{{ helper() }}", "p"), Vec::<String>::new());
+        // A dispatch calls every variant of the name in its namespace.
+        assert_eq!(found("{{ return(adapter.dispatch('star', 'utils')(from)) }}", "p"), ["macro.utils.default__star", "macro.utils.duckdb__star"]);
     }
 }

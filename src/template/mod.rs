@@ -10,6 +10,7 @@ mod mutable;
 mod relation;
 pub mod scope;
 
+use rayon::prelude::*;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -209,22 +210,30 @@ impl Templates {
 
 /// One `{% macro %}` (or `{% test %}`, as `test_<name>`) of the project's macro files.
 pub struct MacroDefinition<'a> {
+    /// The project or package it belongs to.
+    pub package: &'a str,
     pub name: String,
     pub path: &'a Path,
     /// The definition's text, from `{% macro` to `{% endmacro %}`.
     pub sql: String,
 }
 
-/// Every macro the project's own macro files define, in file order.
+/// Every macro the project's own macro files and its packages' define, the
+/// project's first, in file order.
 pub fn macro_definitions(project: &Project) -> Vec<MacroDefinition<'_>> {
-    let mut definitions = Vec::new();
-    for file in &project.macros {
-        let text = rewrite_test_blocks(&file.text);
-        for (name, (start, end)) in macro_spans(&text) {
-            definitions.push(MacroDefinition { name, path: &file.path, sql: text[start..end].to_string() });
-        }
-    }
-    definitions
+    let root = project.macros.iter().map(|file| (project.name.as_str(), file));
+    let packages = project.packages.iter().flat_map(|package| package.macros.iter().map(|file| (package.name.as_str(), file)));
+    let files: Vec<_> = root.chain(packages).collect();
+    files
+        .par_iter()
+        .flat_map_iter(|&(package, file)| {
+            let text = rewrite_test_blocks(&file.text);
+            macro_spans(&text)
+                .into_iter()
+                .map(|(name, (start, end))| MacroDefinition { package, name, path: &file.path, sql: text[start..end].to_string() })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// The names a macro file defines.
@@ -233,15 +242,35 @@ fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
 }
 
 /// The byte span of each `{% macro name(...) %}...{% endmacro %}` of a file.
+/// Read by hand from each `{%`: packages bring thousands of macros, and this
+/// runs on every invocation.
 fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
-    static MACRO_START: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(").unwrap_or_else(|_| unreachable!()));
-    static MACRO_END: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{%-?\s*endmacro\b[^%]*-?%\}").unwrap_or_else(|_| unreachable!()));
+    // What follows `{%`, `{%-` and the keyword at `at`, if the tag there is `keyword`.
+    fn tag<'t>(text: &'t str, at: usize, keyword: &str) -> Option<&'t str> {
+        let rest = text[at + 2..].strip_prefix('-').unwrap_or(&text[at + 2..]).trim_start().strip_prefix(keyword)?;
+        (!rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')).then_some(rest)
+    }
     let mut spans = BTreeMap::new();
-    for start in MACRO_START.captures_iter(text) {
-        let (Some(whole), Some(name)) = (start.get(0), start.get(1)) else { continue };
-        if let Some(end) = MACRO_END.find_at(text, whole.end()) {
-            spans.insert(name.as_str().to_string(), (whole.start(), end.end()));
+    let tags: Vec<usize> = text.match_indices("{%").map(|(at, _)| at).collect();
+    let mut next = 0;
+    while let Some(&start) = tags.get(next) {
+        next += 1;
+        let Some(rest) = tag(text, start, "macro").filter(|rest| rest.starts_with(char::is_whitespace)) else { continue };
+        let rest = rest.trim_start();
+        let length = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+        let name = &rest[..length];
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) || !rest[length..].trim_start().starts_with('(') {
+            continue;
+        }
+        // The first `{% endmacro %}` after it.
+        let end = tags[next..].iter().enumerate().find_map(|(skip, &at)| {
+            let rest = tag(text, at, "endmacro")?;
+            let close = rest.find('%').filter(|&close| rest[close + 1..].starts_with('}'))?;
+            Some((next + skip, text.len() - rest.len() + close + 2))
+        });
+        if let Some((end_tag, end)) = end {
+            spans.insert(name.to_string(), (start, end));
+            next = end_tag + 1;
         }
     }
     spans
@@ -412,6 +441,19 @@ mod tests {
         let date = ExecutionDate::parse("2026-11-01", "--date").expect("date");
         let templates = Templates::new(&project, date, Utc::now()).expect("templates");
         assert_eq!(render(&templates, "{{ a() }}{{ b() }}{{ a() }}"), "a-b-a-");
+    }
+
+    #[test]
+    fn macro_spans_run_from_macro_to_endmacro() {
+        let text = "{% set x = 1 %}\n{%- macro a(x) -%}{% if x %}1{% endif %}{%- endmacro -%}\n{% macro  b2 (y=')') %}b{% endmacro b2 %}\n{% macros c() %}{% endmacro %}{% macro d() %}never closed";
+        let spans: Vec<(String, &str)> = macro_spans(text).into_iter().map(|(name, (start, end))| (name, &text[start..end])).collect();
+        assert_eq!(
+            spans,
+            [
+                ("a".to_string(), "{%- macro a(x) -%}{% if x %}1{% endif %}{%- endmacro -%}"),
+                ("b2".to_string(), "{% macro  b2 (y=')') %}b{% endmacro b2 %}")
+            ]
+        );
     }
 
     // Macro templates are evaluated once per thread, environment and date;

@@ -200,3 +200,38 @@ select
         ["140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view"]
     );
 }
+
+// A package's macros count for `state:modified.macros` as the project's do:
+// a changed package macro modifies the models that call it by its
+// namespace; a dispatching macro depends on every variant it may reach.
+#[test]
+fn a_changed_package_macro_modifies_the_models_that_call_it() {
+    let fixture = dbt_fixture("jaffle_utils");
+    assert_status(&fixture.strata(&["deps"]), 0);
+    assert_status(&fixture.strata(&["build", "--date", "2026-11-20"]), 0);
+    let state = fixture.path().join("prod-artifacts");
+    std::fs::create_dir_all(&state).expect("state folder");
+    std::fs::copy(fixture.path().join("target/manifest.json"), state.join("manifest.json")).expect("copy the manifest");
+    let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest JSON");
+    let format_name = &manifest["macros"]["macro.mini_utils.format_name"];
+    assert_eq!(format_name["package_name"], "mini_utils", "{format_name}");
+    assert_eq!(format_name["original_file_path"], "macros/format_name.sql", "{format_name}");
+    assert_eq!(
+        format_name["depends_on"]["macros"],
+        serde_json::json!(["macro.jaffle_utils.default__format_name", "macro.mini_utils.default__format_name"])
+    );
+
+    let ls = || fixture.strata(&["ls", "--select", "state:modified", "--state", "prod-artifacts", "--resource-type", "model", "--output", "name"]);
+    assert_eq!(ls().stdout, "", "nothing changed yet");
+    let path = fixture.path().join("local_packages/mini_utils/macros/format_name.sql");
+    let text = std::fs::read_to_string(&path).expect("macro file");
+    std::fs::write(&path, text.replace("{{ return(adapter.dispatch", "{#- Dispatched. -#}\n    {{ return(adapter.dispatch")).expect("edit the macro");
+    let modified = fixture.strata(&["ls", "--select", "state:modified.macros", "--state", "prod-artifacts", "--output", "name"]);
+    assert_status(&modified, 0);
+    // With its tests, as dbt selects them.
+    assert_eq!(
+        modified.stdout,
+        "customers\nexpression_is_true_customers_orders_0\nmini_utils_expression_is_true_customers_active_days_0_and_last_name_length_0\n"
+    );
+    assert_eq!(ls().stdout, "customers\n");
+}
