@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::{Value as Json, json};
 
+use crate::FastMap;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails};
@@ -128,15 +129,15 @@ struct MacroCalls<'a> {
     /// own package are looked for there.
     root: &'a str,
     /// Package (or project) → name → unique id.
-    ids: HashMap<&'a str, HashMap<&'a str, String>>,
+    ids: FastMap<&'a str, FastMap<&'a str, String>>,
     /// Package → name → the unique ids of the variants `<prefix>__name`.
-    variants: HashMap<&'a str, HashMap<&'a str, Vec<String>>>,
+    variants: FastMap<&'a str, FastMap<&'a str, Vec<String>>>,
 }
 
 impl<'a> MacroCalls<'a> {
     fn new(root: &'a str, definitions: &'a [crate::template::MacroDefinition<'_>]) -> MacroCalls<'a> {
-        let mut ids: HashMap<&str, HashMap<&str, String>> = HashMap::new();
-        let mut variants: HashMap<&str, HashMap<&str, Vec<String>>> = HashMap::new();
+        let mut ids: FastMap<&str, FastMap<&str, String>> = FastMap::default();
+        let mut variants: FastMap<&str, FastMap<&str, Vec<String>>> = FastMap::default();
         for d in definitions {
             let id = macro_id(d.package, &d.name);
             if let Some((_, base)) = d.name.split_once("__") {
