@@ -53,8 +53,27 @@ fn emulator_python() -> &'static Path {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+/// A port for an emulator, below the kernel's ephemeral range: a port
+/// `bind(0)` gave and released could be handed by the kernel to another
+/// test's server (a proxy, a token endpoint) before the emulator binds it,
+/// and that server would then answer this emulator's requests. Ports are
+/// taken in turn, each checked free.
+fn emulator_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const LAST: u16 = 32_000;
+    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU16::new(FIRST + (std::process::id() % 6_000) as u16));
+    loop {
+        let port = next.fetch_add(1, Ordering::Relaxed);
+        if !(FIRST..LAST).contains(&port) {
+            next.store(FIRST, Ordering::Relaxed);
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// A running emulator; stopped when dropped.
@@ -67,23 +86,43 @@ pub struct Emulator {
 impl Emulator {
     pub fn start(project: &str) -> Emulator {
         let python = emulator_python();
-        let port = free_port();
-        let child = Command::new(python)
-            .arg(repo_root().join("tests/emulator/launch.py"))
-            .args(["start", "--ephemeral", "--rest-host", "127.0.0.1", "--rest-port", &port.to_string(), "--grpc-port", "0", "--project", project])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the BigQuery emulator");
-        let emulator = Emulator { child, port, project: project.to_string() };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(90) {
-            if http(port, "GET", "/healthz", None).is_some_and(|(status, _)| status == 200) {
-                return emulator;
+        // An emulator that exits (its port taken meanwhile) is started again on another.
+        for _ in 0..3 {
+            let port = emulator_port();
+            let child = Command::new(&python)
+                .arg(repo_root().join("tests/emulator/launch.py"))
+                .args([
+                    "start",
+                    "--ephemeral",
+                    "--rest-host",
+                    "127.0.0.1",
+                    "--rest-port",
+                    &port.to_string(),
+                    "--grpc-port",
+                    "0",
+                    "--project",
+                    project,
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the BigQuery emulator");
+            let mut emulator = Emulator { child, port, project: project.to_string() };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(90) {
+                if http(port, "GET", "/healthz", None).is_some_and(|(status, _)| status == 200) {
+                    return emulator;
+                }
+                if emulator.child.try_wait().is_ok_and(|status| status.is_some()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(200));
             }
-            std::thread::sleep(Duration::from_millis(200));
+            if started.elapsed() >= Duration::from_secs(90) {
+                panic!("the BigQuery emulator did not answer /healthz on port {port} within 90 s");
+            }
         }
-        panic!("the BigQuery emulator did not answer /healthz on port {port} within 90 s");
+        panic!("the BigQuery emulator exited at start three times");
     }
 
     pub fn endpoint(&self) -> String {

@@ -252,10 +252,9 @@ fn warned_and_successful_runs_notify_who_asked() {
 
 #[test]
 fn an_undeliverable_notification_is_a_warning_and_the_exit_status_stands() {
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let url = format!("http://127.0.0.1:{}", closed.local_addr().expect("addr").port());
-    drop(closed);
+    // A port nothing listens on: a privileged one, which no test's server
+    // can be given (a port `bind(0)` released could be).
+    let url = "http://127.0.0.1:1".to_string();
     let fixture =
         notified(&format!("  - {{url: \"{url}/hooks/secret-token\", on: [failure, success]}}\n")).file("models/broken.sql", "select 1 as id");
     let run = fixture.strata(&["run", "--date", "2026-11-20", "--select", "broken"]);
