@@ -89,7 +89,7 @@ impl Emulator {
         // An emulator that exits (its port taken meanwhile) is started again on another.
         for _ in 0..3 {
             let port = emulator_port();
-            let child = Command::new(&python)
+            let child = Command::new(python)
                 .arg(repo_root().join("tests/emulator/launch.py"))
                 .args([
                     "start",
