@@ -68,12 +68,17 @@ impl Templates {
         let mut lazy: FastMap<String, LazyTemplate> = FastMap::default();
         for (namespace, path, text) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
-            let text: Arc<str> = Arc::from(mutable::rewrite(&catch_all_kwargs(&rewrite_test_blocks(text))).as_ref());
-            let spans = macro_spans(&text);
             // The root project's files are compiled now, so their errors are
             // reported before anything runs. Built-ins and packages (hundreds of
-            // macros, most never called) are compiled when first called.
-            let exports: Vec<String> = if namespace == project.name {
+            // macros, most never called) are rewritten and compiled when first called.
+            let eager = namespace == project.name;
+            let text = rewrite_test_blocks(text);
+            let text: Arc<str> = match eager {
+                true => Arc::from(mutable::rewrite(&catch_all_kwargs(&text)).as_ref()),
+                false => Arc::from(text),
+            };
+            let spans = macro_spans(&text);
+            let exports: Vec<String> = if eager {
                 if let Err(err) = env.add_template_owned(name.clone(), text.to_string()) {
                     diagnostics.push(jinja_diagnostic(&err, &env, None));
                     continue;
@@ -86,7 +91,7 @@ impl Templates {
                     }
                 }
             } else {
-                lazy.insert(name.clone(), (Arc::clone(&text), None));
+                lazy.insert(name.clone(), (Arc::clone(&text), None, !eager));
                 spans.keys().cloned().collect()
             };
             // One template per macro, so a call evaluates that macro's definition
@@ -97,7 +102,7 @@ impl Templates {
                 let template_name = match spans.get(&macro_name) {
                     Some(&span) if split => {
                         let template_name = format!("{name}#{macro_name}");
-                        lazy.insert(template_name.clone(), (Arc::clone(&text), Some(span)));
+                        lazy.insert(template_name.clone(), (Arc::clone(&text), Some(span), !eager));
                         template_name
                     }
                     _ => name.clone(),
@@ -120,9 +125,15 @@ impl Templates {
             }
         }
         env.set_loader(move |name| {
-            Ok(lazy.get(name).map(|(text, span)| match span {
-                Some((start, end)) => blank_outside(text, *start, *end),
-                None => text.to_string(),
+            Ok(lazy.get(name).map(|(text, span, rewrite)| {
+                let text = match span {
+                    Some((start, end)) => blank_outside(text, *start, *end),
+                    None => text.to_string(),
+                };
+                match rewrite {
+                    true => mutable::rewrite(&catch_all_kwargs(&text)).into_owned(),
+                    false => text,
+                }
             }))
         });
         diagnostics.into_result()?;
@@ -276,9 +287,10 @@ fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
     spans
 }
 
-/// A macro template compiled on first call: its file's text, and the span
-/// of the macro (none: the whole file).
-type LazyTemplate = (Arc<str>, Option<(usize, usize)>);
+/// A macro template compiled on first call: its file's text, the span of
+/// the macro (none: the whole file), and whether the text is still to be
+/// rewritten (mutable literals, catch-all `kwargs`) before it compiles.
+type LazyTemplate = (Arc<str>, Option<(usize, usize)>, bool);
 
 /// Whether a macro file holds nothing but its macros (and comments and
 /// whitespace): then each macro can be a template of its own.
