@@ -120,8 +120,8 @@ fn fingerprint(project: &Project, node: &Node, calls: &MacroCalls) -> Fingerprin
 }
 
 /// Finds the macro calls in a text: names followed by `(`, perhaps after
-/// their namespace (`dbt_utils.star(`), looked up in a table (one small
-/// regex, whatever the number of macros: packages define hundreds); and
+/// their namespace (`dbt_utils.star(`), looked up in a table, so the cost
+/// does not grow with the number of macros (packages define hundreds); and
 /// `adapter.dispatch('name', 'namespace')`, which calls the dispatched
 /// variants (`default__name`, `duckdb__name`, ...).
 struct MacroCalls<'a> {

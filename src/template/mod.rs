@@ -91,7 +91,7 @@ impl Templates {
                     }
                 }
             } else {
-                lazy.insert(name.clone(), (Arc::clone(&text), None, !eager));
+                lazy.insert(name.clone(), (Arc::clone(&text), None, true));
                 spans.keys().cloned().collect()
             };
             // One template per macro, so a call evaluates that macro's definition
