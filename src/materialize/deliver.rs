@@ -155,7 +155,7 @@ fn delivery_relation(sql: &dyn crate::warehouse::sql::SqlGenerator, target: &cra
     let parts: Vec<&str> = name.split('.').map(str::trim).collect();
     let quote = sql.quote_style();
     match parts.as_slice() {
-        [schema, table] if !schema.is_empty() && !table.is_empty() => Ok(Relation::new(sql.default_database(target), *schema, *table, quote)),
+        [schema, table] if !schema.is_empty() && !table.is_empty() => Ok(Relation::new(target.database.clone(), *schema, *table, quote)),
         [database, schema, table] if !database.is_empty() && !schema.is_empty() && !table.is_empty() => {
             Ok(Relation::new(Some(database.to_string()), *schema, *table, quote))
         }

@@ -120,7 +120,14 @@ impl Materializer<'_> {
                     .compiler
                     .render_text(&node.path.to_string_lossy(), condition, None)
                     .map_err(|d| StepError::Template(format!("`wait_for.sql`: {}", d.message)))?;
-                if self.count_query(connection, &format!("select count(*) from {relation} where {condition}"))? == 0 {
+                // A condition ending in `having ...` that does not hold yet gives no row at all.
+                let sql = format!("select count(*) from {relation} where {condition}");
+                let table = connection.query_sql(&sql)?;
+                let count = match table.rows.is_empty() {
+                    true => 0,
+                    false => crate::core::table::first_count(&table).map_err(|source| StepError::Count { source, sql })?,
+                };
+                if count == 0 {
                     return Ok(Poke::NotReady(format!("no row satisfies `{}`", condition.trim())));
                 }
             }

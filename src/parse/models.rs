@@ -95,7 +95,7 @@ pub(super) fn model_relation(project: &Project, templates: &Templates, node: &No
         .str_value("database")
         .or_else(|| node.config.str_value("target_database").filter(|_| node.resource_type == ResourceType::Snapshot))
         .map(str::to_string)
-        .or_else(|| dialect.default_database(&project.target));
+        .or_else(|| project.target.database.clone());
     Ok(Relation::new(database, schema, identifier, dialect.quote_style()))
 }
 

@@ -30,7 +30,7 @@ pub(super) fn build_source_nodes(project: &Project, templates: &Templates, error
                     }
                 }
             };
-            let database = render(&source.database).or_else(|| dialect.default_database(&project.target));
+            let database = render(&source.database).or_else(|| project.target.database.clone());
             let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
             let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
             nodes.push(Node {

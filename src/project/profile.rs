@@ -23,6 +23,9 @@ pub struct Target {
     /// DuckDB: the `settings:` mapping (dbt-duckdb's key), each value as text,
     /// applied when the database is opened (`memory_limit: 2GB`, ...).
     pub settings: Vec<(String, String)>,
+    /// DuckDB: the `attach:` list (dbt-duckdb's key), other database files
+    /// attached when the target's is opened, so relations in them can be read.
+    pub attach: Vec<Attachment>,
     /// What every job sent for this target carries: `labels`,
     /// `maximum_bytes_billed` and `job_timeout_seconds`.
     pub job_labels: Vec<(String, String)>,
@@ -35,6 +38,18 @@ pub struct Target {
     /// The file it came from, and its text as written, for located errors.
     pub file: PathBuf,
     pub source: String,
+}
+
+/// One entry of a DuckDB target's `attach:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// As written: relative to the project, `:memory:`, or any path DuckDB takes.
+    pub path: String,
+    /// The catalog name relations use; DuckDB's own name for the file when absent.
+    pub alias: Option<String>,
+    pub read_only: bool,
+    /// The storage type (`sqlite`, `postgres`, ...) where it is not a DuckDB file.
+    pub kind: Option<String>,
 }
 
 impl Target {
@@ -179,6 +194,16 @@ pub fn load(profile_name: &str, profiles_dir: Option<&Path>, project_dir: &Path,
     validate(profile_name, &name, fields, &file, &source)
 }
 
+/// The catalog name DuckDB gives the database at `path`: `memory` in memory,
+/// else the file's name up to its first dot (`dev` for `target/dev.duckdb`).
+pub fn duckdb_catalog(path: &str) -> String {
+    if path == ":memory:" || path.is_empty() {
+        return "memory".into();
+    }
+    let name = Path::new(path).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_string()
+}
+
 fn profile_names(profiles: &Json) -> Vec<String> {
     profiles.as_object().map(|p| p.keys().filter(|k| k.as_str() != "config").cloned().collect()).unwrap_or_default()
 }
@@ -236,6 +261,40 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
                 .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
         }
     };
+    let attach = match fields.get("attach") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(entries)) => {
+            let help = "write each entry as `- path: other.duckdb` with `alias:`, `read_only:` and `type:` where needed";
+            let mut attach = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let Some(entry) = entry.as_object() else {
+                    return Err(error(format!("each `attach:` entry must be a mapping, not `{entry}`"), "attach").help(help));
+                };
+                let text = |key: &str| match entry.get(key) {
+                    None | Some(Json::Null) => Ok(None),
+                    Some(Json::String(text)) if !text.is_empty() => Ok(Some(text.clone())),
+                    Some(other) => Err(error(format!("`attach:` `{key}` must be a name, not `{other}`"), "attach").help(help)),
+                };
+                if let Some(key) = entry.keys().find(|key| !["path", "alias", "read_only", "type"].contains(&key.as_str())) {
+                    return Err(error(format!("`attach:` entries take `path`, `alias`, `read_only` and `type`, not `{key}`"), key).help(help));
+                }
+                let Some(path) = text("path")? else {
+                    return Err(error("an `attach:` entry needs `path:`".into(), "attach").help(help));
+                };
+                let read_only = match entry.get("read_only") {
+                    None | Some(Json::Null) => false,
+                    Some(Json::Bool(read_only)) => *read_only,
+                    Some(other) => return Err(error(format!("`attach:` `read_only` must be true or false, not `{other}`"), "read_only")),
+                };
+                attach.push(Attachment { path, alias: text("alias")?, read_only, kind: text("type")? });
+            }
+            attach
+        }
+        Some(other) => {
+            return Err(error(format!("`attach` must be a list of database files, not `{other}`"), "attach")
+                .help("write `attach:` as a list: `- path: target/prod.duckdb`"));
+        }
+    };
     let whole = |key: &str| -> Result<Option<u64>, Diagnostic> {
         match fields.get(key) {
             None | Some(Json::Null) => Ok(None),
@@ -287,15 +346,16 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
     let (schema, database) = match kind {
         TargetKind::DuckDb => {
             let schema = string("schema").unwrap_or_else(|| "main".into());
-            let database = string("database").or_else(|| {
-                let path = string("path").unwrap_or_default();
-                if path.is_empty() || path == ":memory:" {
-                    Some("memory".into()).filter(|_| path == ":memory:")
-                } else {
-                    Path::new(&path).file_stem().map(|stem| stem.to_string_lossy().into_owned())
-                }
-            });
-            (schema, database)
+            // The catalog DuckDB names the file by, which every relation is rendered in, as dbt-duckdb does.
+            let catalog = match string("path") {
+                Some(path) => duckdb_catalog(&path),
+                None => profile_name.to_string(),
+            };
+            if let Some(database) = string("database").filter(|database| *database != catalog) {
+                return Err(error(format!("`database: {database}` is not the name DuckDB gives this target's file, `{catalog}`"), "database")
+                    .help(format!("remove `database:`, or set it to `{catalog}` (the file's name up to its first dot; `memory` for `:memory:`)")));
+            }
+            (schema, Some(catalog))
         }
         TargetKind::BigQuery => {
             let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
@@ -330,6 +390,7 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         database,
         threads,
         settings,
+        attach,
         job_labels,
         maximum_bytes_billed,
         job_timeout,

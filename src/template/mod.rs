@@ -146,7 +146,7 @@ impl Templates {
             target_kind: project.target.kind,
             quote: dialect.quote_style(),
             target_schema: project.target.schema.clone(),
-            target_database: dialect.default_database(&project.target),
+            target_database: project.target.database.clone(),
             vars: project.vars.clone(),
             package_vars: project.package_vars.clone(),
             docs: project.docs.clone(),
@@ -410,7 +410,7 @@ fn target_context(project: &Project) -> serde_json::Value {
     if let Some(database) = &target.database {
         fields.insert("database".into(), database.clone().into());
         // BigQuery's names for them, where the database is part of every relation.
-        if crate::warehouse::dialect(target.kind).default_database(target).is_some() {
+        if target.kind == crate::project::TargetKind::BigQuery {
             fields.insert("project".into(), database.clone().into());
             fields.insert("dataset".into(), target.schema.clone().into());
         }

@@ -11,6 +11,7 @@ use duckdb::types::{TimeUnit, Value};
 use crate::core::columns::Column;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
+use crate::project::Attachment;
 use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
 use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
@@ -51,8 +52,9 @@ impl Checkpoints {
 
 impl DuckDb {
     /// Opens (creating if needed) the database at `path`, or in memory for
-    /// `:memory:`, with DuckDB `settings` (name, value) such as `memory_limit`.
-    pub fn open(path: &str, project_root: &Path, settings: &[(String, String)]) -> Result<DuckDb, WarehouseError> {
+    /// `:memory:`, with DuckDB `settings` (name, value) such as `memory_limit`,
+    /// and the databases of `attach` attached.
+    pub fn open(path: &str, project_root: &Path, settings: &[(String, String)], attach: &[Attachment]) -> Result<DuckDb, WarehouseError> {
         let mut config = duckdb::Config::default();
         for (name, value) in settings {
             config = config.with(name, value).map_err(|err| WarehouseError::Setting {
@@ -87,6 +89,11 @@ impl DuckDb {
                 None => WarehouseError::Connect(format!("`{}`: {message}", full.display())),
             }
         })?;
+        for attachment in attach {
+            connection
+                .execute_batch(&attach_sql(attachment, project_root))
+                .map_err(|err| WarehouseError::Connect(format!("could not attach `{}`: {err}", attachment.path)))?;
+        }
         let checkpoints = if path == ":memory:" {
             None
         } else {
@@ -195,6 +202,27 @@ fn parse_size(text: &str) -> Option<u64> {
     Some((number * scale as f64) as u64)
 }
 
+/// `attach if not exists ...` for one `attach:` entry; a relative path is the
+/// project's, as the target's own `path:` is.
+fn attach_sql(attachment: &Attachment, project_root: &Path) -> String {
+    let path = &attachment.path;
+    // `:memory:`, `md:...` and URLs are DuckDB's to read.
+    let path = if path.contains(':') { path.clone() } else { project_root.join(path).to_string_lossy().into_owned() };
+    let mut sql = format!("attach if not exists {}", DuckDbSql.string_literal(&path));
+    if let Some(alias) = &attachment.alias {
+        sql.push_str(&format!(" as {}", DuckDbSql.quote(alias)));
+    }
+    let options: Vec<String> =
+        [attachment.kind.as_ref().map(|kind| format!("type {}", DuckDbSql.quote(kind))), attachment.read_only.then(|| "read_only".to_string())]
+            .into_iter()
+            .flatten()
+            .collect();
+    if !options.is_empty() {
+        sql.push_str(&format!(" ({})", options.join(", ")));
+    }
+    sql
+}
+
 fn query_error(err: duckdb::Error) -> WarehouseError {
     let message = err.to_string();
     if message.contains("INTERRUPT") || message.contains("Interrupted") { WarehouseError::Interrupted } else { WarehouseError::query(message) }
@@ -244,11 +272,7 @@ impl Connection for DuckDbConnection {
     }
 
     fn list_relations(&mut self, _schemas: &[crate::warehouse::Schema]) -> Result<Relations, WarehouseError> {
-        // The default catalog's relations are named without a database, as strata names them.
-        let table = self.read(
-            "select case when table_catalog = current_database() then null else table_catalog end, table_schema, table_name, table_type \
-             from information_schema.tables",
-        )?;
+        let table = self.read("select table_catalog, table_schema, table_name, table_type from information_schema.tables")?;
         Ok(table
             .rows
             .iter()
@@ -437,12 +461,12 @@ mod tests {
 
     #[test]
     fn reports_rows_and_relation_kinds() {
-        let warehouse = DuckDb::open(":memory:", Path::new("."), &[]).unwrap();
+        let warehouse = DuckDb::open(":memory:", Path::new("."), &[], &[]).unwrap();
         let mut connection = warehouse.connect().unwrap();
         assert_eq!(connection.execute("create table t as select range as id from range(5)").unwrap(), 5);
         connection.execute("create view v as select * from t").unwrap();
         let all = connection.list_relations(&[]).unwrap();
-        let key = |name: &str| RelationKey { database: None, schema: "main".into(), name: name.into() };
+        let key = |name: &str| RelationKey { database: Some("memory".into()), schema: "main".into(), name: name.into() };
         assert_eq!(all.get(&key("t")).map(|r| r.kind), Some(RelationKind::Table));
         assert_eq!(all.get(&key("v")).map(|r| r.kind), Some(RelationKind::View));
         assert_eq!(all.len(), 2);
@@ -472,7 +496,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let wal_size = || std::fs::metadata(dir.path().join("w.duckdb.wal")).map_or(0, |meta| meta.len());
         let settings = [("checkpoint_threshold".to_string(), "4KB".to_string())];
-        let warehouse = DuckDb::open("w.duckdb", dir.path(), &settings).unwrap();
+        let warehouse = DuckDb::open("w.duckdb", dir.path(), &settings, &[]).unwrap();
         let mut reader = warehouse.connect().unwrap();
         let mut writer = warehouse.connect().unwrap();
         writer.execute("create table t as select range as id from range(10)").unwrap();
@@ -515,7 +539,7 @@ mod tests {
     // running query, so the next statement must be refused, the rollback not.
     #[test]
     fn after_an_interrupt_statements_are_refused_but_rollback_runs() {
-        let warehouse = DuckDb::open(":memory:", Path::new("."), &[]).unwrap();
+        let warehouse = DuckDb::open(":memory:", Path::new("."), &[], &[]).unwrap();
         let mut connection = warehouse.connect().unwrap();
         connection.execute("begin transaction").unwrap();
         connection.execute("create table t as select 1 as id").unwrap();

@@ -69,6 +69,11 @@ impl WarehouseError {
             Some(
                 "DuckDB used all the memory it may: raise `memory_limit` under the target's `settings:` in profiles.yml (e.g. `settings: {memory_limit: 4GB}`), or lower its `threads` there",
             )
+        } else if message.contains("because schema \"") && message.contains("\" does not exist") {
+            // DuckDB names the schema with its database: `"dev.main"`.
+            Some(
+                "DuckDB names relations with their database file's name: where that is another file (a `--defer` state's, say), attach it to the target in profiles.yml (`attach: [{path: target/prod.duckdb, read_only: true}]`)",
+            )
         } else {
             None
         }
@@ -129,7 +134,7 @@ pub fn open_target(target: &Target, root: &Path, profile_name: &str, lock_timeou
             let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
             let never = std::sync::atomic::AtomicBool::new(false);
             let mut last_lock = None;
-            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings) {
+            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings, &target.attach) {
                 Err(err @ WarehouseError::Locked { .. }) => {
                     let reason = err.to_string();
                     last_lock = Some(err);

@@ -24,7 +24,7 @@ pub const PARTITION_LOG: &str = "_strata_partitions";
 
 /// Where `target` records the partitions strata writes (see `SqlGenerator::partition_log`).
 pub fn log_of(target: &Target, sql: &dyn SqlGenerator) -> Relation {
-    sql.partition_log(sql.default_database(target), &target.schema)
+    sql.partition_log(target.database.clone(), &target.schema)
 }
 
 /// A table partitioned by the day of a column, whose partitions are asked for.

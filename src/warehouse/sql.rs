@@ -7,7 +7,6 @@ use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
 use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation};
-use crate::project::Target;
 use crate::warehouse::RelationKind;
 use crate::warehouse::partitions::{PARTITION_LOG, PartitionedTable};
 use crate::warehouse::plan::{FileLoad, Insert, Plan, Present, Refusal, TableOptions};
@@ -28,10 +27,6 @@ pub trait SqlGenerator: Send + Sync {
     fn quote(&self, name: &str) -> String {
         self.quote_style().quote(name)
     }
-
-    /// The database a relation is qualified with when its config names none:
-    /// BigQuery's project; DuckDB leaves it out.
-    fn default_database(&self, target: &Target) -> Option<String>;
 
     /// The sqlparser dialect `compile` checks compiled SQL with.
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect;
@@ -518,10 +513,6 @@ impl SqlGenerator for BigQuerySql {
         QuoteStyle::Backtick
     }
 
-    fn default_database(&self, target: &Target) -> Option<String> {
-        target.database.clone()
-    }
-
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
         &sqlparser::dialect::BigQueryDialect {}
     }
@@ -823,10 +814,6 @@ impl SqlGenerator for DuckDbSql {
         QuoteStyle::Double
     }
 
-    fn default_database(&self, _target: &Target) -> Option<String> {
-        None
-    }
-
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
         &sqlparser::dialect::DuckDbDialect {}
     }
@@ -907,7 +894,7 @@ mod tests {
         use crate::core::table::Cell;
         use crate::warehouse::{Warehouse, duckdb::DuckDb};
         let sql = DuckDbSql;
-        let warehouse = DuckDb::open(":memory:", std::path::Path::new("."), &[]).unwrap();
+        let warehouse = DuckDb::open(":memory:", std::path::Path::new("."), &[], &[]).unwrap();
         let mut connection = warehouse.connect().unwrap();
         let mut run = |statement: String| connection.execute(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
         let target = rel("orders");

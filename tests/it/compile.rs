@@ -83,7 +83,7 @@ fn manifest_records_config_refs_and_maps() {
     assert_eq!(node["config"]["materialized"], "table");
     assert_eq!(node["config"]["alias"], "revenue_by_day");
     assert_eq!(node["tags"], serde_json::json!(["nightly", "yml_tag", "finance"]));
-    assert_eq!(node["relation_name"], "\"main_marts\".\"revenue_by_day\"");
+    assert_eq!(node["relation_name"], "\"dev\".\"main_marts\".\"revenue_by_day\"");
     assert_eq!(node["description"], "Revenue per day.");
     assert_eq!(node["compiled_path"], "target/compiled/shop/models/marts/daily_revenue.sql");
     assert_eq!(manifest["parent_map"]["model.shop.daily_revenue"], serde_json::json!(["model.shop.stg_orders"]));
@@ -92,7 +92,7 @@ fn manifest_records_config_refs_and_maps() {
         manifest["child_map"]["model.shop.daily_revenue"],
         serde_json::json!(["test.shop.not_null_daily_revenue_order_day", "test.shop.positive_day_daily_revenue_order_day"])
     );
-    assert_eq!(manifest["sources"]["source.shop.raw.orders"]["relation_name"], "\"raw_data\".\"orders_v2\"");
+    assert_eq!(manifest["sources"]["source.shop.raw.orders"]["relation_name"], "\"dev\".\"raw_data\".\"orders_v2\"");
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn project_macros_override_schema_naming() {
     let run = fixture.strata(&["compile", "--date", "2026-11-20", "--select", "daily_revenue"]);
     assert_eq!(run.status, 0, "{}", run.stderr);
     let sql = fixture.read("target/compiled/shop/models/marts/daily_revenue.sql");
-    assert!(sql.contains("-- \"marts\".\"revenue_by_day\" for 2026-11-20"), "{sql}");
+    assert!(sql.contains("-- \"dev\".\"marts\".\"revenue_by_day\" for 2026-11-20"), "{sql}");
 }
 
 #[test]
@@ -189,7 +189,7 @@ fn relation_attributes_see_the_final_names() {
     assert_eq!(run.status, 0, "{}", run.stderr);
     assert_eq!(
         fixture.read("target/compiled/shop/models/report.sql"),
-        "-- orders_v2 in main_sales; report\nselect * from \"main_sales\".\"orders_v2\" as o join \"main\".\"report\" as t on true"
+        "-- orders_v2 in main_sales; report\nselect * from \"dev\".\"main_sales\".\"orders_v2\" as o join \"dev\".\"main\".\"report\" as t on true"
     );
 }
 

@@ -239,6 +239,25 @@ fn a_source_check_waits_until_the_data_is_there() {
     assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
 }
 
+// The example's own shape: every platform's report is in once enough distinct
+// sources are, a `having` that gives no row at all until then.
+#[test]
+fn a_source_check_with_having_waits_while_it_gives_no_row() {
+    let fixture = checked("{sql: \"event_date = '{{ ds }}' having count(distinct id) >= 1\", timeout: 1s, poke_interval: 0.3s}");
+    assert_status(&fixture.strata(&["seed"]), 0);
+    let run = fixture.strata(&["run", "--date", "2026-11-25"]);
+    assert_status(&run, 1);
+    assert!(
+        run.stdout.contains(
+            "  source `raw.events` is not ready for 2026-11-25 after waiting 1s: no row satisfies `event_date = '2026-11-25' having count(distinct id) >= 1`"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_status(&fixture.strata(&["run", "--date", "2026-11-05"]), 0);
+    assert_eq!(table(&fixture), [["2026-11-05", "5"]].map(|r| r.map(str::to_string).to_vec()));
+}
+
 #[test]
 fn a_source_check_that_times_out_skips_its_readers() {
     let fixture = checked("{partition: event_date, timeout: 1s, poke_interval: 0.3s}");
@@ -586,8 +605,8 @@ fn a_wait_for_condition_the_warehouse_refuses_fails_at_once() {
       source `raw.events` cannot be checked: Binder Error: Referenced column "no_such_column" not found in FROM clause!
       Candidate bindings: "event_at"
 
-      LINE 1: select count(*) from "main"."events" where no_such_column > 0
-                                                         ^^^^^^^^^^^^^^
+      LINE 1: select count(*) from "dev"."main"."events" where no_such_column > 0
+                                                               ^^^^^^^^^^^^^^
     "#);
     let (results, statuses) = fixture.results("status");
     assert!(statuses.contains(&("source.shop.raw.events".to_string(), "error".to_string())), "{statuses:?}");

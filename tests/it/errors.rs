@@ -179,6 +179,24 @@ fn duckdb_settings_apply_and_a_misspelt_one_is_located() {
     insta::assert_snapshot!(run.stderr);
 }
 
+/// Relations are rendered in the database DuckDB names the file by, so a
+/// `database:` that is not that name would point every model elsewhere; and
+/// `this.database` is that name.
+#[test]
+fn a_duckdb_database_other_than_the_file_s_name_is_an_error_at_its_line() {
+    let profiles =
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/warehouse.v2.duckdb\n      database: analytics\n";
+    let fixture =
+        Fixture::new().file("profiles.yml", profiles).file("models/one.sql", "select '{{ this.database }}' as db, '{{ target.database }}' as t");
+    let run = fixture.strata(&["compile"]);
+    assert_fails(&run);
+    insta::assert_snapshot!(run.stderr);
+    let fixture = fixture.file("profiles.yml", &profiles.replace("analytics", "warehouse"));
+    let shown = fixture.strata(&["show", "--select", "one", "--output", "json"]);
+    assert_eq!(shown.status, 0, "{}", shown.stderr);
+    assert!(shown.stdout.contains(r#""db":"warehouse","t":"warehouse""#), "{}", shown.stdout);
+}
+
 /// A model DuckDB cannot fit in `memory_limit` (here with nowhere to spill)
 /// fails with DuckDB's message and where strata's setting is.
 #[test]

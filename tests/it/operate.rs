@@ -133,7 +133,7 @@ fn json_log_events_carry_the_fields_the_readme_documents() {
         (orders["status"].as_str(), orders["rows"].as_u64(), orders["execution_date"].as_str()),
         (Some("success"), Some(2), Some("2026-11-20"))
     );
-    assert_eq!(orders["relation_name"], "\"main\".\"orders\"");
+    assert_eq!(orders["relation_name"], "\"dev\".\"main\".\"orders\"");
     let broken = finished("model.shop.broken");
     assert_eq!((broken["status"].as_str(), broken["level"].as_str()), (Some("error"), Some("error")));
     assert!(broken["message"].as_str().expect("message").contains("missing_column"), "{broken}");

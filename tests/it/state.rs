@@ -134,13 +134,13 @@ fn defer_reads_unbuilt_models_from_production() {
     let fixture = changed();
     assert_status(&ci_run(&fixture, &["--defer"]), 0);
     let compiled = fixture.read("target/compiled/shop/models/orders.sql");
-    assert!(compiled.contains("from \"main\".\"stg_orders\""), "{compiled}");
+    assert!(compiled.contains("from \"dev\".\"main\".\"stg_orders\""), "{compiled}");
     // Production's three orders, with the changed macro's doubling.
     assert_eq!(query(&fixture, "select order_id, amount from ci.orders order by 1"), [["1", "20"], ["2", "40"], ["3", "60"]]);
     // Once the CI schema has its own `stg_orders`, a deferred build reads it...
     assert_status(&fixture.strata(&["run", "--select", "stg_orders", "--target", "ci", "--date", "2026-11-20"]), 0);
     assert_status(&ci_run(&fixture, &["--defer"]), 0);
-    assert!(fixture.read("target/compiled/shop/models/orders.sql").contains("from \"ci\".\"stg_orders\""));
+    assert!(fixture.read("target/compiled/shop/models/orders.sql").contains("from \"dev\".\"ci\".\"stg_orders\""));
     assert_eq!(scalar(&fixture, "select count(*) from ci.orders"), "4");
     // ...unless it favors the state.
     assert_status(&ci_run(&fixture, &["--defer", "--favor-state"]), 0);
@@ -164,7 +164,34 @@ fn defer_reads_unbuilt_models_from_production() {
     let compiled = fixture.strata(&["compile", "--select", "by_country", "--state", "prod-artifacts", "--target", "ci", "--defer", "--favor-state"]);
     assert_status(&compiled, 0);
     let sql = fixture.read("target/compiled/shop/models/by_country.sql");
-    assert!(sql.contains("\"main\".\"orders\"") && sql.contains("\"main\".\"countries\""), "{sql}");
+    assert!(sql.contains("\"dev\".\"main\".\"orders\"") && sql.contains("\"dev\".\"main\".\"countries\""), "{sql}");
+}
+
+// A CI target in a file of its own reads production's file through `attach:`,
+// as dbt-duckdb does: relations are rendered with their database (the file's
+// name), so a deferred relation names production's.
+#[test]
+fn defer_reads_another_database_file_through_attach() {
+    let fixture = changed();
+    let ci_file = |attach: &str| {
+        let profiles = format!("{}    ci_file:\n      type: duckdb\n      path: target/ci.duckdb\n{attach}", profiles());
+        std::fs::write(fixture.path().join("profiles.yml"), profiles).expect("write profiles.yml");
+        fixture.strata(&["run", "--select", "orders", "--state", "prod-artifacts", "--target", "ci_file", "--defer", "--date", "2026-11-20"])
+    };
+    let unattached = ci_file("");
+    assert_status(&unattached, 1);
+    assert!(unattached.stdout.contains("schema \"dev.main\" does not exist"), "{}", unattached.stdout);
+    assert!(unattached.stdout.contains("attach it to the target in profiles.yml"), "{}", unattached.stdout);
+    let run = ci_file("      attach:\n        - path: target/dev.duckdb\n          read_only: true\n");
+    assert_status(&run, 0);
+    assert!(fixture.read("target/compiled/shop/models/orders.sql").contains("from \"dev\".\"main\".\"stg_orders\""));
+    assert_eq!(
+        crate::run::query_file(&fixture.path().join("target/ci.duckdb"), "select order_id, amount from main.orders order by 1"),
+        [["1", "20"], ["2", "40"], ["3", "60"]]
+    );
+    let bad = ci_file("      attach:\n        - path: target/dev.duckdb\n          readonly: true\n");
+    assert_status(&bad, 2);
+    insta::assert_snapshot!("attach_entry_error", bad.stderr);
 }
 
 // `--empty` builds each model from zero-row inputs: its columns and types,
@@ -190,8 +217,8 @@ fn empty_builds_columns_without_rows() {
     assert_status(&run, 0);
     assert!(run.stderr.contains("`--empty`: skipping 2 data tests and 0 exposures: their models are built without rows"), "{}", run.stderr);
     let compiled = fixture.read("target/compiled/shop/models/by_country.sql");
-    assert!(compiled.contains("(select * from \"ci\".\"orders\" where false limit 0)"), "{compiled}");
-    assert!(compiled.contains("(select * from \"main\".\"countries\" where false limit 0)"), "{compiled}");
+    assert!(compiled.contains("(select * from \"dev\".\"ci\".\"orders\" where false limit 0)"), "{compiled}");
+    assert!(compiled.contains("(select * from \"dev\".\"main\".\"countries\" where false limit 0)"), "{compiled}");
     for table in ["orders", "by_country"] {
         assert_eq!(scalar(&fixture, &format!("select count(*) from ci.{table}")), "0", "{table}");
     }
