@@ -23,7 +23,7 @@ use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
-use crate::project::config::ConfigExt;
+use crate::project::config::{ConfigExt, ConfigMap};
 use crate::project::{Project, TargetKind};
 use crate::template::scope::fill_placeholders;
 use crate::template::{Mode, Resolve, Scope, Templates};
@@ -35,6 +35,9 @@ pub struct CompiledNode {
     pub sql: String,
     /// `target/compiled/<project>/<path>`, relative to the project root.
     pub compiled_path: PathBuf,
+    /// What the template set with `config()` while compiling for a run (a
+    /// generic test's `fail_calc`); empty from `compile`.
+    pub set_config: ConfigMap,
 }
 
 pub struct Compiler<'a> {
@@ -50,13 +53,19 @@ impl<'a> Compiler<'a> {
     pub fn new(project: &'a Project, templates: &'a Templates, graph: &'a Graph) -> Compiler<'a> {
         let target = project.target_path.strip_prefix(&project.root).unwrap_or(&project.target_path);
         let compiled_base = target.join("compiled").join(&project.name);
-        Compiler { project, templates, graph, resolver: Arc::new(crate::graph::resolve::GraphResolver::new(&graph.nodes)), compiled_base }
+        Compiler {
+            project,
+            templates,
+            graph,
+            resolver: Arc::new(crate::graph::resolve::GraphResolver::new(&graph.nodes, &project.name)),
+            compiled_base,
+        }
     }
 
     /// `--empty`: every `ref()` and `source()` renders as a zero-row subquery.
     pub fn with_empty_inputs(mut self, empty: bool) -> Compiler<'a> {
         if empty {
-            self.resolver = Arc::new(crate::graph::resolve::GraphResolver::new(&self.graph.nodes).with_empty_inputs(true));
+            self.resolver = Arc::new(crate::graph::resolve::GraphResolver::new(&self.graph.nodes, &self.project.name).with_empty_inputs(true));
         }
         self
     }
@@ -108,7 +117,7 @@ impl<'a> Compiler<'a> {
                         }
                     }
                 }
-                let node = CompiledNode { index, sql, compiled_path };
+                let node = CompiledNode { index, sql, compiled_path, set_config: ConfigMap::new() };
                 done(&node)?;
                 Ok(node)
             })
@@ -133,20 +142,31 @@ impl<'a> Compiler<'a> {
         if let (NodeDetails::Model { parsed_sql: Some(sql), refs, .. }, Some(this), false, false) =
             (&node.details, &node.relation, self.resolver.empty_inputs(), node.is_microbatch())
         {
-            let filled = fill_placeholders(sql, |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(r.package.as_deref(), &r.name).ok()), this);
+            let filled = fill_placeholders(
+                sql,
+                |i| refs.get(i).and_then(|r| self.resolver.resolve_ref(Some(&node.package), r.package.as_deref(), &r.name).ok()),
+                this,
+            );
             if let Some(sql) = filled {
                 return Ok(sql);
             }
         }
-        self.render_node(index, false, None)
+        self.render_node(index, false, None).map(|(sql, _)| sql)
     }
 
     /// Renders one model or test for the execution date (a microbatch model
     /// for `days`, when given).
-    fn render_node(&self, index: usize, is_incremental: bool, days: Option<(ExecutionDate, ExecutionDate)>) -> Result<String, Diagnostic> {
+    /// Node `index` rendered, and what it set with `config()`.
+    fn render_node(
+        &self,
+        index: usize,
+        is_incremental: bool,
+        days: Option<(ExecutionDate, ExecutionDate)>,
+    ) -> Result<(String, ConfigMap), Diagnostic> {
         let mut scope = self.node_scope(index, days);
         scope.is_incremental = is_incremental;
-        self.render_in(index, &mut scope)
+        let sql = self.render_in(index, &mut scope)?;
+        Ok((sql, scope.config))
     }
 
     /// The scope node `index` renders in: its config, `this`, `model`, its
@@ -236,7 +256,10 @@ impl<'a> Compiler<'a> {
         for (key, value) in &test.kwargs {
             let value = match value.as_str().and_then(crate::template::scope::parse_ref_string) {
                 Some(Ok(call)) => {
-                    let relation = self.resolver.resolve_ref(None, &call.name).map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?;
+                    let relation = self
+                        .resolver
+                        .resolve_ref(Some(&node.package), call.package.as_deref(), &call.name)
+                        .map_err(|e| Diagnostic::new(e).at(Location::file(&node.path)))?;
                     // Another table read whole (`relationships`' `to`) gets the
                     // filter its `require_partition_filter` asks for.
                     let parent = self.graph.nodes.iter().find(|n| n.relation.as_ref() == Some(&relation) && n.requires_partition_filter());
@@ -270,9 +293,9 @@ impl<'a> Compiler<'a> {
     /// warehouse says about its table; `days`, the days a microbatch model
     /// builds when they are not the run's (its first build, from `begin`).
     pub fn compile_one(&self, index: usize, is_incremental: bool, days: Option<(ExecutionDate, ExecutionDate)>) -> Result<CompiledNode, Diagnostic> {
-        let sql = self.render_node(index, is_incremental, days)?;
-        let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false, None))?;
-        Ok(CompiledNode { index, sql, compiled_path: self.compiled_path(&self.graph.nodes[index]) })
+        let (sql, set_config) = self.render_node(index, is_incremental, days)?;
+        let sql = self.inline_ephemerals(index, sql, &|parent| self.render_node(parent, false, None).map(|(sql, _)| sql))?;
+        Ok(CompiledNode { index, sql, compiled_path: self.compiled_path(&self.graph.nodes[index]), set_config })
     }
 
     fn ephemeral_failed(&self, parent: usize, index: usize) -> Diagnostic {

@@ -28,7 +28,7 @@ struct Fixtures {
 }
 
 impl Resolve for Fixtures {
-    fn resolve_ref(&self, _package: Option<&str>, name: &str) -> Result<Relation, String> {
+    fn resolve_ref(&self, _from: Option<&str>, _package: Option<&str>, name: &str) -> Result<Relation, String> {
         self.refs.get(name).cloned().ok_or_else(|| format!("`ref('{name}')` is not an input of the model under test"))
     }
 
@@ -77,7 +77,9 @@ impl Materializer<'_> {
         let inputs: Vec<Input> = inputs.chain(test.given.iter().filter(|g| g.input == Input::This).map(|g| g.input.clone())).collect();
         for input in inputs {
             let (name, real) = match &input {
-                Input::Ref(call) => (call.name.clone(), self.compiler.resolver.resolve_ref(call.package.as_deref(), &call.name)),
+                Input::Ref(call) => {
+                    (call.name.clone(), self.compiler.resolver.resolve_ref(Some(&model.package), call.package.as_deref(), &call.name))
+                }
                 Input::Source(source, table) => (format!("{source}_{table}"), self.compiler.resolver.resolve_source(source, table)),
                 Input::This => ("this".to_string(), Ok(model_relation.clone())),
             };

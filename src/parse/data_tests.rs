@@ -170,12 +170,20 @@ pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, 
     (name, compiled)
 }
 
+/// An argument's parts in a test's name, as dbt writes them: a mapping's
+/// values or a list's items, else the value; each as Python's `str()`
+/// prints it (`True`, `None`), one level deep.
 pub(super) fn flatten(value: &Json, out: &mut Vec<String>) {
+    let python = |value: &Json| match value {
+        Json::Bool(true) => "True".to_string(),
+        Json::Bool(false) => "False".to_string(),
+        Json::Null => "None".to_string(),
+        Json::String(text) => text.clone(),
+        other => other.to_string(),
+    };
     match value {
-        Json::Array(items) => items.iter().for_each(|item| flatten(item, out)),
-        Json::Object(map) => map.values().for_each(|item| flatten(item, out)),
-        Json::String(text) => out.push(text.clone()),
-        Json::Null => {}
-        other => out.push(other.to_string()),
+        Json::Array(items) => out.extend(items.iter().map(python)),
+        Json::Object(map) => out.extend(map.values().map(python)),
+        other => out.push(python(other)),
     }
 }

@@ -7,12 +7,12 @@ use super::*;
 /// Turns every `ref()`, `source()` and `depends_on` into an edge, reporting the
 /// ones that name nothing.
 pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&str>, errors: &mut Diagnostics) -> Vec<Edge> {
-    let mut refable: FastMap<&str, usize> = FastMap::with_capacity_and_hasher(graph.nodes.len(), Default::default());
+    let mut refable = crate::graph::resolve::RefIndex::new(&project.name);
     let mut sources: FastMap<(&str, &str), usize> = FastMap::default();
     for (index, node) in graph.nodes.iter().enumerate() {
         match &node.details {
             NodeDetails::Model { .. } | NodeDetails::Seed { .. } => {
-                refable.insert(node.name.as_str(), index);
+                refable.insert(&node.package, &node.name, index);
             }
             NodeDetails::Source { source_name, table_name, .. } => {
                 sources.insert((source_name.as_str(), table_name.as_str()), index);
@@ -21,7 +21,7 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
         }
     }
     let model_names: Vec<&str> = project.models.iter().map(|m| m.name.as_str()).chain(project.seeds.iter().map(|s| s.name.as_str())).collect();
-    let disabled: Vec<&str> = model_names.iter().copied().filter(|name| !refable.contains_key(name) && !failed.contains(name)).collect();
+    let disabled: Vec<&str> = model_names.iter().copied().filter(|name| refable.find(None, None, name).is_none() && !failed.contains(name)).collect();
 
     let locate = |node: &Node, needle: &str| locate(project, node, needle);
 
@@ -72,7 +72,7 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
             let needle = || format!("'{}'", call.name);
             if let Some(package) = &call.package {
                 let installed = project.knows_package(package);
-                let wrong_package = refable.get(call.name.as_str()).is_some_and(|&parent| graph.nodes[parent].package != *package);
+                let wrong_package = refable.find(None, Some(package), &call.name).is_none() && refable.find(None, None, &call.name).is_some();
                 if !installed || wrong_package {
                     let (problem, help) = if installed {
                         (format!("`{}` is not a model or seed of `{package}`", call.name), format!("write `ref('{}')`", call.name))
@@ -95,7 +95,7 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
                     continue;
                 }
             }
-            match refable.get(call.name.as_str()) {
+            match refable.find(Some(&node.package), call.package.as_deref(), &call.name) {
                 Some(&parent) => edges.push(Edge { parent, child: index, written: Some(call.name.clone()) }),
                 // Its own error is reported already.
                 None if failed.contains(call.name.as_str()) => {}
@@ -109,7 +109,7 @@ pub(super) fn resolve_edges(project: &Project, graph: &Graph, failed: &FastSet<&
                     .at(locate(node, &needle()));
                     if disabled.contains(&call.name.as_str()) {
                         diagnostic = diagnostic.note(format!("`{}` is disabled (`enabled: false`)", call.name));
-                    } else if let Some(close) = did_you_mean(&call.name, refable.keys().copied()) {
+                    } else if let Some(close) = did_you_mean(&call.name, refable.names()) {
                         diagnostic = diagnostic.help(format!("did you mean `{close}`?"));
                     }
                     errors.push(diagnostic);

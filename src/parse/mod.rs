@@ -11,7 +11,7 @@ mod sources;
 mod unit_tests;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
@@ -54,19 +54,26 @@ struct RenderedModel {
     sources: Vec<(String, String)>,
 }
 
+/// Properties entries by the package and name of the resource they describe.
+type PropertiesByName<'a> = FastMap<(&'a str, &'a str), &'a ModelProperties>;
+
+fn by_name(entries: &[ModelProperties]) -> PropertiesByName<'_> {
+    entries.iter().map(|p| ((p.package.as_str(), p.name.as_str()), p)).collect()
+}
+
 pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnostics> {
     let mut errors = Diagnostics::default();
     check_duplicate_names(project, &mut errors);
     errors.into_result()?;
     let mut errors = Diagnostics::default();
 
-    let properties: FastMap<&str, &ModelProperties> = project.model_properties.iter().map(|p| (p.name.as_str(), p)).collect();
-    let seed_properties: HashMap<&str, &ModelProperties> = project.seed_properties.iter().map(|p| (p.name.as_str(), p)).collect();
-    let snapshot_properties: FastMap<&str, &ModelProperties> = project.snapshot_properties.iter().map(|p| (p.name.as_str(), p)).collect();
+    // Each resource's properties, by its package and name.
+    let (properties, seed_properties, snapshot_properties) =
+        (by_name(&project.model_properties), by_name(&project.seed_properties), by_name(&project.snapshot_properties));
 
     let source_nodes = build_source_nodes(project, templates, &mut errors);
     // Sources are known before models are parsed, so `source()` resolves for real.
-    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes));
+    let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes, &project.name));
 
     // Models: render each once, in parallel.
     let root_models = project.models.iter().filter(|m| m.package == project.name && !m.is_snapshot);
@@ -78,7 +85,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
         .par_iter()
         .enumerate()
         .map(|(file, model)| {
-            let props = if model.is_snapshot { &snapshot_properties } else { &properties }.get(model.name.as_str());
+            let props = if model.is_snapshot { &snapshot_properties } else { &properties }.get(&(model.package.as_str(), model.name.as_str()));
             let mut base = if model.is_snapshot {
                 project.tree_config(ConfigSection::Snapshots, &fqn(model))
             } else if model.package == project.name {
@@ -140,6 +147,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     }
 
     seed_nodes(project, templates, &seed_properties, &mut nodes, &mut errors);
+    check_duplicate_relations(&nodes, &mut errors);
 
     nodes.extend(source_nodes);
 
@@ -255,11 +263,6 @@ fn render_for_parse(
     Ok(RenderedModel { config: scope.merged_config(), refs: scope.refs, sources: scope.sources, sql })
 }
 
-/// Model name → node index of every model and seed, for resolving `ref()` at compile time.
-pub fn refable_nodes(graph: &Graph) -> BTreeMap<String, usize> {
-    graph.nodes.iter().enumerate().filter(|(_, n)| n.resource_type.builds_relation()).map(|(i, n)| (n.name.clone(), i)).collect()
-}
-
 /// Where `key` of a config was written: the file being parsed (`written`),
 /// else the first of `files` that has it, else `dbt_project.yml`.
 fn locate_key(project: &Project, written: Option<(&Path, &str)>, files: &[PathBuf], key: &str) -> Location {
@@ -317,19 +320,13 @@ fn misspelt_config_keys(project: &Project, graph: &Graph) -> Diagnostics {
 }
 
 /// A node for each enabled seed, with its relation.
-fn seed_nodes(
-    project: &Project,
-    templates: &Templates,
-    seed_properties: &HashMap<&str, &ModelProperties>,
-    nodes: &mut Vec<Node>,
-    errors: &mut Diagnostics,
-) {
+fn seed_nodes(project: &Project, templates: &Templates, seed_properties: &PropertiesByName<'_>, nodes: &mut Vec<Node>, errors: &mut Diagnostics) {
     for seed in &project.seeds {
         let mut fqn = vec![seed.package.clone()];
         fqn.extend(seed.folders.iter().cloned());
         fqn.push(seed.name.clone());
         let mut config = project.tree_config(ConfigSection::Seeds, &fqn);
-        let props = seed_properties.get(seed.name.as_str());
+        let props = seed_properties.get(&(seed.package.as_str(), seed.name.as_str()));
         if let Some(props) = props {
             config::merge(&mut config, &props.config);
         }

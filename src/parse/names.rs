@@ -3,16 +3,18 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// Two models (or a model and a seed) with one name cannot both be `ref()`ed.
+/// Two models (or a model and a seed) of one project or package with one
+/// name cannot both be `ref()`ed; in two packages, `ref('package', 'name')`
+/// tells them apart.
 pub(super) fn check_duplicate_names(project: &Project, errors: &mut Diagnostics) {
-    let mut seen: FastMap<&str, &Path> = FastMap::with_capacity_and_hasher(project.models.len() + project.seeds.len(), Default::default());
+    let mut seen: FastMap<(&str, &str), &Path> = FastMap::with_capacity_and_hasher(project.models.len() + project.seeds.len(), Default::default());
     let paths = project
         .models
         .iter()
-        .map(|m| (m.name.as_str(), m.file.path.as_path()))
-        .chain(project.seeds.iter().map(|s| (s.name.as_str(), s.path.as_path())));
-    for (name, path) in paths {
-        if let Some(first) = seen.insert(name, path) {
+        .map(|m| (m.package.as_str(), m.name.as_str(), m.file.path.as_path()))
+        .chain(project.seeds.iter().map(|s| (s.package.as_str(), s.name.as_str(), s.path.as_path())));
+    for (package, name, path) in paths {
+        if let Some(first) = seen.insert((package, name), path) {
             errors.push(
                 Diagnostic::new(format!("two resources are named `{name}`: `{}` and `{}`", first.display(), path.display()))
                     .at(Location::file(path))
@@ -27,7 +29,7 @@ pub(super) fn check_duplicate_names(project: &Project, errors: &mut Diagnostics)
 /// A resource described twice in properties files: dbt refuses it, since one
 /// description would silently replace the other's config, columns and tests.
 pub(super) fn check_duplicate_properties(project: &Project, section: &str, entries: &[ModelProperties], errors: &mut Diagnostics) {
-    let mut seen: FastMap<&str, (&Path, usize)> = FastMap::default();
+    let mut seen: FastMap<(&str, &str), (&Path, usize)> = FastMap::default();
     // How many entries of each (file, name) came before, to find the n-th `name:` line.
     let mut occurrence: FastMap<(&Path, &str), usize> = FastMap::default();
     for entry in entries {
@@ -35,7 +37,7 @@ pub(super) fn check_duplicate_properties(project: &Project, section: &str, entri
         let nth = occurrence.entry((path, entry.name.as_str())).or_default();
         let this = (path, *nth);
         *nth += 1;
-        let first = *seen.entry(entry.name.as_str()).or_insert(this);
+        let first = *seen.entry((entry.package.as_str(), entry.name.as_str())).or_insert(this);
         if first == this {
             continue;
         }
@@ -69,4 +71,26 @@ pub(super) fn name_entry(path: &Path, text: &str, name: &str, n: usize) -> Locat
         offset += line.len();
     }
     Location::file(path)
+}
+
+/// Two models, seeds or snapshots (of different packages, or aliased alike)
+/// built as one table would overwrite each other: dbt refuses them too.
+pub(super) fn check_duplicate_relations(nodes: &[Node], errors: &mut Diagnostics) {
+    let mut seen: HashMap<&Relation, &Node> = HashMap::with_capacity(nodes.len());
+    for node in nodes.iter().filter(|node| node.resource_type.builds_relation() && node.in_warehouse()) {
+        let Some(relation) = &node.relation else { continue };
+        if let Some(first) = seen.insert(relation, node) {
+            errors.push(
+                Diagnostic::new(format!(
+                    "`{}` ({}) and `{}` ({}) are both built as {relation}",
+                    first.unique_id,
+                    first.path.display(),
+                    node.unique_id,
+                    node.path.display()
+                ))
+                .at(Location::file(&node.path))
+                .help("give one of them another `alias` or `schema` in its config"),
+            );
+        }
+    }
 }

@@ -52,6 +52,7 @@ pub const KNOWN_CONFIGS: &[&str] = &[
     "unique_key",
     "warn_if",
     "error_if",
+    "fail_calc",
     "where",
 ];
 

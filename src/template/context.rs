@@ -132,8 +132,9 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             scope.refs.push(RefCall { package: package.clone(), name: name.clone() });
             match (&scope.resolver, scope.mode) {
                 (Some(resolver), Mode::Compile) => {
-                    let relation = resolver.resolve_ref(package.as_deref(), &name).map_err(invalid)?;
-                    Ok(input_rows(resolver.as_ref(), scope.batch.as_ref(), relation, || resolver.ref_event_time(&name)))
+                    let from = scope.package.as_deref();
+                    let relation = resolver.resolve_ref(from, package.as_deref(), &name).map_err(invalid)?;
+                    Ok(input_rows(resolver.as_ref(), scope.batch.as_ref(), relation, || resolver.ref_event_time(from, package.as_deref(), &name)))
                 }
                 _ => Ok(Value::from_object(PendingRelation {
                     placeholder: scope::placeholder(Some(scope.refs.len() - 1)),

@@ -205,24 +205,39 @@ fn cell_value(cell: &Cell) -> Value {
     }
 }
 
-/// An agate table, as dbt's `run_query()` returns it: `rows`, `columns`
-/// (each with `name` and `values()`), `column_names`.
+/// An agate table, as dbt's `run_query()` returns it: a sequence of its rows
+/// (so `{% if table %}`, `| length` and `{% for row in table %}` see the
+/// rows), with `rows`, `columns` (a sequence also keyed by name) and
+/// `column_names`.
 #[derive(Debug)]
 struct AgateTable(Arc<Table>);
 
+impl AgateTable {
+    fn row(&self, index: usize) -> Value {
+        Value::from_object(AgateRow { table: Arc::clone(&self.0), index })
+    }
+}
+
 impl Object for AgateTable {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let table = &self.0;
+        if let Some(index) = key.as_usize() {
+            return (index < table.rows.len()).then(|| self.row(index));
+        }
         match key.as_str()? {
-            "rows" => Some(Value::from(
-                (0..table.rows.len()).map(|index| Value::from_object(AgateRow { table: Arc::clone(table), index })).collect::<Vec<_>>(),
-            )),
-            "columns" => Some(Value::from(
-                (0..table.columns.len()).map(|index| Value::from_object(AgateColumn { table: Arc::clone(table), index })).collect::<Vec<_>>(),
-            )),
+            "rows" => Some(Value::from((0..table.rows.len()).map(|index| self.row(index)).collect::<Vec<_>>())),
+            "columns" => Some(Value::from_object(AgateColumns(Arc::clone(table)))),
             "column_names" => Some(Value::from(table.columns.clone())),
             _ => None,
         }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.rows.len())
     }
 
     fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
@@ -233,7 +248,49 @@ impl Object for AgateTable {
     }
 }
 
-/// One row: indexed by position or by column name.
+/// A table's columns, as agate's mapped sequence: iterated in order, indexed
+/// by position or name, with `keys()`, `values()` and `items()`.
+#[derive(Debug)]
+struct AgateColumns(Arc<Table>);
+
+impl AgateColumns {
+    fn column(&self, index: usize) -> Value {
+        Value::from_object(AgateColumn { table: Arc::clone(&self.0), index })
+    }
+}
+
+impl Object for AgateColumns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let position = match key.as_str() {
+            Some(name) => self.0.columns.iter().position(|c| c == name)?,
+            None => key.as_usize().filter(|&index| index < self.0.columns.len())?,
+        };
+        Some(self.column(position))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.0.columns.len())
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        let columns = 0..self.0.columns.len();
+        match method {
+            "keys" => Ok(Value::from(self.0.columns.clone())),
+            "values" => Ok(Value::from(columns.map(|index| self.column(index)).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(
+                columns.map(|index| Value::from(vec![Value::from(self.0.columns[index].as_str()), self.column(index)])).collect::<Vec<_>>(),
+            )),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// One row: a sequence of its values, indexed by position or by column
+/// name, with `keys()`, `values()`, `items()` and `dict()`.
 #[derive(Debug)]
 struct AgateRow {
     table: Arc<Table>,
@@ -256,6 +313,18 @@ impl Object for AgateRow {
 
     fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
         minijinja::value::Enumerator::Seq(self.table.columns.len())
+    }
+
+    fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, _args: &[Value]) -> Result<Value, Error> {
+        let Some(row) = self.table.rows.get(self.index) else { return Err(Error::from(ErrorKind::UnknownMethod)) };
+        let pairs = || self.table.columns.iter().zip(row).map(|(name, cell)| (name.as_str(), cell_value(cell)));
+        match method {
+            "keys" => Ok(Value::from(self.table.columns.clone())),
+            "values" => Ok(Value::from(row.iter().map(cell_value).collect::<Vec<_>>())),
+            "items" => Ok(Value::from(pairs().map(|(name, value)| Value::from(vec![Value::from(name), value])).collect::<Vec<_>>())),
+            "dict" => Ok(Value::from_iter(pairs())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
     }
 }
 

@@ -34,14 +34,15 @@ pub struct RefCall {
 
 /// Resolves `ref()` and `source()` to relations once the whole graph is known.
 pub trait Resolve: Send + Sync {
-    fn resolve_ref(&self, package: Option<&str>, name: &str) -> Result<Relation, String>;
+    /// `ref(package, name)` written in a node of package `from`.
+    fn resolve_ref(&self, from: Option<&str>, package: Option<&str>, name: &str) -> Result<Relation, String>;
     fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String>;
     /// `--empty`: `ref()` and `source()` render as zero-row subqueries of their relations.
     fn empty_inputs(&self) -> bool {
         false
     }
     /// The `event_time` column of the model or seed `name`, which a microbatch model filters to its batch.
-    fn ref_event_time(&self, _name: &str) -> Option<String> {
+    fn ref_event_time(&self, _from: Option<&str>, _package: Option<&str>, _name: &str) -> Option<String> {
         None
     }
     fn source_event_time(&self, _source: &str, _table: &str) -> Option<String> {

@@ -119,13 +119,14 @@ pub trait SqlGenerator: Send + Sync {
         added.chain(dropped).chain(retyped).collect()
     }
 
-    /// The rows of a test query that fail, counted (`limit` caps what is counted).
-    fn count_failures(&self, sql: &str, limit: Option<u64>) -> String {
+    /// A test query's failures: `fail_calc` (`count(*)`, the rows it
+    /// returns, unless the test says otherwise) over its rows, at most `limit`.
+    fn count_failures(&self, sql: &str, limit: Option<u64>, fail_calc: &str) -> String {
         let limited = match limit {
             Some(limit) => format!("select * from (\n{sql}\n) as dbt_limited limit {limit}"),
             None => sql.to_string(),
         };
-        format!("select count(*) as failures from (\n{limited}\n) as dbt_internal_test")
+        format!("select {fail_calc} as failures from (\n{limited}\n) as dbt_internal_test")
     }
 
     /// `expression`, of `data_type`, as text: for comparing values of two
@@ -877,7 +878,7 @@ mod tests {
                     &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])
                 ),
                 sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
-                sql.count_failures("select * from x where id is null", Some(100)),
+                sql.count_failures("select * from x where id is null", Some(100), "count(*)"),
                 sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',')
                     .unwrap_or_default(),
                 sql.count_outside_partitions(&staged, &partition, day.add_days(-2), day),
@@ -938,8 +939,8 @@ mod tests {
             let table = connection.query_sql(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
             table.rows.first().and_then(|row| row.first()).cloned()
         };
-        assert_eq!(count(sql.count_failures(&format!("select * from {seed} where id is null"), Some(100))), Some(Cell::Int(1)));
-        assert_eq!(count(sql.count_failures(&format!("select * from {seed}"), Some(2))), Some(Cell::Int(2)));
+        assert_eq!(count(sql.count_failures(&format!("select * from {seed} where id is null"), Some(100), "count(*)")), Some(Cell::Int(1)));
+        assert_eq!(count(sql.count_failures(&format!("select * from {seed}"), Some(2), "count(*)")), Some(Cell::Int(2)));
         // Rows on D-2..D pass the partition guard; one on D+1 and one NULL do not.
         assert_eq!(count(sql.count_outside_partitions(&rel("guard"), &partition, day.add_days(-2), day)), Some(Cell::Int(2)));
     }

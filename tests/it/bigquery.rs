@@ -1568,6 +1568,9 @@ fn a_project_with_a_package_builds_on_bigquery() {
             ("analytics.calendar", "1"),
             ("analytics.model_inventory", "1"),
             ("analytics_utils.utils_numbers", "n"),
+            ("analytics_utils.calendar", "day_number"),
+            ("analytics_utils.utils_calendar_days", "1"),
+            ("analytics.package_calendar", "1"),
         ],
     );
     insta::assert_snapshot!(report);

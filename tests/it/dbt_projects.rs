@@ -145,9 +145,32 @@ fn a_project_with_a_package_builds_the_tables_dbt_builds() {
             ("main.calendar", "1"),
             ("main.model_inventory", "1"),
             ("main_utils.utils_numbers", "n"),
+            // The package's own `calendar`, told apart from the project's by `ref('mini_utils', 'calendar')`.
+            ("main_utils.calendar", "day_number"),
+            ("main_utils.utils_calendar_days", "1"),
+            ("main.package_calendar", "1"),
         ],
     );
     insta::assert_snapshot!(report);
+    assert!(build.stdout.contains("PASS  not_null_calendar_day_number "), "{}", build.stdout);
+    // One row that counts as a failure only through the `fail_calc` its macro sets.
+    assert!(build.stdout.contains("PASS  mini_utils_equal_rowcount_stg_orders_ref_raw_orders_ "), "{}", build.stdout);
+}
+
+// Two packages may each have a model of one name, but not two models of one
+// package, and no two may be built as one table.
+#[test]
+fn models_named_alike_in_two_packages_must_be_built_as_two_tables() {
+    let fixture = dbt_fixture("jaffle_utils");
+    assert_status(&fixture.strata(&["deps"]), 0);
+    let project = fixture.read("dbt_project.yml").replace("  mini_utils:\n    +schema: utils\n", "");
+    let fixture = fixture.file("dbt_project.yml", &project);
+    let clash = fixture.strata(&["ls"]);
+    assert_status(&clash, 2);
+    let fixture = fixture.file("models/more/calendar.sql", "select 1 as day_number\n");
+    let twice = fixture.strata(&["ls"]);
+    assert_status(&twice, 2);
+    insta::assert_snapshot!(format!("{}\n{}", clash.stderr, twice.stderr));
 }
 
 /// Each table's columns with their types, then its rows, as text.
@@ -179,6 +202,17 @@ fn the_jinja_dbt_packages_use_renders() {
 {%- set relation = api.Relation.create(schema='main', identifier='numbers') -%}
 {%- set column = api.Column('amount', 'integer') -%}
 {%- set result = run_query('select sum(n) as total from ' ~ relation) -%}
+{#- An agate table is a sequence of its rows; its columns are keyed by name too (dbt_utils' get_query_results_as_dict, get_relations_by_pattern). -#}
+{%- set listed = run_query('select n, n * 10 as tens from ' ~ relation ~ ' order by n') -%}
+{%- set none_listed = run_query('select n from ' ~ relation ~ ' where n > 10') -%}
+{%- set walked = [] -%}
+{%- if execute -%}
+    {%- for row in listed -%}{%- do walked.append(row['tens'] ~ '/' ~ row.dict()['n']) -%}{%- endfor -%}
+    {%- for name, column in listed.columns.items() -%}{%- do walked.append(name ~ '=' ~ column.values() | sum) -%}{%- endfor -%}
+    {%- do walked.append(listed | length ~ (listed.columns.keys() | join('+')) ~ listed.columns['tens'].values()[0]) -%}
+    {%- do walked.append('rows' if listed else 'no rows') -%}
+    {%- do walked.append('rows' if none_listed else 'no rows') -%}
+{%- endif -%}
 select
     {{ ns.total }} as zipped_total,
     '{{ parsed.b | join("") }}{{ parsed.a }}' as from_yaml,
@@ -190,14 +224,17 @@ select
     {{ result.rows[0][0] if execute else 0 }} as queried_total,
     {{ result.columns[0].values() | first if execute else 0 }} as first_value,
     '{% call wrap("b") %}bold{% endcall %}' as called,
-    '{{ model.unique_id }} {{ model.config.materialized }}' as model_id
+    '{{ model.unique_id }} {{ model.config.materialized }}' as model_id,
+    '{{ walked | join(" ") }}' as agate
 "#;
     let fixture = Fixture::new().file("models/numbers.sql", "select * from (values (1), (2), (3)) as t(n)").file("models/surface.sql", model);
     assert_status(&fixture.strata(&["run", "--select", "numbers"]), 0);
     assert_status(&fixture.strata(&["run", "--select", "surface"]), 0);
     assert_eq!(
         query(&fixture, "select * from main.surface").into_iter().map(|row| row.join(" | ")).collect::<Vec<_>>(),
-        ["140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view"]
+        [
+            "140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view | 10/1 20/2 30/3 n=6 tens=60 3n+tens10 rows no rows"
+        ]
     );
 }
 
