@@ -369,12 +369,26 @@ pub struct ColumnValue {
     pub quote: QuoteStyle,
 }
 
+impl ColumnValue {
+    /// dbt's `Column.data_type`: dbt-duckdb's columns are dbt's base column,
+    /// whose string types read `character varying(256)` (the size unknown);
+    /// dbt-bigquery's give their type as it is.
+    fn data_type(&self) -> String {
+        let string = ["text", "character varying", "character", "varchar"].contains(&self.column.data_type.to_ascii_lowercase().as_str());
+        match (self.quote, string) {
+            (QuoteStyle::Double, true) => "character varying(256)".to_string(),
+            _ => self.column.data_type.clone(),
+        }
+    }
+}
+
 impl Object for ColumnValue {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let column = &self.column;
         match key.as_str()? {
             "name" | "column" => Some(Value::from(column.name.as_str())),
-            "data_type" | "dtype" => Some(Value::from(column.data_type.as_str())),
+            "data_type" => Some(Value::from(self.data_type())),
+            "dtype" => Some(Value::from(column.data_type.as_str())),
             "quoted" => Some(Value::from(self.quote.quote(&column.name))),
             _ => None,
         }

@@ -225,7 +225,8 @@ select
     {{ result.columns[0].values() | first if execute else 0 }} as first_value,
     '{% call wrap("b") %}bold{% endcall %}' as called,
     '{{ model.unique_id }} {{ model.config.materialized }}' as model_id,
-    '{{ walked | join(" ") }}' as agate
+    '{{ walked | join(" ") }}' as agate,
+    '{{ api.Column("label", "VARCHAR").data_type }}' as string_type
 "#;
     let fixture = Fixture::new().file("models/numbers.sql", "select * from (values (1), (2), (3)) as t(n)").file("models/surface.sql", model);
     assert_status(&fixture.strata(&["run", "--select", "numbers"]), 0);
@@ -233,7 +234,7 @@ select
     assert_eq!(
         query(&fixture, "select * from main.surface").into_iter().map(|row| row.join(" | ")).collect::<Vec<_>>(),
         [
-            "140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view | 10/1 20/2 30/3 n=6 tens=60 3n+tens10 rows no rows"
+            "140 | xy1 | k: v | true | true | numbers | amount:True | 6 | 6 | <b>bold</b> | model.shop.surface view | 10/1 20/2 30/3 n=6 tens=60 3n+tens10 rows no rows | character varying(256)"
         ]
     );
 }
