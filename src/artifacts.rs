@@ -86,10 +86,11 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     }
     let docs: BTreeMap<String, Json> =
         project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect();
-    let macros: BTreeMap<&String, MacroJson> = fingerprints
-        .macros
-        .iter()
-        .map(|(id, entry)| {
+    // Packages bring thousands of macros: each is serialized in parallel too.
+    let macros: Vec<(&String, &crate::graph::state::MacroEntry)> = fingerprints.macros.iter().collect();
+    let macro_entries: Vec<Vec<u8>> = macros
+        .par_iter()
+        .map(|&(id, entry)| {
             let macro_json = MacroJson {
                 unique_id: id,
                 name: &entry.name,
@@ -99,11 +100,21 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
                 macro_sql: &entry.sql,
                 depends_on: MacroDependencies { macros: &entry.depends_on },
             };
-            (id, macro_json)
+            let mut buffer = Vec::with_capacity(entry.sql.len() + 256);
+            serde_json::to_writer(&mut buffer, id).map_err(std::io::Error::other)?;
+            buffer.push(b':');
+            serde_json::to_writer(&mut buffer, &macro_json).map_err(std::io::Error::other)?;
+            Ok(buffer)
         })
-        .collect();
-    out.write_all(b",\"macros\":")?;
-    serde_json::to_writer(&mut *out, &macros)?;
+        .collect::<std::io::Result<_>>()?;
+    out.write_all(b",\"macros\":{")?;
+    for (position, entry) in macro_entries.iter().enumerate() {
+        if position > 0 {
+            out.write_all(b",")?;
+        }
+        out.write_all(entry)?;
+    }
+    out.write_all(b"}")?;
     out.write_all(b",\"docs\":")?;
     serde_json::to_writer(&mut *out, &docs)?;
     for (section, ids) in [("parent_map", true), ("child_map", false)] {
