@@ -194,6 +194,70 @@ pub fn load(profile_name: &str, profiles_dir: Option<&Path>, project_dir: &Path,
     validate(profile_name, &name, fields, &file, &source)
 }
 
+/// A DuckDB target's `settings:`, each value as text.
+fn duckdb_settings(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Vec<(String, String)>, Diagnostic> {
+    Ok(match fields.get("settings") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Object(settings)) => {
+            let mut pairs = Vec::with_capacity(settings.len());
+            for (key, value) in settings {
+                let text = match value {
+                    Json::String(text) => text.clone(),
+                    Json::Number(_) | Json::Bool(_) => value.to_string(),
+                    _ => {
+                        return Err(error(format!("the value of `settings.{key}` must be a string, number or boolean, not `{value}`"), key)
+                            .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
+                    }
+                };
+                pairs.push((key.clone(), text));
+            }
+            pairs
+        }
+        Some(other) => {
+            return Err(error(format!("`settings` must be a mapping of DuckDB settings, not `{other}`"), "settings")
+                .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
+        }
+    })
+}
+
+/// A DuckDB target's `attach:` entries, each checked at its line.
+fn attachments(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Vec<Attachment>, Diagnostic> {
+    Ok(match fields.get("attach") {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(entries)) => {
+            let help = "write each entry as `- path: other.duckdb` with `alias:`, `read_only:` and `type:` where needed";
+            let mut attach = Vec::with_capacity(entries.len());
+            for entry in entries {
+                let Some(entry) = entry.as_object() else {
+                    return Err(error(format!("each `attach:` entry must be a mapping, not `{entry}`"), "attach").help(help));
+                };
+                let text = |key: &str| match entry.get(key) {
+                    None | Some(Json::Null) => Ok(None),
+                    Some(Json::String(text)) if !text.is_empty() => Ok(Some(text.clone())),
+                    Some(other) => Err(error(format!("`attach:` `{key}` must be a name, not `{other}`"), "attach").help(help)),
+                };
+                if let Some(key) = entry.keys().find(|key| !["path", "alias", "read_only", "type"].contains(&key.as_str())) {
+                    return Err(error(format!("`attach:` entries take `path`, `alias`, `read_only` and `type`, not `{key}`"), key).help(help));
+                }
+                let Some(path) = text("path")? else {
+                    return Err(error("an `attach:` entry needs `path:`".into(), "attach").help(help));
+                };
+                let read_only = match entry.get("read_only") {
+                    None | Some(Json::Null) => false,
+                    Some(Json::Bool(read_only)) => *read_only,
+                    Some(other) => return Err(error(format!("`attach:` `read_only` must be true or false, not `{other}`"), "read_only")),
+                };
+                attach.push(Attachment { path, alias: text("alias")?, read_only, kind: text("type")? });
+            }
+            attach
+        }
+        Some(other) => {
+            return Err(error(format!("`attach` must be a list of database files, not `{other}`"), "attach")
+                .help("write `attach:` as a list: `- path: target/prod.duckdb`"));
+        }
+    })
+}
+
 /// The catalog name DuckDB gives the database at `path`: `memory` in memory,
 /// else the file's name up to its first dot (`dev` for `target/dev.duckdb`).
 pub fn duckdb_catalog(path: &str) -> String {
@@ -239,62 +303,8 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
             _ => return Err(error(format!("`threads` must be a positive number, not `{value}`"), "threads")),
         },
     };
-    let settings = match fields.get("settings") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Object(settings)) => {
-            let mut pairs = Vec::with_capacity(settings.len());
-            for (key, value) in settings {
-                let text = match value {
-                    Json::String(text) => text.clone(),
-                    Json::Number(_) | Json::Bool(_) => value.to_string(),
-                    _ => {
-                        return Err(error(format!("the value of `settings.{key}` must be a string, number or boolean, not `{value}`"), key)
-                            .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
-                    }
-                };
-                pairs.push((key.clone(), text));
-            }
-            pairs
-        }
-        Some(other) => {
-            return Err(error(format!("`settings` must be a mapping of DuckDB settings, not `{other}`"), "settings")
-                .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
-        }
-    };
-    let attach = match fields.get("attach") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(entries)) => {
-            let help = "write each entry as `- path: other.duckdb` with `alias:`, `read_only:` and `type:` where needed";
-            let mut attach = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let Some(entry) = entry.as_object() else {
-                    return Err(error(format!("each `attach:` entry must be a mapping, not `{entry}`"), "attach").help(help));
-                };
-                let text = |key: &str| match entry.get(key) {
-                    None | Some(Json::Null) => Ok(None),
-                    Some(Json::String(text)) if !text.is_empty() => Ok(Some(text.clone())),
-                    Some(other) => Err(error(format!("`attach:` `{key}` must be a name, not `{other}`"), "attach").help(help)),
-                };
-                if let Some(key) = entry.keys().find(|key| !["path", "alias", "read_only", "type"].contains(&key.as_str())) {
-                    return Err(error(format!("`attach:` entries take `path`, `alias`, `read_only` and `type`, not `{key}`"), key).help(help));
-                }
-                let Some(path) = text("path")? else {
-                    return Err(error("an `attach:` entry needs `path:`".into(), "attach").help(help));
-                };
-                let read_only = match entry.get("read_only") {
-                    None | Some(Json::Null) => false,
-                    Some(Json::Bool(read_only)) => *read_only,
-                    Some(other) => return Err(error(format!("`attach:` `read_only` must be true or false, not `{other}`"), "read_only")),
-                };
-                attach.push(Attachment { path, alias: text("alias")?, read_only, kind: text("type")? });
-            }
-            attach
-        }
-        Some(other) => {
-            return Err(error(format!("`attach` must be a list of database files, not `{other}`"), "attach")
-                .help("write `attach:` as a list: `- path: target/prod.duckdb`"));
-        }
-    };
+    let settings = duckdb_settings(fields, &error)?;
+    let attach = attachments(fields, &error)?;
     let whole = |key: &str| -> Result<Option<u64>, Diagnostic> {
         match fields.get(key) {
             None | Some(Json::Null) => Ok(None),
