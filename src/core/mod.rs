@@ -12,6 +12,7 @@ pub mod jinja;
 pub mod job;
 pub mod outcome;
 pub mod partition;
+pub mod python;
 pub mod relation;
 pub mod snapshot;
 pub mod table;

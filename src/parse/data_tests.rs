@@ -2,24 +2,68 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use crate::core::python;
 
-/// The generic tests collected so far, and their unique ids (two tests may
-/// get the same name, and the second one a suffix).
+/// The generic tests collected so far, and their unique ids (a test declared
+/// twice alike gets the same id, and the second one a suffix).
 #[derive(Default)]
 pub(super) struct GenericTests {
     pub(super) nodes: Vec<Node>,
     pub(super) ids: FastSet<String>,
 }
 
-pub(super) fn collect_tests(
-    project: &Project,
-    props: &ModelProperties,
-    target: &str,
-    target_name: &str,
-    name_prefix: &str,
-    tests: &mut GenericTests,
-    errors: &mut Diagnostics,
-) {
+/// What generic tests are attached to, as their names and ids tell it.
+pub(super) struct TestTarget {
+    /// The node's unique id: `model.shop.orders`, `source.shop.raw.events`.
+    pub(super) unique_id: String,
+    /// Its part of the tests' names: `orders`, `raw_events`.
+    pub(super) name: String,
+    /// Before the tests' names: `source_` for a source's tests.
+    pub(super) prefix: &'static str,
+    /// The `model` argument dbt passes the test macro, and hashes into its
+    /// id: `{{ get_where_subquery(ref('orders')) }}`.
+    pub(super) model_arg: String,
+}
+
+impl TestTarget {
+    pub(super) fn node(resource_type: &str, package: &str, name: &str) -> TestTarget {
+        TestTarget {
+            unique_id: format!("{resource_type}.{package}.{name}"),
+            name: name.to_string(),
+            prefix: "",
+            model_arg: format!("{{{{ get_where_subquery(ref('{name}')) }}}}"),
+        }
+    }
+
+    pub(super) fn source(package: &str, source: &str, table: &str) -> TestTarget {
+        TestTarget {
+            unique_id: format!("source.{package}.{source}.{table}"),
+            name: format!("{source}_{table}"),
+            prefix: "source_",
+            model_arg: format!("{{{{ get_where_subquery(source('{source}', '{table}')) }}}}"),
+        }
+    }
+}
+
+/// The configs a test may have beside its arguments (dbt's `CONFIG_ARGS`).
+const TEST_CONFIG_ARGS: [&str; 14] = [
+    "severity",
+    "tags",
+    "enabled",
+    "where",
+    "limit",
+    "warn_if",
+    "error_if",
+    "fail_calc",
+    "store_failures",
+    "store_failures_as",
+    "meta",
+    "database",
+    "schema",
+    "alias",
+];
+
+pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget, tests: &mut GenericTests, errors: &mut Diagnostics) {
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
@@ -57,11 +101,21 @@ pub(super) fn collect_tests(
         if let Some(Json::Object(entry_config)) = args.remove("config") {
             config::merge(&mut test_config, &entry_config);
         }
-        for key in ["severity", "where", "limit", "warn_if", "error_if", "store_failures", "enabled", "tags"] {
+        // Beside the arguments, dbt's older form puts configs (its `CONFIG_ARGS`),
+        // a description and a name of the test's own.
+        for key in TEST_CONFIG_ARGS {
             if let Some(value) = args.remove(key) {
                 config::merge_key(&mut test_config, key, &value);
             }
         }
+        let description = match args.remove("description") {
+            Some(Json::String(text)) => text,
+            _ => String::new(),
+        };
+        let custom_name = match args.remove("name") {
+            Some(Json::String(name)) => Some(name),
+            _ => None,
+        };
         if !test_config.enabled() {
             continue;
         }
@@ -89,21 +143,27 @@ pub(super) fn collect_tests(
                 }
             }
         }
-        let (name, compiled_name) = generic_test_name(&format!("{name_prefix}{test_name}"), target_name, column, &args);
+        let (name, compiled_name) = match custom_name {
+            Some(name) => (name.clone(), name),
+            None => generic_test_name(&format!("{}{test_name}", target.prefix), &target.name, column, &args),
+        };
         // A name too long for a file or a table is shortened for both, as dbt
         // does, unless the test has an alias of its own.
         if compiled_name != name && test_config.str_value("alias").is_none() {
             config::merge_key(&mut test_config, "alias", &Json::String(compiled_name));
         }
-        let mut unique_id = format!("test.{}.{}", props.package, name);
+        let hash = test_hash(&name, &test_name, column, &args, &target.model_arg);
+        let mut unique_id = format!("test.{}.{name}.{hash}", props.package);
+        let mut node_name = name.clone();
         let mut suffix = 2;
         while tests.ids.contains(&unique_id) {
-            unique_id = format!("test.{}.{}_{}", props.package, name, suffix);
+            node_name = format!("{name}_{suffix}");
+            unique_id = format!("test.{}.{node_name}.{hash}", props.package);
             suffix += 1;
         }
         tests.ids.insert(unique_id.clone());
         tests.nodes.push(Node {
-            name: unique_id.rsplit('.').next().unwrap_or(&name).to_string(),
+            name: node_name,
             unique_id,
             resource_type: ResourceType::Test,
             package: props.package.clone(),
@@ -120,12 +180,12 @@ pub(super) fn collect_tests(
                 fqn
             },
             config: test_config,
-            description: String::new(),
+            description,
             relation: None,
             details: NodeDetails::Test(TestDetails {
                 test_name: Some(short_name),
                 namespace: test_name.rsplit_once('.').map(|(namespace, _)| namespace.to_string()),
-                attached_to: Some(target.to_string()),
+                attached_to: Some(target.unique_id.clone()),
                 column_name: column.map(str::to_string),
                 kwargs: args,
                 refs,
@@ -170,20 +230,31 @@ pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, 
     (name, compiled)
 }
 
+/// The last 10 hex digits of the MD5 dbt ends a generic test's unique id
+/// with: of its name and the `repr()` of its metadata (namespace, test name,
+/// arguments with `column_name` and `model`), so ids match dbt's.
+fn test_hash(name: &str, test_name: &str, column: Option<&str>, args: &serde_json::Map<String, Json>, model_arg: &str) -> String {
+    let (namespace, short_name) = match test_name.rsplit_once('.') {
+        Some((namespace, short_name)) => (Json::String(namespace.to_string()), short_name),
+        None => (Json::Null, test_name),
+    };
+    let mut kwargs = args.clone();
+    if let Some(column) = column {
+        kwargs.insert("column_name".to_string(), Json::String(column.to_string()));
+    }
+    kwargs.insert("model".to_string(), Json::String(model_arg.to_string()));
+    let metadata = serde_json::json!({"namespace": namespace, "name": short_name, "kwargs": kwargs});
+    let digest = format!("{:x}", md5::compute(format!("{name}{}", python::hashable_repr(&metadata))));
+    digest[digest.len() - 10..].to_string()
+}
+
 /// An argument's parts in a test's name, as dbt writes them: a mapping's
 /// values or a list's items, else the value; each as Python's `str()`
 /// prints it (`True`, `None`), one level deep.
 pub(super) fn flatten(value: &Json, out: &mut Vec<String>) {
-    let python = |value: &Json| match value {
-        Json::Bool(true) => "True".to_string(),
-        Json::Bool(false) => "False".to_string(),
-        Json::Null => "None".to_string(),
-        Json::String(text) => text.clone(),
-        other => other.to_string(),
-    };
     match value {
-        Json::Array(items) => out.extend(items.iter().map(python)),
-        Json::Object(map) => out.extend(map.values().map(python)),
-        other => out.push(python(other)),
+        Json::Array(items) => out.extend(items.iter().map(python::str)),
+        Json::Object(map) => out.extend(map.values().map(python::str)),
+        other => out.push(python::str(other)),
     }
 }

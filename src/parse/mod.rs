@@ -156,13 +156,11 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     let described = [("model", &project.model_properties), ("seed", &project.seed_properties), ("snapshot", &project.snapshot_properties)];
     for (resource_type, properties) in described {
         for props in properties {
-            let target = format!("{resource_type}.{}.{}", props.package, props.name);
-            collect_tests(project, props, &target, &props.name, "", &mut tests, &mut errors);
+            collect_tests(project, props, &TestTarget::node(resource_type, &props.package, &props.name), &mut tests, &mut errors);
         }
     }
     for source in &project.sources {
         for table in &source.tables {
-            let target = format!("source.{}.{}.{}", source.package, source.name, table.name);
             let as_model = ModelProperties {
                 name: table.name.clone(),
                 columns: table.columns.clone(),
@@ -172,8 +170,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
                 ..Default::default()
             };
             // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
-            let target_name = format!("{}_{}", source.name, table.name);
-            collect_tests(project, &as_model, &target, &target_name, "source_", &mut tests, &mut errors);
+            collect_tests(project, &as_model, &TestTarget::source(&source.package, &source.name, &table.name), &mut tests, &mut errors);
         }
     }
     let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();

@@ -90,7 +90,7 @@ fn manifest_records_config_refs_and_maps() {
     assert_eq!(manifest["parent_map"]["model.shop.stg_orders"], serde_json::json!(["source.shop.raw.orders"]));
     assert_eq!(
         manifest["child_map"]["model.shop.daily_revenue"],
-        serde_json::json!(["test.shop.not_null_daily_revenue_order_day", "test.shop.positive_day_daily_revenue_order_day"])
+        serde_json::json!(["test.shop.not_null_daily_revenue_order_day.a284000fbe", "test.shop.positive_day_daily_revenue_order_day.219e8e36b2"])
     );
     assert_eq!(manifest["sources"]["source.shop.raw.orders"]["relation_name"], "\"dev\".\"raw_data\".\"orders_v2\"");
 }

@@ -173,6 +173,111 @@ fn models_named_alike_in_two_packages_must_be_built_as_two_tables() {
     insta::assert_snapshot!(format!("{}\n{}", clash.stderr, twice.stderr));
 }
 
+const TESTED_PROPERTIES: &str = r#"version: 2
+sources:
+  - name: raw
+    schema: main
+    tables:
+      - name: events
+        columns:
+          - name: id
+            data_tests: [not_null, unique]
+        data_tests:
+          - expression:
+              expression: "id > 0"
+models:
+  - name: orders
+    description: the orders
+    data_tests:
+      - expression:
+          arguments:
+            expression: "status != 'x'"
+      - expression:
+          expression: "amount > 0 or status = 'y'"
+          config:
+            severity: warn
+      - expression:
+          expression: "status <>\t'a\\b'"
+          name: custom_named
+      - expression:
+          expression: "id = 1"
+          description: described
+          fail_calc: count(*)
+          meta: {owner: me}
+    columns:
+      - name: id
+        data_tests:
+          - not_null
+          - unique:
+              config:
+                where: "id > 0"
+          - in_range:
+              low: 0
+              high: 10.5
+              inclusive: false
+              opts: {b: [1, 2.0, null], a: "é", c: 1.5e+20}
+          - in_range:
+              low: -3
+              high: 100000000000
+              opts: [true, "it's", 'say "hi"', "both ' and \""]
+          - accepted_values:
+              values: [1, 2]
+              quote: false
+      - name: status
+        tests:
+          - accepted_values:
+              values: ['placed', 'shipped']
+"#;
+
+const TEST_MACROS: &str = "{% test in_range(model, column_name, low, high, inclusive=true, opts=none) %}\nselect * from {{ model }} where {{ column_name }} < {{ low }}\n{% endtest %}\n{% test expression(model, expression, column_name=none) %}\nselect * from {{ model }} where not ({{ expression }})\n{% endtest %}\n";
+
+// Generic tests get the unique ids dbt gives them (`test.shop.<name>.<hash>`,
+// the hash an MD5 over Python's `repr()` of the test's arguments), so a
+// manifest dbt wrote compares with strata's; the expected ids are dbt-core
+// 1.11's for this very project. A test's `name:`, `description:` and configs
+// beside its arguments (`fail_calc`, `meta`) are not arguments of its macro.
+#[test]
+fn generic_tests_have_the_unique_ids_dbt_gives_them() {
+    let fixture = Fixture::new()
+        .file("models/orders.sql", "select 1 as id, 'placed' as status, 2.5 as amount\n")
+        .file("macros/tests.sql", TEST_MACROS)
+        .file("models/schema.yml", TESTED_PROPERTIES);
+    let ls = fixture.strata(&["ls", "--resource-type", "test", "--output", "json"]);
+    assert_status(&ls, 0);
+    let mut ids: Vec<String> = ls
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line")["unique_id"].as_str().expect("an id").to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        [
+            "test.shop.accepted_values_orders_id__False__1__2.c17fb4b639",
+            "test.shop.accepted_values_orders_status__placed__shipped.7de09bf3cd",
+            "test.shop.custom_named.f8ca5e8a05",
+            "test.shop.expression_orders_amount_0_or_status_y_.117bdfbe35",
+            "test.shop.expression_orders_id_1.cc5862c684",
+            "test.shop.expression_orders_status_x_.24bf67fa90",
+            "test.shop.in_range_orders_id__100000000000___3__True__it_s__say_hi___both_and_.2df2777461",
+            "test.shop.in_range_orders_id__10_5__False__0___1_2_0_None______1_5e_20.2178012769",
+            "test.shop.not_null_orders_id.84ef11d8fe",
+            "test.shop.source_expression_raw_events_id_0.7ae6811c19",
+            "test.shop.source_not_null_raw_events_id.e0dfd1a6a7",
+            "test.shop.source_unique_raw_events_id.207e922098",
+            "test.shop.unique_orders_id.1360ecc70e",
+        ]
+    );
+    let build = fixture.strata(&["build", "--select", "orders", "--date", "2026-11-20"]);
+    assert_status(&build, 0);
+    assert!(build.stdout.contains("PASS  custom_named "), "{}", build.stdout);
+    assert!(build.stdout.contains("PASS=11 WARN=0 ERROR=0 SKIP=0 TOTAL=11"), "{}", build.stdout);
+    let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest");
+    let described = &manifest["nodes"]["test.shop.expression_orders_id_1.cc5862c684"];
+    assert_eq!(described["description"], "described");
+    assert_eq!(described["config"]["meta"], serde_json::json!({"owner": "me"}));
+}
+
 /// Each table's columns with their types, then its rows, as text.
 pub fn tables_report(fixture: &Fixture, tables: &[(&str, &str)]) -> String {
     let mut report = String::new();

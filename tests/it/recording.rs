@@ -196,7 +196,7 @@ fn result<'a>(results: &'a serde_json::Value, id: &str) -> &'a serde_json::Value
 fn a_failure_count_sent_as_text_is_read() {
     let (status, results, _) = build_answering(&TESTED, Cell::Text("3".into()));
     assert_eq!(status, 1);
-    let test = result(&results, "test.shop.not_null_orders_id");
+    let test = result(&results, "test.shop.not_null_orders_id.84ef11d8fe");
     assert_eq!((test["status"].as_str(), test["failures"].as_u64()), (Some("fail"), Some(3)));
 }
 
@@ -237,7 +237,7 @@ fn accepted_values_are_quoted_as_bigquery_reads_them() {
 fn a_null_failure_count_is_an_error() {
     let (status, results, _) = build_answering(&TESTED, Cell::Null);
     assert_eq!(status, 1);
-    let test = result(&results, "test.shop.not_null_orders_id");
+    let test = result(&results, "test.shop.not_null_orders_id.84ef11d8fe");
     assert_eq!(test["status"], "error");
     assert_eq!(test["message"], "the count query returned `NULL`, not a whole number, so the test cannot tell whether it passed");
 }
