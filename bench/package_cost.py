@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """What installed packages cost a compile: a generated project of N models,
-compiled warm without packages and with two generated packages of dbt
+compiled warm and cold without packages and with two generated packages of dbt
 packages' size installed (by default 600 macros: dispatching macros with
 `default__` and adapter variants, lists built with `append`, as dbt_utils and
 dbt_date write them), which the models do not call. Also times `deps` when
@@ -20,6 +20,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = 20
 STRATA = os.environ.get("STRATA", os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/strata/target")), "debug", "strata"))
 
 MACRO = """{{% macro {name}(column, part='day') -%}}
@@ -88,19 +89,29 @@ def main():
 
     for project in (plain, with_packages):
         subprocess.run([STRATA, "compile", "--date", "2026-11-20"], cwd=project, check=True, stdout=subprocess.DEVNULL)
-    walls, cpus = {}, {}
-    # Alternating, so both see the same machine.
-    for _ in range(8):
-        for label, project in (("without packages", plain), (f"with {macros} package macros", with_packages)):
-            wall, cpu = cpu_timed([STRATA, "compile", "--date", "2026-11-20"], project)
-            walls.setdefault(label, []).append(wall)
-            cpus.setdefault(label, []).append(cpu)
-    for label, times in walls.items():
-        cpu = cpus[label]
-        print(
-            f"compile {models} models, warm, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s;"
-            f" CPU best {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s"
-        )
+    # Warm: `target/` as the last compile left it (its checked SQL and compiled
+    # files); cold: without `target/`, so every model's SQL is checked and written.
+    for state in ("warm", "cold"):
+        walls, cpus = {}, {}
+        # Alternating, so both see the same machine; and the ratio of each
+        # pair's times, steadier than either on a shared machine.
+        for _ in range(RUNS):
+            for label, project in (("without packages", plain), (f"with {macros} package macros", with_packages)):
+                if state == "cold":
+                    shutil.rmtree(os.path.join(project, "target"), ignore_errors=True)
+                wall, cpu = cpu_timed([STRATA, "compile", "--date", "2026-11-20"], project)
+                walls.setdefault(label, []).append(wall)
+                cpus.setdefault(label, []).append(cpu)
+        for label, times in walls.items():
+            cpu = cpus[label]
+            print(
+                f"compile {models} models, {state}, {label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s;"
+                f" CPU best {min(cpu):.2f} s, median {statistics.median(cpu):.2f} s"
+            )
+        (plain_walls, package_walls), (plain_cpus, package_cpus) = walls.values(), cpus.values()
+        wall_ratio = statistics.median(b / a for a, b in zip(plain_walls, package_walls))
+        cpu_ratio = statistics.median(b / a for a, b in zip(plain_cpus, package_cpus))
+        print(f"  with packages / without, median of {RUNS} pairs: wall {wall_ratio:.3f}, CPU {cpu_ratio:.3f}")
     best, median = timed([STRATA, "deps"], with_packages, 10)
     print(f"deps with the lock unchanged and everything installed: best {best * 1000:.0f} ms, median {median * 1000:.0f} ms")
 

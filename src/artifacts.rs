@@ -86,8 +86,72 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
     }
     let docs: BTreeMap<String, Json> =
         project.docs.iter().map(|(name, text)| (format!("doc.{}.{name}", project.name), json!({"name": name, "block_contents": text}))).collect();
-    // Packages bring thousands of macros: each is serialized in parallel too.
-    let macros: Vec<(&String, &crate::graph::state::MacroEntry)> = fingerprints.macros.iter().collect();
+    out.write_all(b",\"macros\":{")?;
+    out.write_all(&macros_section(project)?)?;
+    out.write_all(b"}")?;
+    out.write_all(b",\"docs\":")?;
+    serde_json::to_writer(&mut *out, &docs)?;
+    for (section, ids) in [("parent_map", true), ("child_map", false)] {
+        write!(out, ",\"{section}\":{{")?;
+        for (position, &index) in order.iter().enumerate() {
+            if position > 0 {
+                out.write_all(b",")?;
+            }
+            let related = if ids { graph.parent_ids(index) } else { graph.child_ids(index) };
+            serde_json::to_writer(&mut *out, &graph.nodes[index].unique_id)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, &related)?;
+        }
+        out.write_all(b"}")?;
+    }
+    out.write_all(b"}")
+}
+
+/// Where the manifest's `macros` section is kept between invocations, after
+/// a hash of every macro file: packages bring thousands of macros, which an
+/// unchanged project would otherwise list and serialize on every compile.
+/// Losing it only costs the next invocation time.
+const MACROS_CACHE: &str = ".strata-manifest-macros";
+
+/// The entries of the manifest's `macros` section, as kept in `target/` when
+/// no macro file changed since, else listed and kept anew.
+fn macros_section(project: &Project) -> std::io::Result<Vec<u8>> {
+    let path = project.target_path.join(MACROS_CACHE);
+    let key = format!("{:016x}\n", macro_files_hash(project));
+    if let Ok(mut kept) = std::fs::read(&path)
+        && kept.starts_with(key.as_bytes())
+    {
+        kept.drain(..key.len());
+        return Ok(kept);
+    }
+    let section = serialize_macros(&crate::graph::state::macro_entries(project))?;
+    let _ = write_whole(&path, |out| {
+        out.write_all(key.as_bytes())?;
+        out.write_all(&section)
+    });
+    Ok(section)
+}
+
+/// A hash of what the manifest's macros are made of: strata's version, the
+/// root project's name (unqualified calls resolve to its macros) and each
+/// macro file's package, path and text.
+fn macro_files_hash(project: &Project) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = crate::stable_hasher();
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    project.name.hash(&mut hasher);
+    for (package, file) in crate::template::macro_files(project) {
+        package.hash(&mut hasher);
+        project.project_relative(package, &file.path).hash(&mut hasher);
+        file.text.hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// The manifest's macro entries, `"<id>":{...}` separated by commas; each
+/// serialized in parallel, as nodes are.
+fn serialize_macros(macros: &BTreeMap<String, crate::graph::state::MacroEntry>) -> std::io::Result<Vec<u8>> {
+    let macros: Vec<(&String, &crate::graph::state::MacroEntry)> = macros.iter().collect();
     let macro_entries: Vec<Vec<u8>> = macros
         .par_iter()
         .map(|&(id, entry)| {
@@ -107,30 +171,7 @@ fn write_manifest_to(out: &mut impl Write, project: &Project, graph: &Graph, com
             Ok(buffer)
         })
         .collect::<std::io::Result<_>>()?;
-    out.write_all(b",\"macros\":{")?;
-    for (position, entry) in macro_entries.iter().enumerate() {
-        if position > 0 {
-            out.write_all(b",")?;
-        }
-        out.write_all(entry)?;
-    }
-    out.write_all(b"}")?;
-    out.write_all(b",\"docs\":")?;
-    serde_json::to_writer(&mut *out, &docs)?;
-    for (section, ids) in [("parent_map", true), ("child_map", false)] {
-        write!(out, ",\"{section}\":{{")?;
-        for (position, &index) in order.iter().enumerate() {
-            if position > 0 {
-                out.write_all(b",")?;
-            }
-            let related = if ids { graph.parent_ids(index) } else { graph.child_ids(index) };
-            serde_json::to_writer(&mut *out, &graph.nodes[index].unique_id)?;
-            out.write_all(b":")?;
-            serde_json::to_writer(&mut *out, &related)?;
-        }
-        out.write_all(b"}")?;
-    }
-    out.write_all(b"}")
+    Ok(macro_entries.join(&b","[..]))
 }
 
 /// The section of manifest.json a node of `resource_type` is listed in, as dbt lists it.

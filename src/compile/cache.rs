@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::hash::BuildHasher;
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +21,9 @@ use crate::{FastMap, FastSet};
 /// A fast hash of `parts` with a fixed seed, the same in every process, so it
 /// can be kept in a file.
 fn stable_hash(parts: &[&[u8]]) -> u64 {
-    foldhash::quality::FixedState::with_seed(0x5354_5241_5441).hash_one(parts)
+    let mut hasher = crate::stable_hasher();
+    parts.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The SQL texts that passed the check, by hash of strata's version, the

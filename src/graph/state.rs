@@ -42,33 +42,37 @@ pub struct MacroEntry {
     pub depends_on: Vec<String>,
 }
 
-/// The fingerprints of a whole project: one per node of its graph, in graph
-/// order, and every macro of the project and its packages by unique id.
+/// The fingerprints of a whole project: one per node of its graph, in graph order.
 pub struct Fingerprints {
     pub nodes: Vec<Fingerprint>,
-    pub macros: BTreeMap<String, MacroEntry>,
 }
 
 impl Fingerprints {
     pub fn of(project: &Project, graph: &Graph) -> Fingerprints {
         let definitions = crate::template::macro_definitions(project);
         let calls = MacroCalls::new(&project.name, &definitions);
-        let macros = definitions
-            .par_iter()
-            .map(|d| {
-                let entry = MacroEntry {
-                    package: d.package.to_string(),
-                    name: d.name.clone(),
-                    path: project.project_relative(d.package, d.path).to_path_buf(),
-                    sql: d.sql.clone(),
-                    depends_on: calls.in_text(&d.sql, d.package, Some(&d.name)),
-                };
-                (macro_id(d.package, &d.name), entry)
-            })
-            .collect();
         let nodes = graph.nodes.par_iter().map(|node| fingerprint(project, node, &calls)).collect();
-        Fingerprints { nodes, macros }
+        Fingerprints { nodes }
     }
+}
+
+/// Every macro of the project and its packages, by unique id.
+pub fn macro_entries(project: &Project) -> BTreeMap<String, MacroEntry> {
+    let definitions = crate::template::macro_definitions(project);
+    let calls = MacroCalls::new(&project.name, &definitions);
+    definitions
+        .par_iter()
+        .map(|d| {
+            let entry = MacroEntry {
+                package: d.package.to_string(),
+                name: d.name.clone(),
+                path: project.project_relative(d.package, d.path).to_path_buf(),
+                sql: d.sql.clone(),
+                depends_on: calls.in_text(&d.sql, d.package, Some(&d.name)),
+            };
+            (macro_id(d.package, &d.name), entry)
+        })
+        .collect()
 }
 
 fn macro_id(package: &str, name: &str) -> String {
@@ -337,7 +341,7 @@ impl State {
     /// How every node of `graph` differs from the state, in graph order.
     pub fn compare(&self, project: &Project, graph: &Graph) -> Comparison {
         let fingerprints = Fingerprints::of(project, graph);
-        let changed_macros = self.changed_macros(&fingerprints);
+        let changed_macros = self.changed_macros(&macro_entries(project));
         let changes = graph
             .nodes
             .iter()
@@ -361,12 +365,11 @@ impl State {
 
     /// The project macros whose definition differs from the state's, or that
     /// call one that does, directly or through others.
-    fn changed_macros(&self, fingerprints: &Fingerprints) -> BTreeSet<String> {
+    fn changed_macros(&self, macros: &BTreeMap<String, MacroEntry>) -> BTreeSet<String> {
         let mut changed: BTreeSet<String> =
-            fingerprints.macros.iter().filter(|(id, entry)| self.macros.get(*id) != Some(&entry.sql)).map(|(id, _)| id.clone()).collect();
+            macros.iter().filter(|(id, entry)| self.macros.get(*id) != Some(&entry.sql)).map(|(id, _)| id.clone()).collect();
         loop {
-            let callers: Vec<String> = fingerprints
-                .macros
+            let callers: Vec<String> = macros
                 .iter()
                 .filter(|(id, entry)| !changed.contains(*id) && entry.depends_on.iter().any(|callee| changed.contains(callee)))
                 .map(|(id, _)| id.clone())

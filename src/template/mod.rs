@@ -232,9 +232,7 @@ pub struct MacroDefinition<'a> {
 /// Every macro the project's own macro files and its packages' define, the
 /// project's first, in file order.
 pub fn macro_definitions(project: &Project) -> Vec<MacroDefinition<'_>> {
-    let root = project.macros.iter().map(|file| (project.name.as_str(), file));
-    let packages = project.packages.iter().flat_map(|package| package.macros.iter().map(|file| (package.name.as_str(), file)));
-    let files: Vec<_> = root.chain(packages).collect();
+    let files: Vec<_> = macro_files(project).collect();
     files
         .par_iter()
         .flat_map_iter(|&(package, file)| {
@@ -245,6 +243,14 @@ pub fn macro_definitions(project: &Project) -> Vec<MacroDefinition<'_>> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The project's macro files, then each package's, with the name of the
+/// project or package each belongs to.
+pub fn macro_files(project: &Project) -> impl Iterator<Item = (&str, &crate::project::SourceFile)> {
+    let root = project.macros.iter().map(|file| (project.name.as_str(), file));
+    let packages = project.packages.iter().flat_map(|package| package.macros.iter().map(|file| (package.name.as_str(), file)));
+    root.chain(packages)
 }
 
 /// The names a macro file defines.

@@ -355,8 +355,8 @@ fn a_changed_package_macro_modifies_the_models_that_call_it() {
     let state = fixture.path().join("prod-artifacts");
     std::fs::create_dir_all(&state).expect("state folder");
     std::fs::copy(fixture.path().join("target/manifest.json"), state.join("manifest.json")).expect("copy the manifest");
-    let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest JSON");
-    let format_name = &manifest["macros"]["macro.mini_utils.format_name"];
+    let before: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest JSON");
+    let format_name = &before["macros"]["macro.mini_utils.format_name"];
     assert_eq!(format_name["package_name"], "mini_utils", "{format_name}");
     assert_eq!(format_name["original_file_path"], "macros/format_name.sql", "{format_name}");
     assert_eq!(
@@ -377,4 +377,12 @@ fn a_changed_package_macro_modifies_the_models_that_call_it() {
         "customers\nexpression_is_true_customers_orders_0\nmini_utils_expression_is_true_customers_active_days_0_and_last_name_length_0\n"
     );
     assert_eq!(ls().stdout, "customers\n");
+    // The manifest's macros are kept in `target/` between invocations, and
+    // listed anew when a macro file changes.
+    assert!(fixture.path().join("target/.strata-manifest-macros").is_file());
+    assert_status(&fixture.strata(&["compile", "--date", "2026-11-20"]), 0);
+    let manifest: serde_json::Value = serde_json::from_str(&fixture.read("target/manifest.json")).expect("manifest JSON");
+    let format_name = &manifest["macros"]["macro.mini_utils.format_name"];
+    assert!(format_name["macro_sql"].as_str().is_some_and(|sql| sql.contains("{#- Dispatched. -#}")), "{format_name}");
+    assert_eq!(manifest["macros"].as_object().map(serde_json::Map::len), before["macros"].as_object().map(serde_json::Map::len));
 }
