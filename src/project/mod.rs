@@ -210,7 +210,21 @@ pub struct Project {
     /// `packages-install-path`, relative to the root.
     pub packages_install_path: PathBuf,
     pub dispatch: Vec<DispatchConfig>,
+    /// The macro files' definitions, found once per invocation by the first
+    /// that asks (templates, fingerprints): see `template::scanned_macro_files`.
+    pub macro_scan: std::sync::OnceLock<Vec<MacroScan>>,
 }
+
+/// One macro file as templates read it: its text with `{% test %}` blocks
+/// written as macros, and each macro's byte span in that text, by name.
+#[derive(Debug)]
+pub struct MacroScan {
+    pub text: std::sync::Arc<str>,
+    pub spans: MacroSpans,
+}
+
+/// Each macro's byte span in its file's text, by name.
+pub type MacroSpans = BTreeMap<String, (usize, usize)>;
 
 /// What the command line says about where the project is and how to run it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -391,6 +405,7 @@ impl Project {
             packages: package_list,
             packages_install_path: install_path,
             dispatch: file.dispatch,
+            macro_scan: std::sync::OnceLock::new(),
         })
     }
 

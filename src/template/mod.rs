@@ -24,7 +24,7 @@ use crate::FastMap;
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use crate::core::jinja::{BUILTINS_NAME, jinja_diagnostic, new_environment};
-use crate::project::Project;
+use crate::project::{MacroScan, MacroSpans, Project};
 pub use context::Globals;
 pub use scope::{Mode, RefCall, Resolve, Scope};
 
@@ -58,26 +58,39 @@ impl Templates {
 
         // Each macro file, with the namespace its macros belong to.
         let builtin_path = Path::new(BUILTINS_NAME);
-        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS));
-        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str()));
-        let packages = project.packages.iter().flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.as_str())));
+        // Packages' files as scanned once for templates and fingerprints alike.
+        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS, None));
+        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str(), None));
+        let package_scans = &scanned_macro_files(project)[project.macros.len()..];
+        let packages = project
+            .packages
+            .iter()
+            .flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.as_str())))
+            .zip(package_scans)
+            .map(|((namespace, path, text), scan)| (namespace, path, text, Some(scan)));
         let mut macros = BTreeMap::new();
         let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut defined_in: BTreeMap<(&str, String), &Path> = BTreeMap::new();
         // The macro templates compiled on first call, by name: their file's text and the macro's span.
         let mut lazy: FastMap<String, LazyTemplate> = FastMap::default();
-        for (namespace, path, text) in builtins.chain(root).chain(packages) {
+        for (namespace, path, text, scan) in builtins.chain(root).chain(packages) {
             let name = path.to_string_lossy().into_owned();
             // The root project's files are compiled now, so their errors are
             // reported before anything runs. Built-ins and packages (hundreds of
             // macros, most never called) are rewritten and compiled when first called.
             let eager = namespace == project.name;
-            let text = rewrite_test_blocks(text);
-            let text: Arc<str> = match eager {
-                true => Arc::from(mutable::rewrite(&catch_all_kwargs(&text)).as_ref()),
-                false => Arc::from(text),
+            let (text, spans): (Arc<str>, Cow<'_, MacroSpans>) = match scan {
+                Some(scan) if !eager => (Arc::clone(&scan.text), Cow::Borrowed(&scan.spans)),
+                _ => {
+                    let text = rewrite_test_blocks(text);
+                    let text: Arc<str> = match eager {
+                        true => Arc::from(mutable::rewrite(&catch_all_kwargs(&text)).as_ref()),
+                        false => Arc::from(text),
+                    };
+                    let spans = macro_spans(&text);
+                    (text, Cow::Owned(spans))
+                }
             };
-            let spans = macro_spans(&text);
             let exports: Vec<String> = if eager {
                 if let Err(err) = env.add_template_owned(name.clone(), text.to_string()) {
                     diagnostics.push(jinja_diagnostic(&err, &env, None));
@@ -232,17 +245,34 @@ pub struct MacroDefinition<'a> {
 /// Every macro the project's own macro files and its packages' define, the
 /// project's first, in file order.
 pub fn macro_definitions(project: &Project) -> Vec<MacroDefinition<'_>> {
-    let files: Vec<_> = macro_files(project).collect();
+    let files: Vec<_> = macro_files(project).zip(scanned_macro_files(project)).collect();
     files
         .par_iter()
-        .flat_map_iter(|&(package, file)| {
-            let text = rewrite_test_blocks(&file.text);
-            macro_spans(&text)
-                .into_iter()
-                .map(|(name, (start, end))| MacroDefinition { package, name, path: &file.path, sql: text[start..end].to_string() })
-                .collect::<Vec<_>>()
+        .flat_map_iter(|&((package, file), scan)| {
+            scan.spans.iter().map(move |(name, &(start, end))| MacroDefinition {
+                package,
+                name: name.clone(),
+                path: &file.path,
+                sql: scan.text[start..end].to_string(),
+            })
         })
         .collect()
+}
+
+/// Each file of [`macro_files`], in that order, as templates read it: found
+/// once per invocation, the files in parallel (packages bring hundreds).
+pub fn scanned_macro_files(project: &Project) -> &[MacroScan] {
+    project.macro_scan.get_or_init(|| {
+        let files: Vec<_> = macro_files(project).collect();
+        files
+            .par_iter()
+            .map(|(_, file)| {
+                let text = rewrite_test_blocks(&file.text);
+                let spans = macro_spans(&text);
+                MacroScan { text: Arc::from(text), spans }
+            })
+            .collect()
+    })
 }
 
 /// The project's macro files, then each package's, with the name of the
@@ -261,7 +291,7 @@ fn exported(state: &minijinja::State<'_, '_>) -> Vec<String> {
 /// The byte span of each `{% macro name(...) %}...{% endmacro %}` of a file.
 /// Read by hand from each `{%`: packages bring thousands of macros, and this
 /// runs on every invocation.
-fn macro_spans(text: &str) -> BTreeMap<String, (usize, usize)> {
+fn macro_spans(text: &str) -> MacroSpans {
     // What follows `{%`, `{%-` and the keyword at `at`, if the tag there is `keyword`.
     fn tag<'t>(text: &'t str, at: usize, keyword: &str) -> Option<&'t str> {
         let rest = text[at + 2..].strip_prefix('-').unwrap_or(&text[at + 2..]).trim_start().strip_prefix(keyword)?;
@@ -300,7 +330,7 @@ type LazyTemplate = (Arc<str>, Option<(usize, usize)>, bool);
 
 /// Whether a macro file holds nothing but its macros (and comments and
 /// whitespace): then each macro can be a template of its own.
-fn only_macros(text: &str, spans: &BTreeMap<String, (usize, usize)>) -> bool {
+fn only_macros(text: &str, spans: &MacroSpans) -> bool {
     let mut ordered: Vec<(usize, usize)> = spans.values().copied().collect();
     ordered.sort_unstable();
     let mut at = 0;
