@@ -50,16 +50,21 @@ pub struct Fingerprints {
 impl Fingerprints {
     pub fn of(project: &Project, graph: &Graph) -> Fingerprints {
         let definitions = crate::template::macro_definitions(project);
-        let calls = MacroCalls::new(&project.name, &definitions);
-        let nodes = graph.nodes.par_iter().map(|node| fingerprint(project, node, &calls)).collect();
-        Fingerprints { nodes }
+        Fingerprints::with_calls(project, graph, &MacroCalls::new(&project.name, &definitions))
+    }
+
+    fn with_calls(project: &Project, graph: &Graph, calls: &MacroCalls) -> Fingerprints {
+        Fingerprints { nodes: graph.nodes.par_iter().map(|node| fingerprint(project, node, calls)).collect() }
     }
 }
 
 /// Every macro of the project and its packages, by unique id.
 pub fn macro_entries(project: &Project) -> BTreeMap<String, MacroEntry> {
     let definitions = crate::template::macro_definitions(project);
-    let calls = MacroCalls::new(&project.name, &definitions);
+    entries(project, &definitions, &MacroCalls::new(&project.name, &definitions))
+}
+
+fn entries(project: &Project, definitions: &[crate::template::MacroDefinition<'_>], calls: &MacroCalls) -> BTreeMap<String, MacroEntry> {
     definitions
         .par_iter()
         .map(|d| {
@@ -340,8 +345,11 @@ impl State {
 
     /// How every node of `graph` differs from the state, in graph order.
     pub fn compare(&self, project: &Project, graph: &Graph) -> Comparison {
-        let fingerprints = Fingerprints::of(project, graph);
-        let changed_macros = self.changed_macros(&macro_entries(project));
+        // Node fingerprints and macro entries find macro calls with one index.
+        let definitions = crate::template::macro_definitions(project);
+        let calls = MacroCalls::new(&project.name, &definitions);
+        let fingerprints = Fingerprints::with_calls(project, graph, &calls);
+        let changed_macros = self.changed_macros(&entries(project, &definitions, &calls));
         let changes = graph
             .nodes
             .iter()

@@ -132,7 +132,11 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
                 continue;
             }
         };
-        let short_name = test_name.rsplit('.').next().unwrap_or(&test_name).to_string();
+        // `dbt_utils.expression_is_true`: its namespace and its own name.
+        let (namespace, short_name) = match test_name.rsplit_once('.') {
+            Some((namespace, short_name)) => (Some(namespace.to_string()), short_name.to_string()),
+            None => (None, test_name.clone()),
+        };
         let mut refs = Vec::new();
         let mut sources = Vec::new();
         for value in args.values() {
@@ -152,7 +156,7 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
         if compiled_name != name && test_config.str_value("alias").is_none() {
             config::merge_key(&mut test_config, "alias", &Json::String(compiled_name));
         }
-        let hash = test_hash(&name, &test_name, column, &args, &target.model_arg);
+        let hash = test_hash(&name, namespace.as_deref(), &short_name, column, &args, &target.model_arg);
         let mut unique_id = format!("test.{}.{name}.{hash}", props.package);
         let mut node_name = name.clone();
         let mut suffix = 2;
@@ -184,7 +188,7 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
             relation: None,
             details: NodeDetails::Test(TestDetails {
                 test_name: Some(short_name),
-                namespace: test_name.rsplit_once('.').map(|(namespace, _)| namespace.to_string()),
+                namespace,
                 attached_to: Some(target.unique_id.clone()),
                 column_name: column.map(str::to_string),
                 kwargs: args,
@@ -233,11 +237,14 @@ pub(super) fn generic_test_name(test: &str, target: &str, column: Option<&str>, 
 /// The last 10 hex digits of the MD5 dbt ends a generic test's unique id
 /// with: of its name and the `repr()` of its metadata (namespace, test name,
 /// arguments with `column_name` and `model`), so ids match dbt's.
-fn test_hash(name: &str, test_name: &str, column: Option<&str>, args: &serde_json::Map<String, Json>, model_arg: &str) -> String {
-    let (namespace, short_name) = match test_name.rsplit_once('.') {
-        Some((namespace, short_name)) => (Json::String(namespace.to_string()), short_name),
-        None => (Json::Null, test_name),
-    };
+fn test_hash(
+    name: &str,
+    namespace: Option<&str>,
+    short_name: &str,
+    column: Option<&str>,
+    args: &serde_json::Map<String, Json>,
+    model_arg: &str,
+) -> String {
     let mut kwargs = args.clone();
     if let Some(column) = column {
         kwargs.insert("column_name".to_string(), Json::String(column.to_string()));
