@@ -137,7 +137,7 @@ fn macros_section(project: &Project) -> std::io::Result<Vec<u8>> {
 /// macro file's package, path and text.
 fn macro_files_hash(project: &Project) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut hasher = crate::stable_hasher();
+    let mut hasher = crate::core::hash::stable_hasher();
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     project.name.hash(&mut hasher);
     for (package, file) in crate::template::macro_files(project) {

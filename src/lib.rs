@@ -34,18 +34,6 @@ pub mod warnings;
 
 use cli::{Cli, Command};
 
-/// A hash map for keys taken from the project (names, paths, indexes): foldhash
-/// instead of std's SipHash, which showed in profiles of `compile`.
-pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-pub type FastSet<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
-
-/// A fast hasher with a fixed seed, the same in every process, for what the
-/// caches under `target/` keep in files.
-pub fn stable_hasher() -> foldhash::quality::FoldHasher<'static> {
-    static SEED: foldhash::quality::FixedState = foldhash::quality::FixedState::with_seed(0x5354_5241_5441);
-    std::hash::BuildHasher::build_hasher(&SEED)
-}
-
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     let command = std::env::args().collect::<Vec<_>>().join(" ");

@@ -130,7 +130,7 @@ fn dot(graph: &Graph, selected: &BTreeSet<usize>) -> String {
 fn mermaid(graph: &Graph, selected: &BTreeSet<usize>) -> String {
     let (nodes, edges) = edges(graph, selected);
     // Mermaid ids are plain words: the position in the list, as `n0`, `n1`, ...
-    let ids: crate::FastMap<usize, String> = nodes.iter().enumerate().map(|(position, &index)| (index, format!("n{position}"))).collect();
+    let ids: crate::core::hash::FastMap<usize, String> = nodes.iter().enumerate().map(|(position, &index)| (index, format!("n{position}"))).collect();
     // Inside `"..."`, Mermaid reads `#quot;` for a double quote.
     let text = |text: &str| text.replace('"', "#quot;");
     let mut out = String::from("flowchart LR\n");

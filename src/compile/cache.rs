@@ -15,13 +15,13 @@ use rayon::prelude::*;
 
 use super::CompiledNode;
 use crate::core::diagnostic::Diagnostic;
+use crate::core::hash::{FastMap, FastSet};
 use crate::project::TargetKind;
-use crate::{FastMap, FastSet};
 
 /// A fast hash of `parts` with a fixed seed, the same in every process, so it
 /// can be kept in a file.
 fn stable_hash(parts: &[&[u8]]) -> u64 {
-    let mut hasher = crate::stable_hasher();
+    let mut hasher = crate::core::hash::stable_hasher();
     parts.hash(&mut hasher);
     hasher.finish()
 }

@@ -8,6 +8,7 @@ pub mod dates;
 pub mod delivery;
 pub mod diagnostic;
 pub mod format;
+pub mod hash;
 pub mod jinja;
 pub mod job;
 pub mod outcome;

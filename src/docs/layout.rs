@@ -12,7 +12,7 @@ pub const ROW_HEIGHT: f64 = 56.0;
 
 /// The place of each of `drawn` (indices into `graph`, in that order).
 pub fn layers(graph: &Graph, drawn: &[usize]) -> Vec<(f64, f64)> {
-    let position: crate::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
+    let position: crate::core::hash::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
     let drawn_parents = |index: usize| graph.parents(index).filter_map(|p| position.get(&p).copied()).collect::<Vec<usize>>();
     let mut layer = vec![0usize; drawn.len()];
     // Parents come first in topological order, so each node's layer is final when it is reached.

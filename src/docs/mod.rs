@@ -172,7 +172,7 @@ fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Opt
     let graph = session.graph();
     let project = &session.project;
     let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !graph.nodes[i].resource_type.is_test()).collect();
-    let position: crate::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
+    let position: crate::core::hash::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
     let places = layout::layers(graph, &drawn);
     let nodes: Vec<Json> = drawn
         .iter()

@@ -16,8 +16,8 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde_json::Value as Json;
 
-use crate::FastMap;
 use crate::core::diagnostic::{Diagnostic, Location};
+use crate::core::hash::FastMap;
 use crate::core::relation::Relation;
 use crate::project::config::{ConfigExt, ConfigMap};
 

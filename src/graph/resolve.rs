@@ -1,6 +1,6 @@
 //! `ref()` and `source()` resolved against the parsed graph.
 
-use crate::FastMap;
+use crate::core::hash::FastMap;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::graph::{Node, NodeDetails};
 use crate::project::config::ConfigExt;

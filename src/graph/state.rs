@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use serde_json::{Value as Json, json};
 
-use crate::FastMap;
 use crate::core::diagnostic::Diagnostic;
+use crate::core::hash::FastMap;
 use crate::core::relation::Relation;
 use crate::graph::{Graph, Node, NodeDetails};
 use crate::project::Project;

@@ -20,6 +20,7 @@ use regex::Regex;
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::core::hash::{FastMap, FastSet};
 use crate::core::relation::Relation;
 use crate::graph::model_config::{ConfigError, ModelConfig};
 use crate::graph::test_config::TestConfig;
@@ -29,7 +30,6 @@ use crate::project::properties::{ColumnProperties, ModelProperties};
 use crate::project::{ModelFile, Project};
 use crate::template::scope::parse_ref_string;
 use crate::template::{Mode, RefCall, Scope, Templates};
-use crate::{FastMap, FastSet};
 use data_tests::*;
 use edges::*;
 use models::*;

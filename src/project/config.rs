@@ -4,7 +4,7 @@
 
 use serde_json::Value as Json;
 
-use crate::FastMap;
+use crate::core::hash::FastMap;
 
 pub type ConfigMap = serde_json::Map<String, Json>;
 

@@ -14,11 +14,13 @@ use minijinja::value::{Kwargs, Object, Rest, Value, from_args};
 use minijinja::{Environment, Error, ErrorKind, State};
 use serde_json::Value as Json;
 
-use crate::FastMap;
 use crate::core::dates::ExecutionDate;
+use crate::core::hash::FastMap;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::project::TargetKind;
 use crate::project::config::merge_key;
+use crate::template::datetime::DateValue;
+use crate::template::invalid;
 use crate::template::relation::{FilteredInput, PendingRelation};
 use crate::template::scope::{self, Mode, RefCall};
 
@@ -110,11 +112,6 @@ impl Globals {
     fn package_scope(&self, namespace: &str) -> Option<Arc<str>> {
         (namespace != self.root_project && namespace != crate::template::BUILTIN_NAMESPACE).then(|| Arc::from(namespace))
     }
-}
-
-/// A template error with `message`.
-pub(super) fn invalid(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidOperation, message.into())
 }
 
 /// Registers every global on `env`.
@@ -830,87 +827,5 @@ impl Object for AirflowMacros {
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }
-    }
-}
-
-/// A date or a timestamp, with Python's `strftime` and `isoformat`.
-#[derive(Debug, Clone)]
-pub enum DateValue {
-    Date(NaiveDate),
-    Timestamp(DateTime<Utc>),
-}
-
-impl DateValue {
-    fn midnight(date: NaiveDate) -> DateValue {
-        DateValue::Timestamp(date.and_time(chrono::NaiveTime::MIN).and_utc())
-    }
-
-    fn iso(&self) -> String {
-        match self {
-            DateValue::Date(date) => date.format("%Y-%m-%d").to_string(),
-            DateValue::Timestamp(ts) => ts.format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        }
-    }
-
-    fn strftime(&self, format: &str) -> Result<String, Error> {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let written = match self {
-            DateValue::Date(date) => write!(out, "{}", date.format(format)),
-            DateValue::Timestamp(ts) => write!(out, "{}", ts.format(format)),
-        };
-        written.map_err(|_| invalid(format!("`strftime('{format}')`: unsupported format")))?;
-        Ok(out)
-    }
-}
-
-impl Object for DateValue {
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        use chrono::{Datelike, Timelike};
-        let (date, time) = match &**self {
-            DateValue::Date(date) => (*date, None),
-            DateValue::Timestamp(ts) => (ts.date_naive(), Some(ts.time())),
-        };
-        Some(match key.as_str()? {
-            "year" => Value::from(date.year()),
-            "month" => Value::from(date.month()),
-            "day" => Value::from(date.day()),
-            "hour" => Value::from(time.map_or(0, |t| t.hour())),
-            "minute" => Value::from(time.map_or(0, |t| t.minute())),
-            "second" => Value::from(time.map_or(0, |t| t.second())),
-            _ => return None,
-        })
-    }
-
-    fn call_method(self: &Arc<Self>, _state: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
-        match method {
-            "strftime" => {
-                let (format,): (String,) = from_args(args)?;
-                Ok(Value::from(self.strftime(&format)?))
-            }
-            "isoformat" => Ok(Value::from(self.iso())),
-            "replace" => {
-                let (kwargs,): (Kwargs,) = from_args(args)?;
-                Ok(Value::from_object(crate::template::modules::replace(self, &kwargs)?))
-            }
-            "weekday" | "isoweekday" => {
-                use chrono::Datelike;
-                let date = match &**self {
-                    DateValue::Date(date) => *date,
-                    DateValue::Timestamp(ts) => ts.date_naive(),
-                };
-                let monday_zero = date.weekday().num_days_from_monday();
-                Ok(Value::from(if method == "weekday" { monday_zero } else { monday_zero + 1 }))
-            }
-            "date" => Ok(Value::from_object(match &**self {
-                DateValue::Date(date) => DateValue::Date(*date),
-                DateValue::Timestamp(ts) => DateValue::Date(ts.date_naive()),
-            })),
-            _ => Err(Error::from(ErrorKind::UnknownMethod)),
-        }
-    }
-
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.iso())
     }
 }

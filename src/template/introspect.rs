@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value};
 use minijinja::{Error, ErrorKind, State};
 
-use crate::FastMap;
 use crate::core::columns::Column;
+use crate::core::hash::FastMap;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::core::table::{Cell, Table};
-use crate::template::context::invalid;
+use crate::template::invalid;
 use crate::template::relation::FilteredInput;
 use crate::template::scope::{self, Mode};
 use crate::warehouse::{RelationKey, Warehouse};

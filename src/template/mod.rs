@@ -4,6 +4,7 @@
 //! diagnostics.
 
 pub mod context;
+mod datetime;
 pub mod introspect;
 mod modules;
 mod mutable;
@@ -20,9 +21,9 @@ use chrono::{DateTime, Utc};
 use minijinja::{Environment, Error, Template};
 use regex::Regex;
 
-use crate::FastMap;
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
+use crate::core::hash::FastMap;
 use crate::core::jinja::{BUILTINS_NAME, jinja_diagnostic, new_environment};
 use crate::project::{MacroScan, MacroSpans, Project};
 pub use context::Globals;
@@ -32,6 +33,11 @@ pub use scope::{Mode, RefCall, Resolve, Scope};
 const BUILTINS: &str = include_str!("builtins.sql");
 /// The namespace of the built-in macros, as dbt's: `dbt.date_trunc(...)`.
 pub const BUILTIN_NAMESPACE: &str = "dbt";
+
+/// A template error with `message`.
+pub(crate) fn invalid(message: impl Into<String>) -> Error {
+    Error::new(minijinja::ErrorKind::InvalidOperation, message.into())
+}
 
 pub struct Templates {
     /// Built once per process and kept for all of it, every date of a

@@ -6,12 +6,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{NaiveDate, NaiveDateTime, Utc};
 use minijinja::value::{Kwargs, Object, ObjectRepr, Value, from_args};
 use minijinja::{Error, ErrorKind, State};
 use regex::Regex;
 
-use crate::template::context::{DateValue, invalid};
+use crate::template::datetime::DateValue;
+use crate::template::invalid;
 
 pub fn register(env: &mut minijinja::Environment<'static>) {
     env.add_global("modules", Value::from_object(Modules));
@@ -136,29 +137,6 @@ impl Object for Timedelta {
             _ => write!(f, "{days} days, {time}"),
         }
     }
-}
-
-/// The parts of a date or time, for `replace(...)`.
-pub fn replace(value: &DateValue, kwargs: &Kwargs) -> Result<DateValue, Error> {
-    let (date, time) = match value {
-        DateValue::Date(date) => (*date, None),
-        DateValue::Timestamp(ts) => (ts.date_naive(), Some(ts.time())),
-    };
-    let year = kwargs.get::<Option<i32>>("year")?.unwrap_or(date.year());
-    let month = kwargs.get::<Option<u32>>("month")?.unwrap_or(date.month());
-    let day = kwargs.get::<Option<u32>>("day")?.unwrap_or(date.day());
-    let new_date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| invalid("replace(...) gives no date"))?;
-    Ok(match time {
-        None => DateValue::Date(new_date),
-        Some(time) => {
-            let hour = kwargs.get::<Option<u32>>("hour")?.unwrap_or(time.hour());
-            let minute = kwargs.get::<Option<u32>>("minute")?.unwrap_or(time.minute());
-            let second = kwargs.get::<Option<u32>>("second")?.unwrap_or(time.second());
-            let _: Option<u32> = kwargs.get("microsecond")?;
-            let time = chrono::NaiveTime::from_hms_opt(hour, minute, second).ok_or_else(|| invalid("replace(...) gives no time"))?;
-            DateValue::Timestamp(new_date.and_time(time).and_utc())
-        }
-    })
 }
 
 /// `modules.re`.

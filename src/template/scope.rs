@@ -79,7 +79,7 @@ pub struct Scope {
     /// `model`: the node as the manifest shows it, when compiling.
     pub model: Option<Value>,
     /// The named `statement` results of this render, for `load_result()`.
-    pub(crate) results: crate::FastMap<String, Value>,
+    pub(crate) results: crate::core::hash::FastMap<String, Value>,
     /// Whether a parse-mode render is the final SQL once its relation
     /// placeholders are replaced: false when the template looked inside a
     /// relation that was not known yet (`ref('x').identifier`).
