@@ -1,17 +1,20 @@
 //! The command line: clap derive types for every command and the flag groups they
-//! share. Parsing only; what each command does lives in `commands.rs`.
+//! share, turned into the plain option structs of `options.rs`. Parsing only;
+//! what each command does lives in `commands/`. The only module that knows clap.
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::core::delivery::FileFormat;
 use crate::graph::ResourceType;
-use crate::log::LogFormat;
-use crate::options::{
-    CompileOptions, DateOptions, Deferral, DiffFormat, DiffOptions, DocsOptions, ExportOptions, GraphFormat, GraphOptions, LsFormat, LsOptions,
-    RunOptions, Selection, ShowOptions,
-};
+use crate::output::log::LogFormat;
 use crate::project::LoadOptions;
+use crate::session::options::{
+    CompileOptions, DateOptions, Deferral, DiffFormat, DiffOptions, DocsOptions, ExportOptions, GraphFormat, GraphOptions, LsFormat, LsOptions,
+    RetryOptions, RunOptions, Selection, ShowOptions, StatusOptions, StatusOutput,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about = "Build Jinja SQL models in dependency order, one execution date at a time", propagate_version = true)]
@@ -121,8 +124,8 @@ impl Cli {
     }
 
     /// Which warnings fail the invocation.
-    pub fn warn_error_policy(&self) -> Result<crate::warnings::Policy, crate::core::diagnostic::Diagnostic> {
-        crate::warnings::Policy::parse(self.warn_error, self.warn_error_options.as_deref())
+    pub fn warn_error_policy(&self) -> Result<crate::core::warnings::Policy, crate::core::diagnostic::Diagnostic> {
+        crate::core::warnings::Policy::parse(self.warn_error, self.warn_error_options.as_deref())
     }
 
     /// Whether the command builds or tests in the warehouse, where DuckDB's
@@ -198,12 +201,6 @@ pub struct StatusArgs {
     /// How long to wait for another process to release the DuckDB file (`0` fails at once)
     #[arg(long, default_value = "5m", value_parser = lock_timeout)]
     pub lock_timeout: std::time::Duration,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatusOutput {
-    Grid,
-    Json,
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -655,4 +652,65 @@ fn threads(text: &str) -> Result<usize, String> {
 
 fn lock_timeout(text: &str) -> Result<std::time::Duration, String> {
     crate::core::format::parse_duration(text).map_err(|err| err.to_string())
+}
+
+/// Makes a plain enum of `options.rs` (or below) a clap value: each variant
+/// with its name on the command line and its line in `--help`.
+macro_rules! value_enum {
+    ($type:ident { $($variant:ident => $name:literal $(: $help:literal)?),+ $(,)? }) => {
+        impl ValueEnum for $type {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$($type::$variant),+]
+            }
+
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(match self {
+                    $($type::$variant => PossibleValue::new($name)$(.help($help))?),+
+                })
+            }
+        }
+    };
+}
+
+value_enum!(LogFormat {
+    Text => "text": "Lines for people, with a progress bar on a terminal",
+    Json => "json": "One JSON event per line on stdout, for log collectors",
+    Github => "github": "The lines for people, with GitHub Actions' workflow annotations for errors and failures and a summary in `$GITHUB_STEP_SUMMARY` (the default when `GITHUB_ACTIONS=true`)",
+});
+
+value_enum!(GraphFormat {
+    Dot => "dot": "Graphviz: `strata graph | dot -Tsvg > dag.svg`",
+    Mermaid => "mermaid": "A Mermaid flowchart, for Markdown that renders it",
+    Json => "json": "`{\"nodes\": [...], \"edges\": [...]}` for scripts",
+});
+
+value_enum!(DiffFormat {
+    Text => "text": "Lines for the terminal",
+    Markdown => "markdown": "The Markdown summary a reviewer reads",
+    Json => "json": "`{\"diff\": [...]}` for scripts",
+});
+
+value_enum!(FileFormat { Csv => "csv", Xlsx => "xlsx", Parquet => "parquet" });
+
+value_enum!(StatusOutput { Grid => "grid", Json => "json" });
+
+impl StatusArgs {
+    pub fn options(&self) -> StatusOptions {
+        StatusOptions {
+            project: self.project.options(),
+            selection: self.select.options(),
+            date: self.date.clone(),
+            start: self.start.clone(),
+            end: self.end.clone(),
+            timezone: self.timezone.clone(),
+            output: self.output,
+            lock_timeout: self.lock_timeout,
+        }
+    }
+}
+
+impl RetryArgs {
+    pub fn options(&self) -> RetryOptions {
+        RetryOptions { project: self.project.options(), threads: self.threads, no_progress: self.output.no_progress, quiet: self.output.quiet }
+    }
 }

@@ -8,48 +8,42 @@
 #![allow(clippy::result_large_err)]
 
 pub mod artifacts;
-pub mod checks;
-pub mod ci;
 pub mod cli;
 pub mod commands;
 pub mod compile;
 pub mod core;
 pub mod docs;
 pub mod execute;
-pub mod export;
 pub mod graph;
-pub mod log;
 pub mod materialize;
-pub mod notify;
-pub mod options;
+pub mod output;
 pub mod parse;
 pub mod project;
-pub mod report;
-pub mod seed;
-pub mod status;
+pub mod session;
+pub mod sql;
 pub mod tableau;
 pub mod template;
 pub mod warehouse;
-pub mod warnings;
 
 use cli::{Cli, Command};
+use session::run::Which;
 
 /// Runs a parsed command line and returns the process exit status.
 pub fn run(cli: Cli) -> i32 {
     let command = std::env::args().collect::<Vec<_>>().join(" ");
     // `clean` removes the folder the log is in.
     if !matches!(cli.command, Command::Clean(_)) {
-        log::start(cli.project_dir(), cli.log_format(), &command);
-        ci::set_project_dir(cli.project_dir());
+        output::log::start(cli.project_dir(), cli.log_format(), &command);
+        output::ci::set_project_dir(cli.project_dir());
     }
     let status = run_command(&cli);
-    log::finish(status);
+    output::log::finish(status);
     status
 }
 
 fn run_command(cli: &Cli) -> i32 {
     let result = cli.warn_error_policy().map_err(commands::Failure::from).and_then(|policy| {
-        warnings::set(policy);
+        core::warnings::set(policy);
         command(cli)
     });
     exit_status(result)
@@ -60,15 +54,15 @@ fn command(cli: &Cli) -> Result<i32, commands::Failure> {
     match &cli.command {
         Command::Compile(args) => commands::compile::compile(&args.options()),
         Command::Ls(args) => commands::ls::ls(&args.options()),
-        Command::Seed(args) => commands::run::execute(commands::run::Which::Seed, &args.options()),
-        Command::Run(args) => commands::run::execute(commands::run::Which::Run, &args.options()),
-        Command::Test(args) => commands::run::execute(commands::run::Which::Test, &args.options()),
-        Command::Build(args) => commands::run::execute(commands::run::Which::Build, &args.options()),
-        Command::Refresh(args) => commands::run::execute(commands::run::Which::Refresh, &args.options()),
-        Command::Snapshot(args) => commands::run::execute(commands::run::Which::Snapshot, &args.options()),
+        Command::Seed(args) => build(Which::Seed, &args.options()),
+        Command::Run(args) => build(Which::Run, &args.options()),
+        Command::Test(args) => build(Which::Test, &args.options()),
+        Command::Build(args) => build(Which::Build, &args.options()),
+        Command::Refresh(args) => build(Which::Refresh, &args.options()),
+        Command::Snapshot(args) => build(Which::Snapshot, &args.options()),
         Command::Show(args) => commands::show::show(&args.options()),
-        Command::Retry(args) => commands::retry::retry(args),
-        Command::Status(args) => commands::status::status(args),
+        Command::Retry(args) => commands::retry::retry(&args.options()),
+        Command::Status(args) => commands::status::status(&args.options()),
         Command::Debug(args) => commands::debug::debug(&args.project.options()),
         Command::Diff(args) => commands::diff::diff(&args.options()),
         Command::Clean(args) => commands::clean::clean(&args.project.options()),
@@ -77,8 +71,17 @@ fn command(cli: &Cli) -> Result<i32, commands::Failure> {
         }
         Command::Graph(args) => commands::graph::graph(&args.options()),
         Command::Export(args) => commands::export::export(&args.options()),
-        Command::Docs(cli::DocsCommand::Generate(args)) => docs::generate(&args.options()),
-        Command::Docs(cli::DocsCommand::Serve(args)) => docs::serve::serve(&args.project.options(), args.port),
+        Command::Docs(cli::DocsCommand::Generate(args)) => commands::docs::generate(&args.options()),
+        Command::Docs(cli::DocsCommand::Serve(args)) => commands::docs::serve(&args.project.options(), args.port),
+    }
+}
+
+/// A building command: `--dry-run` (without `--missing`, whose plan `run` prints)
+/// only estimates.
+fn build(which: Which, options: &session::options::RunOptions) -> Result<i32, commands::Failure> {
+    match options.dry_run && !options.missing {
+        true => commands::dry_run::dry_run(which, options),
+        false => commands::run::execute(which, options),
     }
 }
 
@@ -88,9 +91,9 @@ fn exit_status(result: Result<i32, commands::Failure>) -> i32 {
         Ok(status) => status,
         Err(commands::Failure::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(failure) => {
-            log::line(&failure.to_string());
+            output::log::line(&failure.to_string());
             if let commands::Failure::Invalid(diagnostics) = &failure {
-                ci::annotate_diagnostics(&diagnostics.0);
+                output::ci::annotate_diagnostics(&diagnostics.0);
             }
             eprint!("{failure}");
             if let commands::Failure::Output(_) = failure {

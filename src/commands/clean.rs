@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::{Component, Path};
 
-use crate::commands::Failure;
 use crate::core::diagnostic::Diagnostic;
 use crate::project::{LoadOptions, Project};
+use crate::session::Failure;
 
 pub fn clean(options: &LoadOptions) -> Result<i32, Failure> {
     let root = &options.project_dir;

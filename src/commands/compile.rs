@@ -9,11 +9,11 @@ use crate::compile as compiling;
 use crate::compile::Compiler;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::graph::ResourceType;
-use crate::options::CompileOptions;
+use crate::session::options::CompileOptions;
 use crate::warehouse::Connection;
 
-use crate::commands::{Failure, Session, exit_without_freeing};
 use crate::core::format::plural;
+use crate::session::{Failure, Session, exit_without_freeing};
 
 pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
     if let Some(threads) = args.threads {
@@ -29,7 +29,7 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
         false => None,
     };
     let mut connection = warehouse.as_ref().map(|w| w.connect()).transpose().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let deferred = crate::commands::deferred_graph(
+    let deferred = crate::session::deferred_graph(
         session.graph(),
         args.deferral,
         state,

@@ -5,12 +5,12 @@ use std::io::Write;
 use crate::project::LoadOptions;
 use crate::project::{Project, profile};
 
-use crate::commands::Failure;
+use crate::session::Failure;
 
 pub fn debug(options: &LoadOptions) -> Result<i32, Failure> {
     let options = options.clone();
     let project = Project::load(&options)?;
-    crate::commands::warn_of_profile_keys(&project)?;
+    crate::session::warn_of_profile_keys(&project)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "strata {}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "project: `{}` at `{}`", project.name, project.root.join("dbt_project.yml").display())?;

@@ -14,10 +14,10 @@ use std::process::Command;
 
 use serde_json::Value as Json;
 
-use crate::commands::Failure;
 use crate::core::diagnostic::{Diagnostic, Diagnostics};
 use crate::project::packages::{self, Declared, LOCK_FILE, Lock, LockedPackage, PackageSpec};
 use crate::project::{LoadOptions, Project};
+use crate::session::Failure;
 
 /// The package hub strata asks for hub packages; `DBT_PACKAGE_HUB_URL` replaces it, as in dbt.
 const DEFAULT_HUB: &str = "https://hub.getdbt.com/";
@@ -271,7 +271,7 @@ impl<'a> Fetcher<'a> {
                         None | Some("HEAD") => "is not pinned, and installs the default branch's latest commit".to_string(),
                         Some(branch) => format!("is pinned to the `{branch}` branch"),
                     };
-                    crate::commands::warn(
+                    crate::session::warn(
                         "ProjectWarning",
                         &format!(
                             "the git package `{git}` {how}; its next commit can change this project without warning. Pin a tag or commit with `revision:`, or set `warn-unpinned: false`"

@@ -10,16 +10,16 @@ use std::io::Write;
 
 use serde_json::{Value as Json, json};
 
-use crate::commands::{Failure, Session};
 use crate::core::columns::{Column, ColumnChanges};
 use crate::core::diagnostic::Diagnostic;
 use crate::core::job::Job;
 use crate::core::relation::Relation;
 use crate::core::table::Cell;
 use crate::graph::{Node, NodeDetails};
-use crate::options::{DiffFormat, DiffOptions};
+use crate::session::options::{DiffFormat, DiffOptions};
+use crate::session::{Failure, Session};
+use crate::sql::diff::{Compared, DiffSpec, RowDiff};
 use crate::warehouse::Connection;
-use crate::warehouse::diff::{Compared, DiffSpec, RowDiff};
 
 /// One model's diff.
 #[derive(Debug, Clone)]
@@ -96,14 +96,14 @@ pub fn diff(args: &DiffOptions) -> Result<i32, Failure> {
         DiffFormat::Markdown => write!(out, "{}", markdown(&diffs))?,
         DiffFormat::Json => writeln!(out, "{}", json_of(&diffs))?,
     }
-    crate::ci::append_step_summary(&markdown(&diffs));
+    crate::output::ci::append_step_summary(&markdown(&diffs));
     let changed = diffs.iter().any(ModelDiff::has_changes);
     Ok(if args.fail_on_change && changed { 1 } else { 0 })
 }
 
 fn diff_model(
     session: &Session,
-    sql: &dyn crate::warehouse::sql::SqlGenerator,
+    sql: &dyn crate::sql::SqlGenerator,
     connection: &mut dyn Connection,
     node: &Node,
     current: &Relation,
@@ -214,7 +214,7 @@ fn row_counts(rows: &RowDiff) -> String {
 }
 
 /// A sample's cells as `column=value` (added, removed) or `column: old → new` (changed columns only).
-fn sample_cells(diff: &ModelDiff, sample: &crate::warehouse::diff::Sample) -> Vec<(String, String)> {
+fn sample_cells(diff: &ModelDiff, sample: &crate::sql::diff::Sample) -> Vec<(String, String)> {
     let mut cells: Vec<(String, String)> = diff.key.iter().zip(&sample.key).map(|(name, value)| (name.clone(), value.to_string())).collect();
     match (&sample.current, &sample.previous) {
         (Some(now), Some(before)) => {

@@ -6,21 +6,27 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 
-use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::diagnostic::Diagnostics;
-use crate::core::format::bytes;
-use crate::core::format::plural;
+use crate::core::format::{TIB, bytes, plural};
 use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
 use crate::execute::{self, PoolOptions, Task};
 use crate::graph::ResourceType;
-use crate::options::RunOptions;
+use crate::session::options::RunOptions;
+use crate::session::run::Which;
+use crate::session::{Failure, Session};
 
-pub(super) const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
-
-pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
+/// Estimates what `which` (`run` or `build`) would build.
+pub fn dry_run(which: Which, args: &RunOptions) -> Result<i32, Failure> {
+    if !matches!(which, Which::Run | Which::Build) {
+        return Err(Diagnostic::new(format!(
+            "`--dry-run` estimates models: use it with `strata run` or `strata build`, not `strata {}`",
+            which.name()
+        ))
+        .into());
+    }
     let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
     let state = session.state(&args.selection)?;
@@ -32,7 +38,7 @@ pub fn dry_run(args: &RunOptions) -> Result<i32, Failure> {
         .collect();
     let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
     let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let deferred = crate::commands::deferred_graph(session.graph(), args.deferral, state, &models, Some(setup.as_mut()))?;
+    let deferred = crate::session::deferred_graph(session.graph(), args.deferral, state, &models, Some(setup.as_mut()))?;
     drop(setup);
     let graph = deferred.as_ref();
     let compiler = Compiler::new(&session.project, &session.templates, graph).with_empty_inputs(args.empty);

@@ -1,13 +1,13 @@
 //! `strata export`: a model's rows (for a date-partitioned model, the
 //! partitions of the command's dates) written to a CSV, Excel or Parquet file.
 
-use crate::commands::{Failure, Session};
 use crate::core::delivery::FileFormat;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::format::{plural, thousands};
 use crate::core::job::Job;
 use crate::graph::ResourceType;
-use crate::options::ExportOptions;
+use crate::session::options::ExportOptions;
+use crate::session::{Failure, Session};
 
 pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
     let format = match args.format.or_else(|| FileFormat::of_path(&args.output)) {
@@ -49,13 +49,13 @@ pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
     let node = &graph.nodes[index];
     let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let (first, last) = (session.dates.first().copied().unwrap_or(session.date), session.date);
-    let Some(sql) = crate::export::rows_of(warehouse.sql(), node, first, last) else {
+    let Some(sql) = crate::materialize::export::rows_of(warehouse.sql(), node, first, last) else {
         return Err(Diagnostic::new(format!("{} `{}` is ephemeral: it has no table to export", node.resource_type.name(), node.name)).into());
     };
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let exported = crate::export::export(connection.as_mut(), &Job::new(sql), format, &args.output, &node.name).map_err(|err| {
+    let exported = crate::materialize::export::export(connection.as_mut(), &Job::new(sql), format, &args.output, &node.name).map_err(|err| {
         let diagnostic = Diagnostic::new(format!("could not export `{}`: {err}", node.display_name()));
-        let missing = matches!(&err, crate::export::ExportError::Warehouse(w) if w.to_string().contains("does not exist") || w.to_string().contains("Not found"));
+        let missing = matches!(&err, crate::materialize::export::ExportError::Warehouse(w) if w.to_string().contains("does not exist") || w.to_string().contains("Not found"));
         if missing {
             diagnostic.help(format!("export reads the table in the warehouse: build it first, e.g. `strata run --select {}`", node.name))
         } else {

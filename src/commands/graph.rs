@@ -7,16 +7,16 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::commands::{Failure, Session, exit_without_freeing};
-use crate::graph::{Graph, Node, NodeDetails, ResourceType};
-use crate::options::{GraphFormat, GraphOptions};
+use crate::graph::{Graph, Node};
+use crate::session::options::{GraphFormat, GraphOptions};
+use crate::session::{Failure, Session, exit_without_freeing};
 
 pub fn graph(args: &GraphOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
     session.require_parsed()?;
     let selected = session.select(&args.selection)?;
     if selected.is_empty() {
-        crate::commands::warn("NoNodesForSelectionCriteria", "no nodes selected")?;
+        crate::session::warn("NoNodesForSelectionCriteria", "no nodes selected")?;
     }
     let graph = session.graph();
     let text = match args.format {
@@ -29,26 +29,6 @@ pub fn graph(args: &GraphOptions) -> Result<i32, Failure> {
     out.flush()?;
     exit_without_freeing(session);
     Ok(0)
-}
-
-/// What a node is in the lineage: its resource type, except that a source
-/// strata waits for or checks before reading it is a source check.
-pub fn node_type(node: &Node) -> &'static str {
-    match node.resource_type {
-        ResourceType::Source if crate::checks::SourceCheck::of(node).is_some() => "source_check",
-        other => other.name(),
-    }
-}
-
-/// The materialization of a seed or model (`table`, `incremental`, `seed`, ...),
-/// the exposure's type for an exposure, nothing for the rest.
-pub fn materialization(node: &Node) -> Option<String> {
-    match (&node.details, node.resource_type) {
-        (_, ResourceType::Seed) => Some("seed".into()),
-        (NodeDetails::Model { .. }, _) => Some(node.materialized().to_string()),
-        (NodeDetails::Exposure { exposure_type, .. }, _) => exposure_type.clone(),
-        _ => None,
-    }
 }
 
 /// The selected nodes, in unique-id order, and the edges between them.
@@ -73,9 +53,9 @@ pub fn lineage(graph: &Graph, selected: &BTreeSet<usize>) -> serde_json::Value {
             json!({
                 "unique_id": node.unique_id,
                 "name": node.display_name(),
-                "type": node_type(node),
+                "type": node.lineage_type(),
                 "resource_type": node.resource_type.name(),
-                "materialized": materialization(node),
+                "materialized": node.materialization(),
                 "package_name": node.package,
                 "original_file_path": node.path.to_string_lossy(),
                 "relation_name": node.relation.as_ref().map(ToString::to_string),
@@ -91,8 +71,8 @@ pub fn lineage(graph: &Graph, selected: &BTreeSet<usize>) -> serde_json::Value {
 
 /// The label drawn in a node: its name, then its type and materialization.
 fn label(node: &Node) -> (String, String) {
-    let kind = node_type(node).replace('_', " ");
-    let detail = match materialization(node) {
+    let kind = node.lineage_type().replace('_', " ");
+    let detail = match node.materialization() {
         Some(materialized) if materialized != kind => format!("{kind} · {materialized}"),
         _ => kind,
     };
@@ -106,7 +86,7 @@ fn dot(graph: &Graph, selected: &BTreeSet<usize>) -> String {
     for &index in &nodes {
         let node = &graph.nodes[index];
         let (name, detail) = label(node);
-        let (shape, colour) = match node_type(node) {
+        let (shape, colour) = match node.lineage_type() {
             "seed" => ("box", "#e8f5e9"),
             "model" => ("box", "#e3f2fd"),
             "source" => ("cylinder", "#fff8e1"),
@@ -138,7 +118,7 @@ fn mermaid(graph: &Graph, selected: &BTreeSet<usize>) -> String {
         let node = &graph.nodes[index];
         let (name, detail) = label(node);
         let label = format!("\"{}<br/><small>{}</small>\"", text(&name), text(&detail));
-        let shape = match node_type(node) {
+        let shape = match node.lineage_type() {
             "source" | "source_check" => format!("[({label})]"),
             "exposure" => format!("{{{{{label}}}}}"),
             "test" => format!(">{label}]"),
@@ -152,7 +132,7 @@ fn mermaid(graph: &Graph, selected: &BTreeSet<usize>) -> String {
     for (class, colour) in
         [("seed", "#e8f5e9"), ("model", "#e3f2fd"), ("source", "#fff8e1"), ("source_check", "#ffe0b2"), ("test", "#f5f5f5"), ("exposure", "#f3e5f5")]
     {
-        let members: Vec<&str> = nodes.iter().filter(|&&i| node_type(&graph.nodes[i]) == class).map(|i| ids[i].as_str()).collect();
+        let members: Vec<&str> = nodes.iter().filter(|&&i| graph.nodes[i].lineage_type() == class).map(|i| ids[i].as_str()).collect();
         if !members.is_empty() {
             out.push_str(&format!("  classDef {class} fill:{colour}\n  class {} {class}\n", members.join(",")));
         }

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use crate::options::{LsFormat, LsOptions};
+use crate::session::options::{LsFormat, LsOptions};
 
-use crate::commands::{Failure, Session, exit_without_freeing};
+use crate::session::{Failure, Session, exit_without_freeing};
 
 pub fn ls(args: &LsOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
@@ -16,7 +16,7 @@ pub fn ls(args: &LsOptions) -> Result<i32, Failure> {
     let mut nodes: Vec<usize> = selected.into_iter().filter(|&i| all || wanted.contains(&graph.nodes[i].resource_type)).collect();
     nodes.sort_by(|a, b| graph.nodes[*a].unique_id.cmp(&graph.nodes[*b].unique_id));
     if nodes.is_empty() {
-        crate::commands::warn("NoNodesForSelectionCriteria", "no nodes selected")?;
+        crate::session::warn("NoNodesForSelectionCriteria", "no nodes selected")?;
         return Ok(0);
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

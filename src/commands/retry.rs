@@ -3,19 +3,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use crate::cli::RetryArgs;
-use crate::commands::{Failure, Session};
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::Diagnostic;
-use crate::options::{DateOptions, Invocation, RunOptions};
 use crate::project::LoadOptions;
 use crate::project::Project;
+use crate::session::options::{DateOptions, Invocation, RetryOptions, RunOptions};
+use crate::session::{Failure, Session};
 
-use crate::commands::run::{Phase, Which, run_phases};
+use crate::session::phases::Phase;
+use crate::session::run::{Which, run_phases};
 
 /// `strata retry`: the failed and skipped nodes of the last invocation, read
 /// from `target/run_results.json`, for the dates and flags it recorded.
-pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
+pub fn retry(args: &RetryOptions) -> Result<i32, Failure> {
     let started = Instant::now();
     // The profile may be the one `--profile` named last time: read the
     // artifacts first, the project with its recorded flags after.
@@ -57,7 +57,7 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
     let Some(dates) = DateOptions::of_dates(&recorded.dates) else {
         return Err(Diagnostic::new(format!("`{shown}` records no execution dates")).into());
     };
-    let given = args.project.options();
+    let given = args.project.clone();
     let run_options = RunOptions {
         project: LoadOptions {
             target: given.target.clone().or_else(|| Some(recorded.target.clone())),
@@ -72,8 +72,8 @@ pub fn retry(args: &RetryArgs) -> Result<i32, Failure> {
         fail_fast: false,
         skip_checks: recorded.skip_checks,
         lock_timeout: crate::warehouse::DEFAULT_LOCK_TIMEOUT,
-        no_progress: args.output.no_progress,
-        quiet: args.output.quiet,
+        no_progress: args.no_progress,
+        quiet: args.quiet,
         dry_run: false,
         deferral: recorded.deferral,
         empty: recorded.empty,

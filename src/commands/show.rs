@@ -4,12 +4,12 @@ use std::io::Write;
 
 use serde_json::json;
 
-use crate::commands::{Failure, Session};
 use crate::compile::Compiler;
 use crate::core::diagnostic::Diagnostic;
 use crate::graph::ResourceType;
-use crate::options::{Selection, ShowOptions};
-use crate::report::render_table;
+use crate::output::report::render_table;
+use crate::session::options::{Selection, ShowOptions};
+use crate::session::{Failure, Session};
 
 pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
     let session = Session::open(&args.project, &args.dates)?;
@@ -24,7 +24,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     // The shown model itself is compiled as this target builds it; what it reads may be deferred.
     let running = shown.iter().copied().find(|&i| session.graph().nodes[i].resource_type.builds_relation());
-    let deferred = crate::commands::deferred_graph(session.graph(), args.deferral, state, &running.into_iter().collect(), Some(connection.as_mut()))?;
+    let deferred = crate::session::deferred_graph(session.graph(), args.deferral, state, &running.into_iter().collect(), Some(connection.as_mut()))?;
     let graph = deferred.as_ref();
     let compiler = Compiler::new(&session.project, &session.templates, graph);
     let (title, sql) = match (&args.select, &args.inline) {

@@ -1,25 +1,23 @@
 //! `strata status`: which dates each date-partitioned model and each
-//! waited-for source holds, as a grid (dates as columns) or JSON; and the plan
-//! of `run --missing` / `build --missing`, built from the same status.
+//! waited-for source holds, as a grid (dates as columns) or JSON. The plan of
+//! `run --missing` / `build --missing` is built from the same status
+//! (`session::phases`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 
-use crate::cli::{StatusArgs, StatusOutput};
-use crate::commands::run::{OpenWarehouse, Phase, runs_per_date};
-use crate::commands::{Failure, Session};
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::Diagnostic;
-use crate::core::format::plural;
 use crate::graph::{Graph, ResourceType};
-use crate::options::{DateOptions, RunOptions};
-use crate::status::{State, Status};
+use crate::session::options::{DateOptions, StatusOptions, StatusOutput};
+use crate::session::partition_status::{State, Status};
+use crate::session::{Failure, Session};
 
 /// How many dates `status` shows when `--start` is not given.
 const DEFAULT_DAYS: i64 = 30;
 
-pub fn status(args: &StatusArgs) -> Result<i32, Failure> {
-    let project = args.project.options();
+pub fn status(args: &StatusOptions) -> Result<i32, Failure> {
+    let project = args.project.clone();
     // Open for the last date (`--date`, `--end`, else yesterday), then widen to the range.
     let last = DateOptions { date: args.date.clone().or(args.end.clone()), timezone: args.timezone.clone(), ..DateOptions::default() };
     let mut session = Session::open(&project, &last)?;
@@ -31,11 +29,12 @@ pub fn status(args: &StatusArgs) -> Result<i32, Failure> {
     };
     session.dates = crate::core::dates::resolve(None, Some(&start.ds()), Some(&end.ds()), None)?;
     session.require_parsed()?;
-    let selected = session.select(&args.select.options())?;
+    let selected = session.select(&args.selection)?;
     let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let status = crate::status::read(&session.project, session.graph(), &selected, &session.dates, connection.as_mut(), warehouse.sql())
-        .map_err(|err| Diagnostic::new(format!("could not read the partitions: {err}")))?;
+    let status =
+        crate::session::partition_status::read(&session.project, session.graph(), &selected, &session.dates, connection.as_mut(), warehouse.sql())
+            .map_err(|err| Diagnostic::new(format!("could not read the partitions: {err}")))?;
     let graph = session.graph();
     let mut out = std::io::stdout().lock();
     match args.output {
@@ -59,7 +58,7 @@ pub fn grid(status: &Status, graph: &Graph, target: &str, color: bool) -> String
     }
     let label = |node: usize| {
         let node = &graph.nodes[node];
-        format!("{:<6} {}", node.resource_type.name(), crate::status::display_name(node))
+        format!("{:<6} {}", node.resource_type.name(), crate::session::partition_status::display_name(node))
     };
     let width = status.rows.iter().map(|row| label(row.node).chars().count()).max().unwrap_or(0) + 2;
     // Three header lines: the month where it starts, the day's tens, its units.
@@ -103,7 +102,12 @@ pub fn grid(status: &Status, graph: &Graph, target: &str, color: bool) -> String
         }
         for ((state, reasons), dates) in groups {
             let reasons = if reasons.is_empty() { String::new() } else { format!(": {reasons}") };
-            why.push(format!("{:<8} {} {}{reasons}", state.name(), crate::status::display_name(&graph.nodes[row.node]), date_ranges(&dates)));
+            why.push(format!(
+                "{:<8} {} {}{reasons}",
+                state.name(),
+                crate::session::partition_status::display_name(&graph.nodes[row.node]),
+                date_ranges(&dates)
+            ));
         }
     }
     if !why.is_empty() {
@@ -140,117 +144,4 @@ fn date_ranges(dates: &[ExecutionDate]) -> String {
     }
     let shown: Vec<String> = ranges.iter().map(|(a, b)| if a == b { a.ds() } else { format!("{}..{}", a.ds(), b.ds()) }).collect();
     shown.join(", ")
-}
-
-/// The phases of `run --missing` / `build --missing` among `nodes` (what the
-/// command runs of the selection): on each date, the models `strata status`
-/// finds missing, stale or failed and the partitioned models downstream of
-/// them, with their tests and source checks; after the last such date, the
-/// rest of what is downstream of them once. The plan is printed first;
-/// `None` when there is nothing to build, or with `--dry-run`.
-pub(super) fn missing_phases(
-    session: &Session,
-    nodes: &BTreeSet<usize>,
-    args: &RunOptions,
-    open: OpenWarehouse<'_>,
-) -> Result<Option<Vec<Phase>>, Failure> {
-    let graph = session.graph();
-    let warehouse = open(&session.project)?;
-    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let status = crate::status::read(&session.project, graph, nodes, &session.dates, connection.as_mut(), warehouse.sql())
-        .map_err(|err| Diagnostic::new(format!("could not read the partitions: {err}")))?;
-    let to_build = status.to_build(graph, nodes);
-    let mut out = std::io::stdout().lock();
-    let (Some(first), Some(last)) = (session.dates.first(), session.dates.last()) else { return Ok(None) };
-    let range = if first == last { first.ds() } else { format!("{}..{}", first.ds(), last.ds()) };
-    if to_build.is_empty() {
-        writeln!(out, "Nothing to build: every date of {range} of the selected partitioned models is built")?;
-        return Ok(None);
-    }
-    let pairs: usize = to_build.values().map(BTreeSet::len).sum();
-    writeln!(
-        out,
-        "Missing, stale or failed in {range}, with what depends on them: {pairs} (model, date) {} on {} {}",
-        plural(pairs, "pair", "pairs"),
-        to_build.len(),
-        plural(to_build.len(), "date", "dates")
-    )?;
-    let why: BTreeMap<(usize, ExecutionDate), State> =
-        status.rows.iter().flat_map(|row| row.dates.iter().filter(|d| d.state.needs_build()).map(move |d| ((row.node, d.date), d.state))).collect();
-    for (date, models) in &to_build {
-        let names: Vec<String> = graph
-            .topological_order()
-            .into_iter()
-            .filter(|i| models.contains(i))
-            .map(|i| match why.get(&(i, *date)) {
-                Some(state) => format!("{} ({})", graph.nodes[i].name, state.name()),
-                None => graph.nodes[i].name.clone(),
-            })
-            .collect();
-        writeln!(out, "  {}  {}", date.ds(), names.join(", "))?;
-    }
-    // Where the warehouse bills by bytes, what the plan would scan.
-    if let Some(price) = warehouse.price_per_tib() {
-        let mut scanned = 0u64;
-        for (&date, models) in &to_build {
-            let (templates, parsed) = session.prepare(date)?;
-            let dated: BTreeSet<usize> = models.iter().filter_map(|&i| parsed.graph.by_id.get(&graph.nodes[i].unique_id).copied()).collect();
-            let compiler = crate::compile::Compiler::new(&session.project, &templates, &parsed.graph);
-            let (compiled, _) = compiler.compile(&dated, None, &|_| Ok(()));
-            for node in compiled {
-                let job = crate::core::job::Job {
-                    maximum_bytes_billed: session.project.target.maximum_bytes_billed,
-                    ..crate::core::job::Job::new(node.sql)
-                };
-                let stats = connection.estimate(&job).map_err(|err| {
-                    Diagnostic::new(format!("the dry run of `{}` for {} failed: {err}", parsed.graph.nodes[node.index].name, date.ds()))
-                })?;
-                scanned = scanned.saturating_add(stats.bytes_processed.unwrap_or(0));
-            }
-        }
-        let cost = scanned as f64 / crate::commands::dry_run::TIB * price;
-        writeln!(out, "Dry run: {} would be processed, about ${cost:.2} on demand (${price} per TiB)", crate::core::format::bytes(scanned))?;
-    }
-    drop(connection);
-    drop(warehouse);
-    if args.dry_run {
-        writeln!(out, "\n`--dry-run`: nothing was built")?;
-        return Ok(None);
-    }
-    writeln!(out)?;
-    drop(out);
-
-    let mut phases = Vec::new();
-    let mut rebuilt: BTreeSet<usize> = BTreeSet::new();
-    for (&date, models) in &to_build {
-        rebuilt.extend(models);
-        let tests = nodes.iter().copied().filter(|&i| {
-            graph.nodes[i].resource_type == ResourceType::Test && runs_per_date(graph, nodes, i) && graph.parents(i).any(|p| models.contains(&p))
-        });
-        let checks = nodes
-            .iter()
-            .copied()
-            .filter(|&i| graph.nodes[i].resource_type == ResourceType::Source && !graph.nearest(i, true, |n| nodes.contains(&n)).is_disjoint(models));
-        let ids = models.iter().copied().chain(tests).chain(checks).map(|i| graph.nodes[i].unique_id.clone()).collect();
-        phases.push(Phase { date, nodes: ids });
-    }
-    // Once, after the last date: what else depends on what was rebuilt.
-    let mut downstream: BTreeSet<usize> = BTreeSet::new();
-    let mut walk: Vec<usize> = rebuilt.iter().copied().collect();
-    while let Some(node) = walk.pop() {
-        for child in graph.children(node) {
-            if downstream.insert(child) {
-                walk.push(child);
-            }
-        }
-    }
-    let rest: BTreeSet<String> = downstream
-        .into_iter()
-        .filter(|i| nodes.contains(i) && !runs_per_date(graph, nodes, *i) && graph.nodes[*i].resource_type != ResourceType::Source)
-        .map(|i| graph.nodes[i].unique_id.clone())
-        .collect();
-    if let (false, Some(&last)) = (rest.is_empty(), to_build.keys().last()) {
-        phases.push(Phase { date: last, nodes: rest });
-    }
-    Ok(Some(phases))
 }

@@ -18,7 +18,9 @@ pub fn thousands(number: u64) -> String {
     out
 }
 
-/// `90s` → `1m 30s`.
+/// Bytes in a tebibyte, the unit warehouses price scans by.
+pub const TIB: f64 = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+
 /// A byte count as BigQuery's console shows it: `0 B`, `12.3 MiB`, `1.2 TiB`.
 pub fn bytes(count: u64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
@@ -31,6 +33,7 @@ pub fn bytes(count: u64) -> String {
     if unit == 0 { format!("{count} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
+/// `90s` → `1m 30s`.
 pub fn humantime(duration: std::time::Duration) -> String {
     let seconds = duration.as_secs();
     match seconds {

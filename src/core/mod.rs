@@ -18,3 +18,4 @@ pub mod relation;
 pub mod snapshot;
 pub mod table;
 pub mod wait;
+pub mod warnings;

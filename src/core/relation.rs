@@ -79,3 +79,10 @@ impl fmt::Display for Relation {
         Ok(())
     }
 }
+
+/// What a relation is in the warehouse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    Table,
+    View,
+}

@@ -1,7 +1,7 @@
 //! What a snapshot keeps and how (dbt's snapshot config, read into types): the
 //! strategy that tells a changed row, the unique key, what a deleted row
 //! becomes, and the names of the columns that carry each version's validity.
-//! The SQL that applies it is `warehouse::snapshot`'s.
+//! The SQL that applies it is `sql::snapshot`'s.
 
 /// How a snapshot tells that a row changed since its current version.
 #[derive(Debug, Clone, PartialEq, Eq)]

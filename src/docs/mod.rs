@@ -1,86 +1,26 @@
-//! `strata docs generate` and `strata docs serve`: a static site in
-//! `target/docs/` (one `index.html`, its script, styles and data inline,
+//! The docs site: one `index.html` (its script, styles and data inline,
 //! nothing fetched from the network) that draws the whole DAG, laid out here
 //! in layers, with each node's description, columns, config, tests, SQL and
-//! last run; and `catalog.json` in dbt's shape, read from the warehouse with
-//! `--catalog` or when a run changed the tables since the last one.
+//! last run; and `catalog.json` in dbt's shape, read from the warehouse. The
+//! `docs` command (`commands/docs.rs`) decides when to read the catalog and
+//! writes the files; `serve` answers the site's requests.
 
 mod layout;
 pub mod serve;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 
 use serde_json::{Map, Value as Json, json};
 
-use crate::commands::{Failure, Session, exit_without_freeing};
-use crate::compile::Compiler;
-use crate::core::diagnostic::{Diagnostic, Diagnostics};
-use crate::core::format::plural;
-use crate::graph::{Column, Node, NodeDetails, ResourceType};
-use crate::options::DocsOptions;
-use crate::warehouse::RelationKey;
+use crate::core::dates::ExecutionDate;
+use crate::core::diagnostic::Diagnostic;
+use crate::core::relation::RelationKind;
+use crate::graph::{Column, Graph, Node, NodeDetails, ResourceType};
+use crate::project::Project;
+use crate::warehouse::{Connection, RelationKey, Schema};
 
 /// The page: styles and script inline; `__STRATA_DATA__` becomes the project's data.
 const PAGE: &str = include_str!("page.html");
-
-pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
-    let session = Session::open(&args.project, &args.dates)?;
-    session.require_parsed()?;
-    let graph = session.graph();
-    let project = &session.project;
-    let compiler = Compiler::new(project, &session.templates, graph);
-    // Tests are compiled too, as `compile` does: the docs of a project that does not compile are not written.
-    let everything: BTreeSet<usize> = (0..graph.nodes.len()).collect();
-    let (compiled, errors) = compiler.compile(&everything, None, &|_| Ok(()));
-    if !errors.is_empty() {
-        return Err(Failure::Invalid(Diagnostics(errors.0)));
-    }
-    let compiled_sql: BTreeMap<usize, String> = compiled.into_iter().map(|c| (c.index, c.sql)).collect();
-    let catalog_path = project.target_path.join("catalog.json");
-    let run_results = project.target_path.join("run_results.json");
-    // A run since the last catalog (or none yet) changed the tables: read them again.
-    let modified = |path: &std::path::Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let ran_since = modified(&run_results).is_some_and(|ran| modified(&catalog_path).is_none_or(|read| ran > read));
-    let catalog = if args.catalog || ran_since {
-        match read_catalog(&session) {
-            Ok(catalog) => {
-                crate::artifacts::write(project, "catalog.json", &catalog)?;
-                Some(catalog)
-            }
-            Err(failure) if args.catalog => return Err(failure),
-            // Not asked for: the docs are still written, with the types the YAML declares.
-            Err(failure) => {
-                eprintln!(
-                    "warning: could not read the warehouse's catalog, so the columns show the types their YAML declares: {}",
-                    failure.to_string().trim_start_matches("error: ").trim_end()
-                );
-                None
-            }
-        }
-    } else {
-        std::fs::read_to_string(&catalog_path).ok().and_then(|text| serde_json::from_str(&text).ok())
-    };
-    let last_runs = last_runs(&project.target_path.join("run_results.json"));
-    let data = site_data(&session, &compiled_sql, catalog.as_ref(), &last_runs);
-    // Inside a <script> element, `</` would end it early.
-    let data = data.to_string().replace("</", "<\\/");
-    let page = PAGE.replacen("__STRATA_DATA__", &data, 1);
-    let index = project.target_path.join("docs").join("index.html");
-    crate::artifacts::write_whole(&index, |out| out.write_all(page.as_bytes()))?;
-    crate::artifacts::write_manifest(project, graph, &Default::default())?;
-    let drawn = graph.nodes.iter().filter(|n| !n.resource_type.is_test()).count();
-    let shown = index.strip_prefix(&project.root).unwrap_or(&index).display().to_string();
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Wrote the docs of {drawn} {} to {shown}{}; open it, or run `strata docs serve`",
-        plural(drawn, "node", "nodes"),
-        if catalog.is_some() { " with the warehouse's column types" } else { "" }
-    )?;
-    exit_without_freeing(session);
-    Ok(0)
-}
 
 /// The columns a node declares in its YAML.
 fn declared_columns(node: &Node) -> &[Column] {
@@ -90,15 +30,12 @@ fn declared_columns(node: &Node) -> &[Column] {
     }
 }
 
-/// The warehouse's catalog of every relation of the project, in dbt's
+/// The warehouse's catalog of every relation of `graph`, in dbt's
 /// `catalog.json` shape; a relation that does not exist yet is left out.
-fn read_catalog(session: &Session) -> Result<Json, Failure> {
-    let project = &session.project;
-    let graph = session.graph();
-    let warehouse = crate::warehouse::open(project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
-    let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
+/// `invocation_id` names the invocation that read it.
+pub fn catalog(graph: &Graph, connection: &mut dyn Connection, invocation_id: String) -> Result<Json, Diagnostic> {
     let relations: Vec<&Node> = graph.nodes.iter().filter(|n| n.in_warehouse() && n.relation.is_some()).collect();
-    let schemas: Vec<crate::warehouse::Schema> = relations
+    let schemas: Vec<Schema> = relations
         .iter()
         .filter_map(|n| n.relation.as_ref())
         .map(|r| (r.database.clone(), r.schema.clone().unwrap_or_default()))
@@ -119,8 +56,8 @@ fn read_catalog(session: &Session) -> Result<Json, Failure> {
             .map(|(index, column)| (column.name.clone(), json!({"type": column.data_type, "index": index + 1, "name": column.name, "comment": null})))
             .collect();
         let kind = match found.kind {
-            crate::warehouse::RelationKind::View => "VIEW",
-            crate::warehouse::RelationKind::Table => "BASE TABLE",
+            RelationKind::View => "VIEW",
+            RelationKind::Table => "BASE TABLE",
         };
         let entry = json!({
             "metadata": {"type": kind, "schema": relation.schema, "name": relation.identifier, "database": relation.database, "comment": null, "owner": null},
@@ -135,7 +72,7 @@ fn read_catalog(session: &Session) -> Result<Json, Failure> {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json",
             "generator": format!("strata {}", env!("CARGO_PKG_VERSION")),
             "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "invocation_id": session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string(),
+            "invocation_id": invocation_id,
         },
         "nodes": nodes,
         "sources": sources,
@@ -144,7 +81,7 @@ fn read_catalog(session: &Session) -> Result<Json, Failure> {
 }
 
 /// Each node's last result in `run_results.json` (the last date of a backfill).
-fn last_runs(path: &std::path::Path) -> BTreeMap<String, Json> {
+pub fn last_runs(path: &std::path::Path) -> BTreeMap<String, Json> {
     let Some(results) = std::fs::read_to_string(path).ok().and_then(|text| serde_json::from_str::<Json>(&text).ok()) else { return BTreeMap::new() };
     let mut last = BTreeMap::new();
     for result in results["results"].as_array().into_iter().flatten() {
@@ -166,11 +103,32 @@ fn last_runs(path: &std::path::Path) -> BTreeMap<String, Json> {
     last
 }
 
+/// What the site shows of a project, compiled for one date.
+pub struct Site<'a> {
+    pub project: &'a Project,
+    pub graph: &'a Graph,
+    pub date: ExecutionDate,
+    /// Each node's compiled SQL, by index into `graph`.
+    pub compiled: &'a BTreeMap<usize, String>,
+    /// The warehouse's catalog, where it was read: the columns' types.
+    pub catalog: Option<&'a Json>,
+    /// Each node's last result (see [`last_runs`]).
+    pub last_runs: &'a BTreeMap<String, Json>,
+}
+
+impl Site<'_> {
+    /// The page, with the site's data inline.
+    pub fn page(&self) -> String {
+        // Inside a <script> element, `</` would end it early.
+        let data = site_data(self).to_string().replace("</", "<\\/");
+        PAGE.replacen("__STRATA_DATA__", &data, 1)
+    }
+}
+
 /// Everything the page shows: the drawn nodes (all but tests) with their
 /// places, the edges between them, and each node's details.
-fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Option<&Json>, last_runs: &BTreeMap<String, Json>) -> Json {
-    let graph = session.graph();
-    let project = &session.project;
+fn site_data(site: &Site<'_>) -> Json {
+    let Site { project, graph, date, compiled, catalog, last_runs } = *site;
     let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !graph.nodes[i].resource_type.is_test()).collect();
     let position: crate::core::hash::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
     let places = layout::layers(graph, &drawn);
@@ -192,9 +150,9 @@ fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Opt
             json!({
                 "id": node.unique_id,
                 "name": node.display_name(),
-                "type": crate::commands::graph::node_type(node),
+                "type": node.lineage_type(),
                 "resource_type": node.resource_type.name(),
-                "materialized": crate::commands::graph::materialization(node),
+                "materialized": node.materialization(),
                 "package": node.package,
                 "fqn": node.fqn,
                 "path": node.path.to_string_lossy(),
@@ -223,7 +181,7 @@ fn site_data(session: &Session, compiled: &BTreeMap<usize, String>, catalog: Opt
     json!({
         "project": project.name,
         "target": project.target.name,
-        "execution_date": session.date.ds(),
+        "execution_date": date.ds(),
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "strata_version": env!("CARGO_PKG_VERSION"),
         "nodes": nodes,

@@ -1,32 +1,17 @@
-//! `strata docs serve`: the files of `target/docs/` over HTTP on 127.0.0.1,
-//! until Ctrl-C. Only files inside that folder are served.
+//! The docs site's files over HTTP (`strata docs serve`): only files inside
+//! the site's folder are served.
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::commands::Failure;
-use crate::core::diagnostic::Diagnostic;
-
-pub fn serve(project: &crate::project::LoadOptions, port: u16) -> Result<i32, Failure> {
-    let loaded = crate::project::Project::load(project)?;
-    let root = loaded.target_path.join("docs");
-    if !root.join("index.html").is_file() {
-        return Err(Diagnostic::new(format!("there is no docs site in `{}` yet", root.display())).help("run `strata docs generate` first").into());
+/// The answer to a request for `url`: the file it names under `root`, or 404.
+pub fn respond(root: &Path, url: &str) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    match file_for(root, url) {
+        Some(path) => match std::fs::read(&path) {
+            Ok(body) => tiny_http::Response::from_data(body).with_header(content_type(&path)).with_status_code(200),
+            Err(_) => not_found(),
+        },
+        None => not_found(),
     }
-    let server = tiny_http::Server::http(("127.0.0.1", port))
-        .map_err(|err| Diagnostic::new(format!("could not listen on 127.0.0.1:{port}: {err}")).help("pick another port with `--port`"))?;
-    let address = server.server_addr().to_ip().map_or_else(|| format!("127.0.0.1:{port}"), |a| a.to_string());
-    println!("Serving the docs of `{}` at http://{address}/ (Ctrl-C to stop)", loaded.name);
-    for request in server.incoming_requests() {
-        let response = match file_for(&root, request.url()) {
-            Some(path) => match std::fs::read(&path) {
-                Ok(body) => tiny_http::Response::from_data(body).with_header(content_type(&path)).with_status_code(200),
-                Err(_) => not_found(),
-            },
-            None => not_found(),
-        };
-        let _ = request.respond(response);
-    }
-    Ok(0)
 }
 
 /// The file a URL names under `root`; `None` for one outside it.

@@ -5,6 +5,7 @@
 pub mod model_config;
 pub mod resolve;
 pub mod select;
+pub mod source_check;
 pub mod state;
 pub mod test_config;
 pub mod unit_test;
@@ -230,6 +231,26 @@ impl Node {
         match &self.details {
             NodeDetails::Source { source_name, table_name, .. } => format!("{source_name}.{table_name}"),
             _ => self.name.clone(),
+        }
+    }
+
+    /// What a node is in the lineage: its resource type, except that a source
+    /// strata waits for or checks before reading it is a source check.
+    pub fn lineage_type(&self) -> &'static str {
+        match self.resource_type {
+            ResourceType::Source if source_check::SourceCheck::of(self).is_some() => "source_check",
+            other => other.name(),
+        }
+    }
+
+    /// The materialization of a seed or model (`table`, `incremental`, `seed`, ...),
+    /// the exposure's type for an exposure, nothing for the rest.
+    pub fn materialization(&self) -> Option<String> {
+        match (&self.details, self.resource_type) {
+            (_, ResourceType::Seed) => Some("seed".into()),
+            (NodeDetails::Model { .. }, _) => Some(self.materialized().to_string()),
+            (NodeDetails::Exposure { exposure_type, .. }, _) => exposure_type.clone(),
+            _ => None,
         }
     }
 }

@@ -10,8 +10,9 @@ use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
 use crate::graph::{Node, ResourceType};
 use crate::materialize::Materializer;
-use crate::warehouse::plan::{self, Plan, Present, TableOptions};
-use crate::warehouse::sql::{SeedColumn, SeedLoad};
+use crate::sql::plan::{Plan, Present, TableOptions};
+use crate::sql::{SeedColumn, SeedLoad};
+use crate::warehouse::plan;
 use crate::warehouse::{Connection, RelationKey, Warehouse};
 
 impl Materializer<'_> {
@@ -24,7 +25,7 @@ impl Materializer<'_> {
             Err(message) => return Outcome::error(exposure.label(), message),
         };
         let date = self.compiler.templates.date;
-        let Some(rows) = crate::export::rows_of(self.sql, model, date, date) else {
+        let Some(rows) = crate::materialize::export::rows_of(self.sql, model, date, date) else {
             return Outcome::error(exposure.label(), format!("model `{}` is ephemeral: it has no table to deliver", model.name));
         };
         let render = |text: &str| self.compiler.render_text(&exposure.path.to_string_lossy(), text, None).map(|t| t.trim().to_string());
@@ -35,7 +36,7 @@ impl Materializer<'_> {
                     Err(diagnostic) => return Outcome::error(exposure.label(), format!("`export.path`: {}", diagnostic.message)),
                 };
                 let absolute = self.compiler.project.absolute(std::path::Path::new(&path));
-                match crate::export::export(connection, &Job::new(rows), *format, &absolute, &model.name) {
+                match crate::materialize::export::export(connection, &Job::new(rows), *format, &absolute, &model.name) {
                     Ok(exported) => {
                         let mut outcome = Outcome::new(Status::Success, format!("delivered {} to {path}", model.name));
                         outcome.stats.rows_affected = Some(exported.rows);
@@ -123,10 +124,14 @@ impl Materializer<'_> {
                 .map_err(|d| d.message)?;
             let sql = warehouse.sql();
             let relation = delivery_relation(sql, &other, name)?;
-            let exported = crate::export::export(connection, &Job::new(rows), FileFormat::Csv, &csv, &model.name).map_err(|err| err.to_string())?;
+            let exported =
+                crate::materialize::export::export(connection, &Job::new(rows), FileFormat::Csv, &csv, &model.name).map_err(|err| err.to_string())?;
             // Each column in the other warehouse's SQL: DuckDB's names, which BigQuery's loader maps.
-            let columns =
-                exported.columns.iter().map(|c| SeedColumn { name: c.name.clone(), data_type: crate::export::duckdb_type(&c.data_type) }).collect();
+            let columns = exported
+                .columns
+                .iter()
+                .map(|c| SeedColumn { name: c.name.clone(), data_type: crate::materialize::export::duckdb_type(&c.data_type) })
+                .collect();
             let mut destination = warehouse.connect().map_err(|err| err.to_string())?;
             let load = SeedLoad { path: csv.clone(), columns, delimiter: ',', invocation: Some(self.invocation_id.to_string()) };
             let mut stats = self.replace(destination.as_mut(), warehouse.as_ref(), exposure, &relation, |present| {
@@ -151,7 +156,7 @@ impl Materializer<'_> {
 }
 
 /// `schema.table` or `database.schema.table` in `target`'s quoting.
-fn delivery_relation(sql: &dyn crate::warehouse::sql::SqlGenerator, target: &crate::project::Target, name: &str) -> Result<Relation, String> {
+fn delivery_relation(sql: &dyn crate::sql::SqlGenerator, target: &crate::project::Target, name: &str) -> Result<Relation, String> {
     let parts: Vec<&str> = name.split('.').map(str::trim).collect();
     let quote = sql.quote_style();
     match parts.as_slice() {

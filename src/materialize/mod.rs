@@ -6,7 +6,9 @@
 
 mod data_tests;
 mod deliver;
+pub mod export;
 pub mod refresh;
+pub mod seed_file;
 mod seeds;
 mod sensor;
 mod snapshots;
@@ -22,8 +24,9 @@ use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
 use crate::graph::{Node, NodeDetails, ResourceType};
-use crate::warehouse::plan::{self, Plan, PlanError, Present, TableOptions};
-use crate::warehouse::sql::{SeedError, SqlGenerator, staging_relation};
+use crate::sql::plan::{Plan, Present, TableOptions};
+use crate::sql::{SeedError, SqlGenerator, staging_relation};
+use crate::warehouse::plan::{self, PlanError};
 use crate::warehouse::{Connection, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 pub struct Materializer<'a> {
@@ -164,7 +167,7 @@ impl Materializer<'_> {
             partition_expiration_days: config.partition_expiration_days,
             on_schema_change: config.on_schema_change,
             invocation: Some(self.invocation_id.to_string()),
-            partition_log: Some(crate::warehouse::partitions::log_of(&self.compiler.project.target, self.sql)),
+            partition_log: Some(crate::sql::partitions::log_of(&self.compiler.project.target, self.sql)),
             checksum: match &node.details {
                 NodeDetails::Model { file, .. } => Some(crate::graph::state::sql_checksum(&self.compiler.project.models[*file].file.text)),
                 _ => None,

@@ -1,19 +1,19 @@
-//! Seeds: a CSV file checked and typed by `crate::seed`, loaded by the
+//! Seeds: a CSV file checked and typed by `crate::materialize::seed_file`, loaded by the
 //! warehouse generator's seed plan.
 
 use crate::core::outcome::{Outcome, Status};
 use crate::graph::Node;
+use crate::materialize::seed_file;
 use crate::materialize::{Materializer, StepError};
-use crate::seed;
+use crate::sql::SeedLoad;
 use crate::warehouse::Connection;
 use crate::warehouse::plan;
-use crate::warehouse::sql::SeedLoad;
 
 impl Materializer<'_> {
     pub(super) fn seed(&self, connection: &mut dyn Connection, node: &Node) -> Outcome {
         let Some(relation) = node.relation.clone() else { return Outcome::error(node.label(), "has no relation") };
         let project = self.compiler.project;
-        let file = match seed::inspect(&project.root, &node.path, &node.config) {
+        let file = match seed_file::inspect(&project.root, &node.path, &node.config) {
             Ok(file) => file,
             Err(diagnostic) => return Outcome::error(node.label(), diagnostic.to_string().trim_end()),
         };

@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use crate::checks::{SourceCheck, WaitFor};
 use crate::core::dates::ExecutionDate;
 use crate::core::format::humantime;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::graph::Node;
+use crate::graph::source_check::{SourceCheck, WaitFor};
 use crate::materialize::{Materializer, StepError};
 use crate::warehouse::{Connection, RelationKey, WarehouseError};
 

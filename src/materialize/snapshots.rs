@@ -10,8 +10,8 @@ use crate::core::job::Job;
 use crate::core::outcome::Outcome;
 use crate::core::relation::Relation;
 use crate::graph::NodeDetails;
-use crate::warehouse::plan::{Insert, TableOptions};
-use crate::warehouse::snapshot::{Existing, SnapshotSql};
+use crate::sql::plan::{Insert, TableOptions};
+use crate::sql::snapshot::{Existing, SnapshotSql};
 use crate::warehouse::{Connection, RelationKind, WarehouseError};
 
 use super::Materializer;

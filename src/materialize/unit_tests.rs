@@ -15,9 +15,9 @@ use crate::core::relation::Relation;
 use crate::core::table::{Cell, Table};
 use crate::graph::NodeDetails;
 use crate::graph::unit_test::{Input, Rows, UnitTest};
+use crate::sql::{SqlGenerator, staging_relation};
 use crate::template::Resolve;
 use crate::warehouse::Connection;
-use crate::warehouse::sql::{SqlGenerator, staging_relation};
 
 use super::Materializer;
 

@@ -455,7 +455,7 @@ fn check_notification_selectors(project: &Project, errors: &mut Diagnostics) {
 /// parsed, so `compile` catches a duration that does not parse, not the run.
 fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostics) {
     for node in graph.nodes.iter().filter(|n| n.resource_type == ResourceType::Source) {
-        let Some(Err(message)) = crate::checks::SourceCheck::of(node) else { continue };
+        let Some(Err(message)) = crate::graph::source_check::SourceCheck::of(node) else { continue };
         // Messages start with the key they are about: "`timeout: 5x` is not ...".
         let key = message.trim_start_matches('`').split([':', '`']).next().unwrap_or("wait_for").to_string();
         let text = std::fs::read_to_string(project.absolute(&node.path)).unwrap_or_default();

@@ -664,8 +664,8 @@ impl Object for Exceptions {
         let (message,): (String,) = from_args(args)?;
         match method {
             "raise_compiler_error" => Err(invalid(message)),
-            "warn" if crate::warnings::is_error("JinjaLogWarning") => {
-                Err(invalid(format!("{message} ({})", crate::warnings::failed_by("JinjaLogWarning"))))
+            "warn" if crate::core::warnings::is_error("JinjaLogWarning") => {
+                Err(invalid(format!("{message} ({})", crate::core::warnings::failed_by("JinjaLogWarning"))))
             }
             "warn" => {
                 eprintln!("warning: {message}");

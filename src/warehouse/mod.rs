@@ -1,16 +1,13 @@
-//! Warehouses: one trait, an implementation per profile `type`. A warehouse
-//! hands out connections, one per worker thread; a connection runs SQL that
-//! `sql.rs` generates. Generating SQL and executing it stay apart, so the SQL
-//! each materialization sends is unit-tested without a warehouse.
+//! Warehouses: one trait, an implementation per profile `type`, each in its
+//! own folder with its SQL dialect. A warehouse hands out connections, one per
+//! worker thread; a connection runs the SQL its dialect generates (the pure
+//! SQL layer, `crate::sql`). Generating SQL and executing it stay apart, so
+//! the SQL each materialization sends is unit-tested without a warehouse.
 
 pub mod bigquery;
-pub mod diff;
 pub mod duckdb;
 pub mod partitions;
 pub mod plan;
-
-pub mod snapshot;
-pub mod sql;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,11 +16,13 @@ use crate::core::columns::Column;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
+pub use crate::core::relation::RelationKind;
 use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::project::{Project, Target, TargetKind};
+use crate::sql::SqlGenerator;
 use duckdb::DuckDb;
-use sql::SqlGenerator;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
     /// The warehouse rejected or failed a job.
@@ -92,18 +91,11 @@ pub struct ErrorAt {
     pub column: usize,
 }
 
-/// What a relation is in the warehouse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelationKind {
-    Table,
-    View,
-}
-
 /// The SQL dialect of a target type, for compiling without a connection.
 pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
     match kind {
-        TargetKind::DuckDb => &sql::DuckDbSql,
-        TargetKind::BigQuery => &sql::BigQuerySql,
+        TargetKind::DuckDb => &duckdb::sql::DuckDbSql,
+        TargetKind::BigQuery => &bigquery::sql::BigQuerySql,
     }
 }
 
@@ -201,7 +193,7 @@ pub trait Connection: Send {
     }
     /// Loads a file with the warehouse's own loader; `None` when it has
     /// none, and the plan's statements load it instead.
-    fn load_file(&mut self, _load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+    fn load_file(&mut self, _load: &crate::sql::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
         Ok(None)
     }
     /// What `relation` is in the warehouse now, asked of it alone (not read
@@ -283,7 +275,7 @@ pub trait Warehouse: Send + Sync {
     /// Stops every running query (Ctrl-C).
     fn interrupt(&self);
     /// The SQL dialect for generated statements.
-    fn sql(&self) -> &dyn sql::SqlGenerator;
+    fn sql(&self) -> &dyn SqlGenerator;
     /// The on-demand price of a TiB scanned, where the warehouse bills by bytes.
     fn price_per_tib(&self) -> Option<f64> {
         None
@@ -358,7 +350,7 @@ impl Connection for Timed {
         self.timed(|c| c.describe(relation))
     }
 
-    fn load_file(&mut self, load: &plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+    fn load_file(&mut self, load: &crate::sql::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
         self.timed(|c| c.load_file(load))
     }
 }

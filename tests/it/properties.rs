@@ -203,7 +203,7 @@ fn seed_files_never_panic() {
         for delimiter in [",", ";"] {
             let mut config = ConfigMap::new();
             config.insert("delimiter".into(), serde_json::Value::String(delimiter.into()));
-            let _ = strata::seed::inspect(dir.path(), Path::new("seed.csv"), &config);
+            let _ = strata::materialize::seed_file::inspect(dir.path(), Path::new("seed.csv"), &config);
         }
     });
     assert!(failed.is_empty(), "{} seed files panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
@@ -367,7 +367,7 @@ fn numeric_settings_and_profiles_never_panic() {
             let Ok(templates) = strata::template::Templates::new(&project, date, chrono::Utc::now()) else { continue };
             if let Ok(parsed) = strata::parse::parse(&project, &templates) {
                 for node in &parsed.graph.nodes {
-                    let _ = strata::checks::SourceCheck::of(node);
+                    let _ = strata::graph::source_check::SourceCheck::of(node);
                 }
                 let _ = parsed.errors.to_string();
             }

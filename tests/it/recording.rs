@@ -15,7 +15,7 @@ use strata::commands::run::{Which, execute_on};
 use strata::core::columns::Column;
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
-use strata::warehouse::sql::SqlGenerator;
+use strata::sql::SqlGenerator;
 use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 
 #[derive(Default)]
@@ -157,7 +157,7 @@ fn build(recording: &Recording, args: &strata::cli::RunArgs) -> i32 {
 /// `build` of a project with `files` on a recorder answering `answer`:
 /// the exit status, run_results.json and the jobs received.
 fn build_answering(files: &[(&str, &str)], answer: Cell) -> (i32, serde_json::Value, Vec<String>) {
-    build_recorded(files, answer, &strata::warehouse::sql::DuckDbSql, "type: duckdb\n      path: target/dev.duckdb\n      schema: main")
+    build_recorded(files, answer, &strata::warehouse::duckdb::sql::DuckDbSql, "type: duckdb\n      path: target/dev.duckdb\n      schema: main")
 }
 
 /// `build` of a project with `files` on a recorder with `sql`'s generator,
@@ -214,7 +214,7 @@ fn accepted_values_are_quoted_as_bigquery_reads_them() {
     let (status, _, jobs) = build_recorded(
         &files,
         Cell::Int(0),
-        &strata::warehouse::sql::BigQuerySql,
+        &strata::warehouse::bigquery::sql::BigQuerySql,
         "type: bigquery\n      project: shop-prod\n      dataset: analytics",
     );
     assert_eq!(status, 0, "{jobs:#?}");
@@ -267,7 +267,7 @@ fn build_example_on_prod(dates: &[&str]) -> Recording {
     args.extend(["--threads", "1", "--skip-checks", "--quiet", "--exclude", "exposure:*"]);
     let cli = Cli::try_parse_from(args).unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
-    let recording = Recording::new(&strata::warehouse::sql::BigQuerySql);
+    let recording = Recording::new(&strata::warehouse::bigquery::sql::BigQuerySql);
     assert_eq!(build(&recording, args), 0);
     recording
 }

@@ -10,8 +10,8 @@ use gcp_bigquery_client::model::job::Job as ApiJob;
 use serde_json::{Value as Json, json};
 
 use super::{BigQueryConnection, JobFailure, Poll, backoff, classify, describe_error, ended_well, failed_for, is_status};
+use crate::sql::plan::FileLoad;
 use crate::warehouse::WarehouseError;
-use crate::warehouse::plan::FileLoad;
 
 /// How an upload ended.
 #[allow(clippy::large_enum_variant, reason = "one value per upload, moved once; boxing the job resource buys nothing")]

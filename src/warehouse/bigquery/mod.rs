@@ -6,6 +6,7 @@
 
 mod auth;
 mod load;
+pub mod sql;
 
 pub use auth::{Credentials, KeyError, Settings};
 
@@ -28,8 +29,9 @@ use crate::core::columns::Column;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::Backoff;
-use crate::warehouse::sql::{BigQuerySql, SqlGenerator};
+use crate::sql::SqlGenerator;
 use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use sql::BigQuerySql;
 
 pub struct BigQuery {
     runtime: tokio::runtime::Runtime,
@@ -671,7 +673,7 @@ impl Connection for BigQueryConnection {
     }
 
     /// A load job with the file uploaded; `None` where the API has no upload endpoint.
-    fn load_file(&mut self, load: &crate::warehouse::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
+    fn load_file(&mut self, load: &crate::sql::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
         let file = std::fs::read(&load.path).map_err(|err| WarehouseError::query(format!("could not read `{}`: {err}", load.path.display())))?;
         let this = &*self;
         let uploaded = this.attempts(load.job.timeout, |id| {

@@ -7,7 +7,7 @@
 
 use crate::core::relation::Relation;
 use crate::core::snapshot::{CheckColumns, HardDeletes, Snapshot, Strategy};
-use crate::warehouse::sql::SqlGenerator;
+use crate::sql::SqlGenerator;
 
 /// The staging columns that are not the snapshot's own: never added to its table.
 pub const CHANGE_TYPE: &str = "dbt_change_type";
@@ -246,14 +246,14 @@ impl SnapshotSql<'_> {
     }
 }
 
+/// What the warehouses' snapshot SQL tests share: one snapshot's statements.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
     use crate::core::relation::QuoteStyle;
     use crate::core::snapshot::MetaColumns;
-    use crate::warehouse::sql::{BigQuerySql, DuckDbSql};
 
-    fn statements(sql: &dyn SqlGenerator, snapshot: &Snapshot, quote: QuoteStyle) -> String {
+    pub(crate) fn statements(sql: &dyn SqlGenerator, snapshot: &Snapshot, quote: QuoteStyle) -> String {
         let target = Relation::new(None, "snapshots", "customers", quote);
         let staged = Relation::new(None, "snapshots", "customers__strata_new", quote);
         let now = sql.timestamp_literal(chrono::DateTime::from_timestamp(1_764_000_000, 123_456_000).expect("a time"));
@@ -269,22 +269,7 @@ mod tests {
         .join(";\n\n")
     }
 
-    fn snapshot(strategy: Strategy, hard_deletes: HardDeletes) -> Snapshot {
+    pub(crate) fn snapshot(strategy: Strategy, hard_deletes: HardDeletes) -> Snapshot {
         Snapshot { strategy, unique_key: vec!["id".into()], hard_deletes, columns: MetaColumns::default(), valid_to_current: None }
-    }
-
-    #[test]
-    fn timestamp_strategy_invalidating_deletes() {
-        let snapshot = snapshot(Strategy::Timestamp { updated_at: "updated_at".into() }, HardDeletes::Invalidate);
-        insta::assert_snapshot!(statements(&DuckDbSql, &snapshot, QuoteStyle::Double));
-    }
-
-    // A column the table lacks changes every row; deleted rows get a version of their own.
-    #[test]
-    fn check_strategy_with_new_record_deletes_on_bigquery() {
-        let mut snapshot = snapshot(Strategy::Check { columns: CheckColumns::All, updated_at: None }, HardDeletes::NewRecord);
-        snapshot.unique_key = vec!["id".into(), "region".into()];
-        snapshot.valid_to_current = Some("timestamp '9999-12-31'".into());
-        insta::assert_snapshot!(statements(&BigQuerySql, &snapshot, QuoteStyle::Backtick));
     }
 }

@@ -113,7 +113,7 @@ pub struct LsOptions {
 }
 
 /// How `graph` prints the DAG.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum GraphFormat {
     /// Graphviz: `strata graph | dot -Tsvg > dag.svg`
     #[default]
@@ -146,7 +146,7 @@ pub struct ExportOptions {
 }
 
 /// How `diff` prints what it found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DiffFormat {
     /// Lines for the terminal
     #[default]
@@ -228,4 +228,40 @@ pub struct Invocation {
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
     *value == T::default()
+}
+
+/// `status`.
+#[derive(Debug, Clone, Default)]
+pub struct StatusOptions {
+    pub project: LoadOptions,
+    pub selection: Selection,
+    /// One date (`--date`).
+    pub date: Option<String>,
+    /// The first date shown; default: 30 days before `end`.
+    pub start: Option<String>,
+    /// The last date shown; default: yesterday in the project's time zone.
+    pub end: Option<String>,
+    pub timezone: Option<String>,
+    pub output: StatusOutput,
+    pub lock_timeout: std::time::Duration,
+}
+
+/// How `status` prints the partitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusOutput {
+    /// A grid for people.
+    #[default]
+    Grid,
+    /// JSON for scripts.
+    Json,
+}
+
+/// `retry`.
+#[derive(Debug, Clone, Default)]
+pub struct RetryOptions {
+    pub project: LoadOptions,
+    /// Workers building in parallel; default: as the last invocation.
+    pub threads: Option<usize>,
+    pub no_progress: bool,
+    pub quiet: bool,
 }

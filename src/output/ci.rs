@@ -28,7 +28,7 @@ pub fn set_project_dir(dir: &Path) {
 
 /// Whether this invocation writes GitHub's workflow commands.
 pub fn github() -> bool {
-    crate::log::format() == crate::log::LogFormat::Github
+    crate::output::log::format() == crate::output::log::LogFormat::Github
 }
 
 /// One workflow command: `::error file=..,line=..,col=..,title=..::message`.

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Location};
 use crate::project::config::ConfigMap;
-use crate::warehouse::sql::SeedColumn;
+use crate::sql::SeedColumn;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Inferred {

@@ -31,7 +31,7 @@ pub struct Reporter {
 impl Reporter {
     pub fn new(total: usize, no_progress: bool, quiet: bool, dated: bool) -> Reporter {
         let terminal = std::io::stdout().is_terminal();
-        let json = crate::log::json();
+        let json = crate::output::log::json();
         let bar = (terminal && !no_progress && !quiet && !json && total > 0).then(|| {
             let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stdout());
             if let Ok(style) = ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} {msg}") {
@@ -45,7 +45,7 @@ impl Reporter {
     /// Prints a line above the progress bar (or plainly).
     pub fn line(&self, text: &str) {
         let _guard = self.out.lock();
-        crate::log::line(text);
+        crate::output::log::line(text);
         if self.json {
             return;
         }
@@ -60,7 +60,7 @@ impl Reporter {
 
     /// A node starts on `date`: the progress bar names it.
     pub fn started(&self, node: &Node, date: ExecutionDate) {
-        crate::log::node_started(node, date);
+        crate::output::log::node_started(node, date);
         if let Some(bar) = &self.bar {
             bar.set_message(format!("{}{}", self.prefix(date), node.name));
         }
@@ -83,7 +83,7 @@ impl Reporter {
     /// `OK    created table main_marketing.utm_spend_full_joined  1,204 rows  0.03s`,
     /// after its date during a backfill.
     pub fn finished(&self, node: &Node, date: ExecutionDate, outcome: &Outcome) {
-        crate::log::node_finished(node, date, outcome);
+        crate::output::log::node_finished(node, date, outcome);
         if let Some(bar) = &self.bar {
             bar.inc(1);
         }
@@ -159,7 +159,7 @@ impl Reporter {
             }
         }
         let _guard = self.out.lock();
-        crate::log::line(text.trim_start_matches('\n'));
+        crate::output::log::line(text.trim_start_matches('\n'));
         if !self.json {
             let mut stdout = std::io::stdout().lock();
             let _ = write!(stdout, "{text}");

@@ -18,13 +18,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
 
-use crate::checks::{SourceCheck, WaitFor};
 use crate::core::dates::ExecutionDate;
+use crate::graph::source_check::{SourceCheck, WaitFor};
 use crate::graph::state::Fingerprints;
 use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
-use crate::warehouse::partitions::{self, PartitionInfo, PartitionedTable};
-use crate::warehouse::sql::SqlGenerator;
+use crate::sql::SqlGenerator;
+use crate::sql::partitions::PartitionedTable;
+use crate::warehouse::partitions::{self, PartitionInfo};
 use crate::warehouse::{Connection, RelationKey, WarehouseError};
 
 /// The state of one date of one model (or source).
@@ -152,7 +153,7 @@ pub fn read(
     let mut read: BTreeSet<usize> = shown.clone();
     read.extend(inputs.values().flatten());
     let tables: Vec<PartitionedTable> = read.iter().filter_map(|&i| partitioned_table(&graph.nodes[i])).collect();
-    let log = partitions::log_of(&project.target, sql);
+    let log = crate::sql::partitions::log_of(&project.target, sql);
     let found = partitions::read(connection, sql, &tables, (first, last), Some(&log))?;
     let partitions_of = |index: usize| graph.nodes[index].relation.as_ref().and_then(|r| found.partitions.get(&RelationKey::of(r)));
 

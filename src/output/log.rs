@@ -26,7 +26,8 @@ use crate::graph::Node;
 pub const ROTATE_AT_BYTES: u64 = 10 * 1024 * 1024;
 pub const KEPT_FILES: usize = 5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+/// How an invocation reports (`--log-format`; `cli.rs` says each for `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Lines for people, with a progress bar on a terminal
@@ -34,9 +35,7 @@ pub enum LogFormat {
     Text,
     /// One JSON event per line on stdout, for log collectors
     Json,
-    /// The lines for people, with GitHub Actions' workflow annotations for
-    /// errors and failures and a summary in `$GITHUB_STEP_SUMMARY`
-    /// (the default when `GITHUB_ACTIONS=true`)
+    /// The lines for people, with GitHub Actions' workflow annotations and step summary
     Github,
 }
 

@@ -1,6 +1,8 @@
 //! The embedded DuckDB warehouse (the `duckdb` crate, bundled): a database file
 //! under `target/` by default, so a new user needs no server and no account.
 
+pub mod sql;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,8 +14,9 @@ use crate::core::columns::Column;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::project::Attachment;
-use crate::warehouse::sql::{DuckDbSql, SqlGenerator};
+use crate::sql::SqlGenerator;
 use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use sql::DuckDbSql;
 
 pub struct DuckDb {
     /// The first connection; workers get clones of it.

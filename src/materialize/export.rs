@@ -405,12 +405,7 @@ impl RowWriter for ParquetWriter {
 /// The query of what a node holds for the dates `first..=last`: the
 /// partitions of those dates of a date-partitioned model, else all its rows.
 /// `None` for a node with nothing to read (an ephemeral model, a test).
-pub fn rows_of(
-    sql: &dyn crate::warehouse::sql::SqlGenerator,
-    node: &crate::graph::Node,
-    first: ExecutionDate,
-    last: ExecutionDate,
-) -> Option<String> {
+pub fn rows_of(sql: &dyn crate::sql::SqlGenerator, node: &crate::graph::Node, first: ExecutionDate, last: ExecutionDate) -> Option<String> {
     if !node.in_warehouse() {
         return None;
     }

@@ -6,7 +6,7 @@
 
 use crate::core::relation::Relation;
 use crate::core::table::{Cell, Table};
-use crate::warehouse::sql::SqlGenerator;
+use crate::sql::SqlGenerator;
 
 /// A column compared on both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,13 +222,12 @@ fn count_of(cell: &Cell) -> Result<u64, String> {
     }
 }
 
+/// What the warehouses' diff SQL tests share: a diff of three columns.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use crate::core::relation::QuoteStyle;
-    use crate::warehouse::sql::{BigQuerySql, DuckDbSql};
 
-    fn spec<'a>(current: &'a Relation, previous: &'a Relation, key: &[&str]) -> DiffSpec<'a> {
+    pub(crate) fn spec<'a>(current: &'a Relation, previous: &'a Relation, key: &[&str]) -> DiffSpec<'a> {
         DiffSpec {
             current,
             previous,
@@ -241,18 +240,5 @@ mod tests {
             filter: Some("\"day\" >= date '2026-11-20' and \"day\" < date '2026-11-21'".into()),
             samples: 3,
         }
-    }
-
-    #[test]
-    fn diff_queries() {
-        let current = Relation::new(None, "ci", "orders", QuoteStyle::Double);
-        let previous = Relation::new(None, "main", "orders", QuoteStyle::Double);
-        insta::assert_snapshot!("duckdb_keyed", spec(&current, &previous, &["order_id"]).query(&DuckDbSql));
-        insta::assert_snapshot!("duckdb_whole_rows", spec(&current, &previous, &[]).query(&DuckDbSql));
-        let current = Relation::new(Some("p".into()), "ci", "orders", QuoteStyle::Backtick);
-        let previous = Relation::new(Some("p".into()), "main", "orders", QuoteStyle::Backtick);
-        let mut bigquery = spec(&current, &previous, &[]);
-        bigquery.filter = Some("`day` >= date '2026-11-20' and `day` < date '2026-11-21'".into());
-        insta::assert_snapshot!("bigquery_whole_rows", bigquery.query(&BigQuerySql));
     }
 }

@@ -1,0 +1,424 @@
+//! BigQuery's SQL: names quoted with backticks, tables created with their
+//! partitioning, clustering and options in one `create or replace`, partition
+//! writes as one script transaction, seeds loaded by a load job, and the
+//! partitions read from `INFORMATION_SCHEMA.PARTITIONS`.
+
+use crate::core::config_rules::ConfigRules;
+use crate::core::dates::ExecutionDate;
+use crate::core::job::Job;
+use crate::core::partition::{Granularity, Partition, PartitionType};
+use crate::core::relation::{QuoteStyle, Relation, RelationKind};
+use crate::sql::plan::{FileLoad, Insert, Plan, Present, Refusal, TableOptions};
+use crate::sql::{SeedColumn, SeedError, SeedLoad, SqlGenerator, staging_for};
+
+pub struct BigQuerySql;
+
+/// dbt-bigquery's strategies; BigQuery clusters by at most four columns.
+/// See: https://cloud.google.com/bigquery/docs/clustered-tables#limitations
+static BIGQUERY_RULES: ConfigRules = ConfigRules {
+    warehouse: "BigQuery",
+    strategies: &["merge", "insert_overwrite", "microbatch"],
+    strategies_help: "BigQuery's strategies are `merge` (with `unique_key`), `insert_overwrite` (with `partition_by`) and `microbatch` (with `event_time`); without either, leave `incremental_strategy` out",
+    max_cluster_by: Some(4),
+    check_label: crate::core::config_rules::bigquery_label,
+};
+
+impl SqlGenerator for BigQuerySql {
+    // BigQuery casts neither arrays nor structs to STRING, and compares
+    // neither; their JSON is both. See:
+    // https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#comparable_data_types
+    fn as_text(&self, expression: &str, data_type: &str) -> String {
+        match self.comparable(data_type) {
+            true => format!("cast({expression} as string)"),
+            false => format!("to_json_string({expression})"),
+        }
+    }
+
+    fn comparable(&self, data_type: &str) -> bool {
+        let data_type = data_type.trim_start().to_ascii_uppercase();
+        !["ARRAY", "STRUCT", "RECORD", "JSON", "GEOGRAPHY"].iter().any(|prefix| data_type.starts_with(prefix))
+    }
+
+    fn row_text(&self, columns: &[&str]) -> String {
+        let fields = columns.iter().map(|column| format!("{0} as {0}", self.quote(column))).collect::<Vec<_>>().join(", ");
+        format!("to_json_string(struct({fields}))")
+    }
+
+    fn config_rules(&self) -> &'static ConfigRules {
+        &BIGQUERY_RULES
+    }
+
+    fn quote_style(&self) -> QuoteStyle {
+        QuoteStyle::Backtick
+    }
+
+    fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
+        &sqlparser::dialect::BigQueryDialect {}
+    }
+
+    fn string_literal(&self, text: &str) -> String {
+        string_literal(text)
+    }
+
+    /// One job, or with statements before the insert one script transaction,
+    /// so the rows they replace and the new rows change together. (A `merge
+    /// ... insert row` would do it in one statement, but the BigQuery emulator
+    /// the tests use cannot parse `insert row`.)
+    fn write(&self, insert: &Insert, columns: &str) -> Vec<Job> {
+        let insert_sql = self.insert_from(insert, columns);
+        if insert.before.is_empty() {
+            return vec![Job::new(insert_sql)];
+        }
+        vec![Job::script(format!("begin transaction;\n{};\n{insert_sql};\ncommit transaction", insert.before.join(";\n")))]
+    }
+
+    fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
+        None
+    }
+
+    /// `INFORMATION_SCHEMA.PARTITIONS` of the dataset: metadata, no table
+    /// scanned. A day partition's id is `YYYYMMDD`; `__NULL__` and
+    /// `__UNPARTITIONED__` sort after every such id. See:
+    /// https://cloud.google.com/bigquery/docs/information-schema-partitions
+    fn partition_metadata(&self, dataset: &Relation, names: &[&str], (first, last): (ExecutionDate, ExecutionDate)) -> Option<String> {
+        let mut prefix = String::new();
+        if let Some(project) = &dataset.database {
+            prefix = format!("{}.", self.quote(project));
+        }
+        prefix.push_str(&self.quote(dataset.schema.as_deref().unwrap_or_default()));
+        let names = names.iter().map(|name| self.string_literal(name)).collect::<Vec<_>>().join(", ");
+        Some(format!(
+            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\nwhere table_name in ({}) and partition_id between '{}' and '{}'",
+            if names.is_empty() { "''".to_string() } else { names },
+            first.ds_nodash(),
+            last.ds_nodash()
+        ))
+    }
+
+    fn epoch_micros(&self, expression: &str) -> String {
+        format!("unix_micros(timestamp({expression}))")
+    }
+
+    fn create_partition_log(&self, log: &Relation) -> String {
+        format!(
+            "create table if not exists {log} (schema_name STRING, table_name STRING, partition_date DATE, written_at TIMESTAMP, row_count INT64, checksum STRING)"
+        )
+    }
+
+    fn date_series(&self, first: ExecutionDate, last: ExecutionDate) -> String {
+        format!("select day from unnest(generate_date_array({}, {})) as day", self.date_literal(first), self.date_literal(last))
+    }
+
+    fn log_replaces(&self) -> bool {
+        false
+    }
+
+    /// Expires by itself if the run dies before dropping it.
+    fn create_scratch(&self, relation: &Relation, sql: &str) -> String {
+        self.create_staging(relation, sql)
+    }
+
+    /// dbt-bigquery's `snapshot_hash_arguments`: `to_hex(md5(concat(...)))`.
+    fn hash_arguments(&self, args: &[String]) -> String {
+        let texts = args.iter().map(|arg| format!("coalesce(cast({arg} as string), '')")).collect::<Vec<_>>();
+        format!("to_hex(md5(concat({})))", texts.join(", '|', "))
+    }
+
+    fn commit(&self) -> &'static str {
+        "commit transaction"
+    }
+
+    fn rollback(&self) -> &'static str {
+        "rollback transaction"
+    }
+
+    /// BigQuery has no tuple `in`: the rows of `target` with a match in `staged`.
+    fn delete_matching(&self, target: &Relation, staged: &Relation, unique_key: &[String]) -> String {
+        let matches =
+            unique_key.iter().map(|k| format!("dbt_internal_source.{0} = dbt_internal_dest.{0}", self.quote(k))).collect::<Vec<_>>().join(" and ");
+        format!("delete from {target} as dbt_internal_dest where exists (select 1 from {staged} as dbt_internal_source where {matches})")
+    }
+
+    // BigQuery replaces a table in one statement (`create or replace`) and a
+    // partition in one `merge`; it has no rename inside a transaction, so its
+    // plans need none.
+
+    fn table_plan(&self, relation: &Relation, present: Present, options: &TableOptions, sql: &str) -> Plan {
+        if present.relation == Some(RelationKind::Table) && present.partitioning_differs {
+            // BigQuery refuses to replace a table with one partitioned otherwise:
+            // the rows are built first, so the table is missing only between
+            // its drop and a copy that cannot fail on the model's SQL.
+            let staged = staging_for(relation, options.invocation.as_deref());
+            return Plan::new(false)
+                .run_counting_rows(self.create_staging(&staged, sql))
+                .run(self.drop_table(relation))
+                .run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
+                .run(self.drop_table(&staged));
+        }
+        let plan = if present.relation == Some(RelationKind::View) { Plan::new(false).run(self.drop_view(relation)) } else { Plan::new(false) };
+        plan.run_counting_rows(format!("create or replace table {relation}{}\nas (\n{sql}\n)", self.table_clauses(options)))
+    }
+
+    fn partition_plan(
+        &self,
+        relation: &Relation,
+        present: Present,
+        options: &TableOptions,
+        partition: &Partition,
+        (first, last): (ExecutionDate, ExecutionDate),
+        incremental: bool,
+        sql: &str,
+    ) -> Plan {
+        let staged = staging_for(relation, options.invocation.as_deref());
+        let plan = Plan::new(false)
+            .run_counting_rows(self.create_staging(&staged, sql))
+            .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
+        let plan = if incremental {
+            // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
+            let before = vec![self.delete_partitions(relation, partition, first, last)];
+            plan.insert(Insert::new(relation, &staged, options.on_schema_change, before))
+        } else {
+            let plan = match present.relation {
+                Some(RelationKind::View) => plan.run(self.drop_view(relation)),
+                Some(RelationKind::Table) if present.partitioning_differs => plan.run(self.drop_table(relation)),
+                _ => plan,
+            };
+            plan.run(format!("create or replace table {relation}{}\nas (\nselect * from {staged}\n)", self.table_clauses(options)))
+        };
+        self.logging_partitions(plan.run(self.drop_table(&staged)), relation, partition, (first, last), !incremental, options)
+    }
+
+    fn insert_plan(&self, relation: &Relation, _present: Present, options: &TableOptions, sql: &str, insert: &dyn Fn(&Relation) -> Insert) -> Plan {
+        let staged = staging_for(relation, options.invocation.as_deref());
+        let plan = Plan::new(false).run_counting_rows(self.create_staging(&staged, sql));
+        plan.insert(insert(&staged)).run(self.drop_table(&staged))
+    }
+
+    /// BigQuery cannot read a local file from SQL: a load job takes the file
+    /// (uploaded, as dbt-bigquery's `load_table_from_file`) into a staging
+    /// table, which then replaces the seed's table. Where the API takes no
+    /// upload (an emulator without the upload endpoint), bounded multi-row
+    /// `insert` statements fill the staging table instead.
+    fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
+        let staged = staging_for(relation, seed.invocation.as_deref());
+        let columns = seed.columns.iter().map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type))).collect::<Vec<_>>().join(", ");
+        let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
+        let file = FileLoad {
+            path: seed.path.clone(),
+            relation: staged.clone(),
+            columns: seed.columns.iter().map(|c| SeedColumn { name: c.name.clone(), data_type: bigquery_type(&c.data_type) }).collect(),
+            delimiter: seed.delimiter,
+            job: crate::core::job::Job::default(),
+        };
+        let names = seed.columns.iter().map(|c| self.quote(&c.name)).collect::<Vec<_>>().join(", ");
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(u8::try_from(seed.delimiter).map_err(|_| SeedError::Delimiter(seed.delimiter))?)
+            .from_path(&seed.path)
+            .map_err(|source| SeedError::Read { path: seed.path.clone(), source })?;
+        let mut batch: Vec<String> = Vec::new();
+        let mut batch_bytes = 0;
+        let insert = |batch: &[String]| format!("insert into {staged} ({names}) values\n{}", batch.join(",\n"));
+        for record in reader.records() {
+            let record = record.map_err(|source| SeedError::Read { path: seed.path.clone(), source })?;
+            let values = seed
+                .columns
+                .iter()
+                .zip(record.iter())
+                .map(|(column, value)| bigquery_literal(&column.data_type, value))
+                .collect::<Vec<_>>()
+                .join(", ");
+            batch_bytes += values.len() + 4;
+            batch.push(format!("({values})"));
+            if batch.len() >= SEED_BATCH_ROWS || batch_bytes >= SEED_BATCH_BYTES {
+                plan = plan.run(insert(&batch));
+                batch.clear();
+                batch_bytes = 0;
+            }
+        }
+        if !batch.is_empty() {
+            plan = plan.run(insert(&batch));
+        }
+        Ok(Plan::new(false)
+            .load(file, plan)
+            .run_counting_rows(format!("create or replace table {relation} as (\nselect * from {staged}\n)"))
+            .run(self.drop_table(&staged)))
+    }
+}
+
+/// A seed's rows per `insert`, and the statement's size: far below BigQuery's
+/// limits on a statement (1 MB of SQL) and on its parameters.
+const SEED_BATCH_ROWS: usize = 500;
+const SEED_BATCH_BYTES: usize = 256 * 1024;
+
+impl BigQuerySql {
+    /// A staging table that expires by itself if a run dies before dropping it.
+    fn create_staging(&self, staged: &Relation, sql: &str) -> String {
+        format!(
+            "create or replace table {staged}\noptions(expiration_timestamp = timestamp_add(current_timestamp(), interval 12 hour))\nas (\n{sql}\n)"
+        )
+    }
+
+    /// `partition by ... cluster by ... options(labels = ...)` of a table.
+    fn table_clauses(&self, options: &TableOptions) -> String {
+        let mut clauses = String::new();
+        if let Some(partition) = &options.partition {
+            let field = self.quote(&partition.field);
+            let granularity = partition.granularity.as_str();
+            // Each type truncates with its own function: `timestamp_trunc` on a
+            // DATETIME is an error. See: https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression
+            let expression = match (partition.data_type, partition.granularity) {
+                (PartitionType::Date, Granularity::Day) => field,
+                (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
+                (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
+                (PartitionType::Datetime, _) => format!("datetime_trunc({field}, {granularity})"),
+            };
+            clauses.push_str(&format!("\npartition by {expression}"));
+        }
+        if !options.cluster_by.is_empty() {
+            let columns = options.cluster_by.iter().map(|c| self.quote(c)).collect::<Vec<_>>().join(", ");
+            clauses.push_str(&format!("\ncluster by {columns}"));
+        }
+        let mut table_options = Vec::new();
+        if !options.labels.is_empty() {
+            let labels = options
+                .labels
+                .iter()
+                .map(|(k, v)| format!("({}, {})", self.string_literal(k), self.string_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            table_options.push(format!("labels = [{labels}]"));
+        }
+        if options.partition.is_some() {
+            if options.require_partition_filter {
+                table_options.push("require_partition_filter = true".into());
+            }
+            if let Some(days) = options.partition_expiration_days {
+                table_options.push(format!("partition_expiration_days = {days}"));
+            }
+        }
+        if !table_options.is_empty() {
+            clauses.push_str(&format!("\noptions({})", table_options.join(", ")));
+        }
+        clauses
+    }
+}
+
+/// BigQuery's name for a seed column's type (inferred ones are DuckDB's names).
+/// Upper case, as a load job's schema takes it (`column_types: {at: timestamp}`).
+fn bigquery_type(data_type: &str) -> String {
+    let upper = data_type.to_ascii_uppercase();
+    match upper.as_str() {
+        "BIGINT" | "INTEGER" | "INT" => "INT64".into(),
+        "DOUBLE" | "FLOAT" | "REAL" => "FLOAT64".into(),
+        "BOOLEAN" => "BOOL".into(),
+        "VARCHAR" | "TEXT" => "STRING".into(),
+        _ => upper,
+    }
+}
+
+/// A seed cell as a BigQuery literal of its column's type; empty is NULL.
+fn bigquery_literal(data_type: &str, value: &str) -> String {
+    if value.is_empty() {
+        return "null".into();
+    }
+    match bigquery_type(data_type).as_str() {
+        "INT64" | "FLOAT64" | "NUMERIC" | "BIGNUMERIC" => value.to_string(),
+        "BOOL" => value.to_ascii_lowercase(),
+        "DATE" => format!("date {}", string_literal(value)),
+        "TIMESTAMP" | "DATETIME" => format!("{} {}", bigquery_type(data_type).to_ascii_lowercase(), string_literal(value)),
+        _ => string_literal(value),
+    }
+}
+
+/// `'text'`, with quotes and backslashes escaped as BigQuery reads them.
+fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::snapshot::{CheckColumns, HardDeletes, Strategy};
+    use crate::sql::plan::Step;
+
+    fn rel(name: &str) -> Relation {
+        Relation::new(None, "main_marketing", name, QuoteStyle::Double)
+    }
+
+    #[test]
+    fn bigquery_plans() {
+        let (_dir, seed) = crate::sql::testing::seed_file();
+        let plans = crate::sql::testing::all_plans(&BigQuerySql, QuoteStyle::Backtick, Some("analytics-prod"), &seed)
+            .replace(&seed.to_string_lossy().into_owned(), "seeds/utm_sources.csv");
+        insta::assert_snapshot!(plans);
+    }
+
+    // Each partition column type at each granularity, as BigQuery partitions
+    // it; a `date` at `hour` is refused at compile (`core::partition`).
+    #[test]
+    fn bigquery_partition_clauses() {
+        let mut lines = Vec::new();
+        for data_type in [PartitionType::Date, PartitionType::Timestamp, PartitionType::Datetime] {
+            for granularity in [Granularity::Hour, Granularity::Day, Granularity::Month, Granularity::Year] {
+                if (data_type, granularity) == (PartitionType::Date, Granularity::Hour) {
+                    continue;
+                }
+                let partition = Partition { field: "at".into(), data_type, lookback: 0, granularity };
+                let options = TableOptions { partition: Some(partition), ..TableOptions::default() };
+                lines.push(format!("{} by {}:{}", data_type.as_str(), granularity.as_str(), BigQuerySql.table_clauses(&options).replace('\n', " ")));
+            }
+        }
+        insta::assert_snapshot!(lines.join("\n"), @r"
+        date by day: partition by `at`
+        date by month: partition by date_trunc(`at`, month)
+        date by year: partition by date_trunc(`at`, year)
+        timestamp by hour: partition by timestamp_trunc(`at`, hour)
+        timestamp by day: partition by timestamp_trunc(`at`, day)
+        timestamp by month: partition by timestamp_trunc(`at`, month)
+        timestamp by year: partition by timestamp_trunc(`at`, year)
+        datetime by hour: partition by datetime_trunc(`at`, hour)
+        datetime by day: partition by datetime_trunc(`at`, day)
+        datetime by month: partition by datetime_trunc(`at`, month)
+        datetime by year: partition by datetime_trunc(`at`, year)
+        ");
+    }
+
+    // A seed larger than one statement's bound goes in as several inserts.
+    #[test]
+    fn bigquery_seed_inserts_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        let rows: String = (0..1200).map(|i| format!("{i}\n")).collect();
+        std::fs::write(&path, format!("id\n{rows}")).unwrap();
+        let load = SeedLoad { path, columns: vec![SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], delimiter: ',', invocation: None };
+        let plan = BigQuerySql.seed_plan(&rel("big"), Present::default(), &load).unwrap();
+        let [Step::Load { fallback, .. }, ..] = plan.steps.as_slice() else { panic!("a load first: {plan:?}") };
+        let inserts: Vec<usize> = fallback
+            .iter()
+            .filter_map(|step| match step {
+                Step::Run { job, .. } if job.sql.starts_with("insert") => Some(job.sql.matches('(').count() - 1),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(inserts, [500, 500, 200]);
+    }
+
+    // A column the table lacks changes every row; deleted rows get a version of their own.
+    #[test]
+    fn check_strategy_with_new_record_deletes_on_bigquery() {
+        let mut snapshot =
+            crate::sql::snapshot::testing::snapshot(Strategy::Check { columns: CheckColumns::All, updated_at: None }, HardDeletes::NewRecord);
+        snapshot.unique_key = vec!["id".into(), "region".into()];
+        snapshot.valid_to_current = Some("timestamp '9999-12-31'".into());
+        insta::assert_snapshot!(crate::sql::snapshot::testing::statements(&BigQuerySql, &snapshot, QuoteStyle::Backtick));
+    }
+
+    #[test]
+    fn diff_queries() {
+        let current = Relation::new(Some("p".into()), "ci", "orders", QuoteStyle::Backtick);
+        let previous = Relation::new(Some("p".into()), "main", "orders", QuoteStyle::Backtick);
+        let mut bigquery = crate::sql::diff::testing::spec(&current, &previous, &[]);
+        bigquery.filter = Some("`day` >= date '2026-11-20' and `day` < date '2026-11-21'".into());
+        insta::assert_snapshot!("bigquery_whole_rows", bigquery.query(&BigQuerySql));
+    }
+}
