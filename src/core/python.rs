@@ -1,5 +1,6 @@
-//! Values as Python prints them, `str()` and `repr()`: dbt builds generic
-//! tests' names and unique ids from them, so a project's ids match dbt's.
+//! Values as Python prints them, `str()`, `repr()` and `json.dumps()`: dbt
+//! builds generic tests' names and unique ids from the first two and hashes
+//! package specs with the third, so a project's ids and lock match dbt's.
 
 use serde_json::Value as Json;
 
@@ -97,6 +98,47 @@ pub fn hashable_repr(value: &Json) -> String {
         Json::Array(items) => format!("[{}]", items.iter().map(hashable_repr).collect::<Vec<_>>().join(", ")),
         other => repr_str(&str(other)),
     }
+}
+
+/// `value` as Python's `json.dumps(value, sort_keys=True)` writes it (dbt
+/// hashes package specs so).
+pub fn json_dumps_sorted(value: &Json) -> String {
+    match value {
+        Json::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let entries: Vec<String> = keys.iter().map(|key| format!("{}: {}", json_string(key), json_dumps_sorted(&map[*key]))).collect();
+            format!("{{{}}}", entries.join(", "))
+        }
+        Json::Array(items) => format!("[{}]", items.iter().map(json_dumps_sorted).collect::<Vec<_>>().join(", ")),
+        Json::String(text) => json_string(text),
+        Json::Bool(flag) => flag.to_string(),
+        Json::Null => "null".into(),
+        Json::Number(number) => number.to_string(),
+    }
+}
+
+/// A string as `json.dumps` writes it, with `ensure_ascii`.
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

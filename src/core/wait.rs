@@ -73,6 +73,23 @@ pub fn wait_for<T>(
     }
 }
 
+/// Tries `attempt` at most `attempts` times, pausing as `backoff` says between
+/// tries: for a request whose own timeout bounds each try (a webhook), where
+/// the number of tries matters, not a deadline. Ends `TimedOut` with the last
+/// reason when no try was done.
+pub fn retry<T>(attempts: u32, backoff: Backoff, mut attempt: impl FnMut() -> Attempt<T>) -> Waited<T> {
+    let never = AtomicBool::new(false);
+    let mut tried = 0;
+    loop {
+        tried += 1;
+        match attempt() {
+            Attempt::Done(value) => return Waited::Done { value, attempts: tried },
+            Attempt::NotYet(reason) if tried >= attempts => return Waited::TimedOut { reason, attempts: tried },
+            Attempt::NotYet(_) => sleep(backoff.pause(tried), &never),
+        };
+    }
+}
+
 /// Sleeps for `duration` in short steps, so Ctrl-C is noticed; false if it was.
 pub fn sleep(duration: Duration, cancelled: &AtomicBool) -> bool {
     let wake = Instant::now() + duration;
@@ -112,6 +129,19 @@ mod tests {
         );
         assert_eq!(waited, Waited::Done { value: "landed", attempts: 3 });
         assert_eq!(told, ["2 to go"]);
+    }
+
+    #[test]
+    fn retries_stop_at_the_count_or_when_done() {
+        let no_pause = Backoff::every(Duration::ZERO);
+        let mut tries = 0;
+        let waited: Waited<()> = retry(3, no_pause, || {
+            tries += 1;
+            Attempt::NotYet(format!("HTTP 50{tries}"))
+        });
+        assert_eq!(waited, Waited::TimedOut { reason: "HTTP 503".into(), attempts: 3 });
+        let waited = retry(3, no_pause, || Attempt::Done("refused"));
+        assert_eq!(waited, Waited::Done { value: "refused", attempts: 1 });
     }
 
     #[test]

@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 
 use crate::core::dates::ExecutionDate;
 use crate::core::outcome::{Outcome, Status, StatusCounts};
+use crate::core::wait::{Attempt, Backoff, Waited, retry};
 use crate::graph::{Graph, Node};
 use crate::project::notifications::{Format, Webhook, When, host};
 
@@ -20,6 +21,8 @@ use crate::project::notifications::{Format, Webhook, When, host};
 /// connection is tried in all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const ATTEMPTS: u32 = 3;
+/// The pauses between tries: half a second, then a second.
+const PAUSES: Backoff = Backoff { first: Duration::from_millis(500), factor: 2.0, max: Duration::from_secs(1) };
 /// At most this many nodes are listed; the rest are counted.
 const LISTED_NODES: usize = 10;
 /// Lines of each error message in a notification.
@@ -87,20 +90,17 @@ fn outcome(results: &[(&Node, ExecutionDate, &Outcome)], stopped: bool) -> When 
 
 /// POSTs `payload`, again after a 5xx or a lost connection, up to [`ATTEMPTS`] times.
 fn post(client: &reqwest::blocking::Client, url: &str, payload: &Json) -> Result<(), String> {
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
-            std::thread::sleep(Duration::from_millis(500 * u64::from(attempt - 1)));
-        }
-        match client.post(url).json(payload).send() {
-            Ok(response) if response.status().is_success() => return Ok(()),
-            Ok(response) if response.status().is_server_error() => last = format!("HTTP {}", response.status()),
-            Ok(response) => return Err(format!("HTTP {}", response.status())),
-            // The URL is a secret: reqwest's error would print it whole.
-            Err(err) => last = if err.is_timeout() { "no answer in time".into() } else { "could not connect".into() },
-        }
+    let waited = retry(ATTEMPTS, PAUSES, || match client.post(url).json(payload).send() {
+        Ok(response) if response.status().is_success() => Attempt::Done(Ok(())),
+        Ok(response) if response.status().is_server_error() => Attempt::NotYet(format!("HTTP {}", response.status())),
+        Ok(response) => Attempt::Done(Err(format!("HTTP {}", response.status()))),
+        // The URL is a secret: reqwest's error would print it whole.
+        Err(err) => Attempt::NotYet(if err.is_timeout() { "no answer in time".into() } else { "could not connect".into() }),
+    });
+    match waited {
+        Waited::Done { value, .. } => value,
+        Waited::TimedOut { reason, attempts } | Waited::Cancelled { reason, attempts } => Err(format!("{reason} after {attempts} attempts")),
     }
-    Err(format!("{last} after {ATTEMPTS} attempts"))
 }
 
 /// The first lines of a message, at most [`ERROR_LINES`] and 1,000 characters.

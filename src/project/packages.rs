@@ -252,7 +252,7 @@ fn looks_like_yaml_1_1_scalar(text: &str) -> bool {
 /// package spec serializes it (`json.dumps(..., sort_keys=True)`), sorted,
 /// joined by newlines. Equal hashes mean the lock was resolved from this declaration.
 pub fn sha1_hash(entries: &[Json]) -> String {
-    let mut lines: Vec<String> = entries.iter().map(|entry| python_json(&spec_dict(entry))).collect();
+    let mut lines: Vec<String> = entries.iter().map(|entry| crate::core::python::json_dumps_sorted(&spec_dict(entry))).collect();
     lines.sort();
     let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, lines.join("\n").as_bytes());
     digest.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
@@ -286,46 +286,6 @@ fn spec_dict(entry: &Json) -> Json {
     }
     dict.insert("unrendered".into(), entry.clone());
     Json::Object(dict)
-}
-
-/// `value` as Python's `json.dumps(value, sort_keys=True)` writes it.
-fn python_json(value: &Json) -> String {
-    match value {
-        Json::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let entries: Vec<String> = keys.iter().map(|key| format!("{}: {}", python_string(key), python_json(&map[*key]))).collect();
-            format!("{{{}}}", entries.join(", "))
-        }
-        Json::Array(items) => format!("[{}]", items.iter().map(python_json).collect::<Vec<_>>().join(", ")),
-        Json::String(text) => python_string(text),
-        Json::Bool(flag) => flag.to_string(),
-        Json::Null => "null".into(),
-        Json::Number(number) => number.to_string(),
-    }
-}
-
-/// A string as `json.dumps` writes it, with `ensure_ascii`.
-fn python_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{unit:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Refuses to load a project whose declared packages are not all installed.
