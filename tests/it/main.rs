@@ -14,6 +14,7 @@ mod docs;
 mod errors;
 mod example;
 mod flags;
+mod layers;
 mod microbatch;
 pub mod operate;
 pub mod packages;
