@@ -14,6 +14,7 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::Diagnostic;
+use crate::core::hash::FastMap;
 use crate::core::relation::RelationKind;
 use crate::graph::{Column, Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
@@ -130,7 +131,7 @@ impl Site<'_> {
 fn site_data(site: &Site<'_>) -> Json {
     let Site { project, graph, date, compiled, catalog, last_runs } = *site;
     let drawn: Vec<usize> = (0..graph.nodes.len()).filter(|&i| !graph.nodes[i].resource_type.is_test()).collect();
-    let position: crate::core::hash::FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
+    let position: FastMap<usize, usize> = drawn.iter().enumerate().map(|(at, &index)| (index, at)).collect();
     let places = layout::layers(graph, &drawn);
     let nodes: Vec<Json> = drawn
         .iter()
@@ -147,17 +148,10 @@ fn site_data(site: &Site<'_>) -> Json {
                     json!({"name": test.name, "unique_id": test.unique_id, "last": last_runs.get(&test.unique_id)})
                 })
                 .collect();
-            json!({
-                "id": node.unique_id,
+            with_selectable(node, json!({
                 "name": node.display_name(),
                 "type": node.lineage_type(),
-                "resource_type": node.resource_type.name(),
                 "materialized": node.materialization(),
-                "package": node.package,
-                "fqn": node.fqn,
-                "path": node.path.to_string_lossy(),
-                "tags": node.tags(),
-                "config": node.config,
                 "relation": node.relation.as_ref().map(ToString::to_string),
                 "description": node.description,
                 "partition_field": node.partition().map(|p| p.field.clone()),
@@ -169,7 +163,7 @@ fn site_data(site: &Site<'_>) -> Json {
                 "last": last_runs.get(&node.unique_id),
                 "x": place.0,
                 "y": place.1,
-            })
+            }))
         })
         .collect();
     let mut edges: Vec<[usize; 2]> = Vec::new();
@@ -178,6 +172,7 @@ fn site_data(site: &Site<'_>) -> Json {
     }
     edges.sort_unstable();
     edges.dedup();
+    let (tests, test_edges) = selectable_tests(graph, &position, drawn.len());
     json!({
         "project": project.name,
         "target": project.target.name,
@@ -186,7 +181,54 @@ fn site_data(site: &Site<'_>) -> Json {
         "strata_version": env!("CARGO_PKG_VERSION"),
         "nodes": nodes,
         "edges": edges,
+        "tests": tests,
+        "test_edges": test_edges,
+        "methods": crate::graph::select::METHODS,
     })
+}
+
+/// The tests, which the page does not draw but its selector sees, as
+/// `--select` does: what a selector matches of each, and the edges between
+/// them and the drawn nodes, numbered after the `drawn` ones.
+fn selectable_tests(graph: &Graph, position: &FastMap<usize, usize>, drawn: usize) -> (Vec<Json>, Vec<[usize; 2]>) {
+    let tests: Vec<usize> = (0..graph.nodes.len()).filter(|&i| graph.nodes[i].resource_type.is_test()).collect();
+    let at: FastMap<usize, usize> = tests.iter().enumerate().map(|(k, &index)| (index, drawn + k)).collect();
+    let place = |index: usize| position.get(&index).or(at.get(&index)).copied();
+    let mut edges = Vec::new();
+    let entries = tests
+        .iter()
+        .map(|&index| {
+            let node = &graph.nodes[index];
+            edges.extend(graph.parents(index).filter_map(place).map(|parent| [parent, at[&index]]));
+            edges.extend(graph.children(index).filter(|c| position.contains_key(c)).filter_map(place).map(|child| [at[&index], child]));
+            let (test_name, test_type) = match &node.details {
+                NodeDetails::Test(test) => (test.test_name.clone(), if test.singular_file.is_some() { "singular" } else { "generic" }),
+                _ => (None, "unit"),
+            };
+            with_selectable(node, json!({"name": node.name, "test_name": test_name, "test_type": test_type}))
+        })
+        .collect();
+    edges.sort_unstable();
+    edges.dedup();
+    (entries, edges)
+}
+
+/// `fields` with what a selector matches of `node`, as `graph/select.rs` reads it.
+fn with_selectable(node: &Node, fields: Json) -> Json {
+    let mut entry = json!({
+        "id": node.unique_id,
+        "resource_type": node.resource_type.name(),
+        "package": node.package,
+        "fqn": node.fqn,
+        "path": node.path.to_string_lossy(),
+        "tags": node.tags(),
+        "config": node.config,
+        "materialized_config": node.materialized(),
+    });
+    if let (Json::Object(entry), Json::Object(fields)) = (&mut entry, fields) {
+        entry.extend(fields);
+    }
+    entry
 }
 
 /// The node's columns: the warehouse's (with their types) where the catalog

@@ -98,6 +98,24 @@ impl StateMethod {
 /// The statuses `result:` selects, as run_results.json writes them.
 const RESULT_STATUSES: [&str; 6] = ["success", "error", "fail", "warn", "skipped", "pass"];
 
+/// Every method a selector may name before its colon, the parser's gate:
+/// a name not here is an unknown method (`config` stands for `config.<key>`).
+/// The docs page reads this list, and its parity test has an example of each.
+pub const METHODS: [&str; 13] =
+    ["fqn", "tag", "path", "file", "source", "exposure", "resource_type", "package", "test_name", "test_type", "state", "result", "config"];
+
+/// The graph operators and set operators of a selector, each with an example
+/// (the docs page's parity test covers each).
+pub const OPERATORS: [(&str, &str); 7] = [
+    ("upstream", "+name"),
+    ("downstream", "name+"),
+    ("upstream, n levels", "2+name"),
+    ("downstream, n levels", "name+1"),
+    ("at: downstream and their upstream", "@name"),
+    ("intersection", "a,b"),
+    ("union", "a b"),
+];
+
 /// A whole `--select` value: a union of intersections of criteria.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selector {
@@ -181,6 +199,10 @@ impl Criterion {
         let (method, value) = match rest.split_once(':') {
             None => (Method::Fqn, rest),
             Some((method, value)) => {
+                let name = if method.starts_with("config.") { "config" } else { method };
+                if !METHODS.contains(&name) {
+                    return Err(invalid(&format!("unknown method `{method}`")));
+                }
                 let method = match method {
                     "fqn" => Method::Fqn,
                     "tag" => Method::Tag,
@@ -488,6 +510,27 @@ mod tests {
         let c = parse("@orders");
         assert!(c.at);
         assert_eq!((c.parents, c.children), (Depth::None, Depth::None));
+    }
+
+    // The list the docs page and its parity test read is the parser's: each
+    // method in it parses, and a name outside it is an unknown method.
+    #[test]
+    fn every_listed_method_parses_and_no_other() {
+        let value = |method: &str| match method {
+            "state" => "modified",
+            "result" => "error",
+            "resource_type" => "model",
+            "test_type" => "unit",
+            _ => "x",
+        };
+        for method in METHODS {
+            let written = if method == "config" { "config.materialized".to_string() } else { method.to_string() };
+            assert!(Criterion::parse(&format!("{written}:{}", value(method))).is_ok(), "`{method}:` does not parse");
+        }
+        let err = Criterion::parse("owner:x").unwrap_err();
+        assert_eq!(err.message, "invalid selector `owner:x`: unknown method `owner`");
+        let (_, examples): (Vec<&str>, Vec<&str>) = OPERATORS.iter().copied().unzip();
+        assert!(Selector::parse(&examples.iter().map(|e| e.to_string()).collect::<Vec<_>>()).is_ok());
     }
 
     #[test]

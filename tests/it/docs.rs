@@ -5,7 +5,7 @@
 //! model, a selector narrows the graph exactly as `strata ls` selects. A
 //! screenshot is kept in `target/tmp/docs-example.png`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -216,6 +216,13 @@ fn ls(fixture: &Fixture, select: &str) -> BTreeSet<String> {
     run.stdout.lines().map(|line| serde_json::from_str::<Value>(line).expect("JSON")["unique_id"].as_str().expect("id").to_string()).collect()
 }
 
+/// The unique ids `strata ls` selects, of every resource type.
+fn ls_everything(fixture: &Fixture, select: &str) -> BTreeSet<String> {
+    let run = fixture.strata(&["ls", "--select", select, "--output", "json"]);
+    assert_eq!(run.status, 0, "`{select}`: {}", run.stderr);
+    run.stdout.lines().map(|line| serde_json::from_str::<Value>(line).expect("JSON")["unique_id"].as_str().expect("id").to_string()).collect()
+}
+
 fn ids(value: &Value) -> BTreeSet<String> {
     value.as_array().expect("a list").iter().map(|id| id.as_str().expect("an id").to_string()).collect()
 }
@@ -266,24 +273,58 @@ fn the_example_s_docs_site_works_in_a_browser() {
     std::fs::create_dir_all(env!("CARGO_TARGET_TMPDIR")).expect("tmp");
     browser.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("docs-example.png"));
 
-    // The page's selection grammar agrees with strata's.
-    for selector in [
-        "utm_spend_full_joined+",
-        "@userid_mapped_logs",
-        "2+daily_utm_funnel",
-        "tag:daily",
-        "path:models/crm",
-        "source:logs+1",
-        "config.materialized:incremental",
-        "exposure:*",
-        "resource_type:seed",
-        "analytics.marketing.*,config.materialized:incremental",
-        "user* dau",
-        "analytics.product",
-    ] {
-        let page = ids(&browser.eval(&format!("strataDocs.select({})", json!(selector))));
-        assert_eq!(page, ls(&fixture, selector), "`{selector}`");
+    // The page's grammar is strata's: an example of every method and every
+    // operator `graph/select.rs` lists selects what `strata ls --select`
+    // selects, tests included; a method that needs `--state` is named as one
+    // the page cannot evaluate. A new method fails here until it has an
+    // example, and the page evaluates it.
+    let methods: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("fqn", &["analytics.product", "fqn:analytics.marketing.*", "user* dau", "utm_s[a-p]end_*", "userid_mapped_[!l]*", "*_1?"][..]),
+        ("tag", &["tag:daily", "tag:dai*"][..]),
+        ("path", &["path:models/crm", "path:models/marketing/user*.sql", "path:data_tests"][..]),
+        ("file", &["file:models/product/dau.sql"][..]),
+        ("source", &["source:logs+1", "source:mkt.*", "source:analytics.logs.*"][..]),
+        ("exposure", &["exposure:*", "+exposure:dau_*"][..]),
+        ("resource_type", &["resource_type:seed", "resource_type:test", "resource_type:snapshot", "resource_type:unit_test"][..]),
+        ("package", &["package:analytics", "package:other"][..]),
+        ("test_name", &["test_name:not_null", "+test_name:unique", "test_name:accepted_*"][..]),
+        ("test_type", &["test_type:generic", "test_type:singular", "test_type:data", "test_type:unit"][..]),
+        ("state", &[][..]),
+        ("result", &[][..]),
+        ("config", &["config.materialized:incremental", "config.materialized:view+", "config.partition_by:*"][..]),
+    ]);
+    let operators: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("upstream", &["+utm_spend_full_joined", "+dau"][..]),
+        ("downstream", &["utm_spend_full_joined+", "userid_mapped+"][..]),
+        ("upstream, n levels", &["2+daily_utm_funnel"][..]),
+        ("downstream, n levels", &["userid_mapped+1"][..]),
+        ("at: downstream and their upstream", &["@userid_mapped_logs"][..]),
+        ("intersection", &["analytics.marketing.*,config.materialized:incremental", "tag:daily,+dau"][..]),
+        ("union", &["dau utm_spend_full_joined", "tag:daily source:logs"][..]),
+    ]);
+    for method in strata::graph::select::METHODS {
+        let examples = methods.get(method).unwrap_or_else(|| panic!("`{method}:` has no example in the page's parity test: add one"));
+        for selector in examples.iter() {
+            let page = ids(&browser.eval(&format!("strataDocs.select({})", json!(selector))));
+            assert_eq!(page, ls_everything(&fixture, selector), "`{selector}`");
+        }
     }
+    for (operator, example) in strata::graph::select::OPERATORS {
+        let examples =
+            operators.get(operator).unwrap_or_else(|| panic!("the operator `{example}` has no example in the page's parity test: add one"));
+        for selector in examples.iter() {
+            let page = ids(&browser.eval(&format!("strataDocs.select({})", json!(selector))));
+            assert_eq!(page, ls_everything(&fixture, selector), "`{selector}`");
+        }
+    }
+    for selector in ["state:modified", "result:error+"] {
+        let error =
+            browser.eval(&format!("(() => {{ try {{ strataDocs.select({}); return ''; }} catch (e) {{ return e.message; }} }})()", json!(selector)));
+        let message = error.as_str().unwrap_or_default();
+        assert!(message.contains("this page cannot evaluate") && message.contains("--state DIR"), "`{selector}`: {error}");
+    }
+    let unknown = browser.eval("(() => { try { strataDocs.select('owner:x'); return ''; } catch (e) { return e.message; } })()");
+    assert_eq!(unknown, "invalid selector `owner:x`: unknown method `owner`");
     assert!(browser.errors.is_empty(), "the page logged errors: {:#?}", browser.errors);
 }
 
