@@ -216,7 +216,7 @@ impl Log {
         let ts = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
         let mut block = String::with_capacity(text.len() + 64);
         for line in text.lines() {
-            block.push_str(&format!("{ts} [{}] {}\n", self.invocation_id, strip_colour(line)));
+            block.push_str(&format!("{ts} [{}] {}\n", self.invocation_id, console::strip_ansi_codes(line)));
         }
         // One write per block: lines of processes logging at once do not interleave.
         if out.write_all(block.as_bytes()).is_err() {
@@ -249,28 +249,6 @@ fn rotate(path: &Path) {
     let _ = std::fs::rename(path, numbered(1));
 }
 
-/// The text without terminal colour codes.
-fn strip_colour(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.contains('\x1b') {
-        return line.into();
-    }
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            // `ESC [ ... m`
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out.into()
-}
-
 fn round(seconds: f64) -> f64 {
     (seconds * 1000.0).round() / 1000.0
 }
@@ -295,8 +273,22 @@ mod tests {
         assert_eq!(names, ["marker", "strata.log", "strata.log.1", "strata.log.2", "strata.log.3", "strata.log.4", "strata.log.5"]);
     }
 
+    // The file keeps the lines the terminal showed, without their colours.
     #[test]
-    fn strips_colour() {
-        assert_eq!(strip_colour("\x1b[32mOK   \x1b[0m created"), "OK    created");
+    fn the_log_file_keeps_lines_without_colour() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strata.log");
+        let log = Log {
+            format: LogFormat::Text,
+            invocation_id: "20261207t160000".into(),
+            started_at: Utc::now(),
+            started: Instant::now(),
+            file: Mutex::new(open_file(&path)),
+            counts: Mutex::new(StatusCounts::default()),
+        };
+        log.write_file("\x1b[32mOK   \x1b[0m created\nsecond");
+        let written = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = written.lines().map(|line| line.split_once(' ').map_or(line, |(_, rest)| rest)).collect();
+        assert_eq!(lines, ["[20261207t160000] OK    created", "[20261207t160000] second"]);
     }
 }
