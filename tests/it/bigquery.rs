@@ -363,6 +363,20 @@ pub struct Request {
     pub body: String,
 }
 
+impl Request {
+    /// A request a tiny_http server received, read whole.
+    pub fn of(incoming: &mut tiny_http::Request) -> Request {
+        let (method, path) = (incoming.method().to_string(), incoming.url().to_string());
+        let mut head = format!("{method} {path} HTTP/{}\r\n", incoming.http_version());
+        for header in incoming.headers() {
+            head.push_str(&format!("{}: {}\r\n", header.field, header.value));
+        }
+        let mut body = String::new();
+        let _ = incoming.as_reader().read_to_string(&mut body);
+        Request { head, method, path, body }
+    }
+}
+
 /// What the proxy does with a request.
 pub enum Action {
     Forward,
@@ -651,18 +665,15 @@ fn fake_key(token_port: u16) -> String {
 /// A server on 127.0.0.1 that answers every request with the JSON `answer`
 /// makes, and records the requests.
 fn json_server(answer: impl Fn() -> Json + Send + 'static) -> (u16, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local server");
-    let port = listener.local_addr().expect("addr").port();
+    let server = tiny_http::Server::http("127.0.0.1:0").expect("bind a local server");
+    let port = server.server_addr().to_ip().expect("an IP address").port();
     let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
     let recorded = requests.clone();
     std::thread::spawn(move || {
-        for mut stream in listener.incoming().flatten() {
-            let Some((_, request)) = read_request(&mut stream) else { continue };
-            recorded.lock().expect("requests").push(request);
-            let body = answer().to_string();
-            let response =
-                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            let _ = stream.write_all(response.as_bytes());
+        for mut incoming in server.incoming_requests() {
+            recorded.lock().expect("requests").push(Request::of(&mut incoming));
+            let json = tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("a header");
+            let _ = incoming.respond(tiny_http::Response::from_string(answer().to_string()).with_header(json));
         }
     });
     (port, requests)

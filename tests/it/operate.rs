@@ -156,17 +156,15 @@ struct Webhooks {
 
 impl Webhooks {
     fn start(script: &[u16]) -> Webhooks {
-        use std::io::Write;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind the webhook receiver");
+        let url = format!("http://127.0.0.1:{}", server.server_addr().to_ip().expect("an IP address").port());
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (recorded, mut script) = (received.clone(), Vec::from(script).into_iter());
         std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let Some((_, request)) = crate::bigquery::read_request(&mut stream) else { continue };
-                recorded.lock().expect("requests").push(request);
+            for mut incoming in server.incoming_requests() {
+                recorded.lock().expect("requests").push(crate::bigquery::Request::of(&mut incoming));
                 let status = script.next().unwrap_or(200);
-                let _ = write!(stream, "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+                let _ = incoming.respond(tiny_http::Response::from_string("ok").with_status_code(status));
             }
         });
         Webhooks { url, received }
