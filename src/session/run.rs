@@ -288,6 +288,7 @@ impl Run<'_> {
             let plural = if threads == 1 { "" } else { "s" };
             self.reporter.line(&format!("Concurrency: {threads} thread{plural} (target='{}')\n", target.name));
         }
+        let workers = warehouse.workers(threads);
         let mut schemas = BTreeSet::new();
         let mut ran_start_hooks = false;
         for (phase_index, phase) in plan.iter().enumerate() {
@@ -322,7 +323,7 @@ impl Run<'_> {
             {
                 *refresher = Some(crate::materialize::refresh::Refresher::new(server).map_err(|err| Diagnostic::new(err.to_string()))?);
             }
-            let connections = (0..threads.min(tasks.len().max(1)))
+            let connections = (0..workers.min(tasks.len().max(1)))
                 .map(|_| warehouse.connect().map(|c| Timed::new(c, self.warehouse_nanos.clone())))
                 .collect::<Result<Vec<Timed>, _>>()
                 .map_err(|err| Diagnostic::new(err.to_string()))?;

@@ -276,6 +276,12 @@ pub trait Warehouse: Send + Sync {
     fn interrupt(&self);
     /// The SQL dialect for generated statements.
     fn sql(&self) -> &dyn SqlGenerator;
+    /// How many of `requested` workers build at once, the warehouse set up
+    /// for them. A remote warehouse runs each worker's jobs on its own
+    /// machines: all of them.
+    fn workers(&self, requested: usize) -> usize {
+        requested
+    }
     /// The on-demand price of a TiB scanned, where the warehouse bills by bytes.
     fn price_per_tib(&self) -> Option<f64> {
         None

@@ -82,24 +82,51 @@ fn workers(fixture: &Fixture) -> std::collections::BTreeSet<String> {
     fixture.results("thread_id").1.into_iter().map(|(_, thread)| thread).collect()
 }
 
+/// The workers an embedded DuckDB runs `threads` on: at most one per core.
+fn duckdb_workers(threads: usize) -> std::collections::BTreeSet<String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (1..=threads.min(cores)).map(|n| format!("Thread-{n} (worker)")).collect()
+}
+
 #[test]
 fn threads_default_to_the_targets_then_four_and_the_flag_overrides_both() {
     let fixture = five_independent(None);
     let run = fixture.strata(&["run"]);
     assert_status(&run, 0);
     assert!(run.stdout.starts_with("Concurrency: 4 threads (target='dev')\n\n"), "{}", run.stdout);
-    assert_eq!(workers(&fixture), ["Thread-1 (worker)", "Thread-2 (worker)", "Thread-3 (worker)", "Thread-4 (worker)"].map(String::from).into());
+    assert_eq!(workers(&fixture), duckdb_workers(4));
 
     let fixture = five_independent(Some(2));
     let run = fixture.strata(&["run"]);
     assert_status(&run, 0);
     assert!(run.stdout.starts_with("Concurrency: 2 threads (target='dev')\n\n"), "{}", run.stdout);
-    assert_eq!(workers(&fixture), ["Thread-1 (worker)", "Thread-2 (worker)"].map(String::from).into());
+    assert_eq!(workers(&fixture), duckdb_workers(2));
 
     let run = fixture.strata(&["run", "--threads", "1"]);
     assert_status(&run, 0);
     assert!(run.stdout.starts_with("Concurrency: 1 thread (target='dev')\n\n"), "{}", run.stdout);
     assert_eq!(workers(&fixture), ["Thread-1 (worker)".to_string()].into());
+}
+
+// DuckDB runs inside strata: workers beyond the cores would only queue for
+// them, and each query's own threads would compete with the other workers',
+// so the cores are shared out between the workers as DuckDB's `threads`,
+// unless the profile sets it.
+#[test]
+fn duckdb_shares_the_cores_between_the_workers() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = "{{ config(materialized='table') }} select current_setting('threads') as duckdb_threads";
+    let fixture = Fixture::new().file("models/setting.sql", model);
+    let threads = |fixture: &Fixture| crate::run::query(fixture, "select duckdb_threads from main.setting")[0][0].clone();
+    assert_status(&fixture.strata(&["run", "--threads", "1"]), 0);
+    assert_eq!(threads(&fixture), cores.to_string());
+    assert_status(&fixture.strata(&["run", "--threads", "64"]), 0);
+    assert_eq!(threads(&fixture), "1");
+
+    let profiles = crate::PROFILES.replace("      schema: main\n", "      schema: main\n      settings:\n        threads: 3\n");
+    let fixture = Fixture::new().file("profiles.yml", &profiles).file("models/setting.sql", model);
+    assert_status(&fixture.strata(&["run", "--threads", "64"]), 0);
+    assert_eq!(threads(&fixture), "3");
 }
 
 /// What a user sees running strata on a terminal: stdout and stderr on one

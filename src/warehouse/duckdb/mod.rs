@@ -28,6 +28,8 @@ pub struct DuckDb {
     sql: DuckDbSql,
     /// None in memory, which has no write-ahead log.
     checkpoints: Option<Arc<Checkpoints>>,
+    /// Whether the profile sets DuckDB's own `threads` under `settings:`.
+    threads_set: bool,
 }
 
 /// DuckDB checkpoints on commit once its write-ahead log passes
@@ -114,6 +116,7 @@ impl DuckDb {
             interrupted: Arc::new(AtomicBool::new(false)),
             sql: DuckDbSql,
             checkpoints,
+            threads_set: settings.iter().any(|(name, _)| ["threads", "worker_threads"].contains(&name.to_ascii_lowercase().as_str())),
         })
     }
 
@@ -149,6 +152,24 @@ impl Warehouse for DuckDb {
 
     fn sql(&self) -> &dyn SqlGenerator {
         &self.sql
+    }
+
+    /// DuckDB runs in this process: workers beyond the cores only queue for
+    /// them, and each query's own threads compete with the other workers'. So
+    /// at most one worker per core, the cores shared out between them as
+    /// DuckDB's `threads`, unless the profile sets it under `settings:`. On 2
+    /// cores, 1,000 models with 4 workers and DuckDB's default took 5.6-6.3 s,
+    /// with 2 workers and 1 thread each 2.84 s (release builds).
+    fn workers(&self, requested: usize) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = requested.clamp(1, cores);
+        if !self.threads_set
+            && let Ok(root) = self.root.lock()
+        {
+            // Only speed is at stake: DuckDB keeps its default if it refuses.
+            let _ = root.execute_batch(&format!("set threads = {}", (cores / workers).max(1)));
+        }
+        workers
     }
 }
 
