@@ -166,12 +166,19 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
             suffix += 1;
         }
         tests.ids.insert(unique_id.clone());
+        let details = NodeDetails::Test(TestDetails {
+            test_name: Some(short_name),
+            namespace,
+            attached_to: Some(target.unique_id.clone()),
+            column_name: column.map(str::to_string),
+            kwargs: args,
+            refs,
+            sources,
+            singular_file: None,
+            config: typed,
+        });
         tests.nodes.push(Node {
-            name: node_name,
             unique_id,
-            resource_type: ResourceType::Test,
-            package: props.package.clone(),
-            path: props.file.clone(),
             fqn: {
                 // `[project, folders of the properties file.., test name]`, as dbt.
                 let mut fqn = vec![props.package.clone()];
@@ -185,18 +192,7 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
             },
             config: test_config,
             description,
-            relation: None,
-            details: NodeDetails::Test(TestDetails {
-                test_name: Some(short_name),
-                namespace,
-                attached_to: Some(target.unique_id.clone()),
-                column_name: column.map(str::to_string),
-                kwargs: args,
-                refs,
-                sources,
-                singular_file: None,
-                config: typed,
-            }),
+            ..Node::new(ResourceType::Test, &props.package, &node_name, &props.file, details)
         });
     }
 }

@@ -330,17 +330,12 @@ fn seed_nodes(project: &Project, templates: &Templates, seed_properties: &Proper
         if !config.enabled() {
             continue;
         }
+        let details = NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() };
         let mut node = Node {
-            unique_id: format!("seed.{}.{}", seed.package, seed.name),
-            resource_type: ResourceType::Seed,
-            name: seed.name.clone(),
-            package: seed.package.clone(),
-            path: seed.path.clone(),
             fqn,
             config,
             description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
+            ..Node::new(ResourceType::Seed, &seed.package, &seed.name, &seed.path, details)
         };
         node.relation =
             Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
@@ -373,17 +368,8 @@ fn singular_test_nodes(
                 Err(error) => {
                     errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
                 }
-                Ok(typed) => nodes.push(Node {
-                    unique_id: format!("test.{}.{}", test.package, test.name),
-                    resource_type: ResourceType::Test,
-                    name: test.name.clone(),
-                    package: test.package.clone(),
-                    path: test.file.path.clone(),
-                    fqn,
-                    config: rendered.config,
-                    description: String::new(),
-                    relation: None,
-                    details: NodeDetails::Test(TestDetails {
+                Ok(typed) => {
+                    let details = NodeDetails::Test(TestDetails {
                         test_name: None,
                         namespace: None,
                         attached_to: None,
@@ -393,8 +379,13 @@ fn singular_test_nodes(
                         sources: rendered.sources,
                         singular_file: Some(index),
                         config: typed,
-                    }),
-                }),
+                    });
+                    nodes.push(Node {
+                        fqn,
+                        config: rendered.config,
+                        ..Node::new(ResourceType::Test, &test.package, &test.name, &test.file.path, details)
+                    });
+                }
             },
             Ok(_) => {}
             Err(diagnostic) => errors.push(diagnostic),
@@ -419,24 +410,18 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                     .help("say where its rows go: `export: {format: xlsx, path: deliveries/dau_{{ ds_nodash }}.xlsx}`"),
             );
         }
+        let details = NodeDetails::Exposure {
+            exposure_type: exposure.exposure_type.clone(),
+            owner: exposure.owner.clone(),
+            depends_on: exposure.depends_on.clone(),
+            extra: exposure.extra.clone(),
+            refresh,
+            delivery,
+        };
         nodes.push(Node {
-            unique_id: format!("exposure.{}.{}", exposure.package, exposure.name),
-            resource_type: ResourceType::Exposure,
-            name: exposure.name.clone(),
-            package: exposure.package.clone(),
-            path: exposure.file.clone(),
-            fqn: vec![exposure.package.clone(), exposure.name.clone()],
             config: exposure.config.clone(),
             description: exposure.description.clone().unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Exposure {
-                exposure_type: exposure.exposure_type.clone(),
-                owner: exposure.owner.clone(),
-                depends_on: exposure.depends_on.clone(),
-                extra: exposure.extra.clone(),
-                refresh,
-                delivery,
-            },
+            ..Node::new(ResourceType::Exposure, &exposure.package, &exposure.name, &exposure.file, details)
         });
     }
 }
@@ -516,25 +501,18 @@ fn model_refreshes(project: &Project, nodes: &[Node], errors: &mut Diagnostics) 
                 continue;
             }
         };
+        let details = NodeDetails::Exposure {
+            exposure_type: Some("dashboard".into()),
+            owner: None,
+            depends_on: vec![format!("ref('{}')", node.name)],
+            extra: Default::default(),
+            refresh: Some(refresh),
+            delivery: None,
+        };
         let name = format!("{}_tableau_refresh", node.name);
         refreshes.push(Node {
-            unique_id: format!("exposure.{}.{name}", project.name),
-            resource_type: ResourceType::Exposure,
-            name: name.clone(),
-            package: project.name.clone(),
-            path: node.path.clone(),
-            fqn: vec![project.name.clone(), name],
-            config: Default::default(),
             description: format!("Refreshes the Tableau datasources of model `{}`.", node.name),
-            relation: None,
-            details: NodeDetails::Exposure {
-                exposure_type: Some("dashboard".into()),
-                owner: None,
-                depends_on: vec![format!("ref('{}')", node.name)],
-                extra: Default::default(),
-                refresh: Some(refresh),
-                delivery: None,
-            },
+            ..Node::new(ResourceType::Exposure, &project.name, &name, &node.path, details)
         });
     }
     refreshes

@@ -25,24 +25,19 @@ pub(super) fn model_node(
             (ModelConfig::default(), Some(config_diagnostic(project, &label, error, written, &files)))
         }
     };
+    let details = NodeDetails::Model {
+        file,
+        parsed_sql: rendered.sql,
+        refs: rendered.refs,
+        sources: rendered.sources,
+        columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+        config: typed,
+    };
     let mut node = Node {
-        unique_id: format!("{}.{}.{}", resource_type.name(), model.package, model.name),
-        resource_type,
-        name: model.name.clone(),
-        package: model.package.clone(),
-        path: model.file.path.clone(),
         fqn: fqn(model),
-        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-        relation: None,
-        details: NodeDetails::Model {
-            file,
-            parsed_sql: rendered.sql,
-            refs: rendered.refs,
-            sources: rendered.sources,
-            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
-            config: typed,
-        },
         config: rendered.config,
+        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+        ..Node::new(resource_type, &model.package, &model.name, &model.file.path, details)
     };
     if config_error.is_some() {
         node.relation = Some(Relation::ephemeral(&node.name));
