@@ -7,26 +7,26 @@ use crate::core::python;
 /// The generic tests collected so far, and their unique ids (a test declared
 /// twice alike gets the same id, and the second one a suffix).
 #[derive(Default)]
-pub(super) struct GenericTests {
-    pub(super) nodes: Vec<Node>,
-    pub(super) ids: FastSet<String>,
+struct GenericTests {
+    nodes: Vec<Node>,
+    ids: FastSet<String>,
 }
 
 /// What generic tests are attached to, as their names and ids tell it.
-pub(super) struct TestTarget {
+struct TestTarget {
     /// The node's unique id: `model.shop.orders`, `source.shop.raw.events`.
-    pub(super) unique_id: String,
+    unique_id: String,
     /// Its part of the tests' names: `orders`, `raw_events`.
-    pub(super) name: String,
+    name: String,
     /// Before the tests' names: `source_` for a source's tests.
-    pub(super) prefix: &'static str,
+    prefix: &'static str,
     /// The `model` argument dbt passes the test macro, and hashes into its
     /// id: `{{ get_where_subquery(ref('orders')) }}`.
-    pub(super) model_arg: String,
+    model_arg: String,
 }
 
 impl TestTarget {
-    pub(super) fn node(resource_type: &str, package: &str, name: &str) -> TestTarget {
+    fn node(resource_type: &str, package: &str, name: &str) -> TestTarget {
         TestTarget {
             unique_id: format!("{resource_type}.{package}.{name}"),
             name: name.to_string(),
@@ -35,7 +35,7 @@ impl TestTarget {
         }
     }
 
-    pub(super) fn source(package: &str, source: &str, table: &str) -> TestTarget {
+    fn source(package: &str, source: &str, table: &str) -> TestTarget {
         TestTarget {
             unique_id: format!("source.{package}.{source}.{table}"),
             name: format!("{source}_{table}"),
@@ -63,7 +63,52 @@ const TEST_CONFIG_ARGS: [&str; 14] = [
     "alias",
 ];
 
-pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget, tests: &mut GenericTests, errors: &mut Diagnostics) {
+/// How many generic tests the properties of models and seeds declare (source tables' are few).
+pub(super) fn declared_tests(project: &Project) -> usize {
+    project
+        .model_properties
+        .iter()
+        .chain(&project.seed_properties)
+        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
+        .sum()
+}
+
+/// A node for each enabled generic data test declared in properties files,
+/// on a model, seed, snapshot or source table; those attached to a node not
+/// among `nodes` (disabled) are left out.
+pub(super) fn generic_test_nodes(project: &Project, declared: usize, nodes: &[Node], errors: &mut Diagnostics) -> Vec<Node> {
+    let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
+    let described = [("model", &project.model_properties), ("seed", &project.seed_properties), ("snapshot", &project.snapshot_properties)];
+    for (resource_type, properties) in described {
+        for props in properties {
+            collect_tests(project, props, &TestTarget::node(resource_type, &props.package, &props.name), &mut tests, errors);
+        }
+    }
+    for source in &project.sources {
+        for table in &source.tables {
+            let as_model = ModelProperties {
+                name: table.name.clone(),
+                columns: table.columns.clone(),
+                tests: table.tests.clone(),
+                file: source.file.clone(),
+                package: source.package.clone(),
+                ..Default::default()
+            };
+            // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
+            collect_tests(project, &as_model, &TestTarget::source(&source.package, &source.name, &table.name), &mut tests, errors);
+        }
+    }
+    let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
+    tests.nodes.retain(|test: &Node| match &test.details {
+        NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
+        _ => true,
+    });
+    tests.nodes
+}
+
+/// A node for each enabled generic test that `props` declares on its columns
+/// and on itself, attached to `target`.
+fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget, tests: &mut GenericTests, errors: &mut Diagnostics) {
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
