@@ -112,55 +112,8 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
-        let (test_name, mut args) = match entry {
-            Json::String(name) => (name.clone(), serde_json::Map::new()),
-            Json::Object(map) if map.len() == 1 || map.contains_key("test_name") || map.contains_key("name") => {
-                if let Some(Json::String(name)) = map.get("test_name") {
-                    let mut args = map.clone();
-                    args.remove("test_name");
-                    (name.clone(), args)
-                } else if let Some((name, value)) = map.iter().find(|(k, _)| k.as_str() != "name") {
-                    let args = match value {
-                        Json::Object(args) => args.clone(),
-                        Json::Null => serde_json::Map::new(),
-                        _ => serde_json::Map::new(),
-                    };
-                    (name.clone(), args)
-                } else {
-                    continue;
-                }
-            }
-            other => {
-                errors.push(
-                    Diagnostic::new(format!("`{}`: a data test of `{}` is not a name or a mapping: `{other}`", props.file.display(), props.name))
-                        .at(Location::file(&props.file)),
-                );
-                continue;
-            }
-        };
-        // dbt 1.8 nests arguments under `arguments:`; older files put them beside `config:`.
-        if let Some(Json::Object(nested)) = args.remove("arguments") {
-            args.extend(nested);
-        }
-        let mut test_config = project.tree_config(ConfigSection::Tests, &[props.package.clone(), test_name.clone()]);
-        if let Some(Json::Object(entry_config)) = args.remove("config") {
-            config::merge(&mut test_config, &entry_config);
-        }
-        // Beside the arguments, dbt's older form puts configs (its `CONFIG_ARGS`),
-        // a description and a name of the test's own.
-        for key in TEST_CONFIG_ARGS {
-            if let Some(value) = args.remove(key) {
-                config::merge_key(&mut test_config, key, &value);
-            }
-        }
-        let description = match args.remove("description") {
-            Some(Json::String(text)) => text,
-            _ => String::new(),
-        };
-        let custom_name = match args.remove("name") {
-            Some(Json::String(name)) => Some(name),
-            _ => None,
-        };
+        let Some((test_name, args)) = test_name_and_args(props, entry, errors) else { continue };
+        let TestEntry { args, config: mut test_config, description, custom_name } = TestEntry::read(project, props, &test_name, args);
         if !test_config.enabled() {
             continue;
         }
@@ -182,16 +135,7 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget
             Some((namespace, short_name)) => (Some(namespace.to_string()), short_name.to_string()),
             None => (None, test_name.clone()),
         };
-        let mut refs = Vec::new();
-        let mut sources = Vec::new();
-        for value in args.values() {
-            if let Some(parsed) = value.as_str().and_then(parse_ref_string) {
-                match parsed {
-                    Ok(call) => refs.push(call),
-                    Err(source) => sources.push(source),
-                }
-            }
-        }
+        let (refs, sources) = calls_in_args(&args);
         let (name, compiled_name) = match custom_name {
             Some(name) => (name.clone(), name),
             None => generic_test_name(&format!("{}{test_name}", target.prefix), &target.name, column, &args),
@@ -202,15 +146,7 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget
             config::merge_key(&mut test_config, "alias", &Json::String(compiled_name));
         }
         let hash = test_hash(&name, namespace.as_deref(), &short_name, column, &args, &target.model_arg);
-        let mut unique_id = format!("test.{}.{name}.{hash}", props.package);
-        let mut node_name = name.clone();
-        let mut suffix = 2;
-        while tests.ids.contains(&unique_id) {
-            node_name = format!("{name}_{suffix}");
-            unique_id = format!("test.{}.{node_name}.{hash}", props.package);
-            suffix += 1;
-        }
-        tests.ids.insert(unique_id.clone());
+        let (node_name, unique_id) = tests.new_id(&props.package, &name, &hash);
         let details = NodeDetails::Test(TestDetails {
             test_name: Some(short_name),
             namespace,
@@ -224,22 +160,128 @@ fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget
         });
         tests.nodes.push(Node {
             unique_id,
-            fqn: {
-                // `[project, folders of the properties file.., test name]`, as dbt.
-                let mut fqn = vec![props.package.clone()];
-                let folders = project
-                    .project_relative(&props.package, &props.file)
-                    .parent()
-                    .map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
-                fqn.extend(folders.unwrap_or_default());
-                fqn.push(name.clone());
-                fqn
-            },
+            fqn: test_fqn(project, props, &name),
             config: test_config,
             description,
             ..Node::new(ResourceType::Test, &props.package, &node_name, &props.file, details)
         });
     }
+}
+
+impl GenericTests {
+    /// The node name and unique id of a test named `name`: `test.<package>.<name>.<hash>`,
+    /// or for a second test alike, its name with a suffix (`_2`, `_3`, ...). The id is taken.
+    fn new_id(&mut self, package: &str, name: &str, hash: &str) -> (String, String) {
+        let mut unique_id = format!("test.{package}.{name}.{hash}");
+        let mut node_name = name.to_string();
+        let mut suffix = 2;
+        while self.ids.contains(&unique_id) {
+            node_name = format!("{name}_{suffix}");
+            unique_id = format!("test.{package}.{node_name}.{hash}");
+            suffix += 1;
+        }
+        self.ids.insert(unique_id.clone());
+        (node_name, unique_id)
+    }
+}
+
+/// The test an entry of a `data_tests:` list names, and its arguments as
+/// written: `not_null`, `{unique: {...}}`, or `{test_name: ..., ...}`.
+/// `None` for an entry that names no test, reported when it is neither a name nor a mapping.
+fn test_name_and_args(props: &ModelProperties, entry: &Json, errors: &mut Diagnostics) -> Option<(String, serde_json::Map<String, Json>)> {
+    match entry {
+        Json::String(name) => Some((name.clone(), serde_json::Map::new())),
+        Json::Object(map) if map.len() == 1 || map.contains_key("test_name") || map.contains_key("name") => {
+            if let Some(Json::String(name)) = map.get("test_name") {
+                let mut args = map.clone();
+                args.remove("test_name");
+                Some((name.clone(), args))
+            } else if let Some((name, value)) = map.iter().find(|(k, _)| k.as_str() != "name") {
+                let args = match value {
+                    Json::Object(args) => args.clone(),
+                    Json::Null => serde_json::Map::new(),
+                    _ => serde_json::Map::new(),
+                };
+                Some((name.clone(), args))
+            } else {
+                None
+            }
+        }
+        other => {
+            errors.push(
+                Diagnostic::new(format!("`{}`: a data test of `{}` is not a name or a mapping: `{other}`", props.file.display(), props.name))
+                    .at(Location::file(&props.file)),
+            );
+            None
+        }
+    }
+}
+
+/// A generic test's entry taken apart: its arguments, and what is written
+/// beside them, its config, its description and a name of its own.
+struct TestEntry {
+    args: serde_json::Map<String, Json>,
+    config: ConfigMap,
+    description: String,
+    custom_name: Option<String>,
+}
+
+impl TestEntry {
+    /// Takes `args` (all that an entry gives the test `test_name`) apart; its config
+    /// is over the `tests:` config `dbt_project.yml` gives the test.
+    fn read(project: &Project, props: &ModelProperties, test_name: &str, mut args: serde_json::Map<String, Json>) -> TestEntry {
+        // dbt 1.8 nests arguments under `arguments:`; older files put them beside `config:`.
+        if let Some(Json::Object(nested)) = args.remove("arguments") {
+            args.extend(nested);
+        }
+        let mut test_config = project.tree_config(ConfigSection::Tests, &[props.package.clone(), test_name.to_string()]);
+        if let Some(Json::Object(entry_config)) = args.remove("config") {
+            config::merge(&mut test_config, &entry_config);
+        }
+        // Beside the arguments, dbt's older form puts configs (its `CONFIG_ARGS`),
+        // a description and a name of the test's own.
+        for key in TEST_CONFIG_ARGS {
+            if let Some(value) = args.remove(key) {
+                config::merge_key(&mut test_config, key, &value);
+            }
+        }
+        let description = match args.remove("description") {
+            Some(Json::String(text)) => text,
+            _ => String::new(),
+        };
+        let custom_name = match args.remove("name") {
+            Some(Json::String(name)) => Some(name),
+            _ => None,
+        };
+        TestEntry { args, config: test_config, description, custom_name }
+    }
+}
+
+/// The `ref()` and `source()` calls written as a test's arguments (`to: ref('customers')`).
+fn calls_in_args(args: &serde_json::Map<String, Json>) -> (Vec<RefCall>, Vec<(String, String)>) {
+    let mut refs = Vec::new();
+    let mut sources = Vec::new();
+    for value in args.values() {
+        if let Some(parsed) = value.as_str().and_then(parse_ref_string) {
+            match parsed {
+                Ok(call) => refs.push(call),
+                Err(source) => sources.push(source),
+            }
+        }
+    }
+    (refs, sources)
+}
+
+/// A generic test's fqn, as dbt's: `[project, folders of the properties file.., test name]`.
+fn test_fqn(project: &Project, props: &ModelProperties, name: &str) -> Vec<String> {
+    let mut fqn = vec![props.package.clone()];
+    let folders = project
+        .project_relative(&props.package, &props.file)
+        .parent()
+        .map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
+    fqn.extend(folders.unwrap_or_default());
+    fqn.push(name.to_string());
+    fqn
 }
 
 /// dbt's generated test name, `accepted_values_orders_status__placed__shipped`,
