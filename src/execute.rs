@@ -55,40 +55,105 @@ where
     Skip: Fn(usize, &str) -> Outcome + Sync,
     Finished: Fn(usize, &Outcome) + Sync,
 {
-    let mut children = vec![Vec::new(); tasks.len()];
-    for (index, task) in tasks.iter().enumerate() {
-        for &parent in &task.parents {
-            children[parent].push(index);
+    let pool = Pool::new(tasks, options, skip, finished);
+    std::thread::scope(|scope| {
+        for (worker, mut context) in contexts.into_iter().enumerate() {
+            let (pool, work) = (&pool, &work);
+            scope.spawn(move || pool.work(worker, &mut context, work));
+        }
+    });
+    pool.finish()
+}
+
+/// What the workers share: the tasks and the children of each, the state
+/// under its lock, and the callbacks that make and see outcomes.
+struct Pool<'a, Skip, Finished> {
+    tasks: &'a [Task],
+    /// For each task, the tasks that wait for it.
+    children: Vec<Vec<usize>>,
+    options: &'a PoolOptions<'a>,
+    skip: Skip,
+    finished: Finished,
+    state: Mutex<State>,
+    /// Woken when a task completes, so idle workers look for ready tasks again.
+    wake: Condvar,
+}
+
+impl<'a, Skip, Finished> Pool<'a, Skip, Finished>
+where
+    Skip: Fn(usize, &str) -> Outcome + Sync,
+    Finished: Fn(usize, &Outcome) + Sync,
+{
+    /// The pool before any task ran: the tasks without parents are ready.
+    fn new(tasks: &'a [Task], options: &'a PoolOptions<'a>, skip: Skip, finished: Finished) -> Self {
+        let mut children = vec![Vec::new(); tasks.len()];
+        for (index, task) in tasks.iter().enumerate() {
+            for &parent in &task.parents {
+                children[parent].push(index);
+            }
+        }
+        let waiting_on: Vec<usize> = tasks.iter().map(|t| t.parents.len()).collect();
+        let ready = waiting_on.iter().enumerate().filter(|(_, n)| **n == 0).map(|(i, _)| i).collect();
+        let state = Mutex::new(State { waiting_on, ready, results: vec![None; tasks.len()], finished: 0, stopped: false });
+        Pool { tasks, children, options, skip, finished, state, wake: Condvar::new() }
+    }
+
+    /// One worker: runs ready tasks with its `context` until none is left or the run stops.
+    fn work<C>(&self, worker: usize, context: &mut C, work: &impl Fn(&mut C, usize) -> Outcome) {
+        while let Some(task) = self.next_task() {
+            let mut outcome = work(context, task);
+            outcome.worker = Some(worker);
+            let mut guard = lock(&self.state);
+            self.complete(&mut guard, task, outcome);
+            self.wake.notify_all();
+        }
+        self.wake.notify_all();
+    }
+
+    /// Waits for a ready task; `None` once every task finished or the run stopped.
+    fn next_task(&self) -> Option<usize> {
+        let mut guard = lock(&self.state);
+        loop {
+            if self.options.cancelled.load(Ordering::SeqCst) {
+                guard.stopped = true;
+            }
+            if guard.finished == self.tasks.len() || guard.stopped {
+                return None;
+            }
+            if let Some(task) = guard.ready.pop_first() {
+                return Some(task);
+            }
+            guard =
+                self.wake.wait_timeout(guard, Duration::from_millis(50)).map(|(guard, _)| guard).unwrap_or_else(|poisoned| poisoned.into_inner().0);
         }
     }
-    let waiting_on: Vec<usize> = tasks.iter().map(|t| t.parents.len()).collect();
-    let ready = waiting_on.iter().enumerate().filter(|(_, n)| **n == 0).map(|(i, _)| i).collect();
-    let state = Mutex::new(State { waiting_on, ready, results: vec![None; tasks.len()], finished: 0, stopped: false });
-    let wake = Condvar::new();
 
-    let complete = |state: &mut State, task: usize, outcome: Outcome| {
+    /// Records the outcome of `task`: a failure skips all its descendants
+    /// (and stops the run under `--fail-fast`); a success readies each child
+    /// that waited for it last.
+    fn complete(&self, state: &mut State, task: usize, outcome: Outcome) {
         let failed = outcome.status.is_failure();
-        finished(task, &outcome);
+        (self.finished)(task, &outcome);
         state.results[task] = Some(outcome);
         state.finished += 1;
         if failed {
-            state.stopped |= options.fail_fast;
+            state.stopped |= self.options.fail_fast;
             // Descendants wait on this task, so none has started: skip them all.
-            let reason = format!("skipped because {} failed", tasks[task].label);
-            let mut stack = children[task].clone();
+            let reason = format!("skipped because {} failed", self.tasks[task].label);
+            let mut stack = self.children[task].clone();
             while let Some(descendant) = stack.pop() {
                 if state.results[descendant].is_some() {
                     continue;
                 }
                 state.waiting_on[descendant] = SKIPPED;
-                let outcome = skip(descendant, &reason);
-                finished(descendant, &outcome);
+                let outcome = (self.skip)(descendant, &reason);
+                (self.finished)(descendant, &outcome);
                 state.results[descendant] = Some(outcome);
                 state.finished += 1;
-                stack.extend(children[descendant].iter().copied());
+                stack.extend(self.children[descendant].iter().copied());
             }
         } else {
-            for &child in &children[task] {
+            for &child in &self.children[task] {
                 if state.waiting_on[child] == SKIPPED {
                     continue;
                 }
@@ -98,59 +163,27 @@ where
                 }
             }
         }
-    };
+    }
 
-    std::thread::scope(|scope| {
-        for (worker, mut context) in contexts.into_iter().enumerate() {
-            let (state, wake, complete, work) = (&state, &wake, &complete, &work);
-            scope.spawn(move || {
-                loop {
-                    let task = {
-                        let mut guard = lock(state);
-                        loop {
-                            if options.cancelled.load(Ordering::SeqCst) {
-                                guard.stopped = true;
-                            }
-                            if guard.finished == tasks.len() || guard.stopped {
-                                break None;
-                            }
-                            if let Some(task) = guard.ready.pop_first() {
-                                break Some(task);
-                            }
-                            guard = wake
-                                .wait_timeout(guard, Duration::from_millis(50))
-                                .map(|(guard, _)| guard)
-                                .unwrap_or_else(|poisoned| poisoned.into_inner().0);
-                        }
-                    };
-                    let Some(task) = task else { break };
-                    let mut outcome = work(&mut context, task);
-                    outcome.worker = Some(worker);
-                    let mut guard = lock(state);
-                    complete(&mut guard, task, outcome);
-                    wake.notify_all();
+    /// Every task's outcome, in plan order; a task the run stopped before is skipped now.
+    fn finish(&self) -> Vec<Outcome> {
+        let mut state = lock(&self.state);
+        let reason = if self.options.cancelled.load(Ordering::SeqCst) {
+            "not run: interrupted"
+        } else {
+            "not run: the run stopped at the first failure (`--fail-fast`)"
+        };
+        (0..self.tasks.len())
+            .map(|task| match state.results[task].take() {
+                Some(outcome) => outcome,
+                None => {
+                    let outcome = (self.skip)(task, reason);
+                    (self.finished)(task, &outcome);
+                    outcome
                 }
-                wake.notify_all();
-            });
-        }
-    });
-
-    let mut state = lock(&state);
-    let reason = if options.cancelled.load(Ordering::SeqCst) {
-        "not run: interrupted"
-    } else {
-        "not run: the run stopped at the first failure (`--fail-fast`)"
-    };
-    (0..tasks.len())
-        .map(|task| match state.results[task].take() {
-            Some(outcome) => outcome,
-            None => {
-                let outcome = skip(task, reason);
-                finished(task, &outcome);
-                outcome
-            }
-        })
-        .collect()
+            })
+            .collect()
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -11,7 +11,7 @@ pub mod test_config;
 pub mod unit_test;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -155,6 +155,24 @@ pub struct TestDetails {
 }
 
 impl Node {
+    /// A node of `package` named `name`, defined in `path`, with what the
+    /// kinds of node share: the id `<resource type>.<package>.<name>`, the fqn
+    /// `[package, name]`, no config, no description and no relation.
+    pub fn new(resource_type: ResourceType, package: &str, name: &str, path: &Path, details: NodeDetails) -> Node {
+        Node {
+            unique_id: format!("{}.{package}.{name}", resource_type.name()),
+            resource_type,
+            name: name.to_string(),
+            package: package.to_string(),
+            path: path.to_path_buf(),
+            fqn: vec![package.to_string(), name.to_string()],
+            config: ConfigMap::new(),
+            description: String::new(),
+            relation: None,
+            details,
+        }
+    }
+
     /// How messages name it: `model daily_utm_funnel`.
     pub fn label(&self) -> String {
         format!("{} {}", self.resource_type.name(), self.name)

@@ -94,37 +94,11 @@ impl ModelConfig {
     /// `rules` are those of the warehouse the model is built in: which
     /// strategies it runs, how many clustering columns and which labels it takes.
     pub fn parse(config: &ConfigMap, rules: &ConfigRules) -> Result<ModelConfig, ConfigError> {
-        let materialized = match config.get("materialized") {
-            None | Some(Json::Null) => Materialized::View,
-            Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| {
-                ConfigError::new("materialized", format!("unknown materialization `{name}`")).help(
-                    match crate::core::diagnostic::did_you_mean(name, Materialized::NAMES.iter().copied()) {
-                        Some(close) => format!("did you mean `{close}`? strata builds `view`, `table`, `incremental` and `ephemeral` models"),
-                        None => "strata builds `view`, `table`, `incremental` and `ephemeral` models".to_string(),
-                    },
-                )
-            })?,
-            Some(other) => return Err(ConfigError::new("materialized", format!("`materialized` must be a name such as `table`, not `{other}`"))),
-        };
-        let partition = match Partition::of(config) {
-            None => None,
-            Some(Ok(partition)) => Some(partition),
-            Some(Err(error @ PartitionError::Lookback(_))) => return Err(ConfigError::new("lookback", error.to_string())),
-            Some(Err(error)) => {
-                return Err(ConfigError::new("partition_by", error.to_string())
-                    .help("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`, and `granularity`)"));
-            }
-        };
+        let materialized = materialized(config)?;
+        let partition = partition(config)?;
         let unique_key = columns(config, "unique_key")?;
         let cluster_by = columns(config, "cluster_by")?;
-        let labels = match config.get("labels").map(config::labels) {
-            None => Vec::new(),
-            Some(Ok(labels)) => labels,
-            Some(Err(LabelsError::NotText { .. })) => return Err(ConfigError::new("labels", "`labels` values must be text")),
-            Some(Err(LabelsError::NotMapping(other))) => {
-                return Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`")));
-            }
-        };
+        let labels = labels(config)?;
         if let Some(max) = rules.max_cluster_by.filter(|&max| cluster_by.len() > max) {
             return Err(ConfigError::new(
                 "cluster_by",
@@ -142,49 +116,10 @@ impl ModelConfig {
             }
             _ => (partition, None),
         };
-        match config.get("tags") {
-            None | Some(Json::Null | Json::String(_)) => {}
-            Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => {}
-            Some(other) => return Err(ConfigError::new("tags", format!("`tags` must be a name or a list of names, not `{other}`"))),
-        }
-        let require_partition_filter = match config.get("require_partition_filter") {
-            None | Some(Json::Null) => false,
-            Some(Json::Bool(required)) => *required,
-            Some(other) => {
-                return Err(ConfigError::new("require_partition_filter", format!("`require_partition_filter` must be true or false, not `{other}`")));
-            }
-        };
-        let partition_expiration_days = match config.get("partition_expiration_days") {
-            None | Some(Json::Null) => None,
-            Some(value) => match value.as_u64().and_then(|days| u32::try_from(days).ok()).filter(|days| *days > 0) {
-                Some(days) => Some(days),
-                None => {
-                    return Err(ConfigError::new(
-                        "partition_expiration_days",
-                        format!("`partition_expiration_days` must be a positive number of days, not `{value}`"),
-                    ));
-                }
-            },
-        };
-        let on_schema_change = match config.get("on_schema_change") {
-            None | Some(Json::Null) => OnSchemaChange::default(),
-            Some(Json::String(name)) => OnSchemaChange::parse(name).ok_or_else(|| {
-                ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`")).help(
-                    match crate::core::diagnostic::did_you_mean(name, OnSchemaChange::NAMES) {
-                        Some(close) => {
-                            format!("did you mean `{close}`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`")
-                        }
-                        None => "the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`".to_string(),
-                    },
-                )
-            })?,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "on_schema_change",
-                    format!("`on_schema_change` must be a name such as `append_new_columns`, not `{other}`"),
-                ));
-            }
-        };
+        check_tags(config)?;
+        let require_partition_filter = require_partition_filter(config)?;
+        let partition_expiration_days = partition_expiration_days(config)?;
+        let on_schema_change = on_schema_change(config)?;
         let snapshot = match materialized {
             Materialized::Snapshot => Some(snapshot(config, unique_key.clone())?),
             _ => None,
@@ -203,6 +138,97 @@ impl ModelConfig {
             cluster_by,
             labels,
         })
+    }
+}
+
+/// `materialized`: a view unless set.
+fn materialized(config: &ConfigMap) -> Result<Materialized, ConfigError> {
+    Ok(match config.get("materialized") {
+        None | Some(Json::Null) => Materialized::View,
+        Some(Json::String(name)) => Materialized::parse(name).ok_or_else(|| {
+            ConfigError::new("materialized", format!("unknown materialization `{name}`")).help(
+                match crate::core::diagnostic::did_you_mean(name, Materialized::NAMES.iter().copied()) {
+                    Some(close) => format!("did you mean `{close}`? strata builds `view`, `table`, `incremental` and `ephemeral` models"),
+                    None => "strata builds `view`, `table`, `incremental` and `ephemeral` models".to_string(),
+                },
+            )
+        })?,
+        Some(other) => return Err(ConfigError::new("materialized", format!("`materialized` must be a name such as `table`, not `{other}`"))),
+    })
+}
+
+/// `partition_by` with its `lookback`, if set.
+fn partition(config: &ConfigMap) -> Result<Option<Partition>, ConfigError> {
+    match Partition::of(config) {
+        None => Ok(None),
+        Some(Ok(partition)) => Ok(Some(partition)),
+        Some(Err(error @ PartitionError::Lookback(_))) => Err(ConfigError::new("lookback", error.to_string())),
+        Some(Err(error)) => Err(ConfigError::new("partition_by", error.to_string())
+            .help("write it as `partition_by={'field': 'event_date', 'data_type': 'date'}` (or `timestamp`, and `granularity`)")),
+    }
+}
+
+/// BigQuery's table `labels`, names and values as text.
+fn labels(config: &ConfigMap) -> Result<Vec<(String, String)>, ConfigError> {
+    match config.get("labels").map(config::labels) {
+        None => Ok(Vec::new()),
+        Some(Ok(labels)) => Ok(labels),
+        Some(Err(LabelsError::NotText { .. })) => Err(ConfigError::new("labels", "`labels` values must be text")),
+        Some(Err(LabelsError::NotMapping(other))) => {
+            Err(ConfigError::new("labels", format!("`labels` must be a mapping of names to text, not `{other}`")))
+        }
+    }
+}
+
+/// `tags`, where set, are a name or a list of names.
+fn check_tags(config: &ConfigMap) -> Result<(), ConfigError> {
+    match config.get("tags") {
+        None | Some(Json::Null | Json::String(_)) => Ok(()),
+        Some(Json::Array(tags)) if tags.iter().all(Json::is_string) => Ok(()),
+        Some(other) => Err(ConfigError::new("tags", format!("`tags` must be a name or a list of names, not `{other}`"))),
+    }
+}
+
+/// `require_partition_filter`: false unless set.
+fn require_partition_filter(config: &ConfigMap) -> Result<bool, ConfigError> {
+    match config.get("require_partition_filter") {
+        None | Some(Json::Null) => Ok(false),
+        Some(Json::Bool(required)) => Ok(*required),
+        Some(other) => Err(ConfigError::new("require_partition_filter", format!("`require_partition_filter` must be true or false, not `{other}`"))),
+    }
+}
+
+/// `partition_expiration_days`, a positive number, if set.
+fn partition_expiration_days(config: &ConfigMap) -> Result<Option<u32>, ConfigError> {
+    match config.get("partition_expiration_days") {
+        None | Some(Json::Null) => Ok(None),
+        Some(value) => match value.as_u64().and_then(|days| u32::try_from(days).ok()).filter(|days| *days > 0) {
+            Some(days) => Ok(Some(days)),
+            None => Err(ConfigError::new(
+                "partition_expiration_days",
+                format!("`partition_expiration_days` must be a positive number of days, not `{value}`"),
+            )),
+        },
+    }
+}
+
+/// `on_schema_change`: `ignore` unless set.
+fn on_schema_change(config: &ConfigMap) -> Result<OnSchemaChange, ConfigError> {
+    match config.get("on_schema_change") {
+        None | Some(Json::Null) => Ok(OnSchemaChange::default()),
+        Some(Json::String(name)) => OnSchemaChange::parse(name).ok_or_else(|| {
+            ConfigError::new("on_schema_change", format!("unknown `on_schema_change` value `{name}`")).help(
+                match crate::core::diagnostic::did_you_mean(name, OnSchemaChange::NAMES) {
+                    Some(close) => {
+                        format!("did you mean `{close}`? the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`")
+                    }
+                    None => "the values are `ignore`, `fail`, `append_new_columns` and `sync_all_columns`".to_string(),
+                },
+            )
+        }),
+        Some(other) => {
+            Err(ConfigError::new("on_schema_change", format!("`on_schema_change` must be a name such as `append_new_columns`, not `{other}`")))
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
 use crate::graph::state::{Change, Comparison};
-use crate::graph::{Graph, NodeDetails, ResourceType};
+use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 
 /// How far to walk up or down from the matched nodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,137 +251,54 @@ impl Criterion {
     /// The nodes this criterion matches, before graph operators. `state:` and
     /// `result:` match nothing without a state.
     pub fn matches(&self, graph: &Graph, state: Option<&Comparison>) -> BTreeSet<usize> {
-        let glob = |pattern: &str| -> Option<GlobMatcher> {
-            if pattern.contains(['*', '?', '[']) { Glob::new(pattern).ok().map(|g| g.compile_matcher()) } else { None }
-        };
-        let same = |pattern: &str, matcher: &Option<GlobMatcher>, text: &str| match matcher {
-            Some(m) => m.is_match(text),
-            None => pattern == text,
-        };
         let value = self.value.as_str();
-        let mut matched = BTreeSet::new();
         match &self.method {
             Method::Fqn => {
-                let leaf = glob(value);
-                let parts: Vec<&str> = value.split('.').collect();
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if matches!(node.resource_type, ResourceType::Source | ResourceType::Exposure) {
-                        continue;
-                    }
-                    if same(value, &leaf, &node.name) || fqn_matches(&node.fqn, &parts) {
-                        matched.insert(index);
-                    }
-                }
+                let (leaf, parts) = (Pattern::new(value), value.split('.').collect::<Vec<_>>());
+                nodes_where(graph, |node| {
+                    !matches!(node.resource_type, ResourceType::Source | ResourceType::Exposure)
+                        && (leaf.matches(&node.name) || fqn_matches(&node.fqn, &parts))
+                })
             }
             Method::Tag => {
-                let matcher = glob(value);
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if node.tags().iter().any(|tag| same(value, &matcher, tag)) {
-                        matched.insert(index);
-                    }
-                }
+                let pattern = Pattern::new(value);
+                nodes_where(graph, |node| node.tags().iter().any(|tag| pattern.matches(tag)))
             }
             Method::Path => {
-                let wanted = value.trim_end_matches('/');
-                let matcher = glob(wanted);
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    let path = node.path.to_string_lossy().replace('\\', "/");
-                    let hit = match &matcher {
-                        Some(m) => m.is_match(&path),
-                        None => path == wanted || path.starts_with(&format!("{wanted}/")),
-                    };
-                    if hit && node.resource_type != ResourceType::Exposure {
-                        matched.insert(index);
-                    }
-                }
+                let pattern = Pattern::new(value.trim_end_matches('/'));
+                nodes_where(graph, |node| pattern.matches_path(&node.path) && node.resource_type != ResourceType::Exposure)
             }
             Method::Config(key) => {
-                let matcher = glob(value);
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    let hit = match node.config.get(key) {
-                        Some(Json::Array(items)) => items.iter().any(|item| same(value, &matcher, &json_text(item))),
-                        Some(item) => same(value, &matcher, &json_text(item)),
-                        None => {
-                            key == "materialized"
-                                && matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot)
-                                && same(value, &matcher, node.materialized())
-                        }
-                    };
-                    if hit {
-                        matched.insert(index);
-                    }
-                }
+                let pattern = Pattern::new(value);
+                nodes_where(graph, |node| config_matches(node, key, &pattern))
             }
             Method::Source => {
                 let parts: Vec<&str> = value.split('.').collect();
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    let NodeDetails::Source { source_name, table_name, .. } = &node.details else { continue };
-                    let hit = match parts.as_slice() {
-                        [source] => glob_or_eq(source, source_name),
-                        [source, table] => glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
-                        [package, source, table] => *package == node.package && glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
-                        _ => false,
-                    };
-                    if hit {
-                        matched.insert(index);
-                    }
-                }
+                nodes_where(graph, |node| source_matches(node, &parts))
             }
             Method::Exposure => {
-                let matcher = glob(value);
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if node.resource_type == ResourceType::Exposure && same(value, &matcher, &node.name) {
-                        matched.insert(index);
-                    }
-                }
+                let pattern = Pattern::new(value);
+                nodes_where(graph, |node| node.resource_type == ResourceType::Exposure && pattern.matches(&node.name))
             }
             Method::ResourceType => {
                 let wanted = ResourceType::parse(value);
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if Some(node.resource_type) == wanted {
-                        matched.insert(index);
-                    }
-                }
+                nodes_where(graph, |node| Some(node.resource_type) == wanted)
             }
-            Method::Package => {
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if glob_or_eq(value, &node.package) {
-                        matched.insert(index);
-                    }
-                }
-            }
+            Method::Package => nodes_where(graph, |node| glob_or_eq(value, &node.package)),
             Method::State(method) => {
                 let changes = state.map_or(&[][..], |state| &state.changes[..]);
-                matched.extend(changes.iter().enumerate().filter(|(_, change)| method.matches(change)).map(|(index, _)| index));
+                changes.iter().enumerate().filter(|(_, change)| method.matches(change)).map(|(index, _)| index).collect()
             }
             Method::Result => {
                 let results = state.map_or(&[][..], |state| &state.results[..]);
-                matched.extend(results.iter().enumerate().filter(|(_, statuses)| statuses.contains(value)).map(|(index, _)| index));
+                results.iter().enumerate().filter(|(_, statuses)| statuses.contains(value)).map(|(index, _)| index).collect()
             }
-            Method::TestName => {
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    if let NodeDetails::Test(test) = &node.details
-                        && test.test_name.as_deref().is_some_and(|name| glob_or_eq(value, name))
-                    {
-                        matched.insert(index);
-                    }
-                }
-            }
-            Method::TestType => {
-                for (index, node) in graph.nodes.iter().enumerate() {
-                    let kind = match &node.details {
-                        NodeDetails::UnitTest(_) => "unit",
-                        NodeDetails::Test(test) if test.singular_file.is_some() => "singular",
-                        NodeDetails::Test(_) => "generic",
-                        _ => continue,
-                    };
-                    if value == kind || (value == "data" && kind != "unit") {
-                        matched.insert(index);
-                    }
-                }
-            }
+            Method::TestName => nodes_where(
+                graph,
+                |node| matches!(&node.details, NodeDetails::Test(test) if test.test_name.as_deref().is_some_and(|name| glob_or_eq(value, name))),
+            ),
+            Method::TestType => nodes_where(graph, |node| test_type(node).is_some_and(|kind| value == kind || (value == "data" && kind != "unit"))),
         }
-        matched
     }
 
     /// The matched nodes with `+` and `@` applied.
@@ -398,6 +315,76 @@ impl Criterion {
         selected.extend(walk(graph, &matched, self.parents, false));
         selected.extend(walk(graph, &matched, self.children, true));
         selected
+    }
+}
+
+/// The indices of the nodes of `graph` that `hit` holds for.
+fn nodes_where(graph: &Graph, hit: impl Fn(&Node) -> bool) -> BTreeSet<usize> {
+    graph.nodes.iter().enumerate().filter(|(_, node)| hit(node)).map(|(index, _)| index).collect()
+}
+
+/// A selector's value: a glob where it holds `*`, `?` or `[`, else a text to equal.
+struct Pattern<'a> {
+    text: &'a str,
+    glob: Option<GlobMatcher>,
+}
+
+impl<'a> Pattern<'a> {
+    fn new(text: &'a str) -> Pattern<'a> {
+        let glob = if text.contains(['*', '?', '[']) { Glob::new(text).ok().map(|g| g.compile_matcher()) } else { None };
+        Pattern { text, glob }
+    }
+
+    fn matches(&self, text: &str) -> bool {
+        match &self.glob {
+            Some(glob) => glob.is_match(text),
+            None => self.text == text,
+        }
+    }
+
+    /// A glob matches the whole path; a path without one matches itself and
+    /// everything under it.
+    fn matches_path(&self, path: &std::path::Path) -> bool {
+        let path = path.to_string_lossy().replace('\\', "/");
+        match &self.glob {
+            Some(glob) => glob.is_match(&path),
+            None => path == self.text || path.starts_with(&format!("{}/", self.text)),
+        }
+    }
+}
+
+/// `config.<key>:<value>`: the node's config `key` is the value, or a list
+/// holding it; a model's `materialized` is its default when it is not set.
+fn config_matches(node: &Node, key: &str, pattern: &Pattern<'_>) -> bool {
+    match node.config.get(key) {
+        Some(Json::Array(items)) => items.iter().any(|item| pattern.matches(&json_text(item))),
+        Some(item) => pattern.matches(&json_text(item)),
+        None => {
+            key == "materialized"
+                && matches!(node.resource_type, ResourceType::Model | ResourceType::Snapshot)
+                && pattern.matches(node.materialized())
+        }
+    }
+}
+
+/// `source:<source>`, `source:<source>.<table>` or `source:<package>.<source>.<table>`.
+fn source_matches(node: &Node, parts: &[&str]) -> bool {
+    let NodeDetails::Source { source_name, table_name, .. } = &node.details else { return false };
+    match parts {
+        [source] => glob_or_eq(source, source_name),
+        [source, table] => glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
+        [package, source, table] => *package == node.package && glob_or_eq(source, source_name) && glob_or_eq(table, table_name),
+        _ => false,
+    }
+}
+
+/// What `test_type:` calls a test: `unit`, `singular` or `generic`; `None` for other nodes.
+fn test_type(node: &Node) -> Option<&'static str> {
+    match &node.details {
+        NodeDetails::UnitTest(_) => Some("unit"),
+        NodeDetails::Test(test) if test.singular_file.is_some() => Some("singular"),
+        NodeDetails::Test(_) => Some("generic"),
+        _ => None,
     }
 }
 

@@ -7,26 +7,26 @@ use crate::core::python;
 /// The generic tests collected so far, and their unique ids (a test declared
 /// twice alike gets the same id, and the second one a suffix).
 #[derive(Default)]
-pub(super) struct GenericTests {
-    pub(super) nodes: Vec<Node>,
-    pub(super) ids: FastSet<String>,
+struct GenericTests {
+    nodes: Vec<Node>,
+    ids: FastSet<String>,
 }
 
 /// What generic tests are attached to, as their names and ids tell it.
-pub(super) struct TestTarget {
+struct TestTarget {
     /// The node's unique id: `model.shop.orders`, `source.shop.raw.events`.
-    pub(super) unique_id: String,
+    unique_id: String,
     /// Its part of the tests' names: `orders`, `raw_events`.
-    pub(super) name: String,
+    name: String,
     /// Before the tests' names: `source_` for a source's tests.
-    pub(super) prefix: &'static str,
+    prefix: &'static str,
     /// The `model` argument dbt passes the test macro, and hashes into its
     /// id: `{{ get_where_subquery(ref('orders')) }}`.
-    pub(super) model_arg: String,
+    model_arg: String,
 }
 
 impl TestTarget {
-    pub(super) fn node(resource_type: &str, package: &str, name: &str) -> TestTarget {
+    fn node(resource_type: &str, package: &str, name: &str) -> TestTarget {
         TestTarget {
             unique_id: format!("{resource_type}.{package}.{name}"),
             name: name.to_string(),
@@ -35,7 +35,7 @@ impl TestTarget {
         }
     }
 
-    pub(super) fn source(package: &str, source: &str, table: &str) -> TestTarget {
+    fn source(package: &str, source: &str, table: &str) -> TestTarget {
         TestTarget {
             unique_id: format!("source.{package}.{source}.{table}"),
             name: format!("{source}_{table}"),
@@ -63,59 +63,57 @@ const TEST_CONFIG_ARGS: [&str; 14] = [
     "alias",
 ];
 
-pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget, tests: &mut GenericTests, errors: &mut Diagnostics) {
+/// How many generic tests the properties of models and seeds declare (source tables' are few).
+pub(super) fn declared_tests(project: &Project) -> usize {
+    project
+        .model_properties
+        .iter()
+        .chain(&project.seed_properties)
+        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
+        .sum()
+}
+
+/// A node for each enabled generic data test declared in properties files,
+/// on a model, seed, snapshot or source table; those attached to a node not
+/// among `nodes` (disabled) are left out.
+pub(super) fn generic_test_nodes(project: &Project, declared: usize, nodes: &[Node], errors: &mut Diagnostics) -> Vec<Node> {
+    let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
+    let described = [("model", &project.model_properties), ("seed", &project.seed_properties), ("snapshot", &project.snapshot_properties)];
+    for (resource_type, properties) in described {
+        for props in properties {
+            collect_tests(project, props, &TestTarget::node(resource_type, &props.package, &props.name), &mut tests, errors);
+        }
+    }
+    for source in &project.sources {
+        for table in &source.tables {
+            let as_model = ModelProperties {
+                name: table.name.clone(),
+                columns: table.columns.clone(),
+                tests: table.tests.clone(),
+                file: source.file.clone(),
+                package: source.package.clone(),
+                ..Default::default()
+            };
+            // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
+            collect_tests(project, &as_model, &TestTarget::source(&source.package, &source.name, &table.name), &mut tests, errors);
+        }
+    }
+    let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
+    tests.nodes.retain(|test: &Node| match &test.details {
+        NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
+        _ => true,
+    });
+    tests.nodes
+}
+
+/// A node for each enabled generic test that `props` declares on its columns
+/// and on itself, attached to `target`.
+fn collect_tests(project: &Project, props: &ModelProperties, target: &TestTarget, tests: &mut GenericTests, errors: &mut Diagnostics) {
     let column_tests = props.columns.iter().flat_map(|c| c.tests.iter().map(move |t| (Some(c.name.as_str()), t)));
     let model_tests = props.tests.iter().map(|t| (None, t));
     for (column, entry) in column_tests.chain(model_tests) {
-        let (test_name, mut args) = match entry {
-            Json::String(name) => (name.clone(), serde_json::Map::new()),
-            Json::Object(map) if map.len() == 1 || map.contains_key("test_name") || map.contains_key("name") => {
-                if let Some(Json::String(name)) = map.get("test_name") {
-                    let mut args = map.clone();
-                    args.remove("test_name");
-                    (name.clone(), args)
-                } else if let Some((name, value)) = map.iter().find(|(k, _)| k.as_str() != "name") {
-                    let args = match value {
-                        Json::Object(args) => args.clone(),
-                        Json::Null => serde_json::Map::new(),
-                        _ => serde_json::Map::new(),
-                    };
-                    (name.clone(), args)
-                } else {
-                    continue;
-                }
-            }
-            other => {
-                errors.push(
-                    Diagnostic::new(format!("`{}`: a data test of `{}` is not a name or a mapping: `{other}`", props.file.display(), props.name))
-                        .at(Location::file(&props.file)),
-                );
-                continue;
-            }
-        };
-        // dbt 1.8 nests arguments under `arguments:`; older files put them beside `config:`.
-        if let Some(Json::Object(nested)) = args.remove("arguments") {
-            args.extend(nested);
-        }
-        let mut test_config = project.tree_config(ConfigSection::Tests, &[props.package.clone(), test_name.clone()]);
-        if let Some(Json::Object(entry_config)) = args.remove("config") {
-            config::merge(&mut test_config, &entry_config);
-        }
-        // Beside the arguments, dbt's older form puts configs (its `CONFIG_ARGS`),
-        // a description and a name of the test's own.
-        for key in TEST_CONFIG_ARGS {
-            if let Some(value) = args.remove(key) {
-                config::merge_key(&mut test_config, key, &value);
-            }
-        }
-        let description = match args.remove("description") {
-            Some(Json::String(text)) => text,
-            _ => String::new(),
-        };
-        let custom_name = match args.remove("name") {
-            Some(Json::String(name)) => Some(name),
-            _ => None,
-        };
+        let Some((test_name, args)) = test_name_and_args(props, entry, errors) else { continue };
+        let TestEntry { args, config: mut test_config, description, custom_name } = TestEntry::read(project, props, &test_name, args);
         if !test_config.enabled() {
             continue;
         }
@@ -137,16 +135,7 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
             Some((namespace, short_name)) => (Some(namespace.to_string()), short_name.to_string()),
             None => (None, test_name.clone()),
         };
-        let mut refs = Vec::new();
-        let mut sources = Vec::new();
-        for value in args.values() {
-            if let Some(parsed) = value.as_str().and_then(parse_ref_string) {
-                match parsed {
-                    Ok(call) => refs.push(call),
-                    Err(source) => sources.push(source),
-                }
-            }
-        }
+        let (refs, sources) = calls_in_args(&args);
         let (name, compiled_name) = match custom_name {
             Some(name) => (name.clone(), name),
             None => generic_test_name(&format!("{}{test_name}", target.prefix), &target.name, column, &args),
@@ -157,48 +146,142 @@ pub(super) fn collect_tests(project: &Project, props: &ModelProperties, target: 
             config::merge_key(&mut test_config, "alias", &Json::String(compiled_name));
         }
         let hash = test_hash(&name, namespace.as_deref(), &short_name, column, &args, &target.model_arg);
-        let mut unique_id = format!("test.{}.{name}.{hash}", props.package);
-        let mut node_name = name.clone();
-        let mut suffix = 2;
-        while tests.ids.contains(&unique_id) {
-            node_name = format!("{name}_{suffix}");
-            unique_id = format!("test.{}.{node_name}.{hash}", props.package);
-            suffix += 1;
-        }
-        tests.ids.insert(unique_id.clone());
+        let (node_name, unique_id) = tests.new_id(&props.package, &name, &hash);
+        let details = NodeDetails::Test(TestDetails {
+            test_name: Some(short_name),
+            namespace,
+            attached_to: Some(target.unique_id.clone()),
+            column_name: column.map(str::to_string),
+            kwargs: args,
+            refs,
+            sources,
+            singular_file: None,
+            config: typed,
+        });
         tests.nodes.push(Node {
-            name: node_name,
             unique_id,
-            resource_type: ResourceType::Test,
-            package: props.package.clone(),
-            path: props.file.clone(),
-            fqn: {
-                // `[project, folders of the properties file.., test name]`, as dbt.
-                let mut fqn = vec![props.package.clone()];
-                let folders = project
-                    .project_relative(&props.package, &props.file)
-                    .parent()
-                    .map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
-                fqn.extend(folders.unwrap_or_default());
-                fqn.push(name.clone());
-                fqn
-            },
+            fqn: test_fqn(project, props, &name),
             config: test_config,
             description,
-            relation: None,
-            details: NodeDetails::Test(TestDetails {
-                test_name: Some(short_name),
-                namespace,
-                attached_to: Some(target.unique_id.clone()),
-                column_name: column.map(str::to_string),
-                kwargs: args,
-                refs,
-                sources,
-                singular_file: None,
-                config: typed,
-            }),
+            ..Node::new(ResourceType::Test, &props.package, &node_name, &props.file, details)
         });
     }
+}
+
+impl GenericTests {
+    /// The node name and unique id of a test named `name`: `test.<package>.<name>.<hash>`,
+    /// or for a second test alike, its name with a suffix (`_2`, `_3`, ...). The id is taken.
+    fn new_id(&mut self, package: &str, name: &str, hash: &str) -> (String, String) {
+        let mut unique_id = format!("test.{package}.{name}.{hash}");
+        let mut node_name = name.to_string();
+        let mut suffix = 2;
+        while self.ids.contains(&unique_id) {
+            node_name = format!("{name}_{suffix}");
+            unique_id = format!("test.{package}.{node_name}.{hash}");
+            suffix += 1;
+        }
+        self.ids.insert(unique_id.clone());
+        (node_name, unique_id)
+    }
+}
+
+/// The test an entry of a `data_tests:` list names, and its arguments as
+/// written: `not_null`, `{unique: {...}}`, or `{test_name: ..., ...}`.
+/// `None` for an entry that names no test, reported when it is neither a name nor a mapping.
+fn test_name_and_args(props: &ModelProperties, entry: &Json, errors: &mut Diagnostics) -> Option<(String, serde_json::Map<String, Json>)> {
+    match entry {
+        Json::String(name) => Some((name.clone(), serde_json::Map::new())),
+        Json::Object(map) if map.len() == 1 || map.contains_key("test_name") || map.contains_key("name") => {
+            if let Some(Json::String(name)) = map.get("test_name") {
+                let mut args = map.clone();
+                args.remove("test_name");
+                Some((name.clone(), args))
+            } else if let Some((name, value)) = map.iter().find(|(k, _)| k.as_str() != "name") {
+                let args = match value {
+                    Json::Object(args) => args.clone(),
+                    Json::Null => serde_json::Map::new(),
+                    _ => serde_json::Map::new(),
+                };
+                Some((name.clone(), args))
+            } else {
+                None
+            }
+        }
+        other => {
+            errors.push(
+                Diagnostic::new(format!("`{}`: a data test of `{}` is not a name or a mapping: `{other}`", props.file.display(), props.name))
+                    .at(Location::file(&props.file)),
+            );
+            None
+        }
+    }
+}
+
+/// A generic test's entry taken apart: its arguments, and what is written
+/// beside them, its config, its description and a name of its own.
+struct TestEntry {
+    args: serde_json::Map<String, Json>,
+    config: ConfigMap,
+    description: String,
+    custom_name: Option<String>,
+}
+
+impl TestEntry {
+    /// Takes `args` (all that an entry gives the test `test_name`) apart; its config
+    /// is over the `tests:` config `dbt_project.yml` gives the test.
+    fn read(project: &Project, props: &ModelProperties, test_name: &str, mut args: serde_json::Map<String, Json>) -> TestEntry {
+        // dbt 1.8 nests arguments under `arguments:`; older files put them beside `config:`.
+        if let Some(Json::Object(nested)) = args.remove("arguments") {
+            args.extend(nested);
+        }
+        let mut test_config = project.tree_config(ConfigSection::Tests, &[props.package.clone(), test_name.to_string()]);
+        if let Some(Json::Object(entry_config)) = args.remove("config") {
+            config::merge(&mut test_config, &entry_config);
+        }
+        // Beside the arguments, dbt's older form puts configs (its `CONFIG_ARGS`),
+        // a description and a name of the test's own.
+        for key in TEST_CONFIG_ARGS {
+            if let Some(value) = args.remove(key) {
+                config::merge_key(&mut test_config, key, &value);
+            }
+        }
+        let description = match args.remove("description") {
+            Some(Json::String(text)) => text,
+            _ => String::new(),
+        };
+        let custom_name = match args.remove("name") {
+            Some(Json::String(name)) => Some(name),
+            _ => None,
+        };
+        TestEntry { args, config: test_config, description, custom_name }
+    }
+}
+
+/// The `ref()` and `source()` calls written as a test's arguments (`to: ref('customers')`).
+fn calls_in_args(args: &serde_json::Map<String, Json>) -> (Vec<RefCall>, Vec<(String, String)>) {
+    let mut refs = Vec::new();
+    let mut sources = Vec::new();
+    for value in args.values() {
+        if let Some(parsed) = value.as_str().and_then(parse_ref_string) {
+            match parsed {
+                Ok(call) => refs.push(call),
+                Err(source) => sources.push(source),
+            }
+        }
+    }
+    (refs, sources)
+}
+
+/// A generic test's fqn, as dbt's: `[project, folders of the properties file.., test name]`.
+fn test_fqn(project: &Project, props: &ModelProperties, name: &str) -> Vec<String> {
+    let mut fqn = vec![props.package.clone()];
+    let folders = project
+        .project_relative(&props.package, &props.file)
+        .parent()
+        .map(|p| p.iter().skip(1).map(|f| f.to_string_lossy().into_owned()).collect::<Vec<_>>());
+    fqn.extend(folders.unwrap_or_default());
+    fqn.push(name.to_string());
+    fqn
 }
 
 /// dbt's generated test name, `accepted_values_orders_status__placed__shipped`,

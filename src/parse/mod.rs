@@ -61,133 +61,35 @@ fn by_name(entries: &[ModelProperties]) -> PropertiesByName<'_> {
     entries.iter().map(|p| ((p.package.as_str(), p.name.as_str()), p)).collect()
 }
 
+/// Builds the DAG of `project`: its models and snapshots, seeds, sources,
+/// generic and singular data tests, exposures, unit tests and Tableau
+/// refreshes, with the edges between them.
 pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnostics> {
     let mut errors = Diagnostics::default();
     check_duplicate_names(project, &mut errors);
     errors.into_result()?;
     let mut errors = Diagnostics::default();
 
-    // Each resource's properties, by its package and name.
-    let (properties, seed_properties, snapshot_properties) =
-        (by_name(&project.model_properties), by_name(&project.seed_properties), by_name(&project.snapshot_properties));
-
     let source_nodes = build_source_nodes(project, templates, &mut errors);
     // Sources are known before models are parsed, so `source()` resolves for real.
     let sources: Arc<dyn crate::template::Resolve> = Arc::new(crate::graph::resolve::GraphResolver::new(&source_nodes, &project.name));
-
-    // Models: render each once, in parallel.
-    let root_models = project.models.iter().filter(|m| m.package == project.name && !m.is_snapshot);
-    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, root_models.map(|m| m.folders.as_slice()));
-    // Each yields its node, and the error of naming its relation, if any.
-    type Rendered = Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>;
-    let rendered: Vec<Rendered> = project
-        .models
-        .par_iter()
-        .enumerate()
-        .map(|(file, model)| {
-            let props = if model.is_snapshot { &snapshot_properties } else { &properties }.get(&(model.package.as_str(), model.name.as_str()));
-            let mut base = if model.is_snapshot {
-                project.tree_config(ConfigSection::Snapshots, &fqn(model))
-            } else if model.package == project.name {
-                tree_configs.get(&model.folders, &model.name)
-            } else {
-                project.tree_config(ConfigSection::Models, &fqn(model))
-            };
-            if let Some(props) = props {
-                config::merge(&mut base, &props.config);
-            }
-            if !base.enabled() {
-                return Ok(None);
-            }
-            let kind = if model.is_snapshot { "snapshot" } else { "model" };
-            let mut rendered = render_for_parse(templates, &sources, model, format!("{kind} `{}`", model.name), base)?;
-            if model.is_snapshot {
-                rendered.config.insert("materialized".into(), Json::from("snapshot"));
-            } else if model.package != project.name {
-                // As in dbt, the root project's `models:` config of a package's
-                // model wins over the package's own `config()` calls.
-                for (key, value) in config::from_tree(&project.models_config, &fqn(model)) {
-                    if !matches!(key.as_str(), "tags" | "pre_hook" | "post_hook") {
-                        rendered.config.insert(key, value);
-                    }
-                }
-            }
-            if !rendered.config.enabled() {
-                return Ok(None);
-            }
-            Ok(Some(model_node(project, templates, file, model, props.copied(), rendered)))
-        })
-        .collect();
-
-    // Generic tests declared on models and seeds (source tables' are few).
-    let declared: usize = project
-        .model_properties
-        .iter()
-        .chain(&project.seed_properties)
-        .map(|p| p.tests.len() + p.columns.iter().map(|c| c.tests.len()).sum::<usize>())
-        .sum();
+    let declared = declared_tests(project);
     let mut nodes = Vec::with_capacity(
         project.models.len() + project.seeds.len() + source_nodes.len() + declared + project.singular_tests.len() + project.exposures.len(),
     );
-    let mut failed = FastSet::default();
-    for (model, result) in project.models.iter().zip(rendered) {
-        match result {
-            Ok(Some((node, relation_error))) => {
-                if let Some(diagnostic) = relation_error {
-                    errors.push(diagnostic);
-                }
-                nodes.push(node);
-            }
-            Ok(None) => {}
-            Err(diagnostic) => {
-                errors.push(diagnostic);
-                failed.insert(model.name.as_str());
-            }
-        }
-    }
-
-    seed_nodes(project, templates, &seed_properties, &mut nodes, &mut errors);
+    let failed = model_nodes(project, templates, &sources, &mut nodes, &mut errors);
+    seed_nodes(project, templates, &mut nodes, &mut errors);
     check_duplicate_relations(&nodes, &mut errors);
-
     nodes.extend(source_nodes);
-
-    // Generic data tests declared in properties files.
-    let mut tests = GenericTests { nodes: Vec::with_capacity(declared), ids: FastSet::with_capacity_and_hasher(declared, Default::default()) };
-    let described = [("model", &project.model_properties), ("seed", &project.seed_properties), ("snapshot", &project.snapshot_properties)];
-    for (resource_type, properties) in described {
-        for props in properties {
-            collect_tests(project, props, &TestTarget::node(resource_type, &props.package, &props.name), &mut tests, &mut errors);
-        }
-    }
-    for source in &project.sources {
-        for table in &source.tables {
-            let as_model = ModelProperties {
-                name: table.name.clone(),
-                columns: table.columns.clone(),
-                tests: table.tests.clone(),
-                file: source.file.clone(),
-                package: source.package.clone(),
-                ..Default::default()
-            };
-            // dbt's name for a source's test: `source_not_null_<source>_<table>_<column>`.
-            collect_tests(project, &as_model, &TestTarget::source(&source.package, &source.name, &table.name), &mut tests, &mut errors);
-        }
-    }
-    let present: FastSet<&str> = nodes.iter().map(|n| n.unique_id.as_str()).collect();
-    tests.nodes.retain(|test: &Node| match &test.details {
-        NodeDetails::Test(details) => details.attached_to.as_deref().is_none_or(|id| present.contains(id)),
-        _ => true,
-    });
-    nodes.extend(tests.nodes);
-
+    let generic_tests = generic_test_nodes(project, declared, &nodes, &mut errors);
+    nodes.extend(generic_tests);
     singular_test_nodes(project, templates, &sources, &mut nodes, &mut errors);
-
     exposure_nodes(project, &mut nodes, &mut errors);
     let unit_tests = unit_test_nodes(project, &nodes, &mut errors);
     nodes.extend(unit_tests);
     nodes.extend(model_refreshes(project, &nodes, &mut errors));
-
     render_descriptions(project, templates, &mut nodes, &mut errors);
+
     let mut graph = Graph::new(nodes);
     let mut edges = resolve_edges(project, &graph, &failed, &mut errors);
     unit_test_edges(&graph, &mut edges);
@@ -317,7 +219,8 @@ fn misspelt_config_keys(project: &Project, graph: &Graph) -> Diagnostics {
 }
 
 /// A node for each enabled seed, with its relation.
-fn seed_nodes(project: &Project, templates: &Templates, seed_properties: &PropertiesByName<'_>, nodes: &mut Vec<Node>, errors: &mut Diagnostics) {
+fn seed_nodes(project: &Project, templates: &Templates, nodes: &mut Vec<Node>, errors: &mut Diagnostics) {
+    let seed_properties = by_name(&project.seed_properties);
     for seed in &project.seeds {
         let mut fqn = vec![seed.package.clone()];
         fqn.extend(seed.folders.iter().cloned());
@@ -330,17 +233,12 @@ fn seed_nodes(project: &Project, templates: &Templates, seed_properties: &Proper
         if !config.enabled() {
             continue;
         }
+        let details = NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() };
         let mut node = Node {
-            unique_id: format!("seed.{}.{}", seed.package, seed.name),
-            resource_type: ResourceType::Seed,
-            name: seed.name.clone(),
-            package: seed.package.clone(),
-            path: seed.path.clone(),
             fqn,
             config,
             description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Seed { columns: props.map(|p| columns(&p.columns)).unwrap_or_default() },
+            ..Node::new(ResourceType::Seed, &seed.package, &seed.name, &seed.path, details)
         };
         node.relation =
             Some(model_relation(project, templates, &node).map_err(|d| errors.push(d)).unwrap_or_else(|_| Relation::ephemeral(&node.name)));
@@ -373,17 +271,8 @@ fn singular_test_nodes(
                 Err(error) => {
                     errors.push(config_diagnostic(project, &format!("test `{}`", test.name), error, Some((&test.file.path, &test.file.text)), &[]))
                 }
-                Ok(typed) => nodes.push(Node {
-                    unique_id: format!("test.{}.{}", test.package, test.name),
-                    resource_type: ResourceType::Test,
-                    name: test.name.clone(),
-                    package: test.package.clone(),
-                    path: test.file.path.clone(),
-                    fqn,
-                    config: rendered.config,
-                    description: String::new(),
-                    relation: None,
-                    details: NodeDetails::Test(TestDetails {
+                Ok(typed) => {
+                    let details = NodeDetails::Test(TestDetails {
                         test_name: None,
                         namespace: None,
                         attached_to: None,
@@ -393,8 +282,13 @@ fn singular_test_nodes(
                         sources: rendered.sources,
                         singular_file: Some(index),
                         config: typed,
-                    }),
-                }),
+                    });
+                    nodes.push(Node {
+                        fqn,
+                        config: rendered.config,
+                        ..Node::new(ResourceType::Test, &test.package, &test.name, &test.file.path, details)
+                    });
+                }
             },
             Ok(_) => {}
             Err(diagnostic) => errors.push(diagnostic),
@@ -419,24 +313,18 @@ fn exposure_nodes(project: &Project, nodes: &mut Vec<Node>, errors: &mut Diagnos
                     .help("say where its rows go: `export: {format: xlsx, path: deliveries/dau_{{ ds_nodash }}.xlsx}`"),
             );
         }
+        let details = NodeDetails::Exposure {
+            exposure_type: exposure.exposure_type.clone(),
+            owner: exposure.owner.clone(),
+            depends_on: exposure.depends_on.clone(),
+            extra: exposure.extra.clone(),
+            refresh,
+            delivery,
+        };
         nodes.push(Node {
-            unique_id: format!("exposure.{}.{}", exposure.package, exposure.name),
-            resource_type: ResourceType::Exposure,
-            name: exposure.name.clone(),
-            package: exposure.package.clone(),
-            path: exposure.file.clone(),
-            fqn: vec![exposure.package.clone(), exposure.name.clone()],
             config: exposure.config.clone(),
             description: exposure.description.clone().unwrap_or_default(),
-            relation: None,
-            details: NodeDetails::Exposure {
-                exposure_type: exposure.exposure_type.clone(),
-                owner: exposure.owner.clone(),
-                depends_on: exposure.depends_on.clone(),
-                extra: exposure.extra.clone(),
-                refresh,
-                delivery,
-            },
+            ..Node::new(ResourceType::Exposure, &exposure.package, &exposure.name, &exposure.file, details)
         });
     }
 }
@@ -516,25 +404,18 @@ fn model_refreshes(project: &Project, nodes: &[Node], errors: &mut Diagnostics) 
                 continue;
             }
         };
+        let details = NodeDetails::Exposure {
+            exposure_type: Some("dashboard".into()),
+            owner: None,
+            depends_on: vec![format!("ref('{}')", node.name)],
+            extra: Default::default(),
+            refresh: Some(refresh),
+            delivery: None,
+        };
         let name = format!("{}_tableau_refresh", node.name);
         refreshes.push(Node {
-            unique_id: format!("exposure.{}.{name}", project.name),
-            resource_type: ResourceType::Exposure,
-            name: name.clone(),
-            package: project.name.clone(),
-            path: node.path.clone(),
-            fqn: vec![project.name.clone(), name],
-            config: Default::default(),
             description: format!("Refreshes the Tableau datasources of model `{}`.", node.name),
-            relation: None,
-            details: NodeDetails::Exposure {
-                exposure_type: Some("dashboard".into()),
-                owner: None,
-                depends_on: vec![format!("ref('{}')", node.name)],
-                extra: Default::default(),
-                refresh: Some(refresh),
-                delivery: None,
-            },
+            ..Node::new(ResourceType::Exposure, &project.name, &name, &node.path, details)
         });
     }
     refreshes

@@ -4,6 +4,95 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
+/// A node for each enabled model and snapshot, each rendered once in parse
+/// mode, in parallel. Returns the names of those that did not render: their
+/// error is reported, so a `ref()` to them is not reported again.
+pub(super) fn model_nodes<'p>(
+    project: &'p Project,
+    templates: &Templates,
+    sources: &Arc<dyn crate::template::Resolve>,
+    nodes: &mut Vec<Node>,
+    errors: &mut Diagnostics,
+) -> FastSet<&'p str> {
+    let (properties, snapshot_properties) = (by_name(&project.model_properties), by_name(&project.snapshot_properties));
+    let root_models = project.models.iter().filter(|m| m.package == project.name && !m.is_snapshot);
+    let tree_configs = config::TreeConfigs::new(&project.models_config, &project.name, root_models.map(|m| m.folders.as_slice()));
+    // Each yields its node, and the error of naming its relation, if any.
+    type Rendered = Result<Option<(Node, Option<Diagnostic>)>, Diagnostic>;
+    let rendered: Vec<Rendered> = project
+        .models
+        .par_iter()
+        .enumerate()
+        .map(|(file, model)| {
+            let props = if model.is_snapshot { &snapshot_properties } else { &properties }.get(&(model.package.as_str(), model.name.as_str()));
+            let base = base_config(project, &tree_configs, model, props.copied());
+            if !base.enabled() {
+                return Ok(None);
+            }
+            let Some(rendered) = render_model(project, templates, sources, model, base)? else { return Ok(None) };
+            Ok(Some(model_node(project, templates, file, model, props.copied(), rendered)))
+        })
+        .collect();
+    let mut failed = FastSet::default();
+    for (model, result) in project.models.iter().zip(rendered) {
+        match result {
+            Ok(Some((node, relation_error))) => {
+                if let Some(diagnostic) = relation_error {
+                    errors.push(diagnostic);
+                }
+                nodes.push(node);
+            }
+            Ok(None) => {}
+            Err(diagnostic) => {
+                errors.push(diagnostic);
+                failed.insert(model.name.as_str());
+            }
+        }
+    }
+    failed
+}
+
+/// A model's config before its own `config()` calls: what `dbt_project.yml`
+/// gives it (`snapshots:` for a snapshot), then its properties file's.
+fn base_config(project: &Project, tree_configs: &config::TreeConfigs<'_>, model: &ModelFile, props: Option<&ModelProperties>) -> ConfigMap {
+    let mut base = if model.is_snapshot {
+        project.tree_config(ConfigSection::Snapshots, &fqn(model))
+    } else if model.package == project.name {
+        tree_configs.get(&model.folders, &model.name)
+    } else {
+        project.tree_config(ConfigSection::Models, &fqn(model))
+    };
+    if let Some(props) = props {
+        config::merge(&mut base, &props.config);
+    }
+    base
+}
+
+/// A model rendered in parse mode over its `base` config, with the config it
+/// ends with; `None` when that config disables it.
+fn render_model(
+    project: &Project,
+    templates: &Templates,
+    sources: &Arc<dyn crate::template::Resolve>,
+    model: &ModelFile,
+    base: ConfigMap,
+) -> Result<Option<RenderedModel>, Diagnostic> {
+    let kind = if model.is_snapshot { "snapshot" } else { "model" };
+    let mut rendered = render_for_parse(templates, sources, model, format!("{kind} `{}`", model.name), base)?;
+    if model.is_snapshot {
+        rendered.config.insert("materialized".into(), Json::from("snapshot"));
+    } else if model.package != project.name {
+        // As in dbt, the root project's `models:` config of a package's
+        // model wins over the package's own `config()` calls.
+        for (key, value) in config::from_tree(&project.models_config, &fqn(model)) {
+            if !matches!(key.as_str(), "tags" | "pre_hook" | "post_hook") {
+                rendered.config.insert(key, value);
+            }
+        }
+    }
+    Ok(rendered.config.enabled().then_some(rendered))
+}
+
 /// A model's node, and the error of naming its relation, if any (the node then
 /// gets an ephemeral relation, so the rest of the project still compiles).
 pub(super) fn model_node(
@@ -25,24 +114,19 @@ pub(super) fn model_node(
             (ModelConfig::default(), Some(config_diagnostic(project, &label, error, written, &files)))
         }
     };
+    let details = NodeDetails::Model {
+        file,
+        parsed_sql: rendered.sql,
+        refs: rendered.refs,
+        sources: rendered.sources,
+        columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
+        config: typed,
+    };
     let mut node = Node {
-        unique_id: format!("{}.{}.{}", resource_type.name(), model.package, model.name),
-        resource_type,
-        name: model.name.clone(),
-        package: model.package.clone(),
-        path: model.file.path.clone(),
         fqn: fqn(model),
-        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
-        relation: None,
-        details: NodeDetails::Model {
-            file,
-            parsed_sql: rendered.sql,
-            refs: rendered.refs,
-            sources: rendered.sources,
-            columns: props.map(|p| columns(&p.columns)).unwrap_or_default(),
-            config: typed,
-        },
         config: rendered.config,
+        description: props.and_then(|p| p.description.clone()).unwrap_or_default(),
+        ..Node::new(resource_type, &model.package, &model.name, &model.file.path, details)
     };
     if config_error.is_some() {
         node.relation = Some(Relation::ephemeral(&node.name));

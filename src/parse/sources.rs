@@ -33,24 +33,21 @@ pub(super) fn build_source_nodes(project: &Project, templates: &Templates, error
             let database = render(&source.database).or_else(|| project.target.database.clone());
             let schema = render(&source.schema).unwrap_or_else(|| source.name.clone());
             let identifier = render(&table.identifier).unwrap_or_else(|| table.name.clone());
+            let details = NodeDetails::Source {
+                source_name: source.name.clone(),
+                table_name: table.name.clone(),
+                loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
+                freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
+                wait_for: table.wait_for.clone(),
+                columns: columns(&table.columns),
+            };
             nodes.push(Node {
                 unique_id: format!("source.{}.{}.{}", source.package, source.name, table.name),
-                resource_type: ResourceType::Source,
-                name: table.name.clone(),
-                package: source.package.clone(),
-                path: source.file.clone(),
                 fqn: vec![source.package.clone(), source.name.clone(), table.name.clone()],
-                config: source_config.clone(),
+                config: source_config,
                 description: table.description.clone().or_else(|| source.description.clone()).unwrap_or_default(),
                 relation: Some(Relation::new(database, schema, identifier, quote)),
-                details: NodeDetails::Source {
-                    source_name: source.name.clone(),
-                    table_name: table.name.clone(),
-                    loaded_at_field: table.loaded_at_field.clone().or_else(|| source.loaded_at_field.clone()),
-                    freshness: table.freshness.clone().or_else(|| source.freshness.clone()),
-                    wait_for: table.wait_for.clone(),
-                    columns: columns(&table.columns),
-                },
+                ..Node::new(ResourceType::Source, &source.package, &table.name, &source.file, details)
             });
         }
     }

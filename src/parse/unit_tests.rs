@@ -30,15 +30,10 @@ pub(super) fn unit_test_nodes(project: &Project, nodes: &[Node], errors: &mut Di
         match unit_test(project, props, &model.unique_id).and_then(|details| inputs_of(model, props, details)) {
             Ok(details) => tests.push(Node {
                 unique_id: format!("unit_test.{}.{}.{}", props.package, props.model, props.name),
-                resource_type: ResourceType::UnitTest,
-                name: props.name.clone(),
-                package: props.package.clone(),
-                path: props.file.clone(),
                 fqn: vec![props.package.clone(), props.model.clone(), props.name.clone()],
                 config,
                 description: props.description.clone().unwrap_or_default(),
-                relation: None,
-                details: NodeDetails::UnitTest(Box::new(details)),
+                ..Node::new(ResourceType::UnitTest, &props.package, &props.name, &props.file, NodeDetails::UnitTest(Box::new(details)))
             }),
             Err((needle, message, help)) => errors.push(Diagnostic::new(format!("unit test `{}`: {message}", props.name)).at(at(&needle)).help(help)),
         }

@@ -287,22 +287,8 @@ impl Project {
         let mut diagnostics = Diagnostics::default();
         let installed = installed_packages(&root, &install_path, &mut diagnostics);
         packages::check_installed(&root, &install_path, installed.len())?;
-
-        // Vars, as dbt scopes them: a node of project P sees P's own file's
-        // vars (for a package), then the root project's, each file's global
-        // keys first and then its `P:` block; `--vars` last.
         let cli_vars = options.vars.as_deref().map(parse_cli_vars).transpose()?.unwrap_or_default();
-        let scopes: Vec<&str> = std::iter::once(file.name.as_str()).chain(installed.iter().map(|(_, p)| p.name.as_str())).collect();
-        let view = |layers: &[&serde_json::Map<String, Json>], project: &str| {
-            let mut vars = serde_json::Map::new();
-            for layer in layers {
-                scoped_vars(layer, project, &scopes, &mut vars);
-            }
-            vars.extend(cli_vars.clone());
-            vars
-        };
-        let vars = view(&[&file.vars], &file.name);
-        let package_vars = installed.iter().map(|(_, p)| (p.name.clone(), view(&[&p.vars, &file.vars], &p.name))).collect();
+        let (vars, package_vars) = project_vars(&file, &installed, &cli_vars);
 
         let target = profile::load(&profile_name, options.profiles_dir.as_deref(), &root, options.target.as_deref())?;
         let mut notifications =
@@ -311,64 +297,9 @@ impl Project {
             notifications.extend(notifications::parse(value, &target.file, &|key| target.locate(key))?);
         }
 
-        let mut files = read_project_files(&root, Path::new(""), &file, &mut diagnostics);
-        let mut package_list = Vec::with_capacity(installed.len());
-        for (path, package_file) in installed {
-            let package_files = read_project_files(&root, &path, &package_file, &mut diagnostics);
-            files.models.extend(package_files.models);
-            files.seeds.extend(package_files.seeds);
-            files.singular_tests.extend(package_files.singular_tests);
-            files.properties.extend(package_files.properties);
-            files.docs.extend(package_files.docs);
-            package_list.push(Package {
-                name: package_file.name,
-                path,
-                models_config: package_file.models,
-                seeds_config: package_file.seeds,
-                tests_config: package_file.tests,
-                snapshots_config: package_file.snapshots,
-                macros: package_files.macros,
-            });
-        }
-
-        let parsed: Vec<Result<PropertiesFile, Diagnostic>> = files
-            .properties
-            .par_iter()
-            .map(|(_, f)| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default))
-            .collect();
-        let (mut model_properties, mut seed_properties, mut sources, mut exposures) = (vec![], vec![], vec![], vec![]);
-        let mut snapshot_properties = vec![];
-        let mut unit_tests = vec![];
-        for ((package, source_file), result) in files.properties.iter().zip(parsed) {
-            match result {
-                Ok(mut properties) => {
-                    for m in properties.models.iter_mut().chain(&mut properties.seeds).chain(&mut properties.snapshots) {
-                        m.file = source_file.path.clone();
-                        m.package = package.clone();
-                    }
-                    for s in &mut properties.sources {
-                        s.file = source_file.path.clone();
-                        s.package = package.clone();
-                    }
-                    for e in &mut properties.exposures {
-                        e.file = source_file.path.clone();
-                        e.package = package.clone();
-                    }
-                    model_properties.extend(properties.models);
-                    seed_properties.extend(properties.seeds);
-                    sources.extend(properties.sources);
-                    exposures.extend(properties.exposures);
-                    snapshot_properties.extend(properties.snapshots);
-                    for test in &mut properties.unit_tests {
-                        test.file = source_file.path.clone();
-                        test.package = package.clone();
-                    }
-                    unit_tests.extend(properties.unit_tests);
-                }
-                Err(diagnostic) => diagnostics.push(diagnostic),
-            }
-        }
-        files.models.extend(snapshot_properties.iter().filter_map(yaml_snapshot));
+        let (mut files, packages) = read_all_files(&root, &file, installed, &mut diagnostics);
+        let properties = read_properties(&files.properties, &mut diagnostics);
+        files.models.extend(properties.snapshots.iter().filter_map(yaml_snapshot));
         let mut docs = BTreeMap::new();
         for docs_file in &files.docs {
             parse_docs_blocks(docs_file, &mut docs, &mut diagnostics);
@@ -393,16 +324,16 @@ impl Project {
             macros: files.macros,
             seeds: files.seeds,
             singular_tests: files.singular_tests,
-            model_properties,
-            seed_properties,
-            snapshot_properties,
-            unit_tests,
-            sources,
-            exposures,
+            model_properties: properties.models,
+            seed_properties: properties.seeds,
+            snapshot_properties: properties.snapshots,
+            unit_tests: properties.unit_tests,
+            sources: properties.sources,
+            exposures: properties.exposures,
             docs,
             target,
             notifications,
-            packages: package_list,
+            packages,
             packages_install_path: install_path,
             dispatch: file.dispatch,
             macro_scan: std::sync::OnceLock::new(),
@@ -482,6 +413,29 @@ fn scoped_vars(declared: &serde_json::Map<String, Json>, project: &str, scopes: 
     if let Some(Json::Object(scoped)) = declared.get(project) {
         vars.extend(scoped.clone());
     }
+}
+
+/// The vars the root project's nodes see, and those each package's nodes
+/// see, as dbt scopes them: a node of project P sees P's own file's vars (for
+/// a package), then the root project's, each file's global keys first and
+/// then its `P:` block; `--vars` last.
+fn project_vars(
+    file: &ProjectFile,
+    installed: &[(PathBuf, ProjectFile)],
+    cli_vars: &serde_json::Map<String, Json>,
+) -> (serde_json::Map<String, Json>, BTreeMap<String, serde_json::Map<String, Json>>) {
+    let scopes: Vec<&str> = std::iter::once(file.name.as_str()).chain(installed.iter().map(|(_, p)| p.name.as_str())).collect();
+    let view = |layers: &[&serde_json::Map<String, Json>], project: &str| {
+        let mut vars = serde_json::Map::new();
+        for layer in layers {
+            scoped_vars(layer, project, &scopes, &mut vars);
+        }
+        vars.extend(cli_vars.clone());
+        vars
+    };
+    let vars = view(&[&file.vars], &file.name);
+    let package_vars = installed.iter().map(|(_, p)| (p.name.clone(), view(&[&p.vars, &file.vars], &p.name))).collect();
+    (vars, package_vars)
 }
 
 /// Every package installed under `install_path` (relative to `root`): each
@@ -572,6 +526,84 @@ fn read_project_files(root: &Path, base: &Path, file: &ProjectFile, diagnostics:
         files.properties.push((package.clone(), source_file));
     }
     files
+}
+
+/// The files of the root project, whose `dbt_project.yml` is `file`, and of
+/// the `installed` packages, together; and the packages, with their own configs and macros.
+fn read_all_files(
+    root: &Path,
+    file: &ProjectFile,
+    installed: Vec<(PathBuf, ProjectFile)>,
+    diagnostics: &mut Diagnostics,
+) -> (ProjectFiles, Vec<Package>) {
+    let mut files = read_project_files(root, Path::new(""), file, diagnostics);
+    let mut packages = Vec::with_capacity(installed.len());
+    for (path, package_file) in installed {
+        let package_files = read_project_files(root, &path, &package_file, diagnostics);
+        files.models.extend(package_files.models);
+        files.seeds.extend(package_files.seeds);
+        files.singular_tests.extend(package_files.singular_tests);
+        files.properties.extend(package_files.properties);
+        files.docs.extend(package_files.docs);
+        packages.push(Package {
+            name: package_file.name,
+            path,
+            models_config: package_file.models,
+            seeds_config: package_file.seeds,
+            tests_config: package_file.tests,
+            snapshots_config: package_file.snapshots,
+            macros: package_files.macros,
+        });
+    }
+    (files, packages)
+}
+
+/// The entries of every properties file, by kind, each with its file and package.
+#[derive(Default)]
+struct PropertiesByKind {
+    models: Vec<ModelProperties>,
+    seeds: Vec<ModelProperties>,
+    snapshots: Vec<ModelProperties>,
+    unit_tests: Vec<properties::UnitTestProperties>,
+    sources: Vec<SourceProperties>,
+    exposures: Vec<ExposureProperties>,
+}
+
+/// Parses the properties files (in parallel), each with the project it belongs to.
+fn read_properties(files: &[(String, SourceFile)], diagnostics: &mut Diagnostics) -> PropertiesByKind {
+    let parsed: Vec<Result<PropertiesFile, Diagnostic>> =
+        files.par_iter().map(|(_, f)| yaml::parse::<Option<PropertiesFile>>(&f.path, &f.text).map(Option::unwrap_or_default)).collect();
+    let mut all = PropertiesByKind::default();
+    for ((package, source_file), result) in files.iter().zip(parsed) {
+        match result {
+            Ok(mut properties) => {
+                for m in properties.models.iter_mut().chain(&mut properties.seeds).chain(&mut properties.snapshots) {
+                    m.file = source_file.path.clone();
+                    m.package = package.clone();
+                }
+                for s in &mut properties.sources {
+                    s.file = source_file.path.clone();
+                    s.package = package.clone();
+                }
+                for e in &mut properties.exposures {
+                    e.file = source_file.path.clone();
+                    e.package = package.clone();
+                }
+                for test in &mut properties.unit_tests {
+                    test.file = source_file.path.clone();
+                    test.package = package.clone();
+                }
+                all.models.extend(properties.models);
+                all.seeds.extend(properties.seeds);
+                all.sources.extend(properties.sources);
+                all.exposures.extend(properties.exposures);
+                all.snapshots.extend(properties.snapshots);
+                all.unit_tests.extend(properties.unit_tests);
+            }
+            Err(diagnostic) => diagnostics.push(diagnostic),
+        }
+    }
+    all
 }
 
 /// `--vars '{key: value}'`: a YAML or JSON mapping.

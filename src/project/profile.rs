@@ -279,6 +279,8 @@ fn quoted_list(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
+/// The target `name` of profile `profile_name`, its `fields` read into types
+/// and checked for its warehouse type, each error at its line of `file`.
 fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Json>, file: &Path, source: &str) -> Result<Target, Diagnostic> {
     let error = |message: String, field: &str| {
         Diagnostic::new(format!("target `{name}` of profile `{profile_name}`: {message}")).at(locate_in_target(
@@ -289,55 +291,12 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
             field,
         ))
     };
-    let string = |key: &str| {
-        fields.get(key).and_then(|v| match v {
-            Json::String(s) => Some(s.clone()),
-            Json::Number(n) => Some(n.to_string()),
-            _ => None,
-        })
-    };
-    let threads = match fields.get("threads") {
-        None | Some(Json::Null) => None,
-        Some(value) => match value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
-            Some(threads) if threads > 0 => Some(threads as usize),
-            _ => return Err(error(format!("`threads` must be a positive number, not `{value}`"), "threads")),
-        },
-    };
+    let threads = threads(fields, &error)?;
     let settings = duckdb_settings(fields, &error)?;
     let attach = attachments(fields, &error)?;
-    let whole = |key: &str| -> Result<Option<u64>, Diagnostic> {
-        match fields.get(key) {
-            None | Some(Json::Null) => Ok(None),
-            Some(value) => value
-                .as_u64()
-                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-                .map(Some)
-                .ok_or_else(|| error(format!("`{key}` must be a whole number, not `{value}`"), key)),
-        }
-    };
-    let maximum_bytes_billed = whole("maximum_bytes_billed")?;
-    // dbt-bigquery's name for it, and the alias it keeps from older versions.
-    let job_timeout_key =
-        ["job_timeout_seconds", "job_execution_timeout_seconds", "timeout_seconds"].into_iter().find(|key| fields.contains_key(*key));
-    let job_timeout = match job_timeout_key {
-        None => None,
-        Some(key) => match whole(key)? {
-            None => None,
-            Some(seconds) => {
-                Some(crate::core::format::seconds(seconds as f64, &seconds.to_string()).map_err(|err| error(format!("`{key}`: {err}"), key))?)
-            }
-        },
-    };
-    let job_labels = match fields.get("labels").map(crate::project::config::labels) {
-        None => Vec::new(),
-        Some(Ok(labels)) => labels,
-        Some(Err(crate::project::config::LabelsError::NotText { key, value })) => {
-            return Err(error(format!("the label `{key}` must be text, not `{value}`"), &key));
-        }
-        Some(Err(crate::project::config::LabelsError::NotMapping(other))) => {
-            return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels"));
-        }
-    };
+    let maximum_bytes_billed = whole_number(fields, "maximum_bytes_billed", &error)?;
+    let job_timeout = job_timeout(fields, &error)?;
+    let job_labels = job_labels(fields, &error)?;
     let kind = match fields.get("type").and_then(Json::as_str) {
         Some("duckdb") => TargetKind::DuckDb,
         Some("bigquery") => TargetKind::BigQuery,
@@ -354,43 +313,8 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         }
     }
     let (schema, database) = match kind {
-        TargetKind::DuckDb => {
-            let schema = string("schema").unwrap_or_else(|| "main".into());
-            // The catalog DuckDB names the file by, which every relation is rendered in, as dbt-duckdb does.
-            let catalog = match string("path") {
-                Some(path) => duckdb_catalog(&path),
-                None => profile_name.to_string(),
-            };
-            if let Some(database) = string("database").filter(|database| *database != catalog) {
-                return Err(error(format!("`database: {database}` is not the name DuckDB gives this target's file, `{catalog}`"), "database")
-                    .help(format!("remove `database:`, or set it to `{catalog}` (the file's name up to its first dot; `memory` for `:memory:`)")));
-            }
-            (schema, Some(catalog))
-        }
-        TargetKind::BigQuery => {
-            let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
-                return Err(error("BigQuery targets need `project:`".into(), "type").help("set `project:` to the Google Cloud project id"));
-            };
-            let Some(dataset) = string("dataset").or_else(|| string("schema")).or_else(|| string("target_dataset")) else {
-                return Err(error("BigQuery targets need `dataset:`".into(), "type").help("set `dataset:` to the dataset models are built in"));
-            };
-            let method = string("method").unwrap_or_else(|| "oauth".into());
-            match method.as_str() {
-                "service-account" if string("keyfile").is_none() => {
-                    return Err(error("`method: service-account` needs `keyfile:`".into(), "method")
-                        .help("point `keyfile:` at the service-account key, e.g. `{{ env_var('GOOGLE_APPLICATION_CREDENTIALS') }}`"));
-                }
-                "service-account-json" if fields.get("keyfile_json").is_none() => {
-                    return Err(error("`method: service-account-json` needs `keyfile_json:`".into(), "method"));
-                }
-                "service-account" | "service-account-json" | "oauth" | "emulator" => {}
-                other => {
-                    return Err(error(format!("unknown BigQuery `method: {other}`"), "method")
-                        .help("use `service-account`, `service-account-json`, `oauth` or `emulator`"));
-                }
-            }
-            (dataset, Some(project))
-        }
+        TargetKind::DuckDb => duckdb_schema_and_catalog(profile_name, fields, &error)?,
+        TargetKind::BigQuery => bigquery_dataset_and_project(fields, &error)?,
     };
     Ok(Target {
         profile_name: profile_name.to_string(),
@@ -409,6 +333,123 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         file: file.to_path_buf(),
         source: source.to_string(),
     })
+}
+
+/// A field's value as text: a string, or a number as written.
+fn text_field(fields: &serde_json::Map<String, Json>, key: &str) -> Option<String> {
+    fields.get(key).and_then(|v| match v {
+        Json::String(s) => Some(s.clone()),
+        Json::Number(n) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// `threads:`, a positive number (or its text), if set.
+fn threads(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Option<usize>, Diagnostic> {
+    Ok(match fields.get("threads") {
+        None | Some(Json::Null) => None,
+        Some(value) => match value.as_u64().or_else(|| value.as_str().and_then(|s| s.parse().ok())) {
+            Some(threads) if threads > 0 => Some(threads as usize),
+            _ => return Err(error(format!("`threads` must be a positive number, not `{value}`"), "threads")),
+        },
+    })
+}
+
+/// The field `key`, a whole number (or its text), if set.
+fn whole_number(fields: &serde_json::Map<String, Json>, key: &str, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Option<u64>, Diagnostic> {
+    match fields.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+            .map(Some)
+            .ok_or_else(|| error(format!("`{key}` must be a whole number, not `{value}`"), key)),
+    }
+}
+
+/// How long a job may run, in seconds, under any of the names dbt-bigquery
+/// reads it by, if set.
+fn job_timeout(
+    fields: &serde_json::Map<String, Json>,
+    error: &dyn Fn(String, &str) -> Diagnostic,
+) -> Result<Option<std::time::Duration>, Diagnostic> {
+    // dbt-bigquery's name for it, and the alias it keeps from older versions.
+    let job_timeout_key =
+        ["job_timeout_seconds", "job_execution_timeout_seconds", "timeout_seconds"].into_iter().find(|key| fields.contains_key(*key));
+    Ok(match job_timeout_key {
+        None => None,
+        Some(key) => match whole_number(fields, key, error)? {
+            None => None,
+            Some(seconds) => {
+                Some(crate::core::format::seconds(seconds as f64, &seconds.to_string()).map_err(|err| error(format!("`{key}`: {err}"), key))?)
+            }
+        },
+    })
+}
+
+/// The `labels:` every job carries, names and values as text.
+fn job_labels(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Vec<(String, String)>, Diagnostic> {
+    Ok(match fields.get("labels").map(crate::project::config::labels) {
+        None => Vec::new(),
+        Some(Ok(labels)) => labels,
+        Some(Err(crate::project::config::LabelsError::NotText { key, value })) => {
+            return Err(error(format!("the label `{key}` must be text, not `{value}`"), &key));
+        }
+        Some(Err(crate::project::config::LabelsError::NotMapping(other))) => {
+            return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels"));
+        }
+    })
+}
+
+/// A DuckDB target's schema (`main` unless set) and catalog: the name DuckDB
+/// gives its file, which a `database:` must repeat.
+fn duckdb_schema_and_catalog(
+    profile_name: &str,
+    fields: &serde_json::Map<String, Json>,
+    error: &dyn Fn(String, &str) -> Diagnostic,
+) -> Result<(String, Option<String>), Diagnostic> {
+    let schema = text_field(fields, "schema").unwrap_or_else(|| "main".into());
+    // The catalog DuckDB names the file by, which every relation is rendered in, as dbt-duckdb does.
+    let catalog = match text_field(fields, "path") {
+        Some(path) => duckdb_catalog(&path),
+        None => profile_name.to_string(),
+    };
+    if let Some(database) = text_field(fields, "database").filter(|database| *database != catalog) {
+        return Err(error(format!("`database: {database}` is not the name DuckDB gives this target's file, `{catalog}`"), "database")
+            .help(format!("remove `database:`, or set it to `{catalog}` (the file's name up to its first dot; `memory` for `:memory:`)")));
+    }
+    Ok((schema, Some(catalog)))
+}
+
+/// A BigQuery target's dataset and project, under dbt-bigquery's names or
+/// their aliases; its sign-in `method:` checked along.
+fn bigquery_dataset_and_project(
+    fields: &serde_json::Map<String, Json>,
+    error: &dyn Fn(String, &str) -> Diagnostic,
+) -> Result<(String, Option<String>), Diagnostic> {
+    let string = |key: &str| text_field(fields, key);
+    let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
+        return Err(error("BigQuery targets need `project:`".into(), "type").help("set `project:` to the Google Cloud project id"));
+    };
+    let Some(dataset) = string("dataset").or_else(|| string("schema")).or_else(|| string("target_dataset")) else {
+        return Err(error("BigQuery targets need `dataset:`".into(), "type").help("set `dataset:` to the dataset models are built in"));
+    };
+    let method = string("method").unwrap_or_else(|| "oauth".into());
+    match method.as_str() {
+        "service-account" if string("keyfile").is_none() => {
+            return Err(error("`method: service-account` needs `keyfile:`".into(), "method")
+                .help("point `keyfile:` at the service-account key, e.g. `{{ env_var('GOOGLE_APPLICATION_CREDENTIALS') }}`"));
+        }
+        "service-account-json" if fields.get("keyfile_json").is_none() => {
+            return Err(error("`method: service-account-json` needs `keyfile_json:`".into(), "method"));
+        }
+        "service-account" | "service-account-json" | "oauth" | "emulator" => {}
+        other => {
+            return Err(error(format!("unknown BigQuery `method: {other}`"), "method")
+                .help("use `service-account`, `service-account-json`, `oauth` or `emulator`"));
+        }
+    }
+    Ok((dataset, Some(project)))
 }
 
 /// The keys of a `bigquery` target strata reads (dbt-bigquery's names, their

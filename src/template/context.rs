@@ -116,6 +116,19 @@ impl Globals {
 
 /// Registers every global on `env`.
 pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_started_at: DateTime<Utc>) {
+    register_inputs(env, globals);
+    register_var(env, globals);
+    register_node_functions(env, globals);
+    register_data_functions(env);
+    register_objects(env, globals, run_started_at);
+    for (name, template) in globals.macros.iter() {
+        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
+    }
+}
+
+/// `ref()` and `source()`: each call is recorded in the scope of the node
+/// being rendered, and resolved to a relation when the scope can.
+fn register_inputs(env: &mut Environment<'static>, globals: &Arc<Globals>) {
     let g = globals.clone();
     env.add_function("ref", move |args: Rest<Value>| -> Result<Value, Error> {
         let strings: Vec<String> = args.iter().filter(|a| !a.is_kwargs()).map(|a| a.to_string()).collect();
@@ -159,7 +172,11 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             }
         })
     });
+}
 
+/// `var()`: the scope's override, else the vars of the node's package (the
+/// root project's for its own nodes), else the default; else an error.
+fn register_var(env: &mut Environment<'static>, globals: &Arc<Globals>) {
     let g = globals.clone();
     env.add_function("var", move |name: String, default: Option<Value>| -> Result<Value, Error> {
         let overridden = scope::current(|scope| scope.and_then(|s| s.vars.as_ref().and_then(|vars| vars.get(&name).cloned())));
@@ -179,7 +196,11 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             "required var `{name}` (used by {node}) is not set; set it under `vars:` in `dbt_project.yml` or pass `--vars '{{{name}: ...}}'`"
         )))
     });
+}
 
+/// What templates call besides inputs and vars: `env_var`, `__string_literal`,
+/// `config`, `this`, `is_incremental`, `doc`, `log` and `return`.
+fn register_node_functions(env: &mut Environment<'static>, globals: &Arc<Globals>) {
     env.add_function("env_var", crate::core::jinja::env_var);
     // A text as the target's SQL reads a string literal: BigQuery escapes a
     // quote with a backslash (`'it\'s'`; `''` is two adjacent literals there),
@@ -223,8 +244,12 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
             Err(invalid("`return()` can only be used inside a macro"))
         }
     });
+}
 
-    register_data_functions(env);
+/// The objects templates read: `execute`, `graph`, `model`, `flags`, the
+/// modules, `api`, `exceptions`, `adapter`, each macro namespace,
+/// `run_started_at` and Airflow's `macros`.
+fn register_objects(env: &mut Environment<'static>, globals: &Arc<Globals>, run_started_at: DateTime<Utc>) {
     env.add_global("execute", Value::from_object(Execute));
     env.add_global("graph", Value::from_object(GraphObject { globals: globals.clone() }));
     env.add_global("model", Value::from_object(ModelObject));
@@ -240,10 +265,6 @@ pub fn register(env: &mut Environment<'static>, globals: &Arc<Globals>, run_star
     env.add_global("run_started_at", Value::from_object(DateValue::Timestamp(run_started_at)));
 
     env.add_global("macros", Value::from_object(AirflowMacros));
-
-    for (name, template) in globals.macros.iter() {
-        env.add_global(name.clone(), Value::from_object(MacroRef::new(globals, None, name, template)));
-    }
 }
 
 /// An input (`ref()`, `source()`) as the node reads it: none of its rows

@@ -59,124 +59,20 @@ impl Templates {
     pub fn new(project: &Project, date: ExecutionDate, run_started_at: DateTime<Utc>) -> Result<Templates, Diagnostics> {
         let mut env = new_environment();
         mutable::register(&mut env);
-        let mut diagnostics = Diagnostics::default();
         let date_context = context::date_context(date);
 
-        // Each macro file, with the namespace its macros belong to.
-        let builtin_path = Path::new(BUILTINS_NAME);
-        // Packages' files as scanned once for templates and fingerprints alike.
-        let builtins = std::iter::once((BUILTIN_NAMESPACE, builtin_path, BUILTINS, None));
-        let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str(), None));
-        let package_scans = &scanned_macro_files(project)[project.macros.len()..];
-        let packages = project
-            .packages
-            .iter()
-            .flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.as_str())))
-            .zip(package_scans)
-            .map(|((namespace, path, text), scan)| (namespace, path, text, Some(scan)));
-        let mut macros = BTreeMap::new();
-        let mut namespaces: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut defined_in: BTreeMap<(&str, String), &Path> = BTreeMap::new();
-        // The macro templates compiled on first call, by name: their file's text and the macro's span.
-        let mut lazy: FastMap<String, LazyTemplate> = FastMap::default();
-        for (namespace, path, text, scan) in builtins.chain(root).chain(packages) {
-            let name = path.to_string_lossy().into_owned();
-            // The root project's files are compiled now, so their errors are
-            // reported before anything runs. Built-ins and packages (hundreds of
-            // macros, most never called) are rewritten and compiled when first called.
-            let eager = namespace == project.name;
-            let (text, spans): (Arc<str>, Cow<'_, MacroSpans>) = match scan {
-                Some(scan) if !eager => (Arc::clone(&scan.text), Cow::Borrowed(&scan.spans)),
-                _ => {
-                    let text = rewrite_test_blocks(text);
-                    let text: Arc<str> = match eager {
-                        true => Arc::from(mutable::rewrite(&catch_all_kwargs(&text)).as_ref()),
-                        false => Arc::from(text),
-                    };
-                    let spans = macro_spans(&text);
-                    (text, Cow::Owned(spans))
-                }
-            };
-            let exports: Vec<String> = if eager {
-                if let Err(err) = env.add_template_owned(name.clone(), text.to_string()) {
-                    diagnostics.push(jinja_diagnostic(&err, &env, None));
-                    continue;
-                }
-                match env.get_template(&name).and_then(|t| t.render_captured(&date_context).map(|c| exported(c.state()))) {
-                    Ok(exports) => exports,
-                    Err(err) => {
-                        diagnostics.push(jinja_diagnostic(&err, &env, None));
-                        continue;
-                    }
-                }
-            } else {
-                lazy.insert(name.clone(), (Arc::clone(&text), None, true));
-                spans.keys().cloned().collect()
-            };
-            // One template per macro, so a call evaluates that macro's definition
-            // only, not every definition in its file; unless the file shares
-            // top-level `set`s between its macros.
-            let split = exports.iter().all(|export| spans.contains_key(export)) && only_macros(&text, &spans);
-            for macro_name in exports {
-                let template_name = match spans.get(&macro_name) {
-                    Some(&span) if split => {
-                        let template_name = format!("{name}#{macro_name}");
-                        lazy.insert(template_name.clone(), (Arc::clone(&text), Some(span), !eager));
-                        template_name
-                    }
-                    _ => name.clone(),
-                };
-                if namespace != BUILTIN_NAMESPACE
-                    && let Some(first) = defined_in.insert((namespace, macro_name.clone()), path)
-                {
-                    diagnostics.push(
-                        Diagnostic::new(format!("macro `{macro_name}` is defined twice: in `{}` and in `{}`", first.display(), path.display()))
-                            .at(Location::of_text(path, &text, &macro_name))
-                            .help("rename or remove one of them"),
-                    );
-                }
-                // Built-ins and the root project's macros are called without a
-                // namespace; a package's, with its name (or from its own macros).
-                if namespace == BUILTIN_NAMESPACE || namespace == project.name {
-                    macros.insert(macro_name.clone(), template_name.clone());
-                }
-                namespaces.entry(namespace.to_string()).or_default().insert(macro_name, template_name);
-            }
+        let mut index = MacroIndex::default();
+        for file in namespaced_macro_files(project) {
+            index.add_file(&mut env, &project.name, &date_context, file);
         }
-        env.set_loader(move |name| {
-            Ok(lazy.get(name).map(|(text, span, rewrite)| {
-                let text = match span {
-                    Some((start, end)) => blank_outside(text, *start, *end),
-                    None => text.to_string(),
-                };
-                match rewrite {
-                    true => mutable::rewrite(&catch_all_kwargs(&text)).into_owned(),
-                    false => text,
-                }
-            }))
-        });
+        let MacroIndex { macros, namespaces, defined_in, lazy, diagnostics } = index;
+        env.set_loader(move |name| Ok(load_lazy(&lazy, name)));
         diagnostics.into_result()?;
 
         let root_defines = |name: &str| defined_in.contains_key(&(project.name.as_str(), name.to_string()));
         let custom_schema_name = root_defines("generate_schema_name");
         let custom_alias_name = root_defines("generate_alias_name");
-        let dialect = crate::warehouse::dialect(project.target.kind);
-        let globals = Arc::new(Globals {
-            target_kind: project.target.kind,
-            quote: dialect.quote_style(),
-            target_schema: project.target.schema.clone(),
-            target_database: project.target.database.clone(),
-            vars: project.vars.clone(),
-            package_vars: project.package_vars.clone(),
-            docs: project.docs.clone(),
-            macros,
-            namespaces,
-            root_project: project.name.clone(),
-            dispatch: project.dispatch.iter().map(|d| (d.macro_namespace.clone(), d.search_order.clone())).collect(),
-            introspection: Arc::new(introspect_target(project)),
-            graph: OnceLock::new(),
-            environment: OnceLock::new(),
-        });
+        let globals = Arc::new(globals(project, macros, namespaces));
         context::register(&mut env, &globals, run_started_at);
         env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
         let env: &'static Environment<'static> = Box::leak(Box::new(env));
@@ -235,6 +131,158 @@ impl Templates {
     /// template being rendered when it is not one of the environment's own.
     pub fn diagnostic(&self, err: &Error, source: Option<(&str, &str)>) -> Diagnostic {
         jinja_diagnostic(err, self.env, source)
+    }
+}
+
+/// A macro file: the namespace its macros belong to, its path and text, and
+/// for a package's file, the file as scanned once for templates and
+/// fingerprints alike.
+type NamespacedFile<'a> = (&'a str, &'a Path, &'a str, Option<&'a MacroScan>);
+
+/// The built-ins' file, the root project's macro files and the packages'.
+fn namespaced_macro_files(project: &Project) -> impl Iterator<Item = NamespacedFile<'_>> {
+    let builtins = std::iter::once((BUILTIN_NAMESPACE, Path::new(BUILTINS_NAME), BUILTINS, None));
+    let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str(), None));
+    let package_scans = &scanned_macro_files(project)[project.macros.len()..];
+    let packages = project
+        .packages
+        .iter()
+        .flat_map(|p| p.macros.iter().map(|f| (p.name.as_str(), f.path.as_path(), f.text.as_str())))
+        .zip(package_scans)
+        .map(|((namespace, path, text), scan)| (namespace, path, text, Some(scan)));
+    builtins.chain(root).chain(packages)
+}
+
+/// The macros of the files read so far, as templates name them.
+#[derive(Default)]
+struct MacroIndex<'a> {
+    /// Macro name → template: the built-ins' and the root project's.
+    macros: BTreeMap<String, String>,
+    /// Namespace → macro name → template.
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    /// Where each macro of a namespace is defined (built-ins aside), to report one defined twice.
+    defined_in: BTreeMap<(&'a str, String), &'a Path>,
+    /// The macro templates compiled on first call, by name: their file's text and the macro's span.
+    lazy: FastMap<String, LazyTemplate>,
+    diagnostics: Diagnostics,
+}
+
+impl<'a> MacroIndex<'a> {
+    /// Reads one macro file's macros into the index, and a root project's
+    /// file into `env`.
+    fn add_file(
+        &mut self,
+        env: &mut Environment<'static>,
+        root_project: &str,
+        date_context: &minijinja::Value,
+        (namespace, path, text, scan): NamespacedFile<'a>,
+    ) {
+        let name = path.to_string_lossy().into_owned();
+        // The root project's files are compiled now, so their errors are
+        // reported before anything runs. Built-ins and packages (hundreds of
+        // macros, most never called) are rewritten and compiled when first called.
+        let eager = namespace == root_project;
+        let (text, spans): (Arc<str>, Cow<'_, MacroSpans>) = match scan {
+            Some(scan) if !eager => (Arc::clone(&scan.text), Cow::Borrowed(&scan.spans)),
+            _ => {
+                let text = rewrite_test_blocks(text);
+                let text: Arc<str> = match eager {
+                    true => Arc::from(mutable::rewrite(&catch_all_kwargs(&text)).as_ref()),
+                    false => Arc::from(text),
+                };
+                let spans = macro_spans(&text);
+                (text, Cow::Owned(spans))
+            }
+        };
+        let exports: Vec<String> = if eager {
+            match compile_macro_file(env, &name, &text, date_context) {
+                Ok(exports) => exports,
+                Err(err) => {
+                    self.diagnostics.push(jinja_diagnostic(&err, env, None));
+                    return;
+                }
+            }
+        } else {
+            self.lazy.insert(name.clone(), (Arc::clone(&text), None, true));
+            spans.keys().cloned().collect()
+        };
+        // One template per macro, so a call evaluates that macro's definition
+        // only, not every definition in its file; unless the file shares
+        // top-level `set`s between its macros.
+        let split = exports.iter().all(|export| spans.contains_key(export)) && only_macros(&text, &spans);
+        for macro_name in exports {
+            let template_name = match spans.get(&macro_name) {
+                Some(&span) if split => {
+                    let template_name = format!("{name}#{macro_name}");
+                    self.lazy.insert(template_name.clone(), (Arc::clone(&text), Some(span), !eager));
+                    template_name
+                }
+                _ => name.clone(),
+            };
+            self.add_macro(root_project, namespace, path, &text, macro_name, template_name);
+        }
+    }
+
+    /// Names the macro `macro_name` of `namespace`, defined in `path`, by its
+    /// template; one the namespace already has is reported.
+    fn add_macro(&mut self, root_project: &str, namespace: &'a str, path: &'a Path, text: &str, macro_name: String, template_name: String) {
+        if namespace != BUILTIN_NAMESPACE
+            && let Some(first) = self.defined_in.insert((namespace, macro_name.clone()), path)
+        {
+            self.diagnostics.push(
+                Diagnostic::new(format!("macro `{macro_name}` is defined twice: in `{}` and in `{}`", first.display(), path.display()))
+                    .at(Location::of_text(path, text, &macro_name))
+                    .help("rename or remove one of them"),
+            );
+        }
+        // Built-ins and the root project's macros are called without a
+        // namespace; a package's, with its name (or from its own macros).
+        if namespace == BUILTIN_NAMESPACE || namespace == root_project {
+            self.macros.insert(macro_name.clone(), template_name.clone());
+        }
+        self.namespaces.entry(namespace.to_string()).or_default().insert(macro_name, template_name);
+    }
+}
+
+/// Compiles a macro file as the template `name`, and names the macros it exports.
+fn compile_macro_file(env: &mut Environment<'static>, name: &str, text: &str, date_context: &minijinja::Value) -> Result<Vec<String>, Error> {
+    env.add_template_owned(name.to_string(), text.to_string())?;
+    env.get_template(name).and_then(|t| t.render_captured(date_context).map(|c| exported(c.state())))
+}
+
+/// The source of the lazy template `name`, when it is first called: its
+/// macro alone (the rest of its file blanked), rewritten if it is still to be.
+fn load_lazy(lazy: &FastMap<String, LazyTemplate>, name: &str) -> Option<String> {
+    lazy.get(name).map(|(text, span, rewrite)| {
+        let text = match span {
+            Some((start, end)) => blank_outside(text, *start, *end),
+            None => text.to_string(),
+        };
+        match rewrite {
+            true => mutable::rewrite(&catch_all_kwargs(&text)).into_owned(),
+            false => text,
+        }
+    })
+}
+
+/// The context globals of `project`, with its macros by name and by namespace.
+fn globals(project: &Project, macros: BTreeMap<String, String>, namespaces: BTreeMap<String, BTreeMap<String, String>>) -> Globals {
+    let dialect = crate::warehouse::dialect(project.target.kind);
+    Globals {
+        target_kind: project.target.kind,
+        quote: dialect.quote_style(),
+        target_schema: project.target.schema.clone(),
+        target_database: project.target.database.clone(),
+        vars: project.vars.clone(),
+        package_vars: project.package_vars.clone(),
+        docs: project.docs.clone(),
+        macros,
+        namespaces,
+        root_project: project.name.clone(),
+        dispatch: project.dispatch.iter().map(|d| (d.macro_namespace.clone(), d.search_order.clone())).collect(),
+        introspection: Arc::new(introspect_target(project)),
+        graph: OnceLock::new(),
+        environment: OnceLock::new(),
     }
 }
 
