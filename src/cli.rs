@@ -1,5 +1,5 @@
 //! The command line: clap derive types for every command and the flag groups they
-//! share, turned into the plain option structs of `options.rs`. Parsing only;
+//! share, turned into the plain option structs of `session::options`. Parsing only;
 //! what each command does lives in `commands/`. The only module that knows clap.
 
 use std::path::PathBuf;
@@ -654,7 +654,7 @@ fn lock_timeout(text: &str) -> Result<std::time::Duration, String> {
     crate::core::format::parse_duration(text).map_err(|err| err.to_string())
 }
 
-/// Makes a plain enum of `options.rs` (or below) a clap value: each variant
+/// Makes a plain enum of `session::options` (or below) a clap value: each variant
 /// with its name on the command line and its line in `--help`.
 macro_rules! value_enum {
     ($type:ident { $($variant:ident => $name:literal $(: $help:literal)?),+ $(,)? }) => {

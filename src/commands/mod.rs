@@ -1,5 +1,5 @@
 //! The commands: each in its own file, over plain option structs
-//! (`options.rs`) and the shared [`crate::session`] (a loaded, parsed project
+//! (`session::options`) and the shared [`crate::session`] (a loaded, parsed project
 //! for the command's dates, and [`Failure`], how a command ends with a
 //! user-facing error). No command imports another.
 

@@ -1,7 +1,7 @@
 //! What a delivery is, as a project writes it: the file formats strata
 //! writes (`export --format`, an exposure's `export: {format}`) and an
 //! exposure's `export:` (a file, or a table of this or another target).
-//! Writing the rows is `export.rs`'s; running a delivery is `materialize`'s.
+//! Writing the rows is `materialize::export`'s; running a delivery is `materialize`'s.
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
 //! `notifications:` as a project (or a target) writes it: the webhooks to
-//! post to when a building command ends. Sending them is `notify.rs`'s.
+//! post to when a building command ends. Sending them is `output::notify`'s.
 
 use std::collections::BTreeSet;
 use std::path::Path;
