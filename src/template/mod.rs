@@ -499,11 +499,9 @@ fn target_context(project: &Project) -> serde_json::Value {
     fields.insert("threads".into(), target.threads.unwrap_or(4).into());
     if let Some(database) = &target.database {
         fields.insert("database".into(), database.clone().into());
-        // BigQuery's names for them, where the database is part of every relation.
-        if target.kind == crate::project::TargetKind::BigQuery {
-            fields.insert("project".into(), database.clone().into());
-            fields.insert("dataset".into(), target.schema.clone().into());
-        }
+    }
+    for (alias, value) in crate::warehouse::adapter(target.kind).target_aliases(target) {
+        fields.insert(alias.into(), value.into());
     }
     serde_json::Value::Object(fields)
 }

@@ -18,10 +18,8 @@ use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 pub use crate::core::relation::RelationKind;
 use crate::core::table::{Cell, Table};
-use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::project::{Project, Target, TargetKind};
 use crate::sql::SqlGenerator;
-use duckdb::DuckDb;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -91,20 +89,42 @@ pub struct ErrorAt {
     pub column: usize,
 }
 
+/// What strata knows of one kind of warehouse, beyond its connections: its
+/// SQL and how a target of its `type:` is opened. Each warehouse's folder
+/// has one; [`adapter`] is the one place that picks it, so a third warehouse
+/// is a folder and a line there.
+pub trait Adapter: Sync {
+    /// The SQL dialect, for compiling without a connection.
+    fn dialect(&self) -> &'static dyn SqlGenerator;
+    /// Opens the warehouse of `target`, an output of profile `profile_name`
+    /// of the project at `root`.
+    fn open(&self, target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic>;
+    /// The target's fields that templates also see under this warehouse's
+    /// own names (`target.project` and `target.dataset` on BigQuery).
+    fn target_aliases(&self, _target: &Target) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+}
+
+/// The adapter of a target type: where warehouses are registered.
+pub fn adapter(kind: TargetKind) -> &'static dyn Adapter {
+    match kind {
+        TargetKind::DuckDb => &duckdb::DuckDbAdapter,
+        TargetKind::BigQuery => &bigquery::BigQueryAdapter,
+    }
+}
+
 /// The SQL dialect of a target type, for compiling without a connection.
 pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
-    match kind {
-        TargetKind::DuckDb => &duckdb::sql::DuckDbSql,
-        TargetKind::BigQuery => &bigquery::sql::BigQuerySql,
-    }
+    adapter(kind).dialect()
 }
 
 /// How long a command waits for another process to release a DuckDB file
 /// when it is not told (`--lock-timeout`).
 pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Opens the target's warehouse: the one place that chooses it. A DuckDB
-/// file locked by another process is waited for, up to `lock_timeout`.
+/// Opens the target's warehouse. A DuckDB file locked by another process is
+/// waited for, up to `lock_timeout`.
 pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
     open_target(&project.target, &project.root, &project.profile_name, lock_timeout)
 }
@@ -112,54 +132,7 @@ pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<
 /// Opens the warehouse of `target`, an output of profile `profile_name` of
 /// the project at `root` (a delivery may write into another than the run's).
 pub fn open_target(target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
-    match target.kind {
-        TargetKind::DuckDb => {
-            let path = target
-                .fields
-                .get("path")
-                .and_then(|p| p.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| DuckDb::default_path(profile_name).to_string_lossy().into_owned());
-            // Another strata (or a notebook) holding the file: wait, saying so once.
-            let waiting =
-                |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
-            let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
-            let never = std::sync::atomic::AtomicBool::new(false);
-            let mut last_lock = None;
-            let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings, &target.attach) {
-                Err(err @ WarehouseError::Locked { .. }) => {
-                    let reason = err.to_string();
-                    last_lock = Some(err);
-                    Attempt::NotYet(reason)
-                }
-                result => Attempt::Done(result),
-            });
-            let opened = match waited {
-                Waited::Done { value, .. } => value,
-                Waited::TimedOut { reason, .. } | Waited::Cancelled { reason, .. } => {
-                    Err(last_lock.take().unwrap_or(WarehouseError::Connect(reason)))
-                }
-            };
-            let warehouse = opened.map_err(|err| match &err {
-                WarehouseError::Setting { name, .. } => {
-                    Diagnostic::new(format!("target `{}`: {err}", target.name)).at(target.locate(&format!("{name}:")))
-                        .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
-                }
-                WarehouseError::Locked { .. } => Diagnostic::new(err.to_string())
-                    .help("wait for that process to finish (another strata run, or a client with the file open), or point `path:` in `profiles.yml` at another file"),
-                _ => Diagnostic::new(err.to_string()),
-            })?;
-            Ok(Arc::new(warehouse))
-        }
-        TargetKind::BigQuery => {
-            let settings = bigquery::Settings::of(target, root)?;
-            let warehouse = bigquery::BigQuery::open(settings).map_err(|err| {
-                Diagnostic::new(format!("target `{}`: {err}", target.name))
-                    .help("check `method:` and the key it names in `profiles.yml`; `strata debug` tests the connection")
-            })?;
-            Ok(Arc::new(warehouse))
-        }
-    }
+    adapter(target.kind).open(target, root, profile_name, lock_timeout)
 }
 
 /// What `Connection::stream` hands each page of rows to, with the columns;

@@ -11,6 +11,7 @@ pub mod sql;
 pub use auth::{Credentials, KeyError, Settings};
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,11 +27,13 @@ use gcp_bigquery_client::model::job_reference::JobReference;
 use serde_json::Value as Json;
 
 use crate::core::columns::Column;
+use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::Backoff;
+use crate::project::Target;
 use crate::sql::SqlGenerator;
-use crate::warehouse::{Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use crate::warehouse::{Adapter, Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::BigQuerySql;
 
 pub struct BigQuery {
@@ -67,6 +70,33 @@ impl BigQuery {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+}
+
+/// BigQuery's [`Adapter`]: a project's datasets through the REST API, signed
+/// in as the target's `method:` says.
+pub struct BigQueryAdapter;
+
+impl Adapter for BigQueryAdapter {
+    fn dialect(&self) -> &'static dyn SqlGenerator {
+        &BigQuerySql
+    }
+
+    fn open(&self, target: &Target, root: &Path, _profile_name: &str, _lock_timeout: Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+        let settings = Settings::of(target, root)?;
+        let warehouse = BigQuery::open(settings).map_err(|err| {
+            Diagnostic::new(format!("target `{}`: {err}", target.name))
+                .help("check `method:` and the key it names in `profiles.yml`; `strata debug` tests the connection")
+        })?;
+        Ok(Arc::new(warehouse))
+    }
+
+    /// BigQuery's names for them, where the database is part of every relation.
+    fn target_aliases(&self, target: &Target) -> Vec<(&'static str, String)> {
+        match &target.database {
+            Some(project) => vec![("project", project.clone()), ("dataset", target.schema.clone())],
+            None => Vec::new(),
+        }
     }
 }
 

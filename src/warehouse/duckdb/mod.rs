@@ -11,11 +11,14 @@ use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
 
 use crate::core::columns::Column;
+use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
+use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::project::Attachment;
+use crate::project::Target;
 use crate::sql::SqlGenerator;
-use crate::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use crate::warehouse::{Adapter, Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::DuckDbSql;
 
 pub struct DuckDb {
@@ -123,6 +126,52 @@ impl DuckDb {
     /// The default database file of a profile: `target/<profile>.duckdb`.
     pub fn default_path(profile_name: &str) -> PathBuf {
         PathBuf::from("target").join(format!("{profile_name}.duckdb"))
+    }
+}
+
+/// DuckDB's [`Adapter`]: a database file, `target/<profile>.duckdb` unless
+/// the target names its `path`, waited for while another process holds it.
+pub struct DuckDbAdapter;
+
+impl Adapter for DuckDbAdapter {
+    fn dialect(&self) -> &'static dyn SqlGenerator {
+        &DuckDbSql
+    }
+
+    fn open(&self, target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+        let path = target
+            .fields
+            .get("path")
+            .and_then(|p| p.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| DuckDb::default_path(profile_name).to_string_lossy().into_owned());
+        // Another strata (or a notebook) holding the file: wait, saying so once.
+        let waiting = |reason: &str| eprintln!("WAIT  {reason}; waiting up to {} (`--lock-timeout`)", crate::core::format::humantime(lock_timeout));
+        let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let mut last_lock = None;
+        let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings, &target.attach) {
+            Err(err @ WarehouseError::Locked { .. }) => {
+                let reason = err.to_string();
+                last_lock = Some(err);
+                Attempt::NotYet(reason)
+            }
+            result => Attempt::Done(result),
+        });
+        let opened = match waited {
+            Waited::Done { value, .. } => value,
+            Waited::TimedOut { reason, .. } | Waited::Cancelled { reason, .. } => Err(last_lock.take().unwrap_or(WarehouseError::Connect(reason))),
+        };
+        let warehouse = opened.map_err(|err| match &err {
+            WarehouseError::Setting { name, .. } => {
+                Diagnostic::new(format!("target `{}`: {err}", target.name)).at(target.locate(&format!("{name}:")))
+                    .help("`settings:` takes DuckDB's settings by their names, e.g. `memory_limit: 2GB`")
+            }
+            WarehouseError::Locked { .. } => Diagnostic::new(err.to_string())
+                .help("wait for that process to finish (another strata run, or a client with the file open), or point `path:` in `profiles.yml` at another file"),
+            _ => Diagnostic::new(err.to_string()),
+        })?;
+        Ok(Arc::new(warehouse))
     }
 }
 
