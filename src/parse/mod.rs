@@ -356,7 +356,6 @@ fn check_source_checks(project: &Project, graph: &Graph, errors: &mut Diagnostic
     }
 }
 
-/// Where `key` is written in the exposure `name` of a properties file: after its `name:` line.
 /// A section of an exposure (`tableau:`, `export:`), parsed; one that does not
 /// parse is an error at its key.
 fn exposure_section<T, E: std::fmt::Display>(
@@ -381,6 +380,7 @@ fn exposure_section<T, E: std::fmt::Display>(
     }
 }
 
+/// Where `key` is written in the exposure `name` of a properties file: after its `name:` line.
 fn exposure_location(file: &std::path::Path, source: &str, name: &str, key: &str) -> Location {
     let start = source.find(&format!("name: {name}")).unwrap_or(0);
     match source[start..].find(key) {

@@ -669,7 +669,6 @@ fn read_files(root: &Path, dirs: &[String], extensions: &[&str], diagnostics: &m
     read.into_iter().filter_map(|result| result.map_err(|d| diagnostics.push(d)).ok()).collect()
 }
 
-/// Collects `{% docs name %}...{% enddocs %}` blocks of a markdown file.
 /// A snapshot defined in YAML (`snapshots:` with `relation: ref('orders')`,
 /// dbt 1.9): a snapshot of every row of that relation.
 fn yaml_snapshot(properties: &ModelProperties) -> Option<ModelFile> {
@@ -683,6 +682,7 @@ fn yaml_snapshot(properties: &ModelProperties) -> Option<ModelFile> {
     })
 }
 
+/// Collects `{% docs name %}...{% enddocs %}` blocks of a markdown file.
 fn parse_docs_blocks(file: &SourceFile, docs: &mut BTreeMap<String, String>, diagnostics: &mut Diagnostics) {
     for (name, body) in named_blocks(file, "docs", diagnostics) {
         docs.insert(name, file.text[body].trim().to_string());
