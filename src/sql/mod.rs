@@ -37,6 +37,12 @@ pub trait SqlGenerator: Send + Sync {
         self.quote_style().quote(name)
     }
 
+    /// A column's type as this warehouse's dbt adapter shows it in
+    /// `Column.data_type`, from the type the warehouse gives.
+    fn column_data_type(&self, data_type: &str) -> String {
+        data_type.to_string()
+    }
+
     /// The sqlparser dialect `compile` checks compiled SQL with.
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect;
 

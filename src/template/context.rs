@@ -713,7 +713,11 @@ impl Object for Adapter {
             "type" => Ok(Value::from(self.globals.target_kind.name())),
             "get_columns_in_relation" => {
                 let (relation,): (Value,) = from_args(args)?;
-                crate::template::introspect::columns_in_relation(&self.globals.introspection, &relation, self.globals.quote())
+                crate::template::introspect::columns_in_relation(
+                    &self.globals.introspection,
+                    &relation,
+                    crate::warehouse::dialect(self.globals.target_kind),
+                )
             }
             "get_relation" => {
                 let relation = self.globals.relation_from_args(args)?;
@@ -808,7 +812,10 @@ impl Object for ApiClass {
             (ApiKind::Column, "create") => {
                 let (name, data_type): (String, String) = from_args(args)?;
                 let column = crate::core::columns::Column::new(name, data_type);
-                Ok(Value::from_object(crate::template::introspect::ColumnValue { column, quote: self.globals.quote() }))
+                Ok(Value::from_object(crate::template::introspect::ColumnValue {
+                    column,
+                    dialect: crate::warehouse::dialect(self.globals.target_kind),
+                }))
             }
             _ => Err(Error::from(ErrorKind::UnknownMethod)),
         }

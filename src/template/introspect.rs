@@ -18,6 +18,7 @@ use crate::core::columns::Column;
 use crate::core::hash::FastMap;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::core::table::{Cell, Table};
+use crate::sql::SqlGenerator;
 use crate::template::invalid;
 use crate::template::relation::FilteredInput;
 use crate::template::scope::{self, Mode};
@@ -158,15 +159,15 @@ fn load_result_value(table: &Arc<Table>) -> Value {
     ])
 }
 
-/// `adapter.get_columns_in_relation(relation)`: its columns (quoted as
-/// `quote` says), none while parsing.
-pub fn columns_in_relation(introspection: &Introspection, relation: &Value, quote: QuoteStyle) -> Result<Value, Error> {
+/// `adapter.get_columns_in_relation(relation)`: its columns, in `dialect`;
+/// none while parsing.
+pub fn columns_in_relation(introspection: &Introspection, relation: &Value, dialect: &'static dyn SqlGenerator) -> Result<Value, Error> {
     if parsing() {
         return Ok(Value::from(Vec::<Value>::new()));
     }
     let relation = as_relation(relation)?;
     let columns = introspection.columns(&relation)?;
-    Ok(Value::from(columns.iter().map(|c| Value::from_object(ColumnValue { column: c.clone(), quote })).collect::<Vec<_>>()))
+    Ok(Value::from(columns.iter().map(|c| Value::from_object(ColumnValue { column: c.clone(), dialect })).collect::<Vec<_>>()))
 }
 
 /// `adapter.get_relation(database, schema, identifier)`: the relation if it exists, else none.
@@ -362,23 +363,15 @@ impl Object for AgateColumn {
     }
 }
 
-/// A column as dbt's `api.Column` shows it, quoted as its target quotes names.
-#[derive(Debug)]
+/// A column as dbt's `api.Column` shows it, in its target's dialect.
 pub struct ColumnValue {
     pub column: Column,
-    pub quote: QuoteStyle,
+    pub dialect: &'static dyn SqlGenerator,
 }
 
-impl ColumnValue {
-    /// dbt's `Column.data_type`: dbt-duckdb's columns are dbt's base column,
-    /// whose string types read `character varying(256)` (the size unknown);
-    /// dbt-bigquery's give their type as it is.
-    fn data_type(&self) -> String {
-        let string = ["text", "character varying", "character", "varchar"].contains(&self.column.data_type.to_ascii_lowercase().as_str());
-        match (self.quote, string) {
-            (QuoteStyle::Double, true) => "character varying(256)".to_string(),
-            _ => self.column.data_type.clone(),
-        }
+impl fmt::Debug for ColumnValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ColumnValue").field("column", &self.column).finish_non_exhaustive()
     }
 }
 
@@ -387,9 +380,9 @@ impl Object for ColumnValue {
         let column = &self.column;
         match key.as_str()? {
             "name" | "column" => Some(Value::from(column.name.as_str())),
-            "data_type" => Some(Value::from(self.data_type())),
+            "data_type" => Some(Value::from(self.dialect.column_data_type(&column.data_type))),
             "dtype" => Some(Value::from(column.data_type.as_str())),
-            "quoted" => Some(Value::from(self.quote.quote(&column.name))),
+            "quoted" => Some(Value::from(self.dialect.quote(&column.name))),
             _ => None,
         }
     }

@@ -32,6 +32,15 @@ impl SqlGenerator for DuckDbSql {
         QuoteStyle::Double
     }
 
+    /// dbt-duckdb's columns are dbt's base column, whose string types read
+    /// `character varying(256)` (the size unknown).
+    fn column_data_type(&self, data_type: &str) -> String {
+        match ["text", "character varying", "character", "varchar"].contains(&data_type.to_ascii_lowercase().as_str()) {
+            true => "character varying(256)".to_string(),
+            false => data_type.to_string(),
+        }
+    }
+
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
         &sqlparser::dialect::DuckDbDialect {}
     }
