@@ -7,6 +7,9 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::project::yaml;
+pub use crate::warehouse::duckdb::profile::Attachment;
+pub use crate::warehouse::profiles::TargetKind;
+use crate::warehouse::profiles::{self, WarehouseKeys};
 
 /// The connection a run uses: one `outputs:` entry of the profile.
 #[derive(Debug, Clone)]
@@ -38,18 +41,6 @@ pub struct Target {
     /// The file it came from, and its text as written, for located errors.
     pub file: PathBuf,
     pub source: String,
-}
-
-/// One entry of a DuckDB target's `attach:`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attachment {
-    /// As written: relative to the project, `:memory:`, or any path DuckDB takes.
-    pub path: String,
-    /// The catalog name relations use; DuckDB's own name for the file when absent.
-    pub alias: Option<String>,
-    pub read_only: bool,
-    /// The storage type (`sqlite`, `postgres`, ...) where it is not a DuckDB file.
-    pub kind: Option<String>,
 }
 
 impl Target {
@@ -91,21 +82,6 @@ fn locate_in_target(file: &Path, source: &str, profile: &str, target: &str, need
     match source[start..end].find(needle) {
         Some(offset) => Location::at_offset(file, source, start + offset, needle.chars().count()),
         None => Location::at_offset(file, source, start + indent, target.chars().count()),
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetKind {
-    DuckDb,
-    BigQuery,
-}
-
-impl TargetKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            TargetKind::DuckDb => "duckdb",
-            TargetKind::BigQuery => "bigquery",
-        }
     }
 }
 
@@ -194,80 +170,6 @@ pub fn load(profile_name: &str, profiles_dir: Option<&Path>, project_dir: &Path,
     validate(profile_name, &name, fields, &file, &source)
 }
 
-/// A DuckDB target's `settings:`, each value as text.
-fn duckdb_settings(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Vec<(String, String)>, Diagnostic> {
-    Ok(match fields.get("settings") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Object(settings)) => {
-            let mut pairs = Vec::with_capacity(settings.len());
-            for (key, value) in settings {
-                let text = match value {
-                    Json::String(text) => text.clone(),
-                    Json::Number(_) | Json::Bool(_) => value.to_string(),
-                    _ => {
-                        return Err(error(format!("the value of `settings.{key}` must be a string, number or boolean, not `{value}`"), key)
-                            .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
-                    }
-                };
-                pairs.push((key.clone(), text));
-            }
-            pairs
-        }
-        Some(other) => {
-            return Err(error(format!("`settings` must be a mapping of DuckDB settings, not `{other}`"), "settings")
-                .help("write DuckDB settings as `name: value`, e.g. `memory_limit: 2GB`"));
-        }
-    })
-}
-
-/// A DuckDB target's `attach:` entries, each checked at its line.
-fn attachments(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &str) -> Diagnostic) -> Result<Vec<Attachment>, Diagnostic> {
-    Ok(match fields.get("attach") {
-        None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(entries)) => {
-            let help = "write each entry as `- path: other.duckdb` with `alias:`, `read_only:` and `type:` where needed";
-            let mut attach = Vec::with_capacity(entries.len());
-            for entry in entries {
-                let Some(entry) = entry.as_object() else {
-                    return Err(error(format!("each `attach:` entry must be a mapping, not `{entry}`"), "attach").help(help));
-                };
-                let text = |key: &str| match entry.get(key) {
-                    None | Some(Json::Null) => Ok(None),
-                    Some(Json::String(text)) if !text.is_empty() => Ok(Some(text.clone())),
-                    Some(other) => Err(error(format!("`attach:` `{key}` must be a name, not `{other}`"), "attach").help(help)),
-                };
-                if let Some(key) = entry.keys().find(|key| !["path", "alias", "read_only", "type"].contains(&key.as_str())) {
-                    return Err(error(format!("`attach:` entries take `path`, `alias`, `read_only` and `type`, not `{key}`"), key).help(help));
-                }
-                let Some(path) = text("path")? else {
-                    return Err(error("an `attach:` entry needs `path:`".into(), "attach").help(help));
-                };
-                let read_only = match entry.get("read_only") {
-                    None | Some(Json::Null) => false,
-                    Some(Json::Bool(read_only)) => *read_only,
-                    Some(other) => return Err(error(format!("`attach:` `read_only` must be true or false, not `{other}`"), "read_only")),
-                };
-                attach.push(Attachment { path, alias: text("alias")?, read_only, kind: text("type")? });
-            }
-            attach
-        }
-        Some(other) => {
-            return Err(error(format!("`attach` must be a list of database files, not `{other}`"), "attach")
-                .help("write `attach:` as a list: `- path: target/prod.duckdb`"));
-        }
-    })
-}
-
-/// The catalog name DuckDB gives the database at `path`: `memory` in memory,
-/// else the file's name up to its first dot (`dev` for `target/dev.duckdb`).
-pub fn duckdb_catalog(path: &str) -> String {
-    if path == ":memory:" || path.is_empty() {
-        return "memory".into();
-    }
-    let name = Path::new(path).file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-    name.split('.').next().unwrap_or_default().to_string()
-}
-
 fn profile_names(profiles: &Json) -> Vec<String> {
     profiles.as_object().map(|p| p.keys().filter(|k| k.as_str() != "config").cloned().collect()).unwrap_or_default()
 }
@@ -292,30 +194,11 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         ))
     };
     let threads = threads(fields, &error)?;
-    let settings = duckdb_settings(fields, &error)?;
-    let attach = attachments(fields, &error)?;
     let maximum_bytes_billed = whole_number(fields, "maximum_bytes_billed", &error)?;
     let job_timeout = job_timeout(fields, &error)?;
     let job_labels = job_labels(fields, &error)?;
-    let kind = match fields.get("type").and_then(Json::as_str) {
-        Some("duckdb") => TargetKind::DuckDb,
-        Some("bigquery") => TargetKind::BigQuery,
-        Some(other) => {
-            return Err(error(format!("unsupported type `{other}`"), "type").help("strata supports `type: duckdb` and `type: bigquery`"));
-        }
-        None => {
-            return Err(error("has no `type:`".into(), name).help("add `type: duckdb` or `type: bigquery`"));
-        }
-    };
-    if kind == TargetKind::BigQuery {
-        for (key, value) in &job_labels {
-            crate::core::config_rules::bigquery_label(key, value).map_err(|message| error(message, &format!("{key}:")))?;
-        }
-    }
-    let (schema, database) = match kind {
-        TargetKind::DuckDb => duckdb_schema_and_catalog(profile_name, fields, &error)?,
-        TargetKind::BigQuery => bigquery_dataset_and_project(fields, &error)?,
-    };
+    let kind = TargetKind::of(name, fields, &error)?;
+    let WarehouseKeys { schema, database, settings, attach } = profiles::read(kind, profile_name, fields, &job_labels, &error)?;
     Ok(Target {
         profile_name: profile_name.to_string(),
         name: name.to_string(),
@@ -329,18 +212,9 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         maximum_bytes_billed,
         job_timeout,
         fields: fields.clone(),
-        warnings: unused_keys(kind, fields, file, source),
+        warnings: profiles::unused_keys(kind, fields, &|key| locate_key(file, source, key)),
         file: file.to_path_buf(),
         source: source.to_string(),
-    })
-}
-
-/// A field's value as text: a string, or a number as written.
-fn text_field(fields: &serde_json::Map<String, Json>, key: &str) -> Option<String> {
-    fields.get(key).and_then(|v| match v {
-        Json::String(s) => Some(s.clone()),
-        Json::Number(n) => Some(n.to_string()),
-        _ => None,
     })
 }
 
@@ -399,138 +273,6 @@ fn job_labels(fields: &serde_json::Map<String, Json>, error: &dyn Fn(String, &st
             return Err(error(format!("`labels` must be a mapping of names to text, not `{other}`"), "labels"));
         }
     })
-}
-
-/// A DuckDB target's schema (`main` unless set) and catalog: the name DuckDB
-/// gives its file, which a `database:` must repeat.
-fn duckdb_schema_and_catalog(
-    profile_name: &str,
-    fields: &serde_json::Map<String, Json>,
-    error: &dyn Fn(String, &str) -> Diagnostic,
-) -> Result<(String, Option<String>), Diagnostic> {
-    let schema = text_field(fields, "schema").unwrap_or_else(|| "main".into());
-    // The catalog DuckDB names the file by, which every relation is rendered in, as dbt-duckdb does.
-    let catalog = match text_field(fields, "path") {
-        Some(path) => duckdb_catalog(&path),
-        None => profile_name.to_string(),
-    };
-    if let Some(database) = text_field(fields, "database").filter(|database| *database != catalog) {
-        return Err(error(format!("`database: {database}` is not the name DuckDB gives this target's file, `{catalog}`"), "database")
-            .help(format!("remove `database:`, or set it to `{catalog}` (the file's name up to its first dot; `memory` for `:memory:`)")));
-    }
-    Ok((schema, Some(catalog)))
-}
-
-/// A BigQuery target's dataset and project, under dbt-bigquery's names or
-/// their aliases; its sign-in `method:` checked along.
-fn bigquery_dataset_and_project(
-    fields: &serde_json::Map<String, Json>,
-    error: &dyn Fn(String, &str) -> Diagnostic,
-) -> Result<(String, Option<String>), Diagnostic> {
-    let string = |key: &str| text_field(fields, key);
-    let Some(project) = string("project").or_else(|| string("database")).or_else(|| string("target_project")) else {
-        return Err(error("BigQuery targets need `project:`".into(), "type").help("set `project:` to the Google Cloud project id"));
-    };
-    let Some(dataset) = string("dataset").or_else(|| string("schema")).or_else(|| string("target_dataset")) else {
-        return Err(error("BigQuery targets need `dataset:`".into(), "type").help("set `dataset:` to the dataset models are built in"));
-    };
-    let method = string("method").unwrap_or_else(|| "oauth".into());
-    match method.as_str() {
-        "service-account" if string("keyfile").is_none() => {
-            return Err(error("`method: service-account` needs `keyfile:`".into(), "method")
-                .help("point `keyfile:` at the service-account key, e.g. `{{ env_var('GOOGLE_APPLICATION_CREDENTIALS') }}`"));
-        }
-        "service-account-json" if fields.get("keyfile_json").is_none() => {
-            return Err(error("`method: service-account-json` needs `keyfile_json:`".into(), "method"));
-        }
-        "service-account" | "service-account-json" | "oauth" | "emulator" => {}
-        other => {
-            return Err(error(format!("unknown BigQuery `method: {other}`"), "method")
-                .help("use `service-account`, `service-account-json`, `oauth` or `emulator`"));
-        }
-    }
-    Ok((dataset, Some(project)))
-}
-
-/// The keys of a `bigquery` target strata reads (dbt-bigquery's names, their
-/// older aliases, and strata's own `api_endpoint`, `labels`, `cost_per_tib`,
-/// `tableau`, `notifications`).
-const BIGQUERY_KEYS: &[&str] = &[
-    "type",
-    "threads",
-    "method",
-    "project",
-    "database",
-    "target_project",
-    "dataset",
-    "schema",
-    "target_dataset",
-    "location",
-    "keyfile",
-    "keyfile_json",
-    "priority",
-    "job_retries",
-    "retries",
-    "job_timeout_seconds",
-    "job_execution_timeout_seconds",
-    "timeout_seconds",
-    "job_creation_timeout_seconds",
-    "maximum_bytes_billed",
-    "impersonate_service_account",
-    "execution_project",
-    "scopes",
-    "api_endpoint",
-    "labels",
-    "cost_per_tib",
-    "tableau",
-    "notifications",
-];
-
-/// Keys dbt-bigquery reads that strata does not (other sign-in methods,
-/// Python models, retry deadlines): legitimate, but they change nothing here.
-const BIGQUERY_KEYS_IGNORED: &[&str] = &[
-    "refresh_token",
-    "client_id",
-    "client_secret",
-    "token_uri",
-    "token",
-    "job_retry_deadline_seconds",
-    "gcs_bucket",
-    "dataproc_region",
-    "dataproc_cluster_name",
-    "dataproc_batch",
-    "submission_method",
-    "compute_region",
-    "quota_project",
-];
-
-/// A warning for each key of a target that strata does not use: one dbt
-/// knows says strata ignores it; any other is likely a typo.
-fn unused_keys(kind: TargetKind, fields: &serde_json::Map<String, Json>, file: &Path, source: &str) -> Vec<Diagnostic> {
-    if kind != TargetKind::BigQuery {
-        return Vec::new();
-    }
-    let mut warnings = Vec::new();
-    for key in fields.keys() {
-        if BIGQUERY_KEYS.contains(&key.as_str()) {
-            continue;
-        }
-        let location = locate_key(file, source, key);
-        let warning = if BIGQUERY_KEYS_IGNORED.contains(&key.as_str()) {
-            Diagnostic::warning(format!("`{key}` is a dbt-bigquery setting strata ignores"))
-                .at(location)
-                .help("strata does not use it; the target works without it")
-        } else {
-            let known = BIGQUERY_KEYS.iter().chain(BIGQUERY_KEYS_IGNORED).copied();
-            let warning = Diagnostic::warning(format!("`{key}` is not a setting of BigQuery targets, so it changes nothing")).at(location);
-            match did_you_mean(key, known) {
-                Some(close) => warning.help(format!("did you mean `{close}`?")),
-                None => warning.help("remove it, or see dbt-bigquery's profile settings for the right name"),
-            }
-        };
-        warnings.push(warning);
-    }
-    warnings
 }
 
 /// Where `key:` begins a line of `source` (so `token` is not found inside

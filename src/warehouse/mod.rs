@@ -6,8 +6,10 @@
 
 pub mod bigquery;
 pub mod duckdb;
+pub mod fields;
 pub mod partitions;
 pub mod plan;
+pub mod profiles;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 
 mod auth;
 mod load;
+pub mod profile;
 pub mod sql;
 
 pub use auth::{Credentials, KeyError, Settings};

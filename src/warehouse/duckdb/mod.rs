@@ -1,6 +1,7 @@
 //! The embedded DuckDB warehouse (the `duckdb` crate, bundled): a database file
 //! under `target/` by default, so a new user needs no server and no account.
 
+pub mod profile;
 pub mod sql;
 
 use std::path::{Path, PathBuf};
@@ -15,9 +16,9 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
-use crate::project::Attachment;
 use crate::project::Target;
 use crate::sql::SqlGenerator;
+use crate::warehouse::duckdb::profile::Attachment;
 use crate::warehouse::{Adapter, Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::DuckDbSql;
 
