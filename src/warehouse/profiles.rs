@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use crate::core::diagnostic::{Diagnostic, Location};
 use crate::warehouse::bigquery::profile as bigquery;
 use crate::warehouse::duckdb::profile::{self as duckdb, Attachment};
-pub use crate::warehouse::fields::FieldError;
+use crate::warehouse::fields::FieldError;
 
 /// The warehouse a target's `type:` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,9 +26,7 @@ impl TargetKind {
             TargetKind::BigQuery => "bigquery",
         }
     }
-}
 
-impl TargetKind {
     /// The `type:` of target `name`; an error at its line when it is missing
     /// or names no warehouse strata has.
     pub fn of(name: &str, fields: &Map<String, Json>, error: FieldError<'_>) -> Result<TargetKind, Diagnostic> {
