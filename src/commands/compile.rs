@@ -25,7 +25,7 @@ pub fn compile(args: &CompileOptions) -> Result<i32, Failure> {
     let selected = session.select_with(&args.selection, state)?;
     // `--defer` without `--favor-state` asks the target which relations it has.
     let warehouse = match args.deferral.enabled() && !args.deferral.favor_state {
-        true => Some(crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?),
+        true => Some(session.project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?),
         false => None,
     };
     let mut connection = warehouse.as_ref().map(|w| w.connect()).transpose().map_err(|err| Diagnostic::new(err.to_string()))?;

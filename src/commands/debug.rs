@@ -48,7 +48,7 @@ pub fn debug(options: &LoadOptions) -> Result<i32, Failure> {
         }
     }
     // The connection: open the warehouse and run a trivial query.
-    let warehouse = crate::warehouse::open(&project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let warehouse = project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     if let Some(credentials) = warehouse.credentials() {
         writeln!(out, "  credentials: {credentials}")?;
     }

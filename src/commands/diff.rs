@@ -81,7 +81,7 @@ pub fn diff(args: &DiffOptions) -> Result<i32, Failure> {
             None => state.and_then(|state| state.relation(node)),
         }
     };
-    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let warehouse = session.project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let mut diffs = Vec::new();
     for &index in &selected {

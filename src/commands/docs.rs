@@ -73,7 +73,7 @@ pub fn generate(args: &DocsOptions) -> Result<i32, Failure> {
 
 /// The warehouse's catalog of every relation of the project (see [`docs::catalog`]).
 fn read_catalog(session: &Session) -> Result<serde_json::Value, Failure> {
-    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let warehouse = session.project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let invocation_id = session.run_started_at.format("%Y%m%dt%H%M%S%6f").to_string();
     Ok(docs::catalog(session.graph(), connection.as_mut(), invocation_id)?)

@@ -36,7 +36,7 @@ pub fn dry_run(which: Which, args: &RunOptions) -> Result<i32, Failure> {
         .into_iter()
         .filter(|&i| graph.nodes[i].resource_type == ResourceType::Model && graph.nodes[i].materialized() != "ephemeral")
         .collect();
-    let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
+    let warehouse = session.project.open_warehouse(args.lock_timeout)?;
     let mut setup = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let deferred = crate::session::deferred_graph(session.graph(), args.deferral, state, &models, Some(setup.as_mut()))?;
     drop(setup);

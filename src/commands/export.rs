@@ -47,7 +47,7 @@ pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
         }
     };
     let node = &graph.nodes[index];
-    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let warehouse = session.project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let (first, last) = (session.dates.first().copied().unwrap_or(session.date), session.date);
     let Some(sql) = crate::materialize::export::rows_of(warehouse.sql(), node, first, last) else {
         return Err(Diagnostic::new(format!("{} `{}` is ephemeral: it has no table to export", node.resource_type.name(), node.name)).into());

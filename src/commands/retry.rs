@@ -103,5 +103,5 @@ pub fn retry(args: &RetryOptions) -> Result<i32, Failure> {
     };
     let invocation = Invocation { retry: true, full_refresh_pending: None, ..recorded };
     let lock_timeout = run_options.lock_timeout;
-    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &|project| crate::warehouse::open(project, lock_timeout))
+    run_phases(which, &run_options, &session, plan, to_refresh, invocation, started, &|project| project.open_warehouse(lock_timeout))
 }

@@ -25,7 +25,7 @@ pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
         ))
         .into());
     }
-    execute_on(which, args, &|project| crate::warehouse::open(project, args.lock_timeout))
+    execute_on(which, args, &|project| project.open_warehouse(args.lock_timeout))
 }
 
 /// `execute` on the warehouse `open` returns.

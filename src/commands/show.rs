@@ -20,7 +20,7 @@ pub fn show(args: &ShowOptions) -> Result<i32, Failure> {
         Some(_) => session.select_with(&selection, state)?,
         None => Default::default(),
     };
-    let warehouse = crate::warehouse::open(&session.project, crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
+    let warehouse = session.project.open_warehouse(crate::warehouse::DEFAULT_LOCK_TIMEOUT)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     // The shown model itself is compiled as this target builds it; what it reads may be deferred.
     let running = shown.iter().copied().find(|&i| session.graph().nodes[i].resource_type.builds_relation());

@@ -30,7 +30,7 @@ pub fn status(args: &StatusOptions) -> Result<i32, Failure> {
     session.dates = crate::core::dates::resolve(None, Some(&start.ds()), Some(&end.ds()), None)?;
     session.require_parsed()?;
     let selected = session.select(&args.selection)?;
-    let warehouse = crate::warehouse::open(&session.project, args.lock_timeout)?;
+    let warehouse = session.project.open_warehouse(args.lock_timeout)?;
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
     let status =
         crate::session::partition_status::read(&session.project, session.graph(), &selected, &session.dates, connection.as_mut(), warehouse.sql())

@@ -167,7 +167,7 @@ impl Materializer<'_> {
             partition_expiration_days: config.partition_expiration_days,
             on_schema_change: config.on_schema_change,
             invocation: Some(self.invocation_id.to_string()),
-            partition_log: Some(crate::sql::partitions::log_of(&self.compiler.project.target, self.sql)),
+            partition_log: Some(self.compiler.project.target.partition_log(self.sql)),
             checksum: match &node.details {
                 NodeDetails::Model { file, .. } => Some(crate::graph::state::sql_checksum(&self.compiler.project.models[*file].file.text)),
                 _ => None,

@@ -252,6 +252,12 @@ fn read_project_file(root: &Path) -> Result<(ProjectFile, String, PathBuf), Diag
 }
 
 impl Project {
+    /// Opens the target's warehouse. A DuckDB file locked by another process
+    /// is waited for, up to `lock_timeout`.
+    pub fn open_warehouse(&self, lock_timeout: std::time::Duration) -> Result<std::sync::Arc<dyn crate::warehouse::Warehouse>, Diagnostic> {
+        crate::warehouse::open_target(&self.target, &self.root, &self.profile_name, lock_timeout)
+    }
+
     /// Where the project at `root` writes its artifacts (`target-path`), read
     /// from `dbt_project.yml` alone, without the profile.
     pub fn target_path(root: &Path) -> Result<PathBuf, Diagnostics> {

@@ -153,7 +153,7 @@ pub fn read(
     let mut read: BTreeSet<usize> = shown.clone();
     read.extend(inputs.values().flatten());
     let tables: Vec<PartitionedTable> = read.iter().filter_map(|&i| partitioned_table(&graph.nodes[i])).collect();
-    let log = crate::sql::partitions::log_of(&project.target, sql);
+    let log = project.target.partition_log(sql);
     let found = partitions::read(connection, sql, &tables, (first, last), Some(&log))?;
     let partitions_of = |index: usize| graph.nodes[index].relation.as_ref().and_then(|r| found.partitions.get(&RelationKey::of(r)));
 

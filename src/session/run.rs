@@ -444,7 +444,7 @@ impl Run<'_> {
         // Each partition written is recorded in the partition log (`strata status`).
         let builds_partitions = tasks.iter().any(|task| graph.nodes[task.node].partition().is_some());
         if builds_partitions && !self.partition_log_ready.swap(true, Ordering::SeqCst) {
-            let log = crate::sql::partitions::log_of(&self.session.project.target, warehouse.sql());
+            let log = self.session.project.target.partition_log(warehouse.sql());
             setup
                 .execute_script(&format!("{};\n{}", warehouse.create_schema(&log), warehouse.sql().create_partition_log(&log)))
                 .map_err(|err| Diagnostic::new(format!("could not create the partition log `{}`: {err}", log.display_name())))?;

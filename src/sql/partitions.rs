@@ -1,18 +1,11 @@
-//! The partition log's name and place, and the tables whose date partitions
+//! The partition log's name, and the tables whose date partitions
 //! are asked for: what the SQL of partition status needs. Reading the
 //! partitions is `warehouse::partitions`' job.
 
 use crate::core::relation::Relation;
-use crate::project::Target;
-use crate::sql::SqlGenerator;
 
 /// The name of the partition log, in the target schema.
 pub const PARTITION_LOG: &str = "_strata_partitions";
-
-/// Where `target` records the partitions strata writes (see `SqlGenerator::partition_log`).
-pub fn log_of(target: &Target, sql: &dyn SqlGenerator) -> Relation {
-    sql.partition_log(target.database.clone(), &target.schema)
-}
 
 /// A table partitioned by the day of a column, whose partitions are asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]

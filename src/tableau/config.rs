@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
 use crate::core::format::{DurationError, duration_value};
-use crate::project::Target;
+use crate::warehouse::target::Target;
 
 /// A target's `tableau:` section.
 #[derive(Clone)]

@@ -10,6 +10,7 @@ pub mod fields;
 pub mod partitions;
 pub mod plan;
 pub mod profiles;
+pub mod target;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -20,8 +21,9 @@ use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 pub use crate::core::relation::RelationKind;
 use crate::core::table::{Cell, Table};
-use crate::project::{Project, Target, TargetKind};
 use crate::sql::SqlGenerator;
+use crate::warehouse::profiles::TargetKind;
+use crate::warehouse::target::Target;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -124,12 +126,6 @@ pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
 /// How long a command waits for another process to release a DuckDB file
 /// when it is not told (`--lock-timeout`).
 pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Opens the target's warehouse. A DuckDB file locked by another process is
-/// waited for, up to `lock_timeout`.
-pub fn open(project: &Project, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
-    open_target(&project.target, &project.root, &project.profile_name, lock_timeout)
-}
 
 /// Opens the warehouse of `target`, an output of profile `profile_name` of
 /// the project at `root` (a delivery may write into another than the run's).

@@ -15,9 +15,9 @@ use gcp_bigquery_client::yup_oauth2 as yup;
 use serde_json::Value as Json;
 
 use crate::core::diagnostic::Diagnostic;
-use crate::project::Target;
 use crate::warehouse::WarehouseError;
 use crate::warehouse::bigquery::describe_error;
+use crate::warehouse::target::Target;
 
 /// The `bigquery` fields of a target, read once when the warehouse opens.
 #[derive(Debug, Clone)]

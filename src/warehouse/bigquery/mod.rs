@@ -32,8 +32,8 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::Backoff;
-use crate::project::Target;
 use crate::sql::SqlGenerator;
+use crate::warehouse::target::Target;
 use crate::warehouse::{Adapter, Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::BigQuerySql;
 

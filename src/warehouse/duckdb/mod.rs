@@ -16,9 +16,9 @@ use crate::core::diagnostic::Diagnostic;
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
-use crate::project::Target;
 use crate::sql::SqlGenerator;
 use crate::warehouse::duckdb::profile::Attachment;
+use crate::warehouse::target::Target;
 use crate::warehouse::{Adapter, Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::DuckDbSql;
 
