@@ -10,6 +10,8 @@ use crate::core::diagnostic::{Diagnostic, Location};
 
 /// The name strata's built-in macros are registered under.
 pub const BUILTINS_NAME: &str = "strata/builtins.sql";
+/// Where every built-in macro file is named: strata's and each warehouse's.
+pub const BUILTINS_FOLDER: &str = "strata/";
 
 pub fn new_environment() -> Environment<'static> {
     let mut env = Environment::new();
@@ -81,7 +83,7 @@ pub fn jinja_diagnostic(err: &Error, env: &Environment<'_>, source: Option<(&str
     {
         diagnostic = diagnostic.note(format!("while rendering `{source_name}`"));
     }
-    if name == BUILTINS_NAME {
+    if name.starts_with(BUILTINS_FOLDER) {
         diagnostic = diagnostic.note("raised inside one of strata's built-in macros");
     }
     diagnostic

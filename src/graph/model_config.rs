@@ -431,8 +431,13 @@ mod tests {
     use super::*;
     use crate::core::partition::{Granularity, PartitionType};
 
+    /// The config rules of the warehouse whose `type:` is `name`.
+    fn rules(name: &str) -> &'static ConfigRules {
+        crate::project::TargetKind::named(name).expect("a built-in warehouse").adapter().dialect().config_rules()
+    }
+
     fn parse(value: Json) -> Result<ModelConfig, ConfigError> {
-        ModelConfig::parse(value.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::DuckDb).config_rules())
+        ModelConfig::parse(value.as_object().expect("an object"), rules("duckdb"))
     }
 
     #[test]
@@ -482,11 +487,8 @@ mod tests {
             ("unknown incremental strategy `insert_overwirte`", Some("did you mean `insert_overwrite`?"))
         );
         // BigQuery's strategies are dbt-bigquery's.
-        let on_bigquery = |config: Json| {
-            ModelConfig::parse(config.as_object().expect("an object"), crate::warehouse::dialect(crate::project::TargetKind::BigQuery).config_rules())
-                .map(|_| ())
-                .map_err(|e| e.message)
-        };
+        let on_bigquery =
+            |config: Json| ModelConfig::parse(config.as_object().expect("an object"), rules("bigquery")).map(|_| ()).map_err(|e| e.message);
         assert_eq!(
             on_bigquery(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})),
             Err("`incremental_strategy: delete+insert` is not available on BigQuery".into())

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Diagnostics, Location};
 use config::{ConfigMap, ConfigSection};
-pub use profile::{Attachment, Target, TargetKind};
+pub use profile::{Target, TargetKind};
 use properties::{ExposureProperties, ModelProperties, PropertiesFile, SourceProperties};
 
 /// `dbt_project.yml` as written.

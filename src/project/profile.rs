@@ -7,9 +7,8 @@ use serde_json::Value as Json;
 
 use crate::core::diagnostic::{Diagnostic, Location, did_you_mean};
 use crate::project::yaml;
-pub use crate::warehouse::duckdb::profile::Attachment;
 pub use crate::warehouse::profiles::TargetKind;
-use crate::warehouse::profiles::{self, WarehouseKeys};
+use crate::warehouse::profiles::WarehouseKeys;
 pub use crate::warehouse::target::Target;
 use crate::warehouse::target::locate_in_target;
 
@@ -126,7 +125,7 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
     let job_timeout = job_timeout(fields, &error)?;
     let job_labels = job_labels(fields, &error)?;
     let kind = TargetKind::of(name, fields, &error)?;
-    let WarehouseKeys { schema, database, settings, attach } = profiles::read(kind, profile_name, fields, &job_labels, &error)?;
+    let WarehouseKeys { schema, database } = kind.adapter().read_keys(profile_name, fields, &job_labels, &error)?;
     Ok(Target {
         profile_name: profile_name.to_string(),
         name: name.to_string(),
@@ -134,13 +133,11 @@ fn validate(profile_name: &str, name: &str, fields: &serde_json::Map<String, Jso
         schema,
         database,
         threads,
-        settings,
-        attach,
         job_labels,
         maximum_bytes_billed,
         job_timeout,
         fields: fields.clone(),
-        warnings: profiles::unused_keys(kind, fields, &|key| locate_key(file, source, key)),
+        warnings: kind.adapter().unused_keys(fields, &|key| locate_key(file, source, key)),
         file: file.to_path_buf(),
         source: source.to_string(),
     })

@@ -1,9 +1,9 @@
 {#- strata's built-in macros. A project macro of the same name takes precedence;
     each stays reachable as `dbt.<name>`. Cross-database macros dispatch on the
     target type, as dbt's do: `<adapter>__name`, then `default__name`.
-    `default__` is dbt's own default; a `duckdb__` or `bigquery__` variant is
-    there only where dbt-duckdb or dbt-bigquery renders something else. Type
-    names are what each adapter's `api.Column.translate_type` gives. -#}
+    `default__` is dbt's own default; each warehouse's variants, where its dbt
+    adapter renders something else, are in its folder (`src/warehouse/*/macros.sql`).
+    Type names are what each adapter's `api.Column.translate_type` gives. -#}
 
 {#- ---------------------------------------------------------------- dates -#}
 
@@ -13,9 +13,6 @@
 {%- macro default__date_trunc(datepart, date) -%}
 date_trunc('{{ datepart }}', {{ date }})
 {%- endmacro -%}
-{%- macro bigquery__date_trunc(datepart, date) -%}
-timestamp_trunc(cast({{ date }} as timestamp), {{ datepart }})
-{%- endmacro -%}
 
 {%- macro dateadd(datepart, interval, from_date_or_timestamp) -%}
 {{ adapter.dispatch('dateadd', 'dbt')(datepart, interval, from_date_or_timestamp) }}
@@ -23,43 +20,12 @@ timestamp_trunc(cast({{ date }} as timestamp), {{ datepart }})
 {%- macro default__dateadd(datepart, interval, from_date_or_timestamp) -%}
 dateadd({{ datepart }}, {{ interval }}, {{ from_date_or_timestamp }})
 {%- endmacro -%}
-{#- DuckDB: a multiple of a one-unit interval, so the interval may be any
-    expression; it has no quarter unit, and a week is seven days. -#}
-{%- macro duckdb__dateadd(datepart, interval, from_date_or_timestamp) -%}
-{%- set unit = datepart | lower -%}
-{%- if unit == 'quarter' -%}
-({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 3) * interval 1 month)
-{%- elif unit == 'week' -%}
-({{ from_date_or_timestamp }} + (cast({{ interval }} as bigint) * 7) * interval 1 day)
-{%- else -%}
-({{ from_date_or_timestamp }} + cast({{ interval }} as bigint) * interval 1 {{ unit }})
-{%- endif -%}
-{%- endmacro -%}
-{%- macro bigquery__dateadd(datepart, interval, from_date_or_timestamp) -%}
-datetime_add(cast({{ from_date_or_timestamp }} as datetime), interval {{ interval }} {{ datepart }})
-{%- endmacro -%}
 
 {%- macro datediff(first_date, second_date, datepart) -%}
 {{ adapter.dispatch('datediff', 'dbt')(first_date, second_date, datepart) }}
 {%- endmacro -%}
 {%- macro default__datediff(first_date, second_date, datepart) -%}
 datediff({{ datepart }}, {{ first_date }}, {{ second_date }})
-{%- endmacro -%}
-{#- DuckDB: whole weeks are day boundaries crossed, adjusted by the weekdays. -#}
-{%- macro duckdb__datediff(first_date, second_date, datepart) -%}
-{%- if datepart == 'week' -%}
-({{ datediff(first_date, second_date, 'day') }} // 7 + case
-    when date_part('dow', ({{ first_date }})::timestamp) <= date_part('dow', ({{ second_date }})::timestamp) then
-        case when {{ first_date }} <= {{ second_date }} then 0 else -1 end
-    else
-        case when {{ first_date }} <= {{ second_date }} then 1 else 0 end
-end)
-{%- else -%}
-(date_diff('{{ datepart }}', {{ first_date }}::timestamp, {{ second_date }}::timestamp))
-{%- endif -%}
-{%- endmacro -%}
-{%- macro bigquery__datediff(first_date, second_date, datepart) -%}
-datetime_diff(cast({{ second_date }} as datetime), cast({{ first_date }} as datetime), {{ datepart }})
 {%- endmacro -%}
 
 {%- macro last_day(date, datepart) -%}
@@ -71,13 +37,6 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd(datepart, '1', dbt.date_trunc(datep
 {%- macro default__last_day(date, datepart) -%}
 {{ dbt.default_last_day(date, datepart) }}
 {%- endmacro -%}
-{%- macro duckdb__last_day(date, datepart) -%}
-{%- if datepart == 'quarter' -%}
-cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepart, date))) }} as date)
-{%- else -%}
-{{ dbt.default_last_day(date, datepart) }}
-{%- endif -%}
-{%- endmacro -%}
 
 {#- `dbt.date(2026, 11, 20)`: a date from its year, month and day. -#}
 {%- macro date(year, month, day) -%}
@@ -86,24 +45,12 @@ cast({{ dbt.dateadd('day', '-1', dbt.dateadd('month', '3', dbt.date_trunc(datepa
 {%- macro default__date(year, month, day) -%}
 to_date('{{ "%04d-%02d-%02d" | format(year, month, day) }}', 'YYYY-MM-DD')
 {%- endmacro -%}
-{%- macro duckdb__date(year, month, day) -%}
-make_date({{ year }}, {{ month }}, {{ day }})
-{%- endmacro -%}
-{%- macro bigquery__date(year, month, day) -%}
-date({{ year }}, {{ month }}, {{ day }})
-{%- endmacro -%}
 
 {%- macro current_timestamp() -%}
 {{ adapter.dispatch('current_timestamp', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__current_timestamp() -%}
 {{ exceptions.raise_compiler_error('current_timestamp macro not implemented for adapter ' ~ adapter.type()) }}
-{%- endmacro -%}
-{%- macro duckdb__current_timestamp() -%}
-now()
-{%- endmacro -%}
-{%- macro bigquery__current_timestamp() -%}
-current_timestamp()
 {%- endmacro -%}
 
 {#- Deprecated in dbt; kept for projects that used dbt_utils.current_timestamp. -#}
@@ -112,9 +59,6 @@ current_timestamp()
 {%- endmacro -%}
 {%- macro default__current_timestamp_backcompat() -%}
 current_timestamp::timestamp
-{%- endmacro -%}
-{%- macro bigquery__current_timestamp_backcompat() -%}
-current_timestamp
 {%- endmacro -%}
 
 {%- macro current_timestamp_in_utc_backcompat() -%}
@@ -130,7 +74,6 @@ current_timestamp
 {{ adapter.dispatch('type_string', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__type_string() -%}TEXT{%- endmacro -%}
-{%- macro bigquery__type_string() -%}string{%- endmacro -%}
 
 {%- macro type_timestamp() -%}
 {{ adapter.dispatch('type_timestamp', 'dbt')() }}
@@ -141,13 +84,11 @@ current_timestamp
 {{ adapter.dispatch('type_float', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__type_float() -%}float{%- endmacro -%}
-{%- macro bigquery__type_float() -%}FLOAT64{%- endmacro -%}
 
 {%- macro type_numeric() -%}
 {{ adapter.dispatch('type_numeric', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__type_numeric() -%}numeric(28,6){%- endmacro -%}
-{%- macro bigquery__type_numeric() -%}numeric{%- endmacro -%}
 
 {%- macro type_bigint() -%}
 {{ adapter.dispatch('type_bigint', 'dbt')() }}
@@ -158,7 +99,6 @@ current_timestamp
 {{ adapter.dispatch('type_int', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__type_int() -%}integer{%- endmacro -%}
-{%- macro bigquery__type_int() -%}INT64{%- endmacro -%}
 
 {%- macro type_boolean() -%}
 {{ adapter.dispatch('type_boolean', 'dbt')() }}
@@ -181,28 +121,6 @@ cast({{ field }} as {{ type }})
 {%- macro default__safe_cast(field, type) -%}
 cast({{ field }} as {{ type }})
 {%- endmacro -%}
-{#- BigQuery cannot cast to an array (each element is cast), and cannot cast a
-    string to a struct or a geography (the value's quotes are stripped). -#}
-{%- macro bigquery__safe_cast(field, type) -%}
-{%- if type.lower().startswith('array') and field is iterable and field is not string and field is not mapping and field | length > 0 -%}
-{%- set nested_type = type.lower()[6:-1] -%}
-{%- if cast_from_string_unsupported_for(nested_type) -%}
-(select array_agg(safe_cast(i as {{ nested_type }})) from unnest([
-{%- for nested_field in field -%}
-{{ nested_field.strip('"').strip("'") }}{{ ', ' if not loop.last }}
-{%- endfor -%}
-]) i)
-{%- else -%}
-(select array_agg(safe_cast(i as {{ nested_type }})) from unnest({{ field }}) i)
-{%- endif -%}
-{%- elif type.lower() == 'json' and field is mapping -%}
-safe_cast(json {{ dbt.string_literal(tojson(field)) }} as json)
-{%- elif cast_from_string_unsupported_for(type) and field is string -%}
-safe_cast({{ field.strip('"').strip("'") }} as {{ type }})
-{%- else -%}
-safe_cast({{ field }} as {{ type }})
-{%- endif -%}
-{%- endmacro -%}
 {%- macro cast_from_string_unsupported_for(type) -%}
 {{ return(type.lower().startswith('struct') or type.lower() == 'geography') }}
 {%- endmacro -%}
@@ -213,9 +131,6 @@ safe_cast({{ field }} as {{ type }})
 {%- macro default__cast_bool_to_text(field) -%}
 cast({{ field }} as TEXT)
 {%- endmacro -%}
-{%- macro bigquery__cast_bool_to_text(field) -%}
-cast({{ field }} as string)
-{%- endmacro -%}
 
 {#- ---------------------------------------------------------- aggregates -#}
 
@@ -225,18 +140,12 @@ cast({{ field }} as string)
 {%- macro default__any_value(expression) -%}
 any_value({{ expression }})
 {%- endmacro -%}
-{%- macro duckdb__any_value(expression) -%}
-arbitrary({{ expression }})
-{%- endmacro -%}
 
 {%- macro bool_or(expression) -%}
 {{ adapter.dispatch('bool_or', 'dbt')(expression) }}
 {%- endmacro -%}
 {%- macro default__bool_or(expression) -%}
 bool_or({{ expression }})
-{%- endmacro -%}
-{%- macro bigquery__bool_or(expression) -%}
-logical_or({{ expression }})
 {%- endmacro -%}
 
 {%- macro listagg(measure, delimiter_text="','", order_by_clause=none, limit_num=none) -%}
@@ -252,19 +161,6 @@ listagg({{ measure }}, {{ delimiter_text }})
 {%- if order_by_clause %} within group ({{ order_by_clause }}){% endif -%}
 {%- endif -%}
 {%- endmacro -%}
-{%- macro duckdb__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
-{%- if limit_num -%}
-list_aggr((array_agg({{ measure }}{% if order_by_clause %} {{ order_by_clause }}{% endif %}))[1:{{ limit_num }}], 'string_agg', {{ delimiter_text }})
-{%- else -%}
-string_agg({{ measure }}, {{ delimiter_text }}{% if order_by_clause %} {{ order_by_clause }}{% endif %})
-{%- endif -%}
-{%- endmacro -%}
-{%- macro bigquery__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
-string_agg({{ measure }}, {{ delimiter_text }}
-{%- if order_by_clause %} {{ order_by_clause }}{% endif -%}
-{%- if limit_num %} limit {{ limit_num }}{% endif -%}
-)
-{%- endmacro -%}
 
 {#- ------------------------------------------------------------- strings -#}
 
@@ -273,9 +169,6 @@ string_agg({{ measure }}, {{ delimiter_text }}
 {%- endmacro -%}
 {%- macro default__hash(field) -%}
 md5(cast({{ field }} as TEXT))
-{%- endmacro -%}
-{%- macro bigquery__hash(field) -%}
-to_hex(md5(cast({{ field }} as string)))
 {%- endmacro -%}
 
 {%- macro concat(fields) -%}
@@ -292,17 +185,6 @@ to_hex(md5(cast({{ field }} as string)))
 {%- macro default__split_part(string_text, delimiter_text, part_number) -%}
 split_part({{ string_text }}, {{ delimiter_text }}, {{ part_number }})
 {%- endmacro -%}
-{%- macro duckdb__split_part(string_text, delimiter_text, part_number) -%}
-string_split({{ string_text }}, {{ delimiter_text }})[ {{ part_number }} ]
-{%- endmacro -%}
-{#- BigQuery: a 0-based offset; a negative part counts from the end. -#}
-{%- macro bigquery__split_part(string_text, delimiter_text, part_number) -%}
-{%- if part_number >= 0 -%}
-split({{ string_text }}, {{ delimiter_text }})[safe_offset({{ part_number - 1 }})]
-{%- else -%}
-split({{ string_text }}, {{ delimiter_text }})[safe_offset(length({{ string_text }}) - length(replace({{ string_text }}, {{ delimiter_text }}, '')) + 1 + {{ part_number }})]
-{%- endif -%}
-{%- endmacro -%}
 
 {%- macro position(substring_text, string_text) -%}
 {{ adapter.dispatch('position', 'dbt')(substring_text, string_text) }}
@@ -310,22 +192,12 @@ split({{ string_text }}, {{ delimiter_text }})[safe_offset(length({{ string_text
 {%- macro default__position(substring_text, string_text) -%}
 position({{ substring_text }} in {{ string_text }})
 {%- endmacro -%}
-{%- macro bigquery__position(substring_text, string_text) -%}
-strpos({{ string_text }}, {{ substring_text }})
-{%- endmacro -%}
 
 {%- macro right(string_text, length_expression) -%}
 {{ adapter.dispatch('right', 'dbt')(string_text, length_expression) }}
 {%- endmacro -%}
 {%- macro default__right(string_text, length_expression) -%}
 right({{ string_text }}, {{ length_expression }})
-{%- endmacro -%}
-{%- macro bigquery__right(string_text, length_expression) -%}
-case when {{ length_expression }} = 0
-    then ''
-else
-    substr({{ string_text }}, -1 * ({{ length_expression }}))
-end
 {%- endmacro -%}
 
 {%- macro length(expression) -%}
@@ -349,9 +221,6 @@ replace({{ field }}, {{ old_chars }}, {{ new_chars }})
 {%- macro default__escape_single_quotes(expression) -%}
 {{ expression | replace("'", "''") }}
 {%- endmacro -%}
-{%- macro bigquery__escape_single_quotes(expression) -%}
-{{ expression | replace("'", "\\'") }}
-{%- endmacro -%}
 
 {#- A text as the target's SQL reads a string literal, escaped: BigQuery
     escapes a quote with a backslash, DuckDB doubles it. (dbt quotes without
@@ -365,7 +234,7 @@ replace({{ field }}, {{ old_chars }}, {{ new_chars }})
 {#- All inputs must have one type; `data_type` types an empty array, and is
     by default the adapter's integer (`api.Column.translate_type('integer')`). -#}
 {%- macro array_construct(inputs=[], data_type=none) -%}
-{%- set data_type = data_type if data_type is not none else ('INT64' if adapter.type() == 'bigquery' else 'integer') -%}
+{%- set data_type = data_type if data_type is not none else dbt.type_int() -%}
 {{ adapter.dispatch('array_construct', 'dbt')(inputs, data_type) }}
 {%- endmacro -%}
 {%- macro default__array_construct(inputs, data_type) -%}
@@ -375,13 +244,6 @@ array[ {{ inputs | join(' , ') }} ]
 array[]::{{ data_type }}[]
 {%- endif -%}
 {%- endmacro -%}
-{%- macro bigquery__array_construct(inputs, data_type) -%}
-{%- if inputs | length > 0 -%}
-[ {{ inputs | join(' , ') }} ]
-{%- else -%}
-ARRAY<{{ data_type }}>[]
-{%- endif -%}
-{%- endmacro -%}
 
 {%- macro array_append(array, new_element) -%}
 {{ adapter.dispatch('array_append', 'dbt')(array, new_element) }}
@@ -389,18 +251,12 @@ ARRAY<{{ data_type }}>[]
 {%- macro default__array_append(array, new_element) -%}
 array_append({{ array }}, {{ new_element }})
 {%- endmacro -%}
-{%- macro bigquery__array_append(array, new_element) -%}
-{{ array_concat(array, array_construct([new_element])) }}
-{%- endmacro -%}
 
 {%- macro array_concat(array_1, array_2) -%}
 {{ adapter.dispatch('array_concat', 'dbt')(array_1, array_2) }}
 {%- endmacro -%}
 {%- macro default__array_concat(array_1, array_2) -%}
 array_cat({{ array_1 }}, {{ array_2 }})
-{%- endmacro -%}
-{%- macro bigquery__array_concat(array_1, array_2) -%}
-array_concat({{ array_1 }}, {{ array_2 }})
 {%- endmacro -%}
 
 {#- ------------------------------------------------------ set operations -#}
@@ -411,18 +267,12 @@ array_concat({{ array_1 }}, {{ array_2 }})
 {%- macro default__except() -%}
 except
 {%- endmacro -%}
-{%- macro bigquery__except() -%}
-except distinct
-{%- endmacro -%}
 
 {%- macro intersect() -%}
 {{ adapter.dispatch('intersect', 'dbt')() }}
 {%- endmacro -%}
 {%- macro default__intersect() -%}
 intersect
-{%- endmacro -%}
-{%- macro bigquery__intersect() -%}
-intersect distinct
 {%- endmacro -%}
 
 {#- `equals` is null-safe only under dbt's behavior flag
@@ -437,13 +287,6 @@ case when (({{ expr1 }} = {{ expr2 }}) or ({{ expr1 }} is null and {{ expr2 }} i
     then 0
     else 1
 end = 0
-{%- else -%}
-({{ expr1 }} = {{ expr2 }})
-{%- endif -%}
-{%- endmacro -%}
-{%- macro bigquery__equals(expr1, expr2) -%}
-{%- if adapter.behavior is defined and adapter.behavior.enable_truthy_nulls_equals_macro.no_warn -%}
-({{ expr1 }} IS NOT DISTINCT FROM {{ expr2 }})
 {%- else -%}
 ({{ expr1 }} = {{ expr2 }})
 {%- endif -%}
@@ -488,11 +331,6 @@ select *
 from unioned
 where generated_number <= {{ upper_bound }}
 order by generated_number
-{%- endmacro -%}
-{%- macro duckdb__generate_series(upper_bound) -%}
-select
-    generate_series as generated_number
-from generate_series(1, {{ upper_bound }})
 {%- endmacro -%}
 
 {#- How many `datepart`s from start_date to end_date: dbt runs a query for it

@@ -139,9 +139,12 @@ impl Templates {
 /// fingerprints alike.
 type NamespacedFile<'a> = (&'a str, &'a Path, &'a str, Option<&'a MacroScan>);
 
-/// The built-ins' file, the root project's macro files and the packages'.
+/// The built-ins' files (strata's, then its target's warehouse's), the root
+/// project's macro files and the packages'.
 fn namespaced_macro_files(project: &Project) -> impl Iterator<Item = NamespacedFile<'_>> {
-    let builtins = std::iter::once((BUILTIN_NAMESPACE, Path::new(BUILTINS_NAME), BUILTINS, None));
+    let builtins = std::iter::once((BUILTINS_NAME, BUILTINS))
+        .chain(project.target.kind.adapter().macros())
+        .map(|(name, text)| (BUILTIN_NAMESPACE, Path::new(name), text, None));
     let root = project.macros.iter().map(|f| (project.name.as_str(), f.path.as_path(), f.text.as_str(), None));
     let package_scans = &scanned_macro_files(project)[project.macros.len()..];
     let packages = project

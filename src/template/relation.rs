@@ -27,10 +27,7 @@ impl Object for Relation {
         match key.as_str()? {
             // dbt's relations answer `get('metadata')` with their class, which
             // packages check (`dbt_utils._is_relation`).
-            "metadata" => {
-                let class = if self.quote == QuoteStyle::Backtick { "BigQueryRelation" } else { "DuckDBRelation" };
-                Some(Value::from_iter([("type", class)]))
-            }
+            "metadata" => Some(Value::from_iter([("type", crate::warehouse::relation_class(self.quote))])),
             "database" | "project" => Some(Value::from(self.database.clone())),
             "schema" | "dataset" => Some(Value::from(self.schema.clone())),
             "identifier" | "name" | "table" => Some(Value::from(self.identifier.clone())),

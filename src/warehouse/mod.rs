@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::core::columns::Column;
-use crate::core::diagnostic::Diagnostic;
+use crate::core::diagnostic::{Diagnostic, Location};
 use crate::core::job::{Job, JobStats};
 use crate::core::relation::Relation;
 pub use crate::core::relation::RelationKind;
@@ -93,13 +93,32 @@ pub struct ErrorAt {
     pub column: usize,
 }
 
-/// What strata knows of one kind of warehouse, beyond its connections: its
-/// SQL and how a target of its `type:` is opened. Each warehouse's folder
-/// has one; [`adapter`] is the one place that picks it, so a third warehouse
-/// is a folder and a line there.
+/// What strata knows of one kind of warehouse, beyond its connections: the
+/// `type:` that names it, the keys its targets read, its SQL and built-in
+/// macros, and how a target of its type is opened. Each warehouse's folder
+/// has one; [`BUILT_IN`] is the one place that lists them, so a third
+/// warehouse is a folder and a line there (or a [`register`] call, for a
+/// program that embeds strata).
 pub trait Adapter: Sync {
+    /// The profile `type:` that names it.
+    fn name(&self) -> &'static str;
     /// The SQL dialect, for compiling without a connection.
     fn dialect(&self) -> &'static dyn SqlGenerator;
+    /// The schema and database of a target of this type from its `fields`,
+    /// its own keys checked, each error at its line; `job_labels` are checked
+    /// against the warehouse's rules for labels.
+    fn read_keys(
+        &self,
+        profile_name: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        job_labels: &[(String, String)],
+        error: fields::FieldError<'_>,
+    ) -> Result<profiles::WarehouseKeys, Diagnostic>;
+    /// A warning for each key of a target that this warehouse does not use;
+    /// `locate` finds a key in the profile.
+    fn unused_keys(&self, _fields: &serde_json::Map<String, serde_json::Value>, _locate: &dyn Fn(&str) -> Location) -> Vec<Diagnostic> {
+        Vec::new()
+    }
     /// Opens the warehouse of `target`, an output of profile `profile_name`
     /// of the project at `root`.
     fn open(&self, target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic>;
@@ -108,19 +127,52 @@ pub trait Adapter: Sync {
     fn target_aliases(&self, _target: &Target) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+    /// The warehouse's own variants of the built-in macros (`duckdb__dateadd`),
+    /// as a file's name and text: what its dbt adapter renders differently.
+    fn macros(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+    /// The class of a relation as its dbt adapter names it, which packages
+    /// check (`dbt_utils._is_relation` reads `relation.metadata.type`).
+    fn relation_class(&self) -> &'static str;
 }
 
-/// The adapter of a target type: where warehouses are registered.
-pub fn adapter(kind: TargetKind) -> &'static dyn Adapter {
-    match kind {
-        TargetKind::DuckDb => &duckdb::DuckDbAdapter,
-        TargetKind::BigQuery => &bigquery::BigQueryAdapter,
+/// The warehouses strata has: where they are registered.
+pub static BUILT_IN: [&dyn Adapter; 2] = [&duckdb::DuckDbAdapter, &bigquery::BigQueryAdapter];
+
+/// Warehouses registered at run time, after the built-in ones.
+static REGISTERED: std::sync::RwLock<Vec<&'static dyn Adapter>> = std::sync::RwLock::new(Vec::new());
+
+/// Adds a warehouse for targets of its `type:`, for a program that embeds
+/// strata (the tests' recording warehouse). A built-in type cannot be replaced.
+pub fn register(adapter: &'static dyn Adapter) {
+    let Ok(mut registered) = REGISTERED.write() else { return };
+    if !adapters().iter().any(|known| known.name() == adapter.name()) {
+        registered.push(adapter);
     }
+}
+
+/// Every warehouse: the built-in ones, then those registered.
+pub fn adapters() -> Vec<&'static dyn Adapter> {
+    let registered = REGISTERED.read().map(|registered| registered.clone()).unwrap_or_default();
+    BUILT_IN.iter().copied().chain(registered).collect()
+}
+
+/// The adapter of a target type.
+pub fn adapter(kind: TargetKind) -> &'static dyn Adapter {
+    kind.adapter()
 }
 
 /// The SQL dialect of a target type, for compiling without a connection.
 pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
     adapter(kind).dialect()
+}
+
+/// The dbt class of a relation written in quote style `quote`: the first
+/// warehouse's whose SQL quotes that way (a CTE's, unquoted: the first one's).
+pub fn relation_class(quote: crate::core::relation::QuoteStyle) -> &'static str {
+    let adapter = BUILT_IN.iter().find(|adapter| adapter.dialect().quote_style() == quote).unwrap_or(&BUILT_IN[0]);
+    adapter.relation_class()
 }
 
 /// How long a command waits for another process to release a DuckDB file

@@ -9,7 +9,6 @@ use serde_json::Value as Json;
 use crate::core::diagnostic::{Diagnostic, Location};
 use crate::core::relation::Relation;
 use crate::sql::SqlGenerator;
-use crate::warehouse::duckdb::profile::Attachment;
 use crate::warehouse::profiles::TargetKind;
 
 /// The connection a run uses: one `outputs:` entry of the profile.
@@ -24,12 +23,6 @@ pub struct Target {
     /// DuckDB: the catalog name; BigQuery: the project.
     pub database: Option<String>,
     pub threads: Option<usize>,
-    /// DuckDB: the `settings:` mapping (dbt-duckdb's key), each value as text,
-    /// applied when the database is opened (`memory_limit: 2GB`, ...).
-    pub settings: Vec<(String, String)>,
-    /// DuckDB: the `attach:` list (dbt-duckdb's key), other database files
-    /// attached when the target's is opened, so relations in them can be read.
-    pub attach: Vec<Attachment>,
     /// What every job sent for this target carries: `labels`,
     /// `maximum_bytes_billed` and `job_timeout_seconds`.
     pub job_labels: Vec<(String, String)>,

@@ -25,14 +25,16 @@ use gcp_bigquery_client::model::job::Job as ApiJob;
 use gcp_bigquery_client::model::job_configuration::JobConfiguration;
 use gcp_bigquery_client::model::job_configuration_query::JobConfigurationQuery;
 use gcp_bigquery_client::model::job_reference::JobReference;
-use serde_json::Value as Json;
+use serde_json::{Map, Value as Json};
 
 use crate::core::columns::Column;
-use crate::core::diagnostic::Diagnostic;
+use crate::core::diagnostic::{Diagnostic, Location};
 use crate::core::job::{Job, JobStats};
 use crate::core::table::{Cell, Table};
 use crate::core::wait::Backoff;
 use crate::sql::SqlGenerator;
+use crate::warehouse::fields::FieldError;
+use crate::warehouse::profiles::WarehouseKeys;
 use crate::warehouse::target::Target;
 use crate::warehouse::{Adapter, Connection, ErrorAt, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::BigQuerySql;
@@ -79,8 +81,35 @@ impl BigQuery {
 pub struct BigQueryAdapter;
 
 impl Adapter for BigQueryAdapter {
+    fn name(&self) -> &'static str {
+        "bigquery"
+    }
+
     fn dialect(&self) -> &'static dyn SqlGenerator {
         &BigQuerySql
+    }
+
+    fn read_keys(
+        &self,
+        _profile_name: &str,
+        fields: &Map<String, Json>,
+        job_labels: &[(String, String)],
+        error: FieldError<'_>,
+    ) -> Result<WarehouseKeys, Diagnostic> {
+        let (dataset, project) = profile::read(fields, job_labels, error)?;
+        Ok(WarehouseKeys { schema: dataset, database: Some(project) })
+    }
+
+    fn unused_keys(&self, fields: &Map<String, Json>, locate: &dyn Fn(&str) -> Location) -> Vec<Diagnostic> {
+        profile::unused_keys(fields, locate)
+    }
+
+    fn macros(&self) -> Option<(&'static str, &'static str)> {
+        Some(("strata/bigquery.sql", include_str!("macros.sql")))
+    }
+
+    fn relation_class(&self) -> &'static str {
+        "BigQueryRelation"
     }
 
     fn open(&self, target: &Target, root: &Path, _profile_name: &str, _lock_timeout: Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {

@@ -11,7 +11,7 @@ use crate::warehouse::fields::{FieldError, text_field};
 /// dataset and project.
 pub fn read(fields: &Map<String, Json>, job_labels: &[(String, String)], error: FieldError<'_>) -> Result<(String, String), Diagnostic> {
     for (key, value) in job_labels {
-        crate::core::config_rules::bigquery_label(key, value).map_err(|message| error(message, &format!("{key}:")))?;
+        check_label(key, value).map_err(|message| error(message, &format!("{key}:")))?;
     }
     dataset_and_project(fields, error)
 }
@@ -120,4 +120,53 @@ pub fn unused_keys(fields: &Map<String, Json>, locate: &dyn Fn(&str) -> Location
         warnings.push(warning);
     }
     warnings
+}
+
+/// BigQuery's rules: keys and values hold lowercase letters, international
+/// characters, digits, `_` and `-`, at most 63 characters; a key starts with
+/// a lowercase letter or an international character and is not empty.
+/// See: https://cloud.google.com/bigquery/docs/labels-intro#requirements
+pub fn check_label(key: &str, value: &str) -> Result<(), String> {
+    const LONGEST: usize = 63;
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || (!c.is_ascii() && !c.is_uppercase());
+    let rule = "BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters";
+    if key.is_empty() {
+        return Err("a label key cannot be empty".into());
+    }
+    for (what, text) in [("key", key), ("value", value)] {
+        if let Some(bad) = text.chars().find(|&c| !allowed(c)) {
+            return Err(format!("the label {what} `{text}` holds `{bad}`: {rule}"));
+        }
+        if text.chars().count() > LONGEST {
+            return Err(format!("the label {what} `{text}` is {} characters long: {rule}", text.chars().count()));
+        }
+    }
+    if key.starts_with(|c: char| c.is_ascii_digit() || c == '_' || c == '-') {
+        return Err(format!("the label key `{key}` must start with a lowercase letter"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_label;
+
+    #[test]
+    fn labels_follow_bigquery_rules() {
+        assert_eq!(check_label("team", "marketing-eu_1"), Ok(()));
+        assert_eq!(check_label("équipe", "ü"), Ok(()));
+        assert_eq!(check_label("team", ""), Ok(()));
+        assert_eq!(
+            check_label("Team", "x"),
+            Err("the label key `Team` holds `T`: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into())
+        );
+        assert_eq!(
+            check_label("team", "a b"),
+            Err("the label value `a b` holds ` `: BigQuery takes lowercase letters, digits, `_` and `-`, at most 63 characters".into())
+        );
+        assert_eq!(check_label("1team", "x"), Err("the label key `1team` must start with a lowercase letter".into()));
+        assert!(check_label(&"k".repeat(64), "x").is_err());
+        assert!(check_label("k", &"v".repeat(63)).is_ok());
+        assert_eq!(check_label("", "x"), Err("a label key cannot be empty".into()));
+    }
 }

@@ -20,7 +20,7 @@ static BIGQUERY_RULES: ConfigRules = ConfigRules {
     strategies: &["merge", "insert_overwrite", "microbatch"],
     strategies_help: "BigQuery's strategies are `merge` (with `unique_key`), `insert_overwrite` (with `partition_by`) and `microbatch` (with `event_time`); without either, leave `incremental_strategy` out",
     max_cluster_by: Some(4),
-    check_label: crate::core::config_rules::bigquery_label,
+    check_label: super::profile::check_label,
 };
 
 impl SqlGenerator for BigQuerySql {

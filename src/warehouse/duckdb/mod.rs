@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate};
 use duckdb::types::{TimeUnit, Value};
+use serde_json::{Map, Value as Json};
 
 use crate::core::columns::Column;
 use crate::core::diagnostic::Diagnostic;
@@ -18,6 +19,8 @@ use crate::core::table::{Cell, Table};
 use crate::core::wait::{Attempt, Backoff, Waited, wait_for};
 use crate::sql::SqlGenerator;
 use crate::warehouse::duckdb::profile::Attachment;
+use crate::warehouse::fields::FieldError;
+use crate::warehouse::profiles::WarehouseKeys;
 use crate::warehouse::target::Target;
 use crate::warehouse::{Adapter, Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
 use sql::DuckDbSql;
@@ -135,8 +138,31 @@ impl DuckDb {
 pub struct DuckDbAdapter;
 
 impl Adapter for DuckDbAdapter {
+    fn name(&self) -> &'static str {
+        "duckdb"
+    }
+
     fn dialect(&self) -> &'static dyn SqlGenerator {
         &DuckDbSql
+    }
+
+    fn read_keys(
+        &self,
+        profile_name: &str,
+        fields: &Map<String, Json>,
+        _job_labels: &[(String, String)],
+        error: FieldError<'_>,
+    ) -> Result<WarehouseKeys, Diagnostic> {
+        let profile::Keys { schema, catalog, .. } = profile::read(profile_name, fields, error)?;
+        Ok(WarehouseKeys { schema, database: Some(catalog) })
+    }
+
+    fn macros(&self) -> Option<(&'static str, &'static str)> {
+        Some(("strata/duckdb.sql", include_str!("macros.sql")))
+    }
+
+    fn relation_class(&self) -> &'static str {
+        "DuckDBRelation"
     }
 
     fn open(&self, target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
@@ -151,7 +177,10 @@ impl Adapter for DuckDbAdapter {
         let backoff = Backoff { first: std::time::Duration::from_millis(100), factor: 1.5, max: std::time::Duration::from_secs(2) };
         let never = std::sync::atomic::AtomicBool::new(false);
         let mut last_lock = None;
-        let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &target.settings, &target.attach) {
+        // Checked when the profile was read: an error here is the same one.
+        let error = |message: String, key: &str| Diagnostic::new(format!("target `{}`: {message}", target.name)).at(target.locate(key));
+        let keys = profile::read(profile_name, &target.fields, &error)?;
+        let waited = wait_for(lock_timeout, backoff, &never, waiting, || match DuckDb::open(&path, root, &keys.settings, &keys.attach) {
             Err(err @ WarehouseError::Locked { .. }) => {
                 let reason = err.to_string();
                 last_lock = Some(err);
