@@ -53,7 +53,7 @@ pub fn export(args: &ExportOptions) -> Result<i32, Failure> {
         return Err(Diagnostic::new(format!("{} `{}` is ephemeral: it has no table to export", node.resource_type.name(), node.name)).into());
     };
     let mut connection = warehouse.connect().map_err(|err| Diagnostic::new(err.to_string()))?;
-    let exported = crate::materialize::export::export(connection.as_mut(), &Job::new(sql), format, &args.output, &node.name).map_err(|err| {
+    let exported = crate::materialize::export::export(connection.as_mut(), warehouse.sql(), &Job::new(sql), format, &args.output, &node.name).map_err(|err| {
         let diagnostic = Diagnostic::new(format!("could not export `{}`: {err}", node.display_name()));
         let missing = matches!(&err, crate::materialize::export::ExportError::Warehouse(w) if w.to_string().contains("does not exist") || w.to_string().contains("Not found"));
         if missing {

@@ -29,7 +29,7 @@ pub fn execute(which: Which, args: &RunOptions) -> Result<i32, Failure> {
 }
 
 /// `execute` on the warehouse `open` returns.
-pub fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
+fn execute_on(which: Which, args: &RunOptions, open: OpenWarehouse<'_>) -> Result<i32, Failure> {
     let started = Instant::now();
     let session = Session::open(&args.project, &args.dates)?;
     let state = session.state(&args.selection)?;

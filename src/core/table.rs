@@ -16,6 +16,9 @@ pub enum Cell {
     Bool(bool),
     Int(i64),
     Float(f64),
+    /// An exact decimal (DuckDB's DECIMAL, BigQuery's NUMERIC), as the
+    /// warehouse writes it: a double would round 38 digits to 17.
+    Decimal(String),
     Text(String),
 }
 
@@ -26,7 +29,7 @@ impl fmt::Display for Cell {
             Cell::Bool(b) => write!(f, "{b}"),
             Cell::Int(i) => write!(f, "{i}"),
             Cell::Float(x) => write!(f, "{x}"),
-            Cell::Text(s) => f.write_str(s),
+            Cell::Decimal(s) | Cell::Text(s) => f.write_str(s),
         }
     }
 }
@@ -38,6 +41,7 @@ impl Cell {
             Cell::Bool(b) => (*b).into(),
             Cell::Int(i) => (*i).into(),
             Cell::Float(x) => serde_json::Number::from_f64(*x).map_or(serde_json::Value::Null, Into::into),
+            Cell::Decimal(s) => s.parse().ok().and_then(serde_json::Number::from_f64).map_or_else(|| s.clone().into(), Into::into),
             Cell::Text(s) => s.clone().into(),
         }
     }
@@ -50,6 +54,12 @@ impl Cell {
             Cell::Int(i) => u64::try_from(*i).ok(),
             Cell::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < u64::MAX as f64 => Some(*x as u64),
             Cell::Text(s) => s.trim().parse().ok(),
+            // `3.000`: whole, whatever the scale.
+            Cell::Decimal(s) => match s.split_once('.') {
+                Some((whole, fraction)) if fraction.bytes().all(|b| b == b'0') => whole.parse().ok(),
+                Some(_) => None,
+                None => s.parse().ok(),
+            },
             _ => None,
         }
     }

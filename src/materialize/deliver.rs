@@ -36,7 +36,7 @@ impl Materializer<'_> {
                     Err(diagnostic) => return Outcome::error(exposure.label(), format!("`export.path`: {}", diagnostic.message)),
                 };
                 let absolute = self.compiler.project.absolute(std::path::Path::new(&path));
-                match crate::materialize::export::export(connection, &Job::new(rows), *format, &absolute, &model.name) {
+                match crate::materialize::export::export(connection, self.sql, &Job::new(rows), *format, &absolute, &model.name) {
                     Ok(exported) => {
                         let mut outcome = Outcome::new(Status::Success, format!("delivered {} to {path}", model.name));
                         outcome.stats.rows_affected = Some(exported.rows);
@@ -124,14 +124,9 @@ impl Materializer<'_> {
                 .map_err(|d| d.message)?;
             let sql = warehouse.sql();
             let relation = delivery_relation(sql, &other, name)?;
-            let exported =
-                crate::materialize::export::export(connection, &Job::new(rows), FileFormat::Csv, &csv, &model.name).map_err(|err| err.to_string())?;
-            // Each column in the other warehouse's SQL: DuckDB's names, which BigQuery's loader maps.
-            let columns = exported
-                .columns
-                .iter()
-                .map(|c| SeedColumn { name: c.name.clone(), data_type: crate::materialize::export::duckdb_type(&c.data_type) })
-                .collect();
+            let exported = crate::materialize::export::export(connection, self.sql, &Job::new(rows), FileFormat::Csv, &csv, &model.name)
+                .map_err(|err| err.to_string())?;
+            let columns = carried_columns(&exported.columns, self.sql, sql)?;
             let mut destination = warehouse.connect().map_err(|err| err.to_string())?;
             let load = SeedLoad { path: csv.clone(), columns, delimiter: ',', invocation: Some(self.invocation_id.to_string()) };
             let mut stats = self.replace(destination.as_mut(), warehouse.as_ref(), exposure, &relation, |present| {
@@ -153,6 +148,31 @@ impl Materializer<'_> {
             }
         }
     }
+}
+
+/// The columns of rows read from the run's warehouse (`from`), each typed
+/// as the other warehouse (`into`) names what it holds, exactly; or the
+/// first one that warehouse cannot load, before anything is written there.
+fn carried_columns(
+    columns: &[crate::core::columns::Column],
+    from: &dyn crate::sql::SqlGenerator,
+    into: &dyn crate::sql::SqlGenerator,
+) -> Result<Vec<SeedColumn>, String> {
+    let carried = |column: &crate::core::columns::Column| {
+        let data_type = from.parse_type(&column.data_type);
+        let named = match data_type {
+            crate::sql::types::DataType::Bytes if from.bytes_as_text() != into.bytes_as_text() => Err(format!(
+                "its bytes are written as {} text, and read there as {} text; deliver them as text (`to_base64(...)`)",
+                from.bytes_as_text(),
+                into.bytes_as_text()
+            )),
+            _ => into.load_type_name(&data_type),
+        };
+        named
+            .map(|data_type| SeedColumn { name: column.name.clone(), data_type })
+            .map_err(|why| format!("column `{}` ({}): {why}", column.name, column.data_type))
+    };
+    columns.iter().map(carried).collect()
 }
 
 /// `schema.table` or `database.schema.table` in `target`'s quoting.

@@ -14,6 +14,8 @@ use crate::core::dates::ExecutionDate;
 use crate::core::delivery::FileFormat;
 use crate::core::job::Job;
 use crate::core::table::Cell;
+use crate::sql::SqlGenerator;
+use crate::sql::types::DataType;
 use crate::warehouse::{Connection, WarehouseError};
 
 /// An xlsx sheet holds 1,048,576 rows: the header and this many more.
@@ -42,7 +44,14 @@ pub struct Exported {
 
 /// Runs `job` on `connection` and writes its rows to `path` as `format`.
 /// `sheet` names the Excel sheet.
-pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, path: &Path, sheet: &str) -> Result<Exported, ExportError> {
+pub fn export(
+    connection: &mut dyn Connection,
+    sql: &dyn SqlGenerator,
+    job: &Job,
+    format: FileFormat,
+    path: &Path,
+    sheet: &str,
+) -> Result<Exported, ExportError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ExportError::Io { path, source }
@@ -63,7 +72,8 @@ pub fn export(connection: &mut dyn Connection, job: &Job, format: FileFormat, pa
             let step = (|| {
                 if seen.is_none() {
                     seen = Some(columns.to_vec());
-                    writer.header(columns)?;
+                    let types: Vec<DataType> = columns.iter().map(|c| sql.parse_type(&c.data_type)).collect();
+                    writer.header(columns, &types)?;
                 }
                 writer.rows(rows)
             })();
@@ -100,7 +110,8 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 }
 
 trait RowWriter {
-    fn header(&mut self, columns: &[Column]) -> Result<(), ExportError>;
+    /// The columns, with what their warehouse types hold.
+    fn header(&mut self, columns: &[Column], types: &[DataType]) -> Result<(), ExportError>;
     fn rows(&mut self, rows: Vec<Vec<Cell>>) -> Result<(), ExportError>;
     fn finish(self: Box<Self>) -> Result<(), ExportError>;
 }
@@ -155,13 +166,13 @@ impl CsvWriter {
 fn text(cell: &Cell) -> Option<std::borrow::Cow<'_, str>> {
     match cell {
         Cell::Null => None,
-        Cell::Text(text) => Some(text.as_str().into()),
+        Cell::Text(text) | Cell::Decimal(text) => Some(text.as_str().into()),
         other => Some(other.to_string().into()),
     }
 }
 
 impl RowWriter for CsvWriter {
-    fn header(&mut self, columns: &[Column]) -> Result<(), ExportError> {
+    fn header(&mut self, columns: &[Column], _types: &[DataType]) -> Result<(), ExportError> {
         let result = self.record(columns.iter().map(|c| Some(c.name.as_str().into())));
         result.map_err(self.io())
     }
@@ -190,15 +201,27 @@ enum Kind {
     Text,
 }
 
-fn kind(data_type: &str) -> Kind {
-    let upper = data_type.trim().to_ascii_uppercase();
-    let base = upper.split(['(', ' ']).next().unwrap_or_default();
-    match base {
-        "TINYINT" | "SMALLINT" | "INTEGER" | "INT" | "BIGINT" | "HUGEINT" | "UTINYINT" | "USMALLINT" | "UINTEGER" | "UBIGINT" | "UHUGEINT"
-        | "INT64" | "FLOAT" | "FLOAT64" | "DOUBLE" | "REAL" | "DECIMAL" | "NUMERIC" | "BIGNUMERIC" => Kind::Number,
-        "DATE" => Kind::Date,
-        "TIMESTAMP" | "DATETIME" | "TIMESTAMPTZ" | "TIMESTAMP_S" | "TIMESTAMP_MS" | "TIMESTAMP_NS" => Kind::DateTime,
-        "BOOL" | "BOOLEAN" => Kind::Bool,
+/// The digits an Excel number keeps; a number with more is written as its
+/// text, so no digit changes (a NUMERIC's 38).
+const EXCEL_DIGITS: usize = 15;
+/// The largest whole number Excel holds exactly (15 digits).
+const EXCEL_EXACT_INTEGER: u64 = 999_999_999_999_999;
+
+/// The significant digits of a number written in decimal (`-0012.3400` has 4).
+fn significant_digits(text: &str) -> usize {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_start_matches('0');
+    let digits = if mantissa.contains('.') { digits.trim_end_matches('0') } else { digits };
+    digits.len().max(1)
+}
+
+fn kind(data_type: &DataType) -> Kind {
+    match data_type {
+        DataType::Integer { .. } | DataType::Float { .. } | DataType::Decimal { .. } => Kind::Number,
+        DataType::Date => Kind::Date,
+        DataType::Datetime { .. } | DataType::Timestamp => Kind::DateTime,
+        DataType::Boolean => Kind::Bool,
         _ => Kind::Text,
     }
 }
@@ -238,12 +261,13 @@ impl XlsxWriter {
         let sheet = self.sheet()?;
         let written = match (kind, cell) {
             (_, Cell::Null) => return Ok(()),
-            (_, Cell::Int(i)) => sheet.write_number(row, column, *i as f64),
+            (_, Cell::Int(i)) if i.unsigned_abs() <= EXCEL_EXACT_INTEGER => sheet.write_number(row, column, *i as f64),
+            (_, Cell::Int(i)) => sheet.write_string(row, column, i.to_string()),
             (_, Cell::Float(x)) => sheet.write_number(row, column, *x),
             (_, Cell::Bool(b)) => sheet.write_boolean(row, column, *b),
-            (Kind::Number, Cell::Text(text)) => match text.parse::<f64>() {
-                Ok(number) => sheet.write_number(row, column, number),
-                Err(_) => sheet.write_string(row, column, text),
+            (_, Cell::Decimal(text)) | (Kind::Number, Cell::Text(text)) => match text.parse::<f64>() {
+                Ok(number) if significant_digits(text) <= EXCEL_DIGITS => sheet.write_number(row, column, number),
+                _ => sheet.write_string(row, column, text),
             },
             (Kind::Date, Cell::Text(text)) => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
                 Ok(day) => sheet.write_datetime_with_format(row, column, day, &date),
@@ -278,16 +302,16 @@ fn xlsx(err: rust_xlsxwriter::XlsxError) -> ExportError {
 }
 
 impl RowWriter for XlsxWriter {
-    fn header(&mut self, columns: &[Column]) -> Result<(), ExportError> {
-        self.kinds = columns.iter().map(|c| kind(&c.data_type)).collect();
+    fn header(&mut self, columns: &[Column], types: &[DataType]) -> Result<(), ExportError> {
+        self.kinds = types.iter().map(kind).collect();
         let name = self.sheet.clone();
         let bold = rust_xlsxwriter::Format::new().set_bold();
         let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(xlsx)?;
         sheet.set_name(&name).map_err(xlsx)?;
-        for (index, column) in columns.iter().enumerate() {
+        for (index, (column, kind)) in columns.iter().zip(&self.kinds).enumerate() {
             let index = u16::try_from(index).map_err(|_| ExportError::Xlsx("more than 16,384 columns".into()))?;
             sheet.write_string_with_format(0, index, &column.name, &bold).map_err(xlsx)?;
-            let width = match kind(&column.data_type) {
+            let width = match kind {
                 Kind::Date => 12.0,
                 Kind::DateTime => 20.0,
                 _ => (column.name.chars().count() as f64 + 2.0).clamp(8.0, 40.0),
@@ -329,7 +353,7 @@ struct ParquetWriter {
     csv: Option<CsvWriter>,
     csv_path: PathBuf,
     path: PathBuf,
-    columns: Vec<Column>,
+    columns: Vec<(String, DataType)>,
 }
 
 impl ParquetWriter {
@@ -346,35 +370,10 @@ impl Drop for ParquetWriter {
     }
 }
 
-/// The DuckDB type a column is read back as: its own where DuckDB has it,
-/// BigQuery's mapped to DuckDB's, text for the rest (nested values as written).
-pub fn duckdb_type(data_type: &str) -> String {
-    let upper = data_type.trim().to_ascii_uppercase();
-    let base = upper.split(['(', ' ']).next().unwrap_or_default();
-    match base {
-        "INT64" => "BIGINT".into(),
-        "FLOAT64" => "DOUBLE".into(),
-        "NUMERIC" if !upper.contains('(') => "DECIMAL(38, 9)".into(),
-        "BOOL" => "BOOLEAN".into(),
-        "STRING" => "VARCHAR".into(),
-        "DATETIME" => "TIMESTAMP".into(),
-        "TINYINT" | "SMALLINT" | "INTEGER" | "INT" | "BIGINT" | "HUGEINT" | "UTINYINT" | "USMALLINT" | "UINTEGER" | "UBIGINT" | "FLOAT"
-        | "DOUBLE" | "REAL" | "DATE" | "TIME" | "BOOLEAN" | "VARCHAR" | "UUID" | "INTERVAL"
-            if !upper.contains('[') =>
-        {
-            upper
-        }
-        "DECIMAL" | "NUMERIC" if !upper.contains('[') => upper,
-        "TIMESTAMP" if upper == "TIMESTAMP" || upper == "TIMESTAMP WITH TIME ZONE" => upper,
-        "TIMESTAMPTZ" => upper,
-        _ => "VARCHAR".into(),
-    }
-}
-
 impl RowWriter for ParquetWriter {
-    fn header(&mut self, columns: &[Column]) -> Result<(), ExportError> {
-        self.columns = columns.to_vec();
-        self.csv.as_mut().map_or(Ok(()), |csv| csv.header(columns))
+    fn header(&mut self, columns: &[Column], types: &[DataType]) -> Result<(), ExportError> {
+        self.columns = columns.iter().map(|c| c.name.clone()).zip(types.iter().cloned()).collect();
+        self.csv.as_mut().map_or(Ok(()), |csv| csv.header(columns, types))
     }
 
     fn rows(&mut self, rows: Vec<Vec<Cell>>) -> Result<(), ExportError> {
@@ -385,20 +384,10 @@ impl RowWriter for ParquetWriter {
         if let Some(csv) = self.csv.take() {
             Box::new(csv).finish()?;
         }
-        let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
-        let columns: Vec<String> = self.columns.iter().map(|c| format!("{}: {}", literal(&c.name), literal(&duckdb_type(&c.data_type)))).collect();
-        let sql = format!(
-            "copy (select * from read_csv({}, header = true, auto_detect = false, quote = '\"', escape = '\"', \
-             allow_quoted_nulls = false, columns = {{{}}})) to {} (format parquet)",
-            literal(&self.csv_path.to_string_lossy()),
-            columns.join(", "),
-            literal(&self.path.to_string_lossy())
-        );
-        let converter = duckdb::Connection::open_in_memory().map_err(|err| ExportError::Parquet(err.to_string()))?;
         if self.columns.is_empty() {
             return Err(ExportError::Parquet("the query returned no columns".into()));
         }
-        converter.execute_batch(&sql).map_err(|err| ExportError::Parquet(err.to_string()))
+        crate::warehouse::duckdb::csv_to_parquet(&self.csv_path, &self.columns, &self.path).map_err(ExportError::Parquet)
     }
 }
 
@@ -421,16 +410,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kinds_of_both_warehouses_types() {
-        assert_eq!(kind("DECIMAL(18,2)"), Kind::Number);
-        assert_eq!(kind("INT64"), Kind::Number);
-        assert_eq!(kind("TIMESTAMP WITH TIME ZONE"), Kind::DateTime);
-        assert_eq!(kind("DATE"), Kind::Date);
-        assert_eq!(kind("STRUCT(a INTEGER)"), Kind::Text);
-        assert_eq!(duckdb_type("INT64"), "BIGINT");
-        assert_eq!(duckdb_type("INTEGER[]"), "VARCHAR");
-        assert_eq!(duckdb_type("DECIMAL(18,2)"), "DECIMAL(18,2)");
-        assert_eq!(duckdb_type("STRUCT(a INTEGER)"), "VARCHAR");
+    fn kinds_of_types() {
+        assert_eq!(kind(&DataType::Decimal { precision: 18, scale: 2 }), Kind::Number);
+        assert_eq!(kind(&DataType::INT64), Kind::Number);
+        assert_eq!(kind(&DataType::Timestamp), Kind::DateTime);
+        assert_eq!(kind(&DataType::Date), Kind::Date);
+        assert_eq!(kind(&DataType::Struct(Vec::new())), Kind::Text);
+    }
+
+    #[test]
+    fn counts_significant_digits() {
+        assert_eq!(significant_digits("-0012.3400"), 4);
+        assert_eq!(significant_digits("12345678901234567890.123456789"), 29);
+        assert_eq!(significant_digits("1200"), 4);
+        assert_eq!(significant_digits("0.000"), 1);
+        assert_eq!(significant_digits("1.5E9"), 2);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::parse::{self, Parsed};
 use crate::project::{LoadOptions, Project};
 use crate::session::options::{DateOptions, Deferral, Selection};
 use crate::template::Templates;
+use crate::template::introspect::Introspection;
 use crate::warehouse::{Connection, RelationKey, Warehouse};
 
 /// How a run gets its warehouse: `warehouse::open`, or a test's own.
@@ -62,6 +63,14 @@ pub struct Session {
     state: std::sync::OnceLock<Option<State>>,
 }
 
+/// Questions templates ask of `project`'s target, which opens only when a
+/// template asks one (a command that opens it anyway hands it over first:
+/// `Introspection::use_warehouse`).
+fn introspect_target(project: &Project) -> Introspection {
+    let (target, root, profile) = (project.target.clone(), project.root.clone(), project.profile_name.clone());
+    Introspection::new(move || crate::warehouse::open_target(&target, &root, &profile, crate::warehouse::DEFAULT_LOCK_TIMEOUT).map_err(|d| d.message))
+}
+
 impl Session {
     pub fn open(options: &LoadOptions, date_args: &DateOptions) -> Result<Session, Failure> {
         let project = Project::load(options)?;
@@ -72,7 +81,7 @@ impl Session {
         let date = dates.last().copied().unwrap_or_else(ExecutionDate::yesterday);
         // The invocation's start, so run_results.json and the log name it alike.
         let run_started_at = crate::output::log::started_at().unwrap_or_else(chrono::Utc::now);
-        let templates = Templates::new(&project, date, run_started_at)?;
+        let templates = Templates::new(&project, date, run_started_at, introspect_target(&project))?;
         let parsed = parse::parse(&project, &templates)?;
         project_warnings(&parsed.warnings.0)?;
         // `graph` costs a serialization of the project, made only when a template reads it.

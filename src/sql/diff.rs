@@ -218,7 +218,7 @@ fn count_of(cell: &Cell) -> Result<u64, String> {
     match cell {
         Cell::Int(n) => u64::try_from(*n).map_err(|_| format!("the diff query counted {n} rows")),
         Cell::Null => Ok(0),
-        other => other.to_string().parse().map_err(|_| format!("the diff query returned `{other}` for a count")),
+        other => other.as_count().ok_or_else(|| format!("the diff query returned `{other}` for a count")),
     }
 }
 

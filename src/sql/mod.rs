@@ -9,6 +9,7 @@ pub mod diff;
 pub mod partitions;
 pub mod plan;
 pub mod snapshot;
+pub mod types;
 
 use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::config_rules::ConfigRules;
@@ -41,6 +42,24 @@ pub trait SqlGenerator: Send + Sync {
     /// `Column.data_type`, from the type the warehouse gives.
     fn column_data_type(&self, data_type: &str) -> String {
         data_type.to_string()
+    }
+
+    /// A column type as this warehouse names it, read into what its values are.
+    fn parse_type(&self, name: &str) -> types::DataType;
+
+    /// This warehouse's name for a type, or why it cannot hold its values exactly.
+    fn type_name(&self, data_type: &types::DataType) -> Result<String, String>;
+
+    /// This warehouse's name for a column of `data_type` loaded from a CSV
+    /// file (a seed, a delivery), or why its loader cannot take one.
+    fn load_type_name(&self, data_type: &types::DataType) -> Result<String, String> {
+        self.type_name(data_type)
+    }
+
+    /// How this warehouse writes bytes as text, and reads them from a CSV
+    /// file: rows carry bytes between warehouses only where both agree.
+    fn bytes_as_text(&self) -> &'static str {
+        "base64"
     }
 
     /// The sqlparser dialect `compile` checks compiled SQL with.
@@ -468,6 +487,9 @@ pub enum SeedError {
     Delimiter(char),
     #[error("could not read `{}`: {source}", path.display())]
     Read { path: std::path::PathBuf, source: csv::Error },
+    /// A column of a type the warehouse's loader cannot take.
+    #[error("column `{column}` ({data_type}) cannot be loaded: {message}")]
+    Column { column: String, data_type: String, message: String },
 }
 
 /// A seed file to load: where it is, its columns with their types, its delimiter.

@@ -739,10 +739,10 @@ impl Adapter {
     /// namespace, the names the caller sees.
     fn dispatch(&self, state: &State<'_, '_>, name: &str, namespace: Option<&str>) -> Result<Value, Error> {
         let globals = &self.globals;
-        let prefixes = [globals.target_kind.name(), "default"];
+        let prefixes: Vec<&str> = globals.target_kind.adapter().dispatch_names().into_iter().chain(["default"]).collect();
         let mut searched = Vec::new();
         let Some(namespace) = namespace else {
-            for prefix in prefixes {
+            for prefix in &prefixes {
                 let candidate = format!("{prefix}__{name}");
                 if let Some(found) = state.lookup(&candidate).filter(|v| !v.is_undefined()) {
                     return Ok(found);
@@ -757,7 +757,7 @@ impl Adapter {
             None => vec![namespace.to_string()],
         };
         for package in &search_order {
-            for prefix in prefixes {
+            for prefix in &prefixes {
                 let candidate = format!("{prefix}__{name}");
                 if let Some(found) = globals.find_macro(Some(package), &candidate) {
                     return Ok(Value::from_object(found));

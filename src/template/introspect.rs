@@ -202,6 +202,8 @@ fn cell_value(cell: &Cell) -> Value {
         Cell::Bool(b) => Value::from(*b),
         Cell::Int(i) => Value::from(*i),
         Cell::Float(x) => Value::from(*x),
+        // A number in templates, as agate's Decimal is in dbt's.
+        Cell::Decimal(s) => s.parse::<f64>().map_or_else(|_| Value::from(s.as_str()), Value::from),
         Cell::Text(s) => Value::from(s.as_str()),
     }
 }

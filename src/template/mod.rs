@@ -55,8 +55,14 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// Builds the environment for rendering `project` for `date`.
-    pub fn new(project: &Project, date: ExecutionDate, run_started_at: DateTime<Utc>) -> Result<Templates, Diagnostics> {
+    /// Builds the environment for rendering `project` for `date`; its
+    /// introspective queries go to the warehouse `introspection` opens.
+    pub fn new(
+        project: &Project,
+        date: ExecutionDate,
+        run_started_at: DateTime<Utc>,
+        introspection: introspect::Introspection,
+    ) -> Result<Templates, Diagnostics> {
         let mut env = new_environment();
         mutable::register(&mut env);
         let date_context = context::date_context(date);
@@ -72,7 +78,7 @@ impl Templates {
         let root_defines = |name: &str| defined_in.contains_key(&(project.name.as_str(), name.to_string()));
         let custom_schema_name = root_defines("generate_schema_name");
         let custom_alias_name = root_defines("generate_alias_name");
-        let globals = Arc::new(globals(project, macros, namespaces));
+        let globals = Arc::new(globals(project, macros, namespaces, introspection));
         context::register(&mut env, &globals, run_started_at);
         env.add_global("target", minijinja::Value::from_serialize(target_context(project)));
         let env: &'static Environment<'static> = Box::leak(Box::new(env));
@@ -269,7 +275,12 @@ fn load_lazy(lazy: &FastMap<String, LazyTemplate>, name: &str) -> Option<String>
 }
 
 /// The context globals of `project`, with its macros by name and by namespace.
-fn globals(project: &Project, macros: BTreeMap<String, String>, namespaces: BTreeMap<String, BTreeMap<String, String>>) -> Globals {
+fn globals(
+    project: &Project,
+    macros: BTreeMap<String, String>,
+    namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    introspection: introspect::Introspection,
+) -> Globals {
     let dialect = crate::warehouse::dialect(project.target.kind);
     Globals {
         target_kind: project.target.kind,
@@ -283,7 +294,7 @@ fn globals(project: &Project, macros: BTreeMap<String, String>, namespaces: BTre
         namespaces,
         root_project: project.name.clone(),
         dispatch: project.dispatch.iter().map(|d| (d.macro_namespace.clone(), d.search_order.clone())).collect(),
-        introspection: Arc::new(introspect_target(project)),
+        introspection: Arc::new(introspection),
         graph: OnceLock::new(),
         environment: OnceLock::new(),
     }
@@ -477,14 +488,6 @@ fn rewrite_test_blocks(text: &str) -> String {
     TEST_END.replace_all(&text, "{%$1 endmacro $2%}").into_owned()
 }
 
-/// Questions to `project`'s target, which opens only when a template asks one.
-fn introspect_target(project: &Project) -> introspect::Introspection {
-    let (target, root, profile) = (project.target.clone(), project.root.clone(), project.profile_name.clone());
-    introspect::Introspection::new(move || {
-        crate::warehouse::open_target(&target, &root, &profile, crate::warehouse::DEFAULT_LOCK_TIMEOUT).map_err(|d| d.message)
-    })
-}
-
 /// `target` in templates: every field of the output but its secrets.
 fn target_context(project: &Project) -> serde_json::Value {
     let target = &project.target;
@@ -514,6 +517,11 @@ mod tests {
     use super::*;
     use crate::project::LoadOptions;
 
+    /// A target no test here asks anything of.
+    pub(super) fn unreachable_target() -> introspect::Introspection {
+        introspect::Introspection::new(|| Err("these tests open no warehouse".into()))
+    }
+
     pub(super) fn project_with_macros(dir: &Path, macros: &str) -> Project {
         let files = [
             ("dbt_project.yml", "name: shop\nprofile: shop\n"),
@@ -542,7 +550,7 @@ mod tests {
         let macros = "{% set sep = '-' %}{% macro a() %}a{{ sep }}{% endmacro %}{% macro b() %}b{{ sep }}{% endmacro %}\n";
         let project = project_with_macros(dir.path(), macros);
         let date = ExecutionDate::parse("2026-11-01", "--date").expect("date");
-        let templates = Templates::new(&project, date, Utc::now()).expect("templates");
+        let templates = Templates::new(&project, date, Utc::now(), unreachable_target()).expect("templates");
         assert_eq!(render(&templates, "{{ a() }}{{ b() }}{{ a() }}"), "a-b-a-");
     }
 
@@ -567,13 +575,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let project = project_with_macros(dir.path(), "{% set prefix = 'day ' ~ ds_nodash %}{% macro day() %}{{ prefix }} {{ ds }}{% endmacro %}\n");
         let first = ExecutionDate::parse("2026-11-01", "--date").expect("date");
-        let templates = Templates::new(&project, first, Utc::now()).expect("templates");
+        let templates = Templates::new(&project, first, Utc::now(), unreachable_target()).expect("templates");
         for day in ["2026-11-01", "2026-11-02", "2026-11-01"] {
             let date = ExecutionDate::parse(day, "--date").expect("date");
             let for_date = templates.for_date(date);
             assert_eq!(render(&for_date, "{{ day() }} {{ ds }}"), format!("day {} {day} {day}", date.ds_nodash()));
         }
-        let other = Templates::new(&project, first, Utc::now()).expect("templates");
+        let other = Templates::new(&project, first, Utc::now(), unreachable_target()).expect("templates");
         assert_eq!(render(&other, "{{ day() }}"), "day 20261101 2026-11-01");
     }
 }
@@ -590,7 +598,7 @@ mod kwargs_tests {
                       {% macro inner(model) %}{{ model }}:{{ kwargs.get('at_least', 'none') }}{% endmacro %}\n";
         let project = tests::project_with_macros(dir.path(), macros);
         let date = ExecutionDate::parse("2026-11-01", "--date").expect("date");
-        let templates = Templates::new(&project, date, Utc::now()).expect("templates");
+        let templates = Templates::new(&project, date, Utc::now(), tests::unreachable_target()).expect("templates");
         assert_eq!(tests::render(&templates, "{{ outer('m', at_least=0.5) }} {{ inner('n') }}"), "m:0.5 n:none");
     }
 }

@@ -132,6 +132,12 @@ pub trait Adapter: Sync {
     fn macros(&self) -> Option<(&'static str, &'static str)> {
         None
     }
+    /// The names `adapter.dispatch` tries, in order, before `default`
+    /// (`<name>__macro`): its own, then those of the warehouses it builds
+    /// on, as dbt's adapters that extend another do.
+    fn dispatch_names(&self) -> Vec<&'static str> {
+        vec![self.name()]
+    }
     /// The class of a relation as its dbt adapter names it, which packages
     /// check (`dbt_utils._is_relation` reads `relation.metadata.type`).
     fn relation_class(&self) -> &'static str;
@@ -147,7 +153,7 @@ static REGISTERED: std::sync::RwLock<Vec<&'static dyn Adapter>> = std::sync::RwL
 /// strata (the tests' recording warehouse). A built-in type cannot be replaced.
 pub fn register(adapter: &'static dyn Adapter) {
     let Ok(mut registered) = REGISTERED.write() else { return };
-    if !adapters().iter().any(|known| known.name() == adapter.name()) {
+    if !BUILT_IN.iter().chain(registered.iter()).any(|known| known.name() == adapter.name()) {
         registered.push(adapter);
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use crate::example::example;
 use crate::run::assert_status;
-use crate::{Fixture, repo_root};
+use crate::{Fixture, repo_root, table_delivery};
 
 const EMULATOR_VERSION: &str = "bqemulator==1.4.0";
 
@@ -1402,8 +1402,9 @@ fn export_on_bigquery_reads_page_by_page_and_keeps_the_types() {
         lines,
         [
             "",
-            "1,12.5,0.25,2026-11-20,2026-11-20 13:45:30,true,\"comma, \"\"quote\"\"\"",
-            "2,-3,10000000000,1999-12-31,1999-12-31 23:59:59,false,",
+            // A NUMERIC as the warehouse writes it (the emulator, with its scale).
+            "1,12.500,0.25,2026-11-20,2026-11-20 13:45:30,true,\"comma, \"\"quote\"\"\"",
+            "2,-3.000,10000000000,1999-12-31,1999-12-31 23:59:59,false,",
             "3,,,,,,",
             "id,amount,ratio,day,seen_at,active,note",
         ]
@@ -1428,7 +1429,8 @@ fn export_on_bigquery_reads_page_by_page_and_keeps_the_types() {
         .expect("types")
         .collect::<Result<_, _>>()
         .expect("types");
-    assert_eq!(types, ["BIGINT", "DECIMAL(38,9)", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN", "VARCHAR"]);
+    // BigQuery's TIMESTAMP is an instant: Parquet's timestamp adjusted to UTC.
+    assert_eq!(types, ["BIGINT", "DECIMAL(38,9)", "DOUBLE", "DATE", "TIMESTAMP WITH TIME ZONE", "BOOLEAN", "VARCHAR"]);
     let sum: String = parquet
         .query_row(&format!("select cast(sum(amount) as varchar) || '/' || count(note) from read_parquet('{}')", path.display()), [], |row| {
             row.get(0)
@@ -1437,27 +1439,82 @@ fn export_on_bigquery_reads_page_by_page_and_keeps_the_types() {
     assert_eq!(sum, "9.500000000/2");
 }
 
+/// A NUMERIC's 38 digits reach every format unchanged (written `numeric(38,
+/// 9)`, BigQuery's NUMERIC, which the emulator reads as DuckDB's DECIMAL(18, 3)): CSV and a delivered
+/// table as written, xlsx as text (an Excel number keeps 15 digits), Parquet
+/// as a decimal.
+#[test]
+fn numeric_values_keep_every_digit_in_every_format() {
+    let emulator = Emulator::start("shop-test");
+    let profiles = emulator_profiles("shop", &emulator.endpoint(), &emulator.project, "")
+        + "    local:\n      type: duckdb\n      path: target/local.duckdb\n      schema: main\n";
+    let fixture = Fixture::new()
+        .file("profiles.yml", &profiles)
+        .file("models/amounts.sql", "{{ config(materialized='table') }}\nselect cast('12345678901234567890.123456789' as numeric(38, 9)) as amount\n")
+        .file("models/exposures.yml", &format!("exposures:\n{}", table_delivery("amounts_to_duckdb", "amounts", "local", "main.amounts")));
+    assert_status(&fixture.strata(&["build", "--date", "2026-11-20"]), 0);
+    let exact = "12345678901234567890.123456789";
+
+    assert_status(&fixture.strata(&["export", "--select", "amounts", "--output", "amounts.csv"]), 0);
+    assert_eq!(fixture.read("amounts.csv"), format!("amount\r\n{exact}\r\n"));
+
+    use calamine::{Data, Reader};
+    assert_status(&fixture.strata(&["export", "--select", "amounts", "--output", "amounts.xlsx"]), 0);
+    let mut workbook: calamine::Xlsx<_> = calamine::open_workbook(fixture.path().join("amounts.xlsx")).expect("xlsx");
+    let range = workbook.worksheet_range("amounts").expect("sheet");
+    assert_eq!(range.get((1, 0)), Some(&Data::String(exact.into())));
+
+    assert_status(&fixture.strata(&["export", "--select", "amounts", "--output", "amounts.parquet"]), 0);
+    let duckdb = duckdb::Connection::open_in_memory().expect("duckdb");
+    let read = |sql: &str| -> String { duckdb.query_row(sql, [], |row| row.get(0)).expect(sql) };
+    let parquet = fixture.path().join("amounts.parquet");
+    assert_eq!(read(&format!("select cast(amount as varchar) from read_parquet('{}')", parquet.display())), exact);
+    assert_eq!(read(&format!("select column_type from (describe select * from read_parquet('{}'))", parquet.display())), "DECIMAL(38,9)");
+
+    let local = duckdb::Connection::open(fixture.path().join("target/local.duckdb")).expect("local");
+    let delivered: String = local.query_row("select cast(amount as varchar) from main.amounts", [], |row| row.get(0)).expect("delivered");
+    assert_eq!(delivered, exact);
+}
+
+/// A profile whose `dev` target is DuckDB's and whose `share` is the emulator's.
+fn duckdb_sharing_into(emulator: &Emulator) -> String {
+    format!(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n    \
+         share:\n      type: bigquery\n      api_endpoint: {}\n      project: {}\n      dataset: analytics\n      location: US\n",
+        emulator.endpoint(),
+        emulator.project
+    )
+}
+
 /// A delivery exposure of a DuckDB build into BigQuery: another output of the
 /// profile, loaded with a load job, with BigQuery's types.
 #[test]
 fn a_delivery_from_duckdb_into_bigquery_loads_the_rows_there() {
     let emulator = Emulator::start("shop-test");
-    let profiles = format!(
-        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: target/dev.duckdb\n      schema: main\n    \
-         share:\n      type: bigquery\n      api_endpoint: {}\n      project: {}\n      dataset: analytics\n      location: US\n",
-        emulator.endpoint(),
-        emulator.project
-    );
     let fixture = Fixture::new()
-        .file("profiles.yml", &profiles)
+        .file("profiles.yml", &duckdb_sharing_into(&emulator))
         .file(
             "models/daily.sql",
             "{{ config(materialized='table') }}\nselect * from (values (1, 'Ada', date '2026-11-20', 12.5::double), (2, null, date '2026-11-21', null)) as t(id, name, day, amount)",
         )
+        // Each type exactly: a decimal with its precision and scale, a
+        // timestamp without zone a DATETIME, an unsigned BIGINT a NUMERIC.
+        // (HUGEINT, a sum of integers on DuckDB, and wide decimals load as
+        // BIGNUMERIC, which the emulator, on DuckDB, cannot hold: the load
+        // job's schema for them is in `warehouse::bigquery::types`' tests.)
+        .file(
+            "models/totals.sql",
+            "{{ config(materialized='table') }}\nselect 1234.56::decimal(18, 2) as price, max(seen_at) as seen_at, max(happened_at) as happened_at, \
+             3000000000::ubigint as counted, sum(n)::decimal(38, 9) as total\n\
+             from (values (timestamp '2026-11-20 13:45:30.5', timestamptz '2026-11-20 13:45:30+00', 12345678901234567890.123456789::decimal(38, 9))) as t(seen_at, happened_at, n)",
+        )
         .file(
             "models/exposures.yml",
-            "exposures:\n  - name: daily_to_bigquery\n    type: delivery\n    owner: {name: Science}\n    depends_on: [\"ref('daily')\"]\n    \
-             export: {format: table, target: share, relation: \"science.daily_{{ ds_nodash }}\"}\n",
+            &format!(
+                "exposures:\n{}{}",
+                table_delivery("daily_to_bigquery", "daily", "share", "science.daily_{{ ds_nodash }}"),
+                table_delivery("totals_to_bigquery", "totals", "share", "science.totals")
+            ),
         );
     let run = fixture.strata(&["build", "--date", "2026-11-20"]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
@@ -1473,6 +1530,45 @@ fn a_delivery_from_duckdb_into_bigquery_loads_the_rows_there() {
     let table = emulator.get("datasets/science/tables/daily_20261120");
     let types: Vec<&str> = table["schema"]["fields"].as_array().expect("fields").iter().filter_map(|f| f["type"].as_str()).collect();
     assert_eq!(types, ["INTEGER", "STRING", "DATE", "FLOAT"]);
+    let table = emulator.get("datasets/science/tables/totals");
+    let fields: Vec<String> = table["schema"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| [&f["name"], &f["type"]].iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(" "))
+        .collect();
+    // The emulator keeps no precision and scale (the load job sends them).
+    assert_eq!(fields, ["price NUMERIC", "seen_at DATETIME", "happened_at TIMESTAMP", "counted NUMERIC", "total NUMERIC"]);
+    // Compared in SQL, exactly: each value as its type's literal.
+    let rows = emulator.query(&format!(
+        "select price = numeric '1234.56', seen_at = datetime '2026-11-20 13:45:30.5', happened_at = timestamp '2026-11-20 13:45:30+00', \
+         counted = 3000000000, total = numeric '12345678901234567890.123456789' from `{}.science.totals`",
+        emulator.project
+    ));
+    assert_eq!(rows, [["true", "true", "true", "true", "true"]]);
+}
+
+/// A column BigQuery's load cannot take stops the delivery before anything
+/// is written there, naming the column and what to do.
+#[test]
+fn a_delivery_of_a_column_bigquery_cannot_load_is_refused_before_writing() {
+    let emulator = Emulator::start("shop-test");
+    let fixture = Fixture::new()
+        .file("profiles.yml", &duckdb_sharing_into(&emulator))
+        .file("models/tags.sql", "{{ config(materialized='table') }}\nselect 1 as id, [1, 2] as tags")
+        .file("models/exposures.yml", &format!("exposures:\n{}", table_delivery("tags_to_bigquery", "tags", "share", "science.tags")));
+    let run = fixture.strata(&["build", "--date", "2026-11-20"]);
+    assert_eq!(run.status, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "could not deliver `tags` to `science.tags` of target `share`: column `tags` (INTEGER[]): a CSV load takes no nested values (array of 32-bit integer); turn them into JSON text (`to_json`) first"
+        ),
+        "{}",
+        run.stdout
+    );
+    let (status, _) =
+        http(emulator.port, "GET", &format!("/bigquery/v2/projects/{}/datasets/science/tables/tags", emulator.project), None).expect("GET");
+    assert_eq!(status, 404, "the table was created");
 }
 
 // A pull request's checks on BigQuery: a deferred build of one changed model

@@ -109,6 +109,15 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// An exposure (YAML list item) delivering `model` into table `relation` of
+/// output `target` of the profile.
+pub fn table_delivery(name: &str, model: &str, target: &str, relation: &str) -> String {
+    format!(
+        "  - name: {name}\n    type: delivery\n    owner: {{name: Science}}\n    depends_on: [\"ref('{model}')\"]\n    \
+         export: {{format: table, target: {target}, relation: \"{relation}\"}}\n"
+    )
+}
+
 /// The real binary, run in `dir` with an environment of its own: an empty
 /// `HOME` (so no developer's `~/.dbt/profiles.yml` is read), no dbt variables,
 /// no colour, UTC.

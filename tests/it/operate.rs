@@ -324,8 +324,8 @@ fn export_writes_csv_as_rfc_4180_has_it() {
     assert_eq!(
         csv,
         "id,amount,ratio,day,seen_at,active,note\r\n\
-         1,12.5,0.25,2026-11-20,2026-11-20 13:45:30,true,plain\r\n\
-         2,-3,10000000000,1999-12-31,1999-12-31 23:59:59,false,\"comma, \"\"quote\"\"\nand line\"\r\n\
+         1,12.50,0.25,2026-11-20,2026-11-20 13:45:30,true,plain\r\n\
+         2,-3.00,10000000000,1999-12-31,1999-12-31 23:59:59,false,\"comma, \"\"quote\"\"\nand line\"\r\n\
          3,,,,,,\r\n\
          4,0.01,-0.5,2026-01-01,2026-01-01 00:00:00,true,\r\n"
     );
@@ -461,11 +461,7 @@ fn a_delivery_into_another_target_loads_the_rows_there() {
                 crate::PROFILES.trim_end_matches('\n').to_string() + "\n"
             ),
         )
-        .file(
-            "models/exposures.yml",
-            "exposures:\n  - name: typed_to_science\n    type: delivery\n    owner: {name: Science}\n    depends_on: [\"ref('typed')\"]\n    \
-             export: {format: table, target: share, relation: science.typed}\n",
-        );
+        .file("models/exposures.yml", &format!("exposures:\n{}", crate::table_delivery("typed_to_science", "typed", "share", "science.typed")));
     let run = fixture.strata(&["build", "--date", "2026-11-20"]);
     assert_eq!(run.status, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("OK    delivered typed to table science.typed of target share  4 rows"), "{}", run.stdout);

@@ -180,7 +180,7 @@ fn vars_and_project_files_never_panic() {
         let options = strata::project::LoadOptions { project_dir: dir.path().to_path_buf(), vars: Some(vars.to_string()), ..Default::default() };
         if let Ok(project) = strata::project::Project::load(&options) {
             let date = ExecutionDate::parse("2026-11-20", "--date").expect("date");
-            let _ = strata::template::Templates::new(&project, date, chrono::Utc::now());
+            let _ = strata::template::Templates::new(&project, date, chrono::Utc::now(), no_warehouse());
         }
     });
     assert!(failed.is_empty(), "{} --vars panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
@@ -215,7 +215,7 @@ fn templates_never_panic() {
     let project = strata::project::Project::load(&strata::project::LoadOptions { project_dir: dir.path().to_path_buf(), ..Default::default() })
         .unwrap_or_else(|err| panic!("{err:?}"));
     let date = ExecutionDate::parse("2026-11-20", "--date").expect("date");
-    let templates = strata::template::Templates::new(&project, date, chrono::Utc::now()).unwrap_or_else(|err| panic!("{err:?}"));
+    let templates = strata::template::Templates::new(&project, date, chrono::Utc::now(), no_warehouse()).unwrap_or_else(|err| panic!("{err:?}"));
     let valid = [
         "select {{ ds }} as d, '{{ var(\"x\", 1) }}' from {{ ref('a') }}",
         "{% for c in ['a', 'b'] %}{{ c }}{% if not loop.last %},{% endif %}{% endfor %}",
@@ -364,7 +364,7 @@ fn numeric_settings_and_profiles_never_panic() {
             let _ = strata::tableau::Server::of(&project.target, &project.root);
             let _ = strata::warehouse::bigquery::Settings::of(&project.target, &project.root);
             let date = ExecutionDate::parse("2026-11-20", "--date").expect("date");
-            let Ok(templates) = strata::template::Templates::new(&project, date, chrono::Utc::now()) else { continue };
+            let Ok(templates) = strata::template::Templates::new(&project, date, chrono::Utc::now(), no_warehouse()) else { continue };
             if let Ok(parsed) = strata::parse::parse(&project, &templates) {
                 for node in &parsed.graph.nodes {
                     let _ = strata::graph::source_check::SourceCheck::of(node);
@@ -376,4 +376,9 @@ fn numeric_settings_and_profiles_never_panic() {
     check(&projects[0]);
     let failed = panics(projects, check);
     assert!(failed.is_empty(), "{} projects panicked, e.g. {:?}", failed.len(), &failed[..failed.len().min(2)]);
+}
+
+/// Introspection that no property test asks of: it opens no warehouse.
+fn no_warehouse() -> strata::template::introspect::Introspection {
+    strata::template::introspect::Introspection::new(|| Err("these tests open no warehouse".into()))
 }

@@ -3,20 +3,109 @@
 //! BigQuery would receive. It answers every count with 0 and keeps track of
 //! the relations the jobs create and drop, so the second date of a backfill
 //! takes the incremental path; it says every table has the same two columns.
+//!
+//! It is a warehouse like the built-in ones, registered the same way: an
+//! adapter per SQL it records (`type: recording_bigquery`,
+//! `type: recording_duckdb`), whose targets read that warehouse's keys and
+//! name the recording their jobs go to (`recording: <name>`).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use clap::Parser;
 use regex::Regex;
+use serde_json::{Map, Value as Json};
 
 use strata::cli::{Cli, Command};
-use strata::commands::run::{Which, execute_on};
+use strata::commands::run::Which;
 use strata::core::columns::Column;
+use strata::core::diagnostic::{Diagnostic, Location};
 use strata::core::job::{Job, JobStats};
 use strata::core::table::{Cell, Table};
+use strata::project::TargetKind;
 use strata::sql::SqlGenerator;
-use strata::warehouse::{Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+use strata::warehouse::fields::FieldError;
+use strata::warehouse::profiles::WarehouseKeys;
+use strata::warehouse::target::Target;
+use strata::warehouse::{Adapter, Connection, ExistingRelation, RelationKey, RelationKind, Relations, Warehouse, WarehouseError};
+
+/// A recording adapter: the SQL, keys, macros and relations of the built-in
+/// warehouse `of`, and connections that record.
+struct RecordingAdapter {
+    name: &'static str,
+    of: &'static str,
+}
+
+/// The recordings a target may name, by name.
+static RECORDINGS: LazyLock<Mutex<HashMap<String, Recording>>> = LazyLock::new(Mutex::default);
+
+impl RecordingAdapter {
+    fn recorded(&self) -> &'static dyn Adapter {
+        TargetKind::named(self.of).expect("a built-in warehouse").adapter()
+    }
+
+    /// Registers the recording warehouses, once per test process.
+    fn register() {
+        static REGISTERED: std::sync::Once = std::sync::Once::new();
+        REGISTERED.call_once(|| {
+            strata::warehouse::register(&RecordingAdapter { name: "recording_bigquery", of: "bigquery" });
+            strata::warehouse::register(&RecordingAdapter { name: "recording_duckdb", of: "duckdb" });
+        });
+    }
+}
+
+impl Adapter for RecordingAdapter {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn dialect(&self) -> &'static dyn SqlGenerator {
+        self.recorded().dialect()
+    }
+
+    fn read_keys(
+        &self,
+        profile_name: &str,
+        fields: &Map<String, Json>,
+        job_labels: &[(String, String)],
+        error: FieldError<'_>,
+    ) -> Result<WarehouseKeys, Diagnostic> {
+        if !fields.get("recording").is_some_and(Json::is_string) {
+            return Err(error("names no `recording:`".into(), "type"));
+        }
+        self.recorded().read_keys(profile_name, fields, job_labels, error)
+    }
+
+    fn unused_keys(&self, fields: &Map<String, Json>, locate: &dyn Fn(&str) -> Location) -> Vec<Diagnostic> {
+        let mut fields = fields.clone();
+        fields.remove("recording");
+        self.recorded().unused_keys(&fields, locate)
+    }
+
+    fn open(&self, target: &Target, _root: &Path, _profile_name: &str, _lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
+        let name = target.fields.get("recording").and_then(Json::as_str).unwrap_or_default();
+        let recordings = RECORDINGS.lock().map_err(|_| Diagnostic::new("recordings poisoned"))?;
+        let recording = recordings.get(name).ok_or_else(|| Diagnostic::new(format!("no recording `{name}`")))?;
+        Ok(Arc::new(recording.handle()))
+    }
+
+    fn target_aliases(&self, target: &Target) -> Vec<(&'static str, String)> {
+        self.recorded().target_aliases(target)
+    }
+
+    fn macros(&self) -> Option<(&'static str, &'static str)> {
+        self.recorded().macros()
+    }
+
+    fn dispatch_names(&self) -> Vec<&'static str> {
+        vec![self.name, self.of]
+    }
+
+    fn relation_class(&self) -> &'static str {
+        self.recorded().relation_class()
+    }
+}
 
 #[derive(Default)]
 struct Log {
@@ -34,13 +123,15 @@ pub struct Recording {
 }
 
 impl Recording {
-    pub fn new(sql: &'static dyn SqlGenerator) -> Recording {
-        Recording { sql, log: Arc::default(), answer: Cell::Int(0) }
-    }
-
-    /// A recorder whose every query returns `answer`.
-    pub fn answering(sql: &'static dyn SqlGenerator, answer: Cell) -> Recording {
-        Recording { answer, ..Recording::new(sql) }
+    /// A recording of the SQL of warehouse `of` (`bigquery`, `duckdb`) whose
+    /// every query returns `answer`, that targets of type `recording_<of>`
+    /// name by `name` (`recording: <name>`).
+    pub fn answering(name: &str, of: &str, answer: Cell) -> Recording {
+        RecordingAdapter::register();
+        let sql = TargetKind::named(of).expect("a built-in warehouse").adapter().dialect();
+        let recording = Recording { sql, log: Arc::default(), answer };
+        RECORDINGS.lock().expect("recordings").insert(name.to_string(), recording.handle());
+        recording
     }
 
     /// Every job received, in order.
@@ -132,8 +223,9 @@ impl Connection for Recording {
     }
 }
 
-/// A copy of the example project at the repository root.
-fn example_copy() -> tempfile::TempDir {
+/// A copy of the example project at the repository root, whose `prod`
+/// target records into `recording` with BigQuery's SQL.
+fn example_copy(recording: &str) -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let copy = tempfile::tempdir().unwrap();
     for entry in ["dbt_project.yml", "profiles.yml", "models", "macros", "seeds", "data_tests"] {
@@ -143,28 +235,32 @@ fn example_copy() -> tempfile::TempDir {
             std::fs::copy(file.path(), copy.path().join(relative)).unwrap();
         }
     }
+    let profiles = copy.path().join("profiles.yml");
+    let text = std::fs::read_to_string(&profiles).unwrap();
+    let recorded = format!("type: recording_bigquery\n      recording: '{recording}'");
+    assert!(text.contains("type: bigquery\n"), "{text}");
+    std::fs::write(&profiles, text.replacen("type: bigquery", &recorded, 1)).unwrap();
     copy
 }
 
-/// Runs `build` with `args` on `recording`; the exit status.
-fn build(recording: &Recording, args: &strata::cli::RunArgs) -> i32 {
-    let handle = recording.handle();
-    let open =
-        move |_: &strata::project::Project| -> Result<Arc<dyn Warehouse>, strata::core::diagnostic::Diagnostic> { Ok(Arc::new(handle.handle())) };
-    execute_on(Which::Build, &args.options(), &open).unwrap_or_else(|failure| panic!("{failure}"))
+/// Runs `build` with `args`, as `strata build` does; the exit status.
+fn build(args: &strata::cli::RunArgs) -> i32 {
+    strata::commands::run::execute(Which::Build, &args.options()).unwrap_or_else(|failure| panic!("{failure}"))
 }
 
 /// `build` of a project with `files` on a recorder answering `answer`:
 /// the exit status, run_results.json and the jobs received.
 fn build_answering(files: &[(&str, &str)], answer: Cell) -> (i32, serde_json::Value, Vec<String>) {
-    build_recorded(files, answer, &strata::warehouse::duckdb::sql::DuckDbSql, "type: duckdb\n      path: target/dev.duckdb\n      schema: main")
+    build_recorded(files, answer, "duckdb", "path: target/dev.duckdb\n      schema: main")
 }
 
-/// `build` of a project with `files` on a recorder with `sql`'s generator,
+/// `build` of a project with `files` on a recorder of warehouse `of`'s SQL,
 /// for a target with the `fields` of that warehouse.
-fn build_recorded(files: &[(&str, &str)], answer: Cell, sql: &'static dyn SqlGenerator, fields: &str) -> (i32, serde_json::Value, Vec<String>) {
+fn build_recorded(files: &[(&str, &str)], answer: Cell, of: &str, fields: &str) -> (i32, serde_json::Value, Vec<String>) {
     let project = tempfile::tempdir().unwrap();
-    let profiles = format!("shop:\n  target: dev\n  outputs:\n    dev:\n      {fields}\n");
+    let name = project.path().to_string_lossy().into_owned();
+    let recording = Recording::answering(&name, of, answer);
+    let profiles = format!("shop:\n  target: dev\n  outputs:\n    dev:\n      type: recording_{of}\n      recording: '{name}'\n      {fields}\n");
     let base = [("dbt_project.yml", "name: shop\nprofile: shop\n"), ("profiles.yml", profiles.as_str())];
     for (path, text) in base.iter().chain(files) {
         let full = project.path().join(path);
@@ -176,8 +272,7 @@ fn build_recorded(files: &[(&str, &str)], answer: Cell, sql: &'static dyn SqlGen
         Cli::try_parse_from(["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--date", "2026-11-20", "--threads", "1", "--quiet"])
             .unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
-    let recording = Recording::answering(sql, answer);
-    let status = build(&recording, args);
+    let status = build(args);
     let results = std::fs::read_to_string(project.path().join("target/run_results.json")).unwrap();
     (status, serde_json::from_str(&results).unwrap(), recording.jobs())
 }
@@ -211,12 +306,7 @@ fn accepted_values_are_quoted_as_bigquery_reads_them() {
             "version: 2\nseeds:\n  - name: words\n    columns:\n      - name: word\n        tests:\n          - accepted_values: {values: [\"it's\", plain]}\n",
         ),
     ];
-    let (status, _, jobs) = build_recorded(
-        &files,
-        Cell::Int(0),
-        &strata::warehouse::bigquery::sql::BigQuerySql,
-        "type: bigquery\n      project: shop-prod\n      dataset: analytics",
-    );
+    let (status, _, jobs) = build_recorded(&files, Cell::Int(0), "bigquery", "project: shop-prod\n      dataset: analytics");
     assert_eq!(status, 0, "{jobs:#?}");
     let test = jobs.iter().find(|job| job.contains("dbt_internal_test")).unwrap();
     insta::assert_snapshot!(test, @r"
@@ -259,22 +349,24 @@ fn an_unreadable_guard_count_refuses_the_write() {
 // first builds every table, the second replaces the date's partitions.
 /// `build` of a copy of the example on its BigQuery target, for `dates`
 /// (`--date ...` or `--start ... --end ...`), recorded; it must succeed.
-fn build_example_on_prod(dates: &[&str]) -> Recording {
-    let project = example_copy();
+fn build_example_on_prod(dates: &[&str]) -> (Recording, String) {
+    static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!("example-{}", BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let recording = Recording::answering(&name, "bigquery", Cell::Int(0));
+    let project = example_copy(&name);
     let dir = project.path().to_string_lossy().into_owned();
     let mut args = vec!["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod"];
     args.extend_from_slice(dates);
     args.extend(["--threads", "1", "--skip-checks", "--quiet", "--exclude", "exposure:*"]);
     let cli = Cli::try_parse_from(args).unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
-    let recording = Recording::new(&strata::warehouse::bigquery::sql::BigQuerySql);
-    assert_eq!(build(&recording, args), 0);
-    recording
+    assert_eq!(build(args), 0);
+    (recording, name)
 }
 
 #[test]
 fn example_build_on_bigquery_for_two_dates() {
-    let recording = build_example_on_prod(&["--start", "2026-11-19", "--end", "2026-11-20"]);
+    let (recording, _) = build_example_on_prod(&["--start", "2026-11-19", "--end", "2026-11-20"]);
     // A seed's rows are many: the snapshot keeps the first two of each insert.
     let jobs: Vec<String> = recording
         .jobs()
@@ -303,14 +395,14 @@ fn example_build_on_bigquery_for_two_dates() {
 // only the sources, whose tables are not partitioned, are counted. Nothing is built.
 #[test]
 fn status_reads_bigquery_partitions_from_metadata_one_query_per_dataset() {
-    let recording = build_example_on_prod(&["--date", "2026-11-10"]);
+    let (recording, name) = build_example_on_prod(&["--date", "2026-11-10"]);
     let before = recording.jobs().len();
-    let project = example_copy();
+    let project = example_copy(&name);
     let dir = project.path().to_string_lossy().into_owned();
     let args = ["strata", "build", "--project-dir", &dir, "--profiles-dir", &dir, "--target", "prod", "--start", "2026-11-01", "--end", "2026-11-10"];
     let cli = Cli::try_parse_from(args.iter().chain(&["--missing", "--dry-run", "--skip-checks", "--exclude", "exposure:*"])).unwrap();
     let Command::Build(args) = &cli.command else { unreachable!() };
-    assert_eq!(build(&recording, args), 0);
+    assert_eq!(build(args), 0);
     let jobs = recording.jobs()[before..].to_vec();
     assert_eq!(jobs.iter().filter(|job| job.contains("INFORMATION_SCHEMA.PARTITIONS")).count(), 3, "{jobs:#?}");
     insta::assert_snapshot!(jobs.join(";\n\n"));
@@ -320,7 +412,7 @@ fn status_reads_bigquery_partitions_from_metadata_one_query_per_dataset() {
 // strata's own) and the target's byte limit.
 #[test]
 fn jobs_carry_labels_and_the_byte_limit() {
-    let recording = build_example_on_prod(&["--date", "2026-11-20"]);
+    let (recording, _) = build_example_on_prod(&["--date", "2026-11-20"]);
     let jobs = recording.whole_jobs();
     let built = jobs
         .iter()

@@ -28,6 +28,8 @@ enum Answer {
     Accepted(ApiJob),
     Unsupported,
     Refused(BQError),
+    /// Not sent: a column the load cannot take.
+    Invalid(String),
     /// No answer, or one worth sending again (what was got): the job may or may not exist.
     Unknown(String),
 }
@@ -48,6 +50,7 @@ impl BigQueryConnection {
                     break self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await?.map_err(failed)?;
                 }
                 Answer::Refused(err) => return Err(failed(err)),
+                Answer::Invalid(message) => return Err(JobFailure::Final(WarehouseError::query(format!("the {what} was not sent: {message}")))),
                 Answer::Unknown(err) => {
                     // The upload may have reached BigQuery: the job under its id says.
                     match self.keep_asking(id, || jobs.get_job(settings.job_project(), id, settings.location.as_deref())).await? {
@@ -84,7 +87,10 @@ impl BigQueryConnection {
             settings.upload_base(),
             percent_encoding::utf8_percent_encode(settings.job_project(), super::auth::PATH_SEGMENT)
         );
-        let resource = load_job(id, load, settings.job_project(), settings.location.as_deref());
+        let resource = match load_job(id, load, settings.job_project(), settings.location.as_deref()) {
+            Ok(resource) => resource,
+            Err(message) => return Answer::Invalid(message),
+        };
         let boundary = boundary(file);
         let mut body = format!(
             "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{resource}\r\n--{boundary}\r\nContent-Type: text/csv\r\n\r\n"
@@ -132,10 +138,20 @@ impl BigQueryConnection {
     }
 }
 
+/// The schema's fields of a load of `load.columns`, or the first column a
+/// load job cannot take (`seed_plan` refuses those before anything runs).
+fn load_fields(load: &FileLoad) -> Result<Vec<Json>, String> {
+    let field = |c: &crate::sql::SeedColumn| {
+        super::types::load_field(&c.name, &super::types::parse(&c.data_type))
+            .map_err(|message| format!("column `{}` ({}): {message}", c.name, c.data_type))
+    };
+    load.columns.iter().map(field).collect()
+}
+
 /// The resource of a load job replacing `load.relation`'s rows with the CSV file's.
-fn load_job(id: &str, load: &FileLoad, job_project: &str, location: Option<&str>) -> Json {
+fn load_job(id: &str, load: &FileLoad, job_project: &str, location: Option<&str>) -> Result<Json, String> {
     let relation = &load.relation;
-    let fields: Vec<Json> = load.columns.iter().map(|c| json!({"name": c.name, "type": c.data_type, "mode": "NULLABLE"})).collect();
+    let fields = load_fields(load)?;
     let mut configuration = json!({
         "load": {
             "destinationTable": {
@@ -159,10 +175,10 @@ fn load_job(id: &str, load: &FileLoad, job_project: &str, location: Option<&str>
     if let Some(timeout) = load.job.timeout {
         configuration["jobTimeoutMs"] = Json::String(timeout.as_millis().to_string());
     }
-    json!({
+    Ok(json!({
         "jobReference": {"projectId": job_project, "jobId": id, "location": location},
         "configuration": configuration,
-    })
+    }))
 }
 
 /// A multipart boundary the file does not contain.
@@ -174,4 +190,32 @@ fn boundary(file: &[u8]) -> String {
         salt = salt.wrapping_mul(6364136223846793005).wrapping_add(1);
     }
     boundary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::relation::{QuoteStyle, Relation};
+    use crate::sql::SeedColumn;
+
+    // A load job's schema names each type as the load API does, with a
+    // decimal's precision and scale as fields of their own.
+    #[test]
+    fn a_load_job_s_schema_holds_the_load_api_s_types() {
+        let column = |name: &str, data_type: &str| SeedColumn { name: name.into(), data_type: data_type.into() };
+        let load = FileLoad {
+            path: "rows.csv".into(),
+            relation: Relation { database: Some("p".into()), schema: Some("d".into()), identifier: "t".into(), quote: QuoteStyle::Backtick },
+            columns: vec![column("total", "BIGNUMERIC"), column("price", "NUMERIC(18, 2)"), column("seen_at", "DATETIME"), column("n", "INT64")],
+            delimiter: ',',
+            job: crate::core::job::Job::default(),
+        };
+        let job = load_job("j", &load, "p", None).unwrap();
+        insta::assert_snapshot!(serde_json::to_string(&job["configuration"]["load"]["schema"]).unwrap(), @r#"{"fields":[{"name":"total","mode":"NULLABLE","type":"BIGNUMERIC"},{"name":"price","mode":"NULLABLE","precision":"18","scale":"2","type":"NUMERIC"},{"name":"seen_at","mode":"NULLABLE","type":"DATETIME"},{"name":"n","mode":"NULLABLE","type":"INTEGER"}]}"#);
+        let nested = FileLoad { columns: vec![column("tags", "ARRAY<INT64>")], ..load };
+        assert_eq!(
+            load_job("j", &nested, "p", None).unwrap_err(),
+            "column `tags` (ARRAY<INT64>): a CSV load takes no nested values (array of 64-bit integer); turn them into JSON text (`to_json`) first"
+        );
+    }
 }

@@ -8,6 +8,7 @@ mod auth;
 mod load;
 pub mod profile;
 pub mod sql;
+pub mod types;
 
 pub use auth::{Credentials, KeyError, Settings};
 
@@ -661,9 +662,9 @@ fn to_cell(field_type: Option<&FieldType>, value: Option<Json>) -> Cell {
     };
     match field_type {
         Some(FieldType::Integer | FieldType::Int64) => text.parse().map_or(Cell::Text(text), Cell::Int),
-        Some(FieldType::Float | FieldType::Float64 | FieldType::Numeric | FieldType::Bignumeric) => {
-            text.parse().map_or(Cell::Text(text), Cell::Float)
-        }
+        Some(FieldType::Float | FieldType::Float64) => text.parse().map_or(Cell::Text(text), Cell::Float),
+        // Exactly, as BigQuery writes them: a double would round 38 digits to 17.
+        Some(FieldType::Numeric | FieldType::Bignumeric) => Cell::Decimal(text),
         Some(FieldType::Boolean | FieldType::Bool) => Cell::Bool(text.eq_ignore_ascii_case("true")),
         // Seconds since the epoch as a float in text (`1.7951823E9`, the
         // JSON API's default), or microseconds as a whole number (its
@@ -872,6 +873,8 @@ fn standard_type(field: &gcp_bigquery_client::model::table_field_schema::TableFi
         FieldType::Bytes => "BYTES".to_string(),
         FieldType::Integer | FieldType::Int64 => "INT64".to_string(),
         FieldType::Float | FieldType::Float64 => "FLOAT64".to_string(),
+        // The client's field schema has no precision or scale: a
+        // parameterized NUMERIC(P, S) reads as the type's own.
         FieldType::Numeric => "NUMERIC".to_string(),
         FieldType::Bignumeric => "BIGNUMERIC".to_string(),
         FieldType::Boolean | FieldType::Bool => "BOOL".to_string(),

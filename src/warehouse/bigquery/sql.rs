@@ -9,6 +9,7 @@ use crate::core::job::Job;
 use crate::core::partition::{Granularity, Partition, PartitionType};
 use crate::core::relation::{QuoteStyle, Relation, RelationKind};
 use crate::sql::plan::{FileLoad, Insert, Plan, Present, Refusal, TableOptions};
+use crate::sql::types::DataType;
 use crate::sql::{SeedColumn, SeedError, SeedLoad, SqlGenerator, staging_for};
 
 pub struct BigQuerySql;
@@ -50,6 +51,20 @@ impl SqlGenerator for BigQuerySql {
 
     fn quote_style(&self) -> QuoteStyle {
         QuoteStyle::Backtick
+    }
+
+    fn parse_type(&self, name: &str) -> DataType {
+        super::types::parse(name)
+    }
+
+    fn type_name(&self, data_type: &DataType) -> Result<String, String> {
+        super::types::name(data_type)
+    }
+
+    /// What a load job's schema takes (`types::load_field`).
+    fn load_type_name(&self, data_type: &DataType) -> Result<String, String> {
+        super::types::load_field("", data_type)?;
+        super::types::name(data_type)
     }
 
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
@@ -201,6 +216,15 @@ impl SqlGenerator for BigQuerySql {
     /// `insert` statements fill the staging table instead.
     fn seed_plan(&self, relation: &Relation, _present: Present, seed: &SeedLoad) -> Result<Plan, SeedError> {
         let staged = staging_for(relation, seed.invocation.as_deref());
+        // A load job takes each column as one of its own types: refuse here,
+        // before anything runs, what it cannot take.
+        for column in &seed.columns {
+            super::types::load_field(&column.name, &super::types::parse(&bigquery_type(&column.data_type))).map_err(|message| SeedError::Column {
+                column: column.name.clone(),
+                data_type: column.data_type.clone(),
+                message,
+            })?;
+        }
         let columns = seed.columns.iter().map(|c| format!("{} {}", self.quote(&c.name), bigquery_type(&c.data_type))).collect::<Vec<_>>().join(", ");
         let mut plan = Plan::new(false).run(format!("create or replace table {staged} ({columns})"));
         let file = FileLoad {

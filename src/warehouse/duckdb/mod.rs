@@ -3,6 +3,7 @@
 
 pub mod profile;
 pub mod sql;
+pub mod types;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -538,7 +539,8 @@ fn to_cell(value: Value) -> Cell {
         Value::HugeInt(i) => i64::try_from(i).map_or(Cell::Text(i.to_string()), Cell::Int),
         Value::Float(x) => Cell::Float(x.into()),
         Value::Double(x) => Cell::Float(x),
-        Value::Decimal(d) => d.to_string().parse().map_or(Cell::Text(d.to_string()), Cell::Float),
+        // Exactly, as written: a double would round 38 digits to 17.
+        Value::Decimal(d) => Cell::Decimal(d.to_string()),
         Value::Text(s) | Value::Enum(s) => Cell::Text(s),
         Value::Date32(days) => {
             Cell::Text(NaiveDate::from_num_days_from_ce_opt(days + 719_163).map_or(days.to_string(), |d| d.format("%Y-%m-%d").to_string()))
@@ -556,6 +558,29 @@ fn to_cell(value: Value) -> Cell {
         }
         other => Cell::Text(format!("{other:?}")),
     }
+}
+
+/// Writes the CSV file at `csv` (a header, every text quoted so NULL stays
+/// apart from empty text) as Parquet at `parquet`, through an in-memory
+/// DuckDB reading each column as its type; nested values and types DuckDB
+/// has not (or JSON, an extension's) are read as the text they were written as.
+pub fn csv_to_parquet(csv: &Path, columns: &[(String, crate::sql::types::DataType)], parquet: &Path) -> Result<(), String> {
+    let literal = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let typed = columns.iter().map(|(name, data_type)| {
+        // JSON is an extension's type, which this build has not.
+        let readable = data_type.is_scalar() && *data_type != crate::sql::types::DataType::Json;
+        let duckdb_type = types::name(data_type).ok().filter(|_| readable).unwrap_or_else(|| "VARCHAR".into());
+        format!("{}: {}", literal(name), literal(&duckdb_type))
+    });
+    let sql = format!(
+        "copy (select * from read_csv({}, header = true, auto_detect = false, quote = '\"', escape = '\"', \
+         allow_quoted_nulls = false, columns = {{{}}})) to {} (format parquet)",
+        literal(&csv.to_string_lossy()),
+        typed.collect::<Vec<_>>().join(", "),
+        literal(&parquet.to_string_lossy())
+    );
+    let converter = duckdb::Connection::open_in_memory().map_err(|err| err.to_string())?;
+    converter.execute_batch(&sql).map_err(|err| err.to_string())
 }
 
 #[cfg(test)]
@@ -581,7 +606,7 @@ mod tests {
             table.rows[0],
             [
                 Cell::Int(2),
-                Cell::Float(3.0),
+                Cell::Decimal("3.0".into()),
                 Cell::Text("a".into()),
                 Cell::Text("2026-11-20".into()),
                 Cell::Null,

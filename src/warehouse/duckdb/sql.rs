@@ -4,6 +4,7 @@
 
 use crate::core::config_rules::ConfigRules;
 use crate::core::relation::{QuoteStyle, Relation};
+use crate::sql::types::DataType;
 use crate::sql::{SeedColumn, SqlGenerator};
 
 static DUCKDB_RULES: ConfigRules = ConfigRules {
@@ -39,6 +40,18 @@ impl SqlGenerator for DuckDbSql {
             true => "character varying(256)".to_string(),
             false => data_type.to_string(),
         }
+    }
+
+    fn parse_type(&self, name: &str) -> DataType {
+        super::types::parse(name)
+    }
+
+    fn type_name(&self, data_type: &DataType) -> Result<String, String> {
+        super::types::name(data_type)
+    }
+
+    fn bytes_as_text(&self) -> &'static str {
+        "escaped (`\\xAB`)"
     }
 
     fn parser(&self) -> &dyn sqlparser::dialect::Dialect {
