@@ -15,6 +15,10 @@ pub struct ConfigRules {
     pub max_cluster_by: Option<usize>,
     /// Why a label (key and value) is refused, if it is.
     pub check_label: fn(&str, &str) -> Result<(), String>,
+    /// Whether a microbatch model must name its `partition_by`: where a
+    /// table's partitioning and its filters must be of the event time's own
+    /// type (BigQuery: a DATE or DATETIME column is not a TIMESTAMP).
+    pub microbatch_needs_partition_by: bool,
 }
 
 /// A warehouse without rules for labels.

@@ -111,7 +111,7 @@ impl ModelConfig {
         check_strategy(config, partition.is_some(), !unique_key.is_empty(), rules)?;
         let (partition, begin) = match config.get("incremental_strategy").and_then(Json::as_str) {
             Some("microbatch") => {
-                let (partition, begin) = microbatch(config, partition)?;
+                let (partition, begin) = microbatch(config, partition, rules)?;
                 (Some(partition), begin)
             }
             _ => (partition, None),
@@ -283,7 +283,14 @@ fn columns(config: &ConfigMap, key: &'static str) -> Result<Vec<String>, ConfigE
 /// the rows of its `event_time` day replaced (the partition, with
 /// `partition_by` when it is given), its inputs' rows filtered to the batch.
 /// `lookback` is in batches (days), 1 unless set, as in dbt.
-fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<(Partition, Option<crate::core::dates::ExecutionDate>), ConfigError> {
+/// On BigQuery, as dbt-bigquery, `partition_by` is required (its table is
+/// partitioned and filtered by the column's own type), with the batch's
+/// granularity.
+fn microbatch(
+    config: &ConfigMap,
+    declared: Option<Partition>,
+    rules: &ConfigRules,
+) -> Result<(Partition, Option<crate::core::dates::ExecutionDate>), ConfigError> {
     let Some(event_time) = config.get("event_time").and_then(Json::as_str) else {
         return Err(ConfigError::new("incremental_strategy", "`incremental_strategy: microbatch` needs `event_time`")
             .help("name the column that says when each row happened, e.g. `event_time: ordered_at`"));
@@ -316,7 +323,23 @@ fn microbatch(config: &ConfigMap, declared: Option<Partition>) -> Result<(Partit
             .ok_or_else(|| ConfigError::new("lookback", format!("`lookback` must be a number of batches, not `{value}`")))?,
     };
     let partition = match declared {
+        Some(partition) if partition.granularity != Granularity::Day => {
+            return Err(ConfigError::new(
+                "partition_by",
+                format!(
+                    "the `microbatch` strategy needs `partition_by` with the granularity of its `batch_size` (`day`), not `{}`",
+                    partition.granularity.as_str()
+                ),
+            )
+            .help("set `granularity: day` in `partition_by`"));
+        }
         Some(partition) => Partition { lookback, ..partition },
+        None if rules.microbatch_needs_partition_by => {
+            return Err(ConfigError::new("incremental_strategy", format!("the `microbatch` strategy needs `partition_by` on {}", rules.warehouse))
+                .help(format!(
+                    "add `partition_by={{'field': '{event_time}', 'data_type': 'timestamp', 'granularity': 'day'}}`, with the column's own type (`date`, `datetime` or `timestamp`)"
+                )));
+        }
         None => Partition { field: event_time.to_string(), data_type: PartitionType::Timestamp, lookback, granularity: Granularity::Day },
     };
     Ok((partition, begin))
@@ -495,6 +518,15 @@ mod tests {
         );
         assert_eq!(on_bigquery(json!({"incremental_strategy": "append"})), Err("`incremental_strategy: append` is not available on BigQuery".into()));
         assert_eq!(on_bigquery(json!({"incremental_strategy": "merge", "unique_key": "id"})), Ok(()));
+        // A microbatch table on BigQuery is partitioned by the event time's own type, which it must name.
+        let batch = |partition_by: Json| json!({"incremental_strategy": "microbatch", "event_time": "day", "batch_size": "day", "partition_by": partition_by});
+        assert_eq!(on_bigquery(batch(Json::Null)), Err("the `microbatch` strategy needs `partition_by` on BigQuery".into()));
+        assert_eq!(on_bigquery(batch(json!({"field": "day", "data_type": "date"}))), Ok(()));
+        assert_eq!(
+            on_bigquery(batch(json!({"field": "day", "data_type": "date", "granularity": "month"}))),
+            Err("the `microbatch` strategy needs `partition_by` with the granularity of its `batch_size` (`day`), not `month`".into())
+        );
+        assert_eq!(strategy(batch(Json::Null)), Ok(()));
         assert_eq!(strategy(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Ok(()));
         assert_eq!(parse(json!({"on_schema_change": "sync_all_columns"})).unwrap().on_schema_change, OnSchemaChange::SyncAllColumns);
         let unknown = parse(json!({"on_schema_change": "append_new_column"})).unwrap_err();

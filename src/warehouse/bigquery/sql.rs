@@ -22,6 +22,8 @@ static BIGQUERY_RULES: ConfigRules = ConfigRules {
     strategies_help: "BigQuery's strategies are `merge` (with `unique_key`), `insert_overwrite` (with `partition_by`) and `microbatch` (with `event_time`); without either, leave `incremental_strategy` out",
     max_cluster_by: Some(4),
     check_label: super::profile::check_label,
+    // dbt-bigquery's rule (`bq_validate_microbatch_config`).
+    microbatch_needs_partition_by: true,
 };
 
 impl SqlGenerator for BigQuerySql {

@@ -13,6 +13,7 @@ static DUCKDB_RULES: ConfigRules = ConfigRules {
     strategies_help: "",
     max_cluster_by: None,
     check_label: crate::core::config_rules::any_label,
+    microbatch_needs_partition_by: false,
 };
 
 pub struct DuckDbSql;
