@@ -134,23 +134,11 @@ pub trait SqlGenerator: Send + Sync {
         insert.before.iter().map(Job::new).chain(std::iter::once(Job::new(insert_sql))).collect()
     }
 
-    /// The statements that change `target`'s columns to the model's, as
-    /// `on_schema_change` says (dbt's `sync_column_schemas`): one per column,
-    /// as the BigQuery emulator takes one change per `alter table`.
-    fn alter_columns(&self, target: &Relation, changes: &ColumnChanges, on_schema_change: OnSchemaChange) -> Vec<String> {
-        let (add, sync) = match on_schema_change {
-            OnSchemaChange::Ignore | OnSchemaChange::Fail => return Vec::new(),
-            OnSchemaChange::AppendNewColumns => (true, false),
-            OnSchemaChange::SyncAllColumns => (true, true),
-        };
-        let added = changes.added.iter().filter(|_| add).map(|c| format!("alter table {target} add column {} {}", self.quote(&c.name), c.data_type));
-        let dropped = changes.removed.iter().filter(|_| sync).map(|c| format!("alter table {target} drop column {}", self.quote(&c.name)));
-        let retyped = changes
-            .retyped
-            .iter()
-            .filter(|_| sync)
-            .map(|c| format!("alter table {target} alter column {} set data type {}", self.quote(&c.name), c.data_type));
-        added.chain(dropped).chain(retyped).collect()
+    /// The statements that change the insert's table, whose columns are
+    /// `table`, to the model's, as its `on_schema_change` says (dbt's
+    /// `sync_column_schemas`).
+    fn alter_columns(&self, insert: &Insert, _table: &[Column], changes: &ColumnChanges) -> Vec<String> {
+        alter_statements(self, &insert.target, changes, insert.on_schema_change)
     }
 
     /// A test query's failures: `fail_calc` (`count(*)`, the rows it
@@ -467,7 +455,7 @@ pub trait SqlGenerator: Send + Sync {
     /// The insert of a merge: after the delete of the rows whose `unique_key` comes again.
     fn merge_insert(&self, relation: &Relation, staged: &Relation, options: &TableOptions, unique_key: &[String]) -> Insert {
         let before = if unique_key.is_empty() { Vec::new() } else { vec![self.delete_matching(relation, staged, unique_key)] };
-        Insert::new(relation, staged, options.on_schema_change, before)
+        Insert::new(relation, staged, options.on_schema_change, before).laid_out(options)
     }
 
     /// Loads a seed file into `relation`; `None` with the reason when the file cannot be read.
@@ -476,6 +464,31 @@ pub trait SqlGenerator: Send + Sync {
         let load = self.load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter).ok_or(SeedError::Unsupported)?;
         Ok(self.swap_plan(relation, present, load))
     }
+}
+
+/// `alter table` statements that change `target`'s columns as `on_schema_change`
+/// says: one per column, as the BigQuery emulator takes one change per
+/// `alter table`. Each is a change of its own: a warehouse that cannot make
+/// one of them must rebuild the table instead (see BigQuery's `alter_columns`).
+pub fn alter_statements(
+    sql: &(impl SqlGenerator + ?Sized),
+    target: &Relation,
+    changes: &ColumnChanges,
+    on_schema_change: OnSchemaChange,
+) -> Vec<String> {
+    let (add, sync) = match on_schema_change {
+        OnSchemaChange::Ignore | OnSchemaChange::Fail => return Vec::new(),
+        OnSchemaChange::AppendNewColumns => (true, false),
+        OnSchemaChange::SyncAllColumns => (true, true),
+    };
+    let added = changes.added.iter().filter(|_| add).map(|c| format!("alter table {target} add column {} {}", sql.quote(&c.name), c.data_type));
+    let dropped = changes.removed.iter().filter(|_| sync).map(|c| format!("alter table {target} drop column {}", sql.quote(&c.name)));
+    let retyped = changes
+        .retyped
+        .iter()
+        .filter(|_| sync)
+        .map(|c| format!("alter table {target} alter column {} set data type {}", sql.quote(&c.name), c.data_type));
+    added.chain(dropped).chain(retyped).collect()
 }
 
 /// Why a seed's plan could not be written.

@@ -45,12 +45,20 @@ pub struct Insert {
     /// Staged columns that are neither written nor added to the table (a
     /// snapshot's change type and key copies).
     pub internal: Vec<String>,
+    /// The table's partitioning, clustering and options, for a warehouse
+    /// that rebuilds the table to change a column's type (BigQuery).
+    pub layout: Option<TableOptions>,
 }
 
 impl Insert {
     /// Every staged row into `target`, after the statements `before`.
     pub fn new(target: &Relation, staged: &Relation, on_schema_change: OnSchemaChange, before: Vec<String>) -> Insert {
-        Insert { target: target.clone(), staged: staged.clone(), on_schema_change, before, rows: None, internal: Vec::new() }
+        Insert { target: target.clone(), staged: staged.clone(), on_schema_change, before, rows: None, internal: Vec::new(), layout: None }
+    }
+
+    /// The same insert into a table laid out as `options` say.
+    pub fn laid_out(self, options: &TableOptions) -> Insert {
+        Insert { layout: Some(options.clone()), ..self }
     }
 }
 

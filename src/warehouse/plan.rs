@@ -120,7 +120,7 @@ fn insert_by_name(insert: &Insert, options: &Job, connection: &mut dyn Connectio
             insert.target.display_name()
         )));
     }
-    let jobs = sql.alter_columns(&insert.target, &changes, insert.on_schema_change).into_iter().map(Job::new);
+    let jobs = sql.alter_columns(insert, &table, &changes).into_iter().map(Job::new);
     let jobs = jobs.chain(sql.write(insert, &sql.column_list(&written)));
     let mut total = JobStats::default();
     for job in jobs {

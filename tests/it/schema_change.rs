@@ -11,7 +11,7 @@ use crate::run::{assert_status, query};
 
 /// Each model: its name, its `on_schema_change`, its columns on the first
 /// date and on the second (after `day`, which partitions it).
-const MODELS: [(&str, &str, &str, &str); 7] = [
+const MODELS: [(&str, &str, &str, &str); 9] = [
     ("reordered", "ignore", "1 as a, 2 as b", "20 as b, 10 as a"),
     ("widened_ignored", "ignore", "1 as a, 2 as b", "10 as a, 20 as b, 30 as c"),
     ("widened_appended", "append_new_columns", "1 as a, 2 as b", "10 as a, 30 as c, 20 as b"),
@@ -19,6 +19,10 @@ const MODELS: [(&str, &str, &str, &str); 7] = [
     ("narrowed_ignored", "ignore", "1 as a, 2 as b", "10 as a"),
     ("narrowed_synced", "sync_all_columns", "1 as a, 2 as b", "10 as a"),
     ("narrowed_failing", "fail", "1 as a, 2 as b", "10 as a"),
+    // A type BigQuery changes in place (to a wider one), and one it does not:
+    // the table is rebuilt with the column cast, in one statement.
+    ("retyped_wider", "sync_all_columns", "1 as a, 2 as b", "10 as a, 2.5 as b"),
+    ("retyped_synced", "sync_all_columns", "1 as a, 2 as b", "10 as a, 'x' as b, 30 as c"),
 ];
 
 /// The models as they are written for the first date (`second` false) or the second.

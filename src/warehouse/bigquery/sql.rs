@@ -3,6 +3,7 @@
 //! writes as one script transaction, seeds loaded by a load job, and the
 //! partitions read from `INFORMATION_SCHEMA.PARTITIONS`.
 
+use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::config_rules::ConfigRules;
 use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
@@ -149,6 +150,26 @@ impl SqlGenerator for BigQuerySql {
         "rollback transaction"
     }
 
+    /// BigQuery changes a column's type in place only to a wider one (INT64
+    /// to NUMERIC, BIGNUMERIC or FLOAT64; NUMERIC to BIGNUMERIC or FLOAT64),
+    /// so, as dbt-bigquery's `alter_column_type`, any other type change
+    /// rebuilds the table: one `create or replace table ... as select`, with
+    /// every change of the run (columns cast, added as NULL, dropped) and the
+    /// model's layout, which BigQuery makes whole or not at all, so a refusal
+    /// leaves the table as it was. See:
+    /// https://cloud.google.com/bigquery/docs/managing-table-schemas#change_a_columns_data_type
+    fn alter_columns(&self, insert: &Insert, table: &[Column], changes: &ColumnChanges) -> Vec<String> {
+        let in_place = |column: &Column| {
+            let old = table.iter().find(|old| old.name.eq_ignore_ascii_case(&column.name));
+            old.is_some_and(|old| super::types::widens(&super::types::parse(&old.data_type), &super::types::parse(&column.data_type)))
+        };
+        let sync = insert.on_schema_change == OnSchemaChange::SyncAllColumns;
+        match &insert.layout {
+            Some(layout) if sync && !changes.retyped.iter().all(in_place) => vec![self.rebuild_with_columns(insert, layout, table, changes)],
+            _ => crate::sql::alter_statements(self, &insert.target, changes, insert.on_schema_change),
+        }
+    }
+
     /// BigQuery has no tuple `in`: the rows of `target` with a match in `staged`.
     fn delete_matching(&self, target: &Relation, staged: &Relation, unique_key: &[String]) -> String {
         let matches =
@@ -193,7 +214,7 @@ impl SqlGenerator for BigQuerySql {
         let plan = if incremental {
             // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
             let before = vec![self.delete_partitions(relation, partition, first, last)];
-            plan.insert(Insert::new(relation, &staged, options.on_schema_change, before))
+            plan.insert(Insert::new(relation, &staged, options.on_schema_change, before).laid_out(options))
         } else {
             let plan = match present.relation {
                 Some(RelationKind::View) => plan.run(self.drop_view(relation)),
@@ -282,6 +303,27 @@ impl BigQuerySql {
         format!(
             "create or replace table {staged}\noptions(expiration_timestamp = timestamp_add(current_timestamp(), interval 12 hour))\nas (\n{sql}\n)"
         )
+    }
+
+    /// `target` rebuilt with the columns of `changes`: its own in order (a
+    /// retyped one cast to its new type, a removed one left out), then the
+    /// added ones as NULL. Read whole, with a filter on the partition column
+    /// that prunes nothing, so `require_partition_filter` is satisfied (as
+    /// dbt-bigquery's merge does).
+    fn rebuild_with_columns(&self, insert: &Insert, layout: &TableOptions, table: &[Column], changes: &ColumnChanges) -> String {
+        let named = |columns: &[Column], name: &str| columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)).cloned();
+        let kept = table.iter().filter(|c| named(&changes.removed, &c.name).is_none()).map(|c| match named(&changes.retyped, &c.name) {
+            Some(retyped) => format!("cast({0} as {1}) as {0}", self.quote(&c.name), retyped.data_type),
+            None => self.quote(&c.name),
+        });
+        let added = changes.added.iter().map(|c| format!("cast(null as {}) as {}", c.data_type, self.quote(&c.name)));
+        let columns = kept.chain(added).collect::<Vec<_>>().join(",\n    ");
+        let target = &insert.target;
+        let every_partition = match &layout.partition {
+            Some(partition) => format!("\nwhere {0} is null or {0} is not null", self.quote(&partition.field)),
+            None => String::new(),
+        };
+        format!("create or replace table {target}{}\nas (\nselect\n    {columns}\nfrom {target}{every_partition}\n)", self.table_clauses(layout))
     }
 
     /// `partition by ... cluster by ... options(labels = ...)` of a table.
@@ -410,6 +452,43 @@ mod tests {
     }
 
     // A seed larger than one statement's bound goes in as several inserts.
+    // A type BigQuery widens in place is altered; any other rebuilds the
+    // table in one statement, with every change and the model's layout, so a
+    // refusal leaves the table as it was (no `alter column ... set data type
+    // STRING`, which BigQuery refuses after the other alters ran).
+    #[test]
+    fn sync_all_columns_rebuilds_the_table_to_change_a_type_bigquery_cannot_widen() {
+        let target = Relation::new(Some("p".into()), "d", "orders", QuoteStyle::Backtick);
+        let staged = Relation::new(Some("p".into()), "d", "orders__new", QuoteStyle::Backtick);
+        let partition = Partition { field: "day".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+        let layout = TableOptions { partition: Some(partition), require_partition_filter: true, ..TableOptions::default() };
+        let insert = Insert::new(&target, &staged, OnSchemaChange::SyncAllColumns, Vec::new()).laid_out(&layout);
+        let table = [Column::new("day", "DATE"), Column::new("id", "INT64"), Column::new("amount", "INT64"), Column::new("old", "STRING")];
+        let widened = [Column::new("day", "DATE"), Column::new("id", "INT64"), Column::new("amount", "NUMERIC"), Column::new("new", "BOOL")];
+        let widening = BigQuerySql.alter_columns(&insert, &table, &ColumnChanges::between(&table, &widened));
+        let retyped = [Column::new("day", "DATE"), Column::new("id", "STRING"), Column::new("amount", "NUMERIC"), Column::new("new", "BOOL")];
+        let rebuilding = BigQuerySql.alter_columns(&insert, &table, &ColumnChanges::between(&table, &retyped));
+        insta::assert_snapshot!(format!("{};\n\n-- and with a type BigQuery cannot widen:\n{}", widening.join(";\n"), rebuilding.join(";\n")), @r"
+            alter table `p`.`d`.`orders` add column `new` BOOL;
+            alter table `p`.`d`.`orders` drop column `old`;
+            alter table `p`.`d`.`orders` alter column `amount` set data type NUMERIC;
+
+            -- and with a type BigQuery cannot widen:
+            create or replace table `p`.`d`.`orders`
+            partition by `day`
+            options(require_partition_filter = true)
+            as (
+            select
+                `day`,
+                cast(`id` as STRING) as `id`,
+                cast(`amount` as NUMERIC) as `amount`,
+                cast(null as BOOL) as `new`
+            from `p`.`d`.`orders`
+            where `day` is null or `day` is not null
+            )
+        ");
+    }
+
     #[test]
     fn bigquery_seed_inserts_are_bounded() {
         let dir = tempfile::tempdir().unwrap();

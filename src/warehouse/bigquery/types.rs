@@ -115,6 +115,23 @@ pub fn name(data_type: &DataType) -> Result<String, String> {
     })
 }
 
+/// Whether BigQuery changes a column of type `from` to `to` in place
+/// (`alter column ... set data type`): only to a type that holds every value
+/// (INT64 to NUMERIC, BIGNUMERIC or FLOAT64; a decimal to a wider one or
+/// FLOAT64; a longer STRING or BYTES). See:
+/// https://cloud.google.com/bigquery/docs/reference/standard-sql/conversion_rules#coercion
+pub fn widens(from: &DataType, to: &DataType) -> bool {
+    match (from, to) {
+        (DataType::Integer { .. }, DataType::Decimal { .. } | DataType::Float { .. }) => true,
+        (DataType::Decimal { .. }, DataType::Float { .. }) => true,
+        (DataType::Decimal { precision: p1, scale: s1 }, DataType::Decimal { precision: p2, scale: s2 }) => {
+            s2 >= s1 && p2.saturating_sub(*s2) >= p1.saturating_sub(*s1)
+        }
+        (DataType::Text, DataType::Text) | (DataType::Bytes, DataType::Bytes) => true,
+        _ => false,
+    }
+}
+
 /// A field of a CSV load job's schema for a column of `data_type`: its
 /// `type` one of the load API's names, precision and scale fields of their
 /// own; or why a CSV load cannot carry the column.

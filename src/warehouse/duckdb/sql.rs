@@ -106,7 +106,7 @@ mod tests {
                     &Insert::new(&target, &staged, OnSchemaChange::Ignore, Vec::new()),
                     &sql.column_list(&[&Column::new("id", "INTEGER"), &Column::new("day", "INTEGER")])
                 ),
-                sql.alter_columns(&target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
+                crate::sql::alter_statements(&sql, &target, &changes, OnSchemaChange::SyncAllColumns).join(";\n"),
                 sql.count_failures("select * from x where id is null", Some(100), "count(*)"),
                 sql.load_csv(&target, "/p/seeds/o'rders.csv", &[SeedColumn { name: "id".into(), data_type: "BIGINT".into() }], ',')
                     .unwrap_or_default(),
