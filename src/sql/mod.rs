@@ -586,6 +586,10 @@ pub(crate) mod testing {
                 sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select),
             ),
             ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &TableOptions::default(), &["id".into(), "day".into()], select)),
+            (
+                "incremental by unique_key into a table partitioned by month that requires a partition filter",
+                sql.merge_plan(&rel("m"), table, &monthly, &["id".into()], select),
+            ),
             ("incremental append, syncing its columns", sql.merge_plan(&rel("m"), table, &synced, &[], select)),
             ("seed", sql.seed_plan(&rel("s"), table, &load).unwrap()),
         ]

@@ -48,12 +48,24 @@ pub struct Insert {
     /// The table's partitioning, clustering and options, for a warehouse
     /// that rebuilds the table to change a column's type (BigQuery).
     pub layout: Option<TableOptions>,
+    /// Script variables the statements `before` read, declared ahead of
+    /// them (BigQuery's `declare`, which must open a script).
+    pub declarations: Vec<String>,
 }
 
 impl Insert {
     /// Every staged row into `target`, after the statements `before`.
     pub fn new(target: &Relation, staged: &Relation, on_schema_change: OnSchemaChange, before: Vec<String>) -> Insert {
-        Insert { target: target.clone(), staged: staged.clone(), on_schema_change, before, rows: None, internal: Vec::new(), layout: None }
+        Insert {
+            target: target.clone(),
+            staged: staged.clone(),
+            on_schema_change,
+            before,
+            rows: None,
+            internal: Vec::new(),
+            layout: None,
+            declarations: Vec::new(),
+        }
     }
 
     /// The same insert into a table laid out as `options` say.

@@ -87,7 +87,30 @@ impl SqlGenerator for BigQuerySql {
         if insert.before.is_empty() {
             return vec![Job::new(insert_sql)];
         }
-        vec![Job::script(format!("begin transaction;\n{};\n{insert_sql};\ncommit transaction", insert.before.join(";\n")))]
+        let declarations: String = insert.declarations.iter().map(|declaration| format!("{declaration};\n")).collect();
+        vec![Job::script(format!("{declarations}begin transaction;\n{};\n{insert_sql};\ncommit transaction", insert.before.join(";\n")))]
+    }
+
+    /// On a partitioned table, the delete of the rows whose `unique_key`
+    /// comes again looks only in the partitions of the new rows: a script
+    /// variable holds them (dbt-bigquery's dynamic partition pruning), so
+    /// BigQuery prunes the others, and a table with `require_partition_filter`
+    /// takes the delete. A key whose row moved to another partition keeps its
+    /// old row there, as with dbt's `incremental_predicates`. See:
+    /// https://cloud.google.com/bigquery/docs/querying-partitioned-tables#use_a_constant_filter_expression
+    fn merge_insert(&self, relation: &Relation, staged: &Relation, options: &TableOptions, unique_key: &[String]) -> Insert {
+        let (Some(partition), false) = (&options.partition, unique_key.is_empty()) else {
+            let before = if unique_key.is_empty() { Vec::new() } else { vec![self.delete_matching(relation, staged, unique_key)] };
+            return Insert::new(relation, staged, options.on_schema_change, before).laid_out(options);
+        };
+        let declaration = format!(
+            "declare strata_partitions array<{}> default (\n  select array_agg(distinct {} ignore nulls) from {staged}\n)",
+            partition.data_type.as_str(),
+            self.partition_expression(partition, None)
+        );
+        let pruned = format!("{} in unnest(strata_partitions)", self.partition_expression(partition, Some("dbt_internal_dest")));
+        let delete = self.delete_matching(relation, staged, unique_key).replacen(" where exists (", &format!(" where {pruned}\n  and exists ("), 1);
+        Insert { declarations: vec![declaration], ..Insert::new(relation, staged, options.on_schema_change, vec![delete]).laid_out(options) }
     }
 
     fn load_csv(&self, _relation: &Relation, _path: &str, _columns: &[SeedColumn], _delimiter: char) -> Option<String> {
@@ -326,21 +349,29 @@ impl BigQuerySql {
         format!("create or replace table {target}{}\nas (\nselect\n    {columns}\nfrom {target}{every_partition}\n)", self.table_clauses(layout))
     }
 
+    /// The partition a row is in, as `partition by` writes it (of the column
+    /// of table `alias` where given). Each type truncates with its own
+    /// function: `timestamp_trunc` on a DATETIME is an error. See:
+    /// https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression
+    fn partition_expression(&self, partition: &Partition, alias: Option<&str>) -> String {
+        let field = match alias {
+            Some(alias) => format!("{alias}.{}", self.quote(&partition.field)),
+            None => self.quote(&partition.field),
+        };
+        let granularity = partition.granularity.as_str();
+        match (partition.data_type, partition.granularity) {
+            (PartitionType::Date, Granularity::Day) => field,
+            (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
+            (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
+            (PartitionType::Datetime, _) => format!("datetime_trunc({field}, {granularity})"),
+        }
+    }
+
     /// `partition by ... cluster by ... options(labels = ...)` of a table.
     fn table_clauses(&self, options: &TableOptions) -> String {
         let mut clauses = String::new();
         if let Some(partition) = &options.partition {
-            let field = self.quote(&partition.field);
-            let granularity = partition.granularity.as_str();
-            // Each type truncates with its own function: `timestamp_trunc` on a
-            // DATETIME is an error. See: https://cloud.google.com/bigquery/docs/reference/standard-sql/data-definition-language#partition_expression
-            let expression = match (partition.data_type, partition.granularity) {
-                (PartitionType::Date, Granularity::Day) => field,
-                (PartitionType::Date, _) => format!("date_trunc({field}, {granularity})"),
-                (PartitionType::Timestamp, _) => format!("timestamp_trunc({field}, {granularity})"),
-                (PartitionType::Datetime, _) => format!("datetime_trunc({field}, {granularity})"),
-            };
-            clauses.push_str(&format!("\npartition by {expression}"));
+            clauses.push_str(&format!("\npartition by {}", self.partition_expression(partition, None)));
         }
         if !options.cluster_by.is_empty() {
             let columns = options.cluster_by.iter().map(|c| self.quote(c)).collect::<Vec<_>>().join(", ");
