@@ -186,19 +186,14 @@ fn fixture_sql(sql: &dyn SqlGenerator, rows: &Rows, columns: &[Column]) -> Strin
             .iter()
             .map(|column| {
                 let value = row.and_then(|row| row.iter().find(|(key, _)| key.eq_ignore_ascii_case(&column.name)).map(|(_, v)| v));
-                let literal = match value {
-                    None | Some(Json::Null) => "null".to_string(),
+                let value = value.unwrap_or(&Json::Null);
+                let literal = match (value, column.data_type.is_empty()) {
                     // Without the input's types, a date or a time reads as one.
-                    Some(Json::String(text)) if column.data_type.is_empty() => temporal_literal(sql, text),
-                    Some(Json::String(text)) => sql.string_literal(text),
-                    Some(Json::Bool(flag)) => flag.to_string(),
-                    Some(Json::Number(number)) => number.to_string(),
-                    Some(other) => sql.string_literal(&other.to_string()),
+                    (Json::String(text), true) => temporal_literal(sql, text),
+                    (value, true) => crate::sql::plain_literal(sql, value),
+                    (value, false) => sql.typed_value(value, &column.data_type),
                 };
-                match column.data_type.is_empty() {
-                    true => format!("{literal} as {}", sql.quote(&column.name)),
-                    false => format!("cast({literal} as {}) as {}", column.data_type, sql.quote(&column.name)),
-                }
+                format!("{literal} as {}", sql.quote(&column.name))
             })
             .collect();
         format!("select {}", fields.join(", "))

@@ -151,6 +151,12 @@ pub trait SqlGenerator: Send + Sync {
         format!("select {fail_calc} as failures from (\n{limited}\n) as dbt_internal_test")
     }
 
+    /// A unit test's given or expected value (YAML's, as JSON) as a value of
+    /// column type `data_type`: a literal cast to the type.
+    fn typed_value(&self, value: &serde_json::Value, data_type: &str) -> String {
+        format!("cast({} as {data_type})", plain_literal(self, value))
+    }
+
     /// `expression`, of `data_type`, as text: for comparing values of two
     /// types, or of a type the warehouse cannot compare.
     fn as_text(&self, expression: &str, _data_type: &str) -> String {
@@ -463,6 +469,18 @@ pub trait SqlGenerator: Send + Sync {
         let staged = staging_relation(relation, "new");
         let load = self.load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter).ok_or(SeedError::Unsupported)?;
         Ok(self.swap_plan(relation, present, load))
+    }
+}
+
+/// A YAML value as a literal: text, a number, a boolean or null; a list or a
+/// mapping as its JSON text.
+pub fn plain_literal(sql: &(impl SqlGenerator + ?Sized), value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "null".to_string(),
+        serde_json::Value::String(text) => sql.string_literal(text),
+        serde_json::Value::Bool(flag) => flag.to_string(),
+        serde_json::Value::Number(number) => number.to_string(),
+        other => sql.string_literal(&other.to_string()),
     }
 }
 

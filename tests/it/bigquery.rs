@@ -1767,6 +1767,32 @@ fn unit_tests_check_each_model_on_bigquery() {
     insta::assert_snapshot!(report);
 }
 
+// Given rows of ARRAY, STRUCT, JSON and BYTES columns are BigQuery literals
+// of their types (BigQuery casts no text to an array, a struct or JSON),
+// and bytes are written and compared in base64, so a digest that is no UTF-8
+// text compares.
+#[test]
+fn unit_tests_on_bigquery_give_arrays_structs_json_and_bytes() {
+    let emulator = Emulator::start("units-test");
+    let unit_tests = "unit_tests:\n  - name: counts_tags\n    model: tag_counts\n    given:\n      - input: ref('tagged')\n        rows:\n          \
+                      - {id: 1, tags: [1, 2, 3], info: {a: 2, b: y}, payload: {k: 5}}\n          - {id: 2, tags: [], info: null, payload: null}\n    \
+                      expect:\n      rows:\n        - {id: 1, n: 3, b: y, k: '5', digest: \"dxlEebKnwmmKVKEKv+7ahQ==\"}\n        \
+                      - {id: 2, n: 0, b: null, k: null, digest: \"dxlEebKnwmmKVKEKv+7ahQ==\"}\n";
+    let fixture = shop_on(Fixture::new(), &emulator, "")
+        .file(
+            "models/tagged.sql",
+            "{{ config(materialized='table') }}\nselect 1 as id, [1, 2] as tags, struct(1 as a, 'x' as b) as info, json '{\"k\": 1}' as payload",
+        )
+        .file(
+            "models/tag_counts.sql",
+            "select id, array_length(tags) as n, info.b as b, json_value(payload, '$.k') as k, md5('strata') as digest from {{ ref('tagged') }}",
+        )
+        .file("models/unit_tests.yml", unit_tests);
+    let build = fixture.strata(&["build", "--no-progress", "--threads", "1"]);
+    crate::run::assert_status(&build, 0);
+    assert_eq!(crate::unit_tests::verdicts(&fixture), [("unit_test.shop.tag_counts.counts_tags".to_string(), "pass".to_string())]);
+}
+
 // The microbatch fixture on BigQuery: each day's batch replaces its
 // partition, reading its day of the view and of the source.
 #[test]

@@ -3,6 +3,8 @@
 //! writes as one script transaction, seeds loaded by a load job, and the
 //! partitions read from `INFORMATION_SCHEMA.PARTITIONS`.
 
+use serde_json::Value as Json;
+
 use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::config_rules::ConfigRules;
 use crate::core::dates::ExecutionDate;
@@ -31,10 +33,42 @@ impl SqlGenerator for BigQuerySql {
     // BigQuery casts neither arrays nor structs to STRING, and compares
     // neither; their JSON is both. See:
     // https://cloud.google.com/bigquery/docs/reference/standard-sql/data-types#comparable_data_types
+    // Bytes are compared as base64: a digest is no UTF-8 text, which
+    // `cast(... as string)` refuses.
     fn as_text(&self, expression: &str, data_type: &str) -> String {
-        match self.comparable(data_type) {
-            true => format!("cast({expression} as string)"),
-            false => format!("to_json_string({expression})"),
+        match (super::types::parse(data_type), self.comparable(data_type)) {
+            (DataType::Bytes, _) => format!("to_base64({expression})"),
+            (_, true) => format!("cast({expression} as string)"),
+            (_, false) => format!("to_json_string({expression})"),
+        }
+    }
+
+    /// BigQuery casts text to no array, struct or JSON: a list is an array
+    /// literal of its type, each element typed; a mapping a struct literal
+    /// (its fields by name) or a JSON literal; a struct or geography given as
+    /// text is a SQL expression, as dbt-bigquery's `safe_cast` takes it;
+    /// bytes are given in base64.
+    fn typed_value(&self, value: &Json, data_type: &str) -> String {
+        let parsed = super::types::parse(data_type);
+        let typed = |value: &Json, data_type: &DataType| match super::types::name(data_type) {
+            Ok(name) => self.typed_value(value, &name),
+            Err(_) => crate::sql::plain_literal(self, value),
+        };
+        match (&parsed, value) {
+            (_, Json::Null) => format!("cast(null as {data_type})"),
+            (DataType::Array(element), Json::Array(items)) => {
+                format!("{data_type}[{}]", items.iter().map(|item| typed(item, element)).collect::<Vec<_>>().join(", "))
+            }
+            (DataType::Struct(fields), Json::Object(values)) => {
+                let value_of = |name: &str| values.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map_or(&Json::Null, |(_, v)| v);
+                format!("{data_type}({})", fields.iter().map(|(name, field)| typed(value_of(name), field)).collect::<Vec<_>>().join(", "))
+            }
+            (DataType::Struct(_) | DataType::Geography, Json::String(expression)) => format!("cast({expression} as {data_type})"),
+            // Bytes in base64, as strata shows them (`as_text`): a digest is no text.
+            (DataType::Bytes, Json::String(base64)) => format!("from_base64({})", string_literal(base64)),
+            (DataType::Json, Json::String(text)) if serde_json::from_str::<Json>(text).is_ok() => format!("json {}", string_literal(text)),
+            (DataType::Json, other) => format!("json {}", string_literal(&other.to_string())),
+            _ => format!("cast({} as {data_type})", crate::sql::plain_literal(self, value)),
         }
     }
 
@@ -518,6 +552,39 @@ mod tests {
             where `day` is null or `day` is not null
             )
         ");
+    }
+
+    // BigQuery casts text to no array, struct or JSON (`cast('[1,2]' as
+    // ARRAY<INT64>)` is refused): a unit test's values are literals of their types.
+    #[test]
+    fn unit_test_values_are_literals_of_bigquery_s_types() {
+        let cases = [
+            ("ARRAY<INT64>", serde_json::json!([1, 2])),
+            ("ARRAY<DATE>", serde_json::json!([])),
+            ("STRUCT<`a` INT64, `b` STRING>", serde_json::json!({"b": "it's", "a": 2})),
+            ("STRUCT<`a` INT64, `b` STRING>", serde_json::json!("struct(1 as a, \"x\" as b)")),
+            ("ARRAY<STRUCT<`a` INT64>>", serde_json::json!([{"a": 1}])),
+            ("JSON", serde_json::json!({"k": [1, "x"]})),
+            ("JSON", serde_json::json!("{\"k\": 1}")),
+            ("BYTES", serde_json::json!("dxlEebKnwmmKVKEKv+7ahQ==")),
+            ("DATE", serde_json::json!("2026-11-20")),
+            ("ARRAY<INT64>", Json::Null),
+        ];
+        let lines: Vec<String> =
+            cases.iter().map(|(data_type, value)| format!("{value} as {data_type}: {}", BigQuerySql.typed_value(value, data_type))).collect();
+        insta::assert_snapshot!(lines.join("\n"), @r#"
+            [1,2] as ARRAY<INT64>: ARRAY<INT64>[cast(1 as INT64), cast(2 as INT64)]
+            [] as ARRAY<DATE>: ARRAY<DATE>[]
+            {"b":"it's","a":2} as STRUCT<`a` INT64, `b` STRING>: STRUCT<`a` INT64, `b` STRING>(cast(2 as INT64), cast('it\'s' as STRING))
+            "struct(1 as a, \"x\" as b)" as STRUCT<`a` INT64, `b` STRING>: cast(struct(1 as a, "x" as b) as STRUCT<`a` INT64, `b` STRING>)
+            [{"a":1}] as ARRAY<STRUCT<`a` INT64>>: ARRAY<STRUCT<`a` INT64>>[STRUCT<`a` INT64>(cast(1 as INT64))]
+            {"k":[1,"x"]} as JSON: json '{"k":[1,"x"]}'
+            "{\"k\": 1}" as JSON: json '{"k": 1}'
+            "dxlEebKnwmmKVKEKv+7ahQ==" as BYTES: from_base64('dxlEebKnwmmKVKEKv+7ahQ==')
+            "2026-11-20" as DATE: cast('2026-11-20' as DATE)
+            null as ARRAY<INT64>: cast(null as ARRAY<INT64>)
+        "#);
+        assert_eq!(BigQuerySql.as_text("`digest`", "BYTES"), "to_base64(`digest`)");
     }
 
     #[test]
