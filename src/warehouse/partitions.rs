@@ -76,7 +76,12 @@ pub fn read(
     let mut counted: Vec<&PartitionedTable> = Vec::new();
     let mut by_dataset: BTreeMap<Schema, Vec<&PartitionedTable>> = BTreeMap::new();
     for table in &present {
-        let partitioned = existing.get(&RelationKey::of(&table.relation)).is_some_and(|e| e.kind == RelationKind::Table && e.partition.is_some());
+        // The metadata's partitions are the days of the table's own partition
+        // column: only where that is the column asked about (a source may be
+        // partitioned by ingestion time, or by another column than its `wait_for`'s).
+        let partitioned = existing.get(&RelationKey::of(&table.relation)).is_some_and(|e| {
+            e.kind == RelationKind::Table && e.partition.as_ref().is_some_and(|(column, _)| same_partition_column(column, &table.field))
+        });
         if partitioned && sql.partition_metadata(&table.relation, &[], (first, last)).is_some() {
             by_dataset.entry((table.relation.database.clone(), table.relation.schema.clone().unwrap_or_default())).or_default().push(table);
         } else {
@@ -92,10 +97,15 @@ pub fn read(
             queries.push(query);
             for row in text_rows(&table) {
                 let [Some(name), Some(id), rows, written] = row.as_slice() else { continue };
-                let (Some(table), Some(date)) = (chunk.iter().find(|t| &t.relation.identifier == name), partition_date(id)) else { continue };
-                if (first..=last).contains(&date) {
-                    let info = PartitionInfo { rows: count(rows), written_at: micros(written) };
-                    partitions.entry(RelationKey::of(&table.relation)).or_default().insert(date, info);
+                let (Some(table), Some((from, to))) = (chunk.iter().find(|t| &t.relation.identifier == name), partition_days(id)) else { continue };
+                // A day holds its hours' rows; each day of a month (or year) is in its partition.
+                let dates = partitions.entry(RelationKey::of(&table.relation)).or_default();
+                let mut date = from.max(first);
+                while date <= to.min(last) {
+                    let info = dates.entry(date).or_insert(PartitionInfo { rows: 0, written_at: None });
+                    info.rows += count(rows);
+                    info.written_at = info.written_at.max(micros(written));
+                    date = date.add_days(1);
                 }
             }
         }
@@ -165,9 +175,35 @@ fn parse_date(text: &str) -> Option<ExecutionDate> {
     chrono::NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok().map(ExecutionDate)
 }
 
-/// A day partition's id, `20261120`, as its date.
-fn partition_date(id: &str) -> Option<ExecutionDate> {
-    (id.len() == 8).then(|| chrono::NaiveDate::parse_from_str(id, "%Y%m%d").ok().map(ExecutionDate)).flatten()
+/// The first and last day of the partition whose id is `id`: an hour's
+/// (`2026112013`), a day's (`20261120`), a month's (`202611`) or a year's
+/// (`2026`); `None` for `__NULL__`, `__UNPARTITIONED__` and integer ranges.
+fn partition_days(id: &str) -> Option<(ExecutionDate, ExecutionDate)> {
+    let day = |text: &str| chrono::NaiveDate::parse_from_str(text, "%Y%m%d").ok().map(ExecutionDate);
+    let digits = id.bytes().all(|b| b.is_ascii_digit());
+    let (first, next) = match id.len() {
+        8 | 10 if digits => {
+            let date = day(&id[..8])?;
+            (date, date.add_days(1))
+        }
+        6 if digits => {
+            let first = day(&format!("{id}01"))?;
+            (first, ExecutionDate(first.0.checked_add_months(chrono::Months::new(1))?))
+        }
+        4 if digits => {
+            let first = day(&format!("{id}0101"))?;
+            (first, ExecutionDate(first.0.checked_add_months(chrono::Months::new(12))?))
+        }
+        _ => return None,
+    };
+    Some((first, next.add_days(-1)))
+}
+
+/// Whether a table partitioned by `column` is partitioned by `field`:
+/// the same column, or both ingestion time (`_PARTITIONTIME`, `_PARTITIONDATE`).
+fn same_partition_column(column: &str, field: &str) -> bool {
+    let ingestion = |name: &str| name.eq_ignore_ascii_case("_PARTITIONTIME") || name.eq_ignore_ascii_case("_PARTITIONDATE");
+    column.eq_ignore_ascii_case(field.trim_matches('`')) || (ingestion(column) && ingestion(field))
 }
 
 #[cfg(test)]
@@ -175,10 +211,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_day_partition_ids_only() {
-        assert_eq!(partition_date("20261120").map(|d| d.ds()), Some("2026-11-20".to_string()));
-        assert_eq!(partition_date("202611"), None);
-        assert_eq!(partition_date("__NULL__"), None);
+    fn reads_the_days_of_each_partition_id() {
+        let days = |id: &str| partition_days(id).map(|(first, last)| format!("{}..{}", first.ds(), last.ds()));
+        assert_eq!(days("20261120").as_deref(), Some("2026-11-20..2026-11-20"));
+        assert_eq!(days("2026112023").as_deref(), Some("2026-11-20..2026-11-20"));
+        assert_eq!(days("202602").as_deref(), Some("2026-02-01..2026-02-28"));
+        assert_eq!(days("2026").as_deref(), Some("2026-01-01..2026-12-31"));
+        assert_eq!(days("__NULL__"), None);
+        assert_eq!(days("__UNPARTITIONED__"), None);
+        assert_eq!(days("12345"), None);
+        assert!(same_partition_column("_PARTITIONTIME", "_PARTITIONDATE") && same_partition_column("Event_Day", "event_day"));
+        assert!(!same_partition_column("_PARTITIONTIME", "event_day") && !same_partition_column("loaded_at", "event_day"));
         assert_eq!(micros(&Some("1764547200000000".into())).map(|t| t.to_rfc3339()), Some("2025-12-01T00:00:00+00:00".to_string()));
     }
 }

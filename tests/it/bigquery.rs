@@ -1807,3 +1807,47 @@ fn microbatch_models_build_one_batch_per_day_on_bigquery() {
     );
     insta::assert_snapshot!(report);
 }
+
+// A source partitioned by another column than the one `wait_for` names is
+// counted by the column it names, not read from the metadata of the other
+// (`other`: partitioned by `day`, waited for by `loaded`). Hour and month
+// partitions each count for their days; the emulator keeps no metadata of
+// them (its ids are `__NULL__`), so here they are counted too, and the ids
+// are read in `warehouse::partitions`' unit tests.
+#[test]
+fn status_reads_hour_month_and_other_partitionings_of_sources() {
+    let emulator = Emulator::start("shop-test");
+    let project = &emulator.project;
+    emulator.query(&format!("create schema if not exists `{project}.raw`"));
+    for (table, partitioning) in [("hourly", "timestamp_trunc(at, hour)"), ("monthly", "date_trunc(day, month)"), ("other", "day")] {
+        emulator.query(&format!(
+            "create table `{project}.raw.{table}` partition by {partitioning} as \
+             select timestamp '2026-11-02 01:00:00' as at, date '2026-11-02' as day, date '2026-11-03' as loaded \
+             union all select timestamp '2026-11-02 23:00:00', date '2026-11-02', date '2026-11-03' \
+             union all select timestamp '2026-11-03 05:00:00', date '2026-11-03', date '2026-11-03'"
+        ));
+    }
+    let fixture = shop_on(Fixture::new(), &emulator, "").file(
+        "models/sources.yml",
+        "sources:\n  - name: raw\n    schema: raw\n    tables:\n      - name: hourly\n        wait_for: {partition: at}\n      \
+         - name: monthly\n        wait_for: {partition: day}\n      - name: other\n        wait_for: {partition: loaded}\n",
+    );
+    let status = fixture.strata(&["status", "--start", "2026-11-01", "--end", "2026-11-04", "--output", "json"]);
+    crate::run::assert_status(&status, 0);
+    let json: Json = serde_json::from_str(&status.stdout).unwrap_or_else(|err| panic!("{err}: {}", status.stdout));
+    let dates = |node: &Json| -> Vec<String> {
+        node["dates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| format!("{} {} {}", d["date"].as_str().unwrap_or(""), d["state"].as_str().unwrap_or(""), d["rows"]))
+            .collect()
+    };
+    let report: Vec<String> = json["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|node| format!("{}: {}", node["name"].as_str().unwrap_or(""), dates(node).join(", ")))
+        .collect();
+    insta::assert_snapshot!(report.join("\n"));
+}

@@ -152,8 +152,9 @@ impl SqlGenerator for BigQuerySql {
     }
 
     /// `INFORMATION_SCHEMA.PARTITIONS` of the dataset: metadata, no table
-    /// scanned. A day partition's id is `YYYYMMDD`; `__NULL__` and
-    /// `__UNPARTITIONED__` sort after every such id. See:
+    /// scanned. A partition's id is its hour (`YYYYMMDDHH`), day
+    /// (`YYYYMMDD`), month (`YYYYMM`) or year (`YYYY`); `__NULL__` and
+    /// `__UNPARTITIONED__` are none of these. See:
     /// https://cloud.google.com/bigquery/docs/information-schema-partitions
     fn partition_metadata(&self, dataset: &Relation, names: &[&str], (first, last): (ExecutionDate, ExecutionDate)) -> Option<String> {
         let mut prefix = String::new();
@@ -162,11 +163,18 @@ impl SqlGenerator for BigQuerySql {
         }
         prefix.push_str(&self.quote(dataset.schema.as_deref().unwrap_or_default()));
         let names = names.iter().map(|name| self.string_literal(name)).collect::<Vec<_>>().join(", ");
+        // An id is the partition's hour (`YYYYMMDDHH`), day, month (`YYYYMM`)
+        // or year (`YYYY`): each compared with the dates' own prefix.
+        let (first, last) = (first.ds_nodash(), last.ds_nodash());
+        let within = |digits: usize| {
+            format!("length(partition_id) = {digits} and partition_id between '{}' and '{}'", &first[..digits.min(8)], &last[..digits.min(8)])
+        };
         Some(format!(
-            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\nwhere table_name in ({}) and partition_id between '{}' and '{}'",
+            "select table_name, partition_id, total_rows, unix_micros(last_modified_time) as written_at\nfrom {prefix}.INFORMATION_SCHEMA.PARTITIONS\n\
+             where table_name in ({})\n  and (substr(partition_id, 1, 8) between '{first}' and '{last}' and length(partition_id) in (8, 10)\n    or {}\n    or {})",
             if names.is_empty() { "''".to_string() } else { names },
-            first.ds_nodash(),
-            last.ds_nodash()
+            within(6),
+            within(4)
         ))
     }
 
