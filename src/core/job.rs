@@ -40,6 +40,8 @@ pub struct JobStats {
     /// Where the job ran, and in which project (BigQuery).
     pub location: Option<String>,
     pub project_id: Option<String>,
+    /// Why a job was sent again, once per time (`a concurrent update`).
+    pub retried: Vec<String>,
 }
 
 impl JobStats {
@@ -54,6 +56,7 @@ impl JobStats {
         self.bytes_processed = sum(self.bytes_processed, other.bytes_processed);
         self.bytes_billed = sum(self.bytes_billed, other.bytes_billed);
         self.slot_ms = sum(self.slot_ms, other.slot_ms);
+        self.retried.extend(other.retried.iter().cloned());
         for (mine, theirs) in [(&mut self.job_id, &other.job_id), (&mut self.location, &other.location), (&mut self.project_id, &other.project_id)] {
             if theirs.is_some() {
                 mine.clone_from(theirs);

@@ -115,6 +115,16 @@ impl Reporter {
         if let Some(bytes) = outcome.stats.bytes_processed {
             line.push_str(&format!("  {} processed", crate::core::format::bytes(bytes)));
         }
+        if !outcome.stats.retried.is_empty() {
+            let mut causes = outcome.stats.retried.clone();
+            causes.dedup();
+            let times = outcome.stats.retried.len();
+            line.push_str(&format!(
+                "  (sent again {} after {})",
+                if times == 1 { "once".into() } else { format!("{times} times") },
+                causes.join(", ")
+            ));
+        }
         if let Some(failures) = outcome.failures.filter(|f| *f > 0) {
             line.push_str(&format!("  {} {}", thousands(failures), if failures == 1 { "failure" } else { "failures" }));
         }

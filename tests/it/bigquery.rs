@@ -594,6 +594,75 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
     assert_eq!(jobs[0]["configuration"]["query"]["useLegacySql"], false);
 }
 
+// A bare 503 (no body, as a front end sends it) and a 502 page are sent again
+// like BigQuery's own errors; the job then runs once.
+#[test]
+fn a_bare_503_and_a_502_page_are_retried() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, seen| {
+        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
+            return Action::Forward;
+        }
+        match inserts_of(seen, BUILDS_ONE).len() {
+            1 => Action::Answer(503, String::new()),
+            2 => Action::Answer(502, "<html><body>502 Bad Gateway</body></html>".into()),
+            _ => Action::Forward,
+        }
+    });
+    let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 2\n").strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(inserts_of(&proxy.requests(), BUILDS_ONE).len(), 3);
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+/// A job resource that ended failed with `message`.
+fn failed_job(request: &Request, reason: &str, message: &str) -> Action {
+    let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
+    let error = json!({"reason": reason, "location": "query", "message": message});
+    let job =
+        json!({"kind": "bigquery#job", "jobReference": body["jobReference"], "status": {"state": "DONE", "errorResult": error, "errors": [error]}});
+    Action::Answer(200, job.to_string())
+}
+
+// A job failed for the project's rate of jobs, or a transaction BigQuery
+// aborts because another run changed the same table, wrote nothing: each is
+// sent again, as a new job, and the run's line says so.
+#[test]
+fn a_transaction_aborted_by_a_concurrent_update_runs_again() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, seen| {
+        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
+            return Action::Forward;
+        }
+        match inserts_of(seen, BUILDS_ONE).len() {
+            1 => failed_job(request, "jobRateLimitExceeded", "Exceeded rate limits: too many concurrent queries for this project"),
+            2 => failed_job(request, "invalidQuery", "Transaction is aborted due to concurrent update against table shop-test:analytics.one"),
+            _ => Action::Forward,
+        }
+    });
+    let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 2\n").strata(&["run"]);
+    assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("(sent again 2 times after `jobRateLimitExceeded`, a concurrent update)"), "{}", run.stdout);
+    let inserts = inserts_of(&proxy.requests(), BUILDS_ONE);
+    let ids: Vec<String> = inserts.iter().map(|r| serde_json::from_str::<Json>(&r.body).expect("job")["jobReference"]["jobId"].to_string()).collect();
+    assert!(ids.len() == 3 && ids[0] != ids[1] && ids[1] != ids[2], "a new job each time: {ids:?}");
+    assert_eq!(emulator.query("select id from `shop-test.analytics.one`"), [["1"]]);
+}
+
+// `job_retry_deadline_seconds` bounds the tries in all: a job that keeps
+// failing stops at the deadline, well before `job_retries` is spent.
+#[test]
+fn the_retry_deadline_bounds_the_tries() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = on_building_one(&emulator, |request| failed_job(request, "backendError", "Backend error"));
+    let started = Instant::now();
+    let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 50\n      job_retry_deadline_seconds: 2\n").strata(&["run"]);
+    assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Backend error"), "{}", run.stdout);
+    let tries = inserts_of(&proxy.requests(), BUILDS_ONE).len();
+    assert!((2..10).contains(&tries), "{tries} tries in {:?}", started.elapsed());
+}
+
 // A mistake in the SQL (400) fails at once, with BigQuery's message.
 #[test]
 fn a_bad_request_is_not_retried() {

@@ -30,6 +30,9 @@ pub struct Settings {
     pub credentials: Credentials,
     /// How often a job that failed for a reason worth retrying is sent again.
     pub job_retries: u32,
+    /// How long a job and its tries may take in all (dbt-bigquery's
+    /// `job_retry_deadline_seconds`): no try starts after it.
+    pub retry_deadline: Option<Duration>,
     /// `INTERACTIVE` or `BATCH`.
     pub priority: Option<String>,
     /// Where the REST API is: Google's, or an emulator's (no authentication then).
@@ -123,20 +126,19 @@ impl Settings {
                 .filter(|cost| *cost >= 0.0)
                 .ok_or_else(|| error(format!("`cost_per_tib` must be a number of US dollars, not `{value}`"), "cost_per_tib"))?,
         };
-        let request_timeout = match fields.get("job_creation_timeout_seconds") {
-            None | Some(Json::Null) => DEFAULT_REQUEST_TIMEOUT,
-            Some(value) => value
-                .as_f64()
-                .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-                .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
-                .map(Duration::from_secs_f64)
-                .ok_or_else(|| {
-                    error(
-                        format!("`job_creation_timeout_seconds` must be a positive number of seconds, not `{value}`"),
-                        "job_creation_timeout_seconds",
-                    )
-                })?,
+        let seconds = |key: &str| -> Result<Option<Duration>, Diagnostic> {
+            match fields.get(key) {
+                None | Some(Json::Null) => Ok(None),
+                Some(value) => value
+                    .as_f64()
+                    .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+                    .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+                    .map(|seconds| Some(Duration::from_secs_f64(seconds)))
+                    .ok_or_else(|| error(format!("`{key}` must be a positive number of seconds, not `{value}`"), key)),
+            }
         };
+        let request_timeout = seconds("job_creation_timeout_seconds")?.unwrap_or(DEFAULT_REQUEST_TIMEOUT);
+        let retry_deadline = seconds("job_retry_deadline_seconds")?;
         let api_endpoint = text("api_endpoint").map(|url| url.trim_end_matches('/').to_string());
         // An emulator takes requests without credentials: `api_endpoint`
         // without a `method`, or `method: emulator`. A method named beside an
@@ -182,6 +184,7 @@ impl Settings {
             api_endpoint,
             cost_per_tib,
             request_timeout,
+            retry_deadline,
         })
     }
 

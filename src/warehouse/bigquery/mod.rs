@@ -140,6 +140,7 @@ impl Warehouse for BigQuery {
             settings: self.settings.clone(),
             running: self.running.clone(),
             interrupted: self.interrupted.subscribe(),
+            retried: std::cell::RefCell::default(),
         }))
     }
 
@@ -195,6 +196,8 @@ struct BigQueryConnection {
     settings: Arc<Settings>,
     running: Arc<Mutex<HashSet<String>>>,
     interrupted: tokio::sync::watch::Receiver<bool>,
+    /// Why the job in progress was sent again, for its statistics.
+    retried: std::cell::RefCell<Vec<String>>,
 }
 
 /// Error reasons BigQuery gives for a job or a request worth sending again.
@@ -291,9 +294,27 @@ fn ended_well(finished: ApiJob, id: &str, sql: &str) -> Result<ApiJob, JobFailur
     let Some(error) = finished.status.as_ref().and_then(|s| s.error_result.as_ref()) else { return Ok(finished) };
     let reason = error.reason.clone().unwrap_or_default();
     let message = error.message.clone().unwrap_or_else(|| reason.clone());
-    let retryable = RETRYABLE_REASONS.contains(&reason.as_str());
+    // A transaction BigQuery aborted because another one changed the same
+    // table (a backfill beside the nightly run) wrote nothing: it runs again.
+    // See: https://cloud.google.com/bigquery/docs/transactions#transaction_concurrency
+    let retryable = RETRYABLE_REASONS.contains(&reason.as_str()) || is_concurrent_update(&message);
     let err = with_reason(job_error(message, retryable, id, sql), Some(reason).filter(|r| !r.is_empty()));
     Err(if retryable { JobFailure::Retryable(err) } else { JobFailure::Final(err) })
+}
+
+/// BigQuery's messages for a transaction or DML statement aborted by another
+/// that changed the same table.
+fn is_concurrent_update(message: &str) -> bool {
+    message.contains("due to concurrent update")
+}
+
+/// Why a failed job is sent again, as the run's line says it.
+fn retry_cause(err: &WarehouseError) -> String {
+    match err {
+        WarehouseError::Query { message, .. } if is_concurrent_update(message) => "a concurrent update".into(),
+        WarehouseError::Query { reason: Some(reason), .. } => format!("`{reason}`"),
+        other => other.to_string(),
+    }
 }
 
 /// Why a job did not finish well.
@@ -330,16 +351,23 @@ impl BigQueryConnection {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, BQError>>,
     {
-        let mut attempt = 0;
+        let (started, mut attempt) = (std::time::Instant::now(), 0);
         loop {
             match request().await {
-                Err(err) if attempt < self.settings.job_retries && classify(&err).1 => {
+                Err(err) if self.may_retry(attempt, started) && classify(&err).1 => {
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
                 }
                 result => return result,
             }
         }
+    }
+
+    /// Whether try `attempt` (from 0) may be followed by another: fewer than
+    /// `job_retries` so far, and its pause ends before `job_retry_deadline_seconds`.
+    fn may_retry(&self, attempt: u32, started: std::time::Instant) -> bool {
+        let settings = &self.settings;
+        attempt < settings.job_retries && settings.retry_deadline.is_none_or(|deadline| started.elapsed() + backoff(attempt) < deadline)
     }
 
     /// Sends `job` and waits for it. A job BigQuery accepted is only ever
@@ -361,7 +389,8 @@ impl BigQueryConnection {
         if self.is_interrupted() {
             return Err(WarehouseError::Interrupted);
         }
-        let mut attempt = 0;
+        let (started, mut attempt) = (std::time::Instant::now(), 0);
+        self.retried.borrow_mut().clear();
         loop {
             let id = new_job_id();
             if let Ok(mut running) = self.running.lock() {
@@ -397,7 +426,8 @@ impl BigQueryConnection {
                 running.remove(&id);
             }
             match result {
-                Err(JobFailure::Retryable(_)) if attempt < self.settings.job_retries => {
+                Err(JobFailure::Retryable(err)) if self.may_retry(attempt, started) => {
+                    self.retried.borrow_mut().push(retry_cause(&err));
                     std::thread::sleep(backoff(attempt));
                     attempt += 1;
                 }
@@ -534,6 +564,7 @@ impl BigQueryConnection {
             slot_ms: query.and_then(|q| number(&q.total_slot_ms)).or_else(|| statistics.and_then(|s| number(&s.total_slot_ms))),
             location: job.job_reference.as_ref().and_then(|r| r.location.clone()).or_else(|| self.settings.location.clone()),
             project_id: Some(self.settings.job_project().to_string()),
+            retried: std::mem::take(&mut *self.retried.borrow_mut()),
         }
     }
 

@@ -63,6 +63,7 @@ const BIGQUERY_KEYS: &[&str] = &[
     "priority",
     "job_retries",
     "retries",
+    "job_retry_deadline_seconds",
     "job_timeout_seconds",
     "job_execution_timeout_seconds",
     "timeout_seconds",
@@ -79,14 +80,13 @@ const BIGQUERY_KEYS: &[&str] = &[
 ];
 
 /// Keys dbt-bigquery reads that strata does not (other sign-in methods,
-/// Python models, retry deadlines): legitimate, but they change nothing here.
+/// Python models): legitimate, but they change nothing here.
 const BIGQUERY_KEYS_IGNORED: &[&str] = &[
     "refresh_token",
     "client_id",
     "client_secret",
     "token_uri",
     "token",
-    "job_retry_deadline_seconds",
     "gcs_bucket",
     "dataproc_region",
     "dataproc_cluster_name",
