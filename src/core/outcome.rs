@@ -97,6 +97,9 @@ pub struct Outcome {
     pub worker: Option<usize>,
     /// More of run_results.json's `adapter_response` (an exposure's Tableau jobs).
     pub response: serde_json::Map<String, serde_json::Value>,
+    /// The partitions it wrote, where the warehouse records them once per
+    /// phase (`SqlGenerator::log_replaces` false) rather than with each write.
+    pub written: Option<crate::core::partition::WrittenPartitions>,
 }
 
 impl Outcome {
@@ -112,6 +115,7 @@ impl Outcome {
             seconds: 0.0,
             worker: None,
             response: serde_json::Map::new(),
+            written: None,
         }
     }
 

@@ -55,6 +55,19 @@ impl PartitionType {
     }
 }
 
+/// The date partitions a node wrote, for strata's partition log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPartitions {
+    pub relation: crate::core::relation::Relation,
+    pub partition: Partition,
+    pub first: ExecutionDate,
+    pub last: ExecutionDate,
+    /// The rows written, where the job's statistics say them for one date.
+    pub rows: Option<u64>,
+    /// The checksum of the SQL it was written with.
+    pub checksum: Option<String>,
+}
+
 /// Why a `partition_by` or `lookback` cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PartitionError {

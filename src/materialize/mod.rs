@@ -20,6 +20,7 @@ use crate::compile::Compiler;
 use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
 use crate::core::outcome::{Outcome, Status};
+use crate::core::partition::WrittenPartitions;
 use crate::core::relation::Relation;
 use crate::core::table::{CountError, first_count};
 use crate::graph::model_config::Materialized;
@@ -174,6 +175,21 @@ impl Materializer<'_> {
             },
         };
         let name = relation.display_name();
+        // Where the log is only appended to, the run records the partitions once per phase.
+        let written = match (config.materialized, &config.partition, &options.partition_log) {
+            (Materialized::Incremental, Some(partition), Some(_)) if !self.sql.log_replaces() => {
+                let (first, last) = days.unwrap_or_else(|| partition.range(self.compiler.templates.date));
+                Some(WrittenPartitions {
+                    relation: relation.clone(),
+                    partition: partition.clone(),
+                    first,
+                    last,
+                    rows: None,
+                    checksum: options.checksum.clone(),
+                })
+            }
+            _ => None,
+        };
         let (plan, description) = match (config.materialized, &config.partition) {
             (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
             (Materialized::Table, _) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created table {name}")),
@@ -197,7 +213,12 @@ impl Materializer<'_> {
             // A snapshot's plan depends on its table's columns: `snapshot` writes it.
             (Materialized::Snapshot, _) => return self.snapshot(connection, index),
         };
-        self.run_plan(connection, index, plan, description, &compiled)
+        let mut outcome = self.run_plan(connection, index, plan, description, &compiled);
+        if outcome.status == Status::Success {
+            // A write of one date counted its rows: the log need not read them again.
+            outcome.written = written.map(|written| WrittenPartitions { rows: outcome.stats.rows_affected, ..written });
+        }
+        outcome
     }
 
     /// Runs a model's (or snapshot's) `plan` between its hooks, and reports

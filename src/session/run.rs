@@ -340,6 +340,7 @@ impl Run<'_> {
                 waiting: &waiting,
             };
             let (outcomes, times) = self.execute_phase(&materializer, &tasks, connections, threads, &record.blocked, refresher.as_ref(), phase.date);
+            self.log_written(warehouse.sql(), setup.as_mut(), &outcomes);
             for ((task, outcome), started_at) in tasks.iter().zip(&outcomes).zip(times) {
                 record.add(graph, task.node, phase.date, outcome.clone(), started_at);
             }
@@ -351,6 +352,28 @@ impl Run<'_> {
             }
         }
         Ok(if cancelled.load(Ordering::SeqCst) { Ended::Interrupted } else { Ended::Done })
+    }
+
+    /// Records the partitions the phase wrote in the partition log, in one
+    /// statement, where the warehouse's log is only appended to (BigQuery).
+    /// The partitions are written whatever becomes of it: a failure is a
+    /// warning, and `status` then reads them from the warehouse's metadata.
+    fn log_written(&self, sql: &dyn crate::sql::SqlGenerator, connection: &mut dyn Connection, outcomes: &[Outcome]) {
+        let written: Vec<crate::core::partition::WrittenPartitions> = outcomes.iter().filter_map(|o| o.written.clone()).collect();
+        if written.is_empty() {
+            return;
+        }
+        let log = self.session.project.target.partition_log(sql);
+        let target = &self.session.project.target;
+        let job = crate::core::job::Job {
+            labels: target.job_labels.clone(),
+            maximum_bytes_billed: target.maximum_bytes_billed,
+            timeout: target.job_timeout,
+            ..crate::core::job::Job::new(sql.log_written(&log, &written))
+        };
+        if let Err(err) = connection.run(&job) {
+            self.reporter.line(&format!("WARN  could not record the partitions written in {}: {err}", log.display_name()));
+        }
     }
 
     /// The templates and graph of `phase`'s date. A node of the phase that

@@ -15,7 +15,7 @@ use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
 use crate::core::config_rules::ConfigRules;
 use crate::core::dates::ExecutionDate;
 use crate::core::job::Job;
-use crate::core::partition::Partition;
+use crate::core::partition::{Partition, WrittenPartitions};
 use crate::core::relation::RelationKind;
 use crate::core::relation::{QuoteStyle, Relation};
 use crate::sql::partitions::{PARTITION_LOG, PartitionedTable};
@@ -287,6 +287,10 @@ pub trait SqlGenerator: Send + Sync {
         whole: bool,
         options: &TableOptions,
     ) -> Plan {
+        // A log only appended to is written once per phase (`log_written`).
+        if !self.log_replaces() {
+            return plan;
+        }
         let log =
             options.partition_log.iter().flat_map(|log| self.log_partitions(log, relation, partition, range, whole, options.checksum.as_deref()));
         log.fold(plan, Plan::run)
@@ -328,7 +332,6 @@ pub trait SqlGenerator: Send + Sync {
         whole: bool,
         checksum: Option<&str>,
     ) -> Vec<String> {
-        let checksum = checksum.map_or("null".to_string(), |checksum| self.string_literal(checksum));
         let schema = self.string_literal(relation.schema.as_deref().unwrap_or_default());
         let name = self.string_literal(&relation.identifier);
         let mut statements = Vec::new();
@@ -339,19 +342,48 @@ pub trait SqlGenerator: Send + Sync {
             };
             statements.push(format!("delete from {log} where schema_name = {schema} and table_name = {name}{dates}"));
         }
-        // The rows of each date, read through a filter on the partition column that prunes the others.
-        let written = format!(
-            "select cast({} as date) as day from {relation} where {}",
-            self.quote(&partition.field),
-            self.partition_range(partition, first, last)
-        );
-        statements.push(format!(
-            "insert into {log} (schema_name, table_name, partition_date, written_at, row_count, checksum)\n\
-             select {schema}, {name}, days.day, current_timestamp, count(written.day), {checksum}\n\
-             from ({}) as days\nleft join ({written}) as written on written.day = days.day\ngroup by days.day",
-            self.date_series(first, last)
-        ));
+        let written = WrittenPartitions {
+            relation: relation.clone(),
+            partition: partition.clone(),
+            first,
+            last,
+            rows: None,
+            checksum: checksum.map(str::to_string),
+        };
+        statements.push(format!("{}\n{}", log_insert(log), self.partition_log_rows(&written)));
         statements
+    }
+
+    /// The partition log's records of `written`: one row per date, with the
+    /// rows it holds (the job's count where it gave one for its one date,
+    /// else read through a filter on the partition column that prunes the others).
+    fn partition_log_rows(&self, written: &WrittenPartitions) -> String {
+        let checksum = written.checksum.as_deref().map_or("null".to_string(), |checksum| self.string_literal(checksum));
+        let schema = self.string_literal(written.relation.schema.as_deref().unwrap_or_default());
+        let name = self.string_literal(&written.relation.identifier);
+        if let (Some(rows), true) = (written.rows, written.first == written.last) {
+            return format!("select {schema}, {name}, {}, current_timestamp, {rows}, {checksum}", self.date_literal(written.first));
+        }
+        let relation = &written.relation;
+        let rows = format!(
+            "select cast({} as date) as day from {relation} where {}",
+            self.quote(&written.partition.field),
+            self.partition_range(&written.partition, written.first, written.last)
+        );
+        format!(
+            "select {schema}, {name}, days.day, current_timestamp, count(written.day), {checksum}\n\
+             from ({}) as days\nleft join ({rows}) as written on written.day = days.day\ngroup by days.day",
+            self.date_series(written.first, written.last)
+        )
+    }
+
+    /// One statement that records every partition of `written` in `log`:
+    /// where the log is only appended to, once per phase, so a backfill
+    /// sends one insert per date, not one per model and date (BigQuery
+    /// queues DML beyond 1,500 statements per table and day).
+    fn log_written(&self, log: &Relation, written: &[WrittenPartitions]) -> String {
+        let rows = written.iter().map(|w| self.partition_log_rows(w)).collect::<Vec<_>>();
+        format!("{}\n{}", log_insert(log), rows.join("\nunion all\n"))
     }
 
     fn read_partition_log(&self, log: &Relation, (first, last): (ExecutionDate, ExecutionDate)) -> String {
@@ -470,6 +502,11 @@ pub trait SqlGenerator: Send + Sync {
         let load = self.load_csv(&staged, &seed.path.to_string_lossy(), &seed.columns, seed.delimiter).ok_or(SeedError::Unsupported)?;
         Ok(self.swap_plan(relation, present, load))
     }
+}
+
+/// The head of an insert into the partition log `log`.
+fn log_insert(log: &Relation) -> String {
+    format!("insert into {log} (schema_name, table_name, partition_date, written_at, row_count, checksum)")
 }
 
 /// A YAML value as a literal: text, a number, a boolean or null; a list or a

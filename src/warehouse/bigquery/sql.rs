@@ -595,6 +595,34 @@ mod tests {
         assert_eq!(BigQuerySql.as_text("`digest`", "BYTES"), "to_base64(`digest`)");
     }
 
+    // A phase's partitions go into the log in one insert: a date whose rows the
+    // write counted as a literal, a range read back through its partition filter.
+    #[test]
+    fn the_partitions_of_a_phase_are_logged_in_one_insert() {
+        let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
+        let table = |name: &str| Relation::new(Some("p".into()), "marketing", name, QuoteStyle::Backtick);
+        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+        let written = |name: &str, first: ExecutionDate, rows: Option<u64>| crate::core::partition::WrittenPartitions {
+            relation: table(name),
+            partition: partition.clone(),
+            first,
+            last: day,
+            rows,
+            checksum: Some("abc".into()),
+        };
+        let log = BigQuerySql.partition_log(Some("p".into()), "analytics");
+        let sql = BigQuerySql.log_written(&log, &[written("dau", day, Some(42)), written("funnel", day.add_days(-1), Some(7))]);
+        insta::assert_snapshot!(sql, @r"
+            insert into `p`.`analytics`.`_strata_partitions` (schema_name, table_name, partition_date, written_at, row_count, checksum)
+            select 'marketing', 'dau', date '2026-11-20', current_timestamp, 42, 'abc'
+            union all
+            select 'marketing', 'funnel', days.day, current_timestamp, count(written.day), 'abc'
+            from (select day from unnest(generate_date_array(date '2026-11-19', date '2026-11-20')) as day) as days
+            left join (select cast(`event_date` as date) as day from `p`.`marketing`.`funnel` where `event_date` >= date '2026-11-19' and `event_date` < date '2026-11-21') as written on written.day = days.day
+            group by days.day
+        ");
+    }
+
     #[test]
     fn bigquery_seed_inserts_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
