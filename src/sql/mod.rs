@@ -8,6 +8,7 @@
 pub mod diff;
 pub mod partitions;
 pub mod plan;
+pub mod review;
 pub mod snapshot;
 pub mod types;
 

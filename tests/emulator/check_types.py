@@ -65,13 +65,17 @@ def pairs(statement):
 def check(path, schema):
     text = open(path, encoding="utf-8").read()
     problems = []
-    for statement in sqlglot.parse(text, read="bigquery"):
+    try:
+        statements = sqlglot.parse(text, read="bigquery")
+    except sqlglot.errors.SqlglotError as err:
+        return [f"{path}: could not parse the statement: {str(err).splitlines()[0]}"]
+    for statement in statements:
         if statement is None:
             continue
         try:
             statement = annotate_types(qualify(statement, schema=schema, dialect="bigquery"), schema=schema, dialect="bigquery")
         except sqlglot.errors.SqlglotError as err:
-            problems.append(f"{path}: could not type the statement: {err}")
+            problems.append(f"{path}: could not type the statement: {str(err).splitlines()[0]}")
             continue
         for node, left, right in pairs(statement):
             if left is not None and right is not None and refused(left, right):
