@@ -175,21 +175,7 @@ impl Materializer<'_> {
             },
         };
         let name = relation.display_name();
-        // Where the log is only appended to, the run records the partitions once per phase.
-        let written = match (config.materialized, &config.partition, &options.partition_log) {
-            (Materialized::Incremental, Some(partition), Some(_)) if !self.sql.log_replaces() => {
-                let (first, last) = days.unwrap_or_else(|| partition.range(self.compiler.templates.date));
-                Some(WrittenPartitions {
-                    relation: relation.clone(),
-                    partition: partition.clone(),
-                    first,
-                    last,
-                    rows: None,
-                    checksum: options.checksum.clone(),
-                })
-            }
-            _ => None,
-        };
+        let written = self.written_partitions(config, &options, &relation, days);
         let (plan, description) = match (config.materialized, &config.partition) {
             (Materialized::View, _) => (self.sql.view_plan(&relation, present, &compiled.sql), format!("created view {name}")),
             (Materialized::Table, _) => (self.sql.table_plan(&relation, present, &options, &compiled.sql), format!("created table {name}")),
@@ -219,6 +205,32 @@ impl Materializer<'_> {
             outcome.written = written.map(|written| WrittenPartitions { rows: outcome.stats.rows_affected, ..written });
         }
         outcome
+    }
+
+    /// The partitions a model's plan writes, where the warehouse's log is
+    /// only appended to and the run records them once per phase.
+    fn written_partitions(
+        &self,
+        config: &crate::graph::model_config::ModelConfig,
+        options: &TableOptions,
+        relation: &Relation,
+        days: Option<(ExecutionDate, ExecutionDate)>,
+    ) -> Option<WrittenPartitions> {
+        let (Materialized::Incremental, Some(partition), Some(_)) = (config.materialized, &config.partition, &options.partition_log) else {
+            return None;
+        };
+        if self.sql.log_replaces() {
+            return None;
+        }
+        let (first, last) = days.unwrap_or_else(|| partition.range(self.compiler.templates.date));
+        Some(WrittenPartitions {
+            relation: relation.clone(),
+            partition: partition.clone(),
+            first,
+            last,
+            rows: None,
+            checksum: options.checksum.clone(),
+        })
     }
 
     /// Runs a model's (or snapshot's) `plan` between its hooks, and reports

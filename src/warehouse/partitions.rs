@@ -89,26 +89,7 @@ pub fn read(
         }
     }
     for dataset in by_dataset.values() {
-        // BigQuery reads at most 1000 tables' partitions in one query.
-        for chunk in dataset.chunks(1000) {
-            let names: Vec<&str> = chunk.iter().map(|t| t.relation.identifier.as_str()).collect();
-            let Some(query) = sql.partition_metadata(&chunk[0].relation, &names, (first, last)) else { continue };
-            let table = connection.query_sql(&query)?;
-            queries.push(query);
-            for row in text_rows(&table) {
-                let [Some(name), Some(id), rows, written] = row.as_slice() else { continue };
-                let (Some(table), Some((from, to))) = (chunk.iter().find(|t| &t.relation.identifier == name), partition_days(id)) else { continue };
-                // A day holds its hours' rows; each day of a month (or year) is in its partition.
-                let dates = partitions.entry(RelationKey::of(&table.relation)).or_default();
-                let mut date = from.max(first);
-                while date <= to.min(last) {
-                    let info = dates.entry(date).or_insert(PartitionInfo { rows: 0, written_at: None });
-                    info.rows += count(rows);
-                    info.written_at = info.written_at.max(micros(written));
-                    date = date.add_days(1);
-                }
-            }
-        }
+        read_metadata(connection, sql, dataset, (first, last), &mut partitions, &mut queries)?;
     }
     if !counted.is_empty() {
         let query = sql.partition_counts(&counted, (first, last));
@@ -154,6 +135,40 @@ pub fn read(
         }
     }
     Ok(PartitionRead { partitions, logged, queries })
+}
+
+/// The partitions of one dataset's `tables` in `first..=last`, from the
+/// warehouse's metadata: a day holds its hours' rows, and each day of a
+/// month (or year) is in its partition.
+fn read_metadata(
+    connection: &mut dyn Connection,
+    sql: &dyn SqlGenerator,
+    tables: &[&PartitionedTable],
+    (first, last): (ExecutionDate, ExecutionDate),
+    partitions: &mut Partitions,
+    queries: &mut Vec<String>,
+) -> Result<(), WarehouseError> {
+    // BigQuery reads at most 1000 tables' partitions in one query.
+    for chunk in tables.chunks(1000) {
+        let names: Vec<&str> = chunk.iter().map(|t| t.relation.identifier.as_str()).collect();
+        let Some(query) = sql.partition_metadata(&chunk[0].relation, &names, (first, last)) else { continue };
+        let table = connection.query_sql(&query)?;
+        queries.push(query);
+        for row in text_rows(&table) {
+            let [Some(name), Some(id), rows, written] = row.as_slice() else { continue };
+            let (Some(table), Some((from, to))) = (chunk.iter().find(|t| &t.relation.identifier == name), partition_days(id)) else { continue };
+            // A day holds its hours' rows; each day of a month (or year) is in its partition.
+            let dates = partitions.entry(RelationKey::of(&table.relation)).or_default();
+            let mut date = from.max(first);
+            while date <= to.min(last) {
+                let info = dates.entry(date).or_insert(PartitionInfo { rows: 0, written_at: None });
+                info.rows += count(rows);
+                info.written_at = info.written_at.max(micros(written));
+                date = date.add_days(1);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Each row's cells as text, NULL as `None`.
