@@ -244,4 +244,39 @@ mod tests {
         .collect();
         insta::assert_snapshot!(mapped.join("\n"));
     }
+
+    // A load job's field types are the load API's, whatever the column's
+    // type; precision and scale are fields of their own.
+    #[test]
+    fn load_fields_name_only_the_load_api_s_types() {
+        // See: https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema.FIELDS.type
+        const LOAD_TYPES: [&str; 15] = [
+            "STRING",
+            "BYTES",
+            "INTEGER",
+            "INT64",
+            "FLOAT",
+            "FLOAT64",
+            "NUMERIC",
+            "BIGNUMERIC",
+            "BOOLEAN",
+            "BOOL",
+            "TIMESTAMP",
+            "DATE",
+            "TIME",
+            "DATETIME",
+            "GEOGRAPHY",
+        ];
+        let names = ["HUGEINT", "DECIMAL(38, 10)", "SMALLINT", "TIMESTAMP WITH TIME ZONE", "UUID", "BLOB", "JSON", "TIMESTAMP_S", "UTINYINT", "REAL"];
+        for name in names {
+            let field = load_field("c", &duckdb::parse(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+            let load_type = field["type"].as_str().unwrap_or_default();
+            assert!(LOAD_TYPES.contains(&load_type), "{name} loads as {load_type}");
+            assert!(!load_type.contains('('), "{name}: {load_type}");
+        }
+        for name in ["NUMERIC(10, 2)", "BIGNUMERIC(50, 20)", "INT64", "STRING(10)", "BYTES(4)", "DATETIME", "GEOGRAPHY", "JSON"] {
+            let field = load_field("c", &parse(name)).unwrap_or_else(|err| panic!("{name}: {err}"));
+            assert!(field["type"].as_str().is_some_and(|t| LOAD_TYPES.contains(&t)), "{name}: {field}");
+        }
+    }
 }
