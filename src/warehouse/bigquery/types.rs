@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn load_fields_name_only_the_load_api_s_types() {
         // See: https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#TableFieldSchema.FIELDS.type
-        const LOAD_TYPES: [&str; 15] = [
+        const LOAD_TYPES: [&str; 17] = [
             "STRING",
             "BYTES",
             "INTEGER",
@@ -266,6 +266,8 @@ mod tests {
             "TIME",
             "DATETIME",
             "GEOGRAPHY",
+            "JSON",
+            "RECORD",
         ];
         let names = ["HUGEINT", "DECIMAL(38, 10)", "SMALLINT", "TIMESTAMP WITH TIME ZONE", "UUID", "BLOB", "JSON", "TIMESTAMP_S", "UTINYINT", "REAL"];
         for name in names {
