@@ -16,20 +16,12 @@ use crate::core::dates::ExecutionDate;
 use crate::core::diagnostic::Diagnostic;
 use crate::core::hash::FastMap;
 use crate::core::relation::RelationKind;
-use crate::graph::{Column, Graph, Node, NodeDetails, ResourceType};
+use crate::graph::{Graph, Node, NodeDetails, ResourceType};
 use crate::project::Project;
 use crate::warehouse::{Connection, RelationKey, Schema};
 
 /// The page: styles and script inline; `__STRATA_DATA__` becomes the project's data.
 const PAGE: &str = include_str!("page.html");
-
-/// The columns a node declares in its YAML.
-fn declared_columns(node: &Node) -> &[Column] {
-    match &node.details {
-        NodeDetails::Model { columns, .. } | NodeDetails::Seed { columns } | NodeDetails::Source { columns, .. } => columns,
-        _ => &[],
-    }
-}
 
 /// The warehouse's catalog of every relation of `graph`, in dbt's
 /// `catalog.json` shape; a relation that does not exist yet is left out.
@@ -235,7 +227,7 @@ fn with_selectable(node: &Node, fields: Json) -> Json {
 /// has the relation, in its order, each with the description its YAML gives;
 /// else the ones its YAML declares.
 fn columns(node: &Node, catalog: Option<&Json>) -> Vec<Json> {
-    let declared = declared_columns(node);
+    let declared = node.declared_columns();
     let description = |name: &str| declared.iter().find(|c| c.name.eq_ignore_ascii_case(name)).map(|c| c.description.clone()).unwrap_or_default();
     let section = if node.resource_type == ResourceType::Source { "sources" } else { "nodes" };
     let found = catalog.and_then(|c| c[section][&node.unique_id]["columns"].as_object());

@@ -207,6 +207,14 @@ impl Node {
         matches!(&self.details, NodeDetails::Exposure { refresh: Some(_), .. })
     }
 
+    /// The columns a node declares in its YAML.
+    pub fn declared_columns(&self) -> &[Column] {
+        match &self.details {
+            NodeDetails::Model { columns, .. } | NodeDetails::Seed { columns } | NodeDetails::Source { columns, .. } => columns,
+            _ => &[],
+        }
+    }
+
     pub fn delivery(&self) -> Option<&crate::core::delivery::Delivery> {
         match &self.details {
             NodeDetails::Exposure { delivery, .. } => delivery.as_ref(),

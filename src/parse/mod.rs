@@ -101,6 +101,7 @@ pub fn parse(project: &Project, templates: &Templates) -> Result<Parsed, Diagnos
     }
     let warnings = misspelt_config_keys(project, &graph);
     check_source_checks(project, &graph, &mut errors);
+    check_deliveries(project, &graph, &mut errors);
     check_notification_selectors(project, &mut errors);
     Ok(Parsed { graph, errors, warnings })
 }
@@ -335,6 +336,49 @@ fn check_notification_selectors(project: &Project, errors: &mut Diagnostics) {
     for webhook in &project.notifications {
         if let Err(diagnostic) = crate::graph::select::Selector::parse(&webhook.select) {
             errors.push(diagnostic.at(webhook.select_at.clone()));
+        }
+    }
+}
+
+/// A delivery into another output of the profile carries each column of the
+/// model into that warehouse's type: a column whose declared `data_type`
+/// it cannot load (an array into BigQuery through a CSV load) is an error
+/// at the exposure's `export:` when the project is parsed, not at night.
+fn check_deliveries(project: &Project, graph: &Graph, errors: &mut Diagnostics) {
+    let from = crate::warehouse::dialect(project.target.kind);
+    for (index, exposure) in graph.nodes.iter().enumerate() {
+        let Some(crate::core::delivery::Delivery { to: crate::core::delivery::DeliverTo::Table { target: Some(target), .. }, model }) =
+            exposure.delivery()
+        else {
+            continue;
+        };
+        if *target == project.target.name {
+            continue;
+        }
+        let models: Vec<&crate::graph::Node> =
+            graph.parents(index).map(|p| &graph.nodes[p]).filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)).collect();
+        let delivered = match model {
+            Some(name) => models.iter().find(|m| &m.name == name).copied(),
+            None => models.first().copied().filter(|_| models.len() == 1),
+        };
+        let Some(delivered) = delivered else { continue };
+        // The other output is read when the delivery runs too; its errors are reported there.
+        let Ok(other) = crate::project::profile::load(&project.profile_name, project.target.file.parent(), &project.root, Some(target)) else {
+            continue;
+        };
+        let into = crate::warehouse::dialect(other.kind);
+        for column in delivered.declared_columns() {
+            let Some(declared) = &column.data_type else { continue };
+            if let Err(why) = into.load_type_name(&from.parse_type(declared)) {
+                let source = std::fs::read_to_string(project.absolute(&exposure.path)).unwrap_or_default();
+                errors.push(
+                    Diagnostic::new(format!(
+                        "exposure `{}`: column `{}` of `{}` (`{declared}`) cannot be delivered into target `{target}`: {why}",
+                        exposure.name, column.name, delivered.name
+                    ))
+                    .at(exposure_location(&exposure.path, &source, &exposure.name, "export:")),
+                );
+            }
         }
     }
 }

@@ -1690,6 +1690,17 @@ fn a_delivery_of_a_column_bigquery_cannot_load_is_refused_before_writing() {
     let (status, _) =
         http(emulator.port, "GET", &format!("/bigquery/v2/projects/{}/datasets/science/tables/tags", emulator.project), None).expect("GET");
     assert_eq!(status, 404, "the table was created");
+    // Where the model declares the column's type, `compile` refuses it at the exposure.
+    let fixture = fixture.file("models/tags.yml", "models:\n  - name: tags\n    columns:\n      - name: tags\n        data_type: INTEGER[]\n");
+    let compile = fixture.strata(&["compile"]);
+    assert_eq!(compile.status, 2, "{}\n{}", compile.stdout, compile.stderr);
+    insta::assert_snapshot!(compile.stderr, @r#"
+        error: exposure `tags_to_bigquery`: column `tags` of `tags` (`INTEGER[]`) cannot be delivered into target `share`: a CSV load takes no nested values (array of 32-bit integer); turn them into JSON text (`to_json`) first
+         --> models/exposures.yml:6:5
+          |
+        6 |     export: {format: table, target: share, relation: "science.tags"}
+          |     ^^^^^^
+    "#);
 }
 
 // A pull request's checks on BigQuery: a deferred build of one changed model
