@@ -101,6 +101,7 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
             let model = format!("select * from {source}");
             let range = partition.range(day);
             let plans = [
+                ("view", sql.view_plan(&relation(&format!("{name}_view")), table, &model)),
                 ("table", sql.table_plan(&target, table, &options, &model)),
                 ("partitioned incremental, first build", sql.partition_plan(&target, Present::default(), &options, &partition, range, false, &model)),
                 ("partitioned incremental", sql.partition_plan(&target, table, &options, &partition, range, true, &model)),
@@ -135,6 +136,8 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
             }
         }
     }
+    snapshots(sql, &relation, &mut review);
+    diffs_and_tests(sql, &relation, &mut review);
     let log_columns = [("schema_name", DataType::Text), ("table_name", DataType::Text), ("partition_date", DataType::Date)]
         .into_iter()
         .chain([("written_at", DataType::Timestamp), ("row_count", DataType::INT64), ("checksum", DataType::Text)])
@@ -143,4 +146,103 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
     review.tables.push((log.clone(), log_columns));
     review.statements.push(Statement { title: "reading the partition log".into(), sql: sql.read_partition_log(&log, (day.add_days(-9), day)) });
     review
+}
+
+/// A snapshot of a table with an `updated_at` and a checked column, by each
+/// strategy and each `hard_deletes`: its first build, the staging select of
+/// changes, the update that closes changed versions and the insert of new ones.
+fn snapshots(sql: &dyn SqlGenerator, relation: &dyn Fn(&str) -> Relation, review: &mut Review) {
+    use crate::core::snapshot::{CheckColumns, HardDeletes, MetaColumns, Snapshot, Strategy};
+    use crate::sql::snapshot::{Existing, SnapshotSql};
+    let named = |name: &str, data_type: DataType| sql.type_name(&data_type).ok().map(|type_name| Column::new(name, type_name));
+    let source_columns: Vec<Column> =
+        [named("id", DataType::INT64), named("tier", DataType::Text), named("updated_at", DataType::Timestamp)].into_iter().flatten().collect();
+    let meta = MetaColumns::default();
+    let mut snapshot_columns = source_columns.clone();
+    snapshot_columns.extend(
+        [
+            named(&meta.scd_id, DataType::Text),
+            named(&meta.updated_at, DataType::Timestamp),
+            named(&meta.valid_from, DataType::Timestamp),
+            named(&meta.valid_to, DataType::Timestamp),
+            named(&meta.is_deleted, DataType::Text),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    let source = relation("snapshot_source");
+    review.tables.push((source.clone(), source_columns));
+    let now = sql.timestamp_literal(chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default());
+    let strategies = [
+        ("timestamp", Strategy::Timestamp { updated_at: "updated_at".into() }),
+        ("check", Strategy::Check { columns: CheckColumns::Listed(vec!["tier".into()]), updated_at: None }),
+    ];
+    for (strategy_name, strategy) in strategies {
+        for (deletes_name, hard_deletes) in
+            [("ignore", HardDeletes::Ignore), ("invalidate", HardDeletes::Invalidate), ("new_record", HardDeletes::NewRecord)]
+        {
+            let name = format!("snapshot_{strategy_name}_{deletes_name}");
+            let (target, staged) = (relation(&name), relation(&format!("{name}__strata_new")));
+            let snapshot =
+                Snapshot { strategy: strategy.clone(), unique_key: vec!["id".into()], hard_deletes, columns: meta.clone(), valid_to_current: None };
+            let snapshot_sql = SnapshotSql { snapshot: &snapshot, sql, now: now.clone() };
+            let names = |columns: &[Column]| columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            let existing = Existing { table_columns: names(&snapshot_columns), query_columns: vec!["id".into(), "tier".into(), "updated_at".into()] };
+            let query = format!("select * from {source}");
+            let staging = snapshot_sql.staging(&query, &target, &existing);
+            let mut staged_columns = snapshot_columns.clone();
+            staged_columns.extend(snapshot_sql.internal_columns().into_iter().filter_map(|c| named(&c, DataType::Text)));
+            review.tables.push((target.clone(), snapshot_columns.clone()));
+            review.tables.push((staged.clone(), staged_columns));
+            for statement in [snapshot_sql.first_build(&query), staging, snapshot_sql.close_changed(&target, &staged)] {
+                review.statements.push(Statement { title: format!("{name}: snapshot"), sql: statement });
+            }
+        }
+    }
+}
+
+/// A diff of two builds of a table by key, and a unit test's rows of each
+/// type as the dialect writes them.
+fn diffs_and_tests(sql: &dyn SqlGenerator, relation: &dyn Fn(&str) -> Relation, review: &mut Review) {
+    use crate::sql::diff::{Compared, DiffSpec};
+    let columns = columns(sql, PartitionType::Date);
+    let (current, previous) = (relation("diffed"), relation("diffed_previous"));
+    review.tables.push((current.clone(), columns.clone()));
+    review.tables.push((previous.clone(), columns.clone()));
+    let compared = columns
+        .iter()
+        .map(|c| Compared { name: c.name.clone(), types: (c.data_type.clone(), c.data_type.clone()), as_text: !sql.comparable(&c.data_type) })
+        .collect();
+    let partition = Partition { field: "event_at".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+    let day = ExecutionDate(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default());
+    let spec = DiffSpec {
+        current: &current,
+        previous: &previous,
+        columns: compared,
+        key: vec!["id".into()],
+        filter: Some(sql.partition_range(&partition, day, day)),
+        samples: 3,
+    };
+    review.statements.push(Statement { title: "diff by key".into(), sql: spec.query(sql) });
+    let values = [
+        ("id", serde_json::json!(1)),
+        ("event_at", serde_json::json!("2026-11-20")),
+        ("amount", serde_json::json!("12.50")),
+        ("big", serde_json::json!("1.5")),
+        ("tags", serde_json::json!(["a", "b"])),
+        ("info", serde_json::json!({"a": 2})),
+        ("payload", serde_json::json!({"k": [1]})),
+        ("digest", serde_json::json!("AAE=")),
+        ("place", serde_json::json!("st_geogpoint(1, 2)")),
+    ];
+    let fields: Vec<String> = columns
+        .iter()
+        .filter_map(|c| {
+            values
+                .iter()
+                .find(|(name, _)| *name == c.name)
+                .map(|(_, value)| format!("{} as {}", sql.typed_value(value, &c.data_type), sql.quote(&c.name)))
+        })
+        .collect();
+    review.statements.push(Statement { title: "a unit test's given rows".into(), sql: format!("select {}", fields.join(", ")) });
 }
