@@ -24,7 +24,7 @@ pub enum Step {
     /// staged rows are read when the plan runs, the table changed as
     /// `on_schema_change` says, then the generator's jobs for the columns both
     /// have are sent (`options` gives them their labels and limits).
-    Insert { insert: Insert, options: Job },
+    Insert { insert: Box<Insert>, options: Job },
     /// A file the warehouse loads with its own loader; where it has none,
     /// the `fallback` steps load it with statements instead.
     Load { load: FileLoad, fallback: Vec<Step> },
@@ -151,7 +151,7 @@ impl Plan {
     }
 
     pub fn insert(mut self, insert: Insert) -> Plan {
-        self.steps.push(Step::Insert { insert, options: Job::default() });
+        self.steps.push(Step::Insert { insert: Box::new(insert), options: Job::default() });
         self
     }
 

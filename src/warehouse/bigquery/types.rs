@@ -53,11 +53,14 @@ fn struct_field(field: &str) -> (String, DataType) {
     (name, parse(data_type))
 }
 
+/// A decimal type's name and, where they are not its own, its precision and scale.
+type Decimal = (&'static str, Option<(u16, u16)>);
+
 /// The decimal type of BigQuery that holds `precision` digits, `scale` of
 /// them after the point: `NUMERIC` (up to 9 after the point and 29 before),
 /// `BIGNUMERIC` (up to 38 and 38), with the parameters where they are not
 /// the type's own. See "Parameterized decimal type" in BigQuery's data types.
-fn decimal(precision: u16, scale: u16) -> Result<(&'static str, Option<(u16, u16)>), String> {
+fn decimal(precision: u16, scale: u16) -> Result<Decimal, String> {
     let fits = |(most_digits, most_scale): (u16, u16)| scale <= most_scale && precision.saturating_sub(scale) <= most_digits - most_scale;
     let parameters = |own: (u16, u16)| ((precision, scale) != own).then_some((precision.max(1), scale));
     if fits(NUMERIC) {
@@ -236,7 +239,9 @@ mod tests {
         .map(|duckdb_name| {
             let data_type = duckdb::parse(duckdb_name);
             let load = load_field("c", &data_type).map(|mut field| {
-                field.as_object_mut().map(|f| f.retain(|key, _| key != "name" && key != "mode"));
+                if let Some(field) = field.as_object_mut() {
+                    field.retain(|key, _| key != "name" && key != "mode");
+                }
                 field.to_string()
             });
             format!("{duckdb_name:<26} {:<30} {}", name(&data_type).unwrap_or_else(|e| e), load.unwrap_or_else(|e| e))
