@@ -12,6 +12,9 @@ pub struct Partition {
     /// How finely BigQuery partitions the table's storage (`granularity`); strata
     /// still replaces the rows of whole days.
     pub granularity: Granularity,
+    /// dbt-bigquery's `copy_partitions`: a partition is replaced by a copy
+    /// job from the staged rows, which bills no bytes, instead of DML.
+    pub copy_partitions: bool,
 }
 
 /// `partition_by`'s `granularity`, as dbt-bigquery takes it.
@@ -96,15 +99,16 @@ impl Partition {
                 None => return Some(Err(PartitionError::Lookback(value.to_string()))),
             },
         };
-        let (field, data_type, granularity) = match config.get("partition_by")? {
+        let (field, data_type, granularity, copy_partitions) = match config.get("partition_by")? {
             Json::Null => return None,
-            Json::String(field) => (field.clone(), "date".to_string(), "day".to_string()),
+            Json::String(field) => (field.clone(), "date".to_string(), "day".to_string(), false),
             Json::Object(spec) => {
                 let Some(field) = spec.get("field").and_then(Json::as_str) else {
                     return Some(Err(PartitionError::NoField));
                 };
                 let text = |key: &str, default: &str| spec.get(key).and_then(Json::as_str).unwrap_or(default).to_ascii_lowercase();
-                (field.to_string(), text("data_type", "date"), text("granularity", "day"))
+                let copy = spec.get("copy_partitions").and_then(Json::as_bool).unwrap_or(false);
+                (field.to_string(), text("data_type", "date"), text("granularity", "day"), copy)
             }
             other => return Some(Err(PartitionError::Shape(other.to_string()))),
         };
@@ -122,7 +126,7 @@ impl Partition {
             ("year", _) => Granularity::Year,
             (other, _) => return Some(Err(PartitionError::Granularity(other.to_string()))),
         };
-        Some(Ok(Partition { field, data_type, lookback, granularity }))
+        Some(Ok(Partition { field, data_type, lookback, granularity, copy_partitions }))
     }
 
     /// The partitions a run for `date` rewrites.

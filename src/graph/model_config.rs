@@ -161,6 +161,15 @@ fn materialized(config: &ConfigMap) -> Result<Materialized, ConfigError> {
 fn partition(config: &ConfigMap) -> Result<Option<Partition>, ConfigError> {
     match Partition::of(config) {
         None => Ok(None),
+        // A copy replaces whole partitions: a run for one date must own its partition.
+        Some(Ok(partition)) if partition.copy_partitions && partition.granularity != Granularity::Day => Err(ConfigError::new(
+            "partition_by",
+            format!(
+                "`copy_partitions` replaces whole partitions: with `granularity: {}` a run for one date would replace the other dates of its partition",
+                partition.granularity.as_str()
+            ),
+        )
+        .help("use `granularity: day` with `copy_partitions`, or leave `copy_partitions` out")),
         Some(Ok(partition)) => Ok(Some(partition)),
         Some(Err(error @ PartitionError::Lookback(_))) => Err(ConfigError::new("lookback", error.to_string())),
         Some(Err(error)) => Err(ConfigError::new("partition_by", error.to_string())
@@ -340,7 +349,13 @@ fn microbatch(
                     "add `partition_by={{'field': '{event_time}', 'data_type': 'timestamp', 'granularity': 'day'}}`, with the column's own type (`date`, `datetime` or `timestamp`)"
                 )));
         }
-        None => Partition { field: event_time.to_string(), data_type: PartitionType::Timestamp, lookback, granularity: Granularity::Day },
+        None => Partition {
+            field: event_time.to_string(),
+            data_type: PartitionType::Timestamp,
+            lookback,
+            granularity: Granularity::Day,
+            copy_partitions: false,
+        },
     };
     Ok((partition, begin))
 }
@@ -477,7 +492,13 @@ mod tests {
         assert_eq!(config.materialized, Materialized::Incremental);
         assert_eq!(
             config.partition,
-            Some(Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day })
+            Some(Partition {
+                field: "event_at".into(),
+                data_type: PartitionType::Timestamp,
+                lookback: 2,
+                granularity: Granularity::Day,
+                copy_partitions: false
+            })
         );
         assert_eq!(config.unique_key, ["id", "day"]);
         assert_eq!((config.pre_hook.len(), config.post_hook.len()), (1, 2));
@@ -527,6 +548,14 @@ mod tests {
             Err("the `microbatch` strategy needs `partition_by` with the granularity of its `batch_size` (`day`), not `month`".into())
         );
         assert_eq!(strategy(batch(Json::Null)), Ok(()));
+        let copied = |granularity: &str| {
+            parse(json!({"partition_by": {"field": "day", "granularity": granularity, "copy_partitions": true}})).map(|c| c.partition)
+        };
+        assert!(copied("day").is_ok_and(|p| p.is_some_and(|p| p.copy_partitions)));
+        assert_eq!(
+            copied("month").unwrap_err().message,
+            "`copy_partitions` replaces whole partitions: with `granularity: month` a run for one date would replace the other dates of its partition"
+        );
         assert_eq!(strategy(json!({"incremental_strategy": "delete+insert", "unique_key": "id"})), Ok(()));
         assert_eq!(parse(json!({"on_schema_change": "sync_all_columns"})).unwrap().on_schema_change, OnSchemaChange::SyncAllColumns);
         let unknown = parse(json!({"on_schema_change": "append_new_column"})).unwrap_err();

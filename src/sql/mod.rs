@@ -599,7 +599,13 @@ pub(crate) mod testing {
     pub(crate) fn all_plans(sql: &dyn SqlGenerator, quote: QuoteStyle, database: Option<&str>, seed: &std::path::Path) -> String {
         let rel = |name: &str| Relation::new(database.map(str::to_string), "marketing", name, quote);
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
-        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 1, granularity: Granularity::Day };
+        let partition = Partition {
+            field: "event_date".into(),
+            data_type: PartitionType::Date,
+            lookback: 1,
+            granularity: Granularity::Day,
+            copy_partitions: false,
+        };
         let options = TableOptions {
             partition: Some(partition.clone()),
             cluster_by: vec!["utm_source".into()],
@@ -640,6 +646,18 @@ pub(crate) mod testing {
             (
                 "partitioned incremental, the partitions of 2026-11-19..20",
                 sql.partition_plan(&rel("p"), leftover, &options, &partition, partition.range(day), true, select),
+            ),
+            (
+                "partitioned incremental with copy_partitions, the partitions of 2026-11-19..20",
+                sql.partition_plan(
+                    &rel("p"),
+                    table,
+                    &options,
+                    &Partition { copy_partitions: true, ..partition.clone() },
+                    partition.range(day),
+                    true,
+                    select,
+                ),
             ),
             ("incremental by unique_key", sql.merge_plan(&rel("m"), table, &TableOptions::default(), &["id".into(), "day".into()], select)),
             (

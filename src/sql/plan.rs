@@ -28,6 +28,22 @@ pub enum Step {
     /// A file the warehouse loads with its own loader; where it has none,
     /// the `fallback` steps load it with statements instead.
     Load { load: FileLoad, fallback: Vec<Step> },
+    /// Partitions copied from staged rows with the warehouse's copy jobs;
+    /// where it has none, the `fallback` steps write them with statements.
+    Copy { copy: PartitionCopy, fallback: Vec<Step> },
+}
+
+/// The partitions of a staged table copied over the same partitions of a
+/// table (BigQuery's copy job between partition decorators, replacing the
+/// partition): each partition the staged rows have is copied; each other
+/// one is emptied with its statement, so a date without rows is empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionCopy {
+    pub from: Relation,
+    pub to: Relation,
+    /// Each partition's id (`20261120`) and the statement that empties it in `to`.
+    pub partitions: Vec<(String, String)>,
+    pub job: Job,
 }
 
 /// Staged rows to insert into a table, matching columns by name.
@@ -161,6 +177,12 @@ impl Plan {
         self
     }
 
+    /// Copies `copy`'s partitions with the warehouse's copy jobs, else with `fallback`'s statements.
+    pub fn copy(mut self, copy: PartitionCopy, fallback: Plan) -> Plan {
+        self.steps.push(Step::Copy { copy, fallback: fallback.steps });
+        self
+    }
+
     /// Gives every job of the plan the options of `template` (the labels,
     /// byte limit and timeout of the node it builds).
     pub fn with_options_of(mut self, template: &Job) -> Plan {
@@ -189,6 +211,10 @@ fn set_options(steps: &mut [Step], template: &Job) {
             Step::Load { load, fallback } => {
                 set_options(fallback, template);
                 &mut load.job
+            }
+            Step::Copy { copy, fallback } => {
+                set_options(fallback, template);
+                &mut copy.job
             }
         };
         job.labels.clone_from(&template.labels);
@@ -242,6 +268,18 @@ fn render_steps(steps: &[Step], sql: &dyn SqlGenerator, statements: &mut Vec<Str
                     load.path.display(),
                     load.delimiter,
                     load.relation
+                ));
+                render_steps(fallback, sql, statements);
+            }
+            Step::Copy { copy, fallback } => {
+                let ids: Vec<&str> = copy.partitions.iter().map(|(id, _)| id.as_str()).collect();
+                statements.push(format!(
+                    "-- a copy job per partition the staged rows have: {}${{id}} replaces {}${{id}} (WRITE_TRUNCATE), for {}; \
+                     a partition they lack is emptied:\n{}\n-- (where the warehouse has no copy jobs, the statements below write them instead)",
+                    copy.from,
+                    copy.to,
+                    ids.join(", "),
+                    copy.partitions.iter().map(|(_, empty)| empty.as_str()).collect::<Vec<_>>().join(";\n")
                 ));
                 render_steps(fallback, sql, statements);
             }

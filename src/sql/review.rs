@@ -62,6 +62,12 @@ fn statements_of(sql: &dyn SqlGenerator, plan: &Plan, columns: &str) -> Vec<Stri
             Step::Guard { count, .. } => vec![count.sql.clone()],
             Step::Insert { insert, .. } => sql.write(insert, columns).into_iter().map(|job| job.sql).collect(),
             Step::Load { .. } => Vec::new(),
+            Step::Copy { copy, fallback } => copy
+                .partitions
+                .iter()
+                .map(|(_, empty)| empty.clone())
+                .chain(statements_of(sql, &Plan { steps: fallback.clone(), ..Plan::default() }, columns))
+                .collect(),
         })
         .collect()
 }
@@ -87,7 +93,7 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
             for table in [&source, &target, &staging_for(&target, Some("inv")), &staging_relation(&target, "new")] {
                 review.tables.push((table.clone(), columns.clone()));
             }
-            let partition = Partition { field: "event_at".into(), data_type, lookback: 1, granularity };
+            let partition = Partition { field: "event_at".into(), data_type, lookback: 1, granularity, copy_partitions: false };
             let options = TableOptions {
                 partition: Some(partition.clone()),
                 cluster_by: vec!["id".into()],
@@ -107,7 +113,11 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
                 ("partitioned incremental", sql.partition_plan(&target, table, &options, &partition, range, true, &model)),
                 ("merge by unique_key", sql.merge_plan(&target, table, &options, &["id".into()], &model)),
             ];
-            for (title, plan) in plans {
+            let copied = Partition { copy_partitions: true, ..partition.clone() };
+            let copying = (granularity == Granularity::Day).then(|| {
+                ("partitioned incremental with copy_partitions", sql.partition_plan(&target, table, &options, &copied, range, true, &model))
+            });
+            for (title, plan) in plans.into_iter().chain(copying) {
                 for statement in statements_of(sql, &plan, &column_list) {
                     review.statements.push(Statement { title: format!("{name}: {title}"), sql: statement });
                 }
@@ -213,7 +223,8 @@ fn diffs_and_tests(sql: &dyn SqlGenerator, relation: &dyn Fn(&str) -> Relation, 
         .iter()
         .map(|c| Compared { name: c.name.clone(), types: (c.data_type.clone(), c.data_type.clone()), as_text: !sql.comparable(&c.data_type) })
         .collect();
-    let partition = Partition { field: "event_at".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+    let partition =
+        Partition { field: "event_at".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day, copy_partitions: false };
     let day = ExecutionDate(chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default());
     let spec = DiffSpec {
         current: &current,

@@ -225,6 +225,11 @@ pub trait Connection: Send {
     fn load_file(&mut self, _load: &crate::sql::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
         Ok(None)
     }
+    /// Copies `copy`'s partitions with the warehouse's copy jobs; `None`
+    /// when it has none, and the plan's statements write them instead.
+    fn copy_partitions(&mut self, _copy: &crate::sql::plan::PartitionCopy) -> Result<Option<JobStats>, WarehouseError> {
+        Ok(None)
+    }
     /// What `relation` is in the warehouse now, asked of it alone (not read
     /// from an earlier listing); `None` when it does not exist.
     fn describe(&mut self, relation: &RelationKey) -> Result<Option<RelationKind>, WarehouseError> {
@@ -387,5 +392,9 @@ impl Connection for Timed {
 
     fn load_file(&mut self, load: &crate::sql::plan::FileLoad) -> Result<Option<JobStats>, WarehouseError> {
         self.timed(|c| c.load_file(load))
+    }
+
+    fn copy_partitions(&mut self, copy: &crate::sql::plan::PartitionCopy) -> Result<Option<JobStats>, WarehouseError> {
+        self.timed(|c| c.copy_partitions(copy))
     }
 }

@@ -80,6 +80,10 @@ fn run_step_list(steps: &[Step], connection: &mut dyn Connection, sql: &dyn SqlG
                 }
             }
             Step::Insert { insert, options } => total.add(&insert_by_name(insert, options, connection, sql)?),
+            Step::Copy { copy, fallback } => match connection.copy_partitions(copy)? {
+                Some(stats) => total.add(&stats),
+                None => total.add(&run_step_list(fallback, connection, sql)?),
+            },
             Step::Load { load, fallback } => match connection.load_file(load)? {
                 Some(stats) => total.add(&stats),
                 None => {

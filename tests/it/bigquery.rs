@@ -715,6 +715,53 @@ fn the_retry_deadline_bounds_the_tries() {
     assert!((2..10).contains(&tries), "{tries} tries in {:?}", started.elapsed());
 }
 
+// `copy_partitions: true`: a partition the staged rows have replaces the
+// table's with a copy job (`staged$20261120` over `daily$20261120`, which
+// bills no bytes), one they lack is emptied with a delete of whole
+// partitions, and no insert is sent. The emulator keeps no partitions to
+// copy between, so the proxy answers the copy job as BigQuery would.
+#[test]
+fn copy_partitions_replaces_a_partition_with_a_copy_job() {
+    let emulator = Emulator::start("shop-test");
+    let proxy = Proxy::start(emulator.port, |request, _| {
+        let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
+        if request.method == "POST" && body["configuration"]["copy"].is_object() {
+            let job = json!({"kind": "bigquery#job", "jobReference": body["jobReference"], "configuration": body["configuration"], "status": {"state": "DONE"}});
+            return Action::Answer(200, job.to_string());
+        }
+        Action::Forward
+    });
+    let fixture = Fixture::new()
+        .file(
+            "models/daily.sql",
+            "{{ config(materialized='incremental', partition_by={'field': 'day', 'data_type': 'date', 'copy_partitions': true}, lookback=1) }}\n\
+             select date '{{ ds }}' as day, 1 as n\n",
+        )
+        .file("profiles.yml", &emulator_profiles("shop", &proxy.endpoint(), &emulator.project, ""));
+    for date in ["2026-11-19", "2026-11-20"] {
+        let run = fixture.strata(&["run", "--date", date]);
+        assert_eq!(run.status, 0, "{date}\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    }
+    let requests = proxy.requests();
+    let copies: Vec<Json> = requests
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Json>(&r.body).ok())
+        .filter(|job| job["configuration"]["copy"].is_object())
+        .map(|job| job["configuration"]["copy"].clone())
+        .collect();
+    assert_eq!(copies.len(), 1, "one partition of the second run has rows: {copies:#?}");
+    let copy = &copies[0];
+    assert!(copy["sourceTable"]["tableId"].as_str().is_some_and(|t| t.starts_with("daily__strata_") && t.ends_with("$20261120")), "{copy}");
+    assert_eq!(copy["destinationTable"]["tableId"], "daily$20261120");
+    assert_eq!((copy["writeDisposition"].as_str(), copy["createDisposition"].as_str()), (Some("WRITE_TRUNCATE"), Some("CREATE_NEVER")));
+    // 2026-11-19, which the second run's rows lack, is emptied; nothing is inserted.
+    assert_eq!(
+        inserts_of(&requests, "delete from `shop-test`.`analytics`.`daily` where `day` >= date '2026-11-19' and `day` < date '2026-11-20'").len(),
+        1
+    );
+    assert!(inserts_of(&requests, "insert into `shop-test`.`analytics`.`daily`").is_empty(), "no insert of rows");
+}
+
 // A mistake in the SQL (400) fails at once, with BigQuery's message.
 #[test]
 fn a_bad_request_is_not_retried() {

@@ -31,6 +31,7 @@ use serde_json::{Map, Value as Json};
 use crate::core::columns::Column;
 use crate::core::diagnostic::{Diagnostic, Location};
 use crate::core::job::{Job, JobStats};
+use crate::core::relation::Relation;
 use crate::core::table::{Cell, Table};
 use crate::core::wait::Backoff;
 use crate::sql::SqlGenerator;
@@ -460,10 +461,17 @@ impl BigQueryConnection {
             }),
             ..ApiJob::default()
         };
+        self.submit_and_wait(id, request, &job.sql, Poll::QueryResults).await
+    }
+
+    /// Inserts the job resource `request` under `id` and waits for it;
+    /// `what` is the statement (or the job's description) errors show.
+    async fn submit_and_wait(&self, id: &str, request: ApiJob, what: &str, poll: Poll) -> Result<ApiJob, JobFailure> {
+        let settings = &self.settings;
         let jobs = self.client.job();
         let failed = |err: BQError| {
             let (message, _) = classify(&err);
-            JobFailure::Final(with_reason(job_error(message, false, id, &job.sql), reason_of(&err)))
+            JobFailure::Final(with_reason(job_error(message, false, id, what), reason_of(&err)))
         };
         // The insert is sent again with the same id, so a job a lost answer
         // hid is found (409), not run twice.
@@ -474,8 +482,46 @@ impl BigQueryConnection {
             }
             Err(err) => return Err(failed(err)),
         };
-        let finished = self.wait_until_done(id, inserted, Poll::QueryResults).await?;
-        ended_well(finished, id, &job.sql)
+        let finished = self.wait_until_done(id, inserted, poll).await?;
+        ended_well(finished, id, what)
+    }
+
+    /// Copies partition `id` of `from` over the same partition of `to` with
+    /// a copy job (`from$id` to `to$id`, replacing it), which bills no bytes.
+    /// See: https://cloud.google.com/bigquery/docs/managing-partitioned-tables#copy_an_individual_partition
+    fn copy_partition(&self, from: &Relation, to: &Relation, partition: &str, job: &Job) -> Result<JobStats, WarehouseError> {
+        let settings = &self.settings;
+        let table = |relation: &Relation| gcp_bigquery_client::model::table_reference::TableReference {
+            project_id: relation.database.clone().unwrap_or_else(|| settings.project.clone()),
+            dataset_id: relation.schema.clone().unwrap_or_default(),
+            table_id: format!("{}${partition}", relation.identifier),
+        };
+        let what = format!("copy of partition {partition} of {} to {}", from.display_name(), to.display_name());
+        let finished = self.attempts(job.timeout, |id| {
+            let request = ApiJob {
+                job_reference: Some(JobReference {
+                    project_id: Some(settings.job_project().to_string()),
+                    job_id: Some(id.clone()),
+                    location: settings.location.clone(),
+                }),
+                configuration: Some(JobConfiguration {
+                    job_timeout_ms: job.timeout.map(|t| t.as_millis().to_string()),
+                    labels: (!job.labels.is_empty()).then(|| job.labels.iter().cloned().collect()),
+                    copy: Some(gcp_bigquery_client::model::job_configuration_table_copy::JobConfigurationTableCopy {
+                        source_table: Some(table(from)),
+                        destination_table: Some(table(to)),
+                        write_disposition: Some("WRITE_TRUNCATE".into()),
+                        create_disposition: Some("CREATE_NEVER".into()),
+                        ..Default::default()
+                    }),
+                    ..JobConfiguration::default()
+                }),
+                ..ApiJob::default()
+            };
+            let what = what.clone();
+            async move { self.submit_and_wait(&id, request, &what, Poll::Job).await }
+        })?;
+        Ok(self.stats(&finished))
     }
 
     /// Polls the accepted job `id` until it is done. A poll that gets no
@@ -776,6 +822,30 @@ impl Connection for BigQueryConnection {
             load::Uploaded::Done(finished) => Ok(Some(self.stats(&finished))),
             load::Uploaded::Unsupported => Ok(None),
         }
+    }
+
+    /// Each partition of `copy` the staged rows have (the staging table's
+    /// metadata says which: no table scanned) is copied with a copy job; each
+    /// other one is emptied with its statement, a delete of whole partitions.
+    fn copy_partitions(&mut self, copy: &crate::sql::plan::PartitionCopy) -> Result<Option<JobStats>, WarehouseError> {
+        let from = &copy.from;
+        let project = from.database.clone().unwrap_or_else(|| self.settings.project.clone());
+        let query = format!(
+            "select partition_id from `{project}`.`{}`.INFORMATION_SCHEMA.PARTITIONS where table_name = '{}' and total_rows > 0",
+            from.schema.as_deref().unwrap_or_default(),
+            from.identifier.replace('\'', "\\'")
+        );
+        let present = self.query(&Job { sql: query, ..copy.job.clone() })?;
+        let present: HashSet<String> = present.rows.iter().filter_map(|row| row.first()).map(ToString::to_string).collect();
+        let mut total = JobStats::default();
+        for (partition, empty) in &copy.partitions {
+            let stats = match present.contains(partition) {
+                true => self.copy_partition(from, &copy.to, partition, &copy.job)?,
+                false => self.run(&Job { sql: empty.clone(), ..copy.job.clone() })?,
+            };
+            total.add(&stats);
+        }
+        Ok(Some(total))
     }
 
     /// One `tables.get`: BigQuery's own word on whether the table exists.

@@ -273,13 +273,31 @@ impl SqlGenerator for BigQuerySql {
         sql: &str,
     ) -> Plan {
         let staged = staging_for(relation, options.invocation.as_deref());
+        let copying = incremental && partition.copy_partitions;
+        // Copy jobs copy between partitions: the staged rows are partitioned
+        // and clustered as the table.
+        let create = match copying {
+            true => {
+                let layout = TableOptions { partition: Some(partition.clone()), cluster_by: options.cluster_by.clone(), ..TableOptions::default() };
+                self.create_staging(&staged, sql).replacen("\noptions(", &format!("{}\noptions(", self.table_clauses(&layout)), 1)
+            }
+            false => self.create_staging(&staged, sql),
+        };
         let plan = Plan::new(false)
-            .run_counting_rows(self.create_staging(&staged, sql))
+            .run_counting_rows(create)
             .guard(self.count_outside_partitions(&staged, partition, first, last), Refusal::outside(partition, first, last));
-        let plan = if incremental {
-            // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
+        // One script transaction drops the partitions' old rows and inserts the new ones (`write`).
+        let rewrite = |plan: Plan| {
             let before = vec![self.delete_partitions(relation, partition, first, last)];
             plan.insert(Insert::new(relation, &staged, options.on_schema_change, before).laid_out(options))
+        };
+        let plan = if copying {
+            let days = std::iter::successors(Some(first), |day| Some(day.add_days(1)).filter(|next| *next <= last));
+            let partitions = days.map(|day| (day.ds_nodash(), self.delete_partitions(relation, partition, day, day))).collect();
+            let copy = crate::sql::plan::PartitionCopy { from: staged.clone(), to: relation.clone(), partitions, job: Job::default() };
+            plan.copy(copy, rewrite(Plan::new(false)))
+        } else if incremental {
+            rewrite(plan)
         } else {
             let plan = match present.relation {
                 Some(RelationKind::View) => plan.run(self.drop_view(relation)),
@@ -504,7 +522,7 @@ mod tests {
                 if (data_type, granularity) == (PartitionType::Date, Granularity::Hour) {
                     continue;
                 }
-                let partition = Partition { field: "at".into(), data_type, lookback: 0, granularity };
+                let partition = Partition { field: "at".into(), data_type, lookback: 0, granularity, copy_partitions: false };
                 let options = TableOptions { partition: Some(partition), ..TableOptions::default() };
                 lines.push(format!("{} by {}:{}", data_type.as_str(), granularity.as_str(), BigQuerySql.table_clauses(&options).replace('\n', " ")));
             }
@@ -533,7 +551,8 @@ mod tests {
     fn sync_all_columns_rebuilds_the_table_to_change_a_type_bigquery_cannot_widen() {
         let target = Relation::new(Some("p".into()), "d", "orders", QuoteStyle::Backtick);
         let staged = Relation::new(Some("p".into()), "d", "orders__new", QuoteStyle::Backtick);
-        let partition = Partition { field: "day".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+        let partition =
+            Partition { field: "day".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day, copy_partitions: false };
         let layout = TableOptions { partition: Some(partition), require_partition_filter: true, ..TableOptions::default() };
         let insert = Insert::new(&target, &staged, OnSchemaChange::SyncAllColumns, Vec::new()).laid_out(&layout);
         let table = [Column::new("day", "DATE"), Column::new("id", "INT64"), Column::new("amount", "INT64"), Column::new("old", "STRING")];
@@ -601,7 +620,13 @@ mod tests {
     fn the_partitions_of_a_phase_are_logged_in_one_insert() {
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         let table = |name: &str| Relation::new(Some("p".into()), "marketing", name, QuoteStyle::Backtick);
-        let partition = Partition { field: "event_date".into(), data_type: PartitionType::Date, lookback: 0, granularity: Granularity::Day };
+        let partition = Partition {
+            field: "event_date".into(),
+            data_type: PartitionType::Date,
+            lookback: 0,
+            granularity: Granularity::Day,
+            copy_partitions: false,
+        };
         let written = |name: &str, first: ExecutionDate, rows: Option<u64>| crate::core::partition::WrittenPartitions {
             relation: table(name),
             partition: partition.clone(),

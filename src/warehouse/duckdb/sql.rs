@@ -73,6 +73,17 @@ impl SqlGenerator for DuckDbSql {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Partitioned by the day of `event_at`, two days of lookback.
+    fn event_at_days() -> Partition {
+        Partition {
+            field: "event_at".into(),
+            data_type: PartitionType::Timestamp,
+            lookback: 2,
+            granularity: Granularity::Day,
+            copy_partitions: false,
+        }
+    }
     use crate::core::columns::{Column, ColumnChanges, OnSchemaChange};
     use crate::core::dates::ExecutionDate;
     use crate::core::partition::{Granularity, Partition, PartitionType};
@@ -93,7 +104,7 @@ mod tests {
             &[Column::new("id", "INTEGER"), Column::new("gone", "VARCHAR"), Column::new("amount", "INTEGER")],
             &[Column::new("id", "INTEGER"), Column::new("amount", "DOUBLE"), Column::new("new", "DATE")],
         );
-        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
+        let partition = event_at_days();
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         insta::assert_snapshot!(
             [
@@ -129,7 +140,7 @@ mod tests {
         let mut run = |statement: String| connection.execute(&statement).unwrap_or_else(|err| panic!("{statement}\n{err}"));
         let target = rel("orders");
         let staged = staging_relation(&target, "new");
-        let partition = Partition { field: "event_at".into(), data_type: PartitionType::Timestamp, lookback: 2, granularity: Granularity::Day };
+        let partition = event_at_days();
         let day = ExecutionDate::parse("2026-11-20", "--date").unwrap();
         let rows = "select * from (values (1, 2, timestamp '2026-11-19 10:00'), (3, 4, timestamp '2026-11-20 09:00')) as t(id, day, event_at)";
 
