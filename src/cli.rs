@@ -33,6 +33,64 @@ pub struct Cli {
     /// LogTestResult, JinjaLogWarning, ProjectWarning)
     #[arg(long, global = true, env = "DBT_WARN_ERROR_OPTIONS")]
     pub warn_error_options: Option<String>,
+    #[command(flatten)]
+    pub ignored: IgnoredFlags,
+}
+
+/// dbt's flags that change nothing in strata (it keeps no partial-parse
+/// file, checks no version, sends no usage statistics, has one parser and
+/// always writes its artifacts): accepted anywhere on the command line, as
+/// dbt accepts them, so a scheduler's or a CI job's dbt command runs
+/// unchanged (hidden from `--help`; the README lists them). Their
+/// environment variables are not read.
+#[derive(Debug, Default, clap::Args)]
+pub struct IgnoredFlags {
+    #[arg(long, global = true, hide = true)]
+    partial_parse: bool,
+    #[arg(long, global = true, hide = true)]
+    no_partial_parse: bool,
+    #[arg(long, global = true, hide = true)]
+    partial_parse_file_diff: bool,
+    #[arg(long, global = true, hide = true)]
+    no_partial_parse_file_diff: bool,
+    #[arg(long, global = true, hide = true, value_name = "PATH")]
+    partial_parse_file_path: Option<String>,
+    #[arg(long, global = true, hide = true)]
+    version_check: bool,
+    #[arg(long, global = true, hide = true)]
+    no_version_check: bool,
+    #[arg(long, global = true, hide = true)]
+    send_anonymous_usage_stats: bool,
+    #[arg(long, global = true, hide = true)]
+    no_send_anonymous_usage_stats: bool,
+    #[arg(long, global = true, hide = true)]
+    static_parser: bool,
+    #[arg(long, global = true, hide = true)]
+    no_static_parser: bool,
+    #[arg(long, global = true, hide = true)]
+    use_experimental_parser: bool,
+    #[arg(long, global = true, hide = true)]
+    no_use_experimental_parser: bool,
+    #[arg(long, global = true, hide = true)]
+    write_json: bool,
+    #[arg(long, global = true, hide = true)]
+    no_write_json: bool,
+    #[arg(long, global = true, hide = true)]
+    populate_cache: bool,
+    #[arg(long, global = true, hide = true)]
+    no_populate_cache: bool,
+    #[arg(long, global = true, hide = true)]
+    cache_selected_only: bool,
+    #[arg(long, global = true, hide = true)]
+    no_cache_selected_only: bool,
+    #[arg(long, global = true, hide = true)]
+    log_cache_events: bool,
+    #[arg(long, global = true, hide = true)]
+    no_log_cache_events: bool,
+    #[arg(long, global = true, hide = true)]
+    use_fast_test_edges: bool,
+    #[arg(long, global = true, hide = true)]
+    no_use_fast_test_edges: bool,
 }
 
 #[derive(Debug, Subcommand)]
