@@ -439,29 +439,37 @@ impl BigQueryConnection {
     }
 
     async fn send_and_wait(&self, id: &str, job: &Job, mode: Mode) -> Result<ApiJob, JobFailure> {
+        let configuration = JobConfiguration {
+            dry_run: Some(mode == Mode::DryRun),
+            query: Some(JobConfigurationQuery {
+                query: job.sql.clone(),
+                use_legacy_sql: Some(false),
+                maximum_bytes_billed: job.maximum_bytes_billed.map(|b| b.to_string()),
+                priority: self.settings.priority.clone(),
+                ..JobConfigurationQuery::default()
+            }),
+            ..JobConfiguration::default()
+        };
+        self.submit_and_wait(id, self.job_resource(id, job, configuration), &job.sql, Poll::QueryResults).await
+    }
+
+    /// The resource of job `id` with `configuration`, in the target's job
+    /// project and location, with `job`'s labels and timeout.
+    fn job_resource(&self, id: &str, job: &Job, configuration: JobConfiguration) -> ApiJob {
         let settings = &self.settings;
-        let request = ApiJob {
+        ApiJob {
             job_reference: Some(JobReference {
                 project_id: Some(settings.job_project().to_string()),
                 job_id: Some(id.to_string()),
                 location: settings.location.clone(),
             }),
             configuration: Some(JobConfiguration {
-                dry_run: Some(mode == Mode::DryRun),
                 job_timeout_ms: job.timeout.map(|t| t.as_millis().to_string()),
                 labels: (!job.labels.is_empty()).then(|| job.labels.iter().cloned().collect()),
-                query: Some(JobConfigurationQuery {
-                    query: job.sql.clone(),
-                    use_legacy_sql: Some(false),
-                    maximum_bytes_billed: job.maximum_bytes_billed.map(|b| b.to_string()),
-                    priority: settings.priority.clone(),
-                    ..JobConfigurationQuery::default()
-                }),
-                ..JobConfiguration::default()
+                ..configuration
             }),
             ..ApiJob::default()
-        };
-        self.submit_and_wait(id, request, &job.sql, Poll::QueryResults).await
+        }
     }
 
     /// Inserts the job resource `request` under `id` and waits for it;
@@ -497,27 +505,18 @@ impl BigQueryConnection {
             table_id: format!("{}${partition}", relation.identifier),
         };
         let what = format!("copy of partition {partition} of {} to {}", from.display_name(), to.display_name());
+        let copy = JobConfiguration {
+            copy: Some(gcp_bigquery_client::model::job_configuration_table_copy::JobConfigurationTableCopy {
+                source_table: Some(table(from)),
+                destination_table: Some(table(to)),
+                write_disposition: Some("WRITE_TRUNCATE".into()),
+                create_disposition: Some("CREATE_NEVER".into()),
+                ..Default::default()
+            }),
+            ..JobConfiguration::default()
+        };
         let finished = self.attempts(job.timeout, |id| {
-            let request = ApiJob {
-                job_reference: Some(JobReference {
-                    project_id: Some(settings.job_project().to_string()),
-                    job_id: Some(id.clone()),
-                    location: settings.location.clone(),
-                }),
-                configuration: Some(JobConfiguration {
-                    job_timeout_ms: job.timeout.map(|t| t.as_millis().to_string()),
-                    labels: (!job.labels.is_empty()).then(|| job.labels.iter().cloned().collect()),
-                    copy: Some(gcp_bigquery_client::model::job_configuration_table_copy::JobConfigurationTableCopy {
-                        source_table: Some(table(from)),
-                        destination_table: Some(table(to)),
-                        write_disposition: Some("WRITE_TRUNCATE".into()),
-                        create_disposition: Some("CREATE_NEVER".into()),
-                        ..Default::default()
-                    }),
-                    ..JobConfiguration::default()
-                }),
-                ..ApiJob::default()
-            };
+            let request = self.job_resource(&id, job, copy.clone());
             let what = what.clone();
             async move { self.submit_and_wait(&id, request, &what, Poll::Job).await }
         })?;
