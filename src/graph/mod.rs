@@ -373,6 +373,23 @@ impl Graph {
         component.iter().map(|n| n.index()).collect()
     }
 
+    /// The model exposure `index` delivers: the one it names, else the one
+    /// model (or seed) it depends on.
+    pub fn delivered_model(&self, index: usize, named: Option<&str>) -> Result<&Node, String> {
+        let models: Vec<&Node> =
+            self.parents(index).map(|p| &self.nodes[p]).filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)).collect();
+        match (named, models.as_slice()) {
+            (Some(name), _) => models
+                .iter()
+                .find(|m| m.name == name)
+                .copied()
+                .ok_or_else(|| format!("`export.model: {name}` is not one of the models it depends on (add `ref('{name}')` to its `depends_on`)")),
+            (None, [one]) => Ok(one),
+            (None, []) => Err("it depends on no model to deliver: add one to `depends_on`".into()),
+            (None, _) => Err("it depends on several models: name the one to deliver with `export.model`".into()),
+        }
+    }
+
     pub fn parents(&self, index: usize) -> impl Iterator<Item = usize> + '_ {
         self.graph.neighbors_directed(NodeIndex::new(index), Direction::Incoming).map(NodeIndex::index)
     }

@@ -8,7 +8,7 @@ use crate::core::job::Job;
 use crate::core::job::JobStats;
 use crate::core::outcome::{Outcome, Status};
 use crate::core::relation::Relation;
-use crate::graph::{Node, ResourceType};
+use crate::graph::Node;
 use crate::materialize::Materializer;
 use crate::sql::plan::{Plan, Present, TableOptions};
 use crate::sql::{SeedColumn, SeedLoad};
@@ -20,7 +20,7 @@ impl Materializer<'_> {
         let graph = self.compiler.graph;
         let exposure = &graph.nodes[index];
         let Some(delivery) = exposure.delivery() else { return Outcome::new(Status::Success, exposure.label()) };
-        let model = match self.delivered_model(index, delivery.model.as_deref()) {
+        let model = match self.compiler.graph.delivered_model(index, delivery.model.as_deref()) {
             Ok(model) => model,
             Err(message) => return Outcome::error(exposure.label(), message),
         };
@@ -58,23 +58,6 @@ impl Materializer<'_> {
                     },
                 }
             }
-        }
-    }
-
-    /// The model an exposure delivers: the one it names, else the one model it depends on.
-    fn delivered_model(&self, index: usize, named: Option<&str>) -> Result<&Node, String> {
-        let graph = self.compiler.graph;
-        let models: Vec<&Node> =
-            graph.parents(index).map(|p| &graph.nodes[p]).filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)).collect();
-        match (named, models.as_slice()) {
-            (Some(name), _) => models
-                .iter()
-                .find(|m| m.name == name)
-                .copied()
-                .ok_or_else(|| format!("`export.model: {name}` is not one of the models it depends on (add `ref('{name}')` to its `depends_on`)")),
-            (None, [one]) => Ok(one),
-            (None, []) => Err("it depends on no model to deliver: add one to `depends_on`".into()),
-            (None, _) => Err("it depends on several models: name the one to deliver with `export.model`".into()),
         }
     }
 

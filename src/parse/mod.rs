@@ -355,13 +355,8 @@ fn check_deliveries(project: &Project, graph: &Graph, errors: &mut Diagnostics) 
         if *target == project.target.name {
             continue;
         }
-        let models: Vec<&crate::graph::Node> =
-            graph.parents(index).map(|p| &graph.nodes[p]).filter(|n| matches!(n.resource_type, ResourceType::Model | ResourceType::Seed)).collect();
-        let delivered = match model {
-            Some(name) => models.iter().find(|m| &m.name == name).copied(),
-            None => models.first().copied().filter(|_| models.len() == 1),
-        };
-        let Some(delivered) = delivered else { continue };
+        // Which model is delivered is the run's error to report.
+        let Ok(delivered) = graph.delivered_model(index, model.as_deref()) else { continue };
         // The other output is read when the delivery runs too; its errors are reported there.
         let Ok(other) = crate::project::profile::load(&project.profile_name, project.target.file.parent(), &project.root, Some(target)) else {
             continue;
