@@ -326,7 +326,7 @@ impl Materializer<'_> {
             labels.retain(|(k, _)| *k != key);
             labels.push((key, value));
         }
-        Job { labels, maximum_bytes_billed: target.maximum_bytes_billed, timeout: target.job_timeout, ..Job::default() }
+        target.job_options(labels)
     }
 
     fn connect(&self) -> Result<Box<dyn Connection>, WarehouseError> {

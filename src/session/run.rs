@@ -365,12 +365,7 @@ impl Run<'_> {
         }
         let log = self.session.project.target.partition_log(sql);
         let target = &self.session.project.target;
-        let job = crate::core::job::Job {
-            labels: target.job_labels.clone(),
-            maximum_bytes_billed: target.maximum_bytes_billed,
-            timeout: target.job_timeout,
-            ..crate::core::job::Job::new(sql.log_written(&log, &written))
-        };
+        let job = crate::core::job::Job { sql: sql.log_written(&log, &written), ..target.job_options(target.job_labels.clone()) };
         if let Err(err) = connection.run(&job) {
             self.reporter.line(&format!("WARN  could not record the partitions written in {}: {err}", log.display_name()));
         }

@@ -43,6 +43,12 @@ impl Target {
         locate_in_target(&self.file, &self.source, &self.profile_name, &self.name, needle)
     }
 
+    /// The options of a job sent for this target: `labels`, and the
+    /// target's byte limit and timeout.
+    pub fn job_options(&self, labels: Vec<(String, String)>) -> crate::core::job::Job {
+        crate::core::job::Job { labels, maximum_bytes_billed: self.maximum_bytes_billed, timeout: self.job_timeout, ..Default::default() }
+    }
+
     /// Where the target records the partitions strata writes (see `SqlGenerator::partition_log`).
     pub fn partition_log(&self, sql: &dyn SqlGenerator) -> Relation {
         sql.partition_log(self.database.clone(), &self.schema)
