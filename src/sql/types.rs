@@ -108,6 +108,26 @@ pub fn nested<'a>(name: &'a str, base: &str, open: char, close: char) -> Option<
     rest[base.len()..].trim_start().strip_prefix(open)?.strip_suffix(close).map(str::trim)
 }
 
+/// A struct's field written `name TYPE`, the name perhaps quoted with
+/// `quote` (a quote inside it doubled): the name, and the type's text.
+pub fn struct_field(field: &str, quote: char) -> (String, &str) {
+    if let Some(rest) = field.strip_prefix(quote) {
+        let mut name = String::new();
+        let mut chars = rest.char_indices().peekable();
+        while let Some((at, ch)) = chars.next() {
+            match ch {
+                _ if ch != quote => name.push(ch),
+                _ if chars.peek().is_some_and(|&(_, next)| next == quote) => {
+                    chars.next();
+                    name.push(quote);
+                }
+                _ => return (name, rest[at + ch.len_utf8()..].trim()),
+            }
+        }
+    }
+    field.split_once(char::is_whitespace).map_or((field.to_string(), ""), |(name, rest)| (name.to_string(), rest))
+}
+
 /// Splits `a INT64, b STRUCT<c STRING, d INT64>` at its top-level commas.
 pub fn split_top_level(text: &str) -> Vec<&str> {
     let mut parts = Vec::new();
@@ -141,6 +161,9 @@ mod tests {
         assert_eq!(nested("ARRAY<STRUCT<a INT64>>", "ARRAY", '<', '>'), Some("STRUCT<a INT64>"));
         assert_eq!(nested("array<int64>", "ARRAY", '<', '>'), Some("int64"));
         assert_eq!(split_top_level("a INT64, b STRUCT<c STRING, d INT64>"), ["a INT64", "b STRUCT<c STRING, d INT64>"]);
+        assert_eq!(struct_field("\"say \"\"hi\"\"\" VARCHAR", '"'), ("say \"hi\"".to_string(), "VARCHAR"));
+        assert_eq!(struct_field("`a b` INT64", '`'), ("a b".to_string(), "INT64"));
+        assert_eq!(struct_field("a INT64", '`'), ("a".to_string(), "INT64"));
         assert_eq!(DataType::Decimal { precision: 38, scale: 9 }.to_string(), "decimal(38, 9)");
     }
 }

@@ -6,7 +6,7 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::sql::types::{DataType, nested, parameters, split_top_level};
+use crate::sql::types::{DataType, nested, parameters, split_top_level, struct_field};
 
 /// BigQuery's `NUMERIC`: 38 digits, 9 after the point.
 const NUMERIC: (u16, u16) = (38, 9);
@@ -20,7 +20,15 @@ pub fn parse(name: &str) -> DataType {
         return DataType::Array(Box::new(parse(element)));
     }
     if let Some(fields) = nested(name, "STRUCT", '<', '>') {
-        return DataType::Struct(split_top_level(fields).iter().map(|field| struct_field(field)).collect());
+        return DataType::Struct(
+            split_top_level(fields)
+                .iter()
+                .map(|field| {
+                    let (name, data_type) = struct_field(field, '`');
+                    (name, parse(data_type))
+                })
+                .collect(),
+        );
     }
     let Some((base, numbers)) = parameters(name) else { return DataType::Other(name.to_string()) };
     match (base.to_ascii_uppercase().as_str(), numbers.as_slice()) {
@@ -42,15 +50,6 @@ pub fn parse(name: &str) -> DataType {
         ("GEOGRAPHY", []) => DataType::Geography,
         _ => DataType::Other(name.to_string()),
     }
-}
-
-/// `name TYPE` inside `STRUCT<...>`, the name perhaps quoted.
-fn struct_field(field: &str) -> (String, DataType) {
-    let (name, data_type) = match field.strip_prefix('`').and_then(|rest| rest.split_once('`')) {
-        Some((name, rest)) => (name.to_string(), rest),
-        None => field.split_once(char::is_whitespace).map_or((field.to_string(), ""), |(name, rest)| (name.to_string(), rest)),
-    };
-    (name, parse(data_type))
 }
 
 /// A decimal type's name and, where they are not its own, its precision and scale.

@@ -1,7 +1,7 @@
 //! DuckDB's type names, read into [`DataType`] and written from it. See:
 //! <https://duckdb.org/docs/stable/sql/data_types/overview>
 
-use crate::sql::types::{DataType, nested, parameters, split_top_level};
+use crate::sql::types::{DataType, nested, parameters, split_top_level, struct_field};
 
 /// A type as DuckDB names it (or any alias DuckDB takes), as a `DataType`.
 pub fn parse(name: &str) -> DataType {
@@ -10,7 +10,15 @@ pub fn parse(name: &str) -> DataType {
         return DataType::Array(Box::new(parse(element)));
     }
     if let Some(fields) = nested(name, "STRUCT", '(', ')') {
-        return DataType::Struct(split_top_level(fields).iter().map(|field| struct_field(field)).collect());
+        return DataType::Struct(
+            split_top_level(fields)
+                .iter()
+                .map(|field| {
+                    let (name, data_type) = struct_field(field, '"');
+                    (name, parse(data_type))
+                })
+                .collect(),
+        );
     }
     let Some((base, numbers)) = parameters(name) else { return DataType::Other(name.to_string()) };
     let int = |bits, signed| DataType::Integer { bits, signed };
@@ -47,15 +55,6 @@ pub fn parse(name: &str) -> DataType {
         ("UUID", []) => DataType::Uuid,
         _ => DataType::Other(name.to_string()),
     }
-}
-
-/// `name TYPE` inside `STRUCT(...)`, the name perhaps quoted.
-fn struct_field(field: &str) -> (String, DataType) {
-    let (name, data_type) = match field.strip_prefix('"').and_then(|rest| rest.split_once('"')) {
-        Some((name, rest)) => (name.replace("\"\"", "\""), rest),
-        None => field.split_once(char::is_whitespace).map_or((field.to_string(), ""), |(name, rest)| (name.to_string(), rest)),
-    };
-    (name, parse(data_type))
 }
 
 /// DuckDB's name for `data_type`, or why DuckDB cannot hold its values exactly.
