@@ -598,14 +598,13 @@ fn one_model(emulator: &Emulator, endpoint: &str, extra: &str) -> Fixture {
 /// The statement that builds model `one` of `one_model`.
 const BUILDS_ONE: &str = "create or replace table `shop-test`.`analytics`.`one`";
 
-/// A proxy that answers the job building model `one` with `action`, and forwards every other request.
-fn on_building_one(emulator: &Emulator, action: impl Fn(&Request) -> Action + Send + Sync + 'static) -> Proxy {
-    Proxy::start(
-        emulator.port,
-        move |request, _| {
-            if request.method == "POST" && request.body.contains(BUILDS_ONE) { action(request) } else { Action::Forward }
-        },
-    )
+/// A proxy that answers each try (from 1) of the job building model `one`
+/// with `action`, and forwards every other request.
+fn on_building_one(emulator: &Emulator, action: impl Fn(&Request, usize) -> Action + Send + Sync + 'static) -> Proxy {
+    Proxy::start(emulator.port, move |request, seen| match request.method == "POST" && request.body.contains(BUILDS_ONE) {
+        true => action(request, inserts_of(seen, BUILDS_ONE).len()),
+        false => Action::Forward,
+    })
 }
 
 fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
@@ -617,16 +616,11 @@ fn inserts_of(requests: &[Request], marker: &str) -> Vec<Request> {
 #[test]
 fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, seen| {
-        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
-            return Action::Forward;
-        }
-        match inserts_of(seen, BUILDS_ONE).len() {
-            1 => Action::Answer(500, google_error(500, "backendError", "Backend error")),
-            2 => Action::Answer(429, "<html><body>Too Many Requests</body></html>".into()),
-            3 => Action::Answer(403, google_error(403, "rateLimitExceeded", "Exceeded rate limits")),
-            _ => Action::Forward,
-        }
+    let proxy = on_building_one(&emulator, |_, tries| match tries {
+        1 => Action::Answer(500, google_error(500, "backendError", "Backend error")),
+        2 => Action::Answer(429, "<html><body>Too Many Requests</body></html>".into()),
+        3 => Action::Answer(403, google_error(403, "rateLimitExceeded", "Exceeded rate limits")),
+        _ => Action::Forward,
     });
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n      priority: batch\n      maximum_bytes_billed: 1000000\n");
     let run = fixture.strata(&["run"]);
@@ -651,15 +645,10 @@ fn server_errors_and_rate_limits_are_retried_until_the_job_runs() {
 #[test]
 fn a_bare_503_and_a_502_page_are_retried() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, seen| {
-        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
-            return Action::Forward;
-        }
-        match inserts_of(seen, BUILDS_ONE).len() {
-            1 => Action::Answer(503, String::new()),
-            2 => Action::Answer(502, "<html><body>502 Bad Gateway</body></html>".into()),
-            _ => Action::Forward,
-        }
+    let proxy = on_building_one(&emulator, |_, tries| match tries {
+        1 => Action::Answer(503, String::new()),
+        2 => Action::Answer(502, "<html><body>502 Bad Gateway</body></html>".into()),
+        _ => Action::Forward,
     });
     let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 2\n").strata(&["run"]);
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -682,15 +671,10 @@ fn failed_job(request: &Request, reason: &str, message: &str) -> Action {
 #[test]
 fn a_transaction_aborted_by_a_concurrent_update_runs_again() {
     let emulator = Emulator::start("shop-test");
-    let proxy = Proxy::start(emulator.port, |request, seen| {
-        if request.method != "POST" || !request.body.contains(BUILDS_ONE) {
-            return Action::Forward;
-        }
-        match inserts_of(seen, BUILDS_ONE).len() {
-            1 => failed_job(request, "jobRateLimitExceeded", "Exceeded rate limits: too many concurrent queries for this project"),
-            2 => failed_job(request, "invalidQuery", "Transaction is aborted due to concurrent update against table shop-test:analytics.one"),
-            _ => Action::Forward,
-        }
+    let proxy = on_building_one(&emulator, |request, tries| match tries {
+        1 => failed_job(request, "jobRateLimitExceeded", "Exceeded rate limits: too many concurrent queries for this project"),
+        2 => failed_job(request, "invalidQuery", "Transaction is aborted due to concurrent update against table shop-test:analytics.one"),
+        _ => Action::Forward,
     });
     let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 2\n").strata(&["run"]);
     assert_eq!(run.status, 0, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -706,7 +690,7 @@ fn a_transaction_aborted_by_a_concurrent_update_runs_again() {
 #[test]
 fn the_retry_deadline_bounds_the_tries() {
     let emulator = Emulator::start("shop-test");
-    let proxy = on_building_one(&emulator, |request| failed_job(request, "backendError", "Backend error"));
+    let proxy = on_building_one(&emulator, |request, _| failed_job(request, "backendError", "Backend error"));
     let started = Instant::now();
     let run = one_model(&emulator, &proxy.endpoint(), "      job_retries: 50\n      job_retry_deadline_seconds: 2\n").strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -767,7 +751,7 @@ fn copy_partitions_replaces_a_partition_with_a_copy_job() {
 fn a_bad_request_is_not_retried() {
     let emulator = Emulator::start("shop-test");
     let proxy =
-        on_building_one(&emulator, |_| Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]")));
+        on_building_one(&emulator, |_, _| Action::Answer(400, google_error(400, "invalidQuery", "Syntax error: Unexpected keyword SELECT at [2:1]")));
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_retries: 3\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -779,7 +763,7 @@ fn a_bad_request_is_not_retried() {
 #[test]
 fn ctrl_c_cancels_the_running_job() {
     let emulator = Emulator::start("shop-test");
-    let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
+    let proxy = on_building_one(&emulator, |_, _| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "");
     let child = crate::strata_command(fixture.path()).args(["run"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let started = Instant::now();
@@ -1056,7 +1040,7 @@ fn partition_options_reach_the_table_and_a_changed_partitioning_replaces_it() {
 #[test]
 fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
     let emulator = Emulator::start("shop-test");
-    let proxy = on_building_one(&emulator, |_| Action::HoldUntilCancelled);
+    let proxy = on_building_one(&emulator, |_, _| Action::HoldUntilCancelled);
     let fixture = one_model(&emulator, &proxy.endpoint(), "      job_timeout_seconds: 1\n");
     let run = fixture.strata(&["run"]);
     assert_eq!(run.status, 1, "stdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
@@ -1073,7 +1057,7 @@ fn a_job_longer_than_job_timeout_seconds_is_cancelled() {
 #[test]
 fn a_failed_job_points_at_the_line_of_the_model() {
     let emulator = Emulator::start("shop-test");
-    let proxy = on_building_one(&emulator, |request| {
+    let proxy = on_building_one(&emulator, |request, _| {
         let body: Json = serde_json::from_str(&request.body).unwrap_or_default();
         let error = json!({"reason": "invalidQuery", "location": "query", "message": "Unrecognized name: nope at [5:3]"});
         let job = json!({
