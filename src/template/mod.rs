@@ -506,7 +506,7 @@ fn target_context(project: &Project) -> serde_json::Value {
     if let Some(database) = &target.database {
         fields.insert("database".into(), database.clone().into());
     }
-    for (alias, value) in crate::warehouse::adapter(target.kind).target_aliases(target) {
+    for (alias, value) in target.kind.adapter().target_aliases(target) {
         fields.insert(alias.into(), value.into());
     }
     serde_json::Value::Object(fields)

@@ -164,14 +164,9 @@ pub fn adapters() -> Vec<&'static dyn Adapter> {
     BUILT_IN.iter().copied().chain(registered).collect()
 }
 
-/// The adapter of a target type.
-pub fn adapter(kind: TargetKind) -> &'static dyn Adapter {
-    kind.adapter()
-}
-
 /// The SQL dialect of a target type, for compiling without a connection.
 pub fn dialect(kind: TargetKind) -> &'static dyn SqlGenerator {
-    adapter(kind).dialect()
+    kind.adapter().dialect()
 }
 
 /// The dbt class of a relation written in quote style `quote`: the first
@@ -188,7 +183,7 @@ pub const DEFAULT_LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// Opens the warehouse of `target`, an output of profile `profile_name` of
 /// the project at `root` (a delivery may write into another than the run's).
 pub fn open_target(target: &Target, root: &Path, profile_name: &str, lock_timeout: std::time::Duration) -> Result<Arc<dyn Warehouse>, Diagnostic> {
-    adapter(target.kind).open(target, root, profile_name, lock_timeout)
+    target.kind.adapter().open(target, root, profile_name, lock_timeout)
 }
 
 /// What `Connection::stream` hands each page of rows to, with the columns;
