@@ -43,6 +43,9 @@ pub struct PartitionCopy {
     pub to: Relation,
     /// Each partition's id (`20261120`) and the statement that empties it in `to`.
     pub partitions: Vec<(String, String)>,
+    /// The partitions `from` has, from its metadata (`SqlGenerator::partition_metadata`:
+    /// table, partition id, rows, time written).
+    pub present: String,
     pub job: Job,
 }
 
@@ -274,8 +277,10 @@ fn render_steps(steps: &[Step], sql: &dyn SqlGenerator, statements: &mut Vec<Str
             Step::Copy { copy, fallback } => {
                 let ids: Vec<&str> = copy.partitions.iter().map(|(id, _)| id.as_str()).collect();
                 statements.push(format!(
-                    "-- a copy job per partition the staged rows have: {}${{id}} replaces {}${{id}} (WRITE_TRUNCATE), for {}; \
-                     a partition they lack is emptied:\n{}\n-- (where the warehouse has no copy jobs, the statements below write them instead)",
+                    "-- a copy job per partition the staged rows have, as their metadata says:\n{}\n\
+                     -- {}${{id}} replaces {}${{id}} (WRITE_TRUNCATE), for {}; a partition they lack is emptied:\n{}\n\
+                     -- (where the warehouse has no copy jobs, the statements below write them instead)",
+                    copy.present,
                     copy.from,
                     copy.to,
                     ids.join(", "),

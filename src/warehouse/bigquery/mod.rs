@@ -828,14 +828,13 @@ impl Connection for BigQueryConnection {
     /// other one is emptied with its statement, a delete of whole partitions.
     fn copy_partitions(&mut self, copy: &crate::sql::plan::PartitionCopy) -> Result<Option<JobStats>, WarehouseError> {
         let from = &copy.from;
-        let project = from.database.clone().unwrap_or_else(|| self.settings.project.clone());
-        let query = format!(
-            "select partition_id from `{project}`.`{}`.INFORMATION_SCHEMA.PARTITIONS where table_name = '{}' and total_rows > 0",
-            from.schema.as_deref().unwrap_or_default(),
-            from.identifier.replace('\'', "\\'")
-        );
-        let present = self.query(&Job { sql: query, ..copy.job.clone() })?;
-        let present: HashSet<String> = present.rows.iter().filter_map(|row| row.first()).map(ToString::to_string).collect();
+        let present = self.query(&Job { sql: copy.present.clone(), ..copy.job.clone() })?;
+        let present: HashSet<String> = present
+            .rows
+            .iter()
+            .filter(|row| row.get(2).and_then(Cell::as_count).is_some_and(|rows| rows > 0))
+            .filter_map(|row| row.get(1).map(ToString::to_string))
+            .collect();
         let mut total = JobStats::default();
         for (partition, empty) in &copy.partitions {
             let stats = match present.contains(partition) {

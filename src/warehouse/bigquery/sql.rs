@@ -294,7 +294,8 @@ impl SqlGenerator for BigQuerySql {
         let plan = if copying {
             let days = std::iter::successors(Some(first), |day| Some(day.add_days(1)).filter(|next| *next <= last));
             let partitions = days.map(|day| (day.ds_nodash(), self.delete_partitions(relation, partition, day, day))).collect();
-            let copy = crate::sql::plan::PartitionCopy { from: staged.clone(), to: relation.clone(), partitions, job: Job::default() };
+            let present = self.partition_metadata(&staged, &[staged.identifier.as_str()], (first, last)).unwrap_or_default();
+            let copy = crate::sql::plan::PartitionCopy { from: staged.clone(), to: relation.clone(), partitions, present, job: Job::default() };
             plan.copy(copy, rewrite(Plan::new(false)))
         } else if incremental {
             rewrite(plan)
