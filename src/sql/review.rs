@@ -29,6 +29,11 @@ pub struct Review {
     pub statements: Vec<Statement>,
 }
 
+/// Columns of these names and types, as the dialect names them (those it has).
+fn typed(sql: &dyn SqlGenerator, columns: impl IntoIterator<Item = (String, DataType)>) -> Vec<Column> {
+    columns.into_iter().filter_map(|(name, data_type)| sql.type_name(&data_type).ok().map(|type_name| Column::new(name, type_name))).collect()
+}
+
 /// The columns of every fixture table: one of each type a model may carry,
 /// `event_at` of the partitioning's type (those the dialect has).
 fn columns(sql: &dyn SqlGenerator, event_at: PartitionType) -> Vec<Column> {
@@ -37,7 +42,7 @@ fn columns(sql: &dyn SqlGenerator, event_at: PartitionType) -> Vec<Column> {
         PartitionType::Datetime => DataType::Datetime { precision: 6 },
         PartitionType::Timestamp => DataType::Timestamp,
     };
-    [
+    let columns = [
         ("id", DataType::INT64),
         ("event_at", event_type),
         ("amount", DataType::Decimal { precision: 38, scale: 9 }),
@@ -47,10 +52,8 @@ fn columns(sql: &dyn SqlGenerator, event_at: PartitionType) -> Vec<Column> {
         ("payload", DataType::Json),
         ("digest", DataType::Bytes),
         ("place", DataType::Geography),
-    ]
-    .into_iter()
-    .filter_map(|(name, data_type)| sql.type_name(&data_type).ok().map(|type_name| Column::new(name, type_name)))
-    .collect()
+    ];
+    typed(sql, columns.map(|(name, data_type)| (name.to_string(), data_type)))
 }
 
 /// Every statement of `plan`, an insert's with the columns `columns`.
@@ -149,11 +152,15 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
     }
     snapshots(sql, &relation, &mut review);
     diffs_and_tests(sql, &relation, &mut review);
-    let log_columns = [("schema_name", DataType::Text), ("table_name", DataType::Text), ("partition_date", DataType::Date)]
-        .into_iter()
-        .chain([("written_at", DataType::Timestamp), ("row_count", DataType::INT64), ("checksum", DataType::Text)])
-        .filter_map(|(name, data_type)| sql.type_name(&data_type).ok().map(|type_name| Column::new(name, type_name)))
-        .collect();
+    let log_columns = [
+        ("schema_name", DataType::Text),
+        ("table_name", DataType::Text),
+        ("partition_date", DataType::Date),
+        ("written_at", DataType::Timestamp),
+        ("row_count", DataType::INT64),
+        ("checksum", DataType::Text),
+    ];
+    let log_columns = typed(sql, log_columns.map(|(name, data_type)| (name.to_string(), data_type)));
     review.tables.push((log.clone(), log_columns));
     review.statements.push(Statement { title: "reading the partition log".into(), sql: sql.read_partition_log(&log, (day.add_days(-9), day)) });
     review
@@ -165,22 +172,19 @@ pub fn statements(sql: &dyn SqlGenerator, database: Option<&str>, schema: &str) 
 fn snapshots(sql: &dyn SqlGenerator, relation: &dyn Fn(&str) -> Relation, review: &mut Review) {
     use crate::core::snapshot::{CheckColumns, HardDeletes, MetaColumns, Snapshot, Strategy};
     use crate::sql::snapshot::{Existing, SnapshotSql};
-    let named = |name: &str, data_type: DataType| sql.type_name(&data_type).ok().map(|type_name| Column::new(name, type_name));
-    let source_columns: Vec<Column> =
-        [named("id", DataType::INT64), named("tier", DataType::Text), named("updated_at", DataType::Timestamp)].into_iter().flatten().collect();
+    let source_columns = typed(sql, [("id".into(), DataType::INT64), ("tier".into(), DataType::Text), ("updated_at".into(), DataType::Timestamp)]);
     let meta = MetaColumns::default();
     let mut snapshot_columns = source_columns.clone();
-    snapshot_columns.extend(
+    snapshot_columns.extend(typed(
+        sql,
         [
-            named(&meta.scd_id, DataType::Text),
-            named(&meta.updated_at, DataType::Timestamp),
-            named(&meta.valid_from, DataType::Timestamp),
-            named(&meta.valid_to, DataType::Timestamp),
-            named(&meta.is_deleted, DataType::Text),
-        ]
-        .into_iter()
-        .flatten(),
-    );
+            (meta.scd_id.clone(), DataType::Text),
+            (meta.updated_at.clone(), DataType::Timestamp),
+            (meta.valid_from.clone(), DataType::Timestamp),
+            (meta.valid_to.clone(), DataType::Timestamp),
+            (meta.is_deleted.clone(), DataType::Text),
+        ],
+    ));
     let source = relation("snapshot_source");
     review.tables.push((source.clone(), source_columns));
     let now = sql.timestamp_literal(chrono::DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default());
@@ -202,7 +206,7 @@ fn snapshots(sql: &dyn SqlGenerator, relation: &dyn Fn(&str) -> Relation, review
             let query = format!("select * from {source}");
             let staging = snapshot_sql.staging(&query, &target, &existing);
             let mut staged_columns = snapshot_columns.clone();
-            staged_columns.extend(snapshot_sql.internal_columns().into_iter().filter_map(|c| named(&c, DataType::Text)));
+            staged_columns.extend(typed(sql, snapshot_sql.internal_columns().into_iter().map(|c| (c, DataType::Text))));
             review.tables.push((target.clone(), snapshot_columns.clone()));
             review.tables.push((staged.clone(), staged_columns));
             for statement in [snapshot_sql.first_build(&query), staging, snapshot_sql.close_changed(&target, &staged)] {
